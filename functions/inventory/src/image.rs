@@ -1,0 +1,226 @@
+//! Image identity: digest validation and registry-style tag normalisation.
+
+use std::fmt;
+
+/// Placeholder the ECS agent sends when it could not resolve a value.
+pub const UNKNOWN_PLACEHOLDER: &str = "UNKNOWN";
+
+const DEFAULT_REGISTRY: &str = "docker.io";
+const OFFICIAL_NAMESPACE: &str = "library";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImageError {
+    #[error("image digest must be 'sha256:' followed by 64 lowercase hex characters")]
+    MalformedDigest,
+    #[error("image tag must not be empty")]
+    EmptyTag,
+    #[error("image tag must not contain whitespace or control characters")]
+    InvalidTagCharacters,
+    #[error("image reference has an empty repository name")]
+    EmptyRepository,
+    #[error("image reference carries a malformed digest")]
+    MalformedReferenceDigest,
+}
+
+/// A validated `sha256:<64 hex>` digest.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Digest(String);
+
+impl Digest {
+    pub fn parse(raw: &str) -> Result<Self, ImageError> {
+        let hex = raw.strip_prefix("sha256:").ok_or(ImageError::MalformedDigest)?;
+        let valid = hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if valid {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(ImageError::MalformedDigest)
+        }
+    }
+
+    /// Agents send "" (not resolved yet) or `UNKNOWN` when a container has no digest.
+    pub fn parse_optional(raw: Option<&str>) -> Result<Option<Self>, ImageError> {
+        match raw.map(str::trim) {
+            None | Some("") | Some(UNKNOWN_PLACEHOLDER) => Ok(None),
+            Some(value) => Self::parse(value).map(Some),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An image reference normalised the way registries resolve it
+/// (`nginx` -> `docker.io/library/nginx:latest`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef {
+    /// Normalised `registry/repository[:tag]` or `registry/repository@digest`.
+    pub tag: String,
+    /// Digest embedded in the reference (`name@sha256:...`), if any.
+    pub digest: Option<Digest>,
+}
+
+/// Normalises an image reference. `UNKNOWN` is kept verbatim: it names no repository.
+pub fn normalize_reference(raw: &str) -> Result<ImageRef, ImageError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(ImageError::EmptyTag);
+    }
+    if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(ImageError::InvalidTagCharacters);
+    }
+    if raw == UNKNOWN_PLACEHOLDER {
+        return Ok(ImageRef { tag: raw.to_owned(), digest: None });
+    }
+
+    let (name_and_tag, digest) = match raw.split_once('@') {
+        Some((name, digest)) => {
+            (name, Some(Digest::parse(digest).map_err(|_| ImageError::MalformedReferenceDigest)?))
+        }
+        None => (raw, None),
+    };
+
+    // A ':' after the last '/' separates the tag; one before it belongs to a registry port.
+    let last_slash = name_and_tag.rfind('/');
+    let (name, tag) = match name_and_tag.rfind(':') {
+        Some(colon) if last_slash.is_none_or(|slash| colon > slash) => {
+            (&name_and_tag[..colon], Some(&name_and_tag[colon + 1..]))
+        }
+        _ => (name_and_tag, None),
+    };
+    if name.is_empty() || name.ends_with('/') || tag == Some("") {
+        return Err(ImageError::EmptyRepository);
+    }
+
+    let (registry, repository) = match name.split_once('/') {
+        Some((first, rest)) if looks_like_registry(first) => (canonical_registry(first), rest.to_owned()),
+        _ => (DEFAULT_REGISTRY, name.to_owned()),
+    };
+    let repository = if registry == DEFAULT_REGISTRY && !repository.contains('/') {
+        format!("{OFFICIAL_NAMESPACE}/{repository}")
+    } else {
+        repository
+    };
+
+    let tag = match (tag, &digest) {
+        (Some(tag), _) => format!("{registry}/{repository}:{tag}"),
+        (None, Some(digest)) => format!("{registry}/{repository}@{digest}"),
+        (None, None) => format!("{registry}/{repository}:latest"),
+    };
+    Ok(ImageRef { tag, digest })
+}
+
+fn looks_like_registry(component: &str) -> bool {
+    component.contains('.') || component.contains(':') || component == "localhost"
+}
+
+fn canonical_registry(registry: &str) -> &str {
+    match registry {
+        "index.docker.io" | "registry-1.docker.io" => DEFAULT_REGISTRY,
+        other => other,
+    }
+}
+
+/// The identity of an image within a context: its digest, or its tag while no digest is known.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ImageKey {
+    Digest(Digest),
+    Tag(String),
+}
+
+impl ImageKey {
+    pub fn new(digest: Option<&Digest>, normalized_tag: &str) -> Self {
+        match digest {
+            Some(digest) => Self::Digest(digest.clone()),
+            None => Self::Tag(normalized_tag.to_owned()),
+        }
+    }
+
+    /// Stable string form used in sort keys: `sha256:...` or `tag:<reference>`.
+    pub fn encode(&self) -> String {
+        match self {
+            Self::Digest(digest) => digest.to_string(),
+            Self::Tag(tag) => format!("tag:{tag}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DIGEST: &str = "sha256:34410e4ca45948d82e3809cf74acbc5c77e319db2d565f5a589ad0f5670323c3";
+
+    fn tag(raw: &str) -> String {
+        normalize_reference(raw).unwrap().tag
+    }
+
+    #[test]
+    fn official_images_get_registry_namespace_and_latest() {
+        assert_eq!(tag("nginx"), "docker.io/library/nginx:latest");
+        assert_eq!(tag("nginx:1.27.2"), "docker.io/library/nginx:1.27.2");
+        assert_eq!(tag("docker.io/nginx:1"), "docker.io/library/nginx:1");
+        assert_eq!(tag("index.docker.io/library/nginx"), "docker.io/library/nginx:latest");
+    }
+
+    #[test]
+    fn user_images_and_private_registries_keep_their_path() {
+        assert_eq!(tag("envoyproxy/envoy:v1.31.0"), "docker.io/envoyproxy/envoy:v1.31.0");
+        assert_eq!(
+            tag("123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments/api:v4.2.0"),
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments/api:v4.2.0"
+        );
+        assert_eq!(tag("localhost:5000/app"), "localhost:5000/app:latest");
+        assert_eq!(tag("localhost/app:1"), "localhost/app:1");
+        assert_eq!(tag("registry:5000/team/app:2"), "registry:5000/team/app:2");
+    }
+
+    #[test]
+    fn digest_references_yield_their_digest() {
+        let parsed = normalize_reference(&format!("nginx@{DIGEST}")).unwrap();
+        assert_eq!(parsed.tag, format!("docker.io/library/nginx@{DIGEST}"));
+        assert_eq!(parsed.digest.unwrap().as_str(), DIGEST);
+        let tagged = normalize_reference(&format!("nginx:1.27@{DIGEST}")).unwrap();
+        assert_eq!(tagged.tag, "docker.io/library/nginx:1.27");
+    }
+
+    #[test]
+    fn malformed_references_are_rejected() {
+        assert_eq!(normalize_reference(""), Err(ImageError::EmptyTag));
+        assert_eq!(normalize_reference("  "), Err(ImageError::EmptyTag));
+        assert_eq!(normalize_reference("ngi nx"), Err(ImageError::InvalidTagCharacters));
+        assert_eq!(normalize_reference("nginx:"), Err(ImageError::EmptyRepository));
+        assert_eq!(normalize_reference(":1"), Err(ImageError::EmptyRepository));
+        assert_eq!(normalize_reference("nginx@sha256:xyz"), Err(ImageError::MalformedReferenceDigest));
+    }
+
+    #[test]
+    fn unknown_placeholder_is_kept() {
+        assert_eq!(tag("UNKNOWN"), "UNKNOWN");
+    }
+
+    #[test]
+    fn digests_are_validated() {
+        assert!(Digest::parse(DIGEST).is_ok());
+        assert!(Digest::parse(&DIGEST.to_uppercase()).is_err());
+        assert!(Digest::parse("sha256:abc").is_err());
+        assert!(Digest::parse(&DIGEST.replace("sha256", "md5")).is_err());
+        assert_eq!(Digest::parse_optional(Some("")), Ok(None));
+        assert_eq!(Digest::parse_optional(Some("UNKNOWN")), Ok(None));
+        assert_eq!(Digest::parse_optional(None), Ok(None));
+        assert!(Digest::parse_optional(Some("sha256:00")).is_err());
+    }
+
+    #[test]
+    fn image_keys_prefer_digest() {
+        let digest = Digest::parse(DIGEST).unwrap();
+        assert_eq!(ImageKey::new(Some(&digest), "x").encode(), DIGEST);
+        assert_eq!(ImageKey::new(None, "docker.io/library/nginx:latest").encode(), "tag:docker.io/library/nginx:latest");
+    }
+}

@@ -1,0 +1,240 @@
+//! What is stored: keys and the three record kinds of the single table.
+//!
+//! Layout (one table, `pk`/`sk` strings, `expires_at` as the TTL attribute):
+//! - inventory partition `pk = {account}#inv#{type}`:
+//!   - context record, `sk = {context}`: last report time, namespace metadata, ingest lock;
+//!   - image record, `sk = {context}#{image_key}`: one per image per context (what is listed).
+//! - detail partition `pk = {account}#det#{type}#{context}`, `sk = {c|p|n|t|s}#{id}`:
+//!   containers, pods, nodes, ECS tasks and services of that context.
+//!
+//! Accounts and contexts never contain `#`, so key prefixes cannot collide.
+
+use crate::report::NamespaceMeta;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+pub type Metadata = BTreeMap<String, String>;
+
+pub const KIND_CONTEXT: &str = "context";
+pub const KIND_IMAGE: &str = "image";
+pub const KIND_DETAIL: &str = "detail";
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum InventoryType {
+    Ecs,
+    Kubernetes,
+}
+
+impl InventoryType {
+    pub const ALL: [InventoryType; 2] = [InventoryType::Ecs, InventoryType::Kubernetes];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ecs => "ecs",
+            Self::Kubernetes => "kubernetes",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == raw)
+    }
+}
+
+impl fmt::Display for InventoryType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+pub fn inventory_pk(account: &str, inventory_type: InventoryType) -> String {
+    format!("{account}#inv#{inventory_type}")
+}
+
+pub fn detail_pk(account: &str, inventory_type: InventoryType, context: &str) -> String {
+    format!("{account}#det#{inventory_type}#{context}")
+}
+
+pub fn image_sk(context: &str, image_key: &str) -> String {
+    format!("{context}#{image_key}")
+}
+
+/// Supporting metadata of a context: everything but the image roll-up.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Detail {
+    K8sContainer {
+        id: String,
+        name: String,
+        pod_uid: String,
+        image_key: String,
+    },
+    K8sPod {
+        uid: String,
+        name: String,
+        namespace_uid: String,
+        node_uid: Option<String>,
+        labels: Metadata,
+        annotations: Metadata,
+    },
+    K8sNode {
+        uid: String,
+        name: String,
+        attributes: Metadata,
+        labels: Metadata,
+        annotations: Metadata,
+    },
+    EcsContainer {
+        arn: String,
+        task_arn: Option<String>,
+        image_key: String,
+    },
+    EcsTask {
+        arn: String,
+        service_arn: Option<String>,
+        task_definition_arn: Option<String>,
+        tags: Metadata,
+    },
+    EcsService {
+        arn: String,
+        tags: Metadata,
+    },
+}
+
+impl Detail {
+    pub fn sort_key(&self) -> String {
+        match self {
+            Self::K8sContainer { id, .. } => format!("c#{id}"),
+            Self::K8sPod { uid, .. } => format!("p#{uid}"),
+            Self::K8sNode { uid, .. } => format!("n#{uid}"),
+            Self::EcsContainer { arn, .. } => format!("c#{arn}"),
+            Self::EcsTask { arn, .. } => format!("t#{arn}"),
+            Self::EcsService { arn, .. } => format!("s#{arn}"),
+        }
+    }
+}
+
+/// Per-context state: when it was last reported, and the ingest lock.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ContextRecord {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    pub inventory_type: InventoryType,
+    pub context: String,
+    /// Absent while a first ingest of the context holds the lock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_report_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<NamespaceMeta>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_until: Option<i64>,
+}
+
+/// How an image or detail is tracked over time.
+///
+/// `present` items were in the context's latest report, so their true last sighting is the
+/// context's `last_report_at`; their own `last_seen` is only refreshed now and then to push
+/// the physical TTL forward. Items that left the report carry their exact final `last_seen`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Tracking {
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub present: bool,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ImageContent {
+    /// Empty while no digest is known.
+    pub image_digest: String,
+    pub image_tag: String,
+    pub container_count: u32,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ImageRecord {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    pub inventory_type: InventoryType,
+    pub context: String,
+    pub image_key: String,
+    #[serde(flatten)]
+    pub content: ImageContent,
+    #[serde(flatten)]
+    pub tracking: Tracking,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct DetailRecord {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    pub inventory_type: InventoryType,
+    pub context: String,
+    pub data: Detail,
+    #[serde(flatten)]
+    pub tracking: Tracking,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn tracking() -> Tracking {
+        let time = Utc.with_ymd_and_hms(2026, 11, 20, 10, 15, 0).unwrap();
+        Tracking { first_seen: time, last_seen: time, present: true, updated_at: time, expires_at: Some(1) }
+    }
+
+    #[test]
+    fn records_round_trip_through_dynamodb_items() {
+        let image = ImageRecord {
+            pk: "admin#inv#ecs".into(),
+            sk: "ctx#sha256:x".into(),
+            kind: KIND_IMAGE.into(),
+            inventory_type: InventoryType::Ecs,
+            context: "ctx".into(),
+            image_key: "sha256:x".into(),
+            content: ImageContent { image_digest: "sha256:x".into(), image_tag: "t".into(), container_count: 3 },
+            tracking: tracking(),
+        };
+        let item: serde_dynamo::Item = serde_dynamo::to_item(&image).unwrap();
+        assert!(item.get("expires_at").is_some());
+        assert_eq!(serde_dynamo::from_item::<_, ImageRecord>(item).unwrap(), image);
+
+        let detail = DetailRecord {
+            pk: "p".into(),
+            sk: "p#1".into(),
+            kind: KIND_DETAIL.into(),
+            inventory_type: InventoryType::Kubernetes,
+            context: "c/n".into(),
+            data: Detail::K8sPod {
+                uid: "1".into(),
+                name: "web".into(),
+                namespace_uid: "ns".into(),
+                node_uid: None,
+                labels: [("a".to_string(), "b".to_string())].into(),
+                annotations: Metadata::new(),
+            },
+            tracking: Tracking { expires_at: None, ..tracking() },
+        };
+        let item: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> =
+            serde_dynamo::to_item(&detail).unwrap();
+        assert!(!item.contains_key("expires_at"), "ttl 0 writes no TTL attribute");
+        assert_eq!(serde_dynamo::from_item::<_, DetailRecord>(item).unwrap(), detail);
+    }
+}

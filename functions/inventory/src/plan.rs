@@ -1,0 +1,392 @@
+//! The pure part of ingest: given what is stored for a context and what a report says,
+//! decide the writes. Nothing here talks to DynamoDB.
+
+use crate::model::{ContextRecord, Detail, ImageContent, Tracking};
+use crate::report::{ContextSnapshot, NamespaceMeta};
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// Present items rewrite `last_seen` at most this often; reads stay exact because a present
+/// item's last sighting is its context's `last_report_at`.
+pub const REFRESH_INTERVAL: TimeDelta = TimeDelta::days(1);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// `None` keeps inventory forever.
+    pub ttl: Option<TimeDelta>,
+    pub overwrite: bool,
+}
+
+/// Whether an item last seen at `last_seen` is still part of the inventory at `now`.
+pub fn is_live(last_seen: DateTime<Utc>, now: DateTime<Utc>, ttl: Option<TimeDelta>) -> bool {
+    ttl.is_none_or(|ttl| last_seen + ttl > now)
+}
+
+/// The true last sighting of a tracked item, given its context's latest report.
+pub fn effective_last_seen(tracking: &Tracking, context_last_report: Option<DateTime<Utc>>) -> DateTime<Utc> {
+    match (tracking.present, context_last_report) {
+        (true, Some(reported)) => reported.max(tracking.last_seen),
+        _ => tracking.last_seen,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tracked<C> {
+    pub content: C,
+    pub tracking: Tracking,
+}
+
+/// What DynamoDB holds for one context.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StoredContext {
+    pub record: Option<ContextRecord>,
+    /// Keyed by image key.
+    pub images: HashMap<String, Tracked<ImageContent>>,
+    /// Keyed by detail sort key.
+    pub details: HashMap<String, Tracked<Detail>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write<C> {
+    Put { key: String, content: C, tracking: Tracking },
+    Delete { key: String },
+}
+
+/// The state the context record takes once the plan is applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContextState {
+    pub last_report_at: DateTime<Utc>,
+    pub first_seen: DateTime<Utc>,
+    pub namespace: Option<NamespaceMeta>,
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct ChangeCounts {
+    pub added: u32,
+    pub removed: u32,
+    pub unchanged: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContextPlan {
+    pub image_writes: Vec<Write<ImageContent>>,
+    pub detail_writes: Vec<Write<Detail>>,
+    /// `None` when the context record is already up to date.
+    pub context_write: Option<ContextState>,
+    pub images: ChangeCounts,
+}
+
+impl ContextPlan {
+    pub fn item_write_count(&self) -> usize {
+        self.image_writes.len() + self.detail_writes.len()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    /// The report is older than the one already stored for this context.
+    Stale { last_report_at: DateTime<Utc> },
+    Apply(ContextPlan),
+}
+
+struct Timing {
+    report_time: DateTime<Utc>,
+    /// The live context's previous report: the last sighting of items that just left.
+    previous_report: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    retention: Retention,
+}
+
+impl Timing {
+    fn present_tracking(&self, first_seen: DateTime<Utc>) -> Tracking {
+        Tracking {
+            first_seen,
+            last_seen: self.report_time,
+            present: true,
+            updated_at: self.now,
+            // Refreshes are lazy, so the physical TTL carries one refresh interval of slack.
+            expires_at: self.retention.ttl.map(|ttl| (self.report_time + ttl + REFRESH_INTERVAL).timestamp()),
+        }
+    }
+
+    fn departed_tracking(&self, stored: &Tracking) -> Tracking {
+        let last_seen = self.previous_report.unwrap_or(stored.last_seen).max(stored.last_seen);
+        Tracking {
+            first_seen: stored.first_seen,
+            last_seen,
+            present: false,
+            updated_at: self.now,
+            expires_at: self.retention.ttl.map(|ttl| (last_seen + ttl).timestamp()),
+        }
+    }
+
+    fn is_live(&self, tracking: &Tracking) -> bool {
+        is_live(effective_last_seen(tracking, self.previous_report), self.now, self.retention.ttl)
+    }
+}
+
+fn diff<C: Clone + PartialEq>(
+    mut stored: HashMap<String, Tracked<C>>,
+    desired: BTreeMap<String, C>,
+    timing: &Timing,
+) -> (Vec<Write<C>>, ChangeCounts) {
+    let mut writes = Vec::new();
+    let mut counts = ChangeCounts::default();
+    for (key, content) in desired {
+        match stored.remove(&key).filter(|item| timing.is_live(&item.tracking)) {
+            None => {
+                counts.added += 1;
+                let tracking = timing.present_tracking(timing.report_time);
+                writes.push(Write::Put { key, content, tracking });
+            }
+            Some(item) => {
+                let previous = &item.tracking;
+                let refresh_due = timing.report_time - previous.last_seen >= REFRESH_INTERVAL
+                    || previous.expires_at.is_some() != timing.retention.ttl.is_some();
+                if previous.present {
+                    counts.unchanged += 1;
+                } else {
+                    counts.added += 1;
+                }
+                if !previous.present || item.content != content || refresh_due {
+                    let tracking = timing.present_tracking(previous.first_seen);
+                    writes.push(Write::Put { key, content, tracking });
+                }
+            }
+        }
+    }
+    // Sorted so plans are deterministic.
+    let mut departed: Vec<_> = stored.into_iter().filter(|(_, item)| timing.is_live(&item.tracking)).collect();
+    departed.sort_by(|a, b| a.0.cmp(&b.0));
+    for (key, item) in departed {
+        if item.tracking.present {
+            counts.removed += 1;
+        }
+        if timing.retention.overwrite {
+            writes.push(Write::Delete { key });
+        } else if item.tracking.present {
+            let tracking = timing.departed_tracking(&item.tracking);
+            writes.push(Write::Put { key, content: item.content, tracking });
+        }
+    }
+    (writes, counts)
+}
+
+/// Decides what a report at `report_time` changes for one context.
+pub fn plan_context(
+    stored: StoredContext,
+    snapshot: &ContextSnapshot,
+    report_time: DateTime<Utc>,
+    now: DateTime<Utc>,
+    retention: Retention,
+) -> Plan {
+    let last_report = stored.record.as_ref().and_then(|record| record.last_report_at);
+    if let Some(last_report_at) = last_report.filter(|stored| *stored > report_time) {
+        return Plan::Stale { last_report_at };
+    }
+    let live_last_report = last_report.filter(|at| is_live(*at, now, retention.ttl));
+    let timing = Timing { report_time, previous_report: live_last_report, now, retention };
+
+    let desired_images = snapshot
+        .images
+        .iter()
+        .map(|(key, image)| {
+            let content = ImageContent {
+                image_digest: image.digest.as_ref().map(ToString::to_string).unwrap_or_default(),
+                image_tag: image.tag.clone(),
+                container_count: image.container_count,
+            };
+            (key.clone(), content)
+        })
+        .collect();
+    let (image_writes, images) = diff(stored.images, desired_images, &timing);
+    let (detail_writes, _) = diff(stored.details, snapshot.details.clone(), &timing);
+
+    let record = stored.record.as_ref();
+    let first_seen = match (live_last_report, record.and_then(|r| r.first_seen)) {
+        (Some(_), Some(first_seen)) => first_seen,
+        _ => report_time,
+    };
+    let state = ContextState {
+        last_report_at: report_time,
+        first_seen,
+        namespace: snapshot.namespace.clone(),
+        expires_at: retention.ttl.map(|ttl| (report_time + ttl).timestamp()),
+    };
+    let nothing_to_track = record.is_none() && snapshot.images.is_empty() && snapshot.details.is_empty();
+    let record_current = record.is_some_and(|r| {
+        r.last_report_at == Some(report_time)
+            && r.first_seen == Some(first_seen)
+            && r.namespace == state.namespace
+            && r.expires_at.is_some() == state.expires_at.is_some()
+    });
+    let context_write =
+        (!nothing_to_track && !(record_current && image_writes.is_empty() && detail_writes.is_empty())).then_some(state);
+    Plan::Apply(ContextPlan { image_writes, detail_writes, context_write, images })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::Digest;
+    use crate::model::{InventoryType, KIND_CONTEXT};
+    use crate::report::ImageState;
+    use chrono::TimeZone;
+
+    const DIGEST: &str = "sha256:34410e4ca45948d82e3809cf74acbc5c77e319db2d565f5a589ad0f5670323c3";
+
+    fn at(day: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + TimeDelta::days(day)
+    }
+
+    const KEEP: Retention = Retention { ttl: Some(TimeDelta::days(120)), overwrite: false };
+
+    fn snapshot(images: &[&str]) -> ContextSnapshot {
+        ContextSnapshot {
+            context: "c/ns".into(),
+            namespace: None,
+            images: images
+                .iter()
+                .map(|key| {
+                    let digest = Digest::parse(key).ok();
+                    (key.to_string(), ImageState { digest, tag: "t".into(), container_count: 1 })
+                })
+                .collect(),
+            details: BTreeMap::new(),
+        }
+    }
+
+    /// Stored state as if `plan` had been applied.
+    fn apply(stored: &mut StoredContext, plan: &ContextPlan) {
+        for write in &plan.image_writes {
+            match write {
+                Write::Put { key, content, tracking } => {
+                    stored.images.insert(key.clone(), Tracked { content: content.clone(), tracking: tracking.clone() });
+                }
+                Write::Delete { key } => {
+                    stored.images.remove(key);
+                }
+            }
+        }
+        if let Some(state) = &plan.context_write {
+            stored.record = Some(ContextRecord {
+                pk: "pk".into(),
+                sk: "c/ns".into(),
+                kind: KIND_CONTEXT.into(),
+                inventory_type: InventoryType::Kubernetes,
+                context: "c/ns".into(),
+                last_report_at: Some(state.last_report_at),
+                first_seen: Some(state.first_seen),
+                updated_at: None,
+                namespace: state.namespace.clone(),
+                expires_at: state.expires_at,
+                lock_owner: None,
+                lock_until: None,
+            });
+        }
+    }
+
+    fn run(stored: &mut StoredContext, images: &[&str], day: i64, retention: Retention) -> Plan {
+        let plan = plan_context(stored.clone(), &snapshot(images), at(day), at(day), retention);
+        if let Plan::Apply(plan) = &plan {
+            apply(stored, plan);
+        }
+        plan
+    }
+
+    fn applied(plan: Plan) -> ContextPlan {
+        match plan {
+            Plan::Apply(plan) => plan,
+            Plan::Stale { .. } => panic!("unexpected stale plan"),
+        }
+    }
+
+    #[test]
+    fn unchanged_repost_writes_only_the_context_heartbeat() {
+        let mut stored = StoredContext::default();
+        let first = applied(run(&mut stored, &[DIGEST], 0, KEEP));
+        assert_eq!(first.image_writes.len(), 1);
+        assert_eq!(first.images.added, 1);
+
+        let same_report = applied(run(&mut stored, &[DIGEST], 0, KEEP));
+        assert_eq!((same_report.item_write_count(), same_report.context_write.is_none()), (0, true));
+
+        let later = plan_context(stored.clone(), &snapshot(&[DIGEST]), at(0) + TimeDelta::minutes(5), at(0), KEEP);
+        let later = applied(later);
+        assert_eq!(later.item_write_count(), 0);
+        assert!(later.context_write.is_some());
+        assert_eq!(later.images, ChangeCounts { added: 0, removed: 0, unchanged: 1 });
+    }
+
+    #[test]
+    fn present_items_are_refreshed_once_per_interval() {
+        let mut stored = StoredContext::default();
+        run(&mut stored, &[DIGEST], 0, KEEP);
+        let next_day = applied(run(&mut stored, &[DIGEST], 1, KEEP));
+        assert_eq!(next_day.image_writes.len(), 1, "a day later the TTL is pushed forward");
+        let Write::Put { tracking, .. } = &next_day.image_writes[0] else { panic!() };
+        assert_eq!(tracking.first_seen, at(0));
+        assert_eq!(tracking.expires_at, Some((at(1) + TimeDelta::days(121)).timestamp()));
+    }
+
+    #[test]
+    fn departed_images_keep_their_last_sighting_until_ttl() {
+        let mut stored = StoredContext::default();
+        run(&mut stored, &[DIGEST, "tag:x"], 0, KEEP);
+        let plan = applied(run(&mut stored, &["tag:x"], 3, KEEP));
+        assert_eq!(plan.images, ChangeCounts { added: 0, removed: 1, unchanged: 1 });
+        let gone = &stored.images[DIGEST].tracking;
+        assert_eq!((gone.present, gone.last_seen), (false, at(0)));
+        assert_eq!(gone.expires_at, Some((at(0) + TimeDelta::days(120)).timestamp()));
+
+        // Back within the TTL: same first_seen.
+        let back = applied(run(&mut stored, &[DIGEST, "tag:x"], 10, KEEP));
+        assert_eq!(back.images.added, 1);
+        assert_eq!(stored.images[DIGEST].tracking.first_seen, at(0));
+    }
+
+    #[test]
+    fn overwrite_deletes_what_the_report_no_longer_contains() {
+        let overwrite = Retention { overwrite: true, ..KEEP };
+        let mut stored = StoredContext::default();
+        run(&mut stored, &[DIGEST, "tag:x"], 0, overwrite);
+        let plan = applied(run(&mut stored, &["tag:x"], 1, overwrite));
+        assert!(plan.image_writes.contains(&Write::Delete { key: DIGEST.into() }));
+        assert!(!stored.images.contains_key(DIGEST));
+    }
+
+    #[test]
+    fn older_reports_are_stale() {
+        let mut stored = StoredContext::default();
+        run(&mut stored, &[DIGEST], 5, KEEP);
+        assert_eq!(run(&mut stored, &[], 4, KEEP), Plan::Stale { last_report_at: at(5) });
+    }
+
+    #[test]
+    fn expired_items_count_as_new() {
+        let mut stored = StoredContext::default();
+        run(&mut stored, &[DIGEST], 0, KEEP);
+        let plan = applied(run(&mut stored, &[DIGEST], 121, KEEP));
+        assert_eq!(plan.images.added, 1);
+        assert_eq!(stored.images[DIGEST].tracking.first_seen, at(121));
+    }
+
+    #[test]
+    fn zero_ttl_writes_no_expiry() {
+        let forever = Retention { ttl: None, overwrite: false };
+        let mut stored = StoredContext::default();
+        let plan = applied(run(&mut stored, &[DIGEST], 0, forever));
+        let Write::Put { tracking, .. } = &plan.image_writes[0] else { panic!() };
+        assert_eq!(tracking.expires_at, None);
+        assert_eq!(plan.context_write.unwrap().expires_at, None);
+        assert!(is_live(at(0), at(10_000), None));
+    }
+
+    #[test]
+    fn empty_report_for_an_unknown_context_writes_nothing() {
+        let plan = applied(run(&mut StoredContext::default(), &[], 0, KEEP));
+        assert_eq!((plan.item_write_count(), plan.context_write), (0, None));
+    }
+}

@@ -1,0 +1,277 @@
+//! `GET /v2/inventories`: the account's current inventory, one entry per image per context.
+
+use crate::clock::Clock;
+use crate::image::Digest;
+use crate::ingest::format_time;
+use crate::model::{ContextRecord, ImageRecord, InventoryType, KIND_CONTEXT, KIND_IMAGE};
+use crate::plan::{effective_last_seen, is_live};
+use crate::settings::Settings;
+use crate::store::{decode_item, Store, StoreError};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub const DEFAULT_LIMIT: usize = 1000;
+pub const MAX_LIMIT: usize = 5000;
+/// Query page size; expired items are skipped after reading, so pages run a little larger.
+const MAX_PAGE_SIZE: usize = 1000;
+
+/// A query parameter that cannot be used, by name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{parameter}: {message}")]
+pub struct QueryError {
+    pub parameter: &'static str,
+    pub message: String,
+}
+
+fn invalid(parameter: &'static str, message: impl Into<String>) -> QueryError {
+    QueryError { parameter, message: message.into() }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContextFilter {
+    Exact(String),
+    /// `context=prod/*` matches every context starting with `prod/`.
+    Prefix(String),
+}
+
+impl ContextFilter {
+    fn sort_key_prefix(&self) -> String {
+        match self {
+            Self::Exact(context) => format!("{context}#"),
+            Self::Prefix(prefix) => prefix.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Cursor {
+    #[serde(rename = "t")]
+    inventory_type: InventoryType,
+    #[serde(rename = "k")]
+    sort_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InventoryQuery {
+    pub inventory_type: Option<InventoryType>,
+    pub context: Option<ContextFilter>,
+    pub image_digest: Option<Digest>,
+    pub limit: usize,
+    cursor: Option<Cursor>,
+}
+
+impl Default for InventoryQuery {
+    fn default() -> Self {
+        Self { inventory_type: None, context: None, image_digest: None, limit: DEFAULT_LIMIT, cursor: None }
+    }
+}
+
+impl InventoryQuery {
+    /// Parses `inventory_type`, `context`, `image_digest`, `limit` and `next`.
+    pub fn from_params(get: impl Fn(&str) -> Option<String>) -> Result<Self, QueryError> {
+        let present = |name: &str| get(name).filter(|value| !value.is_empty());
+        let inventory_type = present("inventory_type")
+            .map(|raw| {
+                InventoryType::parse(&raw).ok_or_else(|| invalid("inventory_type", "must be 'ecs' or 'kubernetes'"))
+            })
+            .transpose()?;
+        let context = present("context")
+            .map(|raw| {
+                if raw.contains('#') || raw.chars().any(char::is_control) {
+                    return Err(invalid("context", "must not contain '#' or control characters"));
+                }
+                Ok(match raw.strip_suffix('*') {
+                    Some(prefix) => ContextFilter::Prefix(prefix.to_owned()),
+                    None => ContextFilter::Exact(raw),
+                })
+            })
+            .transpose()?;
+        let image_digest = present("image_digest")
+            .map(|raw| Digest::parse(&raw).map_err(|error| invalid("image_digest", error.to_string())))
+            .transpose()?;
+        let limit = match present("limit") {
+            None => DEFAULT_LIMIT,
+            Some(raw) => match raw.parse::<usize>() {
+                Ok(limit) if (1..=MAX_LIMIT).contains(&limit) => limit,
+                _ => return Err(invalid("limit", format!("must be a whole number from 1 to {MAX_LIMIT}"))),
+            },
+        };
+        let mut query = Self { inventory_type, context, image_digest, limit, cursor: None };
+        if let Some(raw) = present("next") {
+            let cursor = URL_SAFE_NO_PAD
+                .decode(raw.as_bytes())
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<Cursor>(&bytes).ok())
+                .filter(|cursor| {
+                    query.types().contains(&cursor.inventory_type) && cursor.sort_key.starts_with(&query.sort_key_prefix())
+                })
+                .ok_or_else(|| invalid("next", "is not a cursor returned by this query"))?;
+            query.cursor = Some(cursor);
+        }
+        Ok(query)
+    }
+
+    fn types(&self) -> Vec<InventoryType> {
+        self.inventory_type.map_or_else(|| InventoryType::ALL.to_vec(), |kind| vec![kind])
+    }
+
+    fn sort_key_prefix(&self) -> String {
+        self.context.as_ref().map(ContextFilter::sort_key_prefix).unwrap_or_default()
+    }
+}
+
+/// One image in one context, in Anchore's `InventoryItem` shape plus counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryItem {
+    pub inventory_type: InventoryType,
+    pub context: String,
+    pub image_tag: String,
+    pub image_digest: String,
+    pub container_count: u32,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub created_at: String,
+    pub last_updated: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryList {
+    pub items: Vec<InventoryItem>,
+    /// Pass back as `next` for the following page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct InventoryReader {
+    store: Store,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+}
+
+impl InventoryReader {
+    pub fn new(store: Store, settings: Settings, clock: Arc<dyn Clock>) -> Self {
+        Self { store, settings, clock }
+    }
+
+    pub async fn list(&self, account: &str, query: &InventoryQuery) -> Result<InventoryList, StoreError> {
+        let now = self.clock.now();
+        let ttl = self.settings.ttl().and_then(|ttl| TimeDelta::from_std(ttl).ok());
+        let prefix = query.sort_key_prefix();
+        let digest = query.image_digest.as_ref().map(Digest::as_str);
+        let page_size = (query.limit + 1).min(MAX_PAGE_SIZE) as i32;
+        let mut reports: HashMap<String, Option<DateTime<Utc>>> = HashMap::new();
+        let mut items = Vec::new();
+        let mut last_returned: Option<String> = None;
+
+        let types = query.types();
+        let first = query
+            .cursor
+            .as_ref()
+            .and_then(|cursor| types.iter().position(|kind| *kind == cursor.inventory_type))
+            .unwrap_or(0);
+        let mut start_after = query.cursor.as_ref().map(|cursor| cursor.sort_key.clone());
+        for &inventory_type in &types[first..] {
+            loop {
+                let page = self
+                    .store
+                    .query_inventory(account, inventory_type, &prefix, digest, start_after.as_deref(), page_size)
+                    .await?;
+                for item in page.items {
+                    match item.get("kind").and_then(|kind| kind.as_s().ok()).map(String::as_str) {
+                        Some(KIND_CONTEXT) => {
+                            let record: ContextRecord = decode_item(item)?;
+                            reports.insert(record.context, record.last_report_at);
+                        }
+                        Some(KIND_IMAGE) => {
+                            let record: ImageRecord = decode_item(item)?;
+                            let last_report = match reports.get(&record.context) {
+                                Some(last_report) => *last_report,
+                                None => {
+                                    let stored = self.store.get_context(account, inventory_type, &record.context, false).await?;
+                                    let last_report = stored.and_then(|context| context.last_report_at);
+                                    reports.insert(record.context.clone(), last_report);
+                                    last_report
+                                }
+                            };
+                            let last_seen = effective_last_seen(&record.tracking, last_report);
+                            if !is_live(last_seen, now, ttl) {
+                                continue;
+                            }
+                            if items.len() == query.limit {
+                                let cursor = Cursor { inventory_type: last_type(&items), sort_key: last_returned.unwrap_or_default() };
+                                let encoded = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default());
+                                return Ok(InventoryList { items, next: Some(encoded) });
+                            }
+                            last_returned = Some(record.sk.clone());
+                            items.push(InventoryItem {
+                                inventory_type,
+                                context: record.context,
+                                image_tag: record.content.image_tag,
+                                image_digest: record.content.image_digest,
+                                container_count: record.content.container_count,
+                                first_seen: format_time(record.tracking.first_seen),
+                                last_seen: format_time(last_seen),
+                                created_at: format_time(record.tracking.first_seen),
+                                last_updated: format_time(record.tracking.updated_at),
+                            });
+                        }
+                        _ => {}
+                    }
+                }
+                match page.last_evaluated_sk {
+                    Some(sk) => start_after = Some(sk),
+                    None => break,
+                }
+            }
+            start_after = None;
+        }
+        Ok(InventoryList { items, next: None })
+    }
+}
+
+fn last_type(items: &[InventoryItem]) -> InventoryType {
+    items.last().map_or(InventoryType::Ecs, |item| item.inventory_type)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<InventoryQuery, QueryError> {
+        let map: HashMap<&str, &str> = pairs.iter().copied().collect();
+        InventoryQuery::from_params(|name| map.get(name).map(|value| value.to_string()))
+    }
+
+    #[test]
+    fn parameters_are_validated_by_name() {
+        assert_eq!(parse(&[("inventory_type", "docker")]).unwrap_err().parameter, "inventory_type");
+        assert_eq!(parse(&[("image_digest", "sha256:12")]).unwrap_err().parameter, "image_digest");
+        assert_eq!(parse(&[("limit", "0")]).unwrap_err().parameter, "limit");
+        assert_eq!(parse(&[("limit", "lots")]).unwrap_err().parameter, "limit");
+        assert_eq!(parse(&[("next", "garbage")]).unwrap_err().parameter, "next");
+        assert_eq!(parse(&[("context", "a#b")]).unwrap_err().parameter, "context");
+    }
+
+    #[test]
+    fn context_filters_are_exact_unless_starred() {
+        let exact = parse(&[("context", "prod/default")]).unwrap();
+        assert_eq!(exact.sort_key_prefix(), "prod/default#");
+        let prefix = parse(&[("context", "prod/*")]).unwrap();
+        assert_eq!(prefix.sort_key_prefix(), "prod/");
+        assert_eq!(parse(&[]).unwrap(), InventoryQuery::default());
+    }
+
+    #[test]
+    fn cursors_only_work_for_the_query_that_made_them() {
+        let cursor = Cursor { inventory_type: InventoryType::Ecs, sort_key: "arn:x#sha256:1".into() };
+        let encoded = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap());
+        assert!(parse(&[("next", &encoded)]).is_ok());
+        assert!(parse(&[("next", &encoded), ("inventory_type", "kubernetes")]).is_err());
+        assert!(parse(&[("next", &encoded), ("context", "arn:y")]).is_err());
+    }
+}

@@ -1,0 +1,100 @@
+//! Runtime settings. Values come from a key lookup so that a later source
+//! (for example SSM Parameter Store) can override the environment.
+
+use std::time::Duration;
+
+pub const TABLE_NAME: &str = "INVENTORY_TABLE";
+pub const TTL_DAYS: &str = "INVENTORY_TTL_DAYS";
+pub const INGEST_OVERWRITE: &str = "INVENTORY_INGEST_OVERWRITE";
+
+/// Every environment variable the library reads, for the template consistency check.
+pub const ENVIRONMENT_VARIABLES: &[&str] = &[TABLE_NAME, TTL_DAYS, INGEST_OVERWRITE];
+
+pub const DEFAULT_TTL_DAYS: u32 = 120;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub table_name: String,
+    /// 0 keeps inventory forever.
+    pub ttl_days: u32,
+    /// When true a report replaces everything stored for the contexts it covers.
+    pub ingest_overwrite: bool,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SettingsError {
+    #[error("{0} must be set")]
+    Missing(&'static str),
+    #[error("{name} must be {expected}, got {value:?}")]
+    Invalid { name: &'static str, expected: &'static str, value: String },
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Builds settings from any key/value source; later sources can wrap this lookup.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let table_name = lookup(TABLE_NAME)
+            .filter(|value| !value.trim().is_empty())
+            .ok_or(SettingsError::Missing(TABLE_NAME))?;
+        let ttl_days = match lookup(TTL_DAYS).filter(|value| !value.trim().is_empty()) {
+            None => DEFAULT_TTL_DAYS,
+            Some(value) => value.trim().parse().map_err(|_| SettingsError::Invalid {
+                name: TTL_DAYS,
+                expected: "a whole number of days (0 keeps inventory forever)",
+                value,
+            })?,
+        };
+        let ingest_overwrite = match lookup(INGEST_OVERWRITE).map(|value| value.trim().to_ascii_lowercase()) {
+            None => false,
+            Some(value) if value.is_empty() || value == "false" => false,
+            Some(value) if value == "true" => true,
+            Some(value) => {
+                return Err(SettingsError::Invalid { name: INGEST_OVERWRITE, expected: "true or false", value });
+            }
+        };
+        Ok(Self { table_name, ttl_days, ingest_overwrite })
+    }
+
+    /// How long an unreported item stays visible; `None` means forever.
+    pub fn ttl(&self) -> Option<Duration> {
+        (self.ttl_days > 0).then(|| Duration::from_secs(u64::from(self.ttl_days) * 86_400))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(|key| map.get(key).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_seed_documents() {
+        let parsed = settings(&[(TABLE_NAME, "t")]).unwrap();
+        assert_eq!(parsed, Settings { table_name: "t".into(), ttl_days: 120, ingest_overwrite: false });
+        assert_eq!(parsed.ttl(), Some(Duration::from_secs(120 * 86_400)));
+    }
+
+    #[test]
+    fn zero_days_keeps_forever() {
+        let parsed = settings(&[(TABLE_NAME, "t"), (TTL_DAYS, "0"), (INGEST_OVERWRITE, "TRUE")]).unwrap();
+        assert_eq!(parsed.ttl(), None);
+        assert!(parsed.ingest_overwrite);
+    }
+
+    #[test]
+    fn bad_values_are_reported_by_name() {
+        assert_eq!(settings(&[]), Err(SettingsError::Missing(TABLE_NAME)));
+        assert!(matches!(settings(&[(TABLE_NAME, "t"), (TTL_DAYS, "-1")]), Err(SettingsError::Invalid { name: TTL_DAYS, .. })));
+        assert!(matches!(
+            settings(&[(TABLE_NAME, "t"), (INGEST_OVERWRITE, "yes")]),
+            Err(SettingsError::Invalid { name: INGEST_OVERWRITE, .. })
+        ));
+    }
+}

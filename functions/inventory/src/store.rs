@@ -1,0 +1,381 @@
+//! DynamoDB access: loading a context, batched writes, the context record's conditional
+//! writes, and inventory queries.
+
+use crate::model::{
+    detail_pk, image_sk, inventory_pk, ContextRecord, DetailRecord, ImageRecord, InventoryType, KIND_CONTEXT,
+};
+use crate::plan::{StoredContext, Tracked};
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::Client;
+use futures::{StreamExt, TryStreamExt};
+use std::collections::HashMap;
+use std::time::Duration;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// DynamoDB's limit on requests per `BatchWriteItem`.
+pub const BATCH_WRITE_LIMIT: usize = 25;
+const DEFAULT_WRITE_CONCURRENCY: usize = 8;
+const MAX_UNPROCESSED_RETRIES: u32 = 8;
+const BACKOFF_BASE: Duration = Duration::from_millis(50);
+const BACKOFF_CAP: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("DynamoDB {operation} failed: {message}")]
+    Sdk { operation: &'static str, message: String },
+    #[error("DynamoDB left {count} writes unprocessed after {MAX_UNPROCESSED_RETRIES} retries")]
+    Unprocessed { count: usize },
+    #[error("stored item {key} cannot be read: {message}")]
+    Corrupt { key: String, message: String },
+    #[error("the conditional write was rejected")]
+    ConditionFailed,
+}
+
+fn sdk_error<E, R>(operation: &'static str) -> impl FnOnce(SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    move |error| {
+        let message = match &error {
+            SdkError::ServiceError(service) => service.err().to_string(),
+            other => aws_sdk_dynamodb::error::DisplayErrorContext(other).to_string(),
+        };
+        StoreError::Sdk { operation, message }
+    }
+}
+
+/// Exponential backoff with full jitter.
+pub fn backoff(attempt: u32) -> Duration {
+    let ceiling = BACKOFF_BASE.saturating_mul(1 << attempt.min(16)).min(BACKOFF_CAP);
+    ceiling.mul_f64(fastrand::f64().max(0.1))
+}
+
+fn string(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+fn key(pk: &str, sk: &str) -> Item {
+    HashMap::from([("pk".to_owned(), string(pk)), ("sk".to_owned(), string(sk))])
+}
+
+fn decode<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    let describe = |item: &Item| match (item.get("pk"), item.get("sk")) {
+        (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => format!("{pk} / {sk}"),
+        _ => "(no key)".to_owned(),
+    };
+    let key = describe(&item);
+    serde_dynamo::from_item(item).map_err(|error| StoreError::Corrupt { key, message: error.to_string() })
+}
+
+pub fn encode<T: serde::Serialize>(value: &T) -> Item {
+    serde_dynamo::to_item(value).expect("records serialise to DynamoDB items")
+}
+
+/// A single write of a batch.
+#[derive(Debug, Clone)]
+pub enum BatchWrite {
+    Put(Item),
+    Delete { pk: String, sk: String },
+}
+
+impl BatchWrite {
+    fn into_request(self) -> WriteRequest {
+        match self {
+            Self::Put(item) => WriteRequest::builder()
+                .put_request(PutRequest::builder().set_item(Some(item)).build().expect("item is set"))
+                .build(),
+            Self::Delete { pk, sk } => WriteRequest::builder()
+                .delete_request(DeleteRequest::builder().set_key(Some(key(&pk, &sk))).build().expect("key is set"))
+                .build(),
+        }
+    }
+}
+
+/// Which stored state a conditional context write expects.
+#[derive(Debug, Clone)]
+pub enum Expect {
+    /// No record exists yet.
+    Absent,
+    /// The record read before: same `last_report_at` and no live lock at `now`.
+    Unlocked { last_report_at: Option<String>, now_epoch: i64 },
+    /// The record still carries our lock.
+    LockedBy(String),
+}
+
+/// One page of the inventory partition, in sort-key order.
+pub struct InventoryPage {
+    pub items: Vec<Item>,
+    pub last_evaluated_sk: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    client: Client,
+    table: String,
+    write_concurrency: usize,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into(), write_concurrency: DEFAULT_WRITE_CONCURRENCY }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    async fn query_all(&self, pk: &str, sk_prefix: Option<&str>) -> Result<Vec<Item>, StoreError> {
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .expression_attribute_values(":pk", string(pk));
+        request = match sk_prefix {
+            Some(prefix) => request
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":prefix", string(prefix)),
+            None => request.key_condition_expression("pk = :pk"),
+        };
+        request.into_paginator().items().send().try_collect().await.map_err(sdk_error("Query"))
+    }
+
+    pub async fn get_context(
+        &self,
+        account: &str,
+        inventory_type: InventoryType,
+        context: &str,
+        consistent: bool,
+    ) -> Result<Option<ContextRecord>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(&inventory_pk(account, inventory_type), context)))
+            .consistent_read(consistent)
+            .send()
+            .await
+            .map_err(sdk_error("GetItem"))?;
+        output.item.map(decode).transpose()
+    }
+
+    /// Everything stored for one context, read consistently.
+    pub async fn load_context(
+        &self,
+        account: &str,
+        inventory_type: InventoryType,
+        context: &str,
+    ) -> Result<StoredContext, StoreError> {
+        let inventory = inventory_pk(account, inventory_type);
+        let image_prefix = image_sk(context, "");
+        let details_pk = detail_pk(account, inventory_type, context);
+        let (record, images, details) = futures::try_join!(
+            self.get_context(account, inventory_type, context, true),
+            self.query_all(&inventory, Some(&image_prefix)),
+            self.query_all(&details_pk, None),
+        )?;
+        let images = images
+            .into_iter()
+            .map(|item| {
+                let record: ImageRecord = decode(item)?;
+                Ok((record.image_key, Tracked { content: record.content, tracking: record.tracking }))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        let details = details
+            .into_iter()
+            .map(|item| {
+                let record: DetailRecord = decode(item)?;
+                Ok((record.sk, Tracked { content: record.data, tracking: record.tracking }))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(StoredContext { record, images, details })
+    }
+
+    /// Writes in 25-item batches with bounded concurrency; returns the requests sent.
+    pub async fn batch_write(&self, writes: Vec<BatchWrite>) -> Result<u64, StoreError> {
+        let chunks: Vec<Vec<WriteRequest>> = writes
+            .chunks(BATCH_WRITE_LIMIT)
+            .map(|chunk| chunk.iter().cloned().map(BatchWrite::into_request).collect())
+            .collect();
+        futures::stream::iter(chunks)
+            .map(|chunk| self.write_chunk(chunk))
+            .buffer_unordered(self.write_concurrency)
+            .try_fold(0, |total, requests| async move { Ok(total + requests) })
+            .await
+    }
+
+    async fn write_chunk(&self, mut pending: Vec<WriteRequest>) -> Result<u64, StoreError> {
+        let mut requests = 0;
+        for attempt in 0..=MAX_UNPROCESSED_RETRIES {
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            requests += 1;
+            let output = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, pending)
+                .send()
+                .await
+                .map_err(sdk_error("BatchWriteItem"))?;
+            pending = output.unprocessed_items.and_then(|mut tables| tables.remove(&self.table)).unwrap_or_default();
+            if pending.is_empty() {
+                return Ok(requests);
+            }
+            tracing::warn!(unprocessed = pending.len(), attempt, "retrying unprocessed batch writes");
+        }
+        Err(StoreError::Unprocessed { count: pending.len() })
+    }
+
+    /// Writes the context record if the stored one is in the expected state.
+    pub async fn put_context(&self, record: &ContextRecord, expect: Expect) -> Result<(), StoreError> {
+        let mut request = self.client.put_item().table_name(&self.table).set_item(Some(encode(record)));
+        request = match expect {
+            Expect::Absent => request.condition_expression("attribute_not_exists(pk)"),
+            Expect::Unlocked { last_report_at, now_epoch } => {
+                let unlocked = "(attribute_not_exists(lock_until) OR lock_until < :now)";
+                let request = request.expression_attribute_values(":now", AttributeValue::N(now_epoch.to_string()));
+                match last_report_at {
+                    Some(at) => request
+                        .condition_expression(format!("{unlocked} AND last_report_at = :last"))
+                        .expression_attribute_values(":last", string(&at)),
+                    None => request.condition_expression(format!("{unlocked} AND attribute_not_exists(last_report_at)")),
+                }
+            }
+            Expect::LockedBy(owner) => request
+                .condition_expression("lock_owner = :owner")
+                .expression_attribute_values(":owner", string(&owner)),
+        };
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(service))
+                if matches!(service.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+            {
+                Err(StoreError::ConditionFailed)
+            }
+            Err(error) => Err(sdk_error("PutItem")(error)),
+        }
+    }
+
+    /// One page of an account's inventory partition whose sort keys start with `sk_prefix`.
+    pub async fn query_inventory(
+        &self,
+        account: &str,
+        inventory_type: InventoryType,
+        sk_prefix: &str,
+        image_digest: Option<&str>,
+        start_after: Option<&str>,
+        page_size: i32,
+    ) -> Result<InventoryPage, StoreError> {
+        let pk = inventory_pk(account, inventory_type);
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .limit(page_size)
+            .expression_attribute_values(":pk", string(&pk));
+        request = if sk_prefix.is_empty() {
+            request.key_condition_expression("pk = :pk")
+        } else {
+            request
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":prefix", string(sk_prefix))
+        };
+        if let Some(digest) = image_digest {
+            // Context records pass so that the caller learns their report times.
+            request = request
+                .filter_expression("kind = :context OR image_digest = :digest")
+                .expression_attribute_values(":context", string(KIND_CONTEXT))
+                .expression_attribute_values(":digest", string(digest));
+        }
+        if let Some(sk) = start_after {
+            request = request.set_exclusive_start_key(Some(key(&pk, sk)));
+        }
+        let output = request.send().await.map_err(sdk_error("Query"))?;
+        let last_evaluated_sk = output.last_evaluated_key.and_then(|mut key| match key.remove("sk") {
+            Some(AttributeValue::S(sk)) => Some(sk),
+            _ => None,
+        });
+        Ok(InventoryPage { items: output.items.unwrap_or_default(), last_evaluated_sk })
+    }
+}
+
+pub fn decode_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    decode(item)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemOutput;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    fn put(n: usize) -> BatchWrite {
+        BatchWrite::Put(key("pk", &format!("sk{n}")))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unprocessed_items_are_retried_until_written() {
+        let unprocessed = WriteRequest::builder()
+            .put_request(PutRequest::builder().set_item(Some(key("pk", "sk0"))).build().unwrap())
+            .build();
+        let rule = mock!(Client::batch_write_item)
+            .sequence()
+            .output(move || {
+                BatchWriteItemOutput::builder()
+                    .unprocessed_items("table", vec![unprocessed.clone()])
+                    .build()
+            })
+            .times(2)
+            .output(|| BatchWriteItemOutput::builder().build())
+            .build();
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&rule]);
+        let store = Store::new(client, "table");
+        let requests = store.batch_write((0..3).map(put).collect()).await.unwrap();
+        assert_eq!(requests, 3);
+        assert_eq!(rule.num_calls(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn writes_that_never_succeed_are_an_error() {
+        let unprocessed = WriteRequest::builder()
+            .put_request(PutRequest::builder().set_item(Some(key("pk", "sk0"))).build().unwrap())
+            .build();
+        let throttled = mock!(Client::batch_write_item)
+            .sequence()
+            .output(move || {
+                BatchWriteItemOutput::builder()
+                    .unprocessed_items("table", vec![unprocessed.clone()])
+                    .build()
+            })
+            .repeatedly()
+            .build();
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&throttled]);
+        let error = Store::new(client, "table").batch_write(vec![put(0)]).await.unwrap_err();
+        assert!(matches!(error, StoreError::Unprocessed { count: 1 }));
+        assert_eq!(throttled.num_calls(), MAX_UNPROCESSED_RETRIES as usize + 1);
+    }
+
+    #[tokio::test]
+    async fn large_writes_are_split_into_batches_of_25() {
+        let accepted = mock!(Client::batch_write_item)
+            .match_requests(|request| {
+                request.request_items().and_then(|items| items.get("table")).is_some_and(|writes| writes.len() <= 25)
+            })
+            .sequence()
+            .output(|| BatchWriteItemOutput::builder().build())
+            .repeatedly()
+            .build();
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&accepted]);
+        let requests = Store::new(client, "table").batch_write((0..60).map(put).collect()).await.unwrap();
+        assert_eq!((requests, accepted.num_calls()), (3, 3));
+    }
+}
