@@ -1,1 +1,93 @@
+//! Ingest function: the agents' report routes and `GET /version`.
 
+use inventory::http::{account, body_bytes, json_response, ApiError};
+use inventory::report::{parse_ecs, parse_kubernetes, ParsedReport, ReportError};
+use inventory::{Clock, IngestError, Ingestor, Settings, Store, SystemClock};
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Error, Request, Response};
+use serde_json::json;
+use std::sync::Arc;
+
+pub const KUBERNETES_PATHS: [&str; 2] = ["/v2/kubernetes-inventory", "/v1/enterprise/kubernetes-inventory"];
+pub const ECS_PATHS: [&str; 2] = ["/v2/ecs-inventory", "/v1/enterprise/ecs-inventory"];
+pub const VERSION_PATH: &str = "/version";
+
+/// Every route this function serves, as `METHOD path`.
+pub fn routes() -> Vec<String> {
+    let posts = KUBERNETES_PATHS.iter().chain(ECS_PATHS.iter()).map(|path| format!("POST {path}"));
+    posts.chain(std::iter::once(format!("GET {VERSION_PATH}"))).collect()
+}
+
+/// Anchore's agents read `service.version`; below 5.11 they skip integration registration.
+pub const ANCHORE_SERVICE_VERSION: &str = "5.10.0";
+
+pub struct IngestApp {
+    ingestor: Ingestor,
+}
+
+impl IngestApp {
+    pub fn new(store: Store, settings: Settings, clock: Arc<dyn Clock>) -> Self {
+        Self { ingestor: Ingestor::new(store, settings, clock) }
+    }
+
+    /// Builds the app from the environment the template sets.
+    pub async fn from_env() -> Result<Self, Error> {
+        let settings = Settings::from_env()?;
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let store = Store::new(aws_sdk_dynamodb::Client::new(&config), settings.table_name.clone());
+        Ok(Self::new(store, settings, Arc::new(SystemClock)))
+    }
+
+    pub async fn handle(&self, request: Request) -> Result<Response<Body>, Error> {
+        Ok(self.route(&request).await.unwrap_or_else(ApiError::into_response))
+    }
+
+    async fn route(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let path = request.uri().path().trim_end_matches('/');
+        let parser: fn(&[u8]) -> Result<ParsedReport, ReportError> = match path {
+            VERSION_PATH if request.method() == Method::GET => return Ok(version()),
+            path if KUBERNETES_PATHS.contains(&path) => parse_kubernetes,
+            path if ECS_PATHS.contains(&path) => parse_ecs,
+            _ => return Err(ApiError::not_found(format!("no route for {} {path}", request.method()))),
+        };
+        if request.method() != Method::POST {
+            return Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "reports are sent with POST"));
+        }
+        let account = account(request.headers())?;
+        let report = parser(body_bytes(request.body())).map_err(|error| ApiError::bad_request(&error.field, &error.message))?;
+        match self.ingestor.ingest(&account, report).await {
+            Ok(summary) => {
+                tracing::info!(
+                    account,
+                    inventory_type = %summary.inventory_type,
+                    contexts = summary.contexts.len(),
+                    images_added = summary.images_added,
+                    images_removed = summary.images_removed,
+                    write_requests = summary.write_requests,
+                    "report stored"
+                );
+                Ok(json_response(StatusCode::CREATED, &summary))
+            }
+            Err(IngestError::Busy(context)) => Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                format!("another report for context {context:?} is being stored; retry later"),
+            )),
+            Err(IngestError::Store(error)) => {
+                tracing::error!(%error, account, "storing a report failed");
+                Err(ApiError::internal())
+            }
+        }
+    }
+}
+
+fn version() -> Response<Body> {
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "api": {"version": "2"},
+            "service": {"version": ANCHORE_SERVICE_VERSION, "implementation": "runtime-inventory", "implementation_version": env!("CARGO_PKG_VERSION")},
+            "db": {"schema_version": "1"},
+        }),
+    )
+}

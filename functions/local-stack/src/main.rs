@@ -1,1 +1,55 @@
-fn main() {}
+//! `make local`: runs the API on http://127.0.0.1:8228 against a moto server.
+
+use inventory::{Settings, Store, SystemClock};
+use lambda_http::Error;
+use local_stack::moto::{moto_binary, MotoServer};
+use local_stack::server::{serve, Api};
+use local_stack::{moto_sdk_config, template};
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+const DEFAULT_PORT: u16 = 8228;
+const DEFAULT_TABLE: &str = "runtime-inventory";
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let port = match std::env::var("LOCAL_STACK_PORT") {
+        Ok(value) => value.parse().map_err(|_| format!("LOCAL_STACK_PORT must be a port number, got {value:?}"))?,
+        Err(_) => DEFAULT_PORT,
+    };
+    // Settings as the template passes them; the table name defaults for local use.
+    let settings = Settings::from_lookup(|key| match (key, std::env::var(key)) {
+        (_, Ok(value)) => Some(value),
+        (inventory::settings::TABLE_NAME, Err(_)) => Some(DEFAULT_TABLE.to_owned()),
+        _ => None,
+    })?;
+
+    let moto = MotoServer::start().map_err(|error| {
+        format!("starting moto ({}) failed: {error}; run `make local` to install it", moto_binary().display())
+    })?;
+    let config = moto_sdk_config(moto.endpoint()).await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    template::create_inventory_table(&dynamodb, &settings.table_name).await?;
+
+    let store = Store::new(dynamodb, settings.table_name.clone());
+    let api = Arc::new(Api {
+        ingest: ingest::IngestApp::new(store.clone(), settings.clone(), Arc::new(SystemClock)),
+        query: query::QueryApp::new(store, settings.clone(), Arc::new(SystemClock)),
+    });
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
+    println!("Runtime Inventory local stack");
+    println!("  API:       http://127.0.0.1:{port}  (try GET /version)");
+    println!("  AWS (moto): {}  table {}", moto.endpoint(), settings.table_name);
+    println!(
+        "  settings:  INVENTORY_TTL_DAYS={} INVENTORY_INGEST_OVERWRITE={}",
+        settings.ttl_days, settings.ingest_overwrite
+    );
+    println!("Press Ctrl-C to stop.");
+    tokio::select! {
+        result = serve(listener, api) => result?,
+        _ = tokio::signal::ctrl_c() => println!("stopping"),
+    }
+    drop(moto);
+    Ok(())
+}

@@ -1,0 +1,119 @@
+//! Serves the API routes on loopback with the functions' own handlers, the way API Gateway
+//! would invoke them.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use ingest::IngestApp;
+use lambda_http::aws_lambda_events::query_map::QueryMap;
+use lambda_http::{Body, RequestExt};
+use query::QueryApp;
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+pub struct Api {
+    pub ingest: IngestApp,
+    pub query: QueryApp,
+}
+
+enum Target {
+    Ingest,
+    Query,
+}
+
+impl Api {
+    fn target(&self, method: &str, path: &str) -> Option<Target> {
+        let route = format!("{method} {}", path.trim_end_matches('/'));
+        if ingest::routes().contains(&route) {
+            Some(Target::Ingest)
+        } else if query::routes().contains(&route) {
+            Some(Target::Query)
+        } else {
+            None
+        }
+    }
+
+    /// Handles one request as API Gateway plus the routed function would.
+    pub async fn call(&self, request: lambda_http::Request) -> lambda_http::Response<Body> {
+        let path = request.uri().path().to_owned();
+        let method = request.method().to_string();
+        let result = match self.target(&method, &path) {
+            Some(Target::Ingest) => self.ingest.handle(request).await,
+            Some(Target::Query) => self.query.handle(request).await,
+            // API Gateway's own answer for an unknown route.
+            None => Ok(inventory::http::json_response(
+                lambda_http::http::StatusCode::NOT_FOUND,
+                &serde_json::json!({"message": "Not Found"}),
+            )),
+        };
+        result.unwrap_or_else(|error| {
+            tracing::error!(%error, "handler failed");
+            inventory::http::ApiError::internal().into_response()
+        })
+    }
+}
+
+fn query_map(query: Option<&str>) -> QueryMap {
+    let mut values: HashMap<String, Vec<String>> = HashMap::new();
+    for (name, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        values.entry(name.into_owned()).or_default().push(value.into_owned());
+    }
+    QueryMap::from(values)
+}
+
+async fn to_lambda(request: hyper::Request<Incoming>) -> Result<lambda_http::Request, hyper::Error> {
+    let (parts, body) = request.into_parts();
+    let bytes = body.collect().await?.to_bytes();
+    let body = if bytes.is_empty() {
+        Body::Empty
+    } else {
+        match String::from_utf8(bytes.to_vec()) {
+            Ok(text) => Body::Text(text),
+            Err(error) => Body::Binary(error.into_bytes()),
+        }
+    };
+    let query = query_map(parts.uri.query());
+    Ok(lambda_http::Request::from_parts(parts, body).with_query_string_parameters(query))
+}
+
+fn from_lambda(response: lambda_http::Response<Body>) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        Body::Empty => Bytes::new(),
+        Body::Text(text) => Bytes::from(text),
+        Body::Binary(bytes) => Bytes::from(bytes),
+        _ => Bytes::new(),
+    };
+    hyper::Response::from_parts(parts, Full::new(bytes))
+}
+
+/// Accepts connections until the task is dropped.
+pub async fn serve(listener: TcpListener, api: Arc<Api>) -> std::io::Result<()> {
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let api = Arc::clone(&api);
+        tokio::spawn(async move {
+            let service = service_fn(move |request: hyper::Request<Incoming>| {
+                let api = Arc::clone(&api);
+                async move {
+                    let response = match to_lambda(request).await {
+                        Ok(request) => from_lambda(api.call(request).await),
+                        Err(error) => {
+                            tracing::warn!(%error, "reading a request failed");
+                            from_lambda(inventory::http::ApiError::internal().into_response())
+                        }
+                    };
+                    Ok::<_, Infallible>(response)
+                }
+            });
+            if let Err(error) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
+                tracing::debug!(%error, "connection closed with an error");
+            }
+        });
+    }
+}
