@@ -1,1 +1,239 @@
+//! Test harness: one moto server per test binary, a fresh table per test created from the
+//! template, the functions' handlers driven with API Gateway v2 events from `events/`, and a
+//! count of the DynamoDB requests the SDK actually sends.
 
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use chrono::{DateTime, TimeZone, Utc};
+use ingest::IngestApp;
+use inventory::{ManualClock, Settings, Store};
+use lambda_http::http::StatusCode;
+use local_stack::moto::{workspace_root, MotoServer};
+use query::QueryApp;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// DynamoDB operations that write.
+pub const WRITE_OPERATIONS: &[&str] =
+    &["PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"];
+
+fn moto() -> &'static MotoServer {
+    static MOTO: OnceLock<MotoServer> = OnceLock::new();
+    MOTO.get_or_init(|| MotoServer::start().expect("moto server starts (run `make test` to install it)"))
+}
+
+/// Counts every HTTP request the SDK sends, retries included, by operation name.
+#[derive(Debug, Default, Clone)]
+pub struct RequestCounter(Arc<Mutex<HashMap<String, u64>>>);
+
+impl RequestCounter {
+    pub fn reset(&self) {
+        self.0.lock().unwrap().clear();
+    }
+
+    pub fn get(&self, operation: &str) -> u64 {
+        self.0.lock().unwrap().get(operation).copied().unwrap_or(0)
+    }
+
+    pub fn writes(&self) -> u64 {
+        WRITE_OPERATIONS.iter().map(|operation| self.get(operation)).sum()
+    }
+}
+
+impl Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        config: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(metadata) = config.load::<Metadata>() {
+            *self.0.lock().unwrap().entry(metadata.name().to_owned()).or_default() += 1;
+        }
+        Ok(())
+    }
+}
+
+pub fn day(n: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 20, 10, 15, 0).unwrap() + chrono::TimeDelta::days(n)
+}
+
+pub struct Harness {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub table: String,
+    pub clock: Arc<ManualClock>,
+    pub requests: RequestCounter,
+    pub settings: Settings,
+    pub ingest: IngestApp,
+    pub query: QueryApp,
+}
+
+pub struct Response {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Harness {
+    /// A new table with the given `inventory_ttl_days` and `inventory_ingest_overwrite`.
+    pub async fn new(ttl_days: u32, overwrite: bool) -> Self {
+        static TABLES: AtomicU32 = AtomicU32::new(0);
+        let table = format!("inventory-{}-{}", std::process::id(), TABLES.fetch_add(1, Ordering::Relaxed));
+        let config = local_stack::moto_sdk_config(moto().endpoint()).await;
+        let requests = RequestCounter::default();
+        let dynamodb_config = aws_sdk_dynamodb::config::Builder::from(&config).interceptor(requests.clone()).build();
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb_config);
+        local_stack::template::create_inventory_table(&dynamodb, &table).await.expect("table from template");
+        let settings = Settings { table_name: table.clone(), ttl_days, ingest_overwrite: overwrite };
+        // Reports in the fixtures are dated 2026-11-20; "now" starts just after.
+        let clock = Arc::new(ManualClock::new(day(0) + chrono::TimeDelta::minutes(1)));
+        let store = Store::new(dynamodb.clone(), table.clone());
+        let ingest = IngestApp::new(store.clone(), settings.clone(), clock.clone());
+        let query = QueryApp::new(store, settings.clone(), clock.clone());
+        requests.reset();
+        Self { dynamodb, table, clock, requests, settings, ingest, query }
+    }
+
+    /// Sends an API Gateway v2 event built from `events/<name>` with body, account and
+    /// query string replaced, to the function that serves its route.
+    pub async fn call(&self, event_name: &str, body: Option<&str>, account: Option<&str>, query: &[(&str, &str)]) -> Response {
+        let mut event = load_event(event_name);
+        match body {
+            Some(body) => event["body"] = Value::String(body.to_owned()),
+            None => {
+                event.as_object_mut().unwrap().remove("body");
+            }
+        }
+        let headers = event["headers"].as_object_mut().unwrap();
+        match account {
+            Some(account) => headers.insert("x-anchore-account".into(), account.into()),
+            None => headers.remove("x-anchore-account"),
+        };
+        if !query.is_empty() {
+            let raw: Vec<String> = query.iter().map(|(k, v)| format!("{k}={}", encode_query(v))).collect();
+            event["rawQueryString"] = raw.join("&").into();
+            event["queryStringParameters"] = query.iter().map(|(k, v)| (k.to_string(), Value::from(*v))).collect();
+        } else {
+            event["rawQueryString"] = "".into();
+            event.as_object_mut().unwrap().remove("queryStringParameters");
+        }
+        let route = event["routeKey"].as_str().unwrap().to_owned();
+        let request = lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event");
+        let response = if ingest::routes().contains(&route) {
+            self.ingest.handle(request).await
+        } else {
+            self.query.handle(request).await
+        }
+        .expect("handlers answer every request");
+        let status = response.status();
+        let bytes = inventory::http::body_bytes(response.body());
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(bytes).expect("JSON body") };
+        Response { status, body }
+    }
+
+    pub async fn post_k8s(&self, report: &Value) -> Response {
+        self.call("post-kubernetes-inventory.json", Some(&report.to_string()), Some("admin"), &[]).await
+    }
+
+    pub async fn post_ecs(&self, report: &Value) -> Response {
+        self.call("post-ecs-inventory.json", Some(&report.to_string()), Some("admin"), &[]).await
+    }
+
+    /// All items of `GET /v2/inventories` for the account, following `next` cursors.
+    pub async fn list(&self, account: &str, query: &[(&str, &str)]) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let mut params: Vec<(&str, &str)> = query.to_vec();
+            if let Some(cursor) = &next {
+                params.push(("next", cursor));
+            }
+            let response = self.call("get-inventories.json", None, Some(account), &params).await;
+            assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+            items.extend(response.body["items"].as_array().unwrap().iter().cloned());
+            match response.body["next"].as_str() {
+                Some(cursor) => next = Some(cursor.to_owned()),
+                None => return items,
+            }
+        }
+    }
+
+    /// Every raw item in the table (a test-only scan, to check what is physically stored).
+    pub async fn stored_items(&self) -> Vec<HashMap<String, AttributeValue>> {
+        self.dynamodb
+            .scan()
+            .table_name(&self.table)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .expect("scan")
+    }
+}
+
+fn encode_query(value: &str) -> String {
+    value
+        .bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (byte as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+pub fn load_event(name: &str) -> Value {
+    let path = workspace_root().join("events").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    serde_json::from_str(&text).expect("event JSON")
+}
+
+/// The body of a sample event, i.e. the agent's report.
+pub fn sample_report(event_name: &str) -> Value {
+    serde_json::from_str(load_event(event_name)["body"].as_str().unwrap()).unwrap()
+}
+
+pub fn digest(n: u64) -> String {
+    format!("sha256:{n:064x}")
+}
+
+/// A Kubernetes report for `cluster` with one pod per container.
+/// `containers` lists (namespace, image tag, digest number) per container.
+pub fn k8s_report(cluster: &str, timestamp: DateTime<Utc>, containers: &[(&str, &str, u64)]) -> Value {
+    let mut namespaces: Vec<&str> = containers.iter().map(|(ns, _, _)| *ns).collect();
+    namespaces.sort();
+    namespaces.dedup();
+    serde_json::json!({
+        "cluster_name": cluster,
+        "timestamp": timestamp.to_rfc3339(),
+        "namespaces": namespaces.iter().map(|ns| serde_json::json!({"name": ns, "uid": format!("uid-{ns}")})).collect::<Vec<_>>(),
+        "nodes": [{"name": "node-a", "uid": "node-a"}],
+        "pods": containers.iter().enumerate().map(|(i, (ns, _, _))| serde_json::json!({
+            "name": format!("pod-{i}"), "uid": format!("{cluster}-pod-{i}"), "namespace_uid": format!("uid-{ns}"), "node_uid": "node-a"
+        })).collect::<Vec<_>>(),
+        "containers": containers.iter().enumerate().map(|(i, (_, tag, d))| serde_json::json!({
+            "id": format!("containerd://{cluster}-{i}"), "name": "app", "pod_uid": format!("{cluster}-pod-{i}"),
+            "image_tag": tag, "image_digest": digest(*d)
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// `(context, image_digest)` pairs of listed items, sorted.
+pub fn listed(items: &[Value]) -> Vec<(String, String)> {
+    let mut pairs: Vec<_> = items
+        .iter()
+        .map(|item| (item["context"].as_str().unwrap().to_owned(), item["image_digest"].as_str().unwrap().to_owned()))
+        .collect();
+    pairs.sort();
+    pairs
+}

@@ -193,6 +193,9 @@ struct EcsService {
 // ---- parsing ----------------------------------------------------------------------------
 
 fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ReportError> {
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return Err(ReportError::new("body", "must be a JSON object"));
+    }
     let deserializer = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let path = error.path().to_string();
