@@ -286,3 +286,16 @@ async fn ecs_containers_without_digest_are_kept_by_tag() {
         "\"docker.io/library/nginx:1.27.2\"|\"\"",
     ]);
 }
+
+#[tokio::test]
+async fn concurrent_reports_for_one_context_end_in_the_newest_state() {
+    let harness = Harness::new(120, true).await;
+    harness.post_k8s(&k8s_report("c", day(0), &[("a", "app:0", 10)])).await;
+    let older = k8s_report("c", day(1), &[("a", "app:1", 1), ("a", "app:2", 2)]);
+    let newer = k8s_report("c", day(2), &[("a", "app:3", 3)]);
+    let (older, newer) = tokio::join!(harness.post_k8s(&older), harness.post_k8s(&newer));
+    assert_eq!((older.status, newer.status), (StatusCode::CREATED, StatusCode::CREATED));
+    assert_eq!(listed(&harness.list("admin", &[]).await), [("c/a".to_owned(), digest(3))]);
+    let item = &harness.list("admin", &[]).await[0];
+    assert_eq!(item["last_seen"], "2026-11-22T10:15:00.000Z");
+}
