@@ -10,6 +10,7 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use chrono::{DateTime, TimeZone, Utc};
+use delete::DeleteApp;
 use ingest::IngestApp;
 use inventory::{ManualClock, Settings, Store};
 use lambda_http::http::StatusCode;
@@ -77,6 +78,7 @@ pub struct Harness {
     pub settings: Settings,
     pub ingest: IngestApp,
     pub query: QueryApp,
+    pub delete: DeleteApp,
 }
 
 pub struct Response {
@@ -99,9 +101,10 @@ impl Harness {
         let clock = Arc::new(ManualClock::new(day(0) + chrono::TimeDelta::minutes(1)));
         let store = Store::new(dynamodb.clone(), table.clone());
         let ingest = IngestApp::new(store.clone(), settings.clone(), clock.clone());
-        let query = QueryApp::new(store, settings.clone(), clock.clone());
+        let query = QueryApp::new(store.clone(), settings.clone(), clock.clone());
+        let delete = DeleteApp::new(store, settings.clone(), clock.clone());
         requests.reset();
-        Self { dynamodb, table, clock, requests, settings, ingest, query }
+        Self { dynamodb, table, clock, requests, settings, ingest, query, delete }
     }
 
     /// Sends an API Gateway v2 event built from `events/<name>` with body, account and
@@ -131,6 +134,8 @@ impl Harness {
         let request = lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event");
         let response = if ingest::routes().contains(&route) {
             self.ingest.handle(request).await
+        } else if delete::routes().contains(&route) {
+            self.delete.handle(request).await
         } else {
             self.query.handle(request).await
         }

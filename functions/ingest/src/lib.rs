@@ -32,9 +32,7 @@ impl IngestApp {
 
     /// Builds the app from the environment the template sets.
     pub async fn from_env() -> Result<Self, Error> {
-        let settings = Settings::from_env()?;
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let store = Store::new(aws_sdk_dynamodb::Client::new(&config), settings.table_name.clone());
+        let (store, settings) = inventory::store_from_env().await?;
         Ok(Self::new(store, settings, Arc::new(SystemClock)))
     }
 

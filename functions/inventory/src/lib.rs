@@ -1,6 +1,7 @@
 //! Runtime inventory domain and storage, shared by every function.
 
 pub mod clock;
+pub mod delete;
 pub mod http;
 pub mod image;
 pub mod ingest;
@@ -16,3 +17,12 @@ pub use ingest::{IngestError, IngestSummary, Ingestor};
 pub use query::{InventoryQuery, InventoryReader};
 pub use settings::Settings;
 pub use store::Store;
+
+/// Settings and a store built from the function's environment: what every function's
+/// `main` needs, built once per execution environment.
+pub async fn store_from_env() -> Result<(Store, Settings), settings::SettingsError> {
+    let settings = Settings::from_env()?;
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let store = Store::new(aws_sdk_dynamodb::Client::new(&config), settings.table_name.clone());
+    Ok((store, settings))
+}

@@ -35,7 +35,8 @@ async fn main() -> Result<(), Error> {
     let store = Store::new(dynamodb, settings.table_name.clone());
     let api = Arc::new(Api {
         ingest: ingest::IngestApp::new(store.clone(), settings.clone(), Arc::new(SystemClock)),
-        query: query::QueryApp::new(store, settings.clone(), Arc::new(SystemClock)),
+        query: query::QueryApp::new(store.clone(), settings.clone(), Arc::new(SystemClock)),
+        delete: delete::DeleteApp::new(store, settings.clone(), Arc::new(SystemClock)),
     });
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
     println!("Runtime Inventory local stack");

@@ -2,6 +2,7 @@
 //! would invoke them.
 
 use bytes::Bytes;
+use delete::DeleteApp;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -19,11 +20,13 @@ use tokio::net::TcpListener;
 pub struct Api {
     pub ingest: IngestApp,
     pub query: QueryApp,
+    pub delete: DeleteApp,
 }
 
 enum Target {
     Ingest,
     Query,
+    Delete,
 }
 
 impl Api {
@@ -33,6 +36,8 @@ impl Api {
             Some(Target::Ingest)
         } else if query::routes().contains(&route) {
             Some(Target::Query)
+        } else if delete::routes().contains(&route) {
+            Some(Target::Delete)
         } else {
             None
         }
@@ -45,6 +50,7 @@ impl Api {
         let result = match self.target(&method, &path) {
             Some(Target::Ingest) => self.ingest.handle(request).await,
             Some(Target::Query) => self.query.handle(request).await,
+            Some(Target::Delete) => self.delete.handle(request).await,
             // API Gateway's own answer for an unknown route.
             None => Ok(inventory::http::json_response(
                 lambda_http::http::StatusCode::NOT_FOUND,

@@ -1,0 +1,69 @@
+//! Delete function: `DELETE /v2/inventories?inventory_type=&context=[&image_digest=]`.
+
+use inventory::delete::{DeleteOutcome, DeleteTarget, InventoryDeleter};
+use inventory::http::{account, ApiError};
+use inventory::{Clock, Settings, Store, SystemClock};
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Error, Request, RequestExt, Response};
+use std::sync::Arc;
+
+pub const INVENTORIES_PATH: &str = "/v2/inventories";
+/// How many stored items a successful delete removed (the body of a 204 is empty).
+pub const DELETED_ITEMS_HEADER: &str = "x-deleted-items";
+
+/// Every route this function serves, as `METHOD path`.
+pub fn routes() -> Vec<String> {
+    vec![format!("DELETE {INVENTORIES_PATH}")]
+}
+
+pub struct DeleteApp {
+    deleter: InventoryDeleter,
+}
+
+impl DeleteApp {
+    pub fn new(store: Store, settings: Settings, clock: Arc<dyn Clock>) -> Self {
+        Self { deleter: InventoryDeleter::new(store, settings, clock) }
+    }
+
+    /// Builds the app from the environment the template sets.
+    pub async fn from_env() -> Result<Self, Error> {
+        let (store, settings) = inventory::store_from_env().await?;
+        Ok(Self::new(store, settings, Arc::new(SystemClock)))
+    }
+
+    pub async fn handle(&self, request: Request) -> Result<Response<Body>, Error> {
+        Ok(self.route(&request).await.unwrap_or_else(ApiError::into_response))
+    }
+
+    async fn route(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let path = request.uri().path().trim_end_matches('/');
+        if path != INVENTORIES_PATH {
+            return Err(ApiError::not_found(format!("no route for {} {path}", request.method())));
+        }
+        if request.method() != Method::DELETE {
+            return Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use DELETE"));
+        }
+        let account = account(request.headers())?;
+        let params = request.query_string_parameters();
+        let target = DeleteTarget::from_params(|name| params.first(name).map(str::to_owned))
+            .map_err(|error| ApiError::bad_request(error.parameter, &error.message))?;
+        match self.deleter.delete(&account, &target).await {
+            Ok(DeleteOutcome::Deleted { items }) => {
+                tracing::info!(account, context = target.context, items, "inventory deleted");
+                Ok(Response::builder()
+                    .status(StatusCode::NO_CONTENT)
+                    .header(DELETED_ITEMS_HEADER, items)
+                    .body(Body::Empty)
+                    .expect("static response parts are valid"))
+            }
+            Ok(DeleteOutcome::NotFound) => Err(ApiError::not_found(match &target.image_digest {
+                Some(digest) => format!("no image {digest} in {} context {:?}", target.inventory_type, target.context),
+                None => format!("no {} context {:?}", target.inventory_type, target.context),
+            })),
+            Err(error) => {
+                tracing::error!(%error, account, "deleting inventory failed");
+                Err(ApiError::internal())
+            }
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! `DELETE /v2/inventories`: removes a context, or one image of a context, with the
+//! supporting metadata that only it referenced.
+
+use crate::clock::Clock;
+use crate::image::Digest;
+use crate::model::{detail_pk, image_sk, inventory_pk, Detail, InventoryType};
+use crate::plan::{effective_last_seen, is_live, StoredContext};
+use crate::query::QueryError;
+use crate::settings::Settings;
+use crate::store::{BatchWrite, Store, StoreError};
+use chrono::TimeDelta;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteTarget {
+    pub inventory_type: InventoryType,
+    pub context: String,
+    pub image_digest: Option<Digest>,
+}
+
+fn invalid(parameter: &'static str, message: impl Into<String>) -> QueryError {
+    QueryError { parameter, message: message.into() }
+}
+
+impl DeleteTarget {
+    /// Parses `inventory_type` and `context` (both required) and `image_digest`.
+    pub fn from_params(get: impl Fn(&str) -> Option<String>) -> Result<Self, QueryError> {
+        let inventory_type = match get("inventory_type").filter(|value| !value.is_empty()) {
+            None => return Err(invalid("inventory_type", "is required: 'ecs' or 'kubernetes'")),
+            Some(raw) => InventoryType::parse(&raw).ok_or_else(|| invalid("inventory_type", "must be 'ecs' or 'kubernetes'"))?,
+        };
+        let context = get("context").map(|value| value.trim().to_owned()).filter(|value| !value.is_empty());
+        let Some(context) = context else {
+            return Err(invalid("context", "is required"));
+        };
+        if context.contains('#') || context.chars().any(char::is_control) {
+            return Err(invalid("context", "must not contain '#' or control characters"));
+        }
+        if inventory_type == InventoryType::Kubernetes && !context.contains('/') {
+            return Err(invalid("context", "a Kubernetes context is 'cluster/namespace'"));
+        }
+        let image_digest = get("image_digest")
+            .filter(|value| !value.is_empty())
+            .map(|raw| Digest::parse(&raw).map_err(|error| invalid("image_digest", error.to_string())))
+            .transpose()?;
+        Ok(Self { inventory_type, context, image_digest })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    /// Nothing visible matched; nothing was deleted.
+    NotFound,
+    Deleted { items: u64 },
+}
+
+#[derive(Clone)]
+pub struct InventoryDeleter {
+    store: Store,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+}
+
+impl InventoryDeleter {
+    pub fn new(store: Store, settings: Settings, clock: Arc<dyn Clock>) -> Self {
+        Self { store, settings, clock }
+    }
+
+    pub async fn delete(&self, account: &str, target: &DeleteTarget) -> Result<DeleteOutcome, StoreError> {
+        let stored = self.store.load_context(account, target.inventory_type, &target.context).await?;
+        let now = self.clock.now();
+        let ttl = self.settings.ttl().and_then(|ttl| TimeDelta::from_std(ttl).ok());
+        let last_report = stored.record.as_ref().and_then(|record| record.last_report_at);
+        let visible = |key: &str| {
+            stored
+                .images
+                .get(key)
+                .is_some_and(|image| is_live(effective_last_seen(&image.tracking, last_report), now, ttl))
+        };
+        let found = match &target.image_digest {
+            Some(digest) => visible(digest.as_str()),
+            None => stored.images.keys().any(|key| visible(key)),
+        };
+        if !found {
+            return Ok(DeleteOutcome::NotFound);
+        }
+
+        let inventory = inventory_pk(account, target.inventory_type);
+        let details = detail_pk(account, target.inventory_type, &target.context);
+        let (image_keys, detail_keys) = match &target.image_digest {
+            None => (stored.images.keys().cloned().collect(), stored.details.keys().cloned().collect()),
+            Some(digest) => (vec![digest.to_string()], details_only_used_by(&stored, digest.as_str())),
+        };
+        let mut writes: Vec<BatchWrite> = image_keys
+            .iter()
+            .map(|key| BatchWrite::Delete { pk: inventory.clone(), sk: image_sk(&target.context, key) })
+            .chain(detail_keys.iter().map(|key| BatchWrite::Delete { pk: details.clone(), sk: key.clone() }))
+            .collect();
+        let mut items = writes.len() as u64;
+        self.store.batch_write(std::mem::take(&mut writes)).await?;
+        if target.image_digest.is_none() && stored.record.is_some() {
+            // Last, so a failure above leaves the context discoverable for a retry.
+            writes.push(BatchWrite::Delete { pk: inventory, sk: target.context.clone() });
+            self.store.batch_write(writes).await?;
+            items += 1;
+        }
+        Ok(DeleteOutcome::Deleted { items })
+    }
+}
+
+/// The containers running `image_key`, and the pods, nodes, tasks and services that only
+/// those containers (or their pods and tasks) referenced.
+fn details_only_used_by(stored: &StoredContext, image_key: &str) -> Vec<String> {
+    /// Parents referenced by removed children, and by kept ones.
+    #[derive(Default)]
+    struct References {
+        removed: HashSet<String>,
+        kept: HashSet<String>,
+    }
+    impl References {
+        fn note(&mut self, parent: Option<&String>, child_removed: bool) {
+            if let Some(parent) = parent {
+                let set = if child_removed { &mut self.removed } else { &mut self.kept };
+                set.insert(parent.clone());
+            }
+        }
+        fn orphaned(&self, parent: &str) -> bool {
+            self.removed.contains(parent) && !self.kept.contains(parent)
+        }
+    }
+
+    let mut removed: Vec<String> = Vec::new();
+    let (mut pods, mut tasks) = (References::default(), References::default());
+    for (key, detail) in &stored.details {
+        match &detail.content {
+            Detail::K8sContainer { image_key: image, pod_uid, .. } => {
+                let gone = image == image_key;
+                pods.note(Some(pod_uid), gone);
+                if gone {
+                    removed.push(key.clone());
+                }
+            }
+            Detail::EcsContainer { image_key: image, task_arn, .. } => {
+                let gone = image == image_key;
+                tasks.note(task_arn.as_ref(), gone);
+                if gone {
+                    removed.push(key.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    let (mut nodes, mut services) = (References::default(), References::default());
+    for (key, detail) in &stored.details {
+        match &detail.content {
+            Detail::K8sPod { uid, node_uid, .. } => {
+                let gone = pods.orphaned(uid);
+                nodes.note(node_uid.as_ref(), gone);
+                if gone {
+                    removed.push(key.clone());
+                }
+            }
+            Detail::EcsTask { arn, service_arn, .. } => {
+                let gone = tasks.orphaned(arn);
+                services.note(service_arn.as_ref(), gone);
+                if gone {
+                    removed.push(key.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    for (key, detail) in &stored.details {
+        match &detail.content {
+            Detail::K8sNode { uid, .. } if nodes.orphaned(uid) => removed.push(key.clone()),
+            Detail::EcsService { arn, .. } if services.orphaned(arn) => removed.push(key.clone()),
+            _ => {}
+        }
+    }
+    removed
+}
