@@ -16,6 +16,7 @@ use inventory::{ManualClock, Settings, Store};
 use lambda_http::http::StatusCode;
 use local_stack::moto::{workspace_root, MotoServer};
 use query::QueryApp;
+use subscriptions::SubscriptionsApp;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -79,6 +80,7 @@ pub struct Harness {
     pub ingest: IngestApp,
     pub query: QueryApp,
     pub delete: DeleteApp,
+    pub subscriptions: SubscriptionsApp,
 }
 
 pub struct Response {
@@ -103,14 +105,34 @@ impl Harness {
         let ingest = IngestApp::new(store.clone(), settings.clone(), clock.clone());
         let query = QueryApp::new(store.clone(), settings.clone(), clock.clone());
         let delete = DeleteApp::new(store, settings.clone(), clock.clone());
+        let subscriptions = SubscriptionsApp::new(dynamodb.clone(), &settings, clock.clone());
         requests.reset();
-        Self { dynamodb, table, clock, requests, settings, ingest, query, delete }
+        Self { dynamodb, table, clock, requests, settings, ingest, query, delete, subscriptions }
     }
 
     /// Sends an API Gateway v2 event built from `events/<name>` with body, account and
     /// query string replaced, to the function that serves its route.
     pub async fn call(&self, event_name: &str, body: Option<&str>, account: Option<&str>, query: &[(&str, &str)]) -> Response {
+        self.call_path(event_name, None, body, account, query).await
+    }
+
+    /// As `call`, with the request path replaced (for routes with path parameters).
+    pub async fn call_path(
+        &self,
+        event_name: &str,
+        path: Option<&str>,
+        body: Option<&str>,
+        account: Option<&str>,
+        query: &[(&str, &str)],
+    ) -> Response {
         let mut event = load_event(event_name);
+        if let Some(path) = path {
+            event["rawPath"] = path.into();
+            event["requestContext"]["http"]["path"] = path.into();
+            if let Some(id) = path.rsplit('/').next() {
+                event["pathParameters"] = serde_json::json!({ "subscription_id": id });
+            }
+        }
         match body {
             Some(body) => event["body"] = Value::String(body.to_owned()),
             None => {
@@ -136,6 +158,8 @@ impl Harness {
             self.ingest.handle(request).await
         } else if delete::routes().contains(&route) {
             self.delete.handle(request).await
+        } else if subscriptions::routes().contains(&route) {
+            self.subscriptions.handle(request).await
         } else {
             self.query.handle(request).await
         }

@@ -11,6 +11,7 @@ pub mod query;
 pub mod report;
 pub mod settings;
 pub mod store;
+pub mod subscriptions;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ingest::{IngestError, IngestSummary, Ingestor};

@@ -32,11 +32,12 @@ async fn main() -> Result<(), Error> {
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     template::create_inventory_table(&dynamodb, &settings.table_name).await?;
 
-    let store = Store::new(dynamodb, settings.table_name.clone());
+    let store = Store::new(dynamodb.clone(), settings.table_name.clone());
     let api = Arc::new(Api {
         ingest: ingest::IngestApp::new(store.clone(), settings.clone(), Arc::new(SystemClock)),
         query: query::QueryApp::new(store.clone(), settings.clone(), Arc::new(SystemClock)),
         delete: delete::DeleteApp::new(store, settings.clone(), Arc::new(SystemClock)),
+        subscriptions: subscriptions::SubscriptionsApp::new(dynamodb, &settings, Arc::new(SystemClock)),
     });
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
     println!("Runtime Inventory local stack");

@@ -12,6 +12,7 @@ use ingest::IngestApp;
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::{Body, RequestExt};
 use query::QueryApp;
+use subscriptions::SubscriptionsApp;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -21,12 +22,14 @@ pub struct Api {
     pub ingest: IngestApp,
     pub query: QueryApp,
     pub delete: DeleteApp,
+    pub subscriptions: SubscriptionsApp,
 }
 
 enum Target {
     Ingest,
     Query,
     Delete,
+    Subscriptions,
 }
 
 impl Api {
@@ -38,6 +41,8 @@ impl Api {
             Some(Target::Query)
         } else if delete::routes().contains(&route) {
             Some(Target::Delete)
+        } else if subscriptions::match_path(path).is_some() {
+            Some(Target::Subscriptions)
         } else {
             None
         }
@@ -51,6 +56,7 @@ impl Api {
             Some(Target::Ingest) => self.ingest.handle(request).await,
             Some(Target::Query) => self.query.handle(request).await,
             Some(Target::Delete) => self.delete.handle(request).await,
+            Some(Target::Subscriptions) => self.subscriptions.handle(request).await,
             // API Gateway's own answer for an unknown route.
             None => Ok(inventory::http::json_response(
                 lambda_http::http::StatusCode::NOT_FOUND,

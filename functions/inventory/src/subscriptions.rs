@@ -1,0 +1,297 @@
+//! `runtime_inventory` subscriptions, Anchore-compatible: created inactive, activated with PUT.
+//!
+//! Stored in the inventory table: `pk = {account}#sub`, `sk = {subscription_id}`, plus a guard
+//! item `pk = {account}#subkey`, `sk = {type}#{key}` written in the same transaction so a key
+//! and type are unique per account.
+
+use crate::clock::Clock;
+use crate::ingest::format_time;
+use crate::store::{decode_item, encode, Item};
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::Client;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub const RUNTIME_INVENTORY: &str = "runtime_inventory";
+/// The subscription types this service implements.
+pub const SUBSCRIPTION_TYPES: &[&str] = &[RUNTIME_INVENTORY];
+const MAX_KEY_LEN: usize = 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscription {
+    pub subscription_id: String,
+    pub subscription_key: String,
+    pub subscription_type: String,
+    pub subscription_value: Option<String>,
+    pub account_name: String,
+    pub active: bool,
+    pub created_at: String,
+    pub last_updated: String,
+}
+
+impl Subscription {
+    /// A `runtime_inventory` key watches every context it is a prefix of.
+    pub fn watches(&self, context: &str) -> bool {
+        self.active && self.subscription_type == RUNTIME_INVENTORY && context.starts_with(&self.subscription_key)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct SubscriptionRecord {
+    pk: String,
+    sk: String,
+    kind: String,
+    #[serde(flatten)]
+    subscription: Subscription,
+}
+
+#[derive(Serialize, Deserialize)]
+struct GuardRecord {
+    pk: String,
+    sk: String,
+    kind: String,
+    subscription_id: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubscriptionError {
+    #[error("{field}: {message}")]
+    Invalid { field: &'static str, message: String },
+    #[error("a {subscription_type} subscription for key {key:?} already exists")]
+    Duplicate { subscription_type: String, key: String },
+    #[error("no subscription {0}")]
+    NotFound(String),
+    #[error("DynamoDB {operation} failed: {message}")]
+    Store { operation: &'static str, message: String },
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> SubscriptionError {
+    SubscriptionError::Invalid { field, message: message.into() }
+}
+
+fn store_error<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    operation: &'static str,
+) -> impl FnOnce(SdkError<E, R>) -> SubscriptionError {
+    move |error| SubscriptionError::Store {
+        operation,
+        message: aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string(),
+    }
+}
+
+/// Body of `POST /v1/subscriptions`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewSubscription {
+    pub subscription_key: Option<String>,
+    pub subscription_type: Option<String>,
+    #[serde(default)]
+    pub subscription_value: Option<String>,
+}
+
+/// Body of `PUT /v1/subscriptions/{id}`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SubscriptionUpdate {
+    #[serde(default)]
+    pub active: Option<bool>,
+    #[serde(default)]
+    pub subscription_value: Option<String>,
+}
+
+fn subscriptions_pk(account: &str) -> String {
+    format!("{account}#sub")
+}
+
+fn guard_pk(account: &str) -> String {
+    format!("{account}#subkey")
+}
+
+fn key(pk: String, sk: String) -> HashMap<String, AttributeValue> {
+    HashMap::from([("pk".to_owned(), AttributeValue::S(pk)), ("sk".to_owned(), AttributeValue::S(sk))])
+}
+
+fn transaction_condition_failed<R>(error: &SdkError<TransactWriteItemsError, R>) -> bool {
+    match error.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
+            .cancellation_reasons()
+            .iter()
+            .any(|reason| reason.code() == Some("ConditionalCheckFailed")),
+        _ => false,
+    }
+}
+
+#[derive(Clone)]
+pub struct Subscriptions {
+    client: Client,
+    table: String,
+    clock: Arc<dyn Clock>,
+}
+
+impl Subscriptions {
+    pub fn new(client: Client, table: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
+        Self { client, table: table.into(), clock }
+    }
+
+    pub async fn create(&self, account: &str, request: NewSubscription) -> Result<Subscription, SubscriptionError> {
+        let subscription_type = request.subscription_type.map(|t| t.trim().to_owned()).unwrap_or_default();
+        if subscription_type.is_empty() {
+            return Err(invalid("subscription_type", "is required"));
+        }
+        if !SUBSCRIPTION_TYPES.contains(&subscription_type.as_str()) {
+            return Err(invalid("subscription_type", format!("must be one of {SUBSCRIPTION_TYPES:?}")));
+        }
+        let key = request.subscription_key.map(|k| k.trim().to_owned()).unwrap_or_default();
+        if key.is_empty() {
+            return Err(invalid("subscription_key", "is required"));
+        }
+        if key.len() > MAX_KEY_LEN || key.chars().any(char::is_control) {
+            return Err(invalid("subscription_key", format!("must be at most {MAX_KEY_LEN} bytes without control characters")));
+        }
+        let now = format_time(self.clock.now());
+        let subscription = Subscription {
+            subscription_id: format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..)),
+            subscription_key: key.clone(),
+            subscription_type: subscription_type.clone(),
+            subscription_value: request.subscription_value,
+            account_name: account.to_owned(),
+            active: false,
+            created_at: now.clone(),
+            last_updated: now,
+        };
+        let guard = GuardRecord {
+            pk: guard_pk(account),
+            sk: format!("{subscription_type}#{key}"),
+            kind: "subscription_key".to_owned(),
+            subscription_id: subscription.subscription_id.clone(),
+        };
+        let record = self.record(account, subscription.clone());
+        let put = |item: Item| {
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .expect("table and item are set")
+        };
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put(encode(&guard))).build())
+            .transact_items(TransactWriteItem::builder().put(put(encode(&record))).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(subscription),
+            Err(error) if transaction_condition_failed(&error) => {
+                Err(SubscriptionError::Duplicate { subscription_type, key })
+            }
+            Err(error) => Err(store_error("TransactWriteItems")(error)),
+        }
+    }
+
+    fn record(&self, account: &str, subscription: Subscription) -> SubscriptionRecord {
+        SubscriptionRecord {
+            pk: subscriptions_pk(account),
+            sk: subscription.subscription_id.clone(),
+            kind: "subscription".to_owned(),
+            subscription,
+        }
+    }
+
+    /// The account's subscriptions, optionally of one type and key.
+    pub async fn list(
+        &self,
+        account: &str,
+        subscription_type: Option<&str>,
+        subscription_key: Option<&str>,
+    ) -> Result<Vec<Subscription>, SubscriptionError> {
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(subscriptions_pk(account)))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(store_error("Query"))?;
+        let mut subscriptions = Vec::with_capacity(items.len());
+        for item in items {
+            let record: SubscriptionRecord =
+                decode_item(item).map_err(|error| SubscriptionError::Store { operation: "Query", message: error.to_string() })?;
+            let subscription = record.subscription;
+            if subscription_type.is_none_or(|t| t == subscription.subscription_type)
+                && subscription_key.is_none_or(|k| k == subscription.subscription_key)
+            {
+                subscriptions.push(subscription);
+            }
+        }
+        subscriptions.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.subscription_id.cmp(&b.subscription_id)));
+        Ok(subscriptions)
+    }
+
+    pub async fn get(&self, account: &str, id: &str) -> Result<Subscription, SubscriptionError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(subscriptions_pk(account), id.to_owned())))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error("GetItem"))?;
+        let item = output.item.ok_or_else(|| SubscriptionError::NotFound(id.to_owned()))?;
+        let record: SubscriptionRecord =
+            decode_item(item).map_err(|error| SubscriptionError::Store { operation: "GetItem", message: error.to_string() })?;
+        Ok(record.subscription)
+    }
+
+    pub async fn update(&self, account: &str, id: &str, update: SubscriptionUpdate) -> Result<Subscription, SubscriptionError> {
+        if update.active.is_none() && update.subscription_value.is_none() {
+            return Err(invalid("active", "give active (true or false) or subscription_value"));
+        }
+        let mut subscription = self.get(account, id).await?;
+        if let Some(active) = update.active {
+            subscription.active = active;
+        }
+        if let Some(value) = update.subscription_value {
+            subscription.subscription_value = Some(value);
+        }
+        subscription.last_updated = format_time(self.clock.now());
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(encode(&self.record(account, subscription.clone()))))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(subscription),
+            Err(error) if matches!(error.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
+                Err(SubscriptionError::NotFound(id.to_owned()))
+            }
+            Err(error) => Err(store_error("PutItem")(error)),
+        }
+    }
+
+    pub async fn delete(&self, account: &str, id: &str) -> Result<(), SubscriptionError> {
+        let subscription = self.get(account, id).await?;
+        let delete = |pk: String, sk: String| {
+            Delete::builder().table_name(&self.table).set_key(Some(key(pk, sk))).build().expect("table and key are set")
+        };
+        let guard_sk = format!("{}#{}", subscription.subscription_type, subscription.subscription_key);
+        self.client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(delete(subscriptions_pk(account), id.to_owned())).build())
+            .transact_items(TransactWriteItem::builder().delete(delete(guard_pk(account), guard_sk)).build())
+            .send()
+            .await
+            .map_err(store_error("TransactWriteItems"))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,97 @@
+//! The subscription API against a moto server.
+
+use integration_tests::Harness;
+use lambda_http::http::StatusCode;
+use serde_json::{json, Value};
+
+const CLUSTER: &str = "arn:aws:ecs:eu-west-2:123456789012:cluster/myclustername";
+
+async fn create(harness: &Harness, account: &str, body: &Value) -> (StatusCode, Value) {
+    let response = harness.call("post-subscriptions.json", Some(&body.to_string()), Some(account), &[]).await;
+    (response.status, response.body)
+}
+
+#[tokio::test]
+async fn subscriptions_are_created_inactive_and_activated_with_put() {
+    let harness = Harness::new(120, false).await;
+    let (status, created) = create(&harness, "admin", &json!({"subscription_key": CLUSTER, "subscription_type": "runtime_inventory"})).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let created = &created[0];
+    assert_eq!(created["active"], false);
+    assert_eq!(created["account_name"], "admin");
+    assert_eq!(created["subscription_key"], CLUSTER);
+    assert_eq!(created["subscription_value"], Value::Null);
+    for field in ["subscription_id", "created_at", "last_updated"] {
+        assert!(created[field].is_string(), "{field}");
+    }
+    let id = created["subscription_id"].as_str().unwrap();
+    let item_path = format!("/v1/subscriptions/{id}");
+
+    harness.clock.advance(chrono::TimeDelta::minutes(1));
+    let activated = harness
+        .call_path("put-subscription.json", Some(&item_path), Some(r#"{"active": true}"#), Some("admin"), &[])
+        .await;
+    assert_eq!(activated.status, StatusCode::OK);
+    assert_eq!(activated.body[0]["active"], true);
+    assert_ne!(activated.body[0]["last_updated"], created["last_updated"]);
+
+    let fetched = harness.call_path("get-subscription.json", Some(&format!("/v2/subscriptions/{id}")), None, Some("admin"), &[]).await;
+    assert_eq!(fetched.status, StatusCode::OK);
+    assert_eq!(fetched.body[0]["active"], true);
+
+    let listed = harness.call("get-subscriptions.json", None, Some("admin"), &[("subscription_type", "runtime_inventory")]).await;
+    assert_eq!(listed.body.as_array().unwrap().len(), 1);
+    let by_key = harness.call("get-subscriptions.json", None, Some("admin"), &[("subscription_key", "other")]).await;
+    assert_eq!(by_key.body, json!([]));
+    let other_account = harness.call("get-subscriptions.json", None, Some("team"), &[]).await;
+    assert_eq!(other_account.body, json!([]));
+    let hidden = harness.call_path("get-subscription.json", Some(&item_path), None, Some("team"), &[]).await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND);
+
+    let deleted = harness.call_path("delete-subscription.json", Some(&item_path), None, Some("admin"), &[]).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let gone = harness.call_path("get-subscription.json", Some(&item_path), None, Some("admin"), &[]).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    let again = harness.call_path("delete-subscription.json", Some(&item_path), None, Some("admin"), &[]).await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+    // The key is free again once deleted.
+    let (status, _) = create(&harness, "admin", &json!({"subscription_key": CLUSTER, "subscription_type": "runtime_inventory"})).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn duplicates_and_bad_requests_are_rejected() {
+    let harness = Harness::new(120, false).await;
+    let body = json!({"subscription_key": CLUSTER, "subscription_type": "runtime_inventory"});
+    assert_eq!(create(&harness, "admin", &body).await.0, StatusCode::OK);
+    let (status, error) = create(&harness, "admin", &body).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{error}");
+    assert_eq!(error["httpcode"], 409);
+    assert_eq!(create(&harness, "team", &body).await.0, StatusCode::OK, "keys are unique per account");
+
+    let cases = [
+        (json!({"subscription_key": CLUSTER, "subscription_type": "tag_update_x"}), "subscription_type"),
+        (json!({"subscription_key": CLUSTER}), "subscription_type"),
+        (json!({"subscription_type": "runtime_inventory"}), "subscription_key"),
+        (json!({"subscription_key": " ", "subscription_type": "runtime_inventory"}), "subscription_key"),
+        (json!(["x"]), "body"),
+    ];
+    for (body, field) in cases {
+        let (status, error) = create(&harness, "admin", &body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(error["detail"]["field"], field, "{body}");
+    }
+    let listed = harness.call("get-subscriptions.json", None, Some("admin"), &[]).await;
+    assert_eq!(listed.body.as_array().unwrap().len(), 1);
+
+    let missing = harness
+        .call_path("put-subscription.json", Some("/v1/subscriptions/nope"), Some(r#"{"active": true}"#), Some("admin"), &[])
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let id = listed.body[0]["subscription_id"].as_str().unwrap();
+    let path = format!("/v1/subscriptions/{id}");
+    let bad_update = harness.call_path("put-subscription.json", Some(&path), Some(r#"{"active": "yes"}"#), Some("admin"), &[]).await;
+    assert_eq!(bad_update.status, StatusCode::BAD_REQUEST);
+    let empty_update = harness.call_path("put-subscription.json", Some(&path), Some("{}"), Some("admin"), &[]).await;
+    assert_eq!(empty_update.status, StatusCode::BAD_REQUEST);
+}
