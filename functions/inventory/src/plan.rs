@@ -222,8 +222,8 @@ pub fn plan_context(
             && r.namespace == state.namespace
             && r.expires_at.is_some() == state.expires_at.is_some()
     });
-    let context_write =
-        (!nothing_to_track && !(record_current && image_writes.is_empty() && detail_writes.is_empty())).then_some(state);
+    let up_to_date = record_current && image_writes.is_empty() && detail_writes.is_empty();
+    let context_write = (!nothing_to_track && !up_to_date).then_some(state);
     Plan::Apply(ContextPlan { image_writes, detail_writes, context_write, images })
 }
 
