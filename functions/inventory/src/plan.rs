@@ -11,6 +11,15 @@ use std::collections::{BTreeMap, HashMap};
 /// item's last sighting is its context's `last_report_at`.
 pub const REFRESH_INTERVAL: TimeDelta = TimeDelta::days(1);
 
+/// Each item waits between one and two refresh intervals, chosen by its key, so the rewrites of
+/// a large context spread over a day of reports instead of landing in one.
+fn refresh_after(key: &str) -> TimeDelta {
+    // FNV-1a: stable across processes and releases, unlike the std hasher.
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3));
+    let spread = REFRESH_INTERVAL.num_seconds() as u64;
+    REFRESH_INTERVAL + TimeDelta::seconds((hash % spread) as i64)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
     /// `None` keeps inventory forever.
@@ -106,8 +115,8 @@ impl Timing {
             last_seen: self.report_time,
             present: true,
             updated_at: self.now,
-            // Refreshes are lazy, so the physical TTL carries one refresh interval of slack.
-            expires_at: self.retention.ttl.map(|ttl| (self.report_time + ttl + REFRESH_INTERVAL).timestamp()),
+            // Refreshes are lazy (at most two intervals apart), so the physical TTL carries that slack.
+            expires_at: self.retention.ttl.map(|ttl| (self.report_time + ttl + REFRESH_INTERVAL * 2).timestamp()),
         }
     }
 
@@ -143,7 +152,7 @@ fn diff<C: Clone + PartialEq>(
             }
             Some(item) => {
                 let previous = &item.tracking;
-                let refresh_due = timing.report_time - previous.last_seen >= REFRESH_INTERVAL
+                let refresh_due = timing.report_time - previous.last_seen >= refresh_after(&key)
                     || previous.expires_at.is_some() != timing.retention.ttl.is_some();
                 if previous.present {
                     counts.unchanged += 1;
@@ -321,14 +330,24 @@ mod tests {
     }
 
     #[test]
-    fn present_items_are_refreshed_once_per_interval() {
+    fn present_items_are_refreshed_once_per_one_to_two_intervals() {
         let mut stored = StoredContext::default();
         run(&mut stored, &[DIGEST], 0, KEEP);
-        let next_day = applied(run(&mut stored, &[DIGEST], 1, KEEP));
-        assert_eq!(next_day.image_writes.len(), 1, "a day later the TTL is pushed forward");
-        let Write::Put { tracking, .. } = &next_day.image_writes[0] else { panic!() };
+        let within_a_day = plan_context(stored.clone(), &snapshot(&[DIGEST]), at(1) - TimeDelta::seconds(1), at(1), KEEP);
+        assert_eq!(applied(within_a_day).item_write_count(), 0);
+        let two_days_later = applied(run(&mut stored, &[DIGEST], 2, KEEP));
+        assert_eq!(two_days_later.image_writes.len(), 1, "by two days the TTL is pushed forward");
+        let Write::Put { tracking, .. } = &two_days_later.image_writes[0] else { panic!() };
         assert_eq!(tracking.first_seen, at(0));
-        assert_eq!(tracking.expires_at, Some((at(1) + TimeDelta::days(121)).timestamp()));
+        assert_eq!(tracking.expires_at, Some((at(2) + TimeDelta::days(122)).timestamp()));
+    }
+
+    #[test]
+    fn refresh_times_spread_over_an_interval() {
+        let delays: std::collections::HashSet<i64> =
+            (0..100).map(|n| refresh_after(&format!("c#container-{n}")).num_hours()).collect();
+        assert!(delays.iter().all(|hours| (24..48).contains(hours)));
+        assert!(delays.len() > 10, "{delays:?}");
     }
 
     #[test]
