@@ -51,7 +51,8 @@ async fn deleting_a_context_removes_it_and_only_it() {
     harness.post_ecs(&sample_report("post-ecs-inventory.json")).await;
     let before = stored_keys(&harness).await;
 
-    let response = harness.call(DELETE, None, Some("admin"), &[("inventory_type", "kubernetes"), ("context", "c/a")]).await;
+    let response =
+        harness.call(DELETE, None, Some("admin"), &[("inventory_type", "kubernetes"), ("context", "c/a")]).await;
     assert_eq!(response.status, StatusCode::NO_CONTENT);
     assert_eq!(response.body, serde_json::Value::Null);
 
@@ -65,7 +66,8 @@ async fn deleting_a_context_removes_it_and_only_it() {
     assert_eq!(harness.list("team", &[]).await.len(), 3, "another account keeps its c/a");
     assert_eq!(harness.list("admin", &[("inventory_type", "ecs")]).await.len(), 2);
 
-    let again = harness.call(DELETE, None, Some("admin"), &[("inventory_type", "kubernetes"), ("context", "c/a")]).await;
+    let again =
+        harness.call(DELETE, None, Some("admin"), &[("inventory_type", "kubernetes"), ("context", "c/a")]).await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
     assert_eq!(again.body["httpcode"], 404);
 }
@@ -101,7 +103,8 @@ async fn ecs_contexts_are_cluster_arns() {
     assert_eq!(harness.call(DELETE, None, Some("admin"), &unknown).await.status, StatusCode::NOT_FOUND);
     let wrong_account = [("inventory_type", "ecs"), ("context", ECS_CLUSTER)];
     assert_eq!(harness.call(DELETE, None, Some("team"), &wrong_account).await.status, StatusCode::NOT_FOUND);
-    let response = harness.call(DELETE, None, Some("admin"), &[("inventory_type", "ecs"), ("context", ECS_CLUSTER)]).await;
+    let response =
+        harness.call(DELETE, None, Some("admin"), &[("inventory_type", "ecs"), ("context", ECS_CLUSTER)]).await;
     assert_eq!(response.status, StatusCode::NO_CONTENT);
     assert!(harness.stored_items().await.is_empty());
 }
@@ -114,11 +117,11 @@ async fn a_context_with_more_than_a_thousand_items_is_deleted_whole() {
     harness.post_k8s(&k8s_report("c", day(0), &[("small", "app:1", 1)])).await;
     let stored = harness.stored_items().await.len();
     assert!(stored > 1_200, "{stored} items");
-    let response = harness.call(DELETE, None, Some("admin"), &[("inventory_type", "kubernetes"), ("context", "c/big")]).await;
+    let response =
+        harness.call(DELETE, None, Some("admin"), &[("inventory_type", "kubernetes"), ("context", "c/big")]).await;
     assert_eq!(response.status, StatusCode::NO_CONTENT);
     assert_eq!(harness.stored_items().await.len(), 5, "only c/small remains: image, container, pod, node, context");
 }
-
 
 #[tokio::test]
 async fn a_later_report_stores_the_context_again_as_new() {

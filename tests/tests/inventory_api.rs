@@ -37,7 +37,9 @@ async fn both_formats_are_accepted_on_both_paths() {
     assert_eq!(api["inventory_type"], "kubernetes");
     assert_eq!(api["first_seen"], "2026-11-20T10:15:00.000Z");
     assert_eq!(api["last_seen"], "2026-11-20T10:15:00.000Z");
-    let nginx_on_ecs = items.iter().find(|item| item["context"] == ECS_CLUSTER && item["image_tag"] == "docker.io/library/nginx:1.27.2");
+    let nginx_on_ecs = items
+        .iter()
+        .find(|item| item["context"] == ECS_CLUSTER && item["image_tag"] == "docker.io/library/nginx:1.27.2");
     assert!(nginx_on_ecs.is_some(), "ECS tags are normalised: {items:?}");
 
     let kubernetes = harness.list("admin", &[("inventory_type", "kubernetes")]).await;
@@ -79,7 +81,9 @@ async fn context_filters_and_pagination() {
     let first_page = harness.call("get-inventories.json", None, Some("admin"), &[("limit", "8")]).await;
     assert!(first_page.body.get("next").is_none(), "no cursor after the last item");
 
-    for (parameter, value) in [("inventory_type", "docker"), ("limit", "0"), ("image_digest", "sha256:1"), ("next", "xyz")] {
+    for (parameter, value) in
+        [("inventory_type", "docker"), ("limit", "0"), ("image_digest", "sha256:1"), ("next", "xyz")]
+    {
         let response = harness.call("get-inventories.json", None, Some("admin"), &[(parameter, value)]).await;
         assert_eq!(response.status, StatusCode::BAD_REQUEST, "{parameter}");
         assert_eq!(response.body["detail"]["field"], parameter);
@@ -134,10 +138,10 @@ async fn overwrite_replaces_the_reported_namespaces_only() {
     // Namespace a now runs only image 1; namespace b is not in this POST.
     let response = harness.post_k8s(&k8s_report("c", day(1), &[("a", "app:1", 1)])).await;
     assert_eq!(response.body["images_removed"], 1);
-    assert_eq!(listed(&harness.list("admin", &[]).await), [
-        ("c/a".to_owned(), digest(1)),
-        ("c/b".to_owned(), digest(3)),
-    ]);
+    assert_eq!(
+        listed(&harness.list("admin", &[]).await),
+        [("c/a".to_owned(), digest(1)), ("c/b".to_owned(), digest(3)),]
+    );
     // The container and pod of image 2 are gone too, not just the image.
     let stored_after = harness.stored_items().await;
     assert_eq!(stored_after.len(), stored_before - 3);
@@ -279,12 +283,13 @@ async fn ecs_containers_without_digest_are_kept_by_tag() {
     report["containers"][1]["image_digest"] = json!("");
     report["containers"][0]["image_digest"] = json!("UNKNOWN");
     harness.post_ecs(&report).await;
-    let mut tags: Vec<String> = harness.list("admin", &[]).await.iter().map(|i| format!("{}|{}", i["image_tag"], i["image_digest"])).collect();
+    let mut tags: Vec<String> =
+        harness.list("admin", &[]).await.iter().map(|i| format!("{}|{}", i["image_tag"], i["image_digest"])).collect();
     tags.sort();
-    assert_eq!(tags, [
-        "\"123456789012.dkr.ecr.eu-west-2.amazonaws.com/worker:2.0\"|\"\"",
-        "\"docker.io/library/nginx:1.27.2\"|\"\"",
-    ]);
+    assert_eq!(
+        tags,
+        ["\"123456789012.dkr.ecr.eu-west-2.amazonaws.com/worker:2.0\"|\"\"", "\"docker.io/library/nginx:1.27.2\"|\"\"",]
+    );
 }
 
 #[tokio::test]

@@ -28,8 +28,9 @@ fn item_size(item: &HashMap<String, AttributeValue>) -> usize {
 async fn five_thousand_containers_store_once_and_repost_cheaply() {
     let harness = Harness::new(120, false).await;
     let namespaces: Vec<String> = (0..NAMESPACES).map(|n| format!("ns-{n}")).collect();
-    let containers: Vec<(&str, &str, u64)> =
-        (0..CONTAINERS).map(|i| (namespaces[i % NAMESPACES].as_str(), "registry.example.com/app:1", i as u64 % IMAGES)).collect();
+    let containers: Vec<(&str, &str, u64)> = (0..CONTAINERS)
+        .map(|i| (namespaces[i % NAMESPACES].as_str(), "registry.example.com/app:1", i as u64 % IMAGES))
+        .collect();
     let expected: HashSet<(String, u64)> =
         containers.iter().map(|(ns, _, image)| (format!("big/{ns}"), *image)).collect();
     let report = k8s_report("big", day(0), &containers);

@@ -14,7 +14,9 @@ async fn create(harness: &Harness, account: &str, body: &Value) -> (StatusCode, 
 #[tokio::test]
 async fn subscriptions_are_created_inactive_and_activated_with_put() {
     let harness = Harness::new(120, false).await;
-    let (status, created) = create(&harness, "admin", &json!({"subscription_key": CLUSTER, "subscription_type": "runtime_inventory"})).await;
+    let (status, created) =
+        create(&harness, "admin", &json!({"subscription_key": CLUSTER, "subscription_type": "runtime_inventory"}))
+            .await;
     assert_eq!(status, StatusCode::OK, "{created}");
     let created = &created[0];
     assert_eq!(created["active"], false);
@@ -35,11 +37,15 @@ async fn subscriptions_are_created_inactive_and_activated_with_put() {
     assert_eq!(activated.body[0]["active"], true);
     assert_ne!(activated.body[0]["last_updated"], created["last_updated"]);
 
-    let fetched = harness.call_path("get-subscription.json", Some(&format!("/v2/subscriptions/{id}")), None, Some("admin"), &[]).await;
+    let fetched = harness
+        .call_path("get-subscription.json", Some(&format!("/v2/subscriptions/{id}")), None, Some("admin"), &[])
+        .await;
     assert_eq!(fetched.status, StatusCode::OK);
     assert_eq!(fetched.body[0]["active"], true);
 
-    let listed = harness.call("get-subscriptions.json", None, Some("admin"), &[("subscription_type", "runtime_inventory")]).await;
+    let listed = harness
+        .call("get-subscriptions.json", None, Some("admin"), &[("subscription_type", "runtime_inventory")])
+        .await;
     assert_eq!(listed.body.as_array().unwrap().len(), 1);
     let by_key = harness.call("get-subscriptions.json", None, Some("admin"), &[("subscription_key", "other")]).await;
     assert_eq!(by_key.body, json!([]));
@@ -55,7 +61,9 @@ async fn subscriptions_are_created_inactive_and_activated_with_put() {
     let again = harness.call_path("delete-subscription.json", Some(&item_path), None, Some("admin"), &[]).await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
     // The key is free again once deleted.
-    let (status, _) = create(&harness, "admin", &json!({"subscription_key": CLUSTER, "subscription_type": "runtime_inventory"})).await;
+    let (status, _) =
+        create(&harness, "admin", &json!({"subscription_key": CLUSTER, "subscription_type": "runtime_inventory"}))
+            .await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -85,12 +93,19 @@ async fn duplicates_and_bad_requests_are_rejected() {
     assert_eq!(listed.body.as_array().unwrap().len(), 1);
 
     let missing = harness
-        .call_path("put-subscription.json", Some("/v1/subscriptions/nope"), Some(r#"{"active": true}"#), Some("admin"), &[])
+        .call_path(
+            "put-subscription.json",
+            Some("/v1/subscriptions/nope"),
+            Some(r#"{"active": true}"#),
+            Some("admin"),
+            &[],
+        )
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     let id = listed.body[0]["subscription_id"].as_str().unwrap();
     let path = format!("/v1/subscriptions/{id}");
-    let bad_update = harness.call_path("put-subscription.json", Some(&path), Some(r#"{"active": "yes"}"#), Some("admin"), &[]).await;
+    let bad_update =
+        harness.call_path("put-subscription.json", Some(&path), Some(r#"{"active": "yes"}"#), Some("admin"), &[]).await;
     assert_eq!(bad_update.status, StatusCode::BAD_REQUEST);
     let empty_update = harness.call_path("put-subscription.json", Some(&path), Some("{}"), Some("admin"), &[]).await;
     assert_eq!(empty_update.status, StatusCode::BAD_REQUEST);

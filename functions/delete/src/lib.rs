@@ -1,7 +1,7 @@
 //! Delete function: `DELETE /v2/inventories?inventory_type=&context=[&image_digest=]`.
 
 use inventory::delete::{DeleteOutcome, DeleteTarget, InventoryDeleter};
-use inventory::http::{account, ApiError};
+use inventory::http::{account, ApiError, ApiFunction};
 use inventory::{Clock, Settings, Store, SystemClock};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Error, Request, RequestExt, Response};
@@ -30,11 +30,9 @@ impl DeleteApp {
         let (store, settings) = inventory::store_from_env().await?;
         Ok(Self::new(store, settings, Arc::new(SystemClock)))
     }
+}
 
-    pub async fn handle(&self, request: Request) -> Result<Response<Body>, Error> {
-        Ok(self.route(&request).await.unwrap_or_else(ApiError::into_response))
-    }
-
+impl ApiFunction for DeleteApp {
     async fn route(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let path = request.uri().path().trim_end_matches('/');
         if path != INVENTORIES_PATH {

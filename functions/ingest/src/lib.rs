@@ -1,6 +1,6 @@
 //! Ingest function: the agents' report routes and `GET /version`.
 
-use inventory::http::{account, body_bytes, json_response, ApiError};
+use inventory::http::{account, body_bytes, json_response, ApiError, ApiFunction};
 use inventory::report::{parse_ecs, parse_kubernetes, ParsedReport, ReportError};
 use inventory::{Clock, IngestError, Ingestor, Settings, Store, SystemClock};
 use lambda_http::http::{Method, StatusCode};
@@ -35,11 +35,9 @@ impl IngestApp {
         let (store, settings) = inventory::store_from_env().await?;
         Ok(Self::new(store, settings, Arc::new(SystemClock)))
     }
+}
 
-    pub async fn handle(&self, request: Request) -> Result<Response<Body>, Error> {
-        Ok(self.route(&request).await.unwrap_or_else(ApiError::into_response))
-    }
-
+impl ApiFunction for IngestApp {
     async fn route(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let path = request.uri().path().trim_end_matches('/');
         let parser: fn(&[u8]) -> Result<ParsedReport, ReportError> = match path {
@@ -49,10 +47,15 @@ impl IngestApp {
             _ => return Err(ApiError::not_found(format!("no route for {} {path}", request.method()))),
         };
         if request.method() != Method::POST {
-            return Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "reports are sent with POST"));
+            return Err(ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "reports are sent with POST",
+            ));
         }
         let account = account(request.headers())?;
-        let report = parser(body_bytes(request.body())).map_err(|error| ApiError::bad_request(&error.field, &error.message))?;
+        let report =
+            parser(body_bytes(request.body())).map_err(|error| ApiError::bad_request(&error.field, &error.message))?;
         match self.ingestor.ingest(&account, report).await {
             Ok(summary) => {
                 tracing::info!(

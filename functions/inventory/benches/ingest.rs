@@ -21,7 +21,8 @@ fn runs() -> usize {
 }
 
 fn report() -> Vec<u8> {
-    let namespaces: Vec<_> = (0..NAMESPACES).map(|n| json!({"name": format!("ns-{n}"), "uid": format!("ns-uid-{n}")})).collect();
+    let namespaces: Vec<_> =
+        (0..NAMESPACES).map(|n| json!({"name": format!("ns-{n}"), "uid": format!("ns-uid-{n}")})).collect();
     let pods: Vec<_> = (0..CONTAINERS)
         .map(|i| json!({"name": format!("pod-{i}"), "uid": format!("pod-uid-{i}"), "namespace_uid": format!("ns-uid-{}", i % NAMESPACES), "node_uid": "node-1", "labels": {"app": format!("app-{}", i % 50)}}))
         .collect();
@@ -78,7 +79,8 @@ fn main() {
         .contexts
         .iter()
         .map(|snapshot| {
-            let Plan::Apply(plan) = plan_context(StoredContext::default(), snapshot, parsed.timestamp, now, retention) else {
+            let Plan::Apply(plan) = plan_context(StoredContext::default(), snapshot, parsed.timestamp, now, retention)
+            else {
                 unreachable!()
             };
             let mut stored = StoredContext::default();

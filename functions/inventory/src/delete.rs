@@ -28,7 +28,9 @@ impl DeleteTarget {
     pub fn from_params(get: impl Fn(&str) -> Option<String>) -> Result<Self, QueryError> {
         let inventory_type = match get("inventory_type").filter(|value| !value.is_empty()) {
             None => return Err(invalid("inventory_type", "is required: 'ecs' or 'kubernetes'")),
-            Some(raw) => InventoryType::parse(&raw).ok_or_else(|| invalid("inventory_type", "must be 'ecs' or 'kubernetes'"))?,
+            Some(raw) => {
+                InventoryType::parse(&raw).ok_or_else(|| invalid("inventory_type", "must be 'ecs' or 'kubernetes'"))?
+            }
         };
         let context = get("context").map(|value| value.trim().to_owned()).filter(|value| !value.is_empty());
         let Some(context) = context else {
@@ -52,7 +54,9 @@ impl DeleteTarget {
 pub enum DeleteOutcome {
     /// Nothing visible matched; nothing was deleted.
     NotFound,
-    Deleted { items: u64 },
+    Deleted {
+        items: u64,
+    },
 }
 
 #[derive(Clone)]

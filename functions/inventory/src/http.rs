@@ -1,9 +1,35 @@
 //! HTTP plumbing shared by the API functions: Anchore-style JSON errors and the account.
 
 use lambda_http::http::{header, HeaderMap, StatusCode};
-use lambda_http::{Body, Response};
+use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::json;
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+
+/// An API function: routes a request to a response or an API error.
+pub trait ApiFunction: Send + Sync + 'static {
+    fn route(&self, request: &Request) -> impl Future<Output = Result<Response<Body>, ApiError>> + Send;
+
+    /// Every request gets an answer; errors become Anchore-style JSON errors.
+    fn handle(&self, request: Request) -> impl Future<Output = Response<Body>> + Send
+    where
+        Self: Sized,
+    {
+        async move { self.route(&request).await.unwrap_or_else(ApiError::into_response) }
+    }
+}
+
+/// Runs an API function on the Lambda runtime.
+pub async fn run<F: ApiFunction>(function: F) -> Result<(), lambda_http::Error> {
+    let function = Arc::new(function);
+    lambda_http::run(lambda_http::service_fn(move |request| {
+        let function = Arc::clone(&function);
+        async move { Ok::<_, Infallible>(function.handle(request).await) }
+    }))
+    .await
+}
 
 pub const ACCOUNT_HEADER: &str = "x-anchore-account";
 pub const DEFAULT_ACCOUNT: &str = "admin";
@@ -67,15 +93,12 @@ pub fn account(headers: &HeaderMap) -> Result<String, ApiError> {
     let Some(value) = headers.get(ACCOUNT_HEADER) else {
         return Ok(DEFAULT_ACCOUNT.to_owned());
     };
-    let account = value
-        .to_str()
-        .map_err(|_| ApiError::bad_request(ACCOUNT_HEADER, "must be visible ASCII"))?
-        .trim();
+    let account = value.to_str().map_err(|_| ApiError::bad_request(ACCOUNT_HEADER, "must be visible ASCII"))?.trim();
     if account.is_empty() {
         return Ok(DEFAULT_ACCOUNT.to_owned());
     }
-    let valid = account.len() <= MAX_ACCOUNT_LEN
-        && account.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@+=".contains(c));
+    let valid =
+        account.len() <= MAX_ACCOUNT_LEN && account.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@+=".contains(c));
     if !valid {
         return Err(ApiError::bad_request(
             ACCOUNT_HEADER,

@@ -80,9 +80,7 @@ pub fn normalize_reference(raw: &str) -> Result<ImageRef, ImageError> {
     }
 
     let (name_and_tag, digest) = match raw.split_once('@') {
-        Some((name, digest)) => {
-            (name, Some(Digest::parse(digest).map_err(|_| ImageError::MalformedReferenceDigest)?))
-        }
+        Some((name, digest)) => (name, Some(Digest::parse(digest).map_err(|_| ImageError::MalformedReferenceDigest)?)),
         None => (raw, None),
     };
 
@@ -221,6 +219,9 @@ mod tests {
     fn image_keys_prefer_digest() {
         let digest = Digest::parse(DIGEST).unwrap();
         assert_eq!(ImageKey::new(Some(&digest), "x").encode(), DIGEST);
-        assert_eq!(ImageKey::new(None, "docker.io/library/nginx:latest").encode(), "tag:docker.io/library/nginx:latest");
+        assert_eq!(
+            ImageKey::new(None, "docker.io/library/nginx:latest").encode(),
+            "tag:docker.io/library/nginx:latest"
+        );
     }
 }

@@ -183,11 +183,9 @@ impl Ingestor {
             let lock_until = (now + LOCK_DURATION).timestamp();
             let lock = match &previous {
                 // Keep the stored state while locked; only the lock fields change.
-                Some(stored) => ContextRecord {
-                    lock_owner: Some(owner.clone()),
-                    lock_until: Some(lock_until),
-                    ..stored.clone()
-                },
+                Some(stored) => {
+                    ContextRecord { lock_owner: Some(owner.clone()), lock_until: Some(lock_until), ..stored.clone() }
+                }
                 None => ContextRecord { last_report_at: None, first_seen: None, ..record(Some((&owner, lock_until))) },
             };
             match self.store.put_context(&lock, expect).await {
@@ -220,12 +218,7 @@ fn serde_json_time(time: DateTime<Utc>) -> String {
     }
 }
 
-fn item_writes(
-    account: &str,
-    inventory_type: InventoryType,
-    context: &str,
-    plan: &ContextPlan,
-) -> Vec<BatchWrite> {
+fn item_writes(account: &str, inventory_type: InventoryType, context: &str, plan: &ContextPlan) -> Vec<BatchWrite> {
     let inventory = inventory_pk(account, inventory_type);
     let details = detail_pk(account, inventory_type, context);
     let images = plan.image_writes.iter().map(|write| match write {

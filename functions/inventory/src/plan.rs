@@ -15,7 +15,9 @@ pub const REFRESH_INTERVAL: TimeDelta = TimeDelta::days(1);
 /// a large context spread over a day of reports instead of landing in one.
 fn refresh_after(key: &str) -> TimeDelta {
     // FNV-1a: stable across processes and releases, unlike the std hasher.
-    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3));
+    let hash = key
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3));
     let spread = REFRESH_INTERVAL.num_seconds() as u64;
     REFRESH_INTERVAL + TimeDelta::seconds((hash % spread) as i64)
 }
@@ -96,7 +98,9 @@ impl ContextPlan {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Plan {
     /// The report is older than the one already stored for this context.
-    Stale { last_report_at: DateTime<Utc> },
+    Stale {
+        last_report_at: DateTime<Utc>,
+    },
     Apply(ContextPlan),
 }
 
@@ -333,7 +337,8 @@ mod tests {
     fn present_items_are_refreshed_once_per_one_to_two_intervals() {
         let mut stored = StoredContext::default();
         run(&mut stored, &[DIGEST], 0, KEEP);
-        let within_a_day = plan_context(stored.clone(), &snapshot(&[DIGEST]), at(1) - TimeDelta::seconds(1), at(1), KEEP);
+        let within_a_day =
+            plan_context(stored.clone(), &snapshot(&[DIGEST]), at(1) - TimeDelta::seconds(1), at(1), KEEP);
         assert_eq!(applied(within_a_day).item_write_count(), 0);
         let two_days_later = applied(run(&mut stored, &[DIGEST], 2, KEEP));
         assert_eq!(two_days_later.image_writes.len(), 1, "by two days the TTL is pushed forward");

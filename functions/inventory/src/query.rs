@@ -107,7 +107,8 @@ impl InventoryQuery {
                 .ok()
                 .and_then(|bytes| serde_json::from_slice::<Cursor>(&bytes).ok())
                 .filter(|cursor| {
-                    query.types().contains(&cursor.inventory_type) && cursor.sort_key.starts_with(&query.sort_key_prefix())
+                    query.types().contains(&cursor.inventory_type)
+                        && cursor.sort_key.starts_with(&query.sort_key_prefix())
                 })
                 .ok_or_else(|| invalid("next", "is not a cursor returned by this query"))?;
             query.cursor = Some(cursor);
@@ -192,7 +193,8 @@ impl InventoryReader {
                             let last_report = match reports.get(&record.context) {
                                 Some(last_report) => *last_report,
                                 None => {
-                                    let stored = self.store.get_context(account, inventory_type, &record.context, false).await?;
+                                    let stored =
+                                        self.store.get_context(account, inventory_type, &record.context, false).await?;
                                     let last_report = stored.and_then(|context| context.last_report_at);
                                     reports.insert(record.context.clone(), last_report);
                                     last_report
@@ -203,7 +205,10 @@ impl InventoryReader {
                                 continue;
                             }
                             if items.len() == query.limit {
-                                let cursor = Cursor { inventory_type: last_type(&items), sort_key: last_returned.unwrap_or_default() };
+                                let cursor = Cursor {
+                                    inventory_type: last_type(&items),
+                                    sort_key: last_returned.unwrap_or_default(),
+                                };
                                 let encoded = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default());
                                 return Ok(InventoryList { items, next: Some(encoded) });
                             }

@@ -202,10 +202,8 @@ fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ReportError> {
         let inner = error.into_inner();
         let message = inner.to_string();
         // serde reports a missing field at its parent; name the field itself.
-        let missing = message
-            .strip_prefix("missing field `")
-            .and_then(|rest| rest.split('`').next())
-            .map(str::to_owned);
+        let missing =
+            message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next()).map(str::to_owned);
         let field = match (missing, path.as_str()) {
             (Some(name), ".") => name,
             (Some(name), parent) => format!("{parent}.{name}"),
@@ -329,7 +327,9 @@ pub fn parse_kubernetes(body: &[u8]) -> Result<ParsedReport, ReportError> {
             labels: cap_metadata(namespace.labels),
             annotations: cap_metadata(namespace.annotations),
         };
-        namespaces.entry(name.clone()).or_insert_with(|| (format!("{cluster}/{name}"), SnapshotBuilder::default(), Some(meta)));
+        namespaces
+            .entry(name.clone())
+            .or_insert_with(|| (format!("{cluster}/{name}"), SnapshotBuilder::default(), Some(meta)));
     }
 
     let mut nodes: HashMap<String, Detail> = HashMap::new();
@@ -384,9 +384,9 @@ pub fn parse_kubernetes(body: &[u8]) -> Result<ParsedReport, ReportError> {
         let field = |name: &str| format!("containers[{index}].{name}");
         let pod_uid = require_non_empty(|| field("pod_uid"), &container.pod_uid)?;
         let name = require_non_empty(|| field("name"), &container.name)?;
-        let namespace = pod_namespace
-            .get(&pod_uid)
-            .ok_or_else(|| ReportError::new(field("pod_uid"), format!("no pod with uid {pod_uid:?} in this report's pods")))?;
+        let namespace = pod_namespace.get(&pod_uid).ok_or_else(|| {
+            ReportError::new(field("pod_uid"), format!("no pod with uid {pod_uid:?} in this report's pods"))
+        })?;
         let (key, digest, tag) = resolve_image(field, &container.image_tag, container.image_digest.as_deref())?;
         // A container that has not started yet has no runtime id.
         let id = match container.id.trim() {
@@ -509,7 +509,10 @@ mod tests {
             (json!({"cluster_name": " ", "timestamp": "2026-11-20T10:15:00Z"}), "cluster_name"),
             (json!({"cluster_name": "c", "timestamp": "yesterday"}), "timestamp"),
             (json!({"cluster_name": "a#b", "timestamp": "2026-11-20T10:15:00Z"}), "cluster_name"),
-            (json!({"cluster_name": "c", "timestamp": "2026-11-20T10:15:00Z", "containers": [{"id": "x"}]}), "containers[0].name"),
+            (
+                json!({"cluster_name": "c", "timestamp": "2026-11-20T10:15:00Z", "containers": [{"id": "x"}]}),
+                "containers[0].name",
+            ),
         ];
         for (body, field) in cases {
             assert_eq!(parse_k8s(&body).unwrap_err().field, field, "{body}");

@@ -36,9 +36,8 @@ impl Settings {
 
     /// Builds settings from any key/value source; later sources can wrap this lookup.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        let table_name = lookup(TABLE_NAME)
-            .filter(|value| !value.trim().is_empty())
-            .ok_or(SettingsError::Missing(TABLE_NAME))?;
+        let table_name =
+            lookup(TABLE_NAME).filter(|value| !value.trim().is_empty()).ok_or(SettingsError::Missing(TABLE_NAME))?;
         let ttl_days = match lookup(TTL_DAYS).filter(|value| !value.trim().is_empty()) {
             None => DEFAULT_TTL_DAYS,
             Some(value) => value.trim().parse().map_err(|_| SettingsError::Invalid {
@@ -91,7 +90,10 @@ mod tests {
     #[test]
     fn bad_values_are_reported_by_name() {
         assert_eq!(settings(&[]), Err(SettingsError::Missing(TABLE_NAME)));
-        assert!(matches!(settings(&[(TABLE_NAME, "t"), (TTL_DAYS, "-1")]), Err(SettingsError::Invalid { name: TTL_DAYS, .. })));
+        assert!(matches!(
+            settings(&[(TABLE_NAME, "t"), (TTL_DAYS, "-1")]),
+            Err(SettingsError::Invalid { name: TTL_DAYS, .. })
+        ));
         assert!(matches!(
             settings(&[(TABLE_NAME, "t"), (INGEST_OVERWRITE, "yes")]),
             Err(SettingsError::Invalid { name: INGEST_OVERWRITE, .. })

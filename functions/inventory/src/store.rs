@@ -247,7 +247,9 @@ impl Store {
                     Some(at) => request
                         .condition_expression(format!("{unlocked} AND last_report_at = :last"))
                         .expression_attribute_values(":last", string(&at)),
-                    None => request.condition_expression(format!("{unlocked} AND attribute_not_exists(last_report_at)")),
+                    None => {
+                        request.condition_expression(format!("{unlocked} AND attribute_not_exists(last_report_at)"))
+                    }
                 }
             }
             Expect::LockedBy(owner) => request
@@ -330,9 +332,7 @@ mod tests {
         let rule = mock!(Client::batch_write_item)
             .sequence()
             .output(move || {
-                BatchWriteItemOutput::builder()
-                    .unprocessed_items("table", vec![unprocessed.clone()])
-                    .build()
+                BatchWriteItemOutput::builder().unprocessed_items("table", vec![unprocessed.clone()]).build()
             })
             .times(2)
             .output(|| BatchWriteItemOutput::builder().build())
@@ -352,9 +352,7 @@ mod tests {
         let throttled = mock!(Client::batch_write_item)
             .sequence()
             .output(move || {
-                BatchWriteItemOutput::builder()
-                    .unprocessed_items("table", vec![unprocessed.clone()])
-                    .build()
+                BatchWriteItemOutput::builder().unprocessed_items("table", vec![unprocessed.clone()]).build()
             })
             .repeatedly()
             .build();

@@ -114,10 +114,9 @@ fn key(pk: String, sk: String) -> HashMap<String, AttributeValue> {
 
 fn transaction_condition_failed<R>(error: &SdkError<TransactWriteItemsError, R>) -> bool {
     match error.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
-            .cancellation_reasons()
-            .iter()
-            .any(|reason| reason.code() == Some("ConditionalCheckFailed")),
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+            cancelled.cancellation_reasons().iter().any(|reason| reason.code() == Some("ConditionalCheckFailed"))
+        }
         _ => false,
     }
 }
@@ -147,7 +146,10 @@ impl Subscriptions {
             return Err(invalid("subscription_key", "is required"));
         }
         if key.len() > MAX_KEY_LEN || key.chars().any(char::is_control) {
-            return Err(invalid("subscription_key", format!("must be at most {MAX_KEY_LEN} bytes without control characters")));
+            return Err(invalid(
+                "subscription_key",
+                format!("must be at most {MAX_KEY_LEN} bytes without control characters"),
+            ));
         }
         let now = format_time(self.clock.now());
         let subscription = Subscription {
@@ -221,8 +223,8 @@ impl Subscriptions {
             .map_err(store_error("Query"))?;
         let mut subscriptions = Vec::with_capacity(items.len());
         for item in items {
-            let record: SubscriptionRecord =
-                decode_item(item).map_err(|error| SubscriptionError::Store { operation: "Query", message: error.to_string() })?;
+            let record: SubscriptionRecord = decode_item(item)
+                .map_err(|error| SubscriptionError::Store { operation: "Query", message: error.to_string() })?;
             let subscription = record.subscription;
             if subscription_type.is_none_or(|t| t == subscription.subscription_type)
                 && subscription_key.is_none_or(|k| k == subscription.subscription_key)
@@ -245,12 +247,17 @@ impl Subscriptions {
             .await
             .map_err(store_error("GetItem"))?;
         let item = output.item.ok_or_else(|| SubscriptionError::NotFound(id.to_owned()))?;
-        let record: SubscriptionRecord =
-            decode_item(item).map_err(|error| SubscriptionError::Store { operation: "GetItem", message: error.to_string() })?;
+        let record: SubscriptionRecord = decode_item(item)
+            .map_err(|error| SubscriptionError::Store { operation: "GetItem", message: error.to_string() })?;
         Ok(record.subscription)
     }
 
-    pub async fn update(&self, account: &str, id: &str, update: SubscriptionUpdate) -> Result<Subscription, SubscriptionError> {
+    pub async fn update(
+        &self,
+        account: &str,
+        id: &str,
+        update: SubscriptionUpdate,
+    ) -> Result<Subscription, SubscriptionError> {
         if update.active.is_none() && update.subscription_value.is_none() {
             return Err(invalid("active", "give active (true or false) or subscription_value"));
         }
@@ -272,7 +279,9 @@ impl Subscriptions {
             .await;
         match result {
             Ok(_) => Ok(subscription),
-            Err(error) if matches!(error.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
+            Err(error)
+                if matches!(error.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) =>
+            {
                 Err(SubscriptionError::NotFound(id.to_owned()))
             }
             Err(error) => Err(store_error("PutItem")(error)),
@@ -287,7 +296,9 @@ impl Subscriptions {
         let guard_sk = format!("{}#{}", subscription.subscription_type, subscription.subscription_key);
         self.client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().delete(delete(subscriptions_pk(account), id.to_owned())).build())
+            .transact_items(
+                TransactWriteItem::builder().delete(delete(subscriptions_pk(account), id.to_owned())).build(),
+            )
             .transact_items(TransactWriteItem::builder().delete(delete(guard_pk(account), guard_sk)).build())
             .send()
             .await

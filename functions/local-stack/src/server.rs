@@ -9,13 +9,14 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use ingest::IngestApp;
+use inventory::http::ApiFunction;
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::{Body, RequestExt};
 use query::QueryApp;
-use subscriptions::SubscriptionsApp;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
+use subscriptions::SubscriptionsApp;
 use tokio::net::TcpListener;
 
 pub struct Api {
@@ -52,21 +53,17 @@ impl Api {
     pub async fn call(&self, request: lambda_http::Request) -> lambda_http::Response<Body> {
         let path = request.uri().path().to_owned();
         let method = request.method().to_string();
-        let result = match self.target(&method, &path) {
+        match self.target(&method, &path) {
             Some(Target::Ingest) => self.ingest.handle(request).await,
             Some(Target::Query) => self.query.handle(request).await,
             Some(Target::Delete) => self.delete.handle(request).await,
             Some(Target::Subscriptions) => self.subscriptions.handle(request).await,
             // API Gateway's own answer for an unknown route.
-            None => Ok(inventory::http::json_response(
+            None => inventory::http::json_response(
                 lambda_http::http::StatusCode::NOT_FOUND,
                 &serde_json::json!({"message": "Not Found"}),
-            )),
-        };
-        result.unwrap_or_else(|error| {
-            tracing::error!(%error, "handler failed");
-            inventory::http::ApiError::internal().into_response()
-        })
+            ),
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! Query function: `GET /v2/inventories`.
 
-use inventory::http::{account, json_response, ApiError};
+use inventory::http::{account, json_response, ApiError, ApiFunction};
 use inventory::{Clock, InventoryQuery, InventoryReader, Settings, Store, SystemClock};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Error, Request, RequestExt, Response};
@@ -27,11 +27,9 @@ impl QueryApp {
         let (store, settings) = inventory::store_from_env().await?;
         Ok(Self::new(store, settings, Arc::new(SystemClock)))
     }
+}
 
-    pub async fn handle(&self, request: Request) -> Result<Response<Body>, Error> {
-        Ok(self.route(&request).await.unwrap_or_else(ApiError::into_response))
-    }
-
+impl ApiFunction for QueryApp {
     async fn route(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let path = request.uri().path().trim_end_matches('/');
         if path != INVENTORIES_PATH {

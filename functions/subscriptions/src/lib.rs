@@ -1,7 +1,7 @@
 //! Subscriptions function: Anchore's subscription API for `runtime_inventory` subscriptions,
 //! on `/v1/subscriptions` and `/v2/subscriptions`.
 
-use inventory::http::{account, body_bytes, json_response, ApiError};
+use inventory::http::{account, body_bytes, json_response, ApiError, ApiFunction};
 use inventory::subscriptions::{NewSubscription, SubscriptionError, SubscriptionUpdate, Subscriptions};
 use inventory::{Clock, Settings, SystemClock};
 use lambda_http::http::{Method, StatusCode};
@@ -50,11 +50,9 @@ impl SubscriptionsApp {
         let (store, settings) = inventory::store_from_env().await?;
         Ok(Self::new(store.client().clone(), &settings, Arc::new(SystemClock)))
     }
+}
 
-    pub async fn handle(&self, request: Request) -> Result<Response<Body>, Error> {
-        Ok(self.route(&request).await.unwrap_or_else(ApiError::into_response))
-    }
-
+impl ApiFunction for SubscriptionsApp {
     async fn route(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let path = request.uri().path();
         let Some(id) = match_path(path) else {
