@@ -83,6 +83,36 @@ pub struct Harness {
     pub subscriptions: SubscriptionsApp,
 }
 
+/// The notifier with the table's stream as input and a queue behind its bus as output.
+pub struct Notifications {
+    pub app: notifier::NotifierApp,
+    reader: local_stack::stream::StreamReader,
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl Notifications {
+    /// The stream records written since the last call, as Lambda delivers them.
+    pub async fn next_event(&mut self) -> aws_lambda_events::event::dynamodb::Event {
+        let records = self.reader.read_new().await.expect("stream records");
+        local_stack::stream::lambda_event(&records, self.reader.stream_arn()).expect("a Lambda stream event")
+    }
+
+    pub async fn deliver(
+        &self,
+        event: aws_lambda_events::event::dynamodb::Event,
+    ) -> aws_lambda_events::event::streams::DynamoDbEventResponse {
+        let event = lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
+        self.app.handle(event).await.expect("the notifier answers every batch")
+    }
+
+    /// The `detail` of every event the bus delivered since the last call.
+    pub async fn fired(&self) -> Vec<Value> {
+        let events = local_stack::stream::receive_all(&self.sqs, &self.queue_url).await.expect("queue");
+        events.into_iter().map(|event| event["detail"].clone()).collect()
+    }
+}
+
 pub struct Response {
     pub status: StatusCode,
     pub body: Value,
@@ -173,6 +203,36 @@ impl Harness {
         let bytes = inventory::http::body_bytes(response.body());
         let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(bytes).expect("JSON body") };
         Response { status, body }
+    }
+
+    /// A bus and queue of this test's own, and the notifier putting to that bus.
+    pub async fn notifications(&self) -> Notifications {
+        let config = local_stack::moto_sdk_config(moto().endpoint()).await;
+        let events = aws_sdk_eventbridge::Client::new(&config);
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let bus = format!("bus-{}", self.table);
+        let queue_url = local_stack::stream::wire_bus_to_queue(&events, &sqs, &bus, &format!("queue-{}", self.table))
+            .await
+            .expect("bus wired to a queue");
+        let app = notifier::NotifierApp::new(self.dynamodb.clone(), events, &self.settings, &bus, self.clock.clone());
+        let stream_arn = local_stack::stream::stream_arn(&self.dynamodb, &self.table).await.expect("stream");
+        let reader = local_stack::stream::StreamReader::new(aws_sdk_dynamodbstreams::Client::new(&config), stream_arn);
+        Notifications { app, reader, sqs, queue_url }
+    }
+
+    /// Creates a subscription through the API and activates it when asked.
+    pub async fn subscribe(&self, account: &str, key: &str, active: bool) -> String {
+        let body = serde_json::json!({"subscription_key": key, "subscription_type": "runtime_inventory"}).to_string();
+        let created = self.call("post-subscriptions.json", Some(&body), Some(account), &[]).await;
+        assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+        let id = created.body[0]["subscription_id"].as_str().unwrap().to_owned();
+        if active {
+            let path = format!("/v1/subscriptions/{id}");
+            let activated =
+                self.call_path("put-subscription.json", Some(&path), Some(r#"{"active":true}"#), Some(account), &[]).await;
+            assert_eq!(activated.status, StatusCode::OK);
+        }
+        id
     }
 
     pub async fn post_k8s(&self, report: &Value) -> Response {

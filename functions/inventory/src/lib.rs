@@ -6,6 +6,7 @@ pub mod http;
 pub mod image;
 pub mod ingest;
 pub mod model;
+pub mod notify;
 pub mod plan;
 pub mod query;
 pub mod report;
@@ -23,7 +24,11 @@ pub use store::Store;
 /// `main` needs, built once per execution environment.
 pub async fn store_from_env() -> Result<(Store, Settings), settings::SettingsError> {
     let settings = Settings::from_env()?;
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let store = Store::new(aws_sdk_dynamodb::Client::new(&config), settings.table_name.clone());
+    let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk_config().await), settings.table_name.clone());
     Ok((store, settings))
+}
+
+/// The SDK configuration of the execution environment (`AWS_ENDPOINT_URL` is honoured).
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }

@@ -3,6 +3,7 @@
 
 pub mod moto;
 pub mod server;
+pub mod stream;
 pub mod template;
 
 use aws_config::{BehaviorVersion, SdkConfig};

@@ -4,9 +4,10 @@ use inventory::{Settings, Store, SystemClock};
 use lambda_http::Error;
 use local_stack::moto::{moto_binary, MotoServer};
 use local_stack::server::{serve, Api};
-use local_stack::{moto_sdk_config, template};
+use local_stack::{moto_sdk_config, stream, template};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
+use std::time::Duration;
 
 const DEFAULT_PORT: u16 = 8228;
 const DEFAULT_TABLE: &str = "runtime-inventory";
@@ -37,8 +38,32 @@ async fn main() -> Result<(), Error> {
         ingest: ingest::IngestApp::new(store.clone(), settings.clone(), Arc::new(SystemClock)),
         query: query::QueryApp::new(store.clone(), settings.clone(), Arc::new(SystemClock)),
         delete: delete::DeleteApp::new(store, settings.clone(), Arc::new(SystemClock)),
-        subscriptions: subscriptions::SubscriptionsApp::new(dynamodb, &settings, Arc::new(SystemClock)),
+        subscriptions: subscriptions::SubscriptionsApp::new(dynamodb.clone(), &settings, Arc::new(SystemClock)),
     });
+    // Stream -> notifier -> EventBridge -> SQS, printed here as events arrive.
+    let events = aws_sdk_eventbridge::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let queue_url = stream::wire_bus_to_queue(&events, &sqs, stream::LOCAL_BUS, stream::LOCAL_QUEUE).await?;
+    let notifier = notifier::NotifierApp::new(dynamodb.clone(), events, &settings, stream::LOCAL_BUS, Arc::new(SystemClock));
+    let reader = stream::StreamReader::new(
+        aws_sdk_dynamodbstreams::Client::new(&config),
+        stream::stream_arn(&dynamodb, &settings.table_name).await?,
+    );
+    tokio::spawn(async move { stream::run(reader, &notifier, Duration::from_secs(1)).await });
+    tokio::spawn(async move {
+        loop {
+            match stream::receive_all(&sqs, &queue_url).await {
+                Ok(received) => {
+                    for event in received {
+                        println!("scheduled for analysis: {}", event["detail"]);
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "reading the local queue failed"),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
     println!("Runtime Inventory local stack");
     println!("  API:       http://127.0.0.1:{port}  (try GET /version)");
@@ -47,6 +72,7 @@ async fn main() -> Result<(), Error> {
         "  settings:  INVENTORY_TTL_DAYS={} INVENTORY_INGEST_OVERWRITE={}",
         settings.ttl_days, settings.ingest_overwrite
     );
+    println!("  stream:    table stream -> notifier -> EventBridge bus {} -> SQS queue {}", stream::LOCAL_BUS, stream::LOCAL_QUEUE);
     println!("Press Ctrl-C to stop.");
     tokio::select! {
         result = serve(listener, api) => result?,

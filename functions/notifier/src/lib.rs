@@ -1,0 +1,46 @@
+//! Notifier function: the table's stream in, `runtime_inventory` subscription events out.
+
+use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
+use inventory::notify::{Notifier, EVENT_BUS_NAME};
+use inventory::subscriptions::Subscriptions;
+use inventory::{Clock, Settings, SystemClock};
+use lambda_runtime::{Error, LambdaEvent};
+use std::sync::Arc;
+
+/// The bus used when `EVENT_BUS_NAME` is not set.
+pub const DEFAULT_EVENT_BUS: &str = "default";
+
+pub struct NotifierApp {
+    notifier: Notifier,
+}
+
+impl NotifierApp {
+    pub fn new(
+        dynamodb: aws_sdk_dynamodb::Client,
+        events: aws_sdk_eventbridge::Client,
+        settings: &Settings,
+        bus: &str,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let subscriptions = Subscriptions::new(dynamodb.clone(), settings.table_name.clone(), clock);
+        Self { notifier: Notifier::new(subscriptions, dynamodb, settings.table_name.clone(), events, bus) }
+    }
+
+    /// Builds the app from the environment the template sets.
+    pub async fn from_env() -> Result<Self, Error> {
+        let settings = Settings::from_env()?;
+        let bus = std::env::var(EVENT_BUS_NAME).unwrap_or_else(|_| DEFAULT_EVENT_BUS.to_owned());
+        let config = inventory::sdk_config().await;
+        let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+        let events = aws_sdk_eventbridge::Client::new(&config);
+        Ok(Self::new(dynamodb, events, &settings, &bus, Arc::new(SystemClock)))
+    }
+
+    pub async fn handle(&self, event: LambdaEvent<Event>) -> Result<DynamoDbEventResponse, Error> {
+        let records = event.payload.records.len();
+        let response = self.notifier.handle(event.payload).await;
+        tracing::info!(records, failures = response.batch_item_failures.len(), "stream batch processed");
+        Ok(response)
+    }
+}

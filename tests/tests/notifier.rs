@@ -1,0 +1,128 @@
+//! The notifier fed from the table's real stream (moto), putting to a real bus (moto) whose
+//! rule delivers to a queue the test reads.
+
+use integration_tests::{day, digest, k8s_report, sample_report, Harness};
+use lambda_http::http::StatusCode;
+use serde_json::Value;
+
+const ECS_ACCOUNT_AND_REGION: &str = "arn:aws:ecs:eu-west-2:123456789012";
+const ECS_CLUSTER: &str = "arn:aws:ecs:eu-west-2:123456789012:cluster/myclustername";
+
+fn fired_pairs(fired: &[Value]) -> Vec<(String, String, String)> {
+    let mut pairs: Vec<_> = fired
+        .iter()
+        .map(|detail| {
+            let field = |name: &str| detail[name].as_str().unwrap().to_owned();
+            (field("subscription_id"), field("context"), field("image_digest"))
+        })
+        .collect();
+    pairs.sort();
+    pairs
+}
+
+#[tokio::test]
+async fn active_matching_subscriptions_fire_once_per_new_image() {
+    let harness = Harness::new(120, false).await;
+    let mut notifications = harness.notifications().await;
+    let ecs_region = harness.subscribe("admin", ECS_ACCOUNT_AND_REGION, true).await;
+    let _inactive = harness.subscribe("admin", ECS_CLUSTER, false).await;
+    let cluster = harness.subscribe("admin", "prod-eu-1", true).await;
+    let namespace = harness.subscribe("admin", "prod-eu-1/default", true).await;
+    let _elsewhere = harness.subscribe("admin", "arn:aws:ecs:us-east-1:123456789012", true).await;
+    let _other_account = harness.subscribe("team", "prod-eu-1", true).await;
+
+    harness.post_ecs(&sample_report("post-ecs-inventory.json")).await;
+    harness.post_k8s(&sample_report("post-kubernetes-inventory.json")).await;
+    let event = notifications.next_event().await;
+    let response = notifications.deliver(event.clone()).await;
+    assert!(response.batch_item_failures.is_empty());
+
+    let fired = notifications.fired().await;
+    let nginx = "sha256:34410e4ca45948d82e3809cf74acbc5c77e319db2d565f5a589ad0f5670323c3";
+    let api = "sha256:996fe12b25dfa8e26af9007549163024a4833a0052f44ac87461273e97d9a9ac";
+    let envoy = "sha256:d0d03fbdd5ca194ea17759ae6a0df68a06e4b93e6da637bc66a9bd80e0419ee8";
+    let worker = "sha256:9120b3e2aee0e8899a7feda51e8fc27533fed11f4c31afbc563a5b5c14302646";
+    let mut expected = vec![
+        (ecs_region.clone(), ECS_CLUSTER.to_owned(), nginx.to_owned()),
+        (ecs_region.clone(), ECS_CLUSTER.to_owned(), worker.to_owned()),
+        (cluster.clone(), "prod-eu-1/default".to_owned(), nginx.to_owned()),
+        (cluster.clone(), "prod-eu-1/payments".to_owned(), api.to_owned()),
+        (cluster.clone(), "prod-eu-1/payments".to_owned(), envoy.to_owned()),
+        (namespace.clone(), "prod-eu-1/default".to_owned(), nginx.to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(fired_pairs(&fired), expected);
+    let sample = fired.iter().find(|detail| detail["image_digest"] == worker).unwrap();
+    assert_eq!(sample["account"], "admin");
+    assert_eq!(sample["inventory_type"], "ecs");
+    assert_eq!(sample["image_tag"], "123456789012.dkr.ecr.eu-west-2.amazonaws.com/worker:2.0");
+    assert_eq!(sample["subscription_key"], ECS_ACCOUNT_AND_REGION);
+
+    // Lambda redelivers the whole batch: nothing fires twice.
+    let again = notifications.deliver(event).await;
+    assert!(again.batch_item_failures.is_empty());
+    assert!(notifications.fired().await.is_empty());
+}
+
+#[tokio::test]
+async fn an_image_in_several_contexts_fires_once_per_subscription() {
+    let harness = Harness::new(120, false).await;
+    let mut notifications = harness.notifications().await;
+    let subscription = harness.subscribe("admin", "c/", true).await;
+    harness.post_k8s(&k8s_report("c", day(0), &[("a", "app:1", 1), ("b", "app:1", 1)])).await;
+    harness.post_k8s(&k8s_report("c", day(0), &[("z", "app:1", 1)])).await;
+    let event = notifications.next_event().await;
+    notifications.deliver(event).await;
+    let fired = notifications.fired().await;
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_eq!(fired[0]["subscription_id"], subscription);
+    assert_eq!(fired[0]["image_digest"], digest(1));
+}
+
+#[tokio::test]
+async fn removals_departures_and_refreshes_fire_nothing() {
+    let harness = Harness::new(120, true).await;
+    let mut notifications = harness.notifications().await;
+    harness.subscribe("admin", "c", true).await;
+    harness.post_k8s(&k8s_report("c", day(0), &[("a", "app:1", 1), ("a", "app:2", 2), ("b", "app:3", 3)])).await;
+    let first = notifications.next_event().await;
+    notifications.deliver(first).await;
+    assert_eq!(notifications.fired().await.len(), 3);
+
+    // Overwrite drops image 2, a day later refreshes image 1, then namespace b is deleted.
+    harness.clock.set(day(3));
+    harness.post_k8s(&k8s_report("c", day(3), &[("a", "app:1", 1)])).await;
+    let delete = harness.call("delete-inventories.json", None, Some("admin"), &[("inventory_type", "kubernetes"), ("context", "c/b")]).await;
+    assert_eq!(delete.status, StatusCode::NO_CONTENT);
+    let changes = notifications.next_event().await;
+    let names: Vec<&str> = changes.records.iter().map(|record| record.event_name.as_str()).collect();
+    assert!(names.contains(&"REMOVE") && names.contains(&"MODIFY"), "{names:?}");
+    let response = notifications.deliver(changes).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert!(notifications.fired().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_poison_record_is_reported_while_the_rest_of_the_batch_succeeds() {
+    let harness = Harness::new(120, false).await;
+    let mut notifications = harness.notifications().await;
+    harness.subscribe("admin", "c", true).await;
+    harness.post_k8s(&k8s_report("c", day(0), &[("a", "app:1", 1)])).await;
+    let mut event = notifications.next_event().await;
+    let image_index = event
+        .records
+        .iter()
+        .position(|record| record.change.new_image.inner().get("kind") == Some(&serde_dynamo::AttributeValue::S("image".into())))
+        .expect("an image insert");
+    let mut poison = event.records[image_index].clone();
+    poison.change.sequence_number = Some("99999999999999999999".to_owned());
+    poison.change.new_image.inner_mut().remove("context");
+    event.records.insert(0, poison);
+
+    let response = notifications.deliver(event).await;
+    let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone().unwrap()).collect();
+    assert_eq!(failed, ["99999999999999999999"]);
+    let fired = notifications.fired().await;
+    assert_eq!(fired.len(), 1);
+    assert_eq!(fired[0]["image_digest"], digest(1));
+}
