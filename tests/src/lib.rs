@@ -228,8 +228,9 @@ impl Harness {
         let id = created.body[0]["subscription_id"].as_str().unwrap().to_owned();
         if active {
             let path = format!("/v1/subscriptions/{id}");
-            let activated =
-                self.call_path("put-subscription.json", Some(&path), Some(r#"{"active":true}"#), Some(account), &[]).await;
+            let activated = self
+                .call_path("put-subscription.json", Some(&path), Some(r#"{"active":true}"#), Some(account), &[])
+                .await;
             assert_eq!(activated.status, StatusCode::OK);
         }
         id

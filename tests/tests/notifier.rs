@@ -92,7 +92,9 @@ async fn removals_departures_and_refreshes_fire_nothing() {
     // Overwrite drops image 2, a day later refreshes image 1, then namespace b is deleted.
     harness.clock.set(day(3));
     harness.post_k8s(&k8s_report("c", day(3), &[("a", "app:1", 1)])).await;
-    let delete = harness.call("delete-inventories.json", None, Some("admin"), &[("inventory_type", "kubernetes"), ("context", "c/b")]).await;
+    let delete = harness
+        .call("delete-inventories.json", None, Some("admin"), &[("inventory_type", "kubernetes"), ("context", "c/b")])
+        .await;
     assert_eq!(delete.status, StatusCode::NO_CONTENT);
     let changes = notifications.next_event().await;
     let names: Vec<&str> = changes.records.iter().map(|record| record.event_name.as_str()).collect();
@@ -112,7 +114,9 @@ async fn a_poison_record_is_reported_while_the_rest_of_the_batch_succeeds() {
     let image_index = event
         .records
         .iter()
-        .position(|record| record.change.new_image.inner().get("kind") == Some(&serde_dynamo::AttributeValue::S("image".into())))
+        .position(|record| {
+            record.change.new_image.inner().get("kind") == Some(&serde_dynamo::AttributeValue::S("image".into()))
+        })
         .expect("an image insert");
     let mut poison = event.records[image_index].clone();
     poison.change.sequence_number = Some("99999999999999999999".to_owned());

@@ -8,7 +8,6 @@ use crate::plan::{effective_last_seen, is_live, StoredContext};
 use crate::query::QueryError;
 use crate::settings::Settings;
 use crate::store::{BatchWrite, Store, StoreError};
-use chrono::TimeDelta;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -74,7 +73,7 @@ impl InventoryDeleter {
     pub async fn delete(&self, account: &str, target: &DeleteTarget) -> Result<DeleteOutcome, StoreError> {
         let stored = self.store.load_context(account, target.inventory_type, &target.context).await?;
         let now = self.clock.now();
-        let ttl = self.settings.ttl().and_then(|ttl| TimeDelta::from_std(ttl).ok());
+        let ttl = self.settings.ttl_delta();
         let last_report = stored.record.as_ref().and_then(|record| record.last_report_at);
         let visible = |key: &str| {
             stored

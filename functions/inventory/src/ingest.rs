@@ -78,10 +78,7 @@ impl Ingestor {
     }
 
     fn retention(&self) -> Retention {
-        Retention {
-            ttl: self.settings.ttl().and_then(|ttl| TimeDelta::from_std(ttl).ok()),
-            overwrite: self.settings.ingest_overwrite,
-        }
+        Retention { ttl: self.settings.ttl_delta(), overwrite: self.settings.ingest_overwrite }
     }
 
     pub async fn ingest(&self, account: &str, report: ParsedReport) -> Result<IngestSummary, IngestError> {

@@ -223,7 +223,10 @@ impl Notifier {
                 .map_err(|e| NotifyError::Store { operation: "PutItem", message: e.to_string() })?;
         }
         if failed > 0 || output.failed_entry_count() > 0 {
-            return Err(NotifyError::Rejected { failed: failed.max(output.failed_entry_count() as usize), sent: subscriptions.len() });
+            return Err(NotifyError::Rejected {
+                failed: failed.max(output.failed_entry_count() as usize),
+                sent: subscriptions.len(),
+            });
         }
         Ok(subscriptions.len())
     }

@@ -9,7 +9,7 @@ use crate::settings::Settings;
 use crate::store::{decode_item, Store, StoreError};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -161,7 +161,7 @@ impl InventoryReader {
 
     pub async fn list(&self, account: &str, query: &InventoryQuery) -> Result<InventoryList, StoreError> {
         let now = self.clock.now();
-        let ttl = self.settings.ttl().and_then(|ttl| TimeDelta::from_std(ttl).ok());
+        let ttl = self.settings.ttl_delta();
         let prefix = query.sort_key_prefix();
         let digest = query.image_digest.as_ref().map(Digest::as_str);
         let page_size = (query.limit + 1).min(MAX_PAGE_SIZE) as i32;

@@ -1,8 +1,6 @@
 //! Runtime settings. Values come from a key lookup so that a later source
 //! (for example SSM Parameter Store) can override the environment.
 
-use std::time::Duration;
-
 pub const TABLE_NAME: &str = "INVENTORY_TABLE";
 pub const TTL_DAYS: &str = "INVENTORY_TTL_DAYS";
 pub const INGEST_OVERWRITE: &str = "INVENTORY_INGEST_OVERWRITE";
@@ -58,8 +56,8 @@ impl Settings {
     }
 
     /// How long an unreported item stays visible; `None` means forever.
-    pub fn ttl(&self) -> Option<Duration> {
-        (self.ttl_days > 0).then(|| Duration::from_secs(u64::from(self.ttl_days) * 86_400))
+    pub fn ttl_delta(&self) -> Option<chrono::TimeDelta> {
+        (self.ttl_days > 0).then(|| chrono::TimeDelta::days(i64::from(self.ttl_days)))
     }
 }
 
@@ -77,13 +75,13 @@ mod tests {
     fn defaults_match_the_seed_documents() {
         let parsed = settings(&[(TABLE_NAME, "t")]).unwrap();
         assert_eq!(parsed, Settings { table_name: "t".into(), ttl_days: 120, ingest_overwrite: false });
-        assert_eq!(parsed.ttl(), Some(Duration::from_secs(120 * 86_400)));
+        assert_eq!(parsed.ttl_delta(), Some(chrono::TimeDelta::days(120)));
     }
 
     #[test]
     fn zero_days_keeps_forever() {
         let parsed = settings(&[(TABLE_NAME, "t"), (TTL_DAYS, "0"), (INGEST_OVERWRITE, "TRUE")]).unwrap();
-        assert_eq!(parsed.ttl(), None);
+        assert_eq!(parsed.ttl_delta(), None);
         assert!(parsed.ingest_overwrite);
     }
 

@@ -44,7 +44,8 @@ async fn main() -> Result<(), Error> {
     let events = aws_sdk_eventbridge::Client::new(&config);
     let sqs = aws_sdk_sqs::Client::new(&config);
     let queue_url = stream::wire_bus_to_queue(&events, &sqs, stream::LOCAL_BUS, stream::LOCAL_QUEUE).await?;
-    let notifier = notifier::NotifierApp::new(dynamodb.clone(), events, &settings, stream::LOCAL_BUS, Arc::new(SystemClock));
+    let notifier =
+        notifier::NotifierApp::new(dynamodb.clone(), events, &settings, stream::LOCAL_BUS, Arc::new(SystemClock));
     let reader = stream::StreamReader::new(
         aws_sdk_dynamodbstreams::Client::new(&config),
         stream::stream_arn(&dynamodb, &settings.table_name).await?,
@@ -72,7 +73,11 @@ async fn main() -> Result<(), Error> {
         "  settings:  INVENTORY_TTL_DAYS={} INVENTORY_INGEST_OVERWRITE={}",
         settings.ttl_days, settings.ingest_overwrite
     );
-    println!("  stream:    table stream -> notifier -> EventBridge bus {} -> SQS queue {}", stream::LOCAL_BUS, stream::LOCAL_QUEUE);
+    println!(
+        "  stream:    table stream -> notifier -> EventBridge bus {} -> SQS queue {}",
+        stream::LOCAL_BUS,
+        stream::LOCAL_QUEUE
+    );
     println!("Press Ctrl-C to stop.");
     tokio::select! {
         result = serve(listener, api) => result?,
