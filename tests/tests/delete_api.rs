@@ -134,3 +134,41 @@ async fn a_later_report_stores_the_context_again_as_new() {
     let items = harness.list("admin", &[]).await;
     assert_eq!(items[0]["first_seen"], "2026-11-23T10:15:00.000Z");
 }
+
+#[tokio::test]
+async fn a_context_being_ingested_is_not_deleted() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let harness = Harness::new(120, false).await;
+    harness.post_k8s(&k8s_report("c", day(0), &[("a", "app:1", 1)])).await;
+    let key = |pk: &str, sk: &str| {
+        std::collections::HashMap::from([
+            ("pk".to_owned(), AttributeValue::S(pk.to_owned())),
+            ("sk".to_owned(), AttributeValue::S(sk.to_owned())),
+        ])
+    };
+    let record = harness
+        .dynamodb
+        .get_item()
+        .table_name(&harness.table)
+        .set_key(Some(key("admin#inv#kubernetes", "c/a")))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("context record");
+    // Another writer holds the context's lock.
+    let mut locked = record.clone();
+    locked.insert("lock_owner".into(), AttributeValue::S("someone".into()));
+    locked.insert("lock_until".into(), AttributeValue::N((day(0).timestamp() + 3600).to_string()));
+    harness.dynamodb.put_item().table_name(&harness.table).set_item(Some(locked)).send().await.unwrap();
+
+    let query = [("inventory_type", "kubernetes"), ("context", "c/a")];
+    let busy = harness.call(DELETE, None, Some("admin"), &query).await;
+    assert_eq!(busy.status, StatusCode::CONFLICT);
+    assert_eq!(harness.list("admin", &[]).await.len(), 1, "nothing was deleted");
+
+    // Once the lock has expired the delete goes through.
+    harness.clock.set(day(0) + chrono::TimeDelta::hours(2));
+    assert_eq!(harness.call(DELETE, None, Some("admin"), &query).await.status, StatusCode::NO_CONTENT);
+    assert!(harness.list("admin", &[]).await.is_empty());
+}

@@ -54,6 +54,11 @@ impl ApiFunction for DeleteApp {
                     .body(Body::Empty)
                     .expect("static response parts are valid"))
             }
+            Ok(DeleteOutcome::Busy) => Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                format!("a report for context {:?} is being stored; retry later", target.context),
+            )),
             Ok(DeleteOutcome::NotFound) => Err(ApiError::not_found(match &target.image_digest {
                 Some(digest) => format!("no image {digest} in {} context {:?}", target.inventory_type, target.context),
                 None => format!("no {} context {:?}", target.inventory_type, target.context),

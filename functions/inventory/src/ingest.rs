@@ -17,7 +17,7 @@ use serde::Serialize;
 use std::sync::Arc;
 
 /// Longer than an ingest invocation may run, so a crashed holder's lock runs out.
-const LOCK_DURATION: TimeDelta = TimeDelta::minutes(2);
+pub(crate) const LOCK_DURATION: TimeDelta = TimeDelta::minutes(2);
 const MAX_CONTEXT_ATTEMPTS: u32 = 6;
 const CONTEXT_CONCURRENCY: usize = 4;
 
@@ -203,12 +203,12 @@ impl Ingestor {
     }
 }
 
-fn lock_is_live(record: &ContextRecord, now: DateTime<Utc>) -> bool {
+pub(crate) fn lock_is_live(record: &ContextRecord, now: DateTime<Utc>) -> bool {
     record.lock_until.is_some_and(|until| until >= now.timestamp())
 }
 
 /// The exact string chrono's serde writes, which is what the condition compares against.
-fn serde_json_time(time: DateTime<Utc>) -> String {
+pub(crate) fn serde_json_time(time: DateTime<Utc>) -> String {
     match serde_json::to_value(time) {
         Ok(serde_json::Value::String(value)) => value,
         _ => time.to_rfc3339(),

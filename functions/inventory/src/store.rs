@@ -6,6 +6,7 @@ use crate::model::{
 };
 use crate::plan::{StoredContext, Tracked};
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
@@ -264,6 +265,28 @@ impl Store {
                 Err(StoreError::ConditionFailed)
             }
             Err(error) => Err(sdk_error("PutItem")(error)),
+        }
+    }
+
+    /// Deletes the context record if it still carries our lock.
+    pub async fn delete_locked_context(&self, record: &ContextRecord, owner: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(&record.pk, &record.sk)))
+            .condition_expression("lock_owner = :owner")
+            .expression_attribute_values(":owner", string(owner))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(service))
+                if matches!(service.err(), DeleteItemError::ConditionalCheckFailedException(_)) =>
+            {
+                Err(StoreError::ConditionFailed)
+            }
+            Err(error) => Err(sdk_error("DeleteItem")(error)),
         }
     }
 
