@@ -12,7 +12,8 @@ $(MOTO):
 
 venv: $(MOTO)
 
-## The whole stack on http://127.0.0.1:$(PORT): moto as AWS, the table from the template, the API.
+## The whole stack on http://127.0.0.1:$(PORT): moto as AWS, the table from the template, the API,
+## the collector on its schedule and the stream-driven notifier.
 local: $(MOTO)
 	MOTO_SERVER=$(abspath $(MOTO)) LOCAL_STACK_PORT=$(PORT) cargo run -p local-stack
 

@@ -67,6 +67,16 @@ impl Intercept for RequestCounter {
     }
 }
 
+/// SDK configuration pointing at this binary's moto server.
+pub async fn moto_config() -> aws_config::SdkConfig {
+    local_stack::moto_sdk_config(moto().endpoint()).await
+}
+
+/// Starts an EC2 instance in moto for `access_key`'s account.
+pub async fn moto_ec2_instance(access_key: &str, region: &str) -> String {
+    local_stack::moto::run_ec2_instance(moto().endpoint(), access_key, region).await.expect("moto RunInstances")
+}
+
 pub fn day(n: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 20, 10, 15, 0).unwrap() + chrono::TimeDelta::days(n)
 }
@@ -138,6 +148,13 @@ impl Harness {
         let subscriptions = SubscriptionsApp::new(dynamodb.clone(), &settings, clock.clone());
         requests.reset();
         Self { dynamodb, table, clock, requests, settings, ingest, query, delete, subscriptions }
+    }
+
+    /// A collector storing into this test's table with the test's clock.
+    pub fn collector(&self, concurrency: usize) -> collector::run::Collector {
+        let store = Store::new(self.dynamodb.clone(), self.table.clone());
+        let ingestor = inventory::Ingestor::new(store, self.settings.clone(), self.clock.clone());
+        collector::run::Collector::new(ingestor, "admin".into(), concurrency, self.clock.clone())
     }
 
     /// Sends an API Gateway v2 event built from `events/<name>` with body, account and

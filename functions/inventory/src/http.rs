@@ -97,15 +97,19 @@ pub fn account(headers: &HeaderMap) -> Result<String, ApiError> {
     if account.is_empty() {
         return Ok(DEFAULT_ACCOUNT.to_owned());
     }
-    let valid =
-        account.len() <= MAX_ACCOUNT_LEN && account.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@+=".contains(c));
-    if !valid {
+    if !is_valid_account(account) {
         return Err(ApiError::bad_request(
             ACCOUNT_HEADER,
             format!("must be 1 to {MAX_ACCOUNT_LEN} letters, digits or -_.@+="),
         ));
     }
     Ok(account.to_owned())
+}
+
+/// Account names end up in DynamoDB keys; `#` separates key parts.
+pub fn is_valid_account(account: &str) -> bool {
+    (1..=MAX_ACCOUNT_LEN).contains(&account.len())
+        && account.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@+=".contains(c))
 }
 
 /// Request body bytes, whatever encoding API Gateway used.

@@ -125,6 +125,9 @@ fn canonical_registry(registry: &str) -> &str {
     }
 }
 
+/// Prefix of the encoded key of an image known only by its tag.
+pub const TAG_KEY_PREFIX: &str = "tag:";
+
 /// The identity of an image within a context: its digest, or its tag while no digest is known.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ImageKey {
@@ -144,7 +147,7 @@ impl ImageKey {
     pub fn encode(&self) -> String {
         match self {
             Self::Digest(digest) => digest.to_string(),
-            Self::Tag(tag) => format!("tag:{tag}"),
+            Self::Tag(tag) => format!("{TAG_KEY_PREFIX}{tag}"),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The pure part of ingest: given what is stored for a context and what a report says,
 //! decide the writes. Nothing here talks to DynamoDB.
 
+use crate::image::TAG_KEY_PREFIX;
 use crate::model::{ContextRecord, Detail, ImageContent, Tracking};
 use crate::report::{ContextSnapshot, NamespaceMeta};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -189,7 +190,7 @@ fn diff<C: Clone + PartialEq>(
 
 /// Decides what a report at `report_time` changes for one context.
 pub fn plan_context(
-    stored: StoredContext,
+    mut stored: StoredContext,
     snapshot: &ContextSnapshot,
     report_time: DateTime<Utc>,
     now: DateTime<Utc>,
@@ -214,7 +215,22 @@ pub fn plan_context(
             (key.clone(), content)
         })
         .collect();
-    let (image_writes, images) = diff(stored.images, desired_images, &timing);
+    // A container reported by tag while its digest was unknown (pending) now has one: the
+    // tag-only record was the same image and is replaced, not kept as departed.
+    let superseded: Vec<String> = stored
+        .images
+        .keys()
+        .filter(|key| {
+            key.strip_prefix(TAG_KEY_PREFIX).is_some_and(|tag| snapshot.digest_tags.contains(tag))
+                && !snapshot.images.contains_key(*key)
+        })
+        .cloned()
+        .collect();
+    for key in &superseded {
+        stored.images.remove(key);
+    }
+    let (mut image_writes, images) = diff(stored.images, desired_images, &timing);
+    image_writes.extend(superseded.into_iter().map(|key| Write::Delete { key }));
     let (detail_writes, _) = diff(stored.details, snapshot.details.clone(), &timing);
 
     let record = stored.record.as_ref();
@@ -247,6 +263,7 @@ mod tests {
     use crate::model::{InventoryType, KIND_CONTEXT};
     use crate::report::ImageState;
     use chrono::TimeZone;
+    use std::collections::BTreeSet;
 
     const DIGEST: &str = "sha256:34410e4ca45948d82e3809cf74acbc5c77e319db2d565f5a589ad0f5670323c3";
 
@@ -268,6 +285,7 @@ mod tests {
                 })
                 .collect(),
             details: BTreeMap::new(),
+            digest_tags: BTreeSet::new(),
         }
     }
 
@@ -369,6 +387,21 @@ mod tests {
         let back = applied(run(&mut stored, &[DIGEST, "tag:x"], 10, KEEP));
         assert_eq!(back.images.added, 1);
         assert_eq!(stored.images[DIGEST].tracking.first_seen, at(0));
+    }
+
+    #[test]
+    fn a_digest_learned_later_replaces_the_tag_only_record() {
+        let mut stored = StoredContext::default();
+        run(&mut stored, &["tag:docker.io/library/nginx:1.27"], 0, KEEP);
+        let mut resolved = snapshot(&[DIGEST]);
+        resolved.digest_tags.insert("docker.io/library/nginx:1.27".into());
+        let plan = applied(plan_context(stored.clone(), &resolved, at(1), at(1), KEEP));
+        assert!(plan.image_writes.contains(&Write::Delete { key: "tag:docker.io/library/nginx:1.27".into() }));
+        assert_eq!(plan.images, ChangeCounts { added: 1, removed: 0, unchanged: 0 });
+
+        // Without the tag among the digest tags the tag-only record just departs.
+        let plan = applied(plan_context(stored, &snapshot(&[DIGEST]), at(1), at(1), KEEP));
+        assert!(plan.image_writes.iter().all(|write| matches!(write, Write::Put { .. })));
     }
 
     #[test]

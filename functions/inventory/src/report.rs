@@ -47,6 +47,8 @@ pub struct ContextSnapshot {
     pub images: BTreeMap<String, ImageState>,
     /// Containers, pods, nodes, tasks and services, keyed by their detail sort key.
     pub details: BTreeMap<String, Detail>,
+    /// Normalised tags of the containers whose digest is known.
+    pub digest_tags: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
@@ -146,48 +148,49 @@ const NODE_ATTRIBUTES: &[&str] = &[
     "operating_system",
 ];
 
-#[derive(Deserialize)]
-struct EcsReport {
-    timestamp: String,
+/// The `ecs-inventory` agent's report; the collector builds the same shape from the ECS API.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+pub struct EcsReport {
+    pub timestamp: String,
     #[serde(default)]
-    cluster_arn: Option<String>,
+    pub cluster_arn: Option<String>,
     /// Older agents name the cluster ARN `cluster_name`.
-    #[serde(default)]
-    cluster_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_name: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
-    containers: Vec<EcsContainer>,
+    pub containers: Vec<EcsContainer>,
     #[serde(default, deserialize_with = "null_as_default")]
-    tasks: Vec<EcsTask>,
+    pub tasks: Vec<EcsTask>,
     #[serde(default, deserialize_with = "null_as_default")]
-    services: Vec<EcsService>,
+    pub services: Vec<EcsService>,
 }
 
-#[derive(Deserialize)]
-struct EcsContainer {
-    arn: String,
-    image_tag: String,
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+pub struct EcsContainer {
+    pub arn: String,
+    pub image_tag: String,
     #[serde(default)]
-    image_digest: Option<String>,
+    pub image_digest: Option<String>,
     #[serde(default)]
-    task_arn: Option<String>,
+    pub task_arn: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct EcsTask {
-    arn: String,
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+pub struct EcsTask {
+    pub arn: String,
     #[serde(default)]
-    service_arn: Option<String>,
+    pub service_arn: Option<String>,
     #[serde(default)]
-    task_definition_arn: Option<String>,
+    pub task_definition_arn: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
-    tags: Metadata,
+    pub tags: Metadata,
 }
 
-#[derive(Deserialize)]
-struct EcsService {
-    arn: String,
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+pub struct EcsService {
+    pub arn: String,
     #[serde(default, deserialize_with = "null_as_default")]
-    tags: Metadata,
+    pub tags: Metadata,
 }
 
 // ---- parsing ----------------------------------------------------------------------------
@@ -267,6 +270,11 @@ fn cap_metadata(metadata: Metadata) -> Metadata {
         .collect()
 }
 
+/// Checks a container's image fields as a report would; the collector drops what fails.
+pub fn validate_image(image_tag: &str, image_digest: Option<&str>) -> Result<(), ReportError> {
+    resolve_image(str::to_owned, image_tag, image_digest).map(drop)
+}
+
 /// Resolves a container's image and returns its key and normalised tag.
 fn resolve_image(
     field: impl Fn(&str) -> String,
@@ -285,11 +293,15 @@ fn resolve_image(
 struct SnapshotBuilder {
     images: BTreeMap<String, ImageState>,
     details: BTreeMap<String, Detail>,
+    digest_tags: BTreeSet<String>,
 }
 
 impl SnapshotBuilder {
     fn add_container(&mut self, key: ImageKey, digest: Option<Digest>, tag: String) -> String {
         let encoded = key.encode();
+        if digest.is_some() {
+            self.digest_tags.insert(tag.clone());
+        }
         self.images
             .entry(encoded.clone())
             .and_modify(|image| {
@@ -303,7 +315,13 @@ impl SnapshotBuilder {
     }
 
     fn build(self, context: String, namespace: Option<NamespaceMeta>) -> ContextSnapshot {
-        ContextSnapshot { context, namespace, images: self.images, details: self.details }
+        ContextSnapshot {
+            context,
+            namespace,
+            images: self.images,
+            details: self.details,
+            digest_tags: self.digest_tags,
+        }
     }
 }
 
@@ -404,7 +422,11 @@ pub fn parse_kubernetes(body: &[u8]) -> Result<ParsedReport, ReportError> {
 }
 
 pub fn parse_ecs(body: &[u8]) -> Result<ParsedReport, ReportError> {
-    let report: EcsReport = decode(body)?;
+    validate_ecs(decode(body)?)
+}
+
+/// Validates an ECS report, posted by the agent or built by the collector.
+pub fn validate_ecs(report: EcsReport) -> Result<ParsedReport, ReportError> {
     let timestamp = parse_timestamp(&report.timestamp)?;
     let (field, raw_cluster) = match (&report.cluster_arn, &report.cluster_name) {
         (Some(arn), _) if !arn.trim().is_empty() => ("cluster_arn", arn.as_str()),

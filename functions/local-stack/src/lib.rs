@@ -1,6 +1,7 @@
 //! The whole system on loopback: a moto server as AWS, the table from the template, and the
 //! functions' handlers behind a local HTTP server. Development and tests only.
 
+pub mod collector;
 pub mod moto;
 pub mod server;
 pub mod stream;

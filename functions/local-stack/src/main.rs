@@ -4,7 +4,7 @@ use inventory::{Settings, Store, SystemClock};
 use lambda_http::Error;
 use local_stack::moto::{moto_binary, MotoServer};
 use local_stack::server::{serve, Api};
-use local_stack::{moto_sdk_config, stream, template};
+use local_stack::{collector, moto_sdk_config, stream, template, LOCAL_REGION};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +34,7 @@ async fn main() -> Result<(), Error> {
     template::create_inventory_table(&dynamodb, &settings.table_name).await?;
 
     let store = Store::new(dynamodb.clone(), settings.table_name.clone());
+    let store_for_collector = store.clone();
     let api = Arc::new(Api {
         ingest: ingest::IngestApp::new(store.clone(), settings.clone(), Arc::new(SystemClock)),
         query: query::QueryApp::new(store.clone(), settings.clone(), Arc::new(SystemClock)),
@@ -65,6 +66,25 @@ async fn main() -> Result<(), Error> {
         }
     });
 
+    // The collector on the template's schedule, against moto's ECS.
+    let schedule = match std::env::var(collector::SCHEDULE_VARIABLE) {
+        Ok(value) => value,
+        Err(_) => {
+            template::parameter_default(collector::SCHEDULE_PARAMETER)?.unwrap_or_else(|| "rate(5 minutes)".into())
+        }
+    };
+    let interval =
+        collector::rate_interval(&schedule).map_err(|error| format!("{}: {error}", collector::SCHEDULE_VARIABLE))?;
+    let collector_config = ::collector::config::CollectorConfig::from_env(Some(LOCAL_REGION))?;
+    if std::env::var("LOCAL_STACK_DEMO_ECS").as_deref() != Ok("0") {
+        let ecs = aws_sdk_ecs::Client::new(&config);
+        let cluster = collector::create_demo_cluster(&ecs, moto.endpoint(), LOCAL_REGION).await?;
+        println!("  demo ECS:  {cluster} (3 tasks; LOCAL_STACK_DEMO_ECS=0 leaves it out)");
+    }
+    let collector_app =
+        ::collector::CollectorApp::from_config(&config, store_for_collector, settings.clone(), &collector_config).await;
+    tokio::spawn(collector::run_on_schedule(collector_app, interval));
+
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
     println!("Runtime Inventory local stack");
     println!("  API:       http://127.0.0.1:{port}  (try GET /version)");
@@ -78,6 +98,7 @@ async fn main() -> Result<(), Error> {
         stream::LOCAL_BUS,
         stream::LOCAL_QUEUE
     );
+    println!("  collector: every {interval:?} ({schedule}), regions {:?}", collector_config.regions);
     println!("Press Ctrl-C to stop.");
     tokio::select! {
         result = serve(listener, api) => result?,

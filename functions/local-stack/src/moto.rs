@@ -79,3 +79,25 @@ impl Drop for MotoServer {
         let _ = self.child.try_wait();
     }
 }
+
+/// Starts an EC2 instance in moto for `access_key`'s account (ECS container instances must
+/// name one). A raw Query-protocol request: the EC2 SDK crate is not worth its build time here.
+pub async fn run_ec2_instance(endpoint: &str, access_key: &str, region: &str) -> io::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = endpoint.trim_start_matches("http://");
+    let body = "Action=RunInstances&Version=2016-11-15&ImageId=ami-12c6146b&MinCount=1&MaxCount=1";
+    // moto takes the account from the access key and the region from the credential scope.
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential={access_key}/20260101/{region}/ec2/aws4_request, \
+         SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(address).await?;
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    let instance =
+        response.split_once("<instanceId>").and_then(|(_, rest)| rest.split_once('<')).map(|(id, _)| id.to_owned());
+    instance.ok_or_else(|| io::Error::other(format!("RunInstances failed: {response}")))
+}

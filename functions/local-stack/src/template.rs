@@ -130,3 +130,13 @@ pub async fn create_inventory_table(client: &Client, name: &str) -> Result<(), T
     let template = read_template(&crate::moto::workspace_root().join("infra/template.yaml"))?;
     create_table(client, name, &table_definition(&template, TABLE_RESOURCE)?).await
 }
+
+/// A parameter's `Default` in the workspace template, so local runs use the deployed defaults.
+pub fn parameter_default(name: &str) -> Result<Option<String>, TemplateError> {
+    let template = read_template(&crate::moto::workspace_root().join("infra/template.yaml"))?;
+    Ok(match &template["Parameters"][name]["Default"] {
+        serde_yaml::Value::String(value) => Some(value.clone()),
+        serde_yaml::Value::Number(value) => Some(value.to_string()),
+        _ => None,
+    })
+}

@@ -1,0 +1,210 @@
+//! Collector settings, from the environment variables the template sets from its parameters.
+
+use aws_config::retry::RetryConfig;
+use aws_config::sts::AssumeRoleProvider;
+use aws_config::{Region, SdkConfig};
+use aws_sdk_ecs::config::SharedCredentialsProvider;
+
+/// Comma-separated regions to collect; empty means the function's own region.
+pub const REGIONS: &str = "COLLECTOR_REGIONS";
+/// Comma-separated IAM role ARNs to assume; empty means the function's own credentials.
+pub const ROLE_ARNS: &str = "COLLECTOR_ROLE_ARNS";
+/// How many clusters are collected at once.
+pub const CONCURRENCY: &str = "COLLECTOR_CONCURRENCY";
+/// The Anchore account the inventory is stored under.
+pub const ACCOUNT: &str = "COLLECTOR_ACCOUNT";
+
+/// Every environment variable this crate reads, for the template consistency check.
+pub const ENVIRONMENT_VARIABLES: &[&str] = &[REGIONS, ROLE_ARNS, CONCURRENCY, ACCOUNT];
+
+pub const DEFAULT_CONCURRENCY: usize = 4;
+const MAX_CONCURRENCY: usize = 64;
+/// Adaptive retry absorbs ECS throttling; enough attempts to ride out a burst.
+const MAX_ATTEMPTS: u32 = 8;
+const SESSION_NAME: &str = "runtime-inventory-collector";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectorConfig {
+    pub regions: Vec<String>,
+    /// Empty: collect with the function's own credentials.
+    pub role_arns: Vec<String>,
+    pub concurrency: usize,
+    pub account: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{name} must be {expected}, got {value:?}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub expected: &'static str,
+    pub value: String,
+}
+
+fn list(value: Option<String>) -> Vec<String> {
+    value.unwrap_or_default().split(',').map(str::trim).filter(|item| !item.is_empty()).map(str::to_owned).collect()
+}
+
+fn is_region(value: &str) -> bool {
+    value.len() <= 32
+        && value.contains('-')
+        && value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn is_role_arn(value: &str) -> bool {
+    let parts: Vec<&str> = value.splitn(6, ':').collect();
+    matches!(parts.as_slice(), ["arn", partition, "iam", "", account, resource]
+        if partition.starts_with("aws")
+            && account.len() == 12
+            && account.chars().all(|c| c.is_ascii_digit())
+            && resource.strip_prefix("role/").is_some_and(|name| !name.is_empty()))
+}
+
+impl CollectorConfig {
+    pub fn from_env(own_region: Option<&str>) -> Result<Self, ConfigError> {
+        Self::from_lookup(|key| std::env::var(key).ok(), own_region)
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>, own_region: Option<&str>) -> Result<Self, ConfigError> {
+        let mut regions = list(lookup(REGIONS));
+        if regions.is_empty() {
+            regions.extend(own_region.map(str::to_owned));
+        }
+        if regions.is_empty() {
+            return Err(ConfigError {
+                name: REGIONS,
+                expected: "set when the function has no region (AWS_REGION)",
+                value: String::new(),
+            });
+        }
+        if let Some(bad) = regions.iter().find(|region| !is_region(region)) {
+            return Err(ConfigError { name: REGIONS, expected: "comma-separated region names", value: bad.clone() });
+        }
+        regions.dedup();
+
+        let role_arns = list(lookup(ROLE_ARNS));
+        if let Some(bad) = role_arns.iter().find(|arn| !is_role_arn(arn)) {
+            return Err(ConfigError {
+                name: ROLE_ARNS,
+                expected: "comma-separated IAM role ARNs (arn:aws:iam::123456789012:role/name)",
+                value: bad.clone(),
+            });
+        }
+
+        let concurrency = match lookup(CONCURRENCY).filter(|value| !value.trim().is_empty()) {
+            None => DEFAULT_CONCURRENCY,
+            Some(value) => value
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| (1..=MAX_CONCURRENCY).contains(n))
+                .ok_or(ConfigError { name: CONCURRENCY, expected: "a whole number from 1 to 64", value })?,
+        };
+
+        let account = lookup(ACCOUNT)
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+            .unwrap_or_else(|| inventory::http::DEFAULT_ACCOUNT.to_owned());
+        if !inventory::http::is_valid_account(&account) {
+            return Err(ConfigError {
+                name: ACCOUNT,
+                expected: "an account name (letters, digits, -_.@+=)",
+                value: account,
+            });
+        }
+        Ok(Self { regions, role_arns, concurrency, account })
+    }
+
+    /// One ECS client per (role, region). Clients of one role share its assume-role provider,
+    /// so its credentials are fetched once and cached across regions and invocations.
+    pub async fn targets(&self, sdk_config: &SdkConfig) -> Vec<Target> {
+        let roles: Vec<Option<String>> =
+            if self.role_arns.is_empty() { vec![None] } else { self.role_arns.iter().cloned().map(Some).collect() };
+        let mut targets = Vec::new();
+        for role_arn in roles {
+            let provider = match &role_arn {
+                Some(arn) => {
+                    let provider =
+                        AssumeRoleProvider::builder(arn).session_name(SESSION_NAME).configure(sdk_config).build().await;
+                    Some(SharedCredentialsProvider::new(provider))
+                }
+                None => None,
+            };
+            for region in &self.regions {
+                let mut builder = aws_sdk_ecs::config::Builder::from(sdk_config)
+                    .region(Region::new(region.clone()))
+                    .retry_config(RetryConfig::adaptive().with_max_attempts(MAX_ATTEMPTS));
+                if let Some(provider) = &provider {
+                    builder = builder.credentials_provider(provider.clone());
+                }
+                targets.push(Target {
+                    region: region.clone(),
+                    role_arn: role_arn.clone(),
+                    client: aws_sdk_ecs::Client::from_conf(builder.build()),
+                });
+            }
+        }
+        targets
+    }
+}
+
+/// Where clusters are listed: one region, with one set of credentials.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub region: String,
+    pub role_arn: Option<String>,
+    pub client: aws_sdk_ecs::Client,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)], own_region: Option<&str>) -> Result<CollectorConfig, ConfigError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        CollectorConfig::from_lookup(|key| map.get(key).cloned(), own_region)
+    }
+
+    #[test]
+    fn defaults_collect_the_own_region_and_account() {
+        let parsed = config(&[], Some("eu-west-2")).unwrap();
+        assert_eq!(
+            parsed,
+            CollectorConfig {
+                regions: vec!["eu-west-2".into()],
+                role_arns: vec![],
+                concurrency: DEFAULT_CONCURRENCY,
+                account: "admin".into()
+            }
+        );
+    }
+
+    #[test]
+    fn lists_are_comma_separated() {
+        let parsed = config(
+            &[
+                (REGIONS, "us-east-1, eu-west-1,"),
+                (ROLE_ARNS, "arn:aws:iam::111111111111:role/inventory,arn:aws-cn:iam::222222222222:role/x/y"),
+                (CONCURRENCY, "8"),
+                (ACCOUNT, "security"),
+            ],
+            None,
+        )
+        .unwrap();
+        assert_eq!(parsed.regions, ["us-east-1", "eu-west-1"]);
+        assert_eq!(parsed.role_arns.len(), 2);
+        assert_eq!((parsed.concurrency, parsed.account.as_str()), (8, "security"));
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let name = |pairs: &[(&str, &str)]| config(pairs, Some("eu-west-2")).unwrap_err().name;
+        assert_eq!(config(&[], None).unwrap_err().name, REGIONS);
+        assert_eq!(name(&[(REGIONS, "EU West")]), REGIONS);
+        assert_eq!(name(&[(ROLE_ARNS, "arn:aws:iam::123:role/x")]), ROLE_ARNS);
+        assert_eq!(name(&[(ROLE_ARNS, "arn:aws:iam::111111111111:user/x")]), ROLE_ARNS);
+        assert_eq!(name(&[(CONCURRENCY, "0")]), CONCURRENCY);
+        assert_eq!(name(&[(CONCURRENCY, "many")]), CONCURRENCY);
+        assert_eq!(name(&[(ACCOUNT, "a#b")]), ACCOUNT);
+    }
+}
