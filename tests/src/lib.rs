@@ -2,6 +2,8 @@
 //! template, the functions' handlers driven with API Gateway v2 events from `events/`, and a
 //! count of the DynamoDB requests the SDK actually sends.
 
+pub mod template;
+
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
@@ -12,6 +14,7 @@ use aws_smithy_types::config_bag::ConfigBag;
 use chrono::{DateTime, TimeZone, Utc};
 use delete::DeleteApp;
 use ingest::IngestApp;
+use inventory::auth::{Caller, Role, Verdict};
 use inventory::http::ApiFunction;
 use inventory::{ManualClock, Settings, Store};
 use lambda_http::http::StatusCode;
@@ -125,6 +128,7 @@ impl Notifications {
 
 pub struct Response {
     pub status: StatusCode,
+    pub headers: lambda_http::http::HeaderMap,
     pub body: Value,
 }
 
@@ -141,18 +145,32 @@ impl Harness {
         let settings = Settings { table_name: table.clone(), ttl_days, ingest_overwrite: overwrite };
         // Reports in the fixtures are dated 2026-11-20; "now" starts just after.
         let clock = Arc::new(ManualClock::new(day(0) + chrono::TimeDelta::minutes(1)));
-        let store = Store::new(dynamodb.clone(), table.clone());
-        let ingest = IngestApp::new(store.clone(), settings.clone(), clock.clone());
-        let query = QueryApp::new(store.clone(), settings.clone(), clock.clone());
-        let delete = DeleteApp::new(store, settings.clone(), clock.clone());
-        let subscriptions = SubscriptionsApp::new(dynamodb.clone(), &settings, clock.clone());
+        // Each function gets a client of its own, held to its policy in the template.
+        let client_of = |binary| {
+            let config = aws_sdk_dynamodb::config::Builder::from(&config)
+                .interceptor(requests.clone())
+                .interceptor(template::PolicyGuard::new(binary))
+                .build();
+            aws_sdk_dynamodb::Client::from_conf(config)
+        };
+        let store_of = |binary| Store::new(client_of(binary), table.clone());
+        let ingest = IngestApp::new(store_of("ingest"), settings.clone(), clock.clone());
+        let query = QueryApp::new(store_of("query"), settings.clone(), clock.clone());
+        let delete = DeleteApp::new(store_of("delete"), settings.clone(), clock.clone());
+        let subscriptions = SubscriptionsApp::new(client_of("subscriptions"), &settings, clock.clone());
         requests.reset();
         Self { dynamodb, table, clock, requests, settings, ingest, query, delete, subscriptions }
     }
 
+    /// A DynamoDB client counted like the others and held to `binary`'s policy.
+    pub fn client_for(&self, binary: &'static str) -> aws_sdk_dynamodb::Client {
+        let config = self.dynamodb.config().to_builder().interceptor(template::PolicyGuard::new(binary)).build();
+        aws_sdk_dynamodb::Client::from_conf(config)
+    }
+
     /// A collector storing into this test's table with the test's clock.
     pub fn collector(&self, concurrency: usize) -> collector::run::Collector {
-        let store = Store::new(self.dynamodb.clone(), self.table.clone());
+        let store = Store::new(self.client_for("collector"), self.table.clone());
         let ingestor = inventory::Ingestor::new(store, self.settings.clone(), self.clock.clone());
         collector::run::Collector::new(ingestor, "admin".into(), concurrency, self.clock.clone())
     }
@@ -178,33 +196,16 @@ impl Harness {
         account: Option<&str>,
         query: &[(&str, &str)],
     ) -> Response {
-        let mut event = load_event(event_name);
-        if let Some(path) = path {
-            event["rawPath"] = path.into();
-            event["requestContext"]["http"]["path"] = path.into();
-            if let Some(id) = path.rsplit('/').next() {
-                event["pathParameters"] = serde_json::json!({ "subscription_id": id });
-            }
-        }
-        match body {
-            Some(body) => event["body"] = Value::String(body.to_owned()),
-            None => {
-                event.as_object_mut().unwrap().remove("body");
-            }
-        }
-        let headers = event["headers"].as_object_mut().unwrap();
-        match account {
-            Some(account) => headers.insert("x-anchore-account".into(), account.into()),
-            None => headers.remove("x-anchore-account"),
-        };
-        if !query.is_empty() {
-            let raw: Vec<String> = query.iter().map(|(k, v)| format!("{k}={}", encode_query(v))).collect();
-            event["rawQueryString"] = raw.join("&").into();
-            event["queryStringParameters"] = query.iter().map(|(k, v)| (k.to_string(), Value::from(*v))).collect();
-        } else {
-            event["rawQueryString"] = "".into();
-            event.as_object_mut().unwrap().remove("queryStringParameters");
-        }
+        let mut event = api_event(event_name, path, body, account, query);
+        // What API Gateway attaches after the authorizer accepted an admin of that account.
+        let caller =
+            Caller { user: "test-admin".into(), account: account.unwrap_or("admin").into(), role: Role::Admin };
+        event["requestContext"]["authorizer"] = serde_json::json!({ "lambda": Verdict::Allowed(caller).to_context() });
+        self.send(event).await
+    }
+
+    /// Hands an API Gateway v2 event to the function that serves its route.
+    pub async fn send(&self, event: Value) -> Response {
         let route = event["routeKey"].as_str().unwrap().to_owned();
         let request = lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event");
         let response = if ingest::routes().contains(&route) {
@@ -217,9 +218,10 @@ impl Harness {
             self.query.handle(request).await
         };
         let status = response.status();
+        let headers = response.headers().clone();
         let bytes = inventory::http::body_bytes(response.body());
         let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(bytes).expect("JSON body") };
-        Response { status, body }
+        Response { status, headers, body }
     }
 
     /// A bus and queue of this test's own, and the notifier putting to that bus.
@@ -231,7 +233,16 @@ impl Harness {
         let queue_url = local_stack::stream::wire_bus_to_queue(&events, &sqs, &bus, &format!("queue-{}", self.table))
             .await
             .expect("bus wired to a queue");
-        let app = notifier::NotifierApp::new(self.dynamodb.clone(), events, &self.settings, &bus, self.clock.clone());
+        let guarded_events = aws_sdk_eventbridge::Client::from_conf(
+            events.config().to_builder().interceptor(template::PolicyGuard::new("notifier")).build(),
+        );
+        let app = notifier::NotifierApp::new(
+            self.client_for("notifier"),
+            guarded_events,
+            &self.settings,
+            &bus,
+            self.clock.clone(),
+        );
         let stream_arn = local_stack::stream::stream_arn(&self.dynamodb, &self.table).await.expect("stream");
         let reader = local_stack::stream::StreamReader::new(aws_sdk_dynamodbstreams::Client::new(&config), stream_arn);
         Notifications { app, reader, sqs, queue_url }
@@ -284,6 +295,48 @@ impl Harness {
     pub async fn stored_items(&self) -> Vec<HashMap<String, AttributeValue>> {
         self.dynamodb.scan().table_name(&self.table).into_paginator().items().send().try_collect().await.expect("scan")
     }
+}
+
+/// An API Gateway v2 event built from `events/<name>` with path, body, `x-anchore-account` and
+/// query string replaced, before any authorizer ran.
+pub fn api_event(
+    event_name: &str,
+    path: Option<&str>,
+    body: Option<&str>,
+    account: Option<&str>,
+    query: &[(&str, &str)],
+) -> Value {
+    let mut event = load_event(event_name);
+    // The sample's credentials and authorizer context are the caller's to supply.
+    event["requestContext"].as_object_mut().unwrap().remove("authorizer");
+    event["headers"].as_object_mut().unwrap().remove("authorization");
+    if let Some(path) = path {
+        event["rawPath"] = path.into();
+        event["requestContext"]["http"]["path"] = path.into();
+        if let Some(id) = path.rsplit('/').next() {
+            event["pathParameters"] = serde_json::json!({ "subscription_id": id });
+        }
+    }
+    match body {
+        Some(body) => event["body"] = Value::String(body.to_owned()),
+        None => {
+            event.as_object_mut().unwrap().remove("body");
+        }
+    }
+    let headers = event["headers"].as_object_mut().unwrap();
+    match account {
+        Some(account) => headers.insert("x-anchore-account".into(), account.into()),
+        None => headers.remove("x-anchore-account"),
+    };
+    if !query.is_empty() {
+        let raw: Vec<String> = query.iter().map(|(k, v)| format!("{k}={}", encode_query(v))).collect();
+        event["rawQueryString"] = raw.join("&").into();
+        event["queryStringParameters"] = query.iter().map(|(k, v)| (k.to_string(), Value::from(*v))).collect();
+    } else {
+        event["rawQueryString"] = "".into();
+        event.as_object_mut().unwrap().remove("queryStringParameters");
+    }
+    event
 }
 
 fn encode_query(value: &str) -> String {

@@ -22,12 +22,20 @@ use serde_json::Value;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+/// An ECS client for setting up moto, not held to the collector's policy.
+async fn setup_client(region: &str) -> Client {
+    let config =
+        aws_sdk_ecs::config::Builder::from(&moto_config().await).region(aws_config::Region::new(region.to_owned()));
+    Client::from_conf(config.build())
+}
+
 /// moto lists every cluster of a region, so each test works in a region of its own.
 async fn moto_target(region: &str) -> (Target, RequestCounter) {
     let counter = RequestCounter::default();
     let config = aws_sdk_ecs::config::Builder::from(&moto_config().await)
         .region(aws_config::Region::new(region.to_owned()))
         .interceptor(counter.clone())
+        .interceptor(integration_tests::template::PolicyGuard::new("collector"))
         .build();
     (Target { region: region.into(), role_arn: None, client: Client::from_conf(config) }, counter)
 }
@@ -103,12 +111,13 @@ fn by_context<'a>(items: &'a [Value], context: &str) -> Vec<&'a Value> {
 async fn collects_ec2_clusters_with_the_fewest_calls() {
     let harness = Harness::new(120, false).await;
     let (target, requests) = moto_target("eu-west-1").await;
+    let setup = setup_client("eu-west-1").await;
     let web = Workload { family: "web", image: "nginx:1.27", tasks: 200, service: Some("web") };
     let batch = Workload { family: "batch", image: "busybox:1.36", tasks: 60, service: None };
-    let alpha = ec2_cluster(&target.client, DEFAULT_ACCOUNT_KEY, "alpha", &[web, batch]).await;
+    let alpha = ec2_cluster(&setup, DEFAULT_ACCOUNT_KEY, "alpha", &[web, batch]).await;
     let cache = Workload { family: "cache", image: "redis:7", tasks: 3, service: None };
-    let bravo = ec2_cluster(&target.client, DEFAULT_ACCOUNT_KEY, "bravo", &[cache]).await;
-    let empty = ec2_cluster(&target.client, DEFAULT_ACCOUNT_KEY, "empty", &[]).await;
+    let bravo = ec2_cluster(&setup, DEFAULT_ACCOUNT_KEY, "bravo", &[cache]).await;
+    let empty = ec2_cluster(&setup, DEFAULT_ACCOUNT_KEY, "empty", &[]).await;
     requests.reset();
 
     let summary = harness.collector(4).run(std::slice::from_ref(&target), None).await;
@@ -141,15 +150,16 @@ async fn collects_ec2_clusters_with_the_fewest_calls() {
 async fn overwrite_mode_clears_a_cluster_whose_tasks_stopped() {
     let harness = Harness::new(7, true).await;
     let (target, _) = moto_target("eu-central-1").await;
+    let setup = setup_client("eu-central-1").await;
     let cache = Workload { family: "cache", image: "redis:7", tasks: 2, service: None };
-    let cluster = ec2_cluster(&target.client, DEFAULT_ACCOUNT_KEY, "cache", &[cache]).await;
+    let cluster = ec2_cluster(&setup, DEFAULT_ACCOUNT_KEY, "cache", &[cache]).await;
     let collector = harness.collector(2);
     collector.run(std::slice::from_ref(&target), None).await;
     assert_eq!(by_context(&harness.list("admin", &[]).await, &cluster).len(), 1);
 
-    let tasks = target.client.list_tasks().cluster(&cluster).send().await.unwrap().task_arns.unwrap();
+    let tasks = setup.list_tasks().cluster(&cluster).send().await.unwrap().task_arns.unwrap();
     for task in tasks {
-        target.client.stop_task().cluster(&cluster).task(task).send().await.unwrap();
+        setup.stop_task().cluster(&cluster).task(task).send().await.unwrap();
     }
     harness.clock.advance(TimeDelta::minutes(5));
     let summary = collector.run(std::slice::from_ref(&target), None).await;
@@ -327,8 +337,9 @@ fn scheduled_event(deadline: chrono::DateTime<chrono::Utc>) -> lambda_runtime::L
 async fn the_scheduled_event_runs_the_collector_and_returns_its_summary() {
     let harness = Harness::new(120, false).await;
     let (target, _) = moto_target("ap-south-1").await;
+    let setup = setup_client("ap-south-1").await;
     let workload = Workload { family: "web", image: "nginx:1.27", tasks: 2, service: None };
-    ec2_cluster(&target.client, DEFAULT_ACCOUNT_KEY, "scheduled", &[workload]).await;
+    ec2_cluster(&setup, DEFAULT_ACCOUNT_KEY, "scheduled", &[workload]).await;
     let app = CollectorApp::new(harness.collector(2), vec![target]);
     let event = scheduled_event(harness.clock.now() + TimeDelta::minutes(4));
     let summary = app.handle(event).await.unwrap();

@@ -261,8 +261,9 @@ async fn bad_reports_are_rejected_and_store_nothing() {
     assert!(harness.stored_items().await.is_empty(), "a bad report stores nothing");
     assert_eq!(harness.requests.writes(), 0);
 
+    // An account name that cannot be part of a key is refused even inside an authorizer context.
     let bad_account = harness.call(k8s, Some(&good.to_string()), Some("a#b"), &[]).await;
-    assert_eq!(bad_account.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad_account.status, StatusCode::UNAUTHORIZED);
     assert!(harness.stored_items().await.is_empty());
 }
 

@@ -32,13 +32,7 @@ pub struct CollectorConfig {
     pub account: String,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("{name} must be {expected}, got {value:?}")]
-pub struct ConfigError {
-    pub name: &'static str,
-    pub expected: &'static str,
-    pub value: String,
-}
+pub use inventory::settings::ConfigError;
 
 fn list(value: Option<String>) -> Vec<String> {
     value.unwrap_or_default().split(',').map(str::trim).filter(|item| !item.is_empty()).map(str::to_owned).collect()

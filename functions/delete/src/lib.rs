@@ -1,7 +1,8 @@
 //! Delete function: `DELETE /v2/inventories?inventory_type=&context=[&image_digest=]`.
 
+use inventory::auth::{Caller, Permission};
 use inventory::delete::{DeleteOutcome, DeleteTarget, InventoryDeleter};
-use inventory::http::{account, ApiError, ApiFunction};
+use inventory::http::{ApiError, ApiFunction};
 use inventory::{Clock, Settings, Store, SystemClock};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Error, Request, RequestExt, Response};
@@ -33,7 +34,11 @@ impl DeleteApp {
 }
 
 impl ApiFunction for DeleteApp {
-    async fn route(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+    fn required_permission(&self, _request: &Request) -> Permission {
+        Permission::Manage
+    }
+
+    async fn route(&self, request: &Request, caller: &Caller) -> Result<Response<Body>, ApiError> {
         let path = request.uri().path().trim_end_matches('/');
         if path != INVENTORIES_PATH {
             return Err(ApiError::not_found(format!("no route for {} {path}", request.method())));
@@ -41,11 +46,11 @@ impl ApiFunction for DeleteApp {
         if request.method() != Method::DELETE {
             return Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use DELETE"));
         }
-        let account = account(request.headers())?;
+        let account = caller.account.as_str();
         let params = request.query_string_parameters();
         let target = DeleteTarget::from_params(|name| params.first(name).map(str::to_owned))
             .map_err(|error| ApiError::bad_request(error.parameter, &error.message))?;
-        match self.deleter.delete(&account, &target).await {
+        match self.deleter.delete(account, &target).await {
             Ok(DeleteOutcome::Deleted { items }) => {
                 tracing::info!(account, context = target.context, items, "inventory deleted");
                 Ok(Response::builder()

@@ -1,6 +1,7 @@
 //! Ingest function: the agents' report routes and `GET /version`.
 
-use inventory::http::{account, body_bytes, json_response, ApiError, ApiFunction};
+use inventory::auth::{Caller, Permission};
+use inventory::http::{body_bytes, json_response, ApiError, ApiFunction};
 use inventory::report::{parse_ecs, parse_kubernetes, ParsedReport, ReportError};
 use inventory::{Clock, IngestError, Ingestor, Settings, Store, SystemClock};
 use lambda_http::http::{Method, StatusCode};
@@ -11,6 +12,11 @@ use std::sync::Arc;
 pub const KUBERNETES_PATHS: [&str; 2] = ["/v2/kubernetes-inventory", "/v1/enterprise/kubernetes-inventory"];
 pub const ECS_PATHS: [&str; 2] = ["/v2/ecs-inventory", "/v1/enterprise/ecs-inventory"];
 pub const VERSION_PATH: &str = "/version";
+
+/// Routes API Gateway serves without the authorizer: the agents call them before authenticating.
+pub fn public_routes() -> Vec<String> {
+    vec![format!("GET {VERSION_PATH}")]
+}
 
 /// Every route this function serves, as `METHOD path`.
 pub fn routes() -> Vec<String> {
@@ -38,10 +44,19 @@ impl IngestApp {
 }
 
 impl ApiFunction for IngestApp {
-    async fn route(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+    fn required_permission(&self, _request: &Request) -> Permission {
+        Permission::PostReports
+    }
+
+    /// `GET /version` is unauthenticated: the agents call it before they send credentials.
+    fn public_route(&self, request: &Request) -> Option<Response<Body>> {
+        let route = format!("{} {}", request.method(), request.uri().path().trim_end_matches('/'));
+        public_routes().contains(&route).then(version)
+    }
+
+    async fn route(&self, request: &Request, caller: &Caller) -> Result<Response<Body>, ApiError> {
         let path = request.uri().path().trim_end_matches('/');
         let parser: fn(&[u8]) -> Result<ParsedReport, ReportError> = match path {
-            VERSION_PATH if request.method() == Method::GET => return Ok(version()),
             path if KUBERNETES_PATHS.contains(&path) => parse_kubernetes,
             path if ECS_PATHS.contains(&path) => parse_ecs,
             _ => return Err(ApiError::not_found(format!("no route for {} {path}", request.method()))),
@@ -53,10 +68,10 @@ impl ApiFunction for IngestApp {
                 "reports are sent with POST",
             ));
         }
-        let account = account(request.headers())?;
+        let account = caller.account.as_str();
         let report =
             parser(body_bytes(request.body())).map_err(|error| ApiError::bad_request(&error.field, &error.message))?;
-        match self.ingestor.ingest(&account, report).await {
+        match self.ingestor.ingest(account, report).await {
             Ok(summary) => {
                 tracing::info!(
                     account,

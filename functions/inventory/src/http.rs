@@ -1,6 +1,7 @@
-//! HTTP plumbing shared by the API functions: Anchore-style JSON errors and the account.
+//! HTTP plumbing shared by the API functions: the caller check and Anchore-style JSON errors.
 
-use lambda_http::http::{header, HeaderMap, StatusCode};
+use crate::auth::{Caller, Permission, Verdict};
+use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::json;
@@ -10,15 +11,64 @@ use std::sync::Arc;
 
 /// An API function: routes a request to a response or an API error.
 pub trait ApiFunction: Send + Sync + 'static {
-    fn route(&self, request: &Request) -> impl Future<Output = Result<Response<Body>, ApiError>> + Send;
+    /// What the caller's role must allow for this request.
+    fn required_permission(&self, request: &Request) -> Permission;
 
-    /// Every request gets an answer; errors become Anchore-style JSON errors.
+    /// Answers a request for the authenticated, permitted caller.
+    fn route(
+        &self,
+        request: &Request,
+        caller: &Caller,
+    ) -> impl Future<Output = Result<Response<Body>, ApiError>> + Send;
+
+    /// Routes served without credentials (API Gateway runs no authorizer for them).
+    fn public_route(&self, _request: &Request) -> Option<Response<Body>> {
+        None
+    }
+
+    /// Every request gets an answer; the caller is checked before any route runs, and errors
+    /// become Anchore-style JSON errors.
     fn handle(&self, request: Request) -> impl Future<Output = Response<Body>> + Send
     where
         Self: Sized,
     {
-        async move { self.route(&request).await.unwrap_or_else(ApiError::into_response) }
+        async move {
+            if let Some(response) = self.public_route(&request) {
+                return response;
+            }
+            let result = match authorize(&request, self.required_permission(&request)) {
+                Ok(caller) => self.route(&request, &caller).await,
+                Err(error) => Err(error),
+            };
+            result.unwrap_or_else(ApiError::into_response)
+        }
     }
+}
+
+/// The caller of a request, if the authorizer's verdict and the caller's role allow it.
+pub fn authorize(request: &Request, permission: Permission) -> Result<Caller, ApiError> {
+    let caller = match Verdict::of_request(request) {
+        Verdict::Allowed(caller) => caller,
+        Verdict::Unauthenticated(reason) => return Err(ApiError::unauthorized(reason)),
+        Verdict::Forbidden(reason) => return Err(ApiError::forbidden(reason)),
+        Verdict::Unavailable(reason) => {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service_unavailable",
+                format!("credentials could not be checked ({reason}); retry later"),
+            ))
+        }
+    };
+    if !caller.role.allows(permission) {
+        return Err(ApiError::forbidden(format!(
+            "user {:?} has role {}, which may not {} {}",
+            caller.user,
+            caller.role.as_str(),
+            request.method(),
+            request.uri().path()
+        )));
+    }
+    Ok(caller)
 }
 
 /// Runs an API function on the Lambda runtime.
@@ -31,8 +81,12 @@ pub async fn run<F: ApiFunction>(function: F) -> Result<(), lambda_http::Error> 
     .await
 }
 
+/// Picks which of the user's accounts a request acts on (the authorizer reads it).
 pub const ACCOUNT_HEADER: &str = "x-anchore-account";
+/// The account the collector stores under unless configured otherwise.
 pub const DEFAULT_ACCOUNT: &str = "admin";
+/// The challenge sent with every 401.
+pub const BASIC_CHALLENGE: &str = r#"Basic realm="runtime-inventory", charset="UTF-8""#;
 const MAX_ACCOUNT_LEN: usize = 128;
 
 /// An error in Anchore's `ApiErrorResponse` shape: `{code, error_type, message, detail, httpcode}`.
@@ -56,6 +110,14 @@ impl ApiError {
         }
     }
 
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
@@ -66,7 +128,7 @@ impl ApiError {
 
     pub fn into_response(self) -> Response<Body> {
         let code = self.status.as_u16();
-        json_response(
+        let mut response = json_response(
             self.status,
             &json!({
                 "code": code,
@@ -75,7 +137,11 @@ impl ApiError {
                 "detail": self.detail,
                 "httpcode": code,
             }),
-        )
+        );
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static(BASIC_CHALLENGE));
+        }
+        response
     }
 }
 
@@ -86,24 +152,6 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::Text(body))
         .expect("static response parts are valid")
-}
-
-/// The account a request acts on: `x-anchore-account`, or `admin` when absent.
-pub fn account(headers: &HeaderMap) -> Result<String, ApiError> {
-    let Some(value) = headers.get(ACCOUNT_HEADER) else {
-        return Ok(DEFAULT_ACCOUNT.to_owned());
-    };
-    let account = value.to_str().map_err(|_| ApiError::bad_request(ACCOUNT_HEADER, "must be visible ASCII"))?.trim();
-    if account.is_empty() {
-        return Ok(DEFAULT_ACCOUNT.to_owned());
-    }
-    if !is_valid_account(account) {
-        return Err(ApiError::bad_request(
-            ACCOUNT_HEADER,
-            format!("must be 1 to {MAX_ACCOUNT_LEN} letters, digits or -_.@+="),
-        ));
-    }
-    Ok(account.to_owned())
 }
 
 /// Account names end up in DynamoDB keys; `#` separates key parts.
@@ -125,16 +173,43 @@ pub fn body_bytes(body: &Body) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lambda_http::http::HeaderValue;
+
+    use crate::auth::Role;
+
+    fn request_from(verdict: Option<Verdict>) -> Request {
+        let request =
+            lambda_http::http::Request::builder().method("DELETE").uri("/v2/inventories").body(Body::Empty).unwrap();
+        match verdict {
+            Some(verdict) => verdict.attach(request),
+            None => request,
+        }
+    }
+
+    fn caller(role: Role) -> Caller {
+        Caller { user: "u".into(), account: "team-a".into(), role }
+    }
 
     #[test]
-    fn account_defaults_to_admin_and_is_validated() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(account(&headers).unwrap(), "admin");
-        headers.insert(ACCOUNT_HEADER, HeaderValue::from_static("team-a"));
-        assert_eq!(account(&headers).unwrap(), "team-a");
-        headers.insert(ACCOUNT_HEADER, HeaderValue::from_static("a#b"));
-        assert_eq!(account(&headers).unwrap_err().status, StatusCode::BAD_REQUEST);
+    fn callers_are_checked_against_the_route() {
+        let admin = request_from(Some(Verdict::Allowed(caller(Role::Admin))));
+        assert_eq!(authorize(&admin, Permission::Manage).unwrap(), caller(Role::Admin));
+
+        let agent = request_from(Some(Verdict::Allowed(caller(Role::InventoryAgent))));
+        let refused = authorize(&agent, Permission::Manage).unwrap_err();
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        assert!(refused.message.contains("inventory-agent may not DELETE /v2/inventories"), "{}", refused.message);
+
+        let response = authorize(&request_from(None), Permission::Read).unwrap_err().into_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(response.headers()[header::WWW_AUTHENTICATE], BASIC_CHALLENGE);
+
+        let wrong_account = request_from(Some(Verdict::Forbidden("not a member".into())));
+        let response = authorize(&wrong_account, Permission::Read).unwrap_err().into_response();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert!(response.headers().get(header::WWW_AUTHENTICATE).is_none());
+
+        let unavailable = request_from(Some(Verdict::Unavailable("SSM throttled".into())));
+        assert_eq!(authorize(&unavailable, Permission::Read).unwrap_err().status, StatusCode::SERVICE_UNAVAILABLE);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Runtime inventory domain and storage, shared by every function.
 
+pub mod auth;
 pub mod clock;
 pub mod delete;
 pub mod http;

@@ -19,6 +19,15 @@ pub struct Settings {
     pub ingest_overwrite: bool,
 }
 
+/// A function-specific setting with a value it cannot use.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{name} must be {expected}, got {value:?}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub expected: &'static str,
+    pub value: String,
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SettingsError {
     #[error("{0} must be set")]

@@ -11,6 +11,10 @@ use std::time::Duration;
 
 const DEFAULT_PORT: u16 = 8228;
 const DEFAULT_TABLE: &str = "runtime-inventory";
+/// The local stack's only user: for local use, never deployed.
+const LOCAL_USER: &str = "admin";
+const LOCAL_PASSWORD: &str = "admin";
+const LOCAL_USERS_PATH: &str = "/runtime-inventory-local/users";
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -35,7 +39,20 @@ async fn main() -> Result<(), Error> {
 
     let store = Store::new(dynamodb.clone(), settings.table_name.clone());
     let store_for_collector = store.clone();
+    // The authorizer reads users from moto's SSM, as it reads them from SSM when deployed.
+    let users = authorizer::users::SsmUsers::new(aws_sdk_ssm::Client::new(&config), LOCAL_USERS_PATH);
+    let local_user = authorizer::users::UserRecord {
+        password_hash: authorizer::password::hash_password(LOCAL_PASSWORD)?,
+        accounts: vec![inventory::http::DEFAULT_ACCOUNT.to_owned()],
+        role: inventory::auth::Role::Admin,
+    };
+    users.put(LOCAL_USER, &local_user, None).await?;
+    let auth_config = authorizer::config::AuthConfig::from_lookup(|key| match key {
+        authorizer::config::USERS_PATH => Some(LOCAL_USERS_PATH.to_owned()),
+        _ => std::env::var(key).ok(),
+    })?;
     let api = Arc::new(Api {
+        authorizer: authorizer::decide::Authorizer::new(users, auth_config.cache_ttl),
         ingest: ingest::IngestApp::new(store.clone(), settings.clone(), Arc::new(SystemClock)),
         query: query::QueryApp::new(store.clone(), settings.clone(), Arc::new(SystemClock)),
         delete: delete::DeleteApp::new(store, settings.clone(), Arc::new(SystemClock)),
@@ -88,6 +105,7 @@ async fn main() -> Result<(), Error> {
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
     println!("Runtime Inventory local stack");
     println!("  API:       http://127.0.0.1:{port}  (try GET /version)");
+    println!("  auth:      HTTP basic, user {LOCAL_USER:?} password {LOCAL_PASSWORD:?} (admin of account admin; local only), users in SSM {LOCAL_USERS_PATH}");
     println!("  AWS (moto): {}  table {}", moto.endpoint(), settings.table_name);
     println!(
         "  settings:  INVENTORY_TTL_DAYS={} INVENTORY_INGEST_OVERWRITE={}",

@@ -1,6 +1,7 @@
 //! Serves the API routes on loopback with the functions' own handlers, the way API Gateway
 //! would invoke them.
 
+use authorizer::decide::Authorizer;
 use bytes::Bytes;
 use delete::DeleteApp;
 use http_body_util::{BodyExt, Full};
@@ -20,6 +21,8 @@ use subscriptions::SubscriptionsApp;
 use tokio::net::TcpListener;
 
 pub struct Api {
+    /// The authorizer function's logic, run before every route but the public ones.
+    pub authorizer: Authorizer,
     pub ingest: IngestApp,
     pub query: QueryApp,
     pub delete: DeleteApp,
@@ -53,6 +56,15 @@ impl Api {
     pub async fn call(&self, request: lambda_http::Request) -> lambda_http::Response<Body> {
         let path = request.uri().path().to_owned();
         let method = request.method().to_string();
+        let route = format!("{method} {}", path.trim_end_matches('/'));
+        let request = if ingest::public_routes().contains(&route) {
+            request
+        } else {
+            let header = |name: &str| request.headers().get(name).and_then(|value| value.to_str().ok());
+            let verdict =
+                self.authorizer.decide(header("authorization"), header(inventory::http::ACCOUNT_HEADER)).await;
+            verdict.attach(request)
+        };
         match self.target(&method, &path) {
             Some(Target::Ingest) => self.ingest.handle(request).await,
             Some(Target::Query) => self.query.handle(request).await,

@@ -1,6 +1,7 @@
 //! Query function: `GET /v2/inventories`.
 
-use inventory::http::{account, json_response, ApiError, ApiFunction};
+use inventory::auth::{Caller, Permission};
+use inventory::http::{json_response, ApiError, ApiFunction};
 use inventory::{Clock, InventoryQuery, InventoryReader, Settings, Store, SystemClock};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Error, Request, RequestExt, Response};
@@ -30,7 +31,11 @@ impl QueryApp {
 }
 
 impl ApiFunction for QueryApp {
-    async fn route(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+    fn required_permission(&self, _request: &Request) -> Permission {
+        Permission::Read
+    }
+
+    async fn route(&self, request: &Request, caller: &Caller) -> Result<Response<Body>, ApiError> {
         let path = request.uri().path().trim_end_matches('/');
         if path != INVENTORIES_PATH {
             return Err(ApiError::not_found(format!("no route for {} {path}", request.method())));
@@ -38,11 +43,11 @@ impl ApiFunction for QueryApp {
         if request.method() != Method::GET {
             return Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use GET"));
         }
-        let account = account(request.headers())?;
+        let account = caller.account.as_str();
         let params = request.query_string_parameters();
         let query = InventoryQuery::from_params(|name| params.first(name).map(str::to_owned))
             .map_err(|error| ApiError::bad_request(error.parameter, &error.message))?;
-        match self.reader.list(&account, &query).await {
+        match self.reader.list(account, &query).await {
             Ok(list) => Ok(json_response(StatusCode::OK, &list)),
             Err(error) => {
                 tracing::error!(%error, account, "listing inventory failed");

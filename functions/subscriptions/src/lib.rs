@@ -1,7 +1,8 @@
 //! Subscriptions function: Anchore's subscription API for `runtime_inventory` subscriptions,
 //! on `/v1/subscriptions` and `/v2/subscriptions`.
 
-use inventory::http::{account, body_bytes, json_response, ApiError, ApiFunction};
+use inventory::auth::{Caller, Permission};
+use inventory::http::{body_bytes, json_response, ApiError, ApiFunction};
 use inventory::subscriptions::{NewSubscription, SubscriptionError, SubscriptionUpdate, Subscriptions};
 use inventory::{Clock, Settings, SystemClock};
 use lambda_http::http::{Method, StatusCode};
@@ -53,31 +54,39 @@ impl SubscriptionsApp {
 }
 
 impl ApiFunction for SubscriptionsApp {
-    async fn route(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+    fn required_permission(&self, request: &Request) -> Permission {
+        if request.method() == Method::GET {
+            Permission::Read
+        } else {
+            Permission::Manage
+        }
+    }
+
+    async fn route(&self, request: &Request, caller: &Caller) -> Result<Response<Body>, ApiError> {
         let path = request.uri().path();
         let Some(id) = match_path(path) else {
             return Err(ApiError::not_found(format!("no route for {} {path}", request.method())));
         };
-        let account = account(request.headers())?;
+        let account = caller.account.as_str();
         let method = request.method().clone();
         let result = match (id, method) {
             (None, Method::GET) => {
                 let params = request.query_string_parameters();
                 self.subscriptions
-                    .list(&account, params.first("subscription_type"), params.first("subscription_key"))
+                    .list(account, params.first("subscription_type"), params.first("subscription_key"))
                     .await
             }
             (None, Method::POST) => {
                 let new: NewSubscription = parse_body(request)?;
-                self.subscriptions.create(&account, new).await.map(|created| vec![created])
+                self.subscriptions.create(account, new).await.map(|created| vec![created])
             }
-            (Some(id), Method::GET) => self.subscriptions.get(&account, id).await.map(|found| vec![found]),
+            (Some(id), Method::GET) => self.subscriptions.get(account, id).await.map(|found| vec![found]),
             (Some(id), Method::PUT) => {
                 let update: SubscriptionUpdate = parse_body(request)?;
-                self.subscriptions.update(&account, id, update).await.map(|updated| vec![updated])
+                self.subscriptions.update(account, id, update).await.map(|updated| vec![updated])
             }
             (Some(id), Method::DELETE) => {
-                return match self.subscriptions.delete(&account, id).await {
+                return match self.subscriptions.delete(account, id).await {
                     Ok(()) => Ok(Response::builder()
                         .status(StatusCode::NO_CONTENT)
                         .body(Body::Empty)

@@ -1,0 +1,182 @@
+//! What `infra/template.yaml` declares for each function: the routes it serves, the
+//! environment it gets and the actions its policy allows. The consistency tests and the
+//! policy guard compare the code against it.
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use local_stack::moto::workspace_root;
+use serde_yaml::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
+
+/// One `AWS::Serverless::Function` of the template.
+#[derive(Debug, Clone, Default)]
+pub struct FunctionSpec {
+    pub logical_id: String,
+    /// `METHOD path` of its HttpApi events.
+    pub routes: BTreeSet<String>,
+    /// Routes whose event turns the authorizer off.
+    pub public_routes: BTreeSet<String>,
+    /// Environment variable names, the Globals' included.
+    pub environment: BTreeSet<String>,
+    /// IAM actions its inline policy statements allow, as `service:Operation`.
+    pub actions: BTreeSet<String>,
+}
+
+pub fn template() -> &'static Value {
+    static TEMPLATE: OnceLock<Value> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        local_stack::template::read_template(&workspace_root().join("infra/template.yaml"))
+            .expect("the template parses")
+    })
+}
+
+fn untag(value: &Value) -> &Value {
+    match value {
+        Value::Tagged(tagged) => &tagged.value,
+        other => other,
+    }
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    match untag(value) {
+        Value::String(text) => vec![text.clone()],
+        Value::Sequence(items) => items.iter().flat_map(strings).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn keys(value: &Value) -> impl Iterator<Item = String> + '_ {
+    value.as_mapping().into_iter().flat_map(|map| map.keys().filter_map(Value::as_str).map(str::to_owned))
+}
+
+/// Statements, including both branches of a conditional (`!If [cond, statement, ...]`).
+fn statements(value: &Value) -> Vec<&Value> {
+    match value {
+        Value::Tagged(tagged) if tagged.tag == "If" => {
+            tagged.value.as_sequence().into_iter().flatten().skip(1).flat_map(statements).collect()
+        }
+        Value::Sequence(items) => items.iter().flat_map(statements).collect(),
+        Value::Mapping(_) => vec![value],
+        _ => Vec::new(),
+    }
+}
+
+/// Every function of the template, by the binary it is built from.
+pub fn functions() -> &'static BTreeMap<String, FunctionSpec> {
+    static FUNCTIONS: OnceLock<BTreeMap<String, FunctionSpec>> = OnceLock::new();
+    FUNCTIONS.get_or_init(|| {
+        let template = template();
+        let globals: Vec<String> = keys(&template["Globals"]["Function"]["Environment"]["Variables"]).collect();
+        let mut functions = BTreeMap::new();
+        for (id, resource) in template["Resources"].as_mapping().expect("Resources") {
+            if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+                continue;
+            }
+            let binary =
+                resource["Metadata"]["BuildProperties"]["Binary"].as_str().expect("each function names its binary");
+            let properties = &resource["Properties"];
+            let mut spec = FunctionSpec { logical_id: id.as_str().unwrap().to_owned(), ..Default::default() };
+            spec.environment.extend(globals.iter().cloned());
+            spec.environment.extend(keys(&properties["Environment"]["Variables"]));
+            for event in properties["Events"].as_mapping().into_iter().flat_map(|events| events.values()) {
+                if event["Type"].as_str() != Some("HttpApi") {
+                    continue;
+                }
+                let event = &event["Properties"];
+                let route =
+                    format!("{} {}", event["Method"].as_str().unwrap().to_uppercase(), event["Path"].as_str().unwrap());
+                if event["Auth"]["Authorizer"].as_str() == Some("NONE") {
+                    spec.public_routes.insert(route.clone());
+                }
+                spec.routes.insert(route);
+            }
+            for policy in properties["Policies"].as_sequence().into_iter().flatten() {
+                for statement in statements(&policy["Statement"]) {
+                    if statement["Effect"].as_str() == Some("Allow") {
+                        spec.actions.extend(strings(&statement["Action"]));
+                    }
+                }
+            }
+            functions.insert(binary.to_owned(), spec);
+        }
+        functions
+    })
+}
+
+pub fn function(binary: &str) -> &'static FunctionSpec {
+    functions().get(binary).unwrap_or_else(|| panic!("the template has no function built from binary {binary:?}"))
+}
+
+/// Fails any SDK call that the template's policy for `binary` does not allow, so a test that
+/// makes the code call something new fails until the policy grants it.
+#[derive(Debug, Clone)]
+pub struct PolicyGuard {
+    binary: &'static str,
+}
+
+impl PolicyGuard {
+    pub fn new(binary: &'static str) -> Self {
+        function(binary);
+        Self { binary }
+    }
+}
+
+/// The action IAM checks for one item of a `TransactWriteItems` call.
+fn transact_action(item: &TransactWriteItem) -> &'static str {
+    if item.put().is_some() {
+        "PutItem"
+    } else if item.delete().is_some() {
+        "DeleteItem"
+    } else if item.update().is_some() {
+        "UpdateItem"
+    } else {
+        "ConditionCheckItem"
+    }
+}
+
+/// The IAM prefix of an SDK service name.
+fn iam_service(service: &str) -> String {
+    match service {
+        "EventBridge" => "events".to_owned(),
+        other => other.to_ascii_lowercase(),
+    }
+}
+
+impl Intercept for PolicyGuard {
+    fn name(&self) -> &'static str {
+        "PolicyGuard"
+    }
+
+    fn read_before_serialization(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        config: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let metadata = config.load::<Metadata>().expect("every operation has metadata");
+        let service = iam_service(metadata.service());
+        // IAM has no action for a transaction: each item in it is authorised as its own write.
+        let operations = match context.input().downcast_ref::<TransactWriteItemsInput>() {
+            Some(transaction) => transaction.transact_items().iter().map(transact_action).collect(),
+            None => vec![metadata.name()],
+        };
+        let spec = function(self.binary);
+        for operation in operations {
+            let action = format!("{service}:{operation}");
+            assert!(
+                spec.actions.contains(&action),
+                "the {} function called {action}, which {}'s policy in infra/template.yaml does not allow",
+                self.binary,
+                spec.logical_id
+            );
+        }
+        Ok(())
+    }
+}

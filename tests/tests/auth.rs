@@ -1,0 +1,219 @@
+//! Authentication end to end: the authorizer function reads users from moto's SSM, its
+//! verdict travels in the authorizer context as API Gateway carries it, and each function
+//! enforces it.
+
+use authorizer::decide::Authorizer;
+use authorizer::password::hash_password;
+use authorizer::users::{SsmUsers, UserRecord};
+use authorizer::AuthorizerApp;
+use aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
+use base64::Engine;
+use integration_tests::{api_event, day, k8s_report, listed, moto_config, sample_report, Harness, Response};
+use inventory::auth::Role;
+use lambda_http::http::StatusCode;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const PASSWORD: &str = "s3cret-for-tests";
+
+struct Api {
+    harness: Harness,
+    authorizer: AuthorizerApp,
+}
+
+fn basic(user: &str, password: &str) -> String {
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
+}
+
+impl Api {
+    /// A table and a user path of the test's own, with one user per role.
+    async fn new() -> Self {
+        let harness = Harness::new(120, false).await;
+        let users = SsmUsers::new(aws_sdk_ssm::Client::new(&moto_config().await), format!("/{}/users", harness.table));
+        let hash = hash_password(PASSWORD).unwrap();
+        for (user, role, accounts) in [
+            ("agent", Role::InventoryAgent, vec!["admin"]),
+            ("reader", Role::ReadOnly, vec!["admin"]),
+            ("boss", Role::Admin, vec!["admin", "team-b"]),
+        ] {
+            let accounts = accounts.into_iter().map(str::to_owned).collect();
+            let record = UserRecord { password_hash: hash.clone(), accounts, role };
+            users.put(user, &record, None).await.expect("user written to SSM");
+        }
+        // The authorizer reads them with a client held to its policy.
+        let guarded = aws_sdk_ssm::Client::from_conf(
+            aws_sdk_ssm::config::Builder::from(&moto_config().await)
+                .interceptor(integration_tests::template::PolicyGuard::new("authorizer"))
+                .build(),
+        );
+        let users = SsmUsers::new(guarded, format!("/{}/users", harness.table));
+        let authorizer = AuthorizerApp::new(Authorizer::new(users, Duration::from_secs(60)));
+        Self { harness, authorizer }
+    }
+
+    /// Sends `event` through API Gateway as the template configures it: the authorizer first
+    /// (except on the unauthenticated route), its context attached, then the function.
+    async fn send(&self, mut event: Value, authorization: Option<&str>) -> Response {
+        let headers = event["headers"].as_object_mut().unwrap();
+        match authorization {
+            Some(value) => headers.insert("authorization".into(), value.into()),
+            None => headers.remove("authorization"),
+        };
+        if !ingest::public_routes().iter().any(|route| event["routeKey"] == route.as_str()) {
+            let request: ApiGatewayV2CustomAuthorizerV2Request = serde_json::from_value(json!({
+                "version": "2.0",
+                "type": "REQUEST",
+                "routeArn": format!("arn:aws:execute-api:eu-west-2:123456789012:abc123/$default/{}", event["routeKey"].as_str().unwrap().replace(' ', "")),
+                "routeKey": event["routeKey"],
+                "rawPath": event["rawPath"],
+                "headers": event["headers"],
+                "requestContext": event["requestContext"],
+            }))
+            .unwrap();
+            let answer = self
+                .authorizer
+                .handle(lambda_runtime::LambdaEvent::new(request, lambda_runtime::Context::default()))
+                .await
+                .unwrap();
+            // The authorizer never denies by itself: the function answers with a proper challenge.
+            assert!(answer.is_authorized);
+            event["requestContext"]["authorizer"] = json!({ "lambda": answer.context });
+        }
+        self.harness.send(event).await
+    }
+
+    async fn post_report(&self, user: &str, password: &str, account: Option<&str>, report: &Value) -> Response {
+        let event = api_event("post-kubernetes-inventory.json", None, Some(&report.to_string()), account, &[]);
+        self.send(event, Some(&basic(user, password))).await
+    }
+}
+
+fn assert_challenge(response: &Response) {
+    assert_eq!(response.status, StatusCode::UNAUTHORIZED, "{}", response.body);
+    let challenge = response.headers.get("www-authenticate").expect("a WWW-Authenticate header").to_str().unwrap();
+    assert!(challenge.starts_with("Basic realm="), "{challenge}");
+    assert_eq!(response.body["httpcode"], 401);
+    assert_eq!(response.body["error_type"], "unauthorized");
+}
+
+#[tokio::test]
+async fn missing_or_wrong_credentials_get_a_basic_challenge_and_store_nothing() {
+    let api = Api::new().await;
+    let report = k8s_report("prod", day(0), &[("default", "nginx:1", 1)]);
+    let body = Some(report.to_string());
+    let event = || api_event("post-kubernetes-inventory.json", None, body.as_deref(), Some("admin"), &[]);
+
+    let missing = api.send(event(), None).await;
+    assert_challenge(&missing);
+    assert!(missing.body["message"].as_str().unwrap().contains("no credentials"), "{}", missing.body);
+    let wrong_password = api.post_report("agent", "not-the-password", Some("admin"), &report).await;
+    assert_challenge(&wrong_password);
+    let unknown_user = api.post_report("mallory", PASSWORD, Some("admin"), &report).await;
+    assert_challenge(&unknown_user);
+    // Whether the user exists is not revealed.
+    assert_eq!(wrong_password.body, unknown_user.body);
+    assert_challenge(&api.send(event(), Some("Bearer abc.def")).await);
+    assert_challenge(&api.send(event(), Some("Basic not-base64!")).await);
+
+    assert!(api.harness.stored_items().await.is_empty(), "a refused report stores nothing");
+}
+
+#[tokio::test]
+async fn an_account_the_user_does_not_belong_to_is_forbidden() {
+    let api = Api::new().await;
+    let report = k8s_report("prod", day(0), &[("default", "nginx:1", 1)]);
+    let forbidden = api.post_report("agent", PASSWORD, Some("team-b"), &report).await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN, "{}", forbidden.body);
+    assert!(forbidden.body["message"].as_str().unwrap().contains("team-b"), "{}", forbidden.body);
+    assert!(forbidden.headers.get("www-authenticate").is_none());
+    let malformed = api.post_report("agent", PASSWORD, Some("a#b"), &report).await;
+    assert_eq!(malformed.status, StatusCode::FORBIDDEN, "{}", malformed.body);
+    assert!(api.harness.stored_items().await.is_empty());
+
+    // A member of several accounts picks one with the header; without it, its first account.
+    assert_eq!(api.post_report("boss", PASSWORD, Some("team-b"), &report).await.status, StatusCode::CREATED);
+    let boss = basic("boss", PASSWORD);
+    let read = |account: Option<&'static str>| {
+        let event = api_event("get-inventories.json", None, None, account, &[]);
+        api.send(event, Some(&boss))
+    };
+    assert_eq!(
+        listed(read(Some("team-b")).await.body["items"].as_array().unwrap()),
+        [("prod/default".to_owned(), integration_tests::digest(1))]
+    );
+    assert_eq!(read(None).await.body["items"], json!([]), "the first account, admin, has nothing");
+}
+
+/// Each route's sample event, with the request path for routes with a subscription id.
+const ROUTES: &[(&str, Option<&str>)] = &[
+    ("post-kubernetes-inventory.json", None),
+    ("post-kubernetes-inventory-v1.json", None),
+    ("post-ecs-inventory.json", None),
+    ("post-ecs-inventory-v1.json", None),
+    ("get-inventories.json", None),
+    ("delete-inventories.json", None),
+    ("get-subscriptions.json", None),
+    ("post-subscriptions.json", None),
+    ("get-subscription.json", Some("/v1/subscriptions/no-such-id")),
+    ("put-subscription.json", Some("/v1/subscriptions/no-such-id")),
+    ("delete-subscription.json", Some("/v2/subscriptions/no-such-id")),
+];
+
+#[tokio::test]
+async fn each_role_reaches_exactly_its_routes() {
+    let api = Api::new().await;
+    for (user, role) in [("agent", Role::InventoryAgent), ("reader", Role::ReadOnly), ("boss", Role::Admin)] {
+        for (event_name, path) in ROUTES {
+            let template = integration_tests::load_event(event_name);
+            let route = template["routeKey"].as_str().unwrap().to_owned();
+            let body = template["body"].as_str().map(str::to_owned);
+            let event = api_event(event_name, *path, body.as_deref(), Some("admin"), &[]);
+            let response = api.send(event, Some(&basic(user, PASSWORD))).await;
+            let expected = match role {
+                Role::InventoryAgent => route.starts_with("POST /v") && route.ends_with("-inventory"),
+                Role::ReadOnly => route.starts_with("GET "),
+                Role::Admin => true,
+            };
+            if expected {
+                assert!(
+                    ![StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN].contains(&response.status),
+                    "{user} on {route}: {} {}",
+                    response.status,
+                    response.body
+                );
+            } else {
+                assert_eq!(response.status, StatusCode::FORBIDDEN, "{user} on {route}: {}", response.body);
+                assert!(response.body["message"].as_str().unwrap().contains(role.as_str()), "{}", response.body);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_k8s_inventory_request_is_accepted_as_the_agent_sends_it() {
+    let api = Api::new().await;
+    // The agent checks the version without credentials first.
+    let version = api.send(api_event("get-version.json", None, None, None, &[]), None).await;
+    assert_eq!(version.status, StatusCode::OK);
+    assert_eq!(version.body["service"]["version"], "5.10.0");
+
+    // Then posts with basic auth and its configured account, as k8s-inventory does.
+    let report = sample_report("post-kubernetes-inventory.json");
+    let posted = api.post_report("agent", PASSWORD, Some("admin"), &report).await;
+    assert_eq!(posted.status, StatusCode::CREATED, "{}", posted.body);
+    let event = api_event("get-inventories.json", None, None, Some("admin"), &[]);
+    let listed = api.send(event, Some(&basic("reader", PASSWORD))).await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert!(!listed.body["items"].as_array().unwrap().is_empty(), "{}", listed.body);
+    // The agent itself may not read it back.
+    let event = api_event("get-inventories.json", None, None, Some("admin"), &[]);
+    assert_eq!(api.send(event, Some(&basic("agent", PASSWORD))).await.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_request_without_an_authorizer_context_is_refused() {
+    // A route deployed without the authorizer fails closed.
+    let api = Api::new().await;
+    let event = api_event("get-inventories.json", None, None, Some("admin"), &[]);
+    assert_challenge(&api.harness.send(event).await);
+}

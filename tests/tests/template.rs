@@ -1,0 +1,121 @@
+//! The template and the code must not drift: every environment variable a function reads is
+//! set, every route the code serves is on the API (and nothing else is), and only the public
+//! routes skip the authorizer. The actions each function calls are checked against its policy
+//! by `PolicyGuard` on the SDK clients of every integration test.
+
+use integration_tests::template::{functions, template};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+/// The functions built from this workspace, by binary.
+const BINARIES: [&str; 7] = ["authorizer", "collector", "delete", "ingest", "notifier", "query", "subscriptions"];
+
+fn set(items: impl IntoIterator<Item = impl Into<String>>) -> BTreeSet<String> {
+    items.into_iter().map(Into::into).collect()
+}
+
+/// The keys a `from_lookup` configuration loader asks for.
+fn looked_up(load: impl Fn(&dyn Fn(&str) -> Option<String>)) -> BTreeSet<String> {
+    let seen = Mutex::new(BTreeSet::new());
+    load(&|key: &str| {
+        seen.lock().unwrap().insert(key.to_owned());
+        None
+    });
+    seen.into_inner().unwrap()
+}
+
+/// What each function reads from its environment.
+fn code_environment() -> BTreeMap<&'static str, BTreeSet<String>> {
+    let settings = set(inventory::settings::ENVIRONMENT_VARIABLES.iter().copied());
+    let with = |extra: &[&str]| settings.iter().cloned().chain(extra.iter().map(|name| name.to_string())).collect();
+    BTreeMap::from([
+        ("authorizer", set(authorizer::config::ENVIRONMENT_VARIABLES.iter().copied())),
+        ("collector", with(collector::config::ENVIRONMENT_VARIABLES)),
+        ("delete", settings.clone()),
+        ("ingest", settings.clone()),
+        ("notifier", with(&[inventory::notify::EVENT_BUS_NAME])),
+        ("query", settings.clone()),
+        ("subscriptions", settings.clone()),
+    ])
+}
+
+#[test]
+fn every_function_of_the_workspace_is_in_the_template() {
+    assert_eq!(set(functions().keys().cloned()), set(BINARIES));
+    assert_eq!(set(code_environment().keys().copied()), set(BINARIES));
+}
+
+#[test]
+fn the_declared_variable_lists_are_what_the_loaders_read() {
+    let settings = looked_up(|lookup| drop(inventory::Settings::from_lookup(lookup)));
+    // Missing values stop a loader early; give it a table name to see the rest.
+    let settings_full = looked_up(|lookup| {
+        drop(inventory::Settings::from_lookup(|key| {
+            lookup(key).or((key == inventory::settings::TABLE_NAME).then(|| "t".to_owned()))
+        }))
+    });
+    assert!(settings.is_subset(&settings_full));
+    assert_eq!(settings_full, set(inventory::settings::ENVIRONMENT_VARIABLES.iter().copied()));
+
+    let collector =
+        looked_up(|lookup| drop(collector::config::CollectorConfig::from_lookup(lookup, Some("eu-west-2"))));
+    assert_eq!(collector, set(collector::config::ENVIRONMENT_VARIABLES.iter().copied()));
+
+    let auth = looked_up(|lookup| {
+        drop(authorizer::config::AuthConfig::from_lookup(|key| {
+            lookup(key).or((key == authorizer::config::USERS_PATH).then(|| "/users".to_owned()))
+        }))
+    });
+    assert_eq!(auth, set(authorizer::config::ENVIRONMENT_VARIABLES.iter().copied()));
+}
+
+#[test]
+fn every_variable_a_function_reads_is_set_by_the_template() {
+    for (binary, reads) in code_environment() {
+        let spec = &functions()[binary];
+        let missing: Vec<&String> = reads.difference(&spec.environment).collect();
+        assert!(
+            missing.is_empty(),
+            "{} ({binary}) reads {missing:?}, which the template does not set",
+            spec.logical_id
+        );
+    }
+}
+
+#[test]
+fn the_api_serves_exactly_the_routes_of_the_code() {
+    let code: BTreeMap<&str, Vec<String>> = BTreeMap::from([
+        ("ingest", ingest::routes()),
+        ("query", query::routes()),
+        ("delete", delete::routes()),
+        ("subscriptions", subscriptions::routes()),
+    ]);
+    for (binary, spec) in functions() {
+        let served = set(code.get(binary.as_str()).cloned().unwrap_or_default());
+        assert_eq!(spec.routes, served, "{} ({binary}): template routes vs routes the code serves", spec.logical_id);
+    }
+}
+
+#[test]
+fn only_the_public_routes_skip_the_authorizer() {
+    let public: BTreeSet<String> = functions().values().flat_map(|spec| spec.public_routes.iter().cloned()).collect();
+    assert_eq!(public, set(ingest::public_routes()));
+
+    let auth = &template()["Resources"]["HttpApi"]["Properties"]["Auth"];
+    let default = auth["DefaultAuthorizer"].as_str().expect("the API has a default authorizer");
+    let authorizer = &auth["Authorizers"][default];
+    let function_arn = format!("{:?}", authorizer["FunctionArn"]);
+    assert!(function_arn.contains(&functions()["authorizer"].logical_id), "{function_arn}");
+    assert_eq!(authorizer["AuthorizerPayloadFormatVersion"].as_str(), Some("2.0"));
+    assert_eq!(authorizer["EnableSimpleResponses"].as_bool(), Some(true));
+}
+
+#[test]
+fn policies_name_actions_not_wildcards() {
+    for (binary, spec) in functions() {
+        assert!(!spec.actions.is_empty(), "{binary} has no policy");
+        for action in &spec.actions {
+            assert!(!action.contains('*'), "{} allows {action}", spec.logical_id);
+        }
+    }
+}
