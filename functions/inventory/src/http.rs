@@ -36,11 +36,11 @@ pub trait ApiFunction: Send + Sync + 'static {
             if let Some(response) = self.public_route(&request) {
                 return response;
             }
-            let result = match authorize(&request, self.required_permission(&request)) {
-                Ok(caller) => self.route(&request, &caller).await,
-                Err(error) => Err(error),
+            let caller = match authorize(&request, self.required_permission(&request)) {
+                Ok(caller) => caller,
+                Err(refused) => return refused.into_response(),
             };
-            result.unwrap_or_else(ApiError::into_response)
+            self.route(&request, &caller).await.unwrap_or_else(ApiError::into_response)
         }
     }
 }
