@@ -84,6 +84,12 @@ pub fn day(n: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 20, 10, 15, 0).unwrap() + chrono::TimeDelta::days(n)
 }
 
+/// `client` (counted by the harness) held to `binary`'s policy in the template.
+fn guarded(client: &aws_sdk_dynamodb::Client, binary: &'static str) -> aws_sdk_dynamodb::Client {
+    let config = client.config().to_builder().interceptor(template::PolicyGuard::new(binary)).build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
 pub struct Harness {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub table: String,
@@ -146,13 +152,7 @@ impl Harness {
         // Reports in the fixtures are dated 2026-11-20; "now" starts just after.
         let clock = Arc::new(ManualClock::new(day(0) + chrono::TimeDelta::minutes(1)));
         // Each function gets a client of its own, held to its policy in the template.
-        let client_of = |binary| {
-            let config = aws_sdk_dynamodb::config::Builder::from(&config)
-                .interceptor(requests.clone())
-                .interceptor(template::PolicyGuard::new(binary))
-                .build();
-            aws_sdk_dynamodb::Client::from_conf(config)
-        };
+        let client_of = |binary| guarded(&dynamodb, binary);
         let store_of = |binary| Store::new(client_of(binary), table.clone());
         let ingest = IngestApp::new(store_of("ingest"), settings.clone(), clock.clone());
         let query = QueryApp::new(store_of("query"), settings.clone(), clock.clone());
@@ -164,8 +164,7 @@ impl Harness {
 
     /// A DynamoDB client counted like the others and held to `binary`'s policy.
     pub fn client_for(&self, binary: &'static str) -> aws_sdk_dynamodb::Client {
-        let config = self.dynamodb.config().to_builder().interceptor(template::PolicyGuard::new(binary)).build();
-        aws_sdk_dynamodb::Client::from_conf(config)
+        guarded(&self.dynamodb, binary)
     }
 
     /// A collector storing into this test's table with the test's clock.

@@ -6,7 +6,10 @@ use crate::credentials::BasicCredentials;
 use crate::password::{verify_against_nothing, verify_password};
 use crate::users::{is_valid_user_name, SsmUsers, UserRecord};
 use hmac::{Hmac, Mac};
+use http::header::AUTHORIZATION;
+use http::HeaderMap;
 use inventory::auth::{Caller, Verdict};
+use inventory::http::ACCOUNT_HEADER;
 use password_hash::rand_core::{OsRng, RngCore};
 use sha2::Sha256;
 use std::collections::HashMap;
@@ -50,6 +53,12 @@ impl Authorizer {
         mac.update(&[0]);
         mac.update(password.as_bytes());
         mac.finalize().into_bytes().into()
+    }
+
+    /// Decides a request from its headers, as API Gateway hands them to the authorizer.
+    pub async fn decide_headers(&self, headers: &HeaderMap) -> Verdict {
+        let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+        self.decide(header(AUTHORIZATION.as_str()), header(ACCOUNT_HEADER)).await
     }
 
     /// Decides a request from its `Authorization` and `x-anchore-account` headers.

@@ -12,7 +12,6 @@ use aws_lambda_events::apigw::{ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGa
 use config::AuthConfig;
 use decide::Authorizer;
 use inventory::auth::Verdict;
-use inventory::http::ACCOUNT_HEADER;
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::Value;
 use users::SsmUsers;
@@ -33,17 +32,12 @@ impl AuthorizerApp {
         Ok(Self::new(Authorizer::new(SsmUsers::new(client, config.users_path), config.cache_ttl)))
     }
 
-    pub fn authorizer(&self) -> &Authorizer {
-        &self.authorizer
-    }
-
     pub async fn handle(
         &self,
         event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>,
     ) -> Result<ApiGatewayV2CustomAuthorizerSimpleResponse<Value>, Error> {
         let request = event.payload;
-        let header = |name: &str| request.headers.get(name).and_then(|value| value.to_str().ok());
-        let verdict = self.authorizer.decide(header("authorization"), header(ACCOUNT_HEADER)).await;
+        let verdict = self.authorizer.decide_headers(&request.headers).await;
         let route = request.route_key.as_deref().unwrap_or_default();
         match &verdict {
             Verdict::Allowed(caller) => {
@@ -64,7 +58,7 @@ impl AuthorizerApp {
 }
 
 /// Always "authorized": the verdict travels in the context and the function enforces it.
-pub fn simple_response(verdict: &Verdict) -> ApiGatewayV2CustomAuthorizerSimpleResponse<Value> {
+fn simple_response(verdict: &Verdict) -> ApiGatewayV2CustomAuthorizerSimpleResponse<Value> {
     let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::default();
     response.is_authorized = true;
     response.context = Value::Object(verdict.to_context());

@@ -197,7 +197,11 @@ mod tests {
         let agent = request_from(Some(Verdict::Allowed(caller(Role::InventoryAgent))));
         let refused = authorize(&agent, Permission::Manage).unwrap_err();
         assert_eq!(refused.status, StatusCode::FORBIDDEN);
-        assert!(refused.message.contains("role inventory-agent, which may not DELETE /v2/inventories"), "{}", refused.message);
+        assert!(
+            refused.message.contains("role inventory-agent, which may not DELETE /v2/inventories"),
+            "{}",
+            refused.message
+        );
 
         let response = authorize(&request_from(None), Permission::Read).unwrap_err().into_response();
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);

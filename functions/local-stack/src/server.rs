@@ -60,9 +60,7 @@ impl Api {
         let request = if ingest::public_routes().contains(&route) {
             request
         } else {
-            let header = |name: &str| request.headers().get(name).and_then(|value| value.to_str().ok());
-            let verdict =
-                self.authorizer.decide(header("authorization"), header(inventory::http::ACCOUNT_HEADER)).await;
+            let verdict = self.authorizer.decide_headers(request.headers()).await;
             verdict.attach(request)
         };
         match self.target(&method, &path) {
