@@ -16,7 +16,7 @@ use delete::DeleteApp;
 use ingest::IngestApp;
 use inventory::auth::{Caller, Role, Verdict};
 use inventory::http::ApiFunction;
-use inventory::{ManualClock, Settings, Store};
+use inventory::{Clock, ManualClock, Settings, Store};
 use lambda_http::http::StatusCode;
 use local_stack::moto::{workspace_root, MotoServer};
 use query::QueryApp;
@@ -263,12 +263,26 @@ impl Harness {
         id
     }
 
+    /// Posts a report as an agent does right after building it: the clock moves to a minute
+    /// after the report's time if it is behind.
     pub async fn post_k8s(&self, report: &Value) -> Response {
+        self.catch_up_with(report);
         self.call("post-kubernetes-inventory.json", Some(&report.to_string()), Some("admin"), &[]).await
     }
 
     pub async fn post_ecs(&self, report: &Value) -> Response {
+        self.catch_up_with(report);
         self.call("post-ecs-inventory.json", Some(&report.to_string()), Some("admin"), &[]).await
+    }
+
+    fn catch_up_with(&self, report: &Value) {
+        let Some(time) = report["timestamp"].as_str().and_then(|raw| DateTime::parse_from_rfc3339(raw).ok()) else {
+            return;
+        };
+        let posted = time.with_timezone(&Utc) + chrono::TimeDelta::minutes(1);
+        if posted > self.clock.now() {
+            self.clock.set(posted);
+        }
     }
 
     /// All items of `GET /v2/inventories` for the account, following `next` cursors.

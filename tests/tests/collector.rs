@@ -14,7 +14,7 @@ use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use chrono::TimeDelta;
 use collector::config::{CollectorConfig, Target};
 use collector::gather::ApiCallCounts;
-use collector::run::Scope;
+use collector::run::{Scope, Skipped, DEADLINE_REASON};
 use collector::CollectorApp;
 use integration_tests::{digest, listed, moto_config, moto_ec2_instance, Harness, RequestCounter};
 use inventory::Clock;
@@ -278,22 +278,28 @@ async fn one_failing_region_or_cluster_does_not_stop_the_others() {
 }
 
 #[tokio::test]
-async fn a_deadline_mid_run_skips_the_clusters_not_started() {
+async fn a_deadline_mid_run_skips_the_clusters_not_started_or_not_yet_stored() {
     let harness = Harness::new(120, false).await;
-    let deadline = harness.clock.now() + TimeDelta::seconds(30);
+    // No call starts after the cutoff, 25 s from now.
+    let deadline = harness.clock.now() + TimeDelta::seconds(25) + collector::run::DEADLINE_RESERVE;
     let clock = harness.clock.clone();
-    // Reading the first cluster takes a minute: the cutoff passes while it is read.
-    let target = scripted("us-west-2", &["first", "second", "third"], move || clock.advance(TimeDelta::minutes(1)));
+    // Reading a cluster takes 20 s: the first is read and stored in time, the second is read
+    // but the cutoff has passed before it could be stored, the third is not started.
+    let target = scripted("us-west-2", &["first", "second", "third"], move || clock.advance(TimeDelta::seconds(20)));
 
     let summary = harness.collector(1).run(&[target], Some(deadline)).await;
     assert_eq!((summary.clusters, summary.clusters_stored), (3, 1));
-    let skipped: Vec<Option<String>> = summary.skipped.iter().map(|scope| scope.cluster.clone()).collect();
+    assert_eq!(summary.api_calls.describe_tasks, 2, "the second cluster was read completely");
+    let skipped: Vec<Option<String>> = summary.skipped.iter().map(|skipped| skipped.scope.cluster.clone()).collect();
     assert_eq!(skipped, [Some(cluster_arn("second")), Some(cluster_arn("third"))]);
     assert_eq!(
         summary.skipped[0],
-        Scope { region: "us-west-2".into(), role_arn: None, cluster: Some(cluster_arn("second")) }
+        Skipped {
+            scope: Scope { region: "us-west-2".into(), role_arn: None, cluster: Some(cluster_arn("second")) },
+            reason: DEADLINE_REASON.into()
+        }
     );
-    // The cluster that was read completely is stored; the others are left as they were.
+    // Only the cluster stored in time is there; the others are left as they were.
     assert_eq!(listed(&harness.list("admin", &[]).await), [(cluster_arn("first"), digest(0))]);
 }
 

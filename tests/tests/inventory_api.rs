@@ -211,6 +211,7 @@ async fn accounts_are_isolated() {
     assert_eq!(harness.list("team-a", &[]).await.len(), 1);
 
     // The same context in another account is independent, even under overwrite.
+    harness.clock.set(day(1));
     let other = k8s_report("c", day(1), &[("a", "app:2", 2)]);
     harness.call("post-kubernetes-inventory.json", Some(&other.to_string()), Some("team-b"), &[]).await;
     assert_eq!(listed(&harness.list("team-a", &[]).await), [("c/a".to_owned(), digest(1))]);
@@ -238,18 +239,14 @@ async fn bad_reports_are_rejected_and_store_nothing() {
     let ecs = "post-ecs-inventory.json";
     mutate(k8s, "cluster_name", &|r| drop(r.as_object_mut().unwrap().remove("cluster_name")));
     mutate(k8s, "cluster_name", &|r| r["cluster_name"] = json!(""));
+    mutate(k8s, "cluster_name", &|r| r["cluster_name"] = json!(["prod"]));
     mutate(k8s, "timestamp", &|r| drop(r.as_object_mut().unwrap().remove("timestamp")));
     mutate(k8s, "timestamp", &|r| r["timestamp"] = json!("20/11/2026 10:15"));
-    mutate(k8s, "containers[3].image_digest", &|r| r["containers"][3]["image_digest"] = json!("sha256:abc"));
-    mutate(k8s, "containers[0].pod_uid", &|r| drop(r["containers"][0].as_object_mut().unwrap().remove("pod_uid")));
-    mutate(k8s, "containers[1].image_tag", &|r| r["containers"][1]["image_tag"] = json!(""));
-    mutate(k8s, "pods[2].namespace_uid", &|r| r["pods"][2]["namespace_uid"] = json!("missing"));
     mutate(k8s, "namespaces", &|r| r["namespaces"] = json!("default"));
+    mutate(k8s, "containers", &|r| r["containers"] = json!({"id": "x"}));
     mutate(ecs, "cluster_arn", &|r| r["cluster_arn"] = json!(""));
     mutate(ecs, "cluster_arn", &|r| drop(r.as_object_mut().unwrap().remove("cluster_arn")));
     mutate(ecs, "timestamp", &|r| r["timestamp"] = json!(1_700_000_000));
-    mutate(ecs, "containers[1].image_digest", &|r| r["containers"][1]["image_digest"] = json!("md5:00"));
-    mutate(ecs, "containers[0].arn", &|r| drop(r["containers"][0].as_object_mut().unwrap().remove("arn")));
 
     for (event, body, field) in cases {
         let response = harness.call(event, Some(&body), Some("admin"), &[]).await;
@@ -265,6 +262,103 @@ async fn bad_reports_are_rejected_and_store_nothing() {
     let bad_account = harness.call(k8s, Some(&good.to_string()), Some("a#b"), &[]).await;
     assert_eq!(bad_account.status, StatusCode::UNAUTHORIZED);
     assert!(harness.stored_items().await.is_empty());
+}
+
+/// `(field, reason)` of each skipped item of a 201 answer.
+fn skipped(response: &integration_tests::Response) -> Vec<String> {
+    response.body["skipped"].as_array().unwrap().iter().map(|note| note["field"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn one_odd_item_is_skipped_and_the_rest_of_the_cluster_stored() {
+    let harness = Harness::new(120, false).await;
+    let mut report = sample_report("post-kubernetes-inventory.json");
+    report["containers"][0]["image_tag"] = json!("");
+    report["containers"][1]["image_digest"] = json!(format!("sha512:{}", "ab".repeat(64)));
+    report["containers"][2]["image_tag"] = json!("registry.local/team/api:");
+    report["containers"][3]["image_digest"] = json!("sha256:abc");
+    report["pods"][0]["namespace_uid"] = json!("not-in-this-batch");
+    let response = harness.post_k8s(&report).await;
+    assert_eq!(response.status, StatusCode::CREATED, "{}", response.body);
+    assert_eq!(skipped(&response), ["pods[0].namespace_uid", "containers[0].pod_uid"]);
+    assert_eq!(response.body["skipped_count"], 2);
+    let adjusted: Vec<&str> =
+        response.body["adjusted"].as_array().unwrap().iter().map(|note| note["field"].as_str().unwrap()).collect();
+    assert_eq!(adjusted, ["containers[2].image_tag", "containers[3].image_digest"]);
+
+    let mut stored: Vec<(String, String)> = harness
+        .list("admin", &[])
+        .await
+        .iter()
+        .map(|item| (item["image_tag"].as_str().unwrap().to_owned(), item["image_digest"].as_str().unwrap().to_owned()))
+        .collect();
+    stored.sort();
+    assert_eq!(
+        stored,
+        [
+            (
+                "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments/api:v4.2.0".to_owned(),
+                format!("sha512:{}", "ab".repeat(64))
+            ),
+            ("docker.io/envoyproxy/envoy:v1.31.0".to_owned(), String::new()),
+            (
+                "registry.local/team/api:latest".to_owned(),
+                "sha256:996fe12b25dfa8e26af9007549163024a4833a0052f44ac87461273e97d9a9ac".to_owned()
+            ),
+        ]
+    );
+
+    // An ECS container without an ARN is kept under its task.
+    let mut ecs = sample_report("post-ecs-inventory.json");
+    ecs["containers"][0]["arn"] = json!("");
+    let response = harness.post_ecs(&ecs).await;
+    assert_eq!((response.status, response.body["skipped_count"].as_u64()), (StatusCode::CREATED, Some(0)));
+    assert_eq!(harness.list("admin", &[("inventory_type", "ecs")]).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_megabyte_image_tag_skips_its_container_and_leaves_the_context_unlocked() {
+    let harness = Harness::new(120, false).await;
+    let mut report = k8s_report("c", day(0), &[("a", "app:1", 1), ("a", "app:2", 2)]);
+    report["containers"][0]["image_tag"] = json!(format!("app:{}", "x".repeat(1_000_000)));
+    let response = harness.post_k8s(&report).await;
+    assert_eq!(response.status, StatusCode::CREATED, "{}", response.body);
+    assert_eq!(skipped(&response), ["containers[0].image_tag"]);
+    assert_eq!(listed(&harness.list("admin", &[]).await), [("c/a".to_owned(), digest(2))]);
+    // The next report is taken at once.
+    let next = harness.post_k8s(&k8s_report("c", day(0) + TimeDelta::minutes(1), &[("a", "app:1", 1)])).await;
+    assert_eq!(next.body["contexts"][0]["status"], "stored", "{}", next.body);
+}
+
+#[tokio::test]
+async fn a_report_past_a_limit_answers_413_naming_the_agent_setting() {
+    let harness = Harness::new(120, false).await;
+    let mut report = k8s_report("c", day(0), &[("a", "app:1", 1)]);
+    report["nodes"] = Value::Array(vec![json!({}); inventory::limits::MAX_ARRAY_ITEMS + 1]);
+    let response = harness.post_k8s(&report).await;
+    assert_eq!(response.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(response.body["detail"]["field"], "nodes");
+    assert!(response.body["message"].as_str().unwrap().contains("payloadThresholdBytes"), "{}", response.body);
+    assert!(harness.stored_items().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_report_dated_in_the_future_is_refused_and_does_not_freeze_the_context() {
+    let harness = Harness::new(120, false).await;
+    let now = day(0);
+    harness.clock.set(now);
+    let next_year = k8s_report("c", now + TimeDelta::days(365), &[("a", "app:1", 1)]);
+    let body = next_year.to_string();
+    let response = harness.call("post-kubernetes-inventory.json", Some(&body), Some("admin"), &[]).await;
+    assert_eq!(response.status, StatusCode::BAD_REQUEST);
+    assert_eq!(response.body["detail"]["field"], "timestamp");
+    assert!(response.body["message"].as_str().unwrap().contains("the agent's clock is ahead"), "{}", response.body);
+    assert!(harness.stored_items().await.is_empty());
+
+    let normal = k8s_report("c", now - TimeDelta::minutes(1), &[("a", "app:2", 2)]);
+    let response = harness.post_k8s(&normal).await;
+    assert_eq!(response.body["contexts"][0]["status"], "stored", "{}", response.body);
+    assert_eq!(listed(&harness.list("admin", &[]).await), [("c/a".to_owned(), digest(2))]);
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use aws_sdk_ecs::types::{DesiredStatus, Failure, ServiceField, Tag, TaskField};
 use chrono::TimeDelta;
 use chrono::{DateTime, Utc};
 use inventory::model::Metadata;
-use inventory::report::{validate_image, EcsContainer, EcsReport, EcsService, EcsTask};
+use inventory::report::{EcsContainer, EcsReport, EcsService, EcsTask};
 use inventory::Clock;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -102,6 +102,9 @@ impl ApiCalls {
     }
 }
 
+/// ECS's `failures` reason for a task or service that no longer exists.
+const MISSING: &str = "MISSING";
+
 /// A `failures` entry of a describe call: logged and counted, never dropped silently.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DescribeFailure {
@@ -110,11 +113,12 @@ pub struct DescribeFailure {
     pub reason: String,
 }
 
-/// A container left out of the report because its image reference cannot be stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SkippedContainer {
-    pub arn: String,
-    pub reason: String,
+impl DescribeFailure {
+    /// A task that stopped (or a service deleted) between listing and describing is simply not
+    /// running any more; any other failure means part of the cluster was not read.
+    pub fn leaves_cluster_incomplete(&self) -> bool {
+        self.reason.split(':').next() != Some(MISSING)
+    }
 }
 
 /// One cluster as read from ECS.
@@ -122,7 +126,6 @@ pub struct SkippedContainer {
 pub struct ClusterInventory {
     pub report: EcsReport,
     pub failures: Vec<DescribeFailure>,
-    pub skipped_containers: Vec<SkippedContainer>,
     /// Containers kept by tag because ECS has not reported their digest yet.
     pub containers_without_digest: usize,
 }
@@ -239,7 +242,6 @@ pub async fn gather_cluster(
 
     let mut report =
         EcsReport { timestamp, cluster_arn: Some(cluster_arn.to_owned()), services, ..EcsReport::default() };
-    let mut skipped_containers = Vec::new();
     let mut containers_without_digest = 0;
     for task in &tasks {
         let Some(task_arn) = task.task_arn() else { continue };
@@ -258,14 +260,6 @@ pub async fn gather_cluster(
             let image = container.image().unwrap_or_default();
             // Pending tasks have no digest yet; the image is kept by tag until a later run sees it.
             let digest = container.image_digest().filter(|digest| !digest.trim().is_empty());
-            if let Err(error) = validate_image(image, digest) {
-                skipped_containers.push(SkippedContainer { arn, reason: error.to_string() });
-                continue;
-            }
-            if arn.is_empty() {
-                skipped_containers.push(SkippedContainer { arn, reason: "no containerArn".into() });
-                continue;
-            }
             containers_without_digest += usize::from(digest.is_none());
             report.containers.push(EcsContainer {
                 arn,
@@ -275,7 +269,7 @@ pub async fn gather_cluster(
             });
         }
     }
-    Ok(ClusterInventory { report, failures, skipped_containers, containers_without_digest })
+    Ok(ClusterInventory { report, failures, containers_without_digest })
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! the ingest library, a bounded number of clusters at a time, until the deadline is near.
 
 use crate::config::Target;
-use crate::gather::{gather_cluster, list_clusters, ApiCallCounts, ApiCalls, Deadline, GatherError};
+use crate::gather::{gather_cluster, list_clusters, ApiCallCounts, ApiCalls, ClusterInventory, Deadline, GatherError};
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::StreamExt;
 use inventory::ingest::{format_time, ContextStatus};
@@ -31,6 +31,17 @@ pub struct RunError {
     pub message: String,
 }
 
+/// A target or cluster not collected this run, and why; what was stored before stays.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Skipped {
+    #[serde(flatten)]
+    pub scope: Scope,
+    pub reason: String,
+}
+
+/// Why a cluster was left as stored because the run came near its deadline.
+pub const DEADLINE_REASON: &str = "the Lambda deadline was near";
+
 /// What one run did; logged once and returned as the function result.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RunSummary {
@@ -46,14 +57,15 @@ pub struct RunSummary {
     pub services: usize,
     pub containers: usize,
     pub containers_without_digest: usize,
+    /// Containers whose image could not be stored; their cluster is not stored this run.
     pub containers_skipped: usize,
     pub images_added: u32,
     pub images_removed: u32,
     /// `failures` entries returned by `DescribeTasks`/`DescribeServices`.
     pub describe_failures: usize,
     pub errors: Vec<RunError>,
-    /// Targets or clusters not collected because the deadline was near; left as stored.
-    pub skipped: Vec<Scope>,
+    /// Targets or clusters not collected (deadline near, cluster read incompletely); left as stored.
+    pub skipped: Vec<Skipped>,
     pub api_calls: ApiCallCounts,
     pub write_requests: u64,
 }
@@ -68,9 +80,11 @@ pub struct Collector {
 enum ClusterOutcome {
     Stored(Box<ClusterCounts>),
     Failed(String),
-    Skipped,
+    /// Not stored this run, with the reason.
+    Skipped(String, Box<ClusterCounts>),
 }
 
+#[derive(Default)]
 struct ClusterCounts {
     stale: bool,
     tasks: usize,
@@ -115,7 +129,9 @@ impl Collector {
         for (target, result) in listed {
             match result {
                 Ok(arns) => clusters.extend(arns.into_iter().map(|arn| (target.clone(), arn))),
-                Err(GatherError::Deadline) => summary.skipped.push(scope(&target, None)),
+                Err(GatherError::Deadline) => {
+                    summary.skipped.push(Skipped { scope: scope(&target, None), reason: DEADLINE_REASON.into() })
+                }
                 Err(error) => {
                     tracing::error!(region = %target.region, role_arn = ?target.role_arn, %error, "listing clusters failed");
                     summary.errors.push(RunError { scope: scope(&target, None), message: error.to_string() });
@@ -133,25 +149,30 @@ impl Collector {
             .collect()
             .await;
         for (target, arn, outcome) in outcomes {
-            match outcome {
+            let counts = match outcome {
                 ClusterOutcome::Stored(counts) => {
                     summary.clusters_stored += usize::from(!counts.stale);
                     summary.clusters_stale += usize::from(counts.stale);
-                    summary.tasks += counts.tasks;
-                    summary.services += counts.services;
-                    summary.containers += counts.containers;
-                    summary.containers_without_digest += counts.containers_without_digest;
-                    summary.containers_skipped += counts.containers_skipped;
-                    summary.describe_failures += counts.describe_failures;
-                    summary.images_added += counts.images_added;
-                    summary.images_removed += counts.images_removed;
-                    summary.write_requests += counts.write_requests;
+                    counts
                 }
                 ClusterOutcome::Failed(message) => {
                     summary.errors.push(RunError { scope: scope(&target, Some(&arn)), message });
+                    continue;
                 }
-                ClusterOutcome::Skipped => summary.skipped.push(scope(&target, Some(&arn))),
-            }
+                ClusterOutcome::Skipped(reason, counts) => {
+                    summary.skipped.push(Skipped { scope: scope(&target, Some(&arn)), reason });
+                    counts
+                }
+            };
+            summary.tasks += counts.tasks;
+            summary.services += counts.services;
+            summary.containers += counts.containers;
+            summary.containers_without_digest += counts.containers_without_digest;
+            summary.containers_skipped += counts.containers_skipped;
+            summary.describe_failures += counts.describe_failures;
+            summary.images_added += counts.images_added;
+            summary.images_removed += counts.images_removed;
+            summary.write_requests += counts.write_requests;
         }
         // Clusters finish in any order; sorted, summaries of the same outcome compare equal.
         summary.errors.sort_by(|a, b| a.scope.cmp(&b.scope));
@@ -171,46 +192,64 @@ impl Collector {
         // A partly read cluster is never stored: in overwrite mode it would delete the rest.
         let inventory = match gather_cluster(&target.client, cluster_arn, calls, deadline).await {
             Ok(inventory) => inventory,
-            Err(GatherError::Deadline) => return ClusterOutcome::Skipped,
+            Err(GatherError::Deadline) => {
+                return ClusterOutcome::Skipped(DEADLINE_REASON.into(), Box::new(ClusterCounts::default()))
+            }
             Err(error) => {
                 tracing::error!(cluster = cluster_arn, %error, "reading cluster failed");
                 return ClusterOutcome::Failed(error.to_string());
             }
         };
+        let mut counts = ClusterCounts::of(&inventory);
         for failure in &inventory.failures {
             tracing::warn!(cluster = cluster_arn, operation = failure.operation, arn = %failure.arn, reason = %failure.reason, "describe call reported a failure");
         }
-        for skipped in &inventory.skipped_containers {
-            tracing::warn!(cluster = cluster_arn, container = %skipped.arn, reason = %skipped.reason, "container left out");
+        if let Some(failure) = inventory.failures.iter().find(|failure| failure.leaves_cluster_incomplete()) {
+            let reason = format!("{} could not describe {}: {}", failure.operation, failure.arn, failure.reason);
+            return ClusterOutcome::Skipped(reason, Box::new(counts));
         }
-        let mut counts = ClusterCounts {
-            stale: false,
+        let report = match validate_ecs(inventory.report, self.clock.now()) {
+            Ok(report) => report,
+            Err(error) => return ClusterOutcome::Failed(format!("report rejected: {error}")),
+        };
+        counts.containers_skipped = report.notes.skipped_count;
+        if let Some(first) = report.notes.skipped.first() {
+            for note in &report.notes.skipped {
+                tracing::warn!(cluster = cluster_arn, field = %note.field, reason = %note.reason, "container cannot be stored");
+            }
+            let reason = format!(
+                "{} containers cannot be stored, first {}: {}",
+                report.notes.skipped_count, first.field, first.reason
+            );
+            return ClusterOutcome::Skipped(reason, Box::new(counts));
+        }
+        // Storing takes time too: a cluster read just before the cutoff waits for the next run.
+        if deadline.check().is_err() {
+            return ClusterOutcome::Skipped(DEADLINE_REASON.into(), Box::new(counts));
+        }
+        let stored = self.ingestor.ingest(&self.account, report).await;
+        counts.images_added = stored.images_added;
+        counts.images_removed = stored.images_removed;
+        counts.write_requests = stored.write_requests;
+        if let Some(failed) = stored.contexts.iter().find(|context| context.error.is_some()) {
+            let message = failed.error.clone().unwrap_or_default();
+            tracing::error!(cluster = cluster_arn, error = %message, "storing cluster failed");
+            return ClusterOutcome::Failed(format!("storing failed: {message}"));
+        }
+        counts.stale = stored.contexts.iter().all(|context| context.status == ContextStatus::Stale);
+        ClusterOutcome::Stored(Box::new(counts))
+    }
+}
+
+impl ClusterCounts {
+    fn of(inventory: &ClusterInventory) -> Self {
+        Self {
             tasks: inventory.report.tasks.len(),
             services: inventory.report.services.len(),
             containers: inventory.report.containers.len(),
             containers_without_digest: inventory.containers_without_digest,
-            containers_skipped: inventory.skipped_containers.len(),
             describe_failures: inventory.failures.len(),
-            images_added: 0,
-            images_removed: 0,
-            write_requests: 0,
-        };
-        let report = match validate_ecs(inventory.report) {
-            Ok(report) => report,
-            Err(error) => return ClusterOutcome::Failed(format!("report rejected: {error}")),
-        };
-        match self.ingestor.ingest(&self.account, report).await {
-            Ok(stored) => {
-                counts.stale = stored.contexts.iter().all(|context| context.status == ContextStatus::Stale);
-                counts.images_added = stored.images_added;
-                counts.images_removed = stored.images_removed;
-                counts.write_requests = stored.write_requests;
-                ClusterOutcome::Stored(Box::new(counts))
-            }
-            Err(error) => {
-                tracing::error!(cluster = cluster_arn, %error, "storing cluster failed");
-                ClusterOutcome::Failed(format!("storing failed: {error}"))
-            }
+            ..Self::default()
         }
     }
 }

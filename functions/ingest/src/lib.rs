@@ -1,9 +1,11 @@
 //! Ingest function: the agents' report routes and `GET /version`.
 
+use chrono::{DateTime, Utc};
 use inventory::auth::{Caller, Permission};
 use inventory::http::{body_bytes, json_response, ApiError, ApiFunction};
-use inventory::report::{parse_ecs, parse_kubernetes, ParsedReport, ReportError};
-use inventory::{Clock, IngestError, Ingestor, Settings, Store, SystemClock};
+use inventory::ingest::ContextStatus;
+use inventory::report::{parse_ecs, parse_kubernetes, ParsedReport, Rejection, ReportError};
+use inventory::{Clock, Ingestor, Settings, Store, SystemClock};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Error, Request, Response};
 use serde_json::json;
@@ -29,11 +31,12 @@ pub const ANCHORE_SERVICE_VERSION: &str = "5.10.0";
 
 pub struct IngestApp {
     ingestor: Ingestor,
+    clock: Arc<dyn Clock>,
 }
 
 impl IngestApp {
     pub fn new(store: Store, settings: Settings, clock: Arc<dyn Clock>) -> Self {
-        Self { ingestor: Ingestor::new(store, settings, clock) }
+        Self { ingestor: Ingestor::new(store, settings, Arc::clone(&clock)), clock }
     }
 
     /// Builds the app from the environment the template sets.
@@ -56,7 +59,7 @@ impl ApiFunction for IngestApp {
 
     async fn route(&self, request: &Request, caller: &Caller) -> Result<Response<Body>, ApiError> {
         let path = request.uri().path().trim_end_matches('/');
-        let parser: fn(&[u8]) -> Result<ParsedReport, ReportError> = match path {
+        let parser: fn(&[u8], DateTime<Utc>) -> Result<ParsedReport, ReportError> = match path {
             path if KUBERNETES_PATHS.contains(&path) => parse_kubernetes,
             path if ECS_PATHS.contains(&path) => parse_ecs,
             _ => return Err(ApiError::not_found(format!("no route for {} {path}", request.method()))),
@@ -69,31 +72,47 @@ impl ApiFunction for IngestApp {
             ));
         }
         let account = caller.account.as_str();
-        let report =
-            parser(body_bytes(request.body())).map_err(|error| ApiError::bad_request(&error.field, &error.message))?;
-        match self.ingestor.ingest(account, report).await {
-            Ok(summary) => {
-                tracing::info!(
-                    account,
-                    inventory_type = %summary.inventory_type,
-                    contexts = summary.contexts.len(),
-                    images_added = summary.images_added,
-                    images_removed = summary.images_removed,
-                    write_requests = summary.write_requests,
-                    "report stored"
-                );
-                Ok(json_response(StatusCode::CREATED, &summary))
-            }
-            Err(IngestError::Busy(context)) => Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "conflict",
-                format!("another report for context {context:?} is being stored; retry later"),
-            )),
-            Err(IngestError::Store(error)) => {
-                tracing::error!(%error, account, "storing a report failed");
-                Err(ApiError::internal())
-            }
+        let report = parser(body_bytes(request.body()), self.clock.now()).map_err(rejected)?;
+        if !report.notes.is_empty() {
+            tracing::warn!(
+                account,
+                skipped = report.notes.skipped_count,
+                adjusted = report.notes.adjusted_count,
+                first_skipped = ?report.notes.skipped.first(),
+                "report items skipped or adjusted"
+            );
         }
+        let summary = self.ingestor.ingest(account, report).await;
+        tracing::info!(
+            account,
+            inventory_type = %summary.inventory_type,
+            contexts = summary.contexts.len(),
+            images_added = summary.images_added,
+            images_removed = summary.images_removed,
+            write_requests = summary.write_requests,
+            "report processed"
+        );
+        // Contexts that failed or were busy are untouched or unlocked: the agent's next
+        // report (or a retry) repairs them, so the answer says to retry.
+        let (status, error_type, message) = if summary.any(ContextStatus::Failed) {
+            (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", "some contexts could not be stored; retry")
+        } else if summary.any(ContextStatus::Busy) {
+            (StatusCode::CONFLICT, "conflict", "another report for some contexts is being stored; retry later")
+        } else {
+            return Ok(json_response(StatusCode::CREATED, &summary));
+        };
+        let detail = serde_json::to_value(&summary).unwrap_or_default();
+        Err(ApiError { detail, ..ApiError::new(status, error_type, message) })
+    }
+}
+
+fn rejected(error: ReportError) -> ApiError {
+    match error.rejection {
+        Rejection::Invalid => ApiError::bad_request(&error.field, &error.message),
+        Rejection::TooLarge => ApiError {
+            detail: json!({ "field": error.field }),
+            ..ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", error.to_string())
+        },
     }
 }
 

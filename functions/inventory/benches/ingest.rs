@@ -3,7 +3,7 @@
 //! Run with `make bench`; numbers are recorded in BENCHMARKS.md.
 
 use chrono::{TimeZone, Utc};
-use inventory::plan::{plan_context, Plan, Retention, StoredContext, Tracked, Write};
+use inventory::plan::{plan_context, Plan, ReportMeta, Retention, StoredContext, Tracked, Write};
 use inventory::report::parse_kubernetes;
 use serde_json::json;
 use std::hint::black_box;
@@ -61,16 +61,17 @@ fn measure(name: &str, mut run: impl FnMut()) {
 fn main() {
     let body = report();
     println!("report: {CONTAINERS} containers, {NAMESPACES} namespaces, {} bytes", body.len());
+    let now = Utc.with_ymd_and_hms(2026, 11, 20, 10, 20, 0).unwrap();
     measure("parse + validate (parse_kubernetes)", || {
-        black_box(parse_kubernetes(black_box(&body)).unwrap());
+        black_box(parse_kubernetes(black_box(&body), now).unwrap());
     });
 
-    let parsed = parse_kubernetes(&body).unwrap();
-    let now = Utc.with_ymd_and_hms(2026, 11, 20, 10, 20, 0).unwrap();
+    let parsed = parse_kubernetes(&body, now).unwrap();
+    let report = ReportMeta { time: parsed.timestamp, source: parsed.source };
     let retention = Retention { ttl: Some(chrono::TimeDelta::days(120)), overwrite: false };
     measure("plan, nothing stored (first report)", || {
         for snapshot in &parsed.contexts {
-            black_box(plan_context(StoredContext::default(), snapshot, parsed.timestamp, now, retention));
+            black_box(plan_context(StoredContext::default(), snapshot, report, now, retention));
         }
     });
 
@@ -79,8 +80,7 @@ fn main() {
         .contexts
         .iter()
         .map(|snapshot| {
-            let Plan::Apply(plan) = plan_context(StoredContext::default(), snapshot, parsed.timestamp, now, retention)
-            else {
+            let Plan::Apply(plan) = plan_context(StoredContext::default(), snapshot, report, now, retention) else {
                 unreachable!()
             };
             let mut stored = StoredContext::default();
@@ -99,7 +99,7 @@ fn main() {
         .collect();
     measure("plan, identical state stored (re-post)", || {
         for (snapshot, stored) in parsed.contexts.iter().zip(&stored) {
-            black_box(plan_context(stored.clone(), snapshot, parsed.timestamp, now, retention));
+            black_box(plan_context(stored.clone(), snapshot, report, now, retention));
         }
     });
 }

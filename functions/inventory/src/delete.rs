@@ -3,12 +3,12 @@
 
 use crate::clock::Clock;
 use crate::image::Digest;
-use crate::ingest::{lock_is_live, serde_json_time, LOCK_DURATION};
-use crate::model::{detail_pk, image_sk, inventory_pk, ContextRecord, Detail, InventoryType};
+use crate::lease::{ContextLease, LeaseError};
+use crate::model::{detail_pk, image_sk, inventory_pk, Detail, InventoryType};
 use crate::plan::{effective_last_seen, is_live, StoredContext};
 use crate::query::QueryError;
 use crate::settings::Settings;
-use crate::store::{BatchWrite, Expect, Store, StoreError};
+use crate::store::{BatchWrite, Store};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -73,7 +73,7 @@ impl InventoryDeleter {
         Self { store, settings, clock }
     }
 
-    pub async fn delete(&self, account: &str, target: &DeleteTarget) -> Result<DeleteOutcome, StoreError> {
+    pub async fn delete(&self, account: &str, target: &DeleteTarget) -> Result<DeleteOutcome, LeaseError> {
         let stored = self.store.load_context(account, target.inventory_type, &target.context).await?;
         let now = self.clock.now();
         let ttl = self.settings.ttl_delta();
@@ -98,45 +98,34 @@ impl InventoryDeleter {
             None => (stored.images.keys().cloned().collect(), stored.details.keys().cloned().collect()),
             Some(digest) => (vec![digest.to_string()], details_only_used_by(&stored, digest.as_str())),
         };
-        // Hold the context's ingest lock so a concurrent report cannot interleave with the delete.
-        let owner = format!("{:016x}", fastrand::u64(..));
-        let locked = match &stored.record {
-            Some(record) if lock_is_live(record, now) => return Ok(DeleteOutcome::Busy),
-            Some(record) => {
-                let locked = ContextRecord {
-                    lock_owner: Some(owner.clone()),
-                    lock_until: Some((now + LOCK_DURATION).timestamp()),
-                    ..record.clone()
-                };
-                let expect = Expect::Unlocked {
-                    last_report_at: record.last_report_at.map(serde_json_time),
-                    now_epoch: now.timestamp(),
-                };
-                match self.store.put_context(&locked, expect).await {
-                    Ok(()) => Some((record, locked)),
-                    Err(StoreError::ConditionFailed) => return Ok(DeleteOutcome::Busy),
-                    Err(error) => return Err(error),
-                }
-            }
-            None => None,
-        };
-
         let writes: Vec<BatchWrite> = image_keys
             .iter()
             .map(|key| BatchWrite::Delete { pk: inventory.clone(), sk: image_sk(&target.context, key) })
             .chain(detail_keys.iter().map(|key| BatchWrite::Delete { pk: details.clone(), sk: key.clone() }))
             .collect();
         let mut items = writes.len() as u64;
-        self.store.batch_write(writes).await?;
-        if let Some((record, locked)) = locked {
-            // Last, so a failure above leaves the context discoverable for a retry.
-            if target.image_digest.is_none() {
-                self.store.delete_locked_context(&locked, &owner).await?;
-                items += 1;
-            } else {
-                let unlocked = ContextRecord { lock_owner: None, lock_until: None, ..record.clone() };
-                self.store.put_context(&unlocked, Expect::LockedBy(owner)).await?;
-            }
+        let Some(record) = &stored.record else {
+            // Items without a context record (a first report that failed): nothing to lease.
+            self.store.batch_write(writes).await?;
+            return Ok(DeleteOutcome::Deleted { items });
+        };
+        // The context's lease keeps a concurrent report from interleaving with the delete.
+        let Some(lease) =
+            ContextLease::acquire(&self.store, self.clock.clone(), Some(record), || record.clone()).await?
+        else {
+            return Ok(DeleteOutcome::Busy);
+        };
+        if let Err(error) = lease.write(writes).await {
+            lease.release().await.ok();
+            return Err(error);
+        }
+        // The record goes last, so a failure above leaves the context discoverable for a retry.
+        if target.image_digest.is_none() {
+            lease.commit_delete().await?;
+            items += 1;
+        } else {
+            let record = lease.record().clone();
+            lease.commit(record).await?;
         }
         Ok(DeleteOutcome::Deleted { items })
     }

@@ -1,5 +1,6 @@
 //! Image identity: digest validation and registry-style tag normalisation.
 
+use crate::limits::MAX_IMAGE_TAG_BYTES;
 use std::fmt;
 
 /// Placeholder the ECS agent sends when it could not resolve a value.
@@ -10,7 +11,9 @@ const OFFICIAL_NAMESPACE: &str = "library";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ImageError {
-    #[error("image digest must be 'sha256:' followed by 64 lowercase hex characters")]
+    #[error(
+        "image digest must be 'sha256:', 'sha384:' or 'sha512:' followed by 64, 96 or 128 lowercase hex characters"
+    )]
     MalformedDigest,
     #[error("image tag must not be empty")]
     EmptyTag,
@@ -20,16 +23,22 @@ pub enum ImageError {
     EmptyRepository,
     #[error("image reference carries a malformed digest")]
     MalformedReferenceDigest,
+    #[error("normalised image reference is longer than {MAX_IMAGE_TAG_BYTES} bytes")]
+    TooLong,
 }
 
-/// A validated `sha256:<64 hex>` digest.
+/// Digest algorithms registered for OCI images, with the length of their hex encoding.
+const DIGEST_ALGORITHMS: [(&str, usize); 3] = [("sha256", 64), ("sha384", 96), ("sha512", 128)];
+
+/// A validated `<algorithm>:<hex>` digest of a registered algorithm.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Digest(String);
 
 impl Digest {
     pub fn parse(raw: &str) -> Result<Self, ImageError> {
-        let hex = raw.strip_prefix("sha256:").ok_or(ImageError::MalformedDigest)?;
-        let valid = hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let (algorithm, hex) = raw.split_once(':').ok_or(ImageError::MalformedDigest)?;
+        let hex_len = DIGEST_ALGORITHMS.iter().find(|(name, _)| *name == algorithm).map(|(_, len)| *len);
+        let valid = hex_len == Some(hex.len()) && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         if valid {
             Ok(Self(raw.to_owned()))
         } else {
@@ -64,6 +73,9 @@ pub struct ImageRef {
     pub tag: String,
     /// Digest embedded in the reference (`name@sha256:...`), if any.
     pub digest: Option<Digest>,
+    /// The reference ended in `:` with no tag (the agent's missing-tag policy on an untagged
+    /// local image); it was taken as `latest`.
+    pub latest_assumed: bool,
 }
 
 /// Normalises an image reference. `UNKNOWN` is kept verbatim: it names no repository.
@@ -72,11 +84,15 @@ pub fn normalize_reference(raw: &str) -> Result<ImageRef, ImageError> {
     if raw.is_empty() {
         return Err(ImageError::EmptyTag);
     }
+    // Normalising only lengthens a reference, so a raw one past the bound is too long already.
+    if raw.len() > MAX_IMAGE_TAG_BYTES {
+        return Err(ImageError::TooLong);
+    }
     if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(ImageError::InvalidTagCharacters);
     }
     if raw == UNKNOWN_PLACEHOLDER {
-        return Ok(ImageRef { tag: raw.to_owned(), digest: None });
+        return Ok(ImageRef { tag: raw.to_owned(), digest: None, latest_assumed: false });
     }
 
     let (name_and_tag, digest) = match raw.split_once('@') {
@@ -92,9 +108,11 @@ pub fn normalize_reference(raw: &str) -> Result<ImageRef, ImageError> {
         }
         _ => (name_and_tag, None),
     };
-    if name.is_empty() || name.ends_with('/') || tag == Some("") {
+    if name.split('/').any(str::is_empty) {
         return Err(ImageError::EmptyRepository);
     }
+    let latest_assumed = tag == Some("");
+    let tag = tag.filter(|tag| !tag.is_empty());
 
     let (registry, repository) = match name.split_once('/') {
         Some((first, rest)) if looks_like_registry(first) => (canonical_registry(first), rest.to_owned()),
@@ -111,7 +129,10 @@ pub fn normalize_reference(raw: &str) -> Result<ImageRef, ImageError> {
         (None, Some(digest)) => format!("{registry}/{repository}@{digest}"),
         (None, None) => format!("{registry}/{repository}:latest"),
     };
-    Ok(ImageRef { tag, digest })
+    if tag.len() > MAX_IMAGE_TAG_BYTES {
+        return Err(ImageError::TooLong);
+    }
+    Ok(ImageRef { tag, digest, latest_assumed })
 }
 
 fn looks_like_registry(component: &str) -> bool {
@@ -196,9 +217,18 @@ mod tests {
         assert_eq!(normalize_reference(""), Err(ImageError::EmptyTag));
         assert_eq!(normalize_reference("  "), Err(ImageError::EmptyTag));
         assert_eq!(normalize_reference("ngi nx"), Err(ImageError::InvalidTagCharacters));
-        assert_eq!(normalize_reference("nginx:"), Err(ImageError::EmptyRepository));
+        assert_eq!(normalize_reference("/nginx"), Err(ImageError::EmptyRepository));
+        assert_eq!(normalize_reference(&"a".repeat(600)), Err(ImageError::TooLong));
         assert_eq!(normalize_reference(":1"), Err(ImageError::EmptyRepository));
         assert_eq!(normalize_reference("nginx@sha256:xyz"), Err(ImageError::MalformedReferenceDigest));
+    }
+
+    #[test]
+    fn a_reference_ending_in_a_colon_is_taken_as_latest() {
+        let parsed = normalize_reference("registry.local/team/app:").unwrap();
+        assert_eq!((parsed.tag.as_str(), parsed.latest_assumed), ("registry.local/team/app:latest", true));
+        assert!(!normalize_reference("app:1").unwrap().latest_assumed);
+        assert_eq!(normalize_reference(":"), Err(ImageError::EmptyRepository));
     }
 
     #[test]
@@ -212,6 +242,10 @@ mod tests {
         assert!(Digest::parse(&DIGEST.to_uppercase()).is_err());
         assert!(Digest::parse("sha256:abc").is_err());
         assert!(Digest::parse(&DIGEST.replace("sha256", "md5")).is_err());
+        assert!(Digest::parse(&format!("sha512:{}", "ab".repeat(64))).is_ok());
+        assert!(Digest::parse(&format!("sha384:{}", "0".repeat(96))).is_ok());
+        assert!(Digest::parse(&format!("sha512:{}", "0".repeat(64))).is_err(), "hex length follows the algorithm");
+        assert!(Digest::parse(&format!("sha224:{}", "0".repeat(56))).is_err());
         assert_eq!(Digest::parse_optional(Some("")), Ok(None));
         assert_eq!(Digest::parse_optional(Some("UNKNOWN")), Ok(None));
         assert_eq!(Digest::parse_optional(None), Ok(None));

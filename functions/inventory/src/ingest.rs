@@ -1,23 +1,22 @@
 //! Storing a report: per context, read what is stored, plan the changes, and apply them
-//! under a short lock held on the context record so concurrent or retried reports for the
-//! same context are applied one after the other.
+//! under the context's lease, so concurrent or retried reports for the same context are applied
+//! one after the other. Each context of a report succeeds or fails on its own.
 
 use crate::clock::Clock;
+use crate::lease::{ContextLease, LeaseError};
 use crate::model::{
     detail_pk, image_sk, inventory_pk, ContextRecord, DetailRecord, ImageRecord, InventoryType, KIND_CONTEXT,
     KIND_DETAIL, KIND_IMAGE,
 };
-use crate::plan::{plan_context, ContextPlan, Plan, Retention, Write};
-use crate::report::{ContextSnapshot, ParsedReport};
+use crate::plan::{plan_context, ContextPlan, Plan, ReportMeta, Retention, Write};
+use crate::report::{ContextSnapshot, ItemNotes, ParsedReport};
 use crate::settings::Settings;
 use crate::store::{backoff, encode, BatchWrite, Expect, Store, StoreError};
-use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
-use futures::{StreamExt, TryStreamExt};
+use chrono::{DateTime, SecondsFormat, Utc};
+use futures::StreamExt;
 use serde::Serialize;
 use std::sync::Arc;
 
-/// Longer than an ingest invocation may run, so a crashed holder's lock runs out.
-pub(crate) const LOCK_DURATION: TimeDelta = TimeDelta::minutes(2);
 const MAX_CONTEXT_ATTEMPTS: u32 = 6;
 const CONTEXT_CONCURRENCY: usize = 4;
 
@@ -25,6 +24,8 @@ const CONTEXT_CONCURRENCY: usize = 4;
 pub enum IngestError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Lease(#[from] LeaseError),
     #[error("another report for context {0:?} is being stored; retry later")]
     Busy(String),
 }
@@ -36,12 +37,22 @@ pub enum ContextStatus {
     Stored,
     /// A newer report was already stored for the context; nothing changed.
     Stale,
+    /// The collector reports the context (it sees every task, the agent at most 100); nothing
+    /// changed.
+    Superseded,
+    /// Another writer held the context throughout; nothing changed, retry.
+    Busy,
+    /// Storing failed; the context is as before or partly written, and unlocked: the next
+    /// report repairs it.
+    Failed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ContextSummary {
     pub context: String,
     pub status: ContextStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     pub containers: u32,
     pub images_added: u32,
     pub images_removed: u32,
@@ -59,6 +70,16 @@ pub struct IngestSummary {
     pub images_removed: u32,
     pub images_unchanged: u32,
     pub write_requests: u64,
+    /// Items of the report that were skipped or adjusted.
+    #[serde(flatten)]
+    pub notes: ItemNotes,
+}
+
+impl IngestSummary {
+    /// Whether any context ended with `status`.
+    pub fn any(&self, status: ContextStatus) -> bool {
+        self.contexts.iter().any(|context| context.status == status)
+    }
 }
 
 pub fn format_time(time: DateTime<Utc>) -> String {
@@ -81,16 +102,38 @@ impl Ingestor {
         Retention { ttl: self.settings.ttl_delta(), overwrite: self.settings.ingest_overwrite }
     }
 
-    pub async fn ingest(&self, account: &str, report: ParsedReport) -> Result<IngestSummary, IngestError> {
-        let ParsedReport { inventory_type, timestamp, contexts } = report;
+    /// Stores every context of a report; one context failing does not stop the others.
+    pub async fn ingest(&self, account: &str, report: ParsedReport) -> IngestSummary {
+        let ParsedReport { inventory_type, source, timestamp, contexts, notes } = report;
+        let meta = ReportMeta { time: timestamp, source };
         let mut summaries: Vec<ContextSummary> = futures::stream::iter(contexts)
-            .map(|snapshot| self.ingest_context(account, inventory_type, timestamp, snapshot))
+            .map(|snapshot| async move {
+                let mut summary = ContextSummary {
+                    context: snapshot.context.clone(),
+                    status: ContextStatus::Stored,
+                    error: None,
+                    containers: snapshot.details.keys().filter(|key| key.starts_with("c#")).count() as u32,
+                    images_added: 0,
+                    images_removed: 0,
+                    images_unchanged: 0,
+                    write_requests: 0,
+                };
+                if let Err(error) = self.ingest_context(account, inventory_type, meta, &snapshot, &mut summary).await {
+                    summary.status = match error {
+                        IngestError::Busy(_) => ContextStatus::Busy,
+                        _ => ContextStatus::Failed,
+                    };
+                    tracing::error!(account, context = %snapshot.context, %error, "storing a context failed");
+                    summary.error = Some(error.to_string());
+                }
+                summary
+            })
             .buffer_unordered(CONTEXT_CONCURRENCY)
-            .try_collect()
-            .await?;
+            .collect()
+            .await;
         summaries.sort_by(|a, b| a.context.cmp(&b.context));
         let total = |field: fn(&ContextSummary) -> u32| summaries.iter().map(field).sum();
-        Ok(IngestSummary {
+        IngestSummary {
             inventory_type,
             timestamp: format_time(timestamp),
             images_added: total(|s| s.images_added),
@@ -98,26 +141,18 @@ impl Ingestor {
             images_unchanged: total(|s| s.images_unchanged),
             write_requests: summaries.iter().map(|s| s.write_requests).sum(),
             contexts: summaries,
-        })
+            notes,
+        }
     }
 
     async fn ingest_context(
         &self,
         account: &str,
         inventory_type: InventoryType,
-        report_time: DateTime<Utc>,
-        snapshot: ContextSnapshot,
-    ) -> Result<ContextSummary, IngestError> {
-        let containers = snapshot.details.keys().filter(|key| key.starts_with("c#")).count() as u32;
-        let mut summary = ContextSummary {
-            context: snapshot.context.clone(),
-            status: ContextStatus::Stored,
-            containers,
-            images_added: 0,
-            images_removed: 0,
-            images_unchanged: 0,
-            write_requests: 0,
-        };
+        report: ReportMeta,
+        snapshot: &ContextSnapshot,
+        summary: &mut ContextSummary,
+    ) -> Result<(), IngestError> {
         for attempt in 0..MAX_CONTEXT_ATTEMPTS {
             if attempt > 0 {
                 tokio::time::sleep(backoff(attempt + 2)).await;
@@ -125,14 +160,19 @@ impl Ingestor {
             let now = self.clock.now();
             let stored = self.store.load_context(account, inventory_type, &snapshot.context).await?;
             let previous = stored.record.clone();
-            if previous.as_ref().is_some_and(|record| lock_is_live(record, now)) {
+            if previous.as_ref().is_some_and(|record| record.lease_is_live(now)) {
                 continue;
             }
-            let plan = match plan_context(stored, &snapshot, report_time, now, self.retention()) {
+            let plan = match plan_context(stored, snapshot, report, now, self.retention()) {
                 Plan::Stale { last_report_at } => {
-                    tracing::info!(context = %snapshot.context, %last_report_at, %report_time, "ignoring an older report");
+                    tracing::info!(context = %snapshot.context, %last_report_at, report_time = %report.time, "ignoring an older report");
                     summary.status = ContextStatus::Stale;
-                    return Ok(summary);
+                    return Ok(());
+                }
+                Plan::Superseded { last_report_at } => {
+                    tracing::info!(context = %snapshot.context, %last_report_at, source = ?report.source, "the collector reports this context; not stored");
+                    summary.status = ContextStatus::Superseded;
+                    return Ok(());
                 }
                 Plan::Apply(plan) => plan,
             };
@@ -140,9 +180,10 @@ impl Ingestor {
             summary.images_removed = plan.images.removed;
             summary.images_unchanged = plan.images.unchanged;
             let Some(state) = plan.context_write.clone() else {
-                return Ok(summary);
+                return Ok(());
             };
-            let record = |lock: Option<(&str, i64)>| ContextRecord {
+            let record = ContextRecord {
+                version: previous.as_ref().map_or(0, |record| record.version) + 1,
                 pk: inventory_pk(account, inventory_type),
                 sk: snapshot.context.clone(),
                 kind: KIND_CONTEXT.to_owned(),
@@ -152,66 +193,47 @@ impl Ingestor {
                 first_seen: Some(state.first_seen),
                 updated_at: Some(now),
                 namespace: state.namespace.clone(),
+                source: Some(state.source),
                 expires_at: state.expires_at,
-                lock_owner: lock.map(|(owner, _)| owner.to_owned()),
-                lock_until: lock.map(|(_, until)| until),
-            };
-            let expect = match &previous {
-                None => Expect::Absent,
-                Some(record) => Expect::Unlocked {
-                    last_report_at: record.last_report_at.map(serde_json_time),
-                    now_epoch: now.timestamp(),
-                },
+                lock_owner: None,
+                lock_until: None,
             };
 
             if plan.item_write_count() == 0 {
-                // Only the report time moves: one conditional write, no lock needed.
-                match self.store.put_context(&record(None), expect).await {
+                // Only the report time moves: one conditional write, no lease needed.
+                let expect = previous.as_ref().map_or(Expect::Absent, |record| Expect::Version(record.version));
+                match self.store.put_context(&record, expect).await {
                     Ok(()) => {
                         summary.write_requests += 1;
-                        return Ok(summary);
+                        return Ok(());
                     }
                     Err(StoreError::ConditionFailed) => continue,
                     Err(error) => return Err(error.into()),
                 }
             }
 
-            let owner = format!("{:016x}", fastrand::u64(..));
-            let lock_until = (now + LOCK_DURATION).timestamp();
-            let lock = match &previous {
-                // Keep the stored state while locked; only the lock fields change.
-                Some(stored) => {
-                    ContextRecord { lock_owner: Some(owner.clone()), lock_until: Some(lock_until), ..stored.clone() }
-                }
-                None => ContextRecord { last_report_at: None, first_seen: None, ..record(Some((&owner, lock_until))) },
+            // A first report keeps the context unlisted until its items are written.
+            let placeholder = || ContextRecord { last_report_at: None, first_seen: None, ..record.clone() };
+            let Some(lease) =
+                ContextLease::acquire(&self.store, self.clock.clone(), previous.as_ref(), placeholder).await?
+            else {
+                continue;
             };
-            match self.store.put_context(&lock, expect).await {
-                Ok(()) => summary.write_requests += 1,
-                Err(StoreError::ConditionFailed) => continue,
-                Err(error) => return Err(error.into()),
-            }
-            let writes = item_writes(account, inventory_type, &snapshot.context, &plan);
-            summary.write_requests += self.store.batch_write(writes).await?;
-            self.store.put_context(&record(None), Expect::LockedBy(owner)).await.map_err(|error| match error {
-                StoreError::ConditionFailed => IngestError::Busy(snapshot.context.clone()),
-                other => other.into(),
-            })?;
             summary.write_requests += 1;
-            return Ok(summary);
+            let writes = item_writes(account, inventory_type, &snapshot.context, &plan);
+            match lease.write(writes).await {
+                Ok(requests) => summary.write_requests += requests,
+                Err(error) => {
+                    // Given back at once: the next report plans against what was written.
+                    lease.release().await.ok();
+                    return Err(error.into());
+                }
+            }
+            lease.commit(record).await?;
+            summary.write_requests += 1;
+            return Ok(());
         }
-        Err(IngestError::Busy(snapshot.context))
-    }
-}
-
-pub(crate) fn lock_is_live(record: &ContextRecord, now: DateTime<Utc>) -> bool {
-    record.lock_until.is_some_and(|until| until >= now.timestamp())
-}
-
-/// The exact string chrono's serde writes, which is what the condition compares against.
-pub(crate) fn serde_json_time(time: DateTime<Utc>) -> String {
-    match serde_json::to_value(time) {
-        Ok(serde_json::Value::String(value)) => value,
-        _ => time.to_rfc3339(),
+        Err(IngestError::Busy(snapshot.context.clone()))
     }
 }
 

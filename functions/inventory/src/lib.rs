@@ -6,6 +6,8 @@ pub mod delete;
 pub mod http;
 pub mod image;
 pub mod ingest;
+pub mod lease;
+pub mod limits;
 pub mod model;
 pub mod notify;
 pub mod plan;

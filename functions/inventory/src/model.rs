@@ -116,9 +116,25 @@ impl Detail {
     }
 }
 
-/// Per-context state: when it was last reported, and the ingest lock.
+/// What sent a report.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReportSource {
+    #[serde(rename = "k8s-inventory")]
+    K8sInventory,
+    #[serde(rename = "ecs-inventory")]
+    EcsInventory,
+    /// The agentless ECS collector: it reads every task of a cluster.
+    #[serde(rename = "collector")]
+    Collector,
+}
+
+/// Per-context state: when it was last reported, and the context lease.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct ContextRecord {
+    /// Goes up by one with every write of the record; each write is conditional on the version
+    /// it read, so of two writers that read the same state exactly one succeeds.
+    #[serde(default)]
+    pub version: u64,
     pub pk: String,
     pub sk: String,
     pub kind: String,
@@ -133,12 +149,22 @@ pub struct ContextRecord {
     pub updated_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<NamespaceMeta>,
+    /// What sent the stored report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ReportSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_owner: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_until: Option<i64>,
+}
+
+impl ContextRecord {
+    /// Whether a lease on the context is held at `now`.
+    pub fn lease_is_live(&self, now: DateTime<Utc>) -> bool {
+        self.lock_until.is_some_and(|until| until >= now.timestamp())
+    }
 }
 
 /// How an image or detail is tracked over time.

@@ -2,7 +2,7 @@
 //! decide the writes. Nothing here talks to DynamoDB.
 
 use crate::image::TAG_KEY_PREFIX;
-use crate::model::{ContextRecord, Detail, ImageContent, Tracking};
+use crate::model::{ContextRecord, Detail, ImageContent, ReportSource, Tracking};
 use crate::report::{ContextSnapshot, NamespaceMeta};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
@@ -22,6 +22,12 @@ fn refresh_after(key: &str) -> TimeDelta {
     let spread = REFRESH_INTERVAL.num_seconds() as u64;
     REFRESH_INTERVAL + TimeDelta::seconds((hash % spread) as i64)
 }
+
+/// A context the collector stored within this long takes no report from another source: the
+/// `ecs-inventory` agent sees at most 100 tasks of a cluster, the collector all of them, so
+/// letting both write one context would make images appear and disappear. When the collector
+/// stops reporting a cluster, the agent's reports are stored again after this long.
+pub const COLLECTOR_PRECEDENCE: TimeDelta = TimeDelta::hours(1);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
@@ -71,6 +77,7 @@ pub struct ContextState {
     pub last_report_at: DateTime<Utc>,
     pub first_seen: DateTime<Utc>,
     pub namespace: Option<NamespaceMeta>,
+    pub source: ReportSource,
     pub expires_at: Option<i64>,
 }
 
@@ -100,6 +107,10 @@ impl ContextPlan {
 pub enum Plan {
     /// The report is older than the one already stored for this context.
     Stale {
+        last_report_at: DateTime<Utc>,
+    },
+    /// The collector reported the context recently; another source's report is not stored.
+    Superseded {
         last_report_at: DateTime<Utc>,
     },
     Apply(ContextPlan),
@@ -188,17 +199,31 @@ fn diff<C: Clone + PartialEq>(
     (writes, counts)
 }
 
-/// Decides what a report at `report_time` changes for one context.
+/// The report a plan is made for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportMeta {
+    pub time: DateTime<Utc>,
+    pub source: ReportSource,
+}
+
+/// Decides what a report changes for one context.
 pub fn plan_context(
     mut stored: StoredContext,
     snapshot: &ContextSnapshot,
-    report_time: DateTime<Utc>,
+    report: ReportMeta,
     now: DateTime<Utc>,
     retention: Retention,
 ) -> Plan {
+    let report_time = report.time;
     let last_report = stored.record.as_ref().and_then(|record| record.last_report_at);
     if let Some(last_report_at) = last_report.filter(|stored| *stored > report_time) {
         return Plan::Stale { last_report_at };
+    }
+    let collector_report = stored.record.as_ref().filter(|record| record.source == Some(ReportSource::Collector));
+    let collector_recent =
+        collector_report.and_then(|record| record.last_report_at).filter(|at| report_time - *at < COLLECTOR_PRECEDENCE);
+    if let Some(last_report_at) = collector_recent.filter(|_| report.source != ReportSource::Collector) {
+        return Plan::Superseded { last_report_at };
     }
     let live_last_report = last_report.filter(|at| is_live(*at, now, retention.ttl));
     let timing = Timing { report_time, previous_report: live_last_report, now, retention };
@@ -242,6 +267,7 @@ pub fn plan_context(
         last_report_at: report_time,
         first_seen,
         namespace: snapshot.namespace.clone(),
+        source: report.source,
         expires_at: retention.ttl.map(|ttl| (report_time + ttl).timestamp()),
     };
     let nothing_to_track = record.is_none() && snapshot.images.is_empty() && snapshot.details.is_empty();
@@ -249,6 +275,7 @@ pub fn plan_context(
         r.last_report_at == Some(report_time)
             && r.first_seen == Some(first_seen)
             && r.namespace == state.namespace
+            && r.source == Some(state.source)
             && r.expires_at.is_some() == state.expires_at.is_some()
     });
     let up_to_date = record_current && image_writes.is_empty() && detail_writes.is_empty();
@@ -308,10 +335,12 @@ mod tests {
                 kind: KIND_CONTEXT.into(),
                 inventory_type: InventoryType::Kubernetes,
                 context: "c/ns".into(),
+                version: stored.record.as_ref().map_or(0, |record| record.version) + 1,
                 last_report_at: Some(state.last_report_at),
                 first_seen: Some(state.first_seen),
                 updated_at: None,
                 namespace: state.namespace.clone(),
+                source: Some(state.source),
                 expires_at: state.expires_at,
                 lock_owner: None,
                 lock_until: None,
@@ -319,8 +348,16 @@ mod tests {
         }
     }
 
+    fn agent(time: DateTime<Utc>) -> ReportMeta {
+        ReportMeta { time, source: ReportSource::K8sInventory }
+    }
+
     fn run(stored: &mut StoredContext, images: &[&str], day: i64, retention: Retention) -> Plan {
-        let plan = plan_context(stored.clone(), &snapshot(images), at(day), at(day), retention);
+        run_from(stored, images, agent(at(day)), retention)
+    }
+
+    fn run_from(stored: &mut StoredContext, images: &[&str], report: ReportMeta, retention: Retention) -> Plan {
+        let plan = plan_context(stored.clone(), &snapshot(images), report, report.time, retention);
         if let Plan::Apply(plan) = &plan {
             apply(stored, plan);
         }
@@ -330,7 +367,7 @@ mod tests {
     fn applied(plan: Plan) -> ContextPlan {
         match plan {
             Plan::Apply(plan) => plan,
-            Plan::Stale { .. } => panic!("unexpected stale plan"),
+            other => panic!("unexpected plan {other:?}"),
         }
     }
 
@@ -344,7 +381,8 @@ mod tests {
         let same_report = applied(run(&mut stored, &[DIGEST], 0, KEEP));
         assert_eq!((same_report.item_write_count(), same_report.context_write.is_none()), (0, true));
 
-        let later = plan_context(stored.clone(), &snapshot(&[DIGEST]), at(0) + TimeDelta::minutes(5), at(0), KEEP);
+        let later =
+            plan_context(stored.clone(), &snapshot(&[DIGEST]), agent(at(0) + TimeDelta::minutes(5)), at(0), KEEP);
         let later = applied(later);
         assert_eq!(later.item_write_count(), 0);
         assert!(later.context_write.is_some());
@@ -356,7 +394,7 @@ mod tests {
         let mut stored = StoredContext::default();
         run(&mut stored, &[DIGEST], 0, KEEP);
         let within_a_day =
-            plan_context(stored.clone(), &snapshot(&[DIGEST]), at(1) - TimeDelta::seconds(1), at(1), KEEP);
+            plan_context(stored.clone(), &snapshot(&[DIGEST]), agent(at(1) - TimeDelta::seconds(1)), at(1), KEEP);
         assert_eq!(applied(within_a_day).item_write_count(), 0);
         let two_days_later = applied(run(&mut stored, &[DIGEST], 2, KEEP));
         assert_eq!(two_days_later.image_writes.len(), 1, "by two days the TTL is pushed forward");
@@ -395,12 +433,12 @@ mod tests {
         run(&mut stored, &["tag:docker.io/library/nginx:1.27"], 0, KEEP);
         let mut resolved = snapshot(&[DIGEST]);
         resolved.digest_tags.insert("docker.io/library/nginx:1.27".into());
-        let plan = applied(plan_context(stored.clone(), &resolved, at(1), at(1), KEEP));
+        let plan = applied(plan_context(stored.clone(), &resolved, agent(at(1)), at(1), KEEP));
         assert!(plan.image_writes.contains(&Write::Delete { key: "tag:docker.io/library/nginx:1.27".into() }));
         assert_eq!(plan.images, ChangeCounts { added: 1, removed: 0, unchanged: 0 });
 
         // Without the tag among the digest tags the tag-only record just departs.
-        let plan = applied(plan_context(stored, &snapshot(&[DIGEST]), at(1), at(1), KEEP));
+        let plan = applied(plan_context(stored, &snapshot(&[DIGEST]), agent(at(1)), at(1), KEEP));
         assert!(plan.image_writes.iter().all(|write| matches!(write, Write::Put { .. })));
     }
 
@@ -419,6 +457,31 @@ mod tests {
         let mut stored = StoredContext::default();
         run(&mut stored, &[DIGEST], 5, KEEP);
         assert_eq!(run(&mut stored, &[], 4, KEEP), Plan::Stale { last_report_at: at(5) });
+    }
+
+    #[test]
+    fn the_collector_takes_precedence_over_agents_while_it_reports() {
+        let collector = |time| ReportMeta { time, source: ReportSource::Collector };
+        let ecs_agent = |time| ReportMeta { time, source: ReportSource::EcsInventory };
+        let mut stored = StoredContext::default();
+        applied(run_from(&mut stored, &[DIGEST, "tag:x"], ecs_agent(at(0)), KEEP));
+        let taken_over =
+            applied(run_from(&mut stored, &[DIGEST, "tag:x"], collector(at(0) + TimeDelta::minutes(1)), KEEP));
+        assert!(taken_over.context_write.is_some(), "the collector's report is stored over the agent's");
+
+        // The agent sees part of the cluster: while the collector reports, that changes nothing.
+        let partial = ecs_agent(at(0) + TimeDelta::minutes(2));
+        assert_eq!(
+            run_from(&mut stored, &["tag:x"], partial, KEEP),
+            Plan::Superseded { last_report_at: at(0) + TimeDelta::minutes(1) }
+        );
+        let next_run =
+            applied(run_from(&mut stored, &[DIGEST, "tag:x"], collector(at(0) + TimeDelta::minutes(6)), KEEP));
+        assert_eq!(next_run.images, ChangeCounts { added: 0, removed: 0, unchanged: 2 });
+
+        // A collector silent for longer than the precedence window hands the context back.
+        let later = ecs_agent(at(0) + TimeDelta::minutes(6) + COLLECTOR_PRECEDENCE);
+        assert!(matches!(run_from(&mut stored, &["tag:x"], later, KEEP), Plan::Apply(_)));
     }
 
     #[test]

@@ -1,20 +1,35 @@
 //! Agent reports: the wire shapes of `k8s-inventory` and `ecs-inventory`, validated and
 //! turned into one snapshot per context.
+//!
+//! A problem of the report as a whole (malformed JSON, timestamp, cluster, a limit) rejects it
+//! before anything is stored. A problem of one item (a container, pod, node, namespace, task or
+//! service) skips that item alone; the report is stored and its answer lists what was skipped,
+//! so one odd container never costs a cluster its inventory.
+
+mod ecs;
+mod kubernetes;
+
+pub use ecs::{parse_ecs, validate_ecs, EcsContainer, EcsReport, EcsService, EcsTask, ECS_CREDENTIAL_CHECK_CLUSTER};
+pub use kubernetes::parse_kubernetes;
 
 use crate::image::{normalize_reference, Digest, ImageKey};
-use crate::model::{Detail, InventoryType, Metadata};
+use crate::limits::{MAX_ARRAY_ITEMS, MAX_CLOCK_SKEW, MAX_CLUSTER_BYTES, MAX_LISTED_ITEM_NOTES, MAX_METADATA_BYTES};
+use crate::model::{Detail, InventoryType, Metadata, ReportSource};
 use chrono::{DateTime, Utc};
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use serde::de::{DeserializeOwned, IgnoredAny, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
-/// `ecs-inventory` posts this cluster name to check its credentials before the first report.
-pub const ECS_CREDENTIAL_CHECK_CLUSTER: &str = "validating-creds";
-
-/// Longest accepted context component; keeps keys far below DynamoDB's 1 KB sort-key limit.
-const MAX_NAME_LEN: usize = 400;
-/// Labels and annotations kept per object; Kubernetes allows 256 KiB, items must stay small.
-const MAX_METADATA_BYTES: usize = 16 * 1024;
+/// How a whole report is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// Malformed: 400.
+    Invalid,
+    /// Past a size limit: 413.
+    TooLarge,
+}
 
 /// A report that cannot be stored, naming the offending field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,20 +37,66 @@ const MAX_METADATA_BYTES: usize = 16 * 1024;
 pub struct ReportError {
     pub field: String,
     pub message: String,
+    pub rejection: Rejection,
 }
 
 impl ReportError {
     fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self { field: field.into(), message: message.into(), rejection: Rejection::Invalid }
+    }
+
+    fn too_large(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { rejection: Rejection::TooLarge, ..Self::new(field, message) }
+    }
+}
+
+/// One item of a report that was skipped or stored with a value changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ItemNote {
+    pub field: String,
+    pub reason: String,
+}
+
+/// The item-level problems of a report: listed up to a bound, always counted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ItemNotes {
+    /// Items not stored.
+    pub skipped: Vec<ItemNote>,
+    pub skipped_count: usize,
+    /// Items stored with a value changed or dropped.
+    pub adjusted: Vec<ItemNote>,
+    pub adjusted_count: usize,
+}
+
+impl ItemNotes {
+    fn push(list: &mut Vec<ItemNote>, count: &mut usize, field: String, reason: String) {
+        *count += 1;
+        if list.len() < MAX_LISTED_ITEM_NOTES {
+            list.push(ItemNote { field, reason });
+        }
+    }
+
+    pub fn skip(&mut self, field: String, reason: impl Into<String>) {
+        Self::push(&mut self.skipped, &mut self.skipped_count, field, reason.into());
+    }
+
+    pub fn adjust(&mut self, field: String, reason: impl Into<String>) {
+        Self::push(&mut self.adjusted, &mut self.adjusted_count, field, reason.into());
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.skipped_count == 0 && self.adjusted_count == 0
     }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParsedReport {
     pub inventory_type: InventoryType,
+    pub source: ReportSource,
     pub timestamp: DateTime<Utc>,
     /// Empty for the ECS agent's credential check.
     pub contexts: Vec<ContextSnapshot>,
+    pub notes: ItemNotes,
 }
 
 /// Everything one report says about one context (a namespace or an ECS cluster).
@@ -51,7 +112,7 @@ pub struct ContextSnapshot {
     pub digest_tags: BTreeSet<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NamespaceMeta {
     pub uid: String,
     pub name: String,
@@ -67,7 +128,7 @@ pub struct ImageState {
     pub container_count: u32,
 }
 
-// ---- wire shapes ----------------------------------------------------------------------
+// ---- decoding ---------------------------------------------------------------------------
 
 /// Go agents encode empty slices and maps as `null`.
 fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
@@ -78,128 +139,103 @@ where
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
-#[derive(Deserialize)]
-struct K8sReport {
-    cluster_name: String,
-    timestamp: String,
-    #[serde(default, deserialize_with = "null_as_default")]
-    containers: Vec<K8sContainer>,
-    #[serde(default, deserialize_with = "null_as_default")]
-    namespaces: Vec<K8sNamespace>,
-    #[serde(default, deserialize_with = "null_as_default")]
-    pods: Vec<K8sPod>,
-    #[serde(default, deserialize_with = "null_as_default")]
-    nodes: Vec<K8sNode>,
+/// An array of a report with its items kept raw, so that each is decoded (and skipped) alone.
+/// Items past `MAX_ARRAY_ITEMS` are counted, not kept.
+#[derive(Default)]
+struct RawItems<'a> {
+    items: Vec<&'a RawValue>,
+    total: usize,
 }
 
-#[derive(Deserialize)]
-struct K8sContainer {
-    id: String,
-    name: String,
-    pod_uid: String,
-    image_tag: String,
-    #[serde(default)]
-    image_digest: Option<String>,
+impl<'de: 'a, 'a> Deserialize<'de> for RawItems<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ItemsVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for ItemsVisitor<'a> {
+            type Value = RawItems<'a>;
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("an array or null")
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(RawItems::default())
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut raw = RawItems::default();
+                loop {
+                    if raw.items.len() < MAX_ARRAY_ITEMS {
+                        match seq.next_element::<&'a RawValue>()? {
+                            Some(item) => raw.items.push(item),
+                            None => break,
+                        }
+                    } else if seq.next_element::<IgnoredAny>()?.is_none() {
+                        break;
+                    }
+                    raw.total += 1;
+                }
+                Ok(raw)
+            }
+        }
+        deserializer.deserialize_any(ItemsVisitor(std::marker::PhantomData))
+    }
 }
 
-#[derive(Deserialize)]
-struct K8sNamespace {
-    name: String,
-    uid: String,
-    #[serde(default, deserialize_with = "null_as_default")]
-    labels: Metadata,
-    #[serde(default, deserialize_with = "null_as_default")]
-    annotations: Metadata,
+impl RawItems<'_> {
+    /// A report with more items than the limit is refused whole: storing part of a cluster
+    /// would look like the rest had stopped.
+    fn check_count(&self, array: &str) -> Result<(), ReportError> {
+        if self.total > MAX_ARRAY_ITEMS {
+            return Err(ReportError::too_large(
+                array,
+                format!("{} entries; at most {MAX_ARRAY_ITEMS} are accepted in one report. {SPLIT_HINT}", self.total),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Decodes each item; one that does not decode is skipped and noted.
+    fn decode<T: DeserializeOwned>(self, array: &str, notes: &mut ItemNotes) -> Vec<(usize, T)> {
+        self.items
+            .into_iter()
+            .enumerate()
+            .filter_map(|(index, raw)| {
+                let prefix = format!("{array}[{index}]");
+                match decode_json(raw.get().as_bytes(), &prefix) {
+                    Ok(item) => Some((index, item)),
+                    Err(error) => {
+                        notes.skip(error.field, error.message);
+                        None
+                    }
+                }
+            })
+            .collect()
+    }
 }
 
-#[derive(Deserialize)]
-struct K8sPod {
-    name: String,
-    uid: String,
-    namespace_uid: String,
-    #[serde(default)]
-    node_uid: Option<String>,
-    #[serde(default, deserialize_with = "null_as_default")]
-    labels: Metadata,
-    #[serde(default, deserialize_with = "null_as_default")]
-    annotations: Metadata,
-}
+/// How to make an agent send smaller reports, for the 413 answers.
+pub const SPLIT_HINT: &str = "Lower the agent's report size: k8s-inventory's \
+    `inventory-report-limits.payload-threshold-bytes` (Helm: `payloadThresholdBytes`) splits a \
+    cluster's report into several POSTs by namespace.";
 
-#[derive(Deserialize)]
-struct K8sNode {
-    name: String,
-    uid: String,
-    #[serde(default, deserialize_with = "null_as_default")]
-    labels: Metadata,
-    #[serde(default, deserialize_with = "null_as_default")]
-    annotations: Metadata,
-    #[serde(flatten)]
-    other: HashMap<String, serde_json::Value>,
-}
-
-/// Node properties kept from the report (strings only; anything else is ignored).
-const NODE_ATTRIBUTES: &[&str] = &[
-    "arch",
-    "container_runtime_version",
-    "kernel_version",
-    "kube_proxy_version",
-    "kubelet_version",
-    "kubernetes_version",
-    "operating_system",
-];
-
-/// The `ecs-inventory` agent's report; the collector builds the same shape from the ECS API.
-#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
-pub struct EcsReport {
-    pub timestamp: String,
-    #[serde(default)]
-    pub cluster_arn: Option<String>,
-    /// Older agents name the cluster ARN `cluster_name`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cluster_name: Option<String>,
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub containers: Vec<EcsContainer>,
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub tasks: Vec<EcsTask>,
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub services: Vec<EcsService>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
-pub struct EcsContainer {
-    pub arn: String,
-    pub image_tag: String,
-    #[serde(default)]
-    pub image_digest: Option<String>,
-    #[serde(default)]
-    pub task_arn: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
-pub struct EcsTask {
-    pub arn: String,
-    #[serde(default)]
-    pub service_arn: Option<String>,
-    #[serde(default)]
-    pub task_definition_arn: Option<String>,
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub tags: Metadata,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
-pub struct EcsService {
-    pub arn: String,
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub tags: Metadata,
-}
-
-// ---- parsing ----------------------------------------------------------------------------
-
-fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ReportError> {
+/// Decodes a report body: it must be a JSON object.
+fn decode<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ReportError> {
+    if body.len() > crate::limits::MAX_REPORT_BYTES {
+        return Err(ReportError::too_large(
+            "body",
+            format!(
+                "{} bytes; at most {} bytes are accepted. {SPLIT_HINT}",
+                body.len(),
+                crate::limits::MAX_REPORT_BYTES
+            ),
+        ));
+    }
     if body.trim_ascii_start().first() != Some(&b'{') {
         return Err(ReportError::new("body", "must be a JSON object"));
     }
-    let deserializer = &mut serde_json::Deserializer::from_slice(body);
+    decode_json(body, "")
+}
+
+/// Decodes JSON, naming the failing field below `prefix` (`containers[3]`, or the body).
+fn decode_json<'a, T: Deserialize<'a>>(json: &'a [u8], prefix: &str) -> Result<T, ReportError> {
+    let deserializer = &mut serde_json::Deserializer::from_slice(json);
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
@@ -207,11 +243,17 @@ fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ReportError> {
         // serde reports a missing field at its parent; name the field itself.
         let missing =
             message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next()).map(str::to_owned);
-        let field = match (missing, path.as_str()) {
-            (Some(name), ".") => name,
+        let relative = match (missing, path.as_str()) {
+            (Some(name), "." | "?") => name,
             (Some(name), parent) => format!("{parent}.{name}"),
-            (None, "." | "?") => "body".to_owned(),
+            (None, "." | "?") => String::new(),
             (None, path) => path.to_owned(),
+        };
+        let field = match (prefix, relative.as_str()) {
+            ("", "") => "body".to_owned(),
+            ("", relative) => relative.to_owned(),
+            (prefix, "") => prefix.to_owned(),
+            (prefix, relative) => format!("{prefix}.{relative}"),
         };
         let message = if inner.is_syntax() || inner.is_eof() {
             format!("malformed JSON: {inner}")
@@ -229,20 +271,37 @@ fn strip_position(message: &str) -> String {
     }
 }
 
-fn parse_timestamp(raw: &str) -> Result<DateTime<Utc>, ReportError> {
-    DateTime::parse_from_rfc3339(raw.trim())
+// ---- report-level checks ----------------------------------------------------------------
+
+/// The report time; more than `MAX_CLOCK_SKEW` ahead of `now` is refused.
+fn parse_timestamp(raw: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, ReportError> {
+    let time = DateTime::parse_from_rfc3339(raw.trim())
         .map(|time| crate::clock::truncate_to_millis(time.with_timezone(&Utc)))
-        .map_err(|error| ReportError::new("timestamp", format!("must be an RFC 3339 date-time ({error}): {raw:?}")))
+        .map_err(|error| ReportError::new("timestamp", format!("must be an RFC 3339 date-time ({error}): {raw:?}")))?;
+    if time > now + MAX_CLOCK_SKEW {
+        let ahead = (time - now).num_minutes();
+        return Err(ReportError::new(
+            "timestamp",
+            format!(
+                "{raw:?} is {ahead} minutes ahead of the server's clock ({}); the agent's clock is ahead. \
+                 Correct the clock of the host running the agent (NTP); reports dated at most {} minutes \
+                 ahead are accepted",
+                crate::ingest::format_time(now),
+                MAX_CLOCK_SKEW.num_minutes()
+            ),
+        ));
+    }
+    Ok(time)
 }
 
-/// Context components end up in DynamoDB keys with `#` as separator.
-fn validate_name(field: &str, value: &str) -> Result<String, ReportError> {
+/// A cluster name or ARN: the first part of every context key, so `#` is refused.
+fn validate_cluster(field: &str, value: &str, empty_hint: &str) -> Result<String, ReportError> {
     let value = value.trim();
     if value.is_empty() {
-        return Err(ReportError::new(field, "must not be empty"));
+        return Err(ReportError::new(field, format!("must not be empty: {empty_hint}")));
     }
-    if value.len() > MAX_NAME_LEN {
-        return Err(ReportError::new(field, format!("must be at most {MAX_NAME_LEN} bytes")));
+    if value.len() > MAX_CLUSTER_BYTES {
+        return Err(ReportError::new(field, format!("must be at most {MAX_CLUSTER_BYTES} bytes")));
     }
     if value.chars().any(|c| c == '#' || c.is_control()) {
         return Err(ReportError::new(field, "must not contain '#' or control characters"));
@@ -250,12 +309,45 @@ fn validate_name(field: &str, value: &str) -> Result<String, ReportError> {
     Ok(value.to_owned())
 }
 
-fn require_non_empty(field: impl FnOnce() -> String, value: &str) -> Result<String, ReportError> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(ReportError::new(field(), "must not be empty"));
+// ---- item-level checks ------------------------------------------------------------------
+
+/// Why one item is skipped: its field (relative to the item) and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Skip {
+    field: &'static str,
+    reason: String,
+}
+
+impl Skip {
+    fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        Self { field, reason: reason.into() }
     }
-    Ok(value.to_owned())
+
+    fn note(self, prefix: &str, notes: &mut ItemNotes) {
+        notes.skip(format!("{prefix}.{}", self.field), self.reason);
+    }
+}
+
+/// A required text field of an item: trimmed, non-empty, bounded, no control characters.
+fn required(field: &'static str, value: &str, max_bytes: usize) -> Result<String, Skip> {
+    match optional(field, Some(value), max_bytes)? {
+        Some(value) => Ok(value),
+        None => Err(Skip::new(field, "must not be empty")),
+    }
+}
+
+/// An optional text field: empty counts as absent.
+fn optional(field: &'static str, value: Option<&str>, max_bytes: usize) -> Result<Option<String>, Skip> {
+    let Some(value) = value.map(str::trim).filter(|value| !value.is_empty()) else {
+        return Ok(None);
+    };
+    if value.len() > max_bytes {
+        return Err(Skip::new(field, format!("is {} bytes; at most {max_bytes} are accepted", value.len())));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(Skip::new(field, "must not contain control characters"));
+    }
+    Ok(Some(value.to_owned()))
 }
 
 /// Keeps labels/annotations in key order until the byte budget is spent.
@@ -270,23 +362,34 @@ fn cap_metadata(metadata: Metadata) -> Metadata {
         .collect()
 }
 
-/// Checks a container's image fields as a report would; the collector drops what fails.
-pub fn validate_image(image_tag: &str, image_digest: Option<&str>) -> Result<(), ReportError> {
-    resolve_image(str::to_owned, image_tag, image_digest).map(drop)
+/// A container's image as it is stored.
+struct ResolvedImage {
+    key: ImageKey,
+    digest: Option<Digest>,
+    tag: String,
 }
 
-/// Resolves a container's image and returns its key and normalised tag.
+/// Resolves a container's image. What had to change (a tag taken as `latest`, a digest that
+/// is not one) is noted against the item; an image that cannot be named at all skips it.
 fn resolve_image(
-    field: impl Fn(&str) -> String,
     image_tag: &str,
     image_digest: Option<&str>,
-) -> Result<(ImageKey, Option<Digest>, String), ReportError> {
-    let reference =
-        normalize_reference(image_tag).map_err(|error| ReportError::new(field("image_tag"), error.to_string()))?;
-    let digest = Digest::parse_optional(image_digest)
-        .map_err(|error| ReportError::new(field("image_digest"), error.to_string()))?
-        .or(reference.digest);
-    Ok((ImageKey::new(digest.as_ref(), &reference.tag), digest, reference.tag))
+    prefix: &str,
+    notes: &mut ItemNotes,
+) -> Result<ResolvedImage, Skip> {
+    let reference = normalize_reference(image_tag).map_err(|error| Skip::new("image_tag", error.to_string()))?;
+    if reference.latest_assumed {
+        notes.adjust(format!("{prefix}.image_tag"), format!("{image_tag:?} has no tag after ':'; stored as 'latest'"));
+    }
+    let digest = match Digest::parse_optional(image_digest) {
+        Ok(digest) => digest,
+        Err(error) => {
+            notes.adjust(format!("{prefix}.image_digest"), format!("ignored, the image is kept by its tag: {error}"));
+            None
+        }
+    };
+    let digest = digest.or(reference.digest);
+    Ok(ResolvedImage { key: ImageKey::new(digest.as_ref(), &reference.tag), digest, tag: reference.tag })
 }
 
 #[derive(Default)]
@@ -297,21 +400,25 @@ struct SnapshotBuilder {
 }
 
 impl SnapshotBuilder {
-    fn add_container(&mut self, key: ImageKey, digest: Option<Digest>, tag: String) -> String {
-        let encoded = key.encode();
-        if digest.is_some() {
-            self.digest_tags.insert(tag.clone());
+    fn add_container(&mut self, image: ResolvedImage) -> String {
+        let encoded = image.key.encode();
+        if image.digest.is_some() {
+            self.digest_tags.insert(image.tag.clone());
         }
         self.images
             .entry(encoded.clone())
-            .and_modify(|image| {
-                image.container_count += 1;
-                if tag < image.tag {
-                    image.tag.clone_from(&tag);
+            .and_modify(|state| {
+                state.container_count += 1;
+                if image.tag < state.tag {
+                    state.tag.clone_from(&image.tag);
                 }
             })
-            .or_insert(ImageState { digest, tag, container_count: 1 });
+            .or_insert(ImageState { digest: image.digest, tag: image.tag, container_count: 1 });
         encoded
+    }
+
+    fn add_detail(&mut self, detail: Detail) {
+        self.details.entry(detail.sort_key()).or_insert(detail);
     }
 
     fn build(self, context: String, namespace: Option<NamespaceMeta>) -> ContextSnapshot {
@@ -325,268 +432,57 @@ impl SnapshotBuilder {
     }
 }
 
-pub fn parse_kubernetes(body: &[u8]) -> Result<ParsedReport, ReportError> {
-    let report: K8sReport = decode(body)?;
-    let timestamp = parse_timestamp(&report.timestamp)?;
-    let cluster = validate_name("cluster_name", &report.cluster_name)?;
-
-    let mut namespaces: BTreeMap<String, (String, SnapshotBuilder, Option<NamespaceMeta>)> = BTreeMap::new();
-    let mut namespace_by_uid: HashMap<String, String> = HashMap::new();
-    for (index, namespace) in report.namespaces.into_iter().enumerate() {
-        let name = validate_name(&format!("namespaces[{index}].name"), &namespace.name)?;
-        if name.contains('/') {
-            return Err(ReportError::new(format!("namespaces[{index}].name"), "must not contain '/'"));
-        }
-        let uid = require_non_empty(|| format!("namespaces[{index}].uid"), &namespace.uid)?;
-        namespace_by_uid.insert(uid.clone(), name.clone());
-        let meta = NamespaceMeta {
-            uid,
-            name: name.clone(),
-            labels: cap_metadata(namespace.labels),
-            annotations: cap_metadata(namespace.annotations),
-        };
-        namespaces
-            .entry(name.clone())
-            .or_insert_with(|| (format!("{cluster}/{name}"), SnapshotBuilder::default(), Some(meta)));
-    }
-
-    let mut nodes: HashMap<String, Detail> = HashMap::new();
-    for (index, node) in report.nodes.into_iter().enumerate() {
-        let uid = require_non_empty(|| format!("nodes[{index}].uid"), &node.uid)?;
-        let name = require_non_empty(|| format!("nodes[{index}].name"), &node.name)?;
-        let attributes = NODE_ATTRIBUTES
-            .iter()
-            .filter_map(|key| match node.other.get(*key) {
-                Some(serde_json::Value::String(value)) => Some((key.to_string(), value.clone())),
-                _ => None,
-            })
-            .collect();
-        nodes.entry(uid.clone()).or_insert(Detail::K8sNode {
-            uid,
-            name,
-            attributes,
-            labels: cap_metadata(node.labels),
-            annotations: cap_metadata(node.annotations),
-        });
-    }
-
-    let mut pod_namespace: HashMap<String, String> = HashMap::new();
-    for (index, pod) in report.pods.into_iter().enumerate() {
-        let uid = require_non_empty(|| format!("pods[{index}].uid"), &pod.uid)?;
-        let name = require_non_empty(|| format!("pods[{index}].name"), &pod.name)?;
-        let namespace_uid = require_non_empty(|| format!("pods[{index}].namespace_uid"), &pod.namespace_uid)?;
-        let namespace = namespace_by_uid.get(&namespace_uid).ok_or_else(|| {
-            ReportError::new(
-                format!("pods[{index}].namespace_uid"),
-                format!("no namespace with uid {namespace_uid:?} in this report's namespaces"),
-            )
-        })?;
-        let node_uid = pod.node_uid.map(|uid| uid.trim().to_owned()).filter(|uid| !uid.is_empty());
-        let (_, builder, _) = namespaces.get_mut(namespace).expect("namespace_by_uid only names known namespaces");
-        if let Some(node) = node_uid.as_ref().and_then(|uid| nodes.get(uid)) {
-            builder.details.insert(node.sort_key(), node.clone());
-        }
-        let detail = Detail::K8sPod {
-            uid: uid.clone(),
-            name,
-            namespace_uid,
-            node_uid,
-            labels: cap_metadata(pod.labels),
-            annotations: cap_metadata(pod.annotations),
-        };
-        builder.details.entry(detail.sort_key()).or_insert(detail);
-        pod_namespace.entry(uid).or_insert_with(|| namespace.clone());
-    }
-
-    for (index, container) in report.containers.into_iter().enumerate() {
-        let field = |name: &str| format!("containers[{index}].{name}");
-        let pod_uid = require_non_empty(|| field("pod_uid"), &container.pod_uid)?;
-        let name = require_non_empty(|| field("name"), &container.name)?;
-        let namespace = pod_namespace.get(&pod_uid).ok_or_else(|| {
-            ReportError::new(field("pod_uid"), format!("no pod with uid {pod_uid:?} in this report's pods"))
-        })?;
-        let (key, digest, tag) = resolve_image(field, &container.image_tag, container.image_digest.as_deref())?;
-        // A container that has not started yet has no runtime id.
-        let id = match container.id.trim() {
-            "" => format!("{pod_uid}/{name}"),
-            id => id.to_owned(),
-        };
-        let (_, builder, _) = namespaces.get_mut(namespace).expect("pods only name known namespaces");
-        let image_key = builder.add_container(key, digest, tag);
-        let detail = Detail::K8sContainer { id, name, pod_uid, image_key };
-        builder.details.entry(detail.sort_key()).or_insert(detail);
-    }
-
-    let contexts = namespaces.into_values().map(|(context, builder, meta)| builder.build(context, meta)).collect();
-    Ok(ParsedReport { inventory_type: InventoryType::Kubernetes, timestamp, contexts })
-}
-
-pub fn parse_ecs(body: &[u8]) -> Result<ParsedReport, ReportError> {
-    validate_ecs(decode(body)?)
-}
-
-/// Validates an ECS report, posted by the agent or built by the collector.
-pub fn validate_ecs(report: EcsReport) -> Result<ParsedReport, ReportError> {
-    let timestamp = parse_timestamp(&report.timestamp)?;
-    let (field, raw_cluster) = match (&report.cluster_arn, &report.cluster_name) {
-        (Some(arn), _) if !arn.trim().is_empty() => ("cluster_arn", arn.as_str()),
-        (_, Some(name)) => ("cluster_name", name.as_str()),
-        (Some(arn), None) => ("cluster_arn", arn.as_str()),
-        (None, None) => return Err(ReportError::new("cluster_arn", "missing field `cluster_arn`")),
-    };
-    let cluster = validate_name(field, raw_cluster)?;
-    if cluster == ECS_CREDENTIAL_CHECK_CLUSTER {
-        return Ok(ParsedReport { inventory_type: InventoryType::Ecs, timestamp, contexts: Vec::new() });
-    }
-
-    let mut builder = SnapshotBuilder::default();
-    let mut service_arns = BTreeSet::new();
-    for (index, service) in report.services.into_iter().enumerate() {
-        let arn = require_non_empty(|| format!("services[{index}].arn"), &service.arn)?;
-        service_arns.insert(arn.clone());
-        let detail = Detail::EcsService { arn, tags: cap_metadata(service.tags) };
-        builder.details.entry(detail.sort_key()).or_insert(detail);
-    }
-    for (index, task) in report.tasks.into_iter().enumerate() {
-        let arn = require_non_empty(|| format!("tasks[{index}].arn"), &task.arn)?;
-        let optional = |value: Option<String>| value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let detail = Detail::EcsTask {
-            arn,
-            service_arn: optional(task.service_arn),
-            task_definition_arn: optional(task.task_definition_arn),
-            tags: cap_metadata(task.tags),
-        };
-        builder.details.entry(detail.sort_key()).or_insert(detail);
-    }
-    for (index, container) in report.containers.into_iter().enumerate() {
-        let field = |name: &str| format!("containers[{index}].{name}");
-        let arn = require_non_empty(|| field("arn"), &container.arn)?;
-        let (key, digest, tag) = resolve_image(field, &container.image_tag, container.image_digest.as_deref())?;
-        let task_arn = container.task_arn.map(|arn| arn.trim().to_owned()).filter(|arn| !arn.is_empty());
-        let image_key = builder.add_container(key, digest, tag);
-        let detail = Detail::EcsContainer { arn, task_arn, image_key };
-        builder.details.entry(detail.sort_key()).or_insert(detail);
-    }
-
-    Ok(ParsedReport { inventory_type: InventoryType::Ecs, timestamp, contexts: vec![builder.build(cluster, None)] })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    const D1: &str = "sha256:34410e4ca45948d82e3809cf74acbc5c77e319db2d565f5a589ad0f5670323c3";
-    const D2: &str = "sha256:996fe12b25dfa8e26af9007549163024a4833a0052f44ac87461273e97d9a9ac";
-
-    fn k8s() -> serde_json::Value {
-        json!({
-            "cluster_name": "prod",
-            "timestamp": "2026-11-20T10:15:00.123456Z",
-            "namespaces": [{"name": "default", "uid": "ns-1"}, {"name": "payments", "uid": "ns-2", "labels": null}],
-            "nodes": [{"name": "n1", "uid": "node-1", "arch": "amd64", "labels": {"a": "b"}}],
-            "pods": [
-                {"name": "web", "uid": "pod-1", "namespace_uid": "ns-1", "node_uid": "node-1"},
-                {"name": "api", "uid": "pod-2", "namespace_uid": "ns-2", "node_uid": "node-1"}
-            ],
-            "containers": [
-                {"id": "c1", "name": "nginx", "pod_uid": "pod-1", "image_tag": "nginx:1.27", "image_digest": D1},
-                {"id": "c2", "name": "api", "pod_uid": "pod-2", "image_tag": "api:2", "image_digest": D2},
-                {"id": "c3", "name": "side", "pod_uid": "pod-2", "image_tag": "api:latest", "image_digest": D2},
-                {"id": "", "name": "pending", "pod_uid": "pod-2", "image_tag": "busybox", "image_digest": ""}
-            ],
-            "unknown_field": true
-        })
-    }
-
-    fn parse_k8s(value: &serde_json::Value) -> Result<ParsedReport, ReportError> {
-        parse_kubernetes(value.to_string().as_bytes())
-    }
-
-    #[test]
-    fn kubernetes_report_splits_into_namespace_contexts() {
-        let report = parse_k8s(&k8s()).unwrap();
-        assert_eq!(report.timestamp.to_rfc3339(), "2026-11-20T10:15:00.123+00:00");
-        let names: Vec<_> = report.contexts.iter().map(|c| c.context.as_str()).collect();
-        assert_eq!(names, ["prod/default", "prod/payments"]);
-
-        let payments = &report.contexts[1];
-        let api = &payments.images[D2];
-        assert_eq!(api.container_count, 2);
-        assert_eq!(api.tag, "docker.io/library/api:2");
-        let pending = &payments.images["tag:docker.io/library/busybox:latest"];
-        assert_eq!((pending.digest.as_ref(), pending.container_count), (None, 1));
-        // containers + pod + node of the namespace
-        assert_eq!(payments.details.len(), 5);
-        assert!(payments.details.contains_key("c#pod-2/pending"));
-        assert!(payments.details.contains_key("n#node-1"));
-        assert_eq!(payments.namespace.as_ref().unwrap().uid, "ns-2");
-    }
-
-    #[test]
-    fn missing_and_malformed_fields_are_named() {
-        let cases: Vec<(serde_json::Value, &str)> = vec![
-            (json!({"timestamp": "2026-11-20T10:15:00Z"}), "cluster_name"),
-            (json!({"cluster_name": "c"}), "timestamp"),
-            (json!({"cluster_name": " ", "timestamp": "2026-11-20T10:15:00Z"}), "cluster_name"),
-            (json!({"cluster_name": "c", "timestamp": "yesterday"}), "timestamp"),
-            (json!({"cluster_name": "a#b", "timestamp": "2026-11-20T10:15:00Z"}), "cluster_name"),
-            (
-                json!({"cluster_name": "c", "timestamp": "2026-11-20T10:15:00Z", "containers": [{"id": "x"}]}),
-                "containers[0].name",
-            ),
-        ];
-        for (body, field) in cases {
-            assert_eq!(parse_k8s(&body).unwrap_err().field, field, "{body}");
-        }
-        let mut bad_digest = k8s();
-        bad_digest["containers"][1]["image_digest"] = json!("sha256:nothex");
-        assert_eq!(parse_k8s(&bad_digest).unwrap_err().field, "containers[1].image_digest");
-        let mut dangling = k8s();
-        dangling["containers"][0]["pod_uid"] = json!("pod-9");
-        assert_eq!(parse_k8s(&dangling).unwrap_err().field, "containers[0].pod_uid");
-        let mut wrong_type = k8s();
-        wrong_type["pods"][0]["labels"] = json!(["x"]);
-        assert_eq!(parse_k8s(&wrong_type).unwrap_err().field, "pods[0].labels");
-        assert_eq!(parse_kubernetes(b"{not json").unwrap_err().field, "body");
-        assert_eq!(parse_kubernetes(b"[]").unwrap_err().field, "body");
-    }
-
-    #[test]
-    fn ecs_report_uses_the_cluster_arn_as_context() {
-        let body = json!({
-            "timestamp": "2026-11-20T10:15:00Z",
-            "cluster_name": "arn:aws:ecs:eu-west-2:123456789012:cluster/c",
-            "containers": [
-                {"arn": "ca1", "image_tag": "nginx", "image_digest": D1, "task_arn": "t1"},
-                {"arn": "ca2", "image_tag": "worker:2", "image_digest": "UNKNOWN", "task_arn": "t1"}
-            ],
-            "tasks": [{"arn": "t1", "service_arn": "s1", "tags": null}],
-            "services": null
-        });
-        let report = parse_ecs(body.to_string().as_bytes()).unwrap();
-        assert_eq!(report.contexts.len(), 1);
-        let context = &report.contexts[0];
-        assert_eq!(context.context, "arn:aws:ecs:eu-west-2:123456789012:cluster/c");
-        assert_eq!(context.images.len(), 2);
-        assert!(context.images.contains_key("tag:docker.io/library/worker:2"));
-        assert_eq!(context.details.len(), 3);
-    }
-
-    #[test]
-    fn ecs_credential_check_stores_nothing() {
-        let body = br#"{"timestamp":"2026-11-20T10:15:00Z","cluster_arn":"validating-creds"}"#;
-        assert!(parse_ecs(body).unwrap().contexts.is_empty());
-        let missing = br#"{"timestamp":"2026-11-20T10:15:00Z"}"#;
-        assert_eq!(parse_ecs(missing).unwrap_err().field, "cluster_arn");
-        let empty = br#"{"timestamp":"2026-11-20T10:15:00Z","cluster_arn":""}"#;
-        assert_eq!(parse_ecs(empty).unwrap_err().field, "cluster_arn");
-    }
+    use chrono::TimeZone;
 
     #[test]
     fn oversized_metadata_is_capped() {
         let big: Metadata = (0..100).map(|i| (format!("k{i:03}"), "v".repeat(1000))).collect();
         let capped = cap_metadata(big);
         assert_eq!(capped.len(), 16);
+    }
+
+    #[test]
+    fn notes_are_listed_up_to_the_bound_and_always_counted() {
+        let mut notes = ItemNotes::default();
+        for index in 0..MAX_LISTED_ITEM_NOTES + 5 {
+            notes.skip(format!("containers[{index}].name"), "must not be empty");
+        }
+        assert_eq!((notes.skipped.len(), notes.skipped_count), (MAX_LISTED_ITEM_NOTES, MAX_LISTED_ITEM_NOTES + 5));
+    }
+
+    #[test]
+    fn timestamps_ahead_of_the_clock_are_refused() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap();
+        assert!(parse_timestamp("2026-11-20T10:15:00Z", now).is_ok(), "15 minutes of skew are tolerated");
+        let error = parse_timestamp("2026-11-20T10:15:01Z", now).unwrap_err();
+        assert_eq!(error.field, "timestamp");
+        assert!(error.message.contains("the agent's clock is ahead"), "{}", error.message);
+        assert!(parse_timestamp("2027-11-20T10:00:00Z", now).is_err());
+        assert!(parse_timestamp("2020-01-01T00:00:00Z", now).is_ok(), "old reports are the planner's business");
+    }
+
+    #[test]
+    fn arrays_past_the_limit_are_counted_and_refused() {
+        let body = format!("{{\"items\": [{}0]}}", "0,".repeat(MAX_ARRAY_ITEMS));
+        #[derive(Deserialize)]
+        struct Wire<'a> {
+            #[serde(borrow)]
+            items: RawItems<'a>,
+        }
+        let wire: Wire = decode(body.as_bytes()).unwrap();
+        assert_eq!((wire.items.items.len(), wire.items.total), (MAX_ARRAY_ITEMS, MAX_ARRAY_ITEMS + 1));
+        let error = wire.items.check_count("items").unwrap_err();
+        assert_eq!((error.rejection, error.field.as_str()), (Rejection::TooLarge, "items"));
+        assert!(error.message.contains("payloadThresholdBytes"), "{}", error.message);
+    }
+
+    #[test]
+    fn bodies_past_the_limit_are_refused_before_parsing() {
+        let body = vec![b' '; crate::limits::MAX_REPORT_BYTES + 1];
+        let error = decode::<serde_json::Value>(&body).unwrap_err();
+        assert_eq!((error.rejection, error.field.as_str()), (Rejection::TooLarge, "body"));
     }
 }

@@ -97,14 +97,34 @@ impl BatchWrite {
 }
 
 /// Which stored state a conditional context write expects.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expect {
     /// No record exists yet.
     Absent,
-    /// The record read before: same `last_report_at` and no live lock at `now`.
-    Unlocked { last_report_at: Option<String>, now_epoch: i64 },
-    /// The record still carries our lock.
-    LockedBy(String),
+    /// The record is still at this version (0: written before versions existed, or never).
+    Version(u64),
+    /// The record still carries this lease, at this version.
+    Holder { owner: String, version: u64 },
+}
+
+impl Expect {
+    fn condition(&self) -> (String, Option<HashMap<String, AttributeValue>>) {
+        let number = |n: u64| AttributeValue::N(n.to_string());
+        match self {
+            Self::Absent => ("attribute_not_exists(pk)".to_owned(), None),
+            Self::Version(0) => (
+                "attribute_exists(pk) AND (attribute_not_exists(version) OR version = :version)".to_owned(),
+                Some(HashMap::from([(":version".to_owned(), number(0))])),
+            ),
+            Self::Version(version) => {
+                ("version = :version".to_owned(), Some(HashMap::from([(":version".to_owned(), number(*version))])))
+            }
+            Self::Holder { owner, version } => (
+                "lock_owner = :owner AND version = :version".to_owned(),
+                Some(HashMap::from([(":owner".to_owned(), string(owner)), (":version".to_owned(), number(*version))])),
+            ),
+        }
+    }
 }
 
 /// One page of the inventory partition, in sort-key order.
@@ -202,12 +222,26 @@ impl Store {
 
     /// Writes in 25-item batches with bounded concurrency; returns the requests sent.
     pub async fn batch_write(&self, writes: Vec<BatchWrite>) -> Result<u64, StoreError> {
+        self.batch_write_guarded(writes, || Ok(())).await
+    }
+
+    /// As `batch_write`, asking `guard` before each batch is sent; its first error stops the
+    /// writes not yet started.
+    pub async fn batch_write_guarded<E: From<StoreError>>(
+        &self,
+        writes: Vec<BatchWrite>,
+        guard: impl Fn() -> Result<(), E>,
+    ) -> Result<u64, E> {
         let chunks: Vec<Vec<WriteRequest>> = writes
             .chunks(BATCH_WRITE_LIMIT)
             .map(|chunk| chunk.iter().cloned().map(BatchWrite::into_request).collect())
             .collect();
+        let guard = &guard;
         futures::stream::iter(chunks)
-            .map(|chunk| self.write_chunk(chunk))
+            .map(|chunk| async move {
+                guard()?;
+                Ok::<_, E>(self.write_chunk(chunk).await?)
+            })
             .buffer_unordered(self.write_concurrency)
             .try_fold(0, |total, requests| async move { Ok(total + requests) })
             .await
@@ -238,25 +272,14 @@ impl Store {
 
     /// Writes the context record if the stored one is in the expected state.
     pub async fn put_context(&self, record: &ContextRecord, expect: Expect) -> Result<(), StoreError> {
-        let mut request = self.client.put_item().table_name(&self.table).set_item(Some(encode(record)));
-        request = match expect {
-            Expect::Absent => request.condition_expression("attribute_not_exists(pk)"),
-            Expect::Unlocked { last_report_at, now_epoch } => {
-                let unlocked = "(attribute_not_exists(lock_until) OR lock_until < :now)";
-                let request = request.expression_attribute_values(":now", AttributeValue::N(now_epoch.to_string()));
-                match last_report_at {
-                    Some(at) => request
-                        .condition_expression(format!("{unlocked} AND last_report_at = :last"))
-                        .expression_attribute_values(":last", string(&at)),
-                    None => {
-                        request.condition_expression(format!("{unlocked} AND attribute_not_exists(last_report_at)"))
-                    }
-                }
-            }
-            Expect::LockedBy(owner) => request
-                .condition_expression("lock_owner = :owner")
-                .expression_attribute_values(":owner", string(&owner)),
-        };
+        let (condition, values) = expect.condition();
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(encode(record)))
+            .condition_expression(condition)
+            .set_expression_attribute_values(values);
         match request.send().await {
             Ok(_) => Ok(()),
             Err(SdkError::ServiceError(service))
@@ -268,15 +291,16 @@ impl Store {
         }
     }
 
-    /// Deletes the context record if it still carries our lock.
-    pub async fn delete_locked_context(&self, record: &ContextRecord, owner: &str) -> Result<(), StoreError> {
+    /// Deletes the context record if it is in the expected state.
+    pub async fn delete_context(&self, record: &ContextRecord, expect: Expect) -> Result<(), StoreError> {
+        let (condition, values) = expect.condition();
         let result = self
             .client
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(key(&record.pk, &record.sk)))
-            .condition_expression("lock_owner = :owner")
-            .expression_attribute_values(":owner", string(owner))
+            .condition_expression(condition)
+            .set_expression_attribute_values(values)
             .send()
             .await;
         match result {

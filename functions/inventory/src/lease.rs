@@ -1,0 +1,164 @@
+//! The context lease: the one lock protocol for everything that rewrites a context's items
+//! (ingest, the collector through it, and DELETE).
+//!
+//! A lease is a conditional write on the context record (`lock_owner`, `lock_until`, and a
+//! version one up). It is given back on every exit path: `commit` or `release` when the holder
+//! finishes or fails, and a release spawned on drop when the holder is cancelled or panics.
+//! A holder that crashed outright leaves a lease that runs out after `LEASE_DURATION`.
+
+use crate::clock::Clock;
+use crate::model::ContextRecord;
+use crate::store::{BatchWrite, Expect, Store, StoreError};
+use chrono::{DateTime, TimeDelta, Utc};
+use std::sync::Arc;
+
+/// Longer than any function that can hold a lease may run (the template test checks it), so a
+/// lease only runs out when its holder is gone.
+pub const LEASE_DURATION: TimeDelta = TimeDelta::minutes(5);
+/// A holder starts no write with less than this left of its lease, so a write in flight (bounded
+/// by the SDK's operation timeout) ends before anyone else can take the lease.
+pub const LEASE_WRITE_MARGIN: TimeDelta = TimeDelta::seconds(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum LeaseError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the lease on context {0:?} ran out before its writes were done; the rest was not written")]
+    Expired(String),
+    #[error("the lease on context {0:?} was taken over by another writer")]
+    Lost(String),
+}
+
+pub struct ContextLease {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    /// The record as stored while the lease is held.
+    held: ContextRecord,
+    /// No record existed before: giving the lease back deletes the placeholder.
+    placeholder: bool,
+    owner: String,
+    until: DateTime<Utc>,
+    finished: bool,
+}
+
+impl ContextLease {
+    /// Takes the lease on a context whose record was read as `current`, or, when it has none,
+    /// stores `placeholder` holding the lease. `None` when another writer holds the lease or
+    /// changed the record since it was read.
+    pub async fn acquire(
+        store: &Store,
+        clock: Arc<dyn Clock>,
+        current: Option<&ContextRecord>,
+        placeholder: impl FnOnce() -> ContextRecord,
+    ) -> Result<Option<Self>, StoreError> {
+        let now = clock.now();
+        let (base, expect) = match current {
+            Some(record) if record.lease_is_live(now) => return Ok(None),
+            Some(record) => (record.clone(), Expect::Version(record.version)),
+            None => (placeholder(), Expect::Absent),
+        };
+        let owner = format!("{:016x}", fastrand::u64(..));
+        let until = now + LEASE_DURATION;
+        let held = ContextRecord {
+            version: base.version + 1,
+            lock_owner: Some(owner.clone()),
+            lock_until: Some(until.timestamp()),
+            ..base
+        };
+        match store.put_context(&held, expect).await {
+            Ok(()) => Ok(Some(Self {
+                store: store.clone(),
+                clock,
+                held,
+                placeholder: current.is_none(),
+                owner,
+                until,
+                finished: false,
+            })),
+            Err(StoreError::ConditionFailed) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The record as it is stored while leased.
+    pub fn record(&self) -> &ContextRecord {
+        &self.held
+    }
+
+    fn check_time(&self) -> Result<(), LeaseError> {
+        if self.clock.now() + LEASE_WRITE_MARGIN >= self.until {
+            return Err(LeaseError::Expired(self.held.context.clone()));
+        }
+        Ok(())
+    }
+
+    fn holder(&self) -> Expect {
+        Expect::Holder { owner: self.owner.clone(), version: self.held.version }
+    }
+
+    fn lost(&self, error: StoreError) -> LeaseError {
+        match error {
+            StoreError::ConditionFailed => LeaseError::Lost(self.held.context.clone()),
+            other => other.into(),
+        }
+    }
+
+    /// Writes items under the lease; no batch starts once the lease is nearly out.
+    pub async fn write(&self, writes: Vec<BatchWrite>) -> Result<u64, LeaseError> {
+        self.store.batch_write_guarded(writes, || self.check_time()).await
+    }
+
+    /// Stores the context's new state (without the lease) and gives the lease back.
+    pub async fn commit(mut self, record: ContextRecord) -> Result<(), LeaseError> {
+        self.check_time()?;
+        let record = ContextRecord { version: self.held.version + 1, lock_owner: None, lock_until: None, ..record };
+        let result = self.store.put_context(&record, self.holder()).await;
+        self.finished = true;
+        result.map_err(|error| self.lost(error))
+    }
+
+    /// Deletes the context record, and with it the lease.
+    pub async fn commit_delete(mut self) -> Result<(), LeaseError> {
+        self.check_time()?;
+        let result = self.store.delete_context(&self.held, self.holder()).await;
+        self.finished = true;
+        result.map_err(|error| self.lost(error))
+    }
+
+    /// Gives the lease back, leaving the record as it was before.
+    pub async fn release(mut self) -> Result<(), StoreError> {
+        self.finished = true;
+        release(&self.store, &self.held, self.placeholder, self.holder()).await
+    }
+}
+
+async fn release(store: &Store, held: &ContextRecord, placeholder: bool, holder: Expect) -> Result<(), StoreError> {
+    let result = if placeholder {
+        store.delete_context(held, holder).await
+    } else {
+        let restored = ContextRecord { version: held.version + 1, lock_owner: None, lock_until: None, ..held.clone() };
+        store.put_context(&restored, holder).await
+    };
+    match result {
+        // Someone took the lease over after it ran out: nothing of ours to give back.
+        Ok(()) | Err(StoreError::ConditionFailed) => Ok(()),
+        Err(error) => {
+            tracing::error!(context = %held.context, %error, "giving a context lease back failed; it runs out by itself");
+            Err(error)
+        }
+    }
+}
+
+impl Drop for ContextLease {
+    /// A holder that was cancelled or panicked gives the lease back in the background.
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let (store, held, placeholder, holder) =
+            (self.store.clone(), self.held.clone(), self.placeholder, self.holder());
+        tracing::warn!(context = %held.context, "a context lease was dropped unfinished; giving it back");
+        runtime.spawn(async move { release(&store, &held, placeholder, holder).await });
+    }
+}

@@ -1,0 +1,45 @@
+//! Every bound on what a report may hold, in one place (the README lists them).
+//!
+//! Key parts are bounded so that every sort key stays well inside DynamoDB's 1,024 bytes and
+//! every partition key inside 2,048; arrays are bounded so the work of one request is too. All
+//! of it is checked while parsing, before the first write.
+
+use chrono::TimeDelta;
+
+/// A report body larger than this answers 413. Lambda refuses request events over 6 MB anyway;
+/// this applies the same bound wherever a report is parsed (local stack, collector).
+pub const MAX_REPORT_BYTES: usize = 6 * 1000 * 1000;
+/// Entries in any one array of a report (containers, pods, nodes, namespaces, tasks, services).
+pub const MAX_ARRAY_ITEMS: usize = 50_000;
+
+/// A Kubernetes cluster name or an ECS cluster ARN (ECS names are at most 255 characters).
+pub const MAX_CLUSTER_BYTES: usize = 320;
+/// A Kubernetes namespace name is a DNS label: at most 63 characters.
+pub const MAX_NAMESPACE_BYTES: usize = 63;
+/// The longest context, `cluster/namespace` or a cluster ARN.
+pub const MAX_CONTEXT_BYTES: usize = MAX_CLUSTER_BYTES + 1 + MAX_NAMESPACE_BYTES;
+/// A normalised image reference (`registry/repository:tag`).
+pub const MAX_IMAGE_TAG_BYTES: usize = 512;
+/// Container ids, pod, node and namespace uids.
+pub const MAX_ID_BYTES: usize = 256;
+/// Pod, container and node names (Kubernetes allows 253).
+pub const MAX_OBJECT_NAME_BYTES: usize = 253;
+/// Task, container, service and task definition ARNs.
+pub const MAX_ARN_BYTES: usize = 512;
+/// Labels and annotations kept per object (Kubernetes allows 256 KiB); the rest is dropped.
+pub const MAX_METADATA_BYTES: usize = 16 * 1024;
+
+/// A report dated further ahead of the server's clock answers 400: its agent's clock is wrong,
+/// and accepting it would make every later report of the context look stale.
+pub const MAX_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(15);
+
+/// Skipped or adjusted items listed in a report's answer; the rest are only counted.
+pub const MAX_LISTED_ITEM_NOTES: usize = 100;
+
+/// DynamoDB's bound on sort keys.
+const DYNAMODB_SORT_KEY_BYTES: usize = 1024;
+// An image record's sort key is `{context}#tag:{tag}` at its longest.
+const _: () = assert!(MAX_CONTEXT_BYTES + 1 + 4 + MAX_IMAGE_TAG_BYTES <= DYNAMODB_SORT_KEY_BYTES);
+// A detail's sort key is `c#{id}`, where a container without a runtime id is `{pod_uid}/{name}`.
+const _: () = assert!(2 + MAX_ID_BYTES + 1 + MAX_OBJECT_NAME_BYTES <= DYNAMODB_SORT_KEY_BYTES);
+const _: () = assert!(2 + MAX_ARN_BYTES + 16 <= DYNAMODB_SORT_KEY_BYTES);

@@ -1,0 +1,199 @@
+//! The `ecs-inventory` report: the context is the cluster ARN. The collector builds the same
+//! shape from the ECS API and validates it here too.
+
+use super::{
+    cap_metadata, decode, null_as_default, optional, parse_timestamp, required, resolve_image, validate_cluster,
+    ItemNotes, ParsedReport, RawItems, ReportError, Skip, SnapshotBuilder,
+};
+use crate::limits::MAX_ARN_BYTES;
+use crate::model::{Detail, InventoryType, Metadata, ReportSource};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// `ecs-inventory` posts this cluster name to check its credentials before the first report.
+pub const ECS_CREDENTIAL_CHECK_CLUSTER: &str = "validating-creds";
+
+const CLUSTER_ARN_HINT: &str = "ecs-inventory sends the ARN of each cluster it lists; check the agent's \
+    region setting (`ANCHORE_ECS_INVENTORY_REGION`) and its ecs:ListClusters permission";
+
+/// The `ecs-inventory` agent's report; the collector builds the same shape from the ECS API.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct EcsReport {
+    pub timestamp: String,
+    #[serde(default)]
+    pub cluster_arn: Option<String>,
+    /// Older agents name the cluster ARN `cluster_name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_name: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub containers: Vec<EcsContainer>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub tasks: Vec<EcsTask>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub services: Vec<EcsService>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct EcsContainer {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub arn: String,
+    pub image_tag: String,
+    #[serde(default)]
+    pub image_digest: Option<String>,
+    #[serde(default)]
+    pub task_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct EcsTask {
+    pub arn: String,
+    #[serde(default)]
+    pub service_arn: Option<String>,
+    #[serde(default)]
+    pub task_definition_arn: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub tags: Metadata,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct EcsService {
+    pub arn: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub tags: Metadata,
+}
+
+/// The agent's report with its arrays undecoded, so that each item is checked alone.
+#[derive(Deserialize)]
+struct Wire<'a> {
+    timestamp: String,
+    #[serde(default)]
+    cluster_arn: Option<String>,
+    #[serde(default)]
+    cluster_name: Option<String>,
+    #[serde(default, borrow)]
+    containers: RawItems<'a>,
+    #[serde(default, borrow)]
+    tasks: RawItems<'a>,
+    #[serde(default, borrow)]
+    services: RawItems<'a>,
+}
+
+/// Items with their index in the report, for naming them in notes.
+struct Items {
+    containers: Vec<(usize, EcsContainer)>,
+    tasks: Vec<(usize, EcsTask)>,
+    services: Vec<(usize, EcsService)>,
+}
+
+pub fn parse_ecs(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport, ReportError> {
+    let wire: Wire = decode(body)?;
+    for (array, items) in [("containers", &wire.containers), ("tasks", &wire.tasks), ("services", &wire.services)] {
+        items.check_count(array)?;
+    }
+    let mut notes = ItemNotes::default();
+    let items = Items {
+        containers: wire.containers.decode("containers", &mut notes),
+        tasks: wire.tasks.decode("tasks", &mut notes),
+        services: wire.services.decode("services", &mut notes),
+    };
+    let (arn, name) = (wire.cluster_arn.as_deref(), wire.cluster_name.as_deref());
+    build(ReportSource::EcsInventory, &wire.timestamp, arn, name, items, notes, now)
+}
+
+/// Validates a report the collector built from the ECS API; it is stored as the collector's.
+pub fn validate_ecs(report: EcsReport, now: DateTime<Utc>) -> Result<ParsedReport, ReportError> {
+    let items = Items {
+        containers: report.containers.into_iter().enumerate().collect(),
+        tasks: report.tasks.into_iter().enumerate().collect(),
+        services: report.services.into_iter().enumerate().collect(),
+    };
+    let (arn, name) = (report.cluster_arn.as_deref(), report.cluster_name.as_deref());
+    build(ReportSource::Collector, &report.timestamp, arn, name, items, ItemNotes::default(), now)
+}
+
+fn build(
+    source: ReportSource,
+    timestamp: &str,
+    cluster_arn: Option<&str>,
+    cluster_name: Option<&str>,
+    items: Items,
+    mut notes: ItemNotes,
+    now: DateTime<Utc>,
+) -> Result<ParsedReport, ReportError> {
+    let timestamp = parse_timestamp(timestamp, now)?;
+    let (field, raw_cluster) = match (cluster_arn, cluster_name) {
+        (Some(arn), _) if !arn.trim().is_empty() => ("cluster_arn", arn),
+        (_, Some(name)) => ("cluster_name", name),
+        (Some(arn), None) => ("cluster_arn", arn),
+        (None, None) => return Err(ReportError::new("cluster_arn", "missing field `cluster_arn`")),
+    };
+    let cluster = validate_cluster(field, raw_cluster, CLUSTER_ARN_HINT)?;
+    if cluster == ECS_CREDENTIAL_CHECK_CLUSTER {
+        return Ok(ParsedReport { inventory_type: InventoryType::Ecs, source, timestamp, contexts: Vec::new(), notes });
+    }
+
+    let mut builder = SnapshotBuilder::default();
+    for (index, service) in items.services {
+        match required("arn", &service.arn, MAX_ARN_BYTES) {
+            Ok(arn) => builder.add_detail(Detail::EcsService { arn, tags: cap_metadata(service.tags) }),
+            Err(skip) => skip.note(&format!("services[{index}]"), &mut notes),
+        }
+    }
+    for (index, task) in items.tasks {
+        let detail = (|| {
+            Ok::<_, Skip>(Detail::EcsTask {
+                arn: required("arn", &task.arn, MAX_ARN_BYTES)?,
+                service_arn: optional("service_arn", task.service_arn.as_deref(), MAX_ARN_BYTES)?,
+                task_definition_arn: optional(
+                    "task_definition_arn",
+                    task.task_definition_arn.as_deref(),
+                    MAX_ARN_BYTES,
+                )?,
+                tags: cap_metadata(task.tags),
+            })
+        })();
+        match detail {
+            Ok(detail) => builder.add_detail(detail),
+            Err(skip) => skip.note(&format!("tasks[{index}]"), &mut notes),
+        }
+    }
+    // Containers reported without an ARN (not started yet) are numbered within their task.
+    let mut unnamed_in_task: HashMap<String, usize> = HashMap::new();
+    for (index, container) in items.containers {
+        let prefix = format!("containers[{index}]");
+        let detail = (|| {
+            let task_arn = optional("task_arn", container.task_arn.as_deref(), MAX_ARN_BYTES)?;
+            let given_arn = optional("arn", Some(&container.arn), MAX_ARN_BYTES)?;
+            if given_arn.is_none() && task_arn.is_none() {
+                return Err(Skip::new("arn", "must not be empty when task_arn is empty too"));
+            }
+            let image = resolve_image(&container.image_tag, container.image_digest.as_deref(), &prefix, &mut notes)?;
+            let arn = match given_arn {
+                Some(arn) => arn,
+                None => {
+                    // Checked above: a container without an ARN has a task.
+                    let task = task_arn.as_deref().unwrap_or_default();
+                    let ordinal = unnamed_in_task.entry(task.to_owned()).or_default();
+                    *ordinal += 1;
+                    notes.adjust(format!("{prefix}.arn"), format!("empty; stored as container {ordinal} of its task"));
+                    format!("{task}/container-{ordinal}")
+                }
+            };
+            Ok::<_, Skip>((arn, task_arn, image))
+        })();
+        match detail {
+            Ok((arn, task_arn, image)) => {
+                let image_key = builder.add_container(image);
+                builder.add_detail(Detail::EcsContainer { arn, task_arn, image_key });
+            }
+            Err(skip) => skip.note(&prefix, &mut notes),
+        }
+    }
+
+    let contexts = vec![builder.build(cluster, None)];
+    Ok(ParsedReport { inventory_type: InventoryType::Ecs, source, timestamp, contexts, notes })
+}
+
+#[cfg(test)]
+mod tests;
