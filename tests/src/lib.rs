@@ -70,6 +70,106 @@ impl Intercept for RequestCounter {
     }
 }
 
+/// Fails the `nth` request (1-based) of `operation` before it is sent, as a network or service
+/// fault in the middle of a batch would.
+#[derive(Debug, Clone)]
+pub struct FailNth {
+    operation: &'static str,
+    nth: u64,
+    seen: Arc<Mutex<u64>>,
+}
+
+impl FailNth {
+    pub fn new(operation: &'static str, nth: u64) -> Self {
+        Self { operation, nth, seen: Arc::default() }
+    }
+}
+
+impl Intercept for FailNth {
+    fn name(&self) -> &'static str {
+        "FailNth"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        config: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if config.load::<Metadata>().is_some_and(|metadata| metadata.name() == self.operation) {
+            let mut seen = self.seen.lock().unwrap();
+            *seen += 1;
+            if *seen == self.nth {
+                return Err(format!("injected failure of {} #{}", self.operation, self.nth).into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Holds the first request of `operation` until the test lets it go: a writer paused in the
+/// middle of its writes. Blocks its thread, so it needs a multi-thread runtime.
+#[derive(Debug, Clone, Default)]
+pub struct PauseFirst {
+    operation: &'static str,
+    state: Arc<(Mutex<PauseState>, std::sync::Condvar)>,
+}
+
+#[derive(Debug, Default)]
+struct PauseState {
+    reached: bool,
+    released: bool,
+}
+
+impl PauseFirst {
+    pub fn new(operation: &'static str) -> Self {
+        Self { operation, state: Arc::default() }
+    }
+
+    /// Waits (off the async threads) until the paused request has been reached.
+    pub async fn reached(&self) {
+        let state = Arc::clone(&self.state);
+        tokio::task::spawn_blocking(move || {
+            let (lock, signal) = &*state;
+            let _reached = signal.wait_while(lock.lock().unwrap(), |state| !state.reached).unwrap();
+        })
+        .await
+        .unwrap();
+    }
+
+    pub fn release(&self) {
+        let (lock, signal) = &*self.state;
+        lock.lock().unwrap().released = true;
+        signal.notify_all();
+    }
+}
+
+impl Intercept for PauseFirst {
+    fn name(&self) -> &'static str {
+        "PauseFirst"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        config: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if config.load::<Metadata>().is_none_or(|metadata| metadata.name() != self.operation) {
+            return Ok(());
+        }
+        let (lock, signal) = &*self.state;
+        let mut state = lock.lock().unwrap();
+        if state.reached {
+            return Ok(());
+        }
+        state.reached = true;
+        signal.notify_all();
+        let _released = signal.wait_while(state, |state| !state.released).unwrap();
+        Ok(())
+    }
+}
+
 /// SDK configuration pointing at this binary's moto server.
 pub async fn moto_config() -> aws_config::SdkConfig {
     local_stack::moto_sdk_config(moto().endpoint()).await
@@ -167,6 +267,21 @@ impl Harness {
         guarded(&self.dynamodb, binary)
     }
 
+    /// The ingest function on a store whose client also runs `interceptor`.
+    pub fn ingest_with(&self, interceptor: impl Intercept + 'static) -> IngestApp {
+        let client = self.client_for("ingest");
+        let client = aws_sdk_dynamodb::Client::from_conf(client.config().to_builder().interceptor(interceptor).build());
+        IngestApp::new(Store::new(client, self.table.clone()), self.settings.clone(), self.clock.clone())
+    }
+
+    /// Posts a Kubernetes report to `app` as an admin of the default account.
+    pub async fn post_k8s_to(&self, app: &impl ApiFunction, report: &Value) -> Response {
+        self.catch_up_with(report);
+        let event = admin_event("post-kubernetes-inventory.json", None, Some(&report.to_string()), Some("admin"), &[]);
+        let request = lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event");
+        response_of(app.handle(request).await)
+    }
+
     /// A collector storing into this test's table with the test's clock.
     pub fn collector(&self, concurrency: usize) -> collector::run::Collector {
         let store = Store::new(self.client_for("collector"), self.table.clone());
@@ -195,12 +310,7 @@ impl Harness {
         account: Option<&str>,
         query: &[(&str, &str)],
     ) -> Response {
-        let mut event = api_event(event_name, path, body, account, query);
-        // What API Gateway attaches after the authorizer accepted an admin of that account.
-        let caller =
-            Caller { user: "test-admin".into(), account: account.unwrap_or("admin").into(), role: Role::Admin };
-        event["requestContext"]["authorizer"] = serde_json::json!({ "lambda": Verdict::Allowed(caller).to_context() });
-        self.send(event).await
+        self.send(admin_event(event_name, path, body, account, query)).await
     }
 
     /// Hands an API Gateway v2 event to the function that serves its route.
@@ -216,11 +326,7 @@ impl Harness {
         } else {
             self.query.handle(request).await
         };
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = inventory::http::body_bytes(response.body());
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(bytes).expect("JSON body") };
-        Response { status, headers, body }
+        response_of(response)
     }
 
     /// A bus and queue of this test's own, and the notifier putting to that bus.
@@ -308,6 +414,28 @@ impl Harness {
     pub async fn stored_items(&self) -> Vec<HashMap<String, AttributeValue>> {
         self.dynamodb.scan().table_name(&self.table).into_paginator().items().send().try_collect().await.expect("scan")
     }
+}
+
+/// `api_event` as API Gateway passes it on once the authorizer accepted an admin of the account.
+fn admin_event(
+    event_name: &str,
+    path: Option<&str>,
+    body: Option<&str>,
+    account: Option<&str>,
+    query: &[(&str, &str)],
+) -> Value {
+    let mut event = api_event(event_name, path, body, account, query);
+    let caller = Caller { user: "test-admin".into(), account: account.unwrap_or("admin").into(), role: Role::Admin };
+    event["requestContext"]["authorizer"] = serde_json::json!({ "lambda": Verdict::Allowed(caller).to_context() });
+    event
+}
+
+fn response_of(response: lambda_http::Response<lambda_http::Body>) -> Response {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = inventory::http::body_bytes(response.body());
+    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(bytes).expect("JSON body") };
+    Response { status, headers, body }
 }
 
 /// An API Gateway v2 event built from `events/<name>` with path, body, `x-anchore-account` and

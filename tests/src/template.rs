@@ -27,6 +27,8 @@ pub struct FunctionSpec {
     pub environment: BTreeSet<String>,
     /// IAM actions its inline policy statements allow, as `service:Operation`.
     pub actions: BTreeSet<String>,
+    /// Its timeout in seconds, the Globals' when it sets none.
+    pub timeout_seconds: u64,
 }
 
 pub fn template() -> &'static Value {
@@ -84,6 +86,10 @@ pub fn functions() -> &'static BTreeMap<String, FunctionSpec> {
             let properties = &resource["Properties"];
             let mut spec = FunctionSpec { logical_id: id.as_str().unwrap().to_owned(), ..Default::default() };
             spec.environment.extend(globals.iter().cloned());
+            spec.timeout_seconds = properties["Timeout"]
+                .as_u64()
+                .or_else(|| template["Globals"]["Function"]["Timeout"].as_u64())
+                .expect("every function has a timeout");
             spec.environment.extend(keys(&properties["Environment"]["Variables"]));
             for event in properties["Events"].as_mapping().into_iter().flat_map(|events| events.values()) {
                 if event["Type"].as_str() != Some("HttpApi") {

@@ -119,3 +119,18 @@ fn policies_name_actions_not_wildcards() {
         }
     }
 }
+
+#[test]
+fn a_context_lease_outlives_every_function_that_can_hold_one() {
+    use inventory::lease::{LEASE_DURATION, LEASE_WRITE_MARGIN};
+    // Ingest and DELETE take leases; the collector stores through the ingest library.
+    for binary in ["ingest", "delete", "collector"] {
+        let timeout = chrono::TimeDelta::seconds(functions()[binary].timeout_seconds as i64);
+        assert!(
+            timeout + LEASE_WRITE_MARGIN <= LEASE_DURATION,
+            "{binary} may run {timeout}, longer than a lease of {LEASE_DURATION} less its write margin"
+        );
+    }
+    assert_eq!(functions()["collector"].timeout_seconds, 240);
+    assert_eq!(functions()["delete"].timeout_seconds, 120);
+}

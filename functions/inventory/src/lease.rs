@@ -110,18 +110,19 @@ impl ContextLease {
 
     /// Stores the context's new state (without the lease) and gives the lease back.
     pub async fn commit(mut self, record: ContextRecord) -> Result<(), LeaseError> {
+        // A lease out of time has nothing left to give back.
+        self.finished = true;
         self.check_time()?;
         let record = ContextRecord { version: self.held.version + 1, lock_owner: None, lock_until: None, ..record };
         let result = self.store.put_context(&record, self.holder()).await;
-        self.finished = true;
         result.map_err(|error| self.lost(error))
     }
 
     /// Deletes the context record, and with it the lease.
     pub async fn commit_delete(mut self) -> Result<(), LeaseError> {
+        self.finished = true;
         self.check_time()?;
         let result = self.store.delete_context(&self.held, self.holder()).await;
-        self.finished = true;
         result.map_err(|error| self.lost(error))
     }
 
