@@ -208,9 +208,33 @@ pub struct Notifications {
     reader: local_stack::stream::StreamReader,
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
+    events: aws_sdk_eventbridge::Client,
+    bus: String,
 }
 
 impl Notifications {
+    /// Another notifier on the same bus whose EventBridge client also runs `interceptor`.
+    pub fn notifier_with(&self, harness: &Harness, interceptor: impl Intercept + 'static) -> notifier::NotifierApp {
+        let events =
+            aws_sdk_eventbridge::Client::from_conf(self.events.config().to_builder().interceptor(interceptor).build());
+        notifier::NotifierApp::new(
+            harness.client_for("notifier"),
+            events,
+            &harness.settings,
+            &self.bus,
+            harness.clock.clone(),
+        )
+    }
+
+    /// Hands a batch to `app` as Lambda would.
+    pub async fn deliver_to(
+        app: &notifier::NotifierApp,
+        event: aws_lambda_events::event::dynamodb::Event,
+    ) -> aws_lambda_events::event::streams::DynamoDbEventResponse {
+        let event = lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
+        app.handle(event).await.expect("the notifier answers every batch")
+    }
+
     /// The stream records written since the last call, as Lambda delivers them.
     pub async fn next_event(&mut self) -> aws_lambda_events::event::dynamodb::Event {
         let records = self.reader.read_new().await.expect("stream records");
@@ -221,8 +245,7 @@ impl Notifications {
         &self,
         event: aws_lambda_events::event::dynamodb::Event,
     ) -> aws_lambda_events::event::streams::DynamoDbEventResponse {
-        let event = lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
-        self.app.handle(event).await.expect("the notifier answers every batch")
+        Self::deliver_to(&self.app, event).await
     }
 
     /// The `detail` of every event the bus delivered since the last call.
@@ -338,19 +361,19 @@ impl Harness {
         let queue_url = local_stack::stream::wire_bus_to_queue(&events, &sqs, &bus, &format!("queue-{}", self.table))
             .await
             .expect("bus wired to a queue");
-        let guarded_events = aws_sdk_eventbridge::Client::from_conf(
+        let events = aws_sdk_eventbridge::Client::from_conf(
             events.config().to_builder().interceptor(template::PolicyGuard::new("notifier")).build(),
         );
         let app = notifier::NotifierApp::new(
             self.client_for("notifier"),
-            guarded_events,
+            events.clone(),
             &self.settings,
             &bus,
             self.clock.clone(),
         );
         let stream_arn = local_stack::stream::stream_arn(&self.dynamodb, &self.table).await.expect("stream");
         let reader = local_stack::stream::StreamReader::new(aws_sdk_dynamodbstreams::Client::new(&config), stream_arn);
-        Notifications { app, reader, sqs, queue_url }
+        Notifications { app, reader, sqs, queue_url, events, bus }
     }
 
     /// Creates a subscription through the API and activates it when asked.

@@ -1,7 +1,7 @@
 //! The notifier fed from the table's real stream (moto), putting to a real bus (moto) whose
 //! rule delivers to a queue the test reads.
 
-use integration_tests::{day, digest, k8s_report, sample_report, Harness};
+use integration_tests::{day, digest, k8s_report, sample_report, FailNth, Harness, Notifications};
 use lambda_http::http::StatusCode;
 use serde_json::Value;
 
@@ -105,7 +105,7 @@ async fn removals_departures_and_refreshes_fire_nothing() {
 }
 
 #[tokio::test]
-async fn a_poison_record_is_reported_while_the_rest_of_the_batch_succeeds() {
+async fn an_unreadable_record_is_skipped_and_the_rest_of_the_batch_succeeds() {
     let harness = Harness::new(120, false).await;
     let mut notifications = harness.notifications().await;
     harness.subscribe("admin", "c", true).await;
@@ -123,10 +123,92 @@ async fn a_poison_record_is_reported_while_the_rest_of_the_batch_succeeds() {
     poison.change.new_image.inner_mut().remove("context");
     event.records.insert(0, poison);
 
+    // It can never succeed: retrying it would only hold its shard up.
     let response = notifications.deliver(event).await;
-    let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone().unwrap()).collect();
-    assert_eq!(failed, ["99999999999999999999"]);
+    assert!(response.batch_item_failures.is_empty());
     let fired = notifications.fired().await;
     assert_eq!(fired.len(), 1);
     assert_eq!(fired[0]["image_digest"], digest(1));
+}
+
+#[tokio::test]
+async fn a_failed_put_stops_the_batch_gives_the_claim_back_and_the_retry_fires_once() {
+    let harness = Harness::new(120, false).await;
+    let mut notifications = harness.notifications().await;
+    harness.subscribe("admin", "c", true).await;
+    harness.post_k8s(&k8s_report("c", day(0), &[("a", "app:1", 1), ("b", "app:2", 2)])).await;
+    let event = notifications.next_event().await;
+    let images: Vec<&str> = event
+        .records
+        .iter()
+        .filter(|record| {
+            record.change.new_image.inner().get("kind") == Some(&serde_dynamo::AttributeValue::S("image".into()))
+        })
+        .filter_map(|record| record.change.sequence_number.as_deref())
+        .collect();
+    assert_eq!(images.len(), 2);
+
+    let failing = notifications.notifier_with(&harness, FailNth::new("PutEvents", 1));
+    let response = Notifications::deliver_to(&failing, event.clone()).await;
+    let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone().unwrap()).collect();
+    assert_eq!(failed, [images[0]], "the first failed record is reported and the batch stops there");
+    assert!(notifications.fired().await.is_empty(), "nothing after it was processed");
+
+    // Lambda delivers again from the failed record: each image fires exactly once.
+    let response = notifications.deliver(event.clone()).await;
+    assert!(response.batch_item_failures.is_empty());
+    let mut fired: Vec<String> =
+        notifications.fired().await.iter().map(|detail| detail["image_digest"].as_str().unwrap().to_owned()).collect();
+    fired.sort();
+    assert_eq!(fired, [digest(1), digest(2)]);
+    notifications.deliver(event).await;
+    assert!(notifications.fired().await.is_empty());
+}
+
+#[tokio::test]
+async fn keys_match_whole_context_components() {
+    let harness = Harness::new(120, false).await;
+    let mut notifications = harness.notifications().await;
+    let exact = harness.subscribe("admin", "prod-eu-1", true).await;
+    harness.post_k8s(&k8s_report("prod-eu-10", day(0), &[("a", "app:1", 1)])).await;
+    harness.post_k8s(&k8s_report("prod-eu-1", day(0), &[("a", "app:2", 2)])).await;
+    let event = notifications.next_event().await;
+    notifications.deliver(event).await;
+    let fired = notifications.fired().await;
+    assert_eq!(fired_pairs(&fired), [(exact, "prod-eu-1/a".to_owned(), digest(2))]);
+}
+
+/// The sequence that once stopped the local stack's stream reader for good: a failed
+/// transaction (the duplicate subscription) made moto replace the stream the reader followed.
+#[tokio::test]
+async fn the_local_stream_reader_survives_a_failed_transaction() {
+    let harness = Harness::new(120, false).await;
+    let mut notifications = harness.notifications().await;
+    assert!(notifications.next_event().await.records.is_empty());
+    let subscription = harness.subscribe("admin", ECS_CLUSTER, false).await;
+    let body =
+        serde_json::json!({"subscription_key": ECS_CLUSTER, "subscription_type": "runtime_inventory"}).to_string();
+    let duplicate = harness.call("post-subscriptions.json", Some(&body), Some("admin"), &[]).await;
+    assert_eq!(duplicate.status, StatusCode::CONFLICT);
+    let path = format!("/v1/subscriptions/{subscription}");
+    let activated =
+        harness.call_path("put-subscription.json", Some(&path), Some(r#"{"active":true}"#), Some("admin"), &[]).await;
+    assert_eq!(activated.status, StatusCode::OK);
+
+    let mut report = sample_report("post-ecs-inventory.json");
+    report["containers"].as_array_mut().unwrap().truncate(1);
+    harness.post_ecs(&report).await;
+    let event = notifications.next_event().await;
+    notifications.deliver(event).await;
+    let fired = notifications.fired().await;
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_eq!(fired[0]["subscription_id"], subscription);
+
+    // And it keeps reading.
+    report["timestamp"] = "2026-11-20T10:20:00Z".into();
+    report["containers"][0]["image_digest"] = digest(9).into();
+    harness.post_ecs(&report).await;
+    let event = notifications.next_event().await;
+    notifications.deliver(event).await;
+    assert_eq!(notifications.fired().await.len(), 1);
 }

@@ -21,6 +21,9 @@ pub const DEFAULT_CONCURRENCY: usize = 4;
 const MAX_CONCURRENCY: usize = 64;
 /// Adaptive retry absorbs ECS throttling; enough attempts to ride out a burst.
 const MAX_ATTEMPTS: u32 = 8;
+/// A whole ECS call with those retries; the collector runs for minutes, so this is longer than
+/// the other functions' operation timeout.
+pub const ECS_OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 const SESSION_NAME: &str = "runtime-inventory-collector";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,7 +129,10 @@ impl CollectorConfig {
             for region in &self.regions {
                 let mut builder = aws_sdk_ecs::config::Builder::from(sdk_config)
                     .region(Region::new(region.clone()))
-                    .retry_config(RetryConfig::adaptive().with_max_attempts(MAX_ATTEMPTS));
+                    .retry_config(RetryConfig::adaptive().with_max_attempts(MAX_ATTEMPTS))
+                    .timeout_config(
+                        inventory::sdk_timeouts().to_builder().operation_timeout(ECS_OPERATION_TIMEOUT).build(),
+                    );
                 if let Some(provider) = &provider {
                     builder = builder.credentials_provider(provider.clone());
                 }

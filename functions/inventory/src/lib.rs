@@ -23,6 +23,9 @@ pub use query::{InventoryQuery, InventoryReader};
 pub use settings::Settings;
 pub use store::Store;
 
+use aws_config::timeout::TimeoutConfig;
+use std::time::Duration;
+
 /// Settings and a store built from the function's environment: what every function's
 /// `main` needs, built once per execution environment.
 pub async fn store_from_env() -> Result<(Store, Settings), settings::SettingsError> {
@@ -31,7 +34,40 @@ pub async fn store_from_env() -> Result<(Store, Settings), settings::SettingsErr
     Ok((store, settings))
 }
 
+/// Connecting to an AWS endpoint (the SDK's default).
+pub const SDK_CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
+/// One attempt of an SDK call: DynamoDB, SSM and EventBridge answer in milliseconds.
+pub const SDK_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+/// A whole SDK call, retries included: shorter than the authorizer's 10 s timeout and than a
+/// lease's write margin, so no call can hang a function or outlive its lease.
+pub const SDK_OPERATION_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// Connect, attempt and operation timeouts for every SDK client of the functions.
+pub fn sdk_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(SDK_CONNECT_TIMEOUT)
+        .operation_attempt_timeout(SDK_ATTEMPT_TIMEOUT)
+        .operation_timeout(SDK_OPERATION_TIMEOUT)
+        .build()
+}
+
 /// The SDK configuration of the execution environment (`AWS_ENDPOINT_URL` is honoured).
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(sdk_timeouts()).load().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_client_gets_connect_attempt_and_operation_timeouts() {
+        let config = sdk_config().await;
+        let timeouts = config.timeout_config().expect("timeouts are set");
+        assert_eq!(timeouts.connect_timeout(), Some(SDK_CONNECT_TIMEOUT));
+        assert_eq!(timeouts.operation_attempt_timeout(), Some(SDK_ATTEMPT_TIMEOUT));
+        assert_eq!(timeouts.operation_timeout(), Some(SDK_OPERATION_TIMEOUT));
+        let margin = lease::LEASE_WRITE_MARGIN.to_std().unwrap();
+        assert!(SDK_OPERATION_TIMEOUT < margin, "a write in flight ends before its lease could be taken over");
+    }
 }

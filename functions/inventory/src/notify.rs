@@ -1,7 +1,12 @@
 //! Firing `runtime_inventory` subscriptions from the table's stream: an image record inserted
 //! for a context means the image appeared there; every active subscription of the account whose
-//! key is a prefix of the context schedules the image for analysis once, as an EventBridge event.
+//! key covers the context schedules the image for analysis once, as an EventBridge event.
+//!
+//! Once: before an event is put, its (subscription, digest) marker is claimed with a conditional
+//! write, so two shards or a redelivered batch cannot both send it; a failed put gives the claim
+//! back for the retry, and a claim whose holder crashed runs out after `CLAIM_DURATION`.
 
+use crate::clock::Clock;
 use crate::model::{ImageRecord, InventoryType, KIND_IMAGE};
 use crate::subscriptions::{Subscription, SubscriptionError, Subscriptions, RUNTIME_INVENTORY};
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
@@ -10,6 +15,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Environment variable naming the bus events go to.
 pub const EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
@@ -17,6 +23,11 @@ pub const EVENT_SOURCE: &str = "runtime-inventory";
 pub const EVENT_DETAIL_TYPE: &str = "Runtime Inventory Image Scheduled";
 /// `PutEvents` takes at most this many entries.
 const PUT_EVENTS_LIMIT: usize = 10;
+/// How long a claim on a marker holds before another delivery may take it: longer than the
+/// notifier's timeout, so only a crashed holder's claim runs out.
+pub const CLAIM_DURATION: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+const MARKER_CLAIMED: &str = "claimed";
+const MARKER_FIRED: &str = "fired";
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
@@ -99,13 +110,29 @@ pub struct Notifier {
     table: String,
     events: aws_sdk_eventbridge::Client,
     bus: String,
+    clock: Arc<dyn Clock>,
 }
 
-fn fired_key(account: &str, subscription_id: &str, digest: &str) -> HashMap<String, AttributeValue> {
+fn marker_key(account: &str, subscription_id: &str, digest: &str) -> HashMap<String, AttributeValue> {
     HashMap::from([
         ("pk".to_owned(), AttributeValue::S(format!("{account}#fired#{subscription_id}"))),
         ("sk".to_owned(), AttributeValue::S(digest.to_owned())),
     ])
+}
+
+fn store_error<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    operation: &'static str,
+) -> impl FnOnce(aws_sdk_dynamodb::error::SdkError<E, R>) -> NotifyError {
+    move |error| NotifyError::Store {
+        operation,
+        message: aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string(),
+    }
+}
+
+/// A (subscription, digest) marker this delivery claimed.
+struct Claim {
+    subscription: Subscription,
+    token: String,
 }
 
 impl Notifier {
@@ -115,21 +142,31 @@ impl Notifier {
         table: impl Into<String>,
         events: aws_sdk_eventbridge::Client,
         bus: impl Into<String>,
+        clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { subscriptions, dynamodb, table: table.into(), events, bus: bus.into() }
+        Self { subscriptions, dynamodb, table: table.into(), events, bus: bus.into(), clock }
     }
 
-    /// Processes a stream batch; records that fail are reported for retry, the rest succeed.
+    /// Processes a stream batch in order and stops at the first record that fails: Lambda
+    /// resumes from the reported record, so the ones after it are delivered again anyway. A
+    /// record that can never be read is logged and skipped rather than blocking its shard.
     pub async fn handle(&self, event: Event) -> DynamoDbEventResponse {
         let mut response = DynamoDbEventResponse::default();
         let mut active: HashMap<String, Vec<Subscription>> = HashMap::new();
         for record in &event.records {
-            if let Err(error) = self.process(record, &mut active).await {
-                let sequence = record.change.sequence_number.clone();
-                tracing::error!(%error, sequence = sequence.as_deref().unwrap_or("?"), "stream record failed");
-                let mut failure = DynamoDbBatchItemFailure::default();
-                failure.item_identifier = sequence;
-                response.batch_item_failures.push(failure);
+            let sequence = record.change.sequence_number.clone();
+            match self.process(record, &mut active).await {
+                Ok(_) => {}
+                Err(NotifyError::Unreadable(reason)) => {
+                    tracing::error!(%reason, sequence = sequence.as_deref().unwrap_or("?"), "skipping a stream record that cannot be read");
+                }
+                Err(error) => {
+                    tracing::error!(%error, sequence = sequence.as_deref().unwrap_or("?"), "stream record failed; the batch resumes from it");
+                    let mut failure = DynamoDbBatchItemFailure::default();
+                    failure.item_identifier = sequence;
+                    response.batch_item_failures.push(failure);
+                    break;
+                }
             }
         }
         response
@@ -147,45 +184,104 @@ impl Notifier {
             let subscriptions = self.subscriptions.list(&appearance.account, Some(RUNTIME_INVENTORY), None).await?;
             active.insert(appearance.account.clone(), subscriptions.into_iter().filter(|s| s.active).collect());
         }
-        let mut due = Vec::new();
+        let mut claims = Vec::new();
         for subscription in active[&appearance.account].iter().filter(|s| s.watches(&appearance.context)) {
-            if !self.already_fired(&appearance, &subscription.subscription_id).await? {
-                due.push(subscription.clone());
+            if let Some(token) = self.claim(&appearance, &subscription.subscription_id).await? {
+                claims.push(Claim { subscription: subscription.clone(), token });
             }
         }
         let mut sent = 0;
-        for chunk in due.chunks(PUT_EVENTS_LIMIT) {
-            sent += self.put_events(&appearance, chunk).await?;
+        let mut first_error = None;
+        for chunk in claims.chunks(PUT_EVENTS_LIMIT) {
+            // Every chunk is settled (sent or given back) before the record is reported.
+            match self.put_events(&appearance, chunk).await {
+                Ok(count) => sent += count,
+                Err(error) => first_error = first_error.or(Some(error)),
+            }
         }
-        Ok(sent)
+        first_error.map_or(Ok(sent), Err)
     }
 
-    async fn already_fired(&self, appearance: &Appearance, subscription_id: &str) -> Result<bool, NotifyError> {
-        let output = self
+    /// Claims the marker of (subscription, digest); `None` when it was fired or is claimed.
+    async fn claim(&self, appearance: &Appearance, subscription_id: &str) -> Result<Option<String>, NotifyError> {
+        let token = format!("{:016x}", fastrand::u64(..));
+        let now = self.clock.now();
+        let mut item = marker_key(&appearance.account, subscription_id, &appearance.image_digest);
+        item.insert("kind".to_owned(), AttributeValue::S("fired".to_owned()));
+        item.insert("context".to_owned(), AttributeValue::S(appearance.context.clone()));
+        item.insert("state".to_owned(), AttributeValue::S(MARKER_CLAIMED.to_owned()));
+        item.insert("claim_token".to_owned(), AttributeValue::S(token.clone()));
+        item.insert("claim_until".to_owned(), AttributeValue::N((now + CLAIM_DURATION).timestamp().to_string()));
+        let result = self
             .dynamodb
-            .get_item()
+            .put_item()
             .table_name(&self.table)
-            .set_key(Some(fired_key(&appearance.account, subscription_id, &appearance.image_digest)))
-            .consistent_read(true)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR (#state = :claimed AND claim_until < :now)")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":claimed", AttributeValue::S(MARKER_CLAIMED.to_owned()))
+            .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
             .send()
-            .await
-            .map_err(|e| NotifyError::Store { operation: "GetItem", message: e.to_string() })?;
-        Ok(output.item.is_some())
+            .await;
+        match result {
+            Ok(_) => Ok(Some(token)),
+            Err(error) if is_condition_failure(&error) => Ok(None),
+            Err(error) => Err(store_error("PutItem")(error)),
+        }
     }
 
-    /// Puts one event per subscription and remembers each one EventBridge accepted.
-    async fn put_events(&self, appearance: &Appearance, subscriptions: &[Subscription]) -> Result<usize, NotifyError> {
-        let entries: Vec<PutEventsRequestEntry> = subscriptions
+    /// Marks a claimed marker fired (`true`) or gives the claim back (`false`).
+    async fn settle(&self, appearance: &Appearance, claim: &Claim, fired: bool) -> Result<(), NotifyError> {
+        let key = marker_key(&appearance.account, &claim.subscription.subscription_id, &appearance.image_digest);
+        let token = AttributeValue::S(claim.token.clone());
+        let result = if fired {
+            let mut item = key;
+            item.insert("kind".to_owned(), AttributeValue::S("fired".to_owned()));
+            item.insert("context".to_owned(), AttributeValue::S(appearance.context.clone()));
+            item.insert("state".to_owned(), AttributeValue::S(MARKER_FIRED.to_owned()));
+            self.dynamodb
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("claim_token = :token")
+                .expression_attribute_values(":token", token)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|error| (is_condition_failure(&error), store_error("PutItem")(error)))
+        } else {
+            self.dynamodb
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key))
+                .condition_expression("claim_token = :token")
+                .expression_attribute_values(":token", token)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|error| (is_condition_failure(&error), store_error("DeleteItem")(error)))
+        };
+        match result {
+            Ok(()) => Ok(()),
+            // Our claim ran out and another delivery took it: that one settles the marker.
+            Err((true, _)) => Ok(()),
+            Err((false, error)) => Err(error),
+        }
+    }
+
+    /// Puts one event per claim; accepted ones are marked fired, rejected ones given back.
+    async fn put_events(&self, appearance: &Appearance, claims: &[Claim]) -> Result<usize, NotifyError> {
+        let entries: Vec<PutEventsRequestEntry> = claims
             .iter()
-            .map(|subscription| {
+            .map(|claim| {
                 let detail = ScheduledImage {
                     account: appearance.account.clone(),
                     image_digest: appearance.image_digest.clone(),
                     image_tag: appearance.image_tag.clone(),
                     context: appearance.context.clone(),
                     inventory_type: appearance.inventory_type,
-                    subscription_id: subscription.subscription_id.clone(),
-                    subscription_key: subscription.subscription_key.clone(),
+                    subscription_id: claim.subscription.subscription_id.clone(),
+                    subscription_key: claim.subscription.subscription_key.clone(),
                     first_seen: appearance.first_seen.clone(),
                 };
                 PutEventsRequestEntry::builder()
@@ -196,38 +292,34 @@ impl Notifier {
                     .build()
             })
             .collect();
-        let output = self
-            .events
-            .put_events()
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .map_err(|e| NotifyError::PutEvents(aws_sdk_eventbridge::error::DisplayErrorContext(e).to_string()))?;
+        let output = match self.events.put_events().set_entries(Some(entries)).send().await {
+            Ok(output) => output,
+            Err(error) => {
+                for claim in claims {
+                    self.settle(appearance, claim, false).await?;
+                }
+                return Err(NotifyError::PutEvents(aws_sdk_eventbridge::error::DisplayErrorContext(error).to_string()));
+            }
+        };
         let results = output.entries();
         let mut failed = 0;
-        for (index, subscription) in subscriptions.iter().enumerate() {
+        for (index, claim) in claims.iter().enumerate() {
             let accepted = results.get(index).is_some_and(|result| result.error_code().is_none());
-            if !accepted {
-                failed += 1;
-                continue;
-            }
-            let mut marker = fired_key(&appearance.account, &subscription.subscription_id, &appearance.image_digest);
-            marker.insert("kind".to_owned(), AttributeValue::S("fired".to_owned()));
-            marker.insert("context".to_owned(), AttributeValue::S(appearance.context.clone()));
-            self.dynamodb
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(marker))
-                .send()
-                .await
-                .map_err(|e| NotifyError::Store { operation: "PutItem", message: e.to_string() })?;
+            failed += usize::from(!accepted);
+            self.settle(appearance, claim, accepted).await?;
         }
         if failed > 0 || output.failed_entry_count() > 0 {
             return Err(NotifyError::Rejected {
                 failed: failed.max(output.failed_entry_count() as usize),
-                sent: subscriptions.len(),
+                sent: claims.len(),
             });
         }
-        Ok(subscriptions.len())
+        Ok(claims.len())
     }
+}
+
+fn is_condition_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(
+    error: &aws_sdk_dynamodb::error::SdkError<E, R>,
+) -> bool {
+    error.as_service_error().and_then(|error| error.code()) == Some("ConditionalCheckFailedException")
 }

@@ -12,9 +12,17 @@ use aws_sdk_dynamodb::config::{Credentials, Region};
 
 pub const LOCAL_REGION: &str = "us-east-1";
 
-/// SDK configuration for a moto endpoint: fixed dummy credentials, never real ones.
+/// SDK configuration for a moto endpoint: fixed dummy credentials, never real ones. moto on a
+/// busy two-core machine is far slower than AWS, so its calls get longer timeouts than the
+/// deployed functions' (`inventory::sdk_timeouts`), though never none.
 pub async fn moto_sdk_config(endpoint: &str) -> SdkConfig {
+    let timeouts = inventory::sdk_timeouts()
+        .to_builder()
+        .operation_attempt_timeout(std::time::Duration::from_secs(60))
+        .operation_timeout(std::time::Duration::from_secs(120))
+        .build();
     aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts)
         .endpoint_url(endpoint)
         .region(Region::new(LOCAL_REGION))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))

@@ -68,7 +68,8 @@ async fn main() -> Result<(), Error> {
         aws_sdk_dynamodbstreams::Client::new(&config),
         stream::stream_arn(&dynamodb, &settings.table_name).await?,
     );
-    tokio::spawn(async move { stream::run(reader, &notifier, Duration::from_secs(1)).await });
+    let (stream_dynamodb, table) = (dynamodb.clone(), settings.table_name.clone());
+    tokio::spawn(async move { stream::run(reader, &notifier, &stream_dynamodb, &table, Duration::from_secs(1)).await });
     tokio::spawn(async move {
         loop {
             match stream::receive_all(&sqs, &queue_url).await {

@@ -52,16 +52,29 @@ pub fn lambda_event(records: &[Record], stream_arn: &str) -> Result<Event, Error
     Ok(serde_json::from_value(serde_json::json!({ "Records": records }))?)
 }
 
-/// Reads a stream shard by shard, remembering where each one is.
+/// Reads a stream shard by shard, remembering the last record read in each.
+///
+/// Each read asks for a fresh iterator after that record (`AFTER_SEQUENCE_NUMBER`) instead of
+/// following `NextShardIterator` forever: when a `TransactWriteItems` fails, moto restores a copy
+/// of the whole table, stream included, and a chained iterator keeps reading the dead copy.
 pub struct StreamReader {
     streams: aws_sdk_dynamodbstreams::Client,
     stream_arn: String,
-    iterators: HashMap<String, Option<String>>,
+    /// Per shard, the sequence number of the last record read (none: read from the start).
+    positions: HashMap<String, Option<String>>,
+    /// What the last read returned per shard, to resume from a failed record.
+    last_read: Vec<ShardRead>,
+}
+
+struct ShardRead {
+    shard_id: String,
+    position_before: Option<String>,
+    sequences: Vec<String>,
 }
 
 impl StreamReader {
     pub fn new(streams: aws_sdk_dynamodbstreams::Client, stream_arn: String) -> Self {
-        Self { streams, stream_arn, iterators: HashMap::new() }
+        Self { streams, stream_arn, positions: HashMap::new(), last_read: Vec::new() }
     }
 
     pub fn stream_arn(&self) -> &str {
@@ -72,27 +85,52 @@ impl StreamReader {
     pub async fn read_new(&mut self) -> Result<Vec<Record>, Error> {
         let description = self.streams.describe_stream().stream_arn(&self.stream_arn).send().await?;
         for shard in description.stream_description().map(|d| d.shards()).unwrap_or_default() {
-            let Some(shard_id) = shard.shard_id() else { continue };
-            if !self.iterators.contains_key(shard_id) {
-                let iterator = self
-                    .streams
-                    .get_shard_iterator()
-                    .stream_arn(&self.stream_arn)
-                    .shard_id(shard_id)
-                    .shard_iterator_type(ShardIteratorType::TrimHorizon)
-                    .send()
-                    .await?;
-                self.iterators.insert(shard_id.to_owned(), iterator.shard_iterator().map(str::to_owned));
+            if let Some(shard_id) = shard.shard_id() {
+                self.positions.entry(shard_id.to_owned()).or_default();
             }
         }
         let mut records = Vec::new();
-        for iterator in self.iterators.values_mut() {
-            let Some(current) = iterator.clone() else { continue };
-            let output = self.streams.get_records().shard_iterator(current).send().await?;
-            records.extend(output.records().iter().cloned());
-            *iterator = output.next_shard_iterator().map(str::to_owned);
+        self.last_read.clear();
+        for (shard_id, position) in &mut self.positions {
+            let request = self.streams.get_shard_iterator().stream_arn(&self.stream_arn).shard_id(shard_id);
+            let request = match position.as_deref() {
+                Some(sequence) => {
+                    request.shard_iterator_type(ShardIteratorType::AfterSequenceNumber).sequence_number(sequence)
+                }
+                None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
+            };
+            let mut iterator = request.send().await?.shard_iterator().map(str::to_owned);
+            let mut shard_records = Vec::new();
+            while let Some(current) = iterator {
+                let output = self.streams.get_records().shard_iterator(current).send().await?;
+                if output.records().is_empty() {
+                    break;
+                }
+                shard_records.extend(output.records().iter().cloned());
+                iterator = output.next_shard_iterator().map(str::to_owned);
+            }
+            let sequences: Vec<String> = shard_records
+                .iter()
+                .filter_map(|record| Some(record.dynamodb()?.sequence_number()?.to_owned()))
+                .collect();
+            if let Some(last) = sequences.last() {
+                let position_before = position.replace(last.clone());
+                self.last_read.push(ShardRead { shard_id: shard_id.clone(), position_before, sequences });
+            }
+            records.extend(shard_records);
         }
         Ok(records)
+    }
+
+    /// The next read starts again at the record `sequence` of the last read (and its shard's
+    /// later records), as Lambda does after a batch item failure.
+    pub fn resume_from(&mut self, sequence: &str) {
+        for read in &self.last_read {
+            if let Some(index) = read.sequences.iter().position(|known| known == sequence) {
+                let position = index.checked_sub(1).map(|before| read.sequences[before].clone());
+                self.positions.insert(read.shard_id.clone(), position.or_else(|| read.position_before.clone()));
+            }
+        }
     }
 }
 
@@ -147,26 +185,82 @@ pub async fn receive_all(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Result<V
     }
 }
 
-/// Polls the stream and feeds new records to the notifier until the task is dropped.
-pub async fn run(mut reader: StreamReader, notifier: &notifier::NotifierApp, every: Duration) {
+/// Polls the stream and feeds new records to the notifier until the task is dropped. A failed
+/// record is read again on the next poll; a table that changes while its stream stays silent is
+/// reported, since the notifier would then silently miss images.
+pub async fn run(
+    mut reader: StreamReader,
+    notifier: &notifier::NotifierApp,
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    every: Duration,
+) {
+    let mut watch = StallWatch::default();
     loop {
         match reader.read_new().await {
-            Ok(records) if !records.is_empty() => match lambda_event(&records, reader.stream_arn()) {
-                Ok(event) => {
-                    let lambda = lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
-                    match notifier.handle(lambda).await {
-                        Ok(response) if !response.batch_item_failures.is_empty() => {
-                            tracing::warn!(failures = response.batch_item_failures.len(), "notifier reported failures")
+            Ok(records) if !records.is_empty() => {
+                watch.delivered();
+                match lambda_event(&records, reader.stream_arn()) {
+                    Ok(event) => {
+                        let lambda = lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
+                        match notifier.handle(lambda).await {
+                            Ok(response) => {
+                                if let Some(sequence) = response
+                                    .batch_item_failures
+                                    .first()
+                                    .and_then(|failure| failure.item_identifier.clone())
+                                {
+                                    tracing::warn!(%sequence, "notifier reported a failed record; reading it again");
+                                    reader.resume_from(&sequence);
+                                }
+                            }
+                            Err(error) => tracing::error!(%error, "notifier failed"),
                         }
-                        Ok(_) => {}
-                        Err(error) => tracing::error!(%error, "notifier failed"),
                     }
+                    Err(error) => tracing::error!(%error, "stream records could not be converted"),
                 }
-                Err(error) => tracing::error!(%error, "stream records could not be converted"),
-            },
-            Ok(_) => {}
+            }
+            Ok(_) => watch.quiet(dynamodb, table).await,
             Err(error) => tracing::warn!(%error, "reading the stream failed"),
         }
         tokio::time::sleep(every).await;
+    }
+}
+
+/// Notices a table whose item count changes while its stream delivers nothing.
+#[derive(Default)]
+struct StallWatch {
+    quiet_polls: u32,
+    item_count: Option<i64>,
+}
+
+impl StallWatch {
+    /// Polls between item-count checks.
+    const CHECK_EVERY: u32 = 10;
+
+    fn delivered(&mut self) {
+        self.quiet_polls = 0;
+        self.item_count = None;
+    }
+
+    async fn quiet(&mut self, dynamodb: &aws_sdk_dynamodb::Client, table: &str) {
+        self.quiet_polls += 1;
+        if self.quiet_polls % Self::CHECK_EVERY != 0 {
+            return;
+        }
+        let Ok(output) = dynamodb.describe_table().table_name(table).send().await else { return };
+        let count = output.table().and_then(|table| table.item_count());
+        if let (Some(before), Some(now)) = (self.item_count, count) {
+            if before != now {
+                tracing::warn!(
+                    table,
+                    items_before = before,
+                    items_now = now,
+                    quiet_polls = self.quiet_polls,
+                    "the table changed but its stream delivered nothing; subscriptions may be missing images"
+                );
+            }
+        }
+        self.item_count = count;
     }
 }

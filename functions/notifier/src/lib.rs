@@ -23,8 +23,8 @@ impl NotifierApp {
         bus: &str,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let subscriptions = Subscriptions::new(dynamodb.clone(), settings.table_name.clone(), clock);
-        Self { notifier: Notifier::new(subscriptions, dynamodb, settings.table_name.clone(), events, bus) }
+        let subscriptions = Subscriptions::new(dynamodb.clone(), settings.table_name.clone(), Arc::clone(&clock));
+        Self { notifier: Notifier::new(subscriptions, dynamodb, settings.table_name.clone(), events, bus, clock) }
     }
 
     /// Builds the app from the environment the template sets.
