@@ -340,7 +340,9 @@ impl Harness {
     pub async fn send(&self, event: Value) -> Response {
         let route = event["routeKey"].as_str().unwrap().to_owned();
         let request = lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event");
-        let response = if ingest::routes().contains(&route) {
+        let response = if version::routes().contains(&route) {
+            version::respond(&request)
+        } else if ingest::routes().contains(&route) {
             self.ingest.handle(request).await
         } else if delete::routes().contains(&route) {
             self.delete.handle(request).await

@@ -59,7 +59,7 @@ impl Api {
             Some(value) => headers.insert("authorization".into(), value.into()),
             None => headers.remove("authorization"),
         };
-        if !ingest::public_routes().iter().any(|route| event["routeKey"] == route.as_str()) {
+        if !version::public_routes().iter().any(|route| event["routeKey"] == route.as_str()) {
             let request: ApiGatewayV2CustomAuthorizerV2Request = serde_json::from_value(json!({
                 "version": "2.0",
                 "type": "REQUEST",

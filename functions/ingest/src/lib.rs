@@ -1,4 +1,4 @@
-//! Ingest function: the agents' report routes and `GET /version`.
+//! Ingest function: the agents' report routes.
 
 use chrono::{DateTime, Utc};
 use inventory::auth::{Caller, Permission};
@@ -13,21 +13,11 @@ use std::sync::Arc;
 
 pub const KUBERNETES_PATHS: [&str; 2] = ["/v2/kubernetes-inventory", "/v1/enterprise/kubernetes-inventory"];
 pub const ECS_PATHS: [&str; 2] = ["/v2/ecs-inventory", "/v1/enterprise/ecs-inventory"];
-pub const VERSION_PATH: &str = "/version";
-
-/// Routes API Gateway serves without the authorizer: the agents call them before authenticating.
-pub fn public_routes() -> Vec<String> {
-    vec![format!("GET {VERSION_PATH}")]
-}
 
 /// Every route this function serves, as `METHOD path`.
 pub fn routes() -> Vec<String> {
-    let posts = KUBERNETES_PATHS.iter().chain(ECS_PATHS.iter()).map(|path| format!("POST {path}"));
-    posts.chain(std::iter::once(format!("GET {VERSION_PATH}"))).collect()
+    KUBERNETES_PATHS.iter().chain(ECS_PATHS.iter()).map(|path| format!("POST {path}")).collect()
 }
-
-/// Anchore's agents read `service.version`; below 5.11 they skip integration registration.
-pub const ANCHORE_SERVICE_VERSION: &str = "5.10.0";
 
 pub struct IngestApp {
     ingestor: Ingestor,
@@ -49,12 +39,6 @@ impl IngestApp {
 impl ApiFunction for IngestApp {
     fn required_permission(&self, _request: &Request) -> Permission {
         Permission::PostReports
-    }
-
-    /// `GET /version` is unauthenticated: the agents call it before they send credentials.
-    fn public_route(&self, request: &Request) -> Option<Response<Body>> {
-        let route = format!("{} {}", request.method(), request.uri().path().trim_end_matches('/'));
-        public_routes().contains(&route).then(version)
     }
 
     async fn route(&self, request: &Request, caller: &Caller) -> Result<Response<Body>, ApiError> {
@@ -114,15 +98,4 @@ fn rejected(error: ReportError) -> ApiError {
             ..ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", error.to_string())
         },
     }
-}
-
-fn version() -> Response<Body> {
-    json_response(
-        StatusCode::OK,
-        &json!({
-            "api": {"version": "2"},
-            "service": {"version": ANCHORE_SERVICE_VERSION, "implementation": "runtime-inventory", "implementation_version": env!("CARGO_PKG_VERSION")},
-            "db": {"schema_version": "1"},
-        }),
-    )
 }

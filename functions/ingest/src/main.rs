@@ -1,7 +1,7 @@
-use lambda_http::{tracing, Error};
+use lambda_http::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
+    inventory::logging::init();
     inventory::http::run(ingest::IngestApp::from_env().await?).await
 }

@@ -21,11 +21,6 @@ pub trait ApiFunction: Send + Sync + 'static {
         caller: &Caller,
     ) -> impl Future<Output = Result<Response<Body>, ApiError>> + Send;
 
-    /// Routes served without credentials (API Gateway runs no authorizer for them).
-    fn public_route(&self, _request: &Request) -> Option<Response<Body>> {
-        None
-    }
-
     /// Every request gets an answer; the caller is checked before any route runs, and errors
     /// become Anchore-style JSON errors.
     fn handle(&self, request: Request) -> impl Future<Output = Response<Body>> + Send
@@ -33,9 +28,6 @@ pub trait ApiFunction: Send + Sync + 'static {
         Self: Sized,
     {
         async move {
-            if let Some(response) = self.public_route(&request) {
-                return response;
-            }
             let caller = match authorize(&request, self.required_permission(&request)) {
                 Ok(caller) => caller,
                 Err(refused) => return refused.into_response(),

@@ -8,6 +8,7 @@ pub mod image;
 pub mod ingest;
 pub mod lease;
 pub mod limits;
+pub mod logging;
 pub mod model;
 pub mod notify;
 pub mod plan;

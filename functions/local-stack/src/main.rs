@@ -18,7 +18,7 @@ const LOCAL_USERS_PATH: &str = "/runtime-inventory-local/users";
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    inventory::logging::init();
     let port = match std::env::var("LOCAL_STACK_PORT") {
         Ok(value) => value.parse().map_err(|_| format!("LOCAL_STACK_PORT must be a port number, got {value:?}"))?,
         Err(_) => DEFAULT_PORT,

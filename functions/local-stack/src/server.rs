@@ -30,6 +30,7 @@ pub struct Api {
 }
 
 enum Target {
+    Version,
     Ingest,
     Query,
     Delete,
@@ -39,7 +40,9 @@ enum Target {
 impl Api {
     fn target(&self, method: &str, path: &str) -> Option<Target> {
         let route = format!("{method} {}", path.trim_end_matches('/'));
-        if ingest::routes().contains(&route) {
+        if version::routes().contains(&route) {
+            Some(Target::Version)
+        } else if ingest::routes().contains(&route) {
             Some(Target::Ingest)
         } else if query::routes().contains(&route) {
             Some(Target::Query)
@@ -57,13 +60,14 @@ impl Api {
         let path = request.uri().path().to_owned();
         let method = request.method().to_string();
         let route = format!("{method} {}", path.trim_end_matches('/'));
-        let request = if ingest::public_routes().contains(&route) {
+        let request = if version::public_routes().contains(&route) {
             request
         } else {
             let verdict = self.authorizer.decide_headers(request.headers()).await;
             verdict.attach(request)
         };
         match self.target(&method, &path) {
+            Some(Target::Version) => version::respond(&request),
             Some(Target::Ingest) => self.ingest.handle(request).await,
             Some(Target::Query) => self.query.handle(request).await,
             Some(Target::Delete) => self.delete.handle(request).await,

@@ -1,9 +1,9 @@
-use lambda_runtime::{run, service_fn, tracing, Error};
+use lambda_runtime::{run, service_fn, Error};
 use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
+    inventory::logging::init();
     let app = Arc::new(notifier::NotifierApp::from_env().await?);
     run(service_fn(move |event| {
         let app = Arc::clone(&app);
