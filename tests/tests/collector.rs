@@ -363,3 +363,102 @@ async fn the_scheduled_event_runs_the_collector_and_returns_its_summary() {
     let error = app.handle(scheduled_event(harness.clock.now() + TimeDelta::minutes(4))).await.unwrap_err();
     assert!(error.to_string().contains("not authorized"), "{error}");
 }
+
+/// A scripted region with one cluster `name`: each run describes what `describe` answers.
+fn one_cluster(name: &str, describe: impl Fn() -> DescribeTasksOutput + Send + Sync + 'static) -> Target {
+    let arn = cluster_arn(name);
+    let list_clusters = mock!(Client::list_clusters)
+        .then_output(move || ListClustersOutput::builder().cluster_arns(arn.clone()).build());
+    let tasks: Vec<String> =
+        (0..3).map(|n| format!("arn:aws:ecs:us-west-2:123456789012:task/{name}/{n:032x}")).collect();
+    let list_tasks = mock!(Client::list_tasks)
+        .then_output(move || ListTasksOutput::builder().set_task_arns(Some(tasks.clone())).build());
+    let describe = mock!(Client::describe_tasks).then_output(describe);
+    let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&list_clusters, &list_tasks, &describe]);
+    Target { region: "us-west-2".into(), role_arn: None, client }
+}
+
+fn failure(n: u64, reason: &str) -> aws_sdk_ecs::types::Failure {
+    let arn = format!("arn:aws:ecs:us-west-2:123456789012:task/web/{n:032x}");
+    aws_sdk_ecs::types::Failure::builder().arn(arn).reason(reason).build()
+}
+
+#[tokio::test]
+async fn a_cluster_read_incompletely_is_not_stored_and_says_why() {
+    let harness = Harness::new(120, true).await;
+    let all = || (0..3).map(|n| running_task("web", n, Some(digest(n)))).collect::<Vec<_>>();
+    let complete = one_cluster("web", move || DescribeTasksOutput::builder().set_tasks(Some(all())).build());
+    let first = harness.collector(1).run(&[complete], None).await;
+    assert_eq!(first.clusters_stored, 1);
+    let stored = listed(&harness.list("admin", &[]).await);
+    assert_eq!(stored.len(), 3);
+
+    // Task 2 could not be described: storing the rest would delete it in overwrite mode.
+    let two = || (0..2).map(|n| running_task("web", n, Some(digest(n)))).collect::<Vec<_>>();
+    let throttled = one_cluster("web", move || {
+        DescribeTasksOutput::builder().set_tasks(Some(two())).failures(failure(2, "THROTTLED")).build()
+    });
+    harness.clock.advance(TimeDelta::minutes(5));
+    let partial = harness.collector(1).run(&[throttled], None).await;
+    assert_eq!((partial.clusters_stored, partial.describe_failures), (0, 1));
+    assert_eq!(partial.skipped.len(), 1);
+    assert!(partial.skipped[0].reason.contains("THROTTLED"), "{:?}", partial.skipped);
+    assert_eq!(listed(&harness.list("admin", &[]).await), stored, "what was stored stays");
+
+    // A container the report could not store keeps the cluster from being stored too.
+    let unnamed = || {
+        let mut tasks: Vec<Task> = (0..2).map(|n| running_task("web", n, Some(digest(n)))).collect();
+        let bad =
+            Container::builder().container_arn("arn:aws:ecs:us-west-2:123456789012:container/web/x").image(" ").build();
+        tasks.push(Task::builder().task_arn("arn:aws:ecs:us-west-2:123456789012:task/web/x").containers(bad).build());
+        tasks
+    };
+    let bad_image = one_cluster("web", move || DescribeTasksOutput::builder().set_tasks(Some(unnamed())).build());
+    harness.clock.advance(TimeDelta::minutes(5));
+    let skipped = harness.collector(1).run(&[bad_image], None).await;
+    assert_eq!((skipped.clusters_stored, skipped.containers_skipped), (0, 1));
+    assert!(skipped.skipped[0].reason.contains("containers[2].image_tag"), "{:?}", skipped.skipped);
+    assert_eq!(listed(&harness.list("admin", &[]).await), stored);
+
+    // A task that stopped between listing and describing is simply not running any more.
+    let stopped = one_cluster("web", move || {
+        DescribeTasksOutput::builder().set_tasks(Some(two())).failures(failure(2, "MISSING")).build()
+    });
+    harness.clock.advance(TimeDelta::minutes(5));
+    let stored_again = harness.collector(1).run(&[stopped], None).await;
+    assert_eq!((stored_again.clusters_stored, stored_again.images_removed), (1, 1));
+    assert_eq!(listed(&harness.list("admin", &[]).await).len(), 2);
+}
+
+#[tokio::test]
+async fn an_agent_report_for_a_cluster_the_collector_reads_changes_nothing() {
+    let harness = Harness::new(120, true).await;
+    let all = || (0..3).map(|n| running_task("web", n, Some(digest(n)))).collect::<Vec<_>>();
+    let collected = harness
+        .collector(1)
+        .run(&[one_cluster("web", move || DescribeTasksOutput::builder().set_tasks(Some(all())).build())], None)
+        .await;
+    assert_eq!(collected.clusters_stored, 1);
+    let stored = listed(&harness.list("admin", &[]).await);
+
+    // The ecs-inventory agent saw part of the cluster (it sees at most 100 tasks).
+    let partial = serde_json::json!({
+        "timestamp": inventory::ingest::format_time(harness.clock.now()),
+        "cluster_arn": cluster_arn("web"),
+        "containers": [{"arn": "c-0", "image_tag": "registry.example.com/web/app:1", "image_digest": digest(0), "task_arn": "t-0"}],
+        "tasks": [{"arn": "t-0"}]
+    });
+    harness.clock.advance(TimeDelta::minutes(1));
+    let response = harness.post_ecs(&partial).await;
+    assert_eq!(response.status, lambda_http::http::StatusCode::CREATED);
+    assert_eq!(response.body["contexts"][0]["status"], "superseded", "{}", response.body);
+    assert_eq!(listed(&harness.list("admin", &[]).await), stored, "no image disappeared");
+
+    // An hour after the collector's last report, the agent's reports are stored again.
+    harness.clock.advance(inventory::plan::COLLECTOR_PRECEDENCE);
+    let mut later = partial.clone();
+    later["timestamp"] = inventory::ingest::format_time(harness.clock.now()).into();
+    let response = harness.post_ecs(&later).await;
+    assert_eq!(response.body["contexts"][0]["status"], "stored", "{}", response.body);
+    assert_eq!(listed(&harness.list("admin", &[]).await).len(), 1);
+}
