@@ -52,6 +52,11 @@ impl RequestCounter {
     }
 }
 
+/// The name of the operation an interceptor sees (`GetItem`, `PutEvents`, ...).
+fn operation(config: &ConfigBag) -> Option<&str> {
+    config.load::<Metadata>().map(Metadata::name)
+}
+
 impl Intercept for RequestCounter {
     fn name(&self) -> &'static str {
         "RequestCounter"
@@ -63,8 +68,8 @@ impl Intercept for RequestCounter {
         _components: &RuntimeComponents,
         config: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if let Some(metadata) = config.load::<Metadata>() {
-            *self.0.lock().unwrap().entry(metadata.name().to_owned()).or_default() += 1;
+        if let Some(operation) = operation(config) {
+            *self.0.lock().unwrap().entry(operation.to_owned()).or_default() += 1;
         }
         Ok(())
     }
@@ -96,7 +101,7 @@ impl Intercept for FailNth {
         _components: &RuntimeComponents,
         config: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if config.load::<Metadata>().is_some_and(|metadata| metadata.name() == self.operation) {
+        if operation(config) == Some(self.operation) {
             let mut seen = self.seen.lock().unwrap();
             *seen += 1;
             if *seen == self.nth {
@@ -155,7 +160,7 @@ impl Intercept for PauseFirst {
         _components: &RuntimeComponents,
         config: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if config.load::<Metadata>().is_none_or(|metadata| metadata.name() != self.operation) {
+        if operation(config) != Some(self.operation) {
             return Ok(());
         }
         let (lock, signal) = &*self.state;

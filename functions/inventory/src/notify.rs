@@ -120,6 +120,15 @@ fn marker_key(account: &str, subscription_id: &str, digest: &str) -> HashMap<Str
     ])
 }
 
+/// The marker of (subscription, digest) in `state`, without claim fields.
+fn marker_item(appearance: &Appearance, subscription_id: &str, state: &str) -> HashMap<String, AttributeValue> {
+    let mut item = marker_key(&appearance.account, subscription_id, &appearance.image_digest);
+    item.insert("kind".to_owned(), AttributeValue::S("fired".to_owned()));
+    item.insert("context".to_owned(), AttributeValue::S(appearance.context.clone()));
+    item.insert("state".to_owned(), AttributeValue::S(state.to_owned()));
+    item
+}
+
 fn store_error<E: std::error::Error + 'static, R: std::fmt::Debug>(
     operation: &'static str,
 ) -> impl FnOnce(aws_sdk_dynamodb::error::SdkError<E, R>) -> NotifyError {
@@ -206,10 +215,7 @@ impl Notifier {
     async fn claim(&self, appearance: &Appearance, subscription_id: &str) -> Result<Option<String>, NotifyError> {
         let token = format!("{:016x}", fastrand::u64(..));
         let now = self.clock.now();
-        let mut item = marker_key(&appearance.account, subscription_id, &appearance.image_digest);
-        item.insert("kind".to_owned(), AttributeValue::S("fired".to_owned()));
-        item.insert("context".to_owned(), AttributeValue::S(appearance.context.clone()));
-        item.insert("state".to_owned(), AttributeValue::S(MARKER_CLAIMED.to_owned()));
+        let mut item = marker_item(appearance, subscription_id, MARKER_CLAIMED);
         item.insert("claim_token".to_owned(), AttributeValue::S(token.clone()));
         item.insert("claim_until".to_owned(), AttributeValue::N((now + CLAIM_DURATION).timestamp().to_string()));
         let result = self
@@ -232,17 +238,13 @@ impl Notifier {
 
     /// Marks a claimed marker fired (`true`) or gives the claim back (`false`).
     async fn settle(&self, appearance: &Appearance, claim: &Claim, fired: bool) -> Result<(), NotifyError> {
-        let key = marker_key(&appearance.account, &claim.subscription.subscription_id, &appearance.image_digest);
+        let subscription_id = &claim.subscription.subscription_id;
         let token = AttributeValue::S(claim.token.clone());
         let result = if fired {
-            let mut item = key;
-            item.insert("kind".to_owned(), AttributeValue::S("fired".to_owned()));
-            item.insert("context".to_owned(), AttributeValue::S(appearance.context.clone()));
-            item.insert("state".to_owned(), AttributeValue::S(MARKER_FIRED.to_owned()));
             self.dynamodb
                 .put_item()
                 .table_name(&self.table)
-                .set_item(Some(item))
+                .set_item(Some(marker_item(appearance, subscription_id, MARKER_FIRED)))
                 .condition_expression("claim_token = :token")
                 .expression_attribute_values(":token", token)
                 .send()
@@ -253,7 +255,7 @@ impl Notifier {
             self.dynamodb
                 .delete_item()
                 .table_name(&self.table)
-                .set_key(Some(key))
+                .set_key(Some(marker_key(&appearance.account, subscription_id, &appearance.image_digest)))
                 .condition_expression("claim_token = :token")
                 .expression_attribute_values(":token", token)
                 .send()
