@@ -202,3 +202,93 @@ fn details_only_used_by(stored: &StoredContext, image_key: &str) -> Vec<String> 
     }
     removed
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::model::{ContextRecord, ImageContent, ImageRecord, Tracking, KIND_CONTEXT, KIND_IMAGE};
+    use crate::store::encode;
+    use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemError;
+    use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+    use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
+    use aws_sdk_dynamodb::operation::query::QueryOutput;
+    use aws_sdk_dynamodb::types::error::ResourceNotFoundException;
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use aws_sdk_dynamodb::Client;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+    use chrono::TimeZone;
+    use std::sync::Mutex;
+
+    const DIGEST: &str = "sha256:34410e4ca45948d82e3809cf74acbc5c77e319db2d565f5a589ad0f5670323c3";
+
+    #[tokio::test]
+    async fn a_store_failure_mid_delete_gives_the_lease_back_at_once() {
+        let now = chrono::Utc.with_ymd_and_hms(2026, 11, 20, 10, 20, 0).unwrap();
+        let pk = inventory_pk("admin", InventoryType::Kubernetes);
+        let record = ContextRecord {
+            version: 3,
+            pk: pk.clone(),
+            sk: "c/a".into(),
+            kind: KIND_CONTEXT.into(),
+            inventory_type: InventoryType::Kubernetes,
+            context: "c/a".into(),
+            last_report_at: Some(now),
+            first_seen: Some(now),
+            updated_at: Some(now),
+            namespace: None,
+            source: None,
+            expires_at: None,
+            lock_owner: None,
+            lock_until: None,
+        };
+        let tracking = Tracking { first_seen: now, last_seen: now, present: true, updated_at: now, expires_at: None };
+        let image = ImageRecord {
+            pk: pk.clone(),
+            sk: image_sk("c/a", DIGEST),
+            kind: KIND_IMAGE.into(),
+            inventory_type: InventoryType::Kubernetes,
+            context: "c/a".into(),
+            image_key: DIGEST.into(),
+            content: ImageContent { image_digest: DIGEST.into(), image_tag: "t".into(), container_count: 1 },
+            tracking,
+        };
+        let stored = encode(&record);
+        let get = mock!(Client::get_item)
+            .then_output(move || GetItemOutput::builder().set_item(Some(stored.clone())).build());
+        let image_item = encode(&image);
+        let query = mock!(Client::query).then_compute_output(move |input| {
+            let images = input.expression_attribute_values().and_then(|values| values.get(":prefix")).is_some();
+            QueryOutput::builder().set_items(Some(if images { vec![image_item.clone()] } else { vec![] })).build()
+        });
+        let puts: std::sync::Arc<Mutex<Vec<(ContextRecord, String)>>> = Default::default();
+        let seen = std::sync::Arc::clone(&puts);
+        let put = mock!(Client::put_item)
+            .match_requests(move |input| {
+                let item: ContextRecord = serde_dynamo::from_item(input.item().cloned().unwrap()).unwrap();
+                seen.lock().unwrap().push((item, input.condition_expression().unwrap_or_default().to_owned()));
+                true
+            })
+            .then_output(|| PutItemOutput::builder().build());
+        let batch = mock!(Client::batch_write_item).then_error(|| {
+            BatchWriteItemError::ResourceNotFoundException(ResourceNotFoundException::builder().message("gone").build())
+        });
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&get, &query, &put, &batch]);
+        let settings = Settings { table_name: "t".into(), ttl_days: 120, ingest_overwrite: false };
+        let deleter = InventoryDeleter::new(Store::new(client, "t"), settings, Arc::new(ManualClock::new(now)));
+
+        let target =
+            DeleteTarget { inventory_type: InventoryType::Kubernetes, context: "c/a".into(), image_digest: None };
+        let error = deleter.delete("admin", &target).await.unwrap_err();
+        assert!(error.to_string().contains("BatchWriteItem"), "{error}");
+        assert_eq!(batch.num_calls(), 1);
+        let puts = puts.lock().unwrap();
+        assert_eq!(puts.len(), 2, "the lease was taken, then given back");
+        let (taken, _) = &puts[0];
+        assert_eq!((taken.version, taken.lock_owner.is_some()), (4, true));
+        let (given_back, condition) = &puts[1];
+        assert_eq!(condition, "lock_owner = :owner AND version = :version");
+        assert_eq!((given_back.version, &given_back.lock_owner, given_back.lock_until), (5, &None, None));
+        assert_eq!(given_back.last_report_at, record.last_report_at, "the record is as it was");
+    }
+}
