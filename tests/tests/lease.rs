@@ -116,3 +116,26 @@ async fn a_holder_whose_lease_ran_out_cannot_overwrite_a_newer_report() {
     assert_eq!(listed(&items), [("c/a".to_owned(), digest(1)), ("c/a".to_owned(), digest(2))]);
     assert_eq!(items.iter().find(|item| item["image_digest"] == digest(2)).unwrap()["container_count"], 1);
 }
+
+#[tokio::test]
+async fn a_cancelled_holder_gives_its_lease_back() {
+    let harness = Harness::new(120, false).await;
+    harness.post_k8s(&k8s_report("c", day(0), &[("a", "app:1", 1)])).await;
+    let store = Store::new(harness.client_for("ingest"), harness.table.clone());
+    let record = store.get_context("admin", InventoryType::Kubernetes, "c/a", true).await.unwrap().unwrap();
+    let lease = ContextLease::acquire(&store, harness.clock.clone(), Some(&record), || unreachable!()).await.unwrap();
+    assert!(lease.is_some());
+    // The holder's future is dropped mid-way (a timeout, a cancelled request).
+    drop(lease);
+    for _ in 0..100 {
+        let now = store.get_context("admin", InventoryType::Kubernetes, "c/a", true).await.unwrap().unwrap();
+        if now.lock_owner.is_none() {
+            assert_eq!(now.last_report_at, record.last_report_at);
+            let next = harness.post_k8s(&k8s_report("c", day(0) + TimeDelta::minutes(1), &[("a", "app:2", 2)])).await;
+            assert_eq!(next.body["contexts"][0]["status"], "stored", "{}", next.body);
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the dropped lease was not given back");
+}

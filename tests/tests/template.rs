@@ -139,3 +139,16 @@ fn a_context_lease_outlives_every_function_that_can_hold_one() {
     assert_eq!(functions()["collector"].timeout_seconds, 240);
     assert_eq!(functions()["delete"].timeout_seconds, 120);
 }
+
+#[test]
+fn the_api_url_output_is_the_form_the_agents_need() {
+    // The agents GET `url + "/version"` and POST to the URL's path + `v2/...`: no trailing
+    // slash and no path, or they ask for `//version` and `/prodv2/...`.
+    let value = &template()["Outputs"]["ApiUrl"]["Value"];
+    let url = match value {
+        serde_yaml::Value::Tagged(tagged) => tagged.value.as_str().unwrap().to_owned(),
+        other => other.as_str().unwrap().to_owned(),
+    };
+    let after_scheme = url.strip_prefix("https://").expect("an https URL");
+    assert!(!after_scheme.contains('/'), "{url} has a path or a trailing slash");
+}
