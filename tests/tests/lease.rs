@@ -5,7 +5,7 @@
 use chrono::TimeDelta;
 use integration_tests::{day, digest, k8s_report, listed, FailNth, Harness, PauseFirst};
 use inventory::lease::{ContextLease, LeaseError, LEASE_DURATION};
-use inventory::model::{image_sk, inventory_pk, InventoryType};
+use inventory::model::{image_sk, inventory_pk, ContextRecord, InventoryType};
 use inventory::store::BatchWrite;
 use inventory::{Clock, Store};
 use lambda_http::http::StatusCode;
@@ -16,6 +16,14 @@ use std::sync::Arc;
 fn sixty(timestamp: chrono::DateTime<chrono::Utc>, first_digest: u64) -> Value {
     let containers: Vec<(&str, &str, u64)> = (0..60).map(|i| ("a", "app:1", first_digest + i)).collect();
     k8s_report("c", timestamp, &containers)
+}
+
+/// Context `c/a` stored by a first report, and the ingest function's store.
+async fn stored_context(harness: &Harness) -> (Store, ContextRecord) {
+    harness.post_k8s(&k8s_report("c", day(0), &[("a", "app:1", 1)])).await;
+    let store = Store::new(harness.client_for("ingest"), harness.table.clone());
+    let record = store.get_context("admin", InventoryType::Kubernetes, "c/a", true).await.unwrap().unwrap();
+    (store, record)
 }
 
 fn lease_fields(items: &[std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>]) -> usize {
@@ -91,9 +99,7 @@ async fn interleaved_reports_end_in_the_newest_state_whichever_writes_first() {
 #[tokio::test]
 async fn a_holder_whose_lease_ran_out_cannot_overwrite_a_newer_report() {
     let harness = Harness::new(120, false).await;
-    harness.post_k8s(&k8s_report("c", day(0), &[("a", "app:1", 1)])).await;
-    let store = Store::new(harness.client_for("ingest"), harness.table.clone());
-    let record = store.get_context("admin", InventoryType::Kubernetes, "c/a", true).await.unwrap().unwrap();
+    let (store, record) = stored_context(&harness).await;
     let stalled = ContextLease::acquire(&store, harness.clock.clone(), Some(&record), || unreachable!())
         .await
         .unwrap()
@@ -109,7 +115,7 @@ async fn a_holder_whose_lease_ran_out_cannot_overwrite_a_newer_report() {
     let pk = inventory_pk("admin", InventoryType::Kubernetes);
     let delete_newer = vec![BatchWrite::Delete { pk, sk: image_sk("c/a", &digest(2)) }];
     assert!(matches!(stalled.write(delete_newer).await, Err(LeaseError::Expired(_))));
-    let old_state = inventory::model::ContextRecord { last_report_at: Some(day(0)), ..record };
+    let old_state = ContextRecord { last_report_at: Some(day(0)), ..record };
     assert!(matches!(stalled.commit(old_state).await, Err(LeaseError::Expired(_))));
     assert_eq!(harness.requests.writes(), writes_before);
     let items = harness.list("admin", &[]).await;
@@ -120,9 +126,7 @@ async fn a_holder_whose_lease_ran_out_cannot_overwrite_a_newer_report() {
 #[tokio::test]
 async fn a_cancelled_holder_gives_its_lease_back() {
     let harness = Harness::new(120, false).await;
-    harness.post_k8s(&k8s_report("c", day(0), &[("a", "app:1", 1)])).await;
-    let store = Store::new(harness.client_for("ingest"), harness.table.clone());
-    let record = store.get_context("admin", InventoryType::Kubernetes, "c/a", true).await.unwrap().unwrap();
+    let (store, record) = stored_context(&harness).await;
     let lease = ContextLease::acquire(&store, harness.clock.clone(), Some(&record), || unreachable!()).await.unwrap();
     assert!(lease.is_some());
     // The holder's future is dropped mid-way (a timeout, a cancelled request).
