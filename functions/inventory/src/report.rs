@@ -233,35 +233,41 @@ fn decode<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ReportError> {
     decode_json(body, "")
 }
 
-/// Decodes JSON, naming the failing field below `prefix` (`containers[3]`, or the body).
+/// Decodes JSON, naming the failing field below `prefix` (`containers[3]`, or the body). Path
+/// tracking is slow, so it only runs again on what failed without it.
 fn decode_json<'a, T: Deserialize<'a>>(json: &'a [u8], prefix: &str) -> Result<T, ReportError> {
+    match serde_json::from_slice(json) {
+        Ok(value) => Ok(value),
+        Err(_) => Err(decode_error::<T>(json, prefix)),
+    }
+}
+
+/// The error of decoding `json`, with the failing field's path.
+fn decode_error<'a, T: Deserialize<'a>>(json: &'a [u8], prefix: &str) -> ReportError {
     let deserializer = &mut serde_json::Deserializer::from_slice(json);
-    serde_path_to_error::deserialize(deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.into_inner();
-        let message = inner.to_string();
-        // serde reports a missing field at its parent; name the field itself.
-        let missing =
-            message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next()).map(str::to_owned);
-        let relative = match (missing, path.as_str()) {
-            (Some(name), "." | "?") => name,
-            (Some(name), parent) => format!("{parent}.{name}"),
-            (None, "." | "?") => String::new(),
-            (None, path) => path.to_owned(),
-        };
-        let field = match (prefix, relative.as_str()) {
-            ("", "") => "body".to_owned(),
-            ("", relative) => relative.to_owned(),
-            (prefix, "") => prefix.to_owned(),
-            (prefix, relative) => format!("{prefix}.{relative}"),
-        };
-        let message = if inner.is_syntax() || inner.is_eof() {
-            format!("malformed JSON: {inner}")
-        } else {
-            strip_position(&message)
-        };
-        ReportError::new(field, message)
-    })
+    let Err(error) = serde_path_to_error::deserialize::<_, T>(deserializer) else {
+        return ReportError::new(if prefix.is_empty() { "body" } else { prefix }, "cannot be decoded");
+    };
+    let path = error.path().to_string();
+    let inner = error.into_inner();
+    let message = inner.to_string();
+    // serde reports a missing field at its parent; name the field itself.
+    let missing = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next()).map(str::to_owned);
+    let relative = match (missing, path.as_str()) {
+        (Some(name), "." | "?") => name,
+        (Some(name), parent) => format!("{parent}.{name}"),
+        (None, "." | "?") => String::new(),
+        (None, path) => path.to_owned(),
+    };
+    let field = match (prefix, relative.as_str()) {
+        ("", "") => "body".to_owned(),
+        ("", relative) => relative.to_owned(),
+        (prefix, "") => prefix.to_owned(),
+        (prefix, relative) => format!("{prefix}.{relative}"),
+    };
+    let message =
+        if inner.is_syntax() || inner.is_eof() { format!("malformed JSON: {inner}") } else { strip_position(&message) };
+    ReportError::new(field, message)
 }
 
 fn strip_position(message: &str) -> String {
