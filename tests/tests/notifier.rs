@@ -1,7 +1,9 @@
 //! The notifier fed from the table's real stream (moto), putting to a real bus (moto) whose
 //! rule delivers to a queue the test reads.
 
+use chrono::TimeDelta;
 use integration_tests::{day, digest, k8s_report, sample_report, FailNth, Harness, Notifications};
+use inventory::Clock;
 use lambda_http::http::StatusCode;
 use serde_json::Value;
 
@@ -211,4 +213,42 @@ async fn the_local_stream_reader_survives_a_failed_transaction() {
     let event = notifications.next_event().await;
     notifications.deliver(event).await;
     assert_eq!(notifications.fired().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_claim_held_by_a_crashed_delivery_is_retried_until_it_runs_out_then_sent_once() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let harness = Harness::new(120, false).await;
+    let mut notifications = harness.notifications().await;
+    let subscription = harness.subscribe("admin", "c", true).await;
+    harness.post_k8s(&k8s_report("c", day(0), &[("a", "app:1", 1)])).await;
+    let event = notifications.next_event().await;
+
+    // A delivery claimed the marker and died before sending.
+    let until = harness.clock.now() + inventory::notify::CLAIM_DURATION;
+    let marker = [
+        ("pk", AttributeValue::S(format!("admin#fired#{subscription}"))),
+        ("sk", AttributeValue::S(digest(1))),
+        ("kind", AttributeValue::S("fired".into())),
+        ("state", AttributeValue::S("claimed".into())),
+        ("claim_token", AttributeValue::S("crashed".into())),
+        ("claim_until", AttributeValue::N(until.timestamp().to_string())),
+    ];
+    let mut put = harness.dynamodb.put_item().table_name(&harness.table);
+    for (name, value) in marker {
+        put = put.item(name, value);
+    }
+    put.send().await.unwrap();
+
+    // Not confirmed sent: the record is retried, not dropped.
+    let response = notifications.deliver(event.clone()).await;
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert!(notifications.fired().await.is_empty());
+
+    harness.clock.set(until + TimeDelta::seconds(1));
+    let response = notifications.deliver(event.clone()).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(notifications.fired().await.len(), 1);
+    notifications.deliver(event).await;
+    assert!(notifications.fired().await.is_empty(), "sent once");
 }

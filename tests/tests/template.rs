@@ -152,3 +152,9 @@ fn the_api_url_output_is_the_form_the_agents_need() {
     let after_scheme = url.strip_prefix("https://").expect("an https URL");
     assert!(!after_scheme.contains('/'), "{url} has a path or a trailing slash");
 }
+
+#[test]
+fn a_notifier_claim_outlives_the_notifier() {
+    let timeout = chrono::TimeDelta::seconds(functions()["notifier"].timeout_seconds as i64);
+    assert!(timeout < inventory::notify::CLAIM_DURATION, "a live notifier's claim could be taken over");
+}

@@ -24,8 +24,8 @@ pub const EVENT_DETAIL_TYPE: &str = "Runtime Inventory Image Scheduled";
 /// `PutEvents` takes at most this many entries.
 const PUT_EVENTS_LIMIT: usize = 10;
 /// How long a claim on a marker holds before another delivery may take it: longer than the
-/// notifier's timeout, so only a crashed holder's claim runs out.
-pub const CLAIM_DURATION: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+/// notifier's timeout (a template test checks it), so only a crashed holder's claim runs out.
+pub const CLAIM_DURATION: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
 const MARKER_CLAIMED: &str = "claimed";
 const MARKER_FIRED: &str = "fired";
 
@@ -39,6 +39,8 @@ pub enum NotifyError {
     Store { operation: &'static str, message: String },
     #[error("EventBridge PutEvents failed: {0}")]
     PutEvents(String),
+    #[error("subscription {0}'s event for this image is claimed by another delivery and not confirmed sent; retry")]
+    ClaimedElsewhere(String),
     #[error("EventBridge rejected {failed} of {sent} events")]
     Rejected { failed: usize, sent: usize },
 }
@@ -138,6 +140,16 @@ fn store_error<E: std::error::Error + 'static, R: std::fmt::Debug>(
     }
 }
 
+/// What claiming a (subscription, digest) marker found.
+enum Claimed {
+    /// This delivery holds the claim, under this token.
+    Now(String),
+    /// The event was sent already.
+    Fired,
+    /// Another delivery holds a claim that has not run out; it was not confirmed sent yet.
+    Elsewhere,
+}
+
 /// A (subscription, digest) marker this delivery claimed.
 struct Claim {
     subscription: Subscription,
@@ -194,13 +206,27 @@ impl Notifier {
             active.insert(appearance.account.clone(), subscriptions.into_iter().filter(|s| s.active).collect());
         }
         let mut claims = Vec::new();
+        let mut first_error = None;
         for subscription in active[&appearance.account].iter().filter(|s| s.watches(&appearance.context)) {
-            if let Some(token) = self.claim(&appearance, &subscription.subscription_id).await? {
-                claims.push(Claim { subscription: subscription.clone(), token });
+            match self.claim(&appearance, &subscription.subscription_id).await {
+                Ok(Claimed::Now(token)) => claims.push(Claim { subscription: subscription.clone(), token }),
+                Ok(Claimed::Fired) => {}
+                // Not sent yet: the record is retried until that delivery settles or its claim runs out.
+                Ok(Claimed::Elsewhere) => {
+                    first_error =
+                        first_error.or(Some(NotifyError::ClaimedElsewhere(subscription.subscription_id.clone())))
+                }
+                Err(error) => first_error = first_error.or(Some(error)),
             }
         }
+        if let Some(error) = first_error {
+            // Claims taken so far go back, so the retry sends them (or they run out).
+            for claim in &claims {
+                self.settle(&appearance, claim, false).await.ok();
+            }
+            return Err(error);
+        }
         let mut sent = 0;
-        let mut first_error = None;
         for chunk in claims.chunks(PUT_EVENTS_LIMIT) {
             // Every chunk is settled (sent or given back) before the record is reported.
             match self.put_events(&appearance, chunk).await {
@@ -211,8 +237,8 @@ impl Notifier {
         first_error.map_or(Ok(sent), Err)
     }
 
-    /// Claims the marker of (subscription, digest); `None` when it was fired or is claimed.
-    async fn claim(&self, appearance: &Appearance, subscription_id: &str) -> Result<Option<String>, NotifyError> {
+    /// Claims the marker of (subscription, digest).
+    async fn claim(&self, appearance: &Appearance, subscription_id: &str) -> Result<Claimed, NotifyError> {
         let token = format!("{:016x}", fastrand::u64(..));
         let now = self.clock.now();
         let mut item = marker_item(appearance, subscription_id, MARKER_CLAIMED);
@@ -230,10 +256,26 @@ impl Notifier {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(Some(token)),
-            Err(error) if is_condition_failure(&error) => Ok(None),
+            Ok(_) => Ok(Claimed::Now(token)),
+            Err(error) if is_condition_failure(&error) => self.marker_state(appearance, subscription_id).await,
             Err(error) => Err(store_error("PutItem")(error)),
         }
+    }
+
+    /// Whether a marker that could not be claimed was fired or is claimed by another delivery.
+    async fn marker_state(&self, appearance: &Appearance, subscription_id: &str) -> Result<Claimed, NotifyError> {
+        let output = self
+            .dynamodb
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(marker_key(&appearance.account, subscription_id, &appearance.image_digest)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error("GetItem"))?;
+        let state = output.item().and_then(|item| item.get("state")).and_then(|state| state.as_s().ok());
+        // Markers written before claims existed have no state: they were fired.
+        Ok(if state == Some(&MARKER_CLAIMED.to_owned()) { Claimed::Elsewhere } else { Claimed::Fired })
     }
 
     /// Marks a claimed marker fired (`true`) or gives the claim back (`false`).
@@ -298,17 +340,25 @@ impl Notifier {
             Ok(output) => output,
             Err(error) => {
                 for claim in claims {
-                    self.settle(appearance, claim, false).await?;
+                    // A claim that cannot be given back runs out by itself.
+                    self.settle(appearance, claim, false).await.ok();
                 }
                 return Err(NotifyError::PutEvents(aws_sdk_eventbridge::error::DisplayErrorContext(error).to_string()));
             }
         };
         let results = output.entries();
         let mut failed = 0;
+        let mut settle_error = None;
         for (index, claim) in claims.iter().enumerate() {
             let accepted = results.get(index).is_some_and(|result| result.error_code().is_none());
             failed += usize::from(!accepted);
-            self.settle(appearance, claim, accepted).await?;
+            // Every claim is settled even when one cannot be: a claim left behind runs out.
+            if let Err(error) = self.settle(appearance, claim, accepted).await {
+                settle_error = settle_error.or(Some(error));
+            }
+        }
+        if let Some(error) = settle_error {
+            return Err(error);
         }
         if failed > 0 || output.failed_entry_count() > 0 {
             return Err(NotifyError::Rejected {
