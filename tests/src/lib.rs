@@ -19,6 +19,7 @@ use inventory::http::ApiFunction;
 use inventory::{Clock, ManualClock, Settings, Store};
 use lambda_http::http::StatusCode;
 use local_stack::moto::{workspace_root, MotoServer};
+use local_stack::server::Functions;
 use query::QueryApp;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -201,10 +202,7 @@ pub struct Harness {
     pub clock: Arc<ManualClock>,
     pub requests: RequestCounter,
     pub settings: Settings,
-    pub ingest: IngestApp,
-    pub query: QueryApp,
-    pub delete: DeleteApp,
-    pub subscriptions: SubscriptionsApp,
+    pub functions: Functions,
 }
 
 /// The notifier with the table's stream as input and a queue behind its bus as output.
@@ -287,7 +285,8 @@ impl Harness {
         let delete = DeleteApp::new(store_of("delete"), settings.clone(), clock.clone());
         let subscriptions = SubscriptionsApp::new(client_of("subscriptions"), &settings, clock.clone());
         requests.reset();
-        Self { dynamodb, table, clock, requests, settings, ingest, query, delete, subscriptions }
+        let functions = Functions { ingest, query, delete, subscriptions };
+        Self { dynamodb, table, clock, requests, settings, functions }
     }
 
     /// A DynamoDB client counted like the others and held to `binary`'s policy.
@@ -341,22 +340,10 @@ impl Harness {
         self.send(admin_event(event_name, path, body, account, query)).await
     }
 
-    /// Hands an API Gateway v2 event to the function that serves its route.
+    /// Hands an API Gateway v2 event to the function the route table names for it.
     pub async fn send(&self, event: Value) -> Response {
-        let route = event["routeKey"].as_str().unwrap().to_owned();
         let request = lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event");
-        let response = if version::routes().contains(&route) {
-            version::respond(&request)
-        } else if ingest::routes().contains(&route) {
-            self.ingest.handle(request).await
-        } else if delete::routes().contains(&route) {
-            self.delete.handle(request).await
-        } else if subscriptions::routes().contains(&route) {
-            self.subscriptions.handle(request).await
-        } else {
-            self.query.handle(request).await
-        };
-        response_of(response)
+        response_of(self.functions.dispatch(request).await)
     }
 
     /// A bus and queue of this test's own, and the notifier putting to that bus.

@@ -10,6 +10,7 @@ use aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
 use base64::Engine;
 use integration_tests::{api_event, day, k8s_report, listed, moto_config, sample_report, Harness, Response};
 use inventory::auth::Role;
+use inventory::routes::Route;
 use lambda_http::http::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -59,7 +60,9 @@ impl Api {
             Some(value) => headers.insert("authorization".into(), value.into()),
             None => headers.remove("authorization"),
         };
-        if !version::public_routes().iter().any(|route| event["routeKey"] == route.as_str()) {
+        let method = event["requestContext"]["http"]["method"].as_str().unwrap();
+        let route = inventory::routes::find(method, event["rawPath"].as_str().unwrap());
+        if route.and_then(|matched| matched.route.permission).is_some() {
             let request: ApiGatewayV2CustomAuthorizerV2Request = serde_json::from_value(json!({
                 "version": "2.0",
                 "type": "REQUEST",
@@ -144,49 +147,69 @@ async fn an_account_the_user_does_not_belong_to_is_forbidden() {
     assert_eq!(read(None).await.body["items"], json!([]), "the first account, admin, has nothing");
 }
 
-/// Each route's sample event, with the request path for routes with a subscription id.
-const ROUTES: &[(&str, Option<&str>)] = &[
-    ("post-kubernetes-inventory.json", None),
-    ("post-kubernetes-inventory-v1.json", None),
-    ("post-ecs-inventory.json", None),
-    ("post-ecs-inventory-v1.json", None),
-    ("get-inventories.json", None),
-    ("delete-inventories.json", None),
-    ("get-subscriptions.json", None),
-    ("post-subscriptions.json", None),
-    ("get-subscription.json", Some("/v1/subscriptions/no-such-id")),
-    ("put-subscription.json", Some("/v1/subscriptions/no-such-id")),
-    ("delete-subscription.json", Some("/v2/subscriptions/no-such-id")),
-];
+/// An event for `route` as API Gateway would pass it: the sample of that route from `events/`
+/// when there is one (for its body), any sample otherwise, with method and path set.
+fn event_for(route: &Route) -> serde_json::Value {
+    let samples = std::fs::read_dir(local_stack::moto::workspace_root().join("events")).unwrap();
+    let sample = samples
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .find(|name| integration_tests::load_event(name)["routeKey"] == route.key().as_str());
+    let template = integration_tests::load_event(sample.as_deref().unwrap_or("get-inventories.json"));
+    let body = sample.and_then(|_| template["body"].as_str().map(str::to_owned));
+    let path = route.path.replace("{subscription_id}", "no-such-id");
+    let mut event = api_event("get-inventories.json", Some(&path), body.as_deref(), Some("admin"), &[]);
+    event["routeKey"] = route.key().into();
+    event["requestContext"]["routeKey"] = route.key().into();
+    event["requestContext"]["http"]["method"] = route.method.into();
+    event
+}
 
 #[tokio::test]
 async fn each_role_reaches_exactly_its_routes() {
     let api = Api::new().await;
+    let authenticated = inventory::routes::ROUTES.iter().filter(|route| route.permission.is_some());
+    let routes: Vec<&Route> = authenticated.collect();
+    assert!(routes.len() >= 18, "every route of the table is tried");
     for (user, role) in [("agent", Role::InventoryAgent), ("reader", Role::ReadOnly), ("boss", Role::Admin)] {
-        for (event_name, path) in ROUTES {
-            let template = integration_tests::load_event(event_name);
-            let route = template["routeKey"].as_str().unwrap().to_owned();
-            let body = template["body"].as_str().map(str::to_owned);
-            let event = api_event(event_name, *path, body.as_deref(), Some("admin"), &[]);
-            let response = api.send(event, Some(&basic(user, PASSWORD))).await;
+        for route in &routes {
+            let response = api.send(event_for(route), Some(&basic(user, PASSWORD))).await;
+            let root = ["/v1", "/v2"].contains(&route.path);
             let expected = match role {
-                Role::InventoryAgent => route.starts_with("POST /v") && route.ends_with("-inventory"),
-                Role::ReadOnly => route.starts_with("GET "),
+                Role::InventoryAgent => root || (route.method == "POST" && route.path.ends_with("-inventory")),
+                Role::ReadOnly => route.method == "GET",
                 Role::Admin => true,
             };
+            let key = route.key();
             if expected {
-                assert!(
-                    ![StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN].contains(&response.status),
-                    "{user} on {route}: {} {}",
-                    response.status,
-                    response.body
-                );
+                // A 404 is right only for the subscription that does not exist, never a routing miss.
+                let refused = [StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN].contains(&response.status);
+                let unrouted = response.status == StatusCode::NOT_FOUND && !route.path.contains('{');
+                assert!(!refused && !unrouted, "{user} on {key}: {} {}", response.status, response.body);
             } else {
-                assert_eq!(response.status, StatusCode::FORBIDDEN, "{user} on {route}: {}", response.body);
+                assert_eq!(response.status, StatusCode::FORBIDDEN, "{user} on {key}: {}", response.body);
                 assert!(response.body["message"].as_str().unwrap().contains(role.as_str()), "{}", response.body);
             }
         }
     }
+}
+
+#[tokio::test]
+async fn the_api_roots_answer_any_user_and_unknown_routes_answer_anchores_404() {
+    let api = Api::new().await;
+    for route in inventory::routes::ROUTES.iter().filter(|route| ["/v1", "/v2"].contains(&route.path)) {
+        let response = api.send(event_for(route), Some(&basic("agent", PASSWORD))).await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+        let anonymous = api.send(event_for(route), None).await;
+        assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    }
+    let mut unknown = api_event("get-inventories.json", Some("/v2/no-such-route"), None, Some("admin"), &[]);
+    unknown["routeKey"] = "$default".into();
+    let response = api.send(unknown, None).await;
+    assert_eq!(response.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        (response.body["httpcode"].as_u64(), response.body["error_type"].as_str()),
+        (Some(404), Some("not_found"))
+    );
 }
 
 #[tokio::test]

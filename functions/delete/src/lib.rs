@@ -1,21 +1,16 @@
 //! Delete function: `DELETE /v2/inventories?inventory_type=&context=[&image_digest=]`.
 
-use inventory::auth::{Caller, Permission};
+use inventory::auth::Caller;
 use inventory::delete::{DeleteOutcome, DeleteTarget, InventoryDeleter};
-use inventory::http::{ApiError, ApiFunction};
+use inventory::http::{not_found, ApiError, ApiFunction};
+use inventory::routes::{Endpoint, Matched};
 use inventory::{Clock, Settings, Store, SystemClock};
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 use std::sync::Arc;
 
-pub const INVENTORIES_PATH: &str = "/v2/inventories";
 /// How many stored items a successful delete removed (the body of a 204 is empty).
 pub const DELETED_ITEMS_HEADER: &str = "x-deleted-items";
-
-/// Every route this function serves, as `METHOD path`.
-pub fn routes() -> Vec<String> {
-    vec![format!("DELETE {INVENTORIES_PATH}")]
-}
 
 pub struct DeleteApp {
     deleter: InventoryDeleter,
@@ -34,17 +29,16 @@ impl DeleteApp {
 }
 
 impl ApiFunction for DeleteApp {
-    fn required_permission(&self, _request: &Request) -> Permission {
-        Permission::Manage
-    }
+    const FUNCTION: &'static str = "delete";
 
-    async fn route(&self, request: &Request, caller: &Caller) -> Result<Response<Body>, ApiError> {
-        let path = request.uri().path().trim_end_matches('/');
-        if path != INVENTORIES_PATH {
-            return Err(ApiError::not_found(format!("no route for {} {path}", request.method())));
-        }
-        if request.method() != Method::DELETE {
-            return Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use DELETE"));
+    async fn route(
+        &self,
+        request: &Request,
+        caller: &Caller,
+        matched: &Matched<'_>,
+    ) -> Result<Response<Body>, ApiError> {
+        if matched.route.endpoint != Endpoint::DeleteInventories {
+            return Err(not_found(request));
         }
         let account = caller.account.as_str();
         let params = request.query_string_parameters();

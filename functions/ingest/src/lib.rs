@@ -1,23 +1,16 @@
 //! Ingest function: the agents' report routes.
 
 use chrono::{DateTime, Utc};
-use inventory::auth::{Caller, Permission};
-use inventory::http::{body_bytes, json_response, ApiError, ApiFunction};
+use inventory::auth::Caller;
+use inventory::http::{body_bytes, json_response, not_found, ApiError, ApiFunction};
 use inventory::ingest::ContextStatus;
 use inventory::report::{parse_ecs, parse_kubernetes, ParsedReport, Rejection, ReportError};
+use inventory::routes::{Endpoint, Matched};
 use inventory::{Clock, Ingestor, Settings, Store, SystemClock};
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use serde_json::json;
 use std::sync::Arc;
-
-pub const KUBERNETES_PATHS: [&str; 2] = ["/v2/kubernetes-inventory", "/v1/enterprise/kubernetes-inventory"];
-pub const ECS_PATHS: [&str; 2] = ["/v2/ecs-inventory", "/v1/enterprise/ecs-inventory"];
-
-/// Every route this function serves, as `METHOD path`.
-pub fn routes() -> Vec<String> {
-    KUBERNETES_PATHS.iter().chain(ECS_PATHS.iter()).map(|path| format!("POST {path}")).collect()
-}
 
 pub struct IngestApp {
     ingestor: Ingestor,
@@ -37,24 +30,19 @@ impl IngestApp {
 }
 
 impl ApiFunction for IngestApp {
-    fn required_permission(&self, _request: &Request) -> Permission {
-        Permission::PostReports
-    }
+    const FUNCTION: &'static str = "ingest";
 
-    async fn route(&self, request: &Request, caller: &Caller) -> Result<Response<Body>, ApiError> {
-        let path = request.uri().path().trim_end_matches('/');
-        let parser: fn(&[u8], DateTime<Utc>) -> Result<ParsedReport, ReportError> = match path {
-            path if KUBERNETES_PATHS.contains(&path) => parse_kubernetes,
-            path if ECS_PATHS.contains(&path) => parse_ecs,
-            _ => return Err(ApiError::not_found(format!("no route for {} {path}", request.method()))),
+    async fn route(
+        &self,
+        request: &Request,
+        caller: &Caller,
+        matched: &Matched<'_>,
+    ) -> Result<Response<Body>, ApiError> {
+        let parser: fn(&[u8], DateTime<Utc>) -> Result<ParsedReport, ReportError> = match matched.route.endpoint {
+            Endpoint::KubernetesReport => parse_kubernetes,
+            Endpoint::EcsReport => parse_ecs,
+            _ => return Err(not_found(request)),
         };
-        if request.method() != Method::POST {
-            return Err(ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "reports are sent with POST",
-            ));
-        }
         let account = caller.account.as_str();
         let report = parser(body_bytes(request.body()), self.clock.now()).map_err(rejected)?;
         if !report.notes.is_empty() {

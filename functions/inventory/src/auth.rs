@@ -34,6 +34,8 @@ pub enum Role {
 /// What a route needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Permission {
+    /// Any authenticated user, whatever the role.
+    Authenticated,
     PostReports,
     Read,
     Manage,
@@ -57,7 +59,10 @@ impl Role {
     pub fn allows(self, permission: Permission) -> bool {
         matches!(
             (self, permission),
-            (Role::Admin, _) | (Role::InventoryAgent, Permission::PostReports) | (Role::ReadOnly, Permission::Read)
+            (Role::Admin, _)
+                | (_, Permission::Authenticated)
+                | (Role::InventoryAgent, Permission::PostReports)
+                | (Role::ReadOnly, Permission::Read)
         )
     }
 }

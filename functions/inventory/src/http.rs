@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by the API functions: the caller check and Anchore-style JSON errors.
 
 use crate::auth::{Caller, Permission, Verdict};
+use crate::routes::{self, Matched};
 use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
@@ -9,32 +10,44 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 
-/// An API function: routes a request to a response or an API error.
+/// An API function: answers the routes of the route table that name it.
 pub trait ApiFunction: Send + Sync + 'static {
-    /// What the caller's role must allow for this request.
-    fn required_permission(&self, request: &Request) -> Permission;
+    /// The binary this function is built as, as the route table names it.
+    const FUNCTION: &'static str;
 
     /// Answers a request for the authenticated, permitted caller.
     fn route(
         &self,
         request: &Request,
         caller: &Caller,
+        matched: &Matched<'_>,
     ) -> impl Future<Output = Result<Response<Body>, ApiError>> + Send;
 
-    /// Every request gets an answer; the caller is checked before any route runs, and errors
-    /// become Anchore-style JSON errors.
+    /// Every request gets an answer: its route is looked up in the route table and the caller
+    /// checked against the route's permission before it runs; errors become Anchore-style JSON.
     fn handle(&self, request: Request) -> impl Future<Output = Response<Body>> + Send
     where
         Self: Sized,
     {
         async move {
-            let caller = match authorize(&request, self.required_permission(&request)) {
+            let matched = routes::find(request.method().as_str(), request.uri().path())
+                .filter(|matched| matched.route.function == Self::FUNCTION);
+            // This function's routes all need credentials; the public one is another function's.
+            let Some((matched, permission)) = matched.and_then(|m| Some((m.clone(), m.route.permission?))) else {
+                return not_found(&request).into_response();
+            };
+            let caller = match authorize(&request, permission) {
                 Ok(caller) => caller,
                 Err(refused) => return refused.into_response(),
             };
-            self.route(&request, &caller).await.unwrap_or_else(ApiError::into_response)
+            self.route(&request, &caller, &matched).await.unwrap_or_else(ApiError::into_response)
         }
     }
+}
+
+/// The answer to a request no route matches.
+pub fn not_found(request: &Request) -> ApiError {
+    ApiError::not_found(format!("no route for {} {}", request.method(), request.uri().path()))
 }
 
 /// The caller of a request, if the authorizer's verdict and the caller's role allow it.

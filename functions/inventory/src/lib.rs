@@ -14,6 +14,7 @@ pub mod notify;
 pub mod plan;
 pub mod query;
 pub mod report;
+pub mod routes;
 pub mod settings;
 pub mod store;
 pub mod subscriptions;

@@ -3,7 +3,7 @@
 use inventory::{Settings, Store, SystemClock};
 use lambda_http::Error;
 use local_stack::moto::{moto_binary, MotoServer};
-use local_stack::server::{serve, Api};
+use local_stack::server::{serve, Api, Functions};
 use local_stack::{collector, moto_sdk_config, stream, template, LOCAL_REGION};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -53,10 +53,12 @@ async fn main() -> Result<(), Error> {
     })?;
     let api = Arc::new(Api {
         authorizer: authorizer::decide::Authorizer::new(users, auth_config.cache_ttl),
-        ingest: ingest::IngestApp::new(store.clone(), settings.clone(), Arc::new(SystemClock)),
-        query: query::QueryApp::new(store.clone(), settings.clone(), Arc::new(SystemClock)),
-        delete: delete::DeleteApp::new(store, settings.clone(), Arc::new(SystemClock)),
-        subscriptions: subscriptions::SubscriptionsApp::new(dynamodb.clone(), &settings, Arc::new(SystemClock)),
+        functions: Functions {
+            ingest: ingest::IngestApp::new(store.clone(), settings.clone(), Arc::new(SystemClock)),
+            query: query::QueryApp::new(store.clone(), settings.clone(), Arc::new(SystemClock)),
+            delete: delete::DeleteApp::new(store, settings.clone(), Arc::new(SystemClock)),
+            subscriptions: subscriptions::SubscriptionsApp::new(dynamodb.clone(), &settings, Arc::new(SystemClock)),
+        },
     });
     // Stream -> notifier -> EventBridge -> SQS, printed here as events arrive.
     let events = aws_sdk_eventbridge::Client::new(&config);

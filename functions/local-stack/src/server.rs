@@ -11,6 +11,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use ingest::IngestApp;
 use inventory::http::ApiFunction;
+use inventory::routes;
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::{Body, RequestExt};
 use query::QueryApp;
@@ -20,64 +21,45 @@ use std::sync::Arc;
 use subscriptions::SubscriptionsApp;
 use tokio::net::TcpListener;
 
-pub struct Api {
-    /// The authorizer function's logic, run before every route but the public ones.
-    pub authorizer: Authorizer,
+/// The API functions, each answering the routes the route table gives it.
+pub struct Functions {
     pub ingest: IngestApp,
     pub query: QueryApp,
     pub delete: DeleteApp,
     pub subscriptions: SubscriptionsApp,
 }
 
-enum Target {
-    Version,
-    Ingest,
-    Query,
-    Delete,
-    Subscriptions,
+impl Functions {
+    /// Hands a request (already past the authorizer) to the function the route table names;
+    /// requests no route matches go to the `$default` function.
+    pub async fn dispatch(&self, request: lambda_http::Request) -> lambda_http::Response<Body> {
+        let function = routes::find(request.method().as_str(), request.uri().path()).map(|m| m.route.function);
+        match function {
+            Some(function) if function == IngestApp::FUNCTION => self.ingest.handle(request).await,
+            Some(function) if function == QueryApp::FUNCTION => self.query.handle(request).await,
+            Some(function) if function == DeleteApp::FUNCTION => self.delete.handle(request).await,
+            Some(function) if function == SubscriptionsApp::FUNCTION => self.subscriptions.handle(request).await,
+            _ => version::respond(&request),
+        }
+    }
+}
+
+pub struct Api {
+    /// The authorizer function's logic, run before every route but the public ones.
+    pub authorizer: Authorizer,
+    pub functions: Functions,
 }
 
 impl Api {
-    fn target(&self, method: &str, path: &str) -> Option<Target> {
-        let route = format!("{method} {}", path.trim_end_matches('/'));
-        if version::routes().contains(&route) {
-            Some(Target::Version)
-        } else if ingest::routes().contains(&route) {
-            Some(Target::Ingest)
-        } else if query::routes().contains(&route) {
-            Some(Target::Query)
-        } else if delete::routes().contains(&route) {
-            Some(Target::Delete)
-        } else if subscriptions::match_path(path).is_some() {
-            Some(Target::Subscriptions)
-        } else {
-            None
-        }
-    }
-
-    /// Handles one request as API Gateway plus the routed function would.
+    /// Handles one request as API Gateway plus the routed function would: the authorizer runs
+    /// unless the route is public (or no route matches), then the function answers.
     pub async fn call(&self, request: lambda_http::Request) -> lambda_http::Response<Body> {
-        let path = request.uri().path().to_owned();
-        let method = request.method().to_string();
-        let route = format!("{method} {}", path.trim_end_matches('/'));
-        let request = if version::public_routes().contains(&route) {
-            request
-        } else {
-            let verdict = self.authorizer.decide_headers(request.headers()).await;
-            verdict.attach(request)
+        let route = routes::find(request.method().as_str(), request.uri().path()).map(|matched| matched.route);
+        let request = match route.and_then(|route| route.permission) {
+            Some(_) => self.authorizer.decide_headers(request.headers()).await.attach(request),
+            None => request,
         };
-        match self.target(&method, &path) {
-            Some(Target::Version) => version::respond(&request),
-            Some(Target::Ingest) => self.ingest.handle(request).await,
-            Some(Target::Query) => self.query.handle(request).await,
-            Some(Target::Delete) => self.delete.handle(request).await,
-            Some(Target::Subscriptions) => self.subscriptions.handle(request).await,
-            // API Gateway's own answer for an unknown route.
-            None => inventory::http::json_response(
-                lambda_http::http::StatusCode::NOT_FOUND,
-                &serde_json::json!({"message": "Not Found"}),
-            ),
-        }
+        self.functions.dispatch(request).await
     }
 }
 

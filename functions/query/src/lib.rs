@@ -1,18 +1,12 @@
-//! Query function: `GET /v2/inventories`.
+//! Query function: `GET /v2/inventories`, and the API roots `GET /v1` and `GET /v2`.
 
-use inventory::auth::{Caller, Permission};
-use inventory::http::{json_response, ApiError, ApiFunction};
+use inventory::auth::Caller;
+use inventory::http::{json_response, not_found, ApiError, ApiFunction};
+use inventory::routes::{Endpoint, Matched};
 use inventory::{Clock, InventoryQuery, InventoryReader, Settings, Store, SystemClock};
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 use std::sync::Arc;
-
-pub const INVENTORIES_PATH: &str = "/v2/inventories";
-
-/// Every route this function serves, as `METHOD path`.
-pub fn routes() -> Vec<String> {
-    vec![format!("GET {INVENTORIES_PATH}")]
-}
 
 pub struct QueryApp {
     reader: InventoryReader,
@@ -31,18 +25,28 @@ impl QueryApp {
 }
 
 impl ApiFunction for QueryApp {
-    fn required_permission(&self, _request: &Request) -> Permission {
-        Permission::Read
-    }
+    const FUNCTION: &'static str = "query";
 
-    async fn route(&self, request: &Request, caller: &Caller) -> Result<Response<Body>, ApiError> {
-        let path = request.uri().path().trim_end_matches('/');
-        if path != INVENTORIES_PATH {
-            return Err(ApiError::not_found(format!("no route for {} {path}", request.method())));
+    async fn route(
+        &self,
+        request: &Request,
+        caller: &Caller,
+        matched: &Matched<'_>,
+    ) -> Result<Response<Body>, ApiError> {
+        match matched.route.endpoint {
+            Endpoint::ListInventories => self.list(request, caller).await,
+            // Anchore's CLI GETs its base URL before every command and stops on anything but 200.
+            Endpoint::ApiRoot => Ok(json_response(
+                StatusCode::OK,
+                &serde_json::json!({"service": "runtime-inventory", "api": matched.route.path.trim_start_matches('/')}),
+            )),
+            _ => Err(not_found(request)),
         }
-        if request.method() != Method::GET {
-            return Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use GET"));
-        }
+    }
+}
+
+impl QueryApp {
+    async fn list(&self, request: &Request, caller: &Caller) -> Result<Response<Body>, ApiError> {
         let account = caller.account.as_str();
         let params = request.query_string_parameters();
         let query = InventoryQuery::from_params(|name| params.first(name).map(str::to_owned))

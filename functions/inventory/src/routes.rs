@@ -1,0 +1,145 @@
+//! The one route table: every API route, the function (binary) that serves it, and what the
+//! caller's role must allow. The functions dispatch on it, the local stack serves it, the tests
+//! route by it, and the template test compares it with `infra/template.yaml` both ways.
+
+use crate::auth::Permission;
+
+/// What a route does; each function answers its own endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    Version,
+    ApiRoot,
+    KubernetesReport,
+    EcsReport,
+    ListInventories,
+    DeleteInventories,
+    ListSubscriptions,
+    CreateSubscription,
+    GetSubscription,
+    UpdateSubscription,
+    DeleteSubscription,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub method: &'static str,
+    /// As API Gateway writes it: `{name}` is a path parameter.
+    pub path: &'static str,
+    /// The binary of the function that serves it.
+    pub function: &'static str,
+    pub endpoint: Endpoint,
+    /// What the caller's role must allow; `None` for a route served without credentials.
+    pub permission: Option<Permission>,
+}
+
+impl Route {
+    /// `METHOD path`, API Gateway's route key.
+    pub fn key(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+}
+
+const fn route(
+    method: &'static str,
+    path: &'static str,
+    function: &'static str,
+    endpoint: Endpoint,
+    permission: Option<Permission>,
+) -> Route {
+    Route { method, path, function, endpoint, permission }
+}
+
+use Endpoint::*;
+use Permission::{Authenticated, Manage, PostReports, Read};
+
+pub const ROUTES: &[Route] = &[
+    route("GET", "/version", "version", Version, None),
+    route("GET", "/v1", "query", ApiRoot, Some(Authenticated)),
+    route("GET", "/v2", "query", ApiRoot, Some(Authenticated)),
+    route("POST", "/v2/kubernetes-inventory", "ingest", KubernetesReport, Some(PostReports)),
+    route("POST", "/v1/enterprise/kubernetes-inventory", "ingest", KubernetesReport, Some(PostReports)),
+    route("POST", "/v2/ecs-inventory", "ingest", EcsReport, Some(PostReports)),
+    route("POST", "/v1/enterprise/ecs-inventory", "ingest", EcsReport, Some(PostReports)),
+    route("GET", "/v2/inventories", "query", ListInventories, Some(Read)),
+    route("DELETE", "/v2/inventories", "delete", DeleteInventories, Some(Manage)),
+    route("GET", "/v1/subscriptions", "subscriptions", ListSubscriptions, Some(Read)),
+    route("POST", "/v1/subscriptions", "subscriptions", CreateSubscription, Some(Manage)),
+    route("GET", "/v1/subscriptions/{subscription_id}", "subscriptions", GetSubscription, Some(Read)),
+    route("PUT", "/v1/subscriptions/{subscription_id}", "subscriptions", UpdateSubscription, Some(Manage)),
+    route("DELETE", "/v1/subscriptions/{subscription_id}", "subscriptions", DeleteSubscription, Some(Manage)),
+    route("GET", "/v2/subscriptions", "subscriptions", ListSubscriptions, Some(Read)),
+    route("POST", "/v2/subscriptions", "subscriptions", CreateSubscription, Some(Manage)),
+    route("GET", "/v2/subscriptions/{subscription_id}", "subscriptions", GetSubscription, Some(Read)),
+    route("PUT", "/v2/subscriptions/{subscription_id}", "subscriptions", UpdateSubscription, Some(Manage)),
+    route("DELETE", "/v2/subscriptions/{subscription_id}", "subscriptions", DeleteSubscription, Some(Manage)),
+];
+
+/// The function that answers requests no route matches (API Gateway's `$default` route), with
+/// Anchore's error shape rather than API Gateway's `{"message":"Not Found"}`.
+pub const FALLBACK_FUNCTION: &str = "version";
+
+/// A route a request matched, with its path parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matched<'a> {
+    pub route: &'static Route,
+    pub params: Vec<(&'static str, &'a str)>,
+}
+
+impl Matched<'_> {
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params.iter().find(|(key, _)| *key == name).map(|(_, value)| *value)
+    }
+}
+
+/// The route `method path` matches; a trailing `/` is ignored.
+pub fn find<'a>(method: &str, path: &'a str) -> Option<Matched<'a>> {
+    let path = match path.trim_end_matches('/') {
+        "" => "/",
+        trimmed => trimmed,
+    };
+    ROUTES.iter().filter(|route| route.method.eq_ignore_ascii_case(method)).find_map(|route| {
+        let mut params = Vec::new();
+        let mut actual = path.split('/');
+        for expected in route.path.split('/') {
+            let segment = actual.next()?;
+            match expected.strip_prefix('{').and_then(|name| name.strip_suffix('}')) {
+                Some(name) if !segment.is_empty() => params.push((name, segment)),
+                Some(_) => return None,
+                None if expected == segment => {}
+                None => return None,
+            }
+        }
+        actual.next().is_none().then_some(Matched { route, params })
+    })
+}
+
+/// The routes a function serves.
+pub fn of_function(function: &str) -> impl Iterator<Item = &'static Route> + '_ {
+    ROUTES.iter().filter(move |route| route.function == function)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn requests_find_their_route_and_parameters() {
+        let matched = find("PUT", "/v2/subscriptions/abc/").unwrap();
+        assert_eq!((matched.route.endpoint, matched.param("subscription_id")), (UpdateSubscription, Some("abc")));
+        assert_eq!(find("get", "/v2/inventories").unwrap().route.function, "query");
+        assert_eq!(find("DELETE", "/v2/inventories").unwrap().route.function, "delete");
+        assert_eq!(find("GET", "/v1").unwrap().route.endpoint, ApiRoot);
+        assert!(find("GET", "/v2/subscriptions/abc/extra").is_none());
+        assert!(find("GET", "/v2/subscriptions//").is_some(), "a trailing slash is ignored");
+        assert!(find("PATCH", "/v2/inventories").is_none());
+        assert!(find("GET", "/v3/inventories").is_none());
+        assert!(find("GET", "/").is_none());
+    }
+
+    #[test]
+    fn route_keys_are_unique() {
+        let keys: HashSet<String> = ROUTES.iter().map(Route::key).collect();
+        assert_eq!(keys.len(), ROUTES.len());
+    }
+}
