@@ -399,3 +399,28 @@ async fn concurrent_reports_for_one_context_end_in_the_newest_state() {
     let item = &harness.list("admin", &[]).await[0];
     assert_eq!(item["last_seen"], "2026-11-22T10:15:00.000Z");
 }
+
+#[tokio::test]
+async fn a_legacy_kai_report_is_stored_like_a_kubernetes_report_and_answered_200() {
+    let harness = Harness::new(120, true).await;
+    let report = sample_report("post-kai-inventory.json");
+    let response = harness.call("post-kai-inventory.json", Some(&report.to_string()), Some("admin"), &[]).await;
+    assert_eq!(response.status, StatusCode::OK, "kai counts only 200 as success: {}", response.body);
+    assert_eq!(response.body["images_added"], 7);
+
+    let items = harness.list("admin", &[("inventory_type", "kubernetes")]).await;
+    assert_eq!(contexts(&items), ["eks-prod/default", "eks-prod/kube-system"]);
+    assert!(items.iter().all(|item| item["container_count"] == 1), "kai lists each image once per namespace");
+    let alpine = items.iter().find(|item| item["image_tag"].as_str().unwrap().contains("alpine")).unwrap();
+    assert_eq!(alpine["image_digest"], "sha256:4ed1812024ed78962a34727137627e8854a3b414d19e2c35a1dc727a47e16fba");
+
+    // Overwrite mode: a later kai report without an image removes it, like any Kubernetes report.
+    let mut later = report.clone();
+    later["timestamp"] = "2026-11-20T10:20:00Z".into();
+    later["results"][2]["images"].as_array_mut().unwrap().pop();
+    let body = later.to_string();
+    harness.clock.set(day(0) + TimeDelta::minutes(6));
+    let response = harness.call("post-kai-inventory.json", Some(&body), Some("admin"), &[]).await;
+    assert_eq!((response.status, response.body["images_removed"].as_u64()), (StatusCode::OK, Some(1)));
+    assert_eq!(harness.list("admin", &[("context", "eks-prod/default")]).await.len(), 2);
+}

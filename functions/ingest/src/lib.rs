@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use inventory::auth::Caller;
 use inventory::http::{body_bytes, json_response, not_found, ApiError, ApiFunction};
 use inventory::ingest::ContextStatus;
-use inventory::report::{parse_ecs, parse_kubernetes, ParsedReport, Rejection, ReportError};
+use inventory::report::{parse_ecs, parse_kai, parse_kubernetes, ParsedReport, Rejection, ReportError};
 use inventory::routes::{Endpoint, Matched};
 use inventory::{Clock, Ingestor, Settings, Store, SystemClock};
 use lambda_http::http::StatusCode;
@@ -41,8 +41,11 @@ impl ApiFunction for IngestApp {
         let parser: fn(&[u8], DateTime<Utc>) -> Result<ParsedReport, ReportError> = match matched.route.endpoint {
             Endpoint::KubernetesReport => parse_kubernetes,
             Endpoint::EcsReport => parse_ecs,
+            Endpoint::KaiReport => parse_kai,
             _ => return Err(not_found(request)),
         };
+        // kai counts only exactly 200 as success; the v2 agents expect 201.
+        let stored = if matched.route.endpoint == Endpoint::KaiReport { StatusCode::OK } else { StatusCode::CREATED };
         let account = caller.account.as_str();
         let report = parser(body_bytes(request.body()), self.clock.now()).map_err(rejected)?;
         if !report.notes.is_empty() {
@@ -71,7 +74,7 @@ impl ApiFunction for IngestApp {
         } else if summary.any(ContextStatus::Busy) {
             (StatusCode::CONFLICT, "conflict", "another report for some contexts is being stored; retry later")
         } else {
-            return Ok(json_response(StatusCode::CREATED, &summary));
+            return Ok(json_response(stored, &summary));
         };
         let detail = serde_json::to_value(&summary).unwrap_or_default();
         Err(ApiError { detail, ..ApiError::new(status, error_type, message) })

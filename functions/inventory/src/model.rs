@@ -123,6 +123,9 @@ pub enum ReportSource {
     K8sInventory,
     #[serde(rename = "ecs-inventory")]
     EcsInventory,
+    /// The legacy Kubernetes agent (before k8s-inventory 1.0).
+    #[serde(rename = "kai")]
+    Kai,
     /// The agentless ECS collector: it reads every task of a cluster.
     #[serde(rename = "collector")]
     Collector,

@@ -7,9 +7,11 @@
 //! so one odd container never costs a cluster its inventory.
 
 mod ecs;
+mod kai;
 mod kubernetes;
 
 pub use ecs::{parse_ecs, validate_ecs, EcsContainer, EcsReport, EcsService, EcsTask, ECS_CREDENTIAL_CHECK_CLUSTER};
+pub use kai::parse_kai;
 pub use kubernetes::parse_kubernetes;
 
 use crate::image::{normalize_reference, Digest, ImageKey};

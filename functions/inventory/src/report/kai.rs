@@ -1,0 +1,140 @@
+//! The legacy kai report (`POST /v1/enterprise/inventories`): per namespace, the images it runs.
+//! It is stored as a Kubernetes report: each namespace is a context `cluster/namespace`. kai sends
+//! no pods or containers, so a kai context has no details, and an image's `container_count` is the
+//! number of times the namespace's list names it (kai lists each image once: 1).
+
+use super::{
+    decode, decode_json, null_as_default, parse_timestamp, resolve_image, validate_cluster, ContextSnapshot, ItemNotes,
+    ParsedReport, RawItems, ReportError, SnapshotBuilder,
+};
+use crate::limits::MAX_NAMESPACE_BYTES;
+use crate::model::{InventoryType, ReportSource};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+const CLUSTER_NAME_HINT: &str = "set the cluster name in the kai agent (`kubeconfig.cluster` in its configuration)";
+
+#[derive(Deserialize)]
+struct Wire<'a> {
+    cluster_name: String,
+    timestamp: String,
+    #[serde(default, borrow)]
+    results: RawItems<'a>,
+}
+
+#[derive(Deserialize)]
+struct Namespace<'a> {
+    namespace: String,
+    #[serde(default, borrow)]
+    images: RawItems<'a>,
+}
+
+#[derive(Deserialize)]
+struct Image {
+    tag: String,
+    #[serde(default, rename = "repoDigest", deserialize_with = "null_as_default")]
+    repo_digest: String,
+}
+
+pub fn parse_kai(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport, ReportError> {
+    let wire: Wire = decode(body)?;
+    let timestamp = parse_timestamp(&wire.timestamp, now)?;
+    let cluster = validate_cluster("cluster_name", &wire.cluster_name, CLUSTER_NAME_HINT)?;
+    wire.results.check_count("results")?;
+    let mut notes = ItemNotes::default();
+    let mut namespaces: BTreeMap<String, SnapshotBuilder> = BTreeMap::new();
+    for (index, raw) in wire.results.items.iter().enumerate() {
+        let prefix = format!("results[{index}]");
+        let namespace: Namespace = match decode_json(raw.get().as_bytes(), &prefix) {
+            Ok(namespace) => namespace,
+            Err(error) => {
+                notes.skip(error.field, error.message);
+                continue;
+            }
+        };
+        let name = namespace.namespace.trim();
+        if name.is_empty() || name.len() > MAX_NAMESPACE_BYTES || name.contains(['/', '#']) {
+            let reason = format!("must be 1 to {MAX_NAMESPACE_BYTES} bytes without '/' or '#'");
+            notes.skip(format!("{prefix}.namespace"), reason);
+            continue;
+        }
+        namespace.images.check_count(&format!("{prefix}.images"))?;
+        let builder = namespaces.entry(name.to_owned()).or_default();
+        for (image_index, raw_image) in namespace.images.items.iter().enumerate() {
+            let image_prefix = format!("{prefix}.images[{image_index}]");
+            let image: Image = match decode_json(raw_image.get().as_bytes(), &image_prefix) {
+                Ok(image) => image,
+                Err(error) => {
+                    notes.skip(error.field, error.message);
+                    continue;
+                }
+            };
+            match resolve_image(&image.tag, Some(&image.repo_digest), &image_prefix, &mut notes) {
+                Ok(resolved) => {
+                    builder.add_container(resolved);
+                }
+                // kai names the reference `tag`.
+                Err(skip) => notes.skip(format!("{image_prefix}.tag"), skip.reason),
+            }
+        }
+    }
+    let contexts: Vec<ContextSnapshot> =
+        namespaces.into_iter().map(|(name, builder)| builder.build(format!("{cluster}/{name}"), None)).collect();
+    Ok(ParsedReport {
+        inventory_type: InventoryType::Kubernetes,
+        source: ReportSource::Kai,
+        timestamp,
+        contexts,
+        notes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    const D1: &str = "sha256:4ed1812024ed78962a34727137627e8854a3b414d19e2c35a1dc727a47e16fba";
+
+    fn parse(value: &serde_json::Value) -> Result<ParsedReport, ReportError> {
+        parse_kai(value.to_string().as_bytes(), Utc.with_ymd_and_hms(2026, 11, 20, 10, 16, 0).unwrap())
+    }
+
+    #[test]
+    fn namespaces_become_contexts_with_their_images() {
+        let report = parse(&json!({
+            "cluster_name": "legacy",
+            "inventory_type": "kubernetes",
+            "timestamp": "2026-11-20T10:15:00Z",
+            "results": [
+                {"namespace": "kube-public", "images": []},
+                {"namespace": "default", "images": [
+                    {"tag": "alpine:4ed1812024ed78962a34727137627e8854a3b414d19e2c35a1dc727a47e16fba", "repoDigest": D1},
+                    {"tag": "", "repoDigest": D1},
+                    {"tag": "busybox", "repoDigest": ""}
+                ]},
+                {"namespace": "a/b", "images": []},
+                {"images": []}
+            ],
+            "serverVersionMetadata": {"major": "1"}
+        }))
+        .unwrap();
+        let contexts: Vec<&str> = report.contexts.iter().map(|c| c.context.as_str()).collect();
+        assert_eq!(contexts, ["legacy/default", "legacy/kube-public"]);
+        assert_eq!(report.source, ReportSource::Kai);
+        let default = &report.contexts[0];
+        assert_eq!(default.images[D1].container_count, 1);
+        assert!(default.images.contains_key("tag:docker.io/library/busybox:latest"));
+        assert!(default.details.is_empty(), "kai reports no pods or containers");
+        let skipped: Vec<&str> = report.notes.skipped.iter().map(|note| note.field.as_str()).collect();
+        assert_eq!(skipped, ["results[1].images[1].tag", "results[2].namespace", "results[3].namespace"]);
+    }
+
+    #[test]
+    fn a_report_without_its_cluster_is_refused() {
+        let error = parse(&json!({"timestamp": "2026-11-20T10:15:00Z", "results": []})).unwrap_err();
+        assert_eq!(error.field, "cluster_name");
+    }
+}
