@@ -18,7 +18,7 @@ use crate::image::{normalize_reference, Digest, ImageKey};
 use crate::limits::{MAX_ARRAY_ITEMS, MAX_CLOCK_SKEW, MAX_CLUSTER_BYTES, MAX_LISTED_ITEM_NOTES, MAX_METADATA_BYTES};
 use crate::model::{Detail, InventoryType, Metadata, ReportSource};
 use chrono::{DateTime, Utc};
-use serde::de::{DeserializeOwned, IgnoredAny, SeqAccess, Visitor};
+use serde::de::{IgnoredAny, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 use std::collections::{BTreeMap, BTreeSet};
@@ -180,7 +180,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawItems<'a> {
     }
 }
 
-impl RawItems<'_> {
+impl<'a> RawItems<'a> {
     /// A report with more items than the limit is refused whole: storing part of a cluster
     /// would look like the rest had stopped.
     fn check_count(&self, array: &str) -> Result<(), ReportError> {
@@ -194,7 +194,7 @@ impl RawItems<'_> {
     }
 
     /// Decodes each item; one that does not decode is skipped and noted.
-    fn decode<T: DeserializeOwned>(self, array: &str, notes: &mut ItemNotes) -> Vec<(usize, T)> {
+    fn decode<T: Deserialize<'a>>(self, array: &str, notes: &mut ItemNotes) -> Vec<(usize, T)> {
         self.items
             .into_iter()
             .enumerate()

@@ -4,7 +4,7 @@
 //! number of times the namespace's list names it (kai lists each image once: 1).
 
 use super::{
-    decode, decode_json, null_as_default, parse_timestamp, resolve_image, validate_cluster, ContextSnapshot, ItemNotes,
+    decode, null_as_default, parse_timestamp, resolve_image, validate_cluster, ContextSnapshot, ItemNotes,
     ParsedReport, RawItems, ReportError, SnapshotBuilder,
 };
 use crate::limits::MAX_NAMESPACE_BYTES;
@@ -44,15 +44,8 @@ pub fn parse_kai(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport, Report
     wire.results.check_count("results")?;
     let mut notes = ItemNotes::default();
     let mut namespaces: BTreeMap<String, SnapshotBuilder> = BTreeMap::new();
-    for (index, raw) in wire.results.items.iter().enumerate() {
+    for (index, namespace) in wire.results.decode::<Namespace>("results", &mut notes) {
         let prefix = format!("results[{index}]");
-        let namespace: Namespace = match decode_json(raw.get().as_bytes(), &prefix) {
-            Ok(namespace) => namespace,
-            Err(error) => {
-                notes.skip(error.field, error.message);
-                continue;
-            }
-        };
         let name = namespace.namespace.trim();
         if name.is_empty() || name.len() > MAX_NAMESPACE_BYTES || name.contains(['/', '#']) {
             let reason = format!("must be 1 to {MAX_NAMESPACE_BYTES} bytes without '/' or '#'");
@@ -61,15 +54,8 @@ pub fn parse_kai(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport, Report
         }
         namespace.images.check_count(&format!("{prefix}.images"))?;
         let builder = namespaces.entry(name.to_owned()).or_default();
-        for (image_index, raw_image) in namespace.images.items.iter().enumerate() {
+        for (image_index, image) in namespace.images.decode::<Image>(&format!("{prefix}.images"), &mut notes) {
             let image_prefix = format!("{prefix}.images[{image_index}]");
-            let image: Image = match decode_json(raw_image.get().as_bytes(), &image_prefix) {
-                Ok(image) => image,
-                Err(error) => {
-                    notes.skip(error.field, error.message);
-                    continue;
-                }
-            };
             match resolve_image(&image.tag, Some(&image.repo_digest), &image_prefix, &mut notes) {
                 Ok(resolved) => {
                     builder.add_container(resolved);
@@ -129,7 +115,7 @@ mod tests {
         assert!(default.images.contains_key("tag:docker.io/library/busybox:latest"));
         assert!(default.details.is_empty(), "kai reports no pods or containers");
         let skipped: Vec<&str> = report.notes.skipped.iter().map(|note| note.field.as_str()).collect();
-        assert_eq!(skipped, ["results[1].images[1].tag", "results[2].namespace", "results[3].namespace"]);
+        assert_eq!(skipped, ["results[3].namespace", "results[1].images[1].tag", "results[2].namespace"]);
     }
 
     #[test]
