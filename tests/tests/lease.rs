@@ -100,7 +100,7 @@ async fn interleaved_reports_end_in_the_newest_state_whichever_writes_first() {
 async fn a_holder_whose_lease_ran_out_cannot_overwrite_a_newer_report() {
     let harness = Harness::new(120, false).await;
     let (store, record) = stored_context(&harness).await;
-    let stalled = ContextLease::acquire(&store, harness.clock.clone(), Some(&record), || unreachable!())
+    let mut stalled = ContextLease::acquire(&store, harness.clock.clone(), Some(&record), || unreachable!())
         .await
         .unwrap()
         .expect("the context is free");
@@ -142,4 +142,23 @@ async fn a_cancelled_holder_gives_its_lease_back() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     panic!("the dropped lease was not given back");
+}
+
+#[tokio::test]
+async fn a_failed_final_write_still_gives_the_lease_back() {
+    let harness = Harness::new(120, false).await;
+    harness.post_k8s(&sixty(day(0), 0)).await;
+    // PutItem #1 takes the lease, #2 (storing the new state) fails.
+    let failing = harness.ingest_with(FailNth::new("PutItem", 2));
+    let response = harness.post_k8s_to(&failing, &sixty(day(0) + TimeDelta::minutes(1), 100)).await;
+    assert_eq!(response.status, StatusCode::SERVICE_UNAVAILABLE, "{}", response.body);
+    for _ in 0..100 {
+        if lease_fields(&harness.stored_items().await) == 0 {
+            let next = harness.post_k8s(&sixty(day(0) + TimeDelta::minutes(2), 100)).await;
+            assert_eq!(next.body["contexts"][0]["status"], "stored", "{}", next.body);
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the lease was not given back after the final write failed");
 }

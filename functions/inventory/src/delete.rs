@@ -110,15 +110,12 @@ impl InventoryDeleter {
             return Ok(DeleteOutcome::Deleted { items });
         };
         // The context's lease keeps a concurrent report from interleaving with the delete.
-        let Some(lease) =
+        let Some(mut lease) =
             ContextLease::acquire(&self.store, self.clock.clone(), Some(record), || record.clone()).await?
         else {
             return Ok(DeleteOutcome::Busy);
         };
-        if let Err(error) = lease.write(writes).await {
-            lease.release().await.ok();
-            return Err(error);
-        }
+        lease.write(writes).await?;
         // The record goes last, so a failure above leaves the context discoverable for a retry.
         if target.image_digest.is_none() {
             lease.commit_delete().await?;

@@ -214,21 +214,14 @@ impl Ingestor {
 
             // A first report keeps the context unlisted until its items are written.
             let placeholder = || ContextRecord { last_report_at: None, first_seen: None, ..record.clone() };
-            let Some(lease) =
+            let Some(mut lease) =
                 ContextLease::acquire(&self.store, self.clock.clone(), previous.as_ref(), placeholder).await?
             else {
                 continue;
             };
             summary.write_requests += 1;
-            let writes = item_writes(account, inventory_type, &snapshot.context, &plan);
-            match lease.write(writes).await {
-                Ok(requests) => summary.write_requests += requests,
-                Err(error) => {
-                    // Given back at once: the next report plans against what was written.
-                    lease.release().await.ok();
-                    return Err(error.into());
-                }
-            }
+            summary.write_requests +=
+                lease.write(item_writes(account, inventory_type, &snapshot.context, &plan)).await?;
             lease.commit(record).await?;
             summary.write_requests += 1;
             return Ok(());

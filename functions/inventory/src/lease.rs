@@ -2,8 +2,9 @@
 //! (ingest, the collector through it, and DELETE).
 //!
 //! A lease is a conditional write on the context record (`lock_owner`, `lock_until`, and a
-//! version one up). It is given back on every exit path: `commit` or `release` when the holder
-//! finishes or fails, and a release spawned on drop when the holder is cancelled or panics.
+//! version one up). It is given back on every exit path: by `commit` when the holder finishes,
+//! by `write` at once when the item writes fail, and by a release spawned on drop when the holder
+//! is cancelled, panics, or its final write fails.
 //! A holder that crashed outright leaves a lease that runs out after `LEASE_DURATION`.
 
 use crate::clock::Clock;
@@ -103,33 +104,41 @@ impl ContextLease {
         }
     }
 
-    /// Writes items under the lease; no batch starts once the lease is nearly out.
-    pub async fn write(&self, writes: Vec<BatchWrite>) -> Result<u64, LeaseError> {
-        self.store.batch_write_guarded(writes, || self.check_time()).await
+    /// Writes items under the lease; no batch starts once the lease is nearly out. When the
+    /// writes fail the lease is given back at once, so the next report plans against what was
+    /// written instead of waiting for the lease to run out.
+    pub async fn write(&mut self, writes: Vec<BatchWrite>) -> Result<u64, LeaseError> {
+        let result = self.store.batch_write_guarded(writes, || self.check_time()).await;
+        if let Err(error) = &result {
+            self.finished = true;
+            // A lease out of time has nothing left to give back.
+            if !matches!(error, LeaseError::Expired(_)) {
+                release(&self.store, &self.held, self.placeholder, self.holder()).await.ok();
+            }
+        }
+        result
     }
 
     /// Stores the context's new state (without the lease) and gives the lease back.
     pub async fn commit(mut self, record: ContextRecord) -> Result<(), LeaseError> {
-        // A lease out of time has nothing left to give back.
-        self.finished = true;
-        self.check_time()?;
+        self.check_time().inspect_err(|_| self.finished = true)?;
         let record = ContextRecord { version: self.held.version + 1, lock_owner: None, lock_until: None, ..record };
         let result = self.store.put_context(&record, self.holder()).await;
-        result.map_err(|error| self.lost(error))
+        self.settle(result)
     }
 
     /// Deletes the context record, and with it the lease.
     pub async fn commit_delete(mut self) -> Result<(), LeaseError> {
-        self.finished = true;
-        self.check_time()?;
+        self.check_time().inspect_err(|_| self.finished = true)?;
         let result = self.store.delete_context(&self.held, self.holder()).await;
-        result.map_err(|error| self.lost(error))
+        self.settle(result)
     }
 
-    /// Gives the lease back, leaving the record as it was before.
-    pub async fn release(mut self) -> Result<(), StoreError> {
-        self.finished = true;
-        release(&self.store, &self.held, self.placeholder, self.holder()).await
+    /// The outcome of the final write. A lease out of time or taken over has nothing left to give
+    /// back; after any other failure the drop guard still gives it back.
+    fn settle(&mut self, result: Result<(), StoreError>) -> Result<(), LeaseError> {
+        self.finished = matches!(result, Ok(()) | Err(StoreError::ConditionFailed));
+        result.map_err(|error| self.lost(error))
     }
 }
 
