@@ -231,8 +231,7 @@ impl Collector {
         counts.images_added = stored.images_added;
         counts.images_removed = stored.images_removed;
         counts.write_requests = stored.write_requests;
-        if let Some(failed) = stored.contexts.iter().find(|context| context.error.is_some()) {
-            let message = failed.error.clone().unwrap_or_default();
+        if let Some(message) = stored.contexts.iter().find_map(|context| context.error.as_deref()) {
             tracing::error!(cluster = cluster_arn, error = %message, "storing cluster failed");
             return ClusterOutcome::Failed(format!("storing failed: {message}"));
         }

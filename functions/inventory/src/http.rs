@@ -33,7 +33,7 @@ pub trait ApiFunction: Send + Sync + 'static {
             let matched = routes::find(request.method().as_str(), request.uri().path())
                 .filter(|matched| matched.route.function == Self::FUNCTION);
             // This function's routes all need credentials; the public one is another function's.
-            let Some((matched, permission)) = matched.and_then(|m| Some((m.clone(), m.route.permission?))) else {
+            let Some((matched, permission)) = matched.and_then(|m| m.route.permission.map(|p| (m, p))) else {
                 return not_found(&request).into_response();
             };
             let caller = match authorize(&request, permission) {

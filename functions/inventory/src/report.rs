@@ -15,7 +15,9 @@ pub use kai::parse_kai;
 pub use kubernetes::parse_kubernetes;
 
 use crate::image::{normalize_reference, Digest, ImageKey};
-use crate::limits::{MAX_ARRAY_ITEMS, MAX_CLOCK_SKEW, MAX_CLUSTER_BYTES, MAX_LISTED_ITEM_NOTES, MAX_METADATA_BYTES};
+use crate::limits::{
+    MAX_ARRAY_ITEMS, MAX_CLOCK_SKEW, MAX_CLUSTER_BYTES, MAX_LISTED_ITEM_NOTES, MAX_METADATA_BYTES, MAX_NAMESPACE_BYTES,
+};
 use crate::model::{Detail, InventoryType, Metadata, ReportSource};
 use chrono::{DateTime, Utc};
 use serde::de::{IgnoredAny, SeqAccess, Visitor};
@@ -356,6 +358,15 @@ fn optional(field: &'static str, value: Option<&str>, max_bytes: usize) -> Resul
         return Err(Skip::new(field, "must not contain control characters"));
     }
     Ok(Some(value.to_owned()))
+}
+
+/// A namespace name: the second part of a Kubernetes context `cluster/namespace`.
+fn namespace_name(field: &'static str, value: &str) -> Result<String, Skip> {
+    let name = required(field, value, MAX_NAMESPACE_BYTES)?;
+    if name.contains(['/', '#']) {
+        return Err(Skip::new(field, "must not contain '/' or '#'"));
+    }
+    Ok(name)
 }
 
 /// Keeps labels/annotations in key order until the byte budget is spent.

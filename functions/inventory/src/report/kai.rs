@@ -4,10 +4,9 @@
 //! number of times the namespace's list names it (kai lists each image once: 1).
 
 use super::{
-    decode, null_as_default, parse_timestamp, resolve_image, validate_cluster, ContextSnapshot, ItemNotes,
-    ParsedReport, RawItems, ReportError, SnapshotBuilder,
+    decode, namespace_name, null_as_default, parse_timestamp, resolve_image, validate_cluster, ContextSnapshot,
+    ItemNotes, ParsedReport, RawItems, ReportError, SnapshotBuilder,
 };
-use crate::limits::MAX_NAMESPACE_BYTES;
 use crate::model::{InventoryType, ReportSource};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -46,14 +45,15 @@ pub fn parse_kai(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport, Report
     let mut namespaces: BTreeMap<String, SnapshotBuilder> = BTreeMap::new();
     for (index, namespace) in wire.results.decode::<Namespace>("results", &mut notes) {
         let prefix = format!("results[{index}]");
-        let name = namespace.namespace.trim();
-        if name.is_empty() || name.len() > MAX_NAMESPACE_BYTES || name.contains(['/', '#']) {
-            let reason = format!("must be 1 to {MAX_NAMESPACE_BYTES} bytes without '/' or '#'");
-            notes.skip(format!("{prefix}.namespace"), reason);
-            continue;
-        }
+        let name = match namespace_name("namespace", &namespace.namespace) {
+            Ok(name) => name,
+            Err(skip) => {
+                skip.note(&prefix, &mut notes);
+                continue;
+            }
+        };
         namespace.images.check_count(&format!("{prefix}.images"))?;
-        let builder = namespaces.entry(name.to_owned()).or_default();
+        let builder = namespaces.entry(name).or_default();
         for (image_index, image) in namespace.images.decode::<Image>(&format!("{prefix}.images"), &mut notes) {
             let image_prefix = format!("{prefix}.images[{image_index}]");
             match resolve_image(&image.tag, Some(&image.repo_digest), &image_prefix, &mut notes) {

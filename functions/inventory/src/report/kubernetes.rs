@@ -1,10 +1,11 @@
 //! The `k8s-inventory` report: each namespace is a context `cluster/namespace`.
 
 use super::{
-    cap_metadata, decode, null_as_default, optional, parse_timestamp, required, resolve_image, validate_cluster,
-    ContextSnapshot, ItemNotes, NamespaceMeta, ParsedReport, RawItems, ReportError, Skip, SnapshotBuilder,
+    cap_metadata, decode, namespace_name, null_as_default, optional, parse_timestamp, required, resolve_image,
+    validate_cluster, ContextSnapshot, ItemNotes, NamespaceMeta, ParsedReport, RawItems, ReportError, Skip,
+    SnapshotBuilder,
 };
-use crate::limits::{MAX_ID_BYTES, MAX_NAMESPACE_BYTES, MAX_OBJECT_NAME_BYTES};
+use crate::limits::{MAX_ID_BYTES, MAX_OBJECT_NAME_BYTES};
 use crate::model::{Detail, InventoryType, Metadata, ReportSource};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -128,10 +129,7 @@ impl Node {
 
 impl Namespace {
     fn into_meta(self) -> Result<NamespaceMeta, Skip> {
-        let name = required("name", &self.name, MAX_NAMESPACE_BYTES)?;
-        if name.contains(['/', '#']) {
-            return Err(Skip::new("name", "must not contain '/' or '#'"));
-        }
+        let name = namespace_name("name", &self.name)?;
         Ok(NamespaceMeta {
             uid: required("uid", &self.uid, MAX_ID_BYTES)?,
             name,
