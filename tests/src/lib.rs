@@ -434,7 +434,7 @@ impl Harness {
 }
 
 /// `api_event` as API Gateway passes it on once the authorizer accepted an admin of the account.
-fn admin_event(
+pub fn admin_event(
     event_name: &str,
     path: Option<&str>,
     body: Option<&str>,
@@ -450,8 +450,13 @@ fn admin_event(
 fn response_of(response: lambda_http::Response<lambda_http::Body>) -> Response {
     let status = response.status();
     let headers = response.headers().clone();
-    let bytes = inventory::http::body_bytes(response.body());
-    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(bytes).expect("JSON body") };
+    let mut bytes = inventory::http::body_bytes(response.body()).to_vec();
+    if headers.get(lambda_http::http::header::CONTENT_ENCODING).is_some_and(|encoding| encoding == "gzip") {
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(bytes.as_slice()), &mut plain).expect("gzip body");
+        bytes = plain;
+    }
+    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
     Response { status, headers, body }
 }
 

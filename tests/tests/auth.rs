@@ -156,7 +156,9 @@ fn event_for(route: &Route) -> serde_json::Value {
         .find(|name| integration_tests::load_event(name)["routeKey"] == route.key().as_str());
     let template = integration_tests::load_event(sample.as_deref().unwrap_or("get-inventories.json"));
     let body = sample.and_then(|_| template["body"].as_str().map(str::to_owned));
-    let path = route.path.replace("{subscription_id}", "no-such-id");
+    let path = ["subscription_id", "integration_uuid", "namespace_id", "node_id", "pod_id"]
+        .iter()
+        .fold(route.path.to_owned(), |path, name| path.replace(&format!("{{{name}}}"), "no-such-id"));
     let mut event = api_event("get-inventories.json", Some(&path), body.as_deref(), Some("admin"), &[]);
     event["routeKey"] = route.key().into();
     event["requestContext"]["routeKey"] = route.key().into();
@@ -177,7 +179,8 @@ async fn each_role_reaches_exactly_its_routes() {
             let expected = match role {
                 Role::InventoryAgent => {
                     let report = route.path.ends_with("-inventory") || route.path == "/v1/enterprise/inventories";
-                    root || (route.method == "POST" && report)
+                    let integration = route.path.starts_with("/v2/system/integrations/");
+                    root || (route.method == "POST" && (report || integration))
                 }
                 Role::ReadOnly => route.method == "GET",
                 Role::Admin => true,
@@ -221,7 +224,7 @@ async fn a_k8s_inventory_request_is_accepted_as_the_agent_sends_it() {
     // The agent checks the version without credentials first.
     let version = api.send(api_event("get-version.json", None, None, None, &[]), None).await;
     assert_eq!(version.status, StatusCode::OK);
-    assert_eq!(version.body["service"]["version"], "5.10.0");
+    assert_eq!(version.body["service"]["version"], "5.11.0");
 
     // Then posts with basic auth and its configured account, as k8s-inventory does.
     let report = sample_report("post-kubernetes-inventory.json");

@@ -56,7 +56,7 @@ async fn version_answers_like_anchore() {
     let response = harness.call("get-version.json", None, None, &[]).await;
     assert_eq!(response.status, StatusCode::OK);
     assert_eq!(response.body["api"]["version"], "2");
-    assert_eq!(response.body["service"]["version"], "5.10.0");
+    assert_eq!(response.body["service"]["version"], "5.11.0");
     assert!(response.body["db"]["schema_version"].is_string());
 }
 

@@ -1,7 +1,8 @@
-//! Delete function: `DELETE /v2/inventories?inventory_type=&context=[&image_digest=]`.
+//! Delete function: `DELETE /v2/inventories?inventory_type=&context=[&image_digest=]` and
+//! `DELETE /v2/kubernetes-namespaces?cluster_name=`.
 
 use inventory::auth::Caller;
-use inventory::delete::{DeleteOutcome, DeleteTarget, InventoryDeleter};
+use inventory::delete::{cluster_param, DeleteOutcome, DeleteTarget, InventoryDeleter};
 use inventory::http::{not_found, ApiError, ApiFunction};
 use inventory::routes::{Endpoint, Matched};
 use inventory::{Clock, Settings, Store, SystemClock};
@@ -37,16 +38,28 @@ impl ApiFunction for DeleteApp {
         caller: &Caller,
         matched: &Matched<'_>,
     ) -> Result<Response<Body>, ApiError> {
-        if matched.route.endpoint != Endpoint::DeleteInventories {
-            return Err(not_found(request));
-        }
         let account = caller.account.as_str();
         let params = request.query_string_parameters();
-        let target = DeleteTarget::from_params(|name| params.first(name).map(str::to_owned))
-            .map_err(|error| ApiError::bad_request(error.parameter, &error.message))?;
-        match self.deleter.delete(account, &target).await {
+        let param = |name: &str| params.first(name).map(str::to_owned);
+        let bad_request = |error: inventory::query::QueryError| ApiError::bad_request(error.parameter, &error.message);
+        let (outcome, what) = match matched.route.endpoint {
+            Endpoint::DeleteInventories => {
+                let target = DeleteTarget::from_params(param).map_err(bad_request)?;
+                let what = match &target.image_digest {
+                    Some(digest) => format!("image {digest} in {} context {:?}", target.inventory_type, target.context),
+                    None => format!("{} context {:?}", target.inventory_type, target.context),
+                };
+                (self.deleter.delete(account, &target).await, what)
+            }
+            Endpoint::DeleteKubernetesNamespaces => {
+                let cluster = cluster_param(param).map_err(bad_request)?;
+                (self.deleter.delete_cluster(account, &cluster).await, format!("namespace of cluster {cluster:?}"))
+            }
+            _ => return Err(not_found(request)),
+        };
+        match outcome {
             Ok(DeleteOutcome::Deleted { items }) => {
-                tracing::info!(account, context = target.context, items, "inventory deleted");
+                tracing::info!(account, what, items, "inventory deleted");
                 Ok(Response::builder()
                     .status(StatusCode::NO_CONTENT)
                     .header(DELETED_ITEMS_HEADER, items)
@@ -56,12 +69,9 @@ impl ApiFunction for DeleteApp {
             Ok(DeleteOutcome::Busy) => Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "conflict",
-                format!("a report for context {:?} is being stored; retry later", target.context),
+                format!("a report for the {what} is being stored; retry later"),
             )),
-            Ok(DeleteOutcome::NotFound) => Err(ApiError::not_found(match &target.image_digest {
-                Some(digest) => format!("no image {digest} in {} context {:?}", target.inventory_type, target.context),
-                None => format!("no {} context {:?}", target.inventory_type, target.context),
-            })),
+            Ok(DeleteOutcome::NotFound) => Err(ApiError::not_found(format!("no {what}"))),
             Err(error) => {
                 tracing::error!(%error, account, "deleting inventory failed");
                 Err(ApiError::internal())

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use inventory::auth::Caller;
 use inventory::http::{body_bytes, json_response, not_found, ApiError, ApiFunction};
 use inventory::ingest::ContextStatus;
+use inventory::integrations::{IntegrationError, IntegrationRegistry, Registered};
 use inventory::report::{parse_ecs, parse_kai, parse_kubernetes, ParsedReport, Rejection, ReportError};
 use inventory::routes::{Endpoint, Matched};
 use inventory::{Clock, Ingestor, Settings, Store, SystemClock};
@@ -14,12 +15,17 @@ use std::sync::Arc;
 
 pub struct IngestApp {
     ingestor: Ingestor,
+    integrations: IntegrationRegistry,
     clock: Arc<dyn Clock>,
 }
 
 impl IngestApp {
     pub fn new(store: Store, settings: Settings, clock: Arc<dyn Clock>) -> Self {
-        Self { ingestor: Ingestor::new(store, settings, Arc::clone(&clock)), clock }
+        Self {
+            integrations: IntegrationRegistry::new(store.clone(), Arc::clone(&clock)),
+            ingestor: Ingestor::new(store, settings, Arc::clone(&clock)),
+            clock,
+        }
     }
 
     /// Builds the app from the environment the template sets.
@@ -42,6 +48,11 @@ impl ApiFunction for IngestApp {
             Endpoint::KubernetesReport => parse_kubernetes,
             Endpoint::EcsReport => parse_ecs,
             Endpoint::KaiReport => parse_kai,
+            Endpoint::RegisterIntegration => return self.register(request, caller).await,
+            Endpoint::IntegrationHealthReport => {
+                let uuid = matched.param("integration_uuid").unwrap_or_default();
+                return self.report_health(request, caller, uuid).await;
+            }
             _ => return Err(not_found(request)),
         };
         // kai counts only exactly 200 as success; the v2 agents expect 201.
@@ -78,6 +89,48 @@ impl ApiFunction for IngestApp {
         };
         let detail = serde_json::to_value(&summary).unwrap_or_default();
         Err(ApiError { detail, ..ApiError::new(status, error_type, message) })
+    }
+}
+
+impl IngestApp {
+    /// An agent registers: 201 with its `Integration` when new, 200 when registered already.
+    async fn register(&self, request: &Request, caller: &Caller) -> Result<Response<Body>, ApiError> {
+        let account = caller.account.as_str();
+        match self.integrations.register(account, &caller.user, body_bytes(request.body())).await {
+            Ok((registered, integration)) => {
+                tracing::info!(account, uuid = %integration["uuid"], ?registered, "integration registered");
+                let status = if registered == Registered::Created { StatusCode::CREATED } else { StatusCode::OK };
+                Ok(json_response(status, &integration))
+            }
+            Err(error) => Err(integration_error(error, account)),
+        }
+    }
+
+    /// An agent's periodic health report: 201 with no body, as Anchore answers.
+    async fn report_health(&self, request: &Request, caller: &Caller, uuid: &str) -> Result<Response<Body>, ApiError> {
+        let account = caller.account.as_str();
+        match self.integrations.report_health(account, uuid, body_bytes(request.body())).await {
+            Ok(()) => Ok(Response::builder()
+                .status(StatusCode::CREATED)
+                .body(Body::Empty)
+                .expect("static response parts are valid")),
+            Err(error) => Err(integration_error(error, account)),
+        }
+    }
+}
+
+fn integration_error(error: IntegrationError, account: &str) -> ApiError {
+    match error {
+        IntegrationError::Input(input) if input.too_large => ApiError {
+            detail: json!({ "field": input.field }),
+            ..ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", input.to_string())
+        },
+        IntegrationError::Input(input) => ApiError::bad_request(&input.field, &input.message),
+        IntegrationError::NotFound(_) => ApiError::not_found(error.to_string()),
+        IntegrationError::Store(store) => {
+            tracing::error!(account, error = %store, "storing an integration failed");
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", "the integration could not be stored; retry")
+        }
     }
 }
 

@@ -128,6 +128,45 @@ impl InventoryDeleter {
     }
 }
 
+impl InventoryDeleter {
+    /// `DELETE /v2/kubernetes-namespaces?cluster_name=`: every namespace context of the
+    /// cluster, each under its own lease. Contexts a report is being stored for are left and
+    /// answered `Busy` once the others are deleted.
+    pub async fn delete_cluster(&self, account: &str, cluster: &str) -> Result<DeleteOutcome, LeaseError> {
+        let contexts = self.store.contexts_with_prefix(account, InventoryType::Kubernetes, &format!("{cluster}/")).await?;
+        let (mut items, mut busy, mut found) = (0, false, false);
+        for context in contexts {
+            let target = DeleteTarget { inventory_type: InventoryType::Kubernetes, context, image_digest: None };
+            match self.delete(account, &target).await? {
+                DeleteOutcome::NotFound => {}
+                DeleteOutcome::Busy => busy = true,
+                DeleteOutcome::Deleted { items: deleted } => {
+                    found = true;
+                    items += deleted;
+                }
+            }
+        }
+        Ok(match (busy, found) {
+            (true, _) => DeleteOutcome::Busy,
+            (false, true) => DeleteOutcome::Deleted { items },
+            (false, false) => DeleteOutcome::NotFound,
+        })
+    }
+}
+
+/// `cluster_name` of `DELETE /v2/kubernetes-namespaces`: required, so that no request deletes
+/// every cluster's inventory by leaving it out.
+pub fn cluster_param(get: impl Fn(&str) -> Option<String>) -> Result<String, QueryError> {
+    let cluster = get("cluster_name").map(|value| value.trim().to_owned()).filter(|value| !value.is_empty());
+    let Some(cluster) = cluster else {
+        return Err(invalid("cluster_name", "is required: the cluster whose namespaces are deleted"));
+    };
+    if cluster.contains(['#', '/']) || cluster.chars().any(char::is_control) {
+        return Err(invalid("cluster_name", "must not contain '#', '/' or control characters"));
+    }
+    Ok(cluster)
+}
+
 /// The containers running `image_key`, and the pods, nodes, tasks and services that only
 /// those containers (or their pods and tasks) referenced.
 fn details_only_used_by(stored: &StoredContext, image_key: &str) -> Vec<String> {
@@ -235,6 +274,8 @@ mod tests {
             namespace: None,
             source: None,
             expires_at: None,
+            context_pk: None,
+            detail_counts: None,
             lock_owner: None,
             lock_until: None,
         };

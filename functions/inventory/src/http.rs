@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by the API functions: the caller check and Anchore-style JSON errors.
 
 use crate::auth::{Caller, Permission, Verdict};
+use crate::limits::{MAX_RESPONSE_PAYLOAD_BYTES, MIN_COMPRESSED_BODY_BYTES};
 use crate::routes::{self, Matched};
 use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -150,6 +151,66 @@ impl ApiError {
     }
 }
 
+/// Whether the request's `Accept-Encoding` allows gzip (Go's HTTP client always sends it).
+pub fn accepts_gzip(request: &Request) -> bool {
+    request.headers().get_all(header::ACCEPT_ENCODING).iter().filter_map(|value| value.to_str().ok()).any(|value| {
+        value.split(',').any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let name = parts.next().unwrap_or_default();
+            let refused = parts.any(|param| param.replace(' ', "").trim_start_matches("q=").parse::<f32>() == Ok(0.0));
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
+    })
+}
+
+/// How large a body is once the function returns it to API Gateway: base64 for bytes, a
+/// JSON-escaped string for text.
+pub fn payload_bytes(body: &Body) -> usize {
+    match body {
+        Body::Binary(bytes) => bytes.len().div_ceil(3) * 4,
+        Body::Text(text) => serde_json::to_string(text).map_or(usize::MAX, |escaped| escaped.len()),
+        _ => 0,
+    }
+}
+
+/// A JSON answer, gzip-compressed when the client accepts it, or an error naming `limit` when
+/// even that is past what a Lambda function may return.
+pub fn negotiated_json(request: &Request, status: StatusCode, body: &impl Serialize) -> Result<Response<Body>, ApiError> {
+    let text = serde_json::to_string(body).map_err(|_| ApiError::internal())?;
+    let (body, encoding) = if accepts_gzip(request) && text.len() >= MIN_COMPRESSED_BODY_BYTES {
+        (Body::Binary(gzip(text.as_bytes())), Some("gzip"))
+    } else {
+        (Body::Text(text), None)
+    };
+    let size = payload_bytes(&body);
+    if size > MAX_RESPONSE_PAYLOAD_BYTES {
+        let advice = if encoding.is_some() { "" } else { " (or send Accept-Encoding: gzip)" };
+        return Err(ApiError {
+            detail: json!({ "field": "limit", "response_bytes": size, "max_response_bytes": MAX_RESPONSE_PAYLOAD_BYTES }),
+            ..ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "response_too_large",
+                format!(
+                    "the answer is {size} bytes, more than one response can carry ({MAX_RESPONSE_PAYLOAD_BYTES}); \
+                     page with `limit` and `next`{advice}"
+                ),
+            )
+        });
+    }
+    let mut response = Response::builder().status(status).header(header::CONTENT_TYPE, "application/json");
+    if let Some(encoding) = encoding {
+        response = response.header(header::CONTENT_ENCODING, encoding).header(header::VARY, "Accept-Encoding");
+    }
+    Ok(response.body(body).expect("static response parts are valid"))
+}
+
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 8), flate2::Compression::default());
+    encoder.write_all(bytes).expect("writing to memory cannot fail");
+    encoder.finish().expect("writing to memory cannot fail")
+}
+
 pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
     let body = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_owned());
     Response::builder()
@@ -219,6 +280,51 @@ mod tests {
 
         let unavailable = request_from(Some(Verdict::Unavailable("SSM throttled".into())));
         assert_eq!(authorize(&unavailable, Permission::Read).unwrap_err().status, StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    fn get_with(accept_encoding: Option<&str>) -> Request {
+        let mut request = lambda_http::http::Request::builder().method("GET").uri("/v2/inventories");
+        if let Some(value) = accept_encoding {
+            request = request.header(header::ACCEPT_ENCODING, value);
+        }
+        request.body(Body::Empty).unwrap()
+    }
+
+    #[test]
+    fn gzip_is_used_when_accepted_and_worth_it() {
+        assert!(accepts_gzip(&get_with(Some("gzip"))));
+        assert!(accepts_gzip(&get_with(Some("br;q=1.0, gzip;q=0.5"))));
+        assert!(!accepts_gzip(&get_with(Some("gzip;q=0"))));
+        assert!(!accepts_gzip(&get_with(Some("identity"))));
+        assert!(!accepts_gzip(&get_with(None)));
+
+        let items: Vec<serde_json::Value> = (0..500).map(|n| json!({"image_tag": format!("nginx:{n}")})).collect();
+        let body = json!({ "items": items });
+        let compressed = negotiated_json(&get_with(Some("gzip")), StatusCode::OK, &body).unwrap();
+        assert_eq!(compressed.headers()[header::CONTENT_ENCODING], "gzip");
+        let mut text = String::new();
+        let bytes = body_bytes(compressed.body());
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(bytes), &mut text).unwrap();
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap(), body);
+
+        let plain = negotiated_json(&get_with(None), StatusCode::OK, &body).unwrap();
+        assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
+        let small = negotiated_json(&get_with(Some("gzip")), StatusCode::OK, &json!({"items": []})).unwrap();
+        assert!(small.headers().get(header::CONTENT_ENCODING).is_none(), "tiny bodies stay plain");
+    }
+
+    #[test]
+    fn answers_past_the_lambda_limit_say_to_page() {
+        // Random text does not compress: past the limit with or without gzip.
+        let noise: String = (0..MAX_RESPONSE_PAYLOAD_BYTES).map(|_| fastrand::alphanumeric()).collect();
+        for accept in [None, Some("gzip")] {
+            let error = negotiated_json(&get_with(accept), StatusCode::OK, &json!({ "items": [noise] })).unwrap_err();
+            assert_eq!((error.status, error.error_type), (StatusCode::BAD_REQUEST, "response_too_large"));
+            assert!(error.message.contains("page with `limit` and `next`"), "{}", error.message);
+        }
+        // Quotes are escaped in the Lambda response, so a text body counts larger than it is.
+        let quotes = "\"".repeat(MAX_RESPONSE_PAYLOAD_BYTES * 2 / 5); // 0.8x the cap as JSON, 1.6x escaped
+        assert!(negotiated_json(&get_with(None), StatusCode::OK, &json!([quotes])).is_err());
     }
 
     #[test]

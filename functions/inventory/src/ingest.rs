@@ -5,7 +5,7 @@
 use crate::clock::Clock;
 use crate::lease::{ContextLease, LeaseError};
 use crate::model::{
-    detail_pk, image_sk, inventory_pk, ContextRecord, DetailRecord, ImageRecord, InventoryType, KIND_CONTEXT,
+    contexts_pk, detail_pk, image_sk, inventory_pk, ContextRecord, DetailRecord, ImageRecord, InventoryType, KIND_CONTEXT,
     KIND_DETAIL, KIND_IMAGE,
 };
 use crate::plan::{plan_context, ContextPlan, Plan, ReportMeta, Retention, Write};
@@ -195,6 +195,8 @@ impl Ingestor {
                 namespace: state.namespace.clone(),
                 source: Some(state.source),
                 expires_at: state.expires_at,
+                context_pk: Some(contexts_pk(account, inventory_type)),
+                detail_counts: Some(state.detail_counts.clone()),
                 lock_owner: None,
                 lock_until: None,
             };

@@ -3,9 +3,11 @@
 pub mod auth;
 pub mod clock;
 pub mod delete;
+pub mod details;
 pub mod http;
 pub mod image;
 pub mod ingest;
+pub mod integrations;
 pub mod lease;
 pub mod limits;
 pub mod logging;

@@ -33,6 +33,26 @@ pub const MAX_METADATA_BYTES: usize = 16 * 1024;
 /// and accepting it would make every later report of the context look stale.
 pub const MAX_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(15);
 
+/// Items one `GET /v2/inventories` without `limit` and `next` answers at most; a larger
+/// inventory answers an error that says to page. The response cap below usually binds first.
+pub const MAX_UNPAGED_ITEMS: usize = 200_000;
+/// A Lambda response behind API Gateway is at most 6 MB (6,291,456 bytes) as the function
+/// returns it (a gzip body base64-encoded, a text body JSON-escaped); the rest is headroom for
+/// the envelope and headers.
+pub const MAX_RESPONSE_PAYLOAD_BYTES: usize = 6 * 1024 * 1024 - 32 * 1024;
+/// Bodies smaller than this are not worth compressing.
+pub const MIN_COMPRESSED_BODY_BYTES: usize = 1024;
+
+/// Items on one page of a detail listing (`page_size`).
+pub const MAX_DETAIL_PAGE_SIZE: usize = 5000;
+
+/// A registration or health report body; the agent's are a few KiB.
+pub const MAX_INTEGRATION_BODY_BYTES: usize = 256 * 1024;
+/// An integration's registration or latest health report as stored (inside the 400 KB item).
+pub const MAX_INTEGRATION_JSON_BYTES: usize = 128 * 1024;
+/// The reported errors shown as an integration's `reported_status.reason`.
+pub const MAX_INTEGRATION_REASON_BYTES: usize = 2048;
+
 /// Skipped or adjusted items listed in a report's answer; the rest are only counted.
 pub const MAX_LISTED_ITEM_NOTES: usize = 100;
 

@@ -16,6 +16,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 pub type Metadata = BTreeMap<String, String>;
+/// Detail items of a context per kind: the sort key's letter before `#`.
+pub type DetailCounts = BTreeMap<String, u32>;
 
 pub const KIND_CONTEXT: &str = "context";
 pub const KIND_IMAGE: &str = "image";
@@ -55,6 +57,14 @@ pub fn inventory_pk(account: &str, inventory_type: InventoryType) -> String {
 
 pub fn detail_pk(account: &str, inventory_type: InventoryType, context: &str) -> String {
     format!("{account}#det#{inventory_type}#{context}")
+}
+
+/// The index that holds context records only (its key, `context_pk`, is on no other item).
+pub const CONTEXTS_INDEX: &str = "contexts";
+
+/// A context record's partition in the `contexts` index.
+pub fn contexts_pk(account: &str, inventory_type: InventoryType) -> String {
+    format!("{account}#{inventory_type}")
 }
 
 pub fn image_sk(context: &str, image_key: &str) -> String {
@@ -101,6 +111,44 @@ pub enum Detail {
         arn: String,
         tags: Metadata,
     },
+}
+
+/// The detail kinds, by the letter their sort keys start with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DetailKind {
+    Container,
+    Pod,
+    Node,
+    Task,
+    Service,
+}
+
+impl DetailKind {
+    pub fn letter(self) -> &'static str {
+        match self {
+            Self::Container => "c",
+            Self::Pod => "p",
+            Self::Node => "n",
+            Self::Task => "t",
+            Self::Service => "s",
+        }
+    }
+
+    /// Sort keys of this kind start with this.
+    pub fn sort_key_prefix(self) -> String {
+        format!("{}#", self.letter())
+    }
+}
+
+/// How many of `sort_keys` there are per kind.
+pub fn count_details<'a>(sort_keys: impl IntoIterator<Item = &'a String>) -> DetailCounts {
+    let mut counts = DetailCounts::new();
+    for key in sort_keys {
+        if let Some((letter, _)) = key.split_once('#') {
+            *counts.entry(letter.to_owned()).or_default() += 1;
+        }
+    }
+    counts
 }
 
 impl Detail {
@@ -157,6 +205,14 @@ pub struct ContextRecord {
     pub source: Option<ReportSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+    /// Its key in the `contexts` index; absent on records written before the index existed,
+    /// which get it with their context's next report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_pk: Option<String>,
+    /// Stored details per kind (`c`, `p`, `n`, `t`, `s`) after the latest report, so a detail
+    /// listing skips whole contexts without reading them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail_counts: Option<DetailCounts>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_owner: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

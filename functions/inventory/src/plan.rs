@@ -2,7 +2,7 @@
 //! decide the writes. Nothing here talks to DynamoDB.
 
 use crate::image::TAG_KEY_PREFIX;
-use crate::model::{ContextRecord, Detail, ImageContent, ReportSource, Tracking};
+use crate::model::{count_details, ContextRecord, Detail, DetailCounts, ImageContent, ReportSource, Tracking};
 use crate::report::{ContextSnapshot, NamespaceMeta};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
@@ -79,6 +79,7 @@ pub struct ContextState {
     pub namespace: Option<NamespaceMeta>,
     pub source: ReportSource,
     pub expires_at: Option<i64>,
+    pub detail_counts: DetailCounts,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
@@ -256,7 +257,23 @@ pub fn plan_context(
     }
     let (mut image_writes, images) = diff(stored.images, desired_images, &timing);
     image_writes.extend(superseded.into_iter().map(|key| Write::Delete { key }));
+    // What the context holds once the plan is applied: live stored details and the report's,
+    // less those the plan deletes.
+    let mut detail_keys: std::collections::BTreeSet<String> = stored
+        .details
+        .iter()
+        .filter(|(_, item)| timing.is_live(&item.tracking))
+        .map(|(key, _)| key)
+        .chain(snapshot.details.keys())
+        .cloned()
+        .collect();
     let (detail_writes, _) = diff(stored.details, snapshot.details.clone(), &timing);
+    for write in &detail_writes {
+        if let Write::Delete { key } = write {
+            detail_keys.remove(key.as_str());
+        }
+    }
+    let detail_counts = count_details(&detail_keys);
 
     let record = stored.record.as_ref();
     let first_seen = match (live_last_report, record.and_then(|r| r.first_seen)) {
@@ -269,6 +286,7 @@ pub fn plan_context(
         namespace: snapshot.namespace.clone(),
         source: report.source,
         expires_at: retention.ttl.map(|ttl| (report_time + ttl).timestamp()),
+        detail_counts,
     };
     let nothing_to_track = record.is_none() && snapshot.images.is_empty() && snapshot.details.is_empty();
     let record_current = record.is_some_and(|r| {
@@ -277,6 +295,8 @@ pub fn plan_context(
             && r.namespace == state.namespace
             && r.source == Some(state.source)
             && r.expires_at.is_some() == state.expires_at.is_some()
+            && r.context_pk.is_some()
+            && r.detail_counts.as_ref() == Some(&state.detail_counts)
     });
     let up_to_date = record_current && image_writes.is_empty() && detail_writes.is_empty();
     let context_write = (!nothing_to_track && !up_to_date).then_some(state);
@@ -342,6 +362,8 @@ mod tests {
                 namespace: state.namespace.clone(),
                 source: Some(state.source),
                 expires_at: state.expires_at,
+                context_pk: Some("admin#kubernetes".into()),
+                detail_counts: Some(state.detail_counts.clone()),
                 lock_owner: None,
                 lock_until: None,
             });

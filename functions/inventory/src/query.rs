@@ -3,6 +3,7 @@
 use crate::clock::Clock;
 use crate::image::Digest;
 use crate::ingest::format_time;
+use crate::limits::MAX_UNPAGED_ITEMS;
 use crate::model::{ContextRecord, ImageRecord, InventoryType, KIND_CONTEXT, KIND_IMAGE};
 use crate::plan::{effective_last_seen, is_live};
 use crate::settings::Settings;
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// A page's size when `next` is given without `limit`.
 pub const DEFAULT_LIMIT: usize = 1000;
 pub const MAX_LIMIT: usize = 5000;
 /// Query page size; expired items are skipped after reading, so pages run a little larger.
@@ -61,12 +63,22 @@ pub struct InventoryQuery {
     pub context: Option<ContextFilter>,
     pub image_digest: Option<Digest>,
     pub limit: usize,
+    /// Neither `limit` nor `next` was given: every item is answered (`anchorectl inventory list`
+    /// never pages), up to `MAX_UNPAGED_ITEMS`; past that the list comes back with `next` set.
+    pub unpaged: bool,
     cursor: Option<Cursor>,
 }
 
 impl Default for InventoryQuery {
     fn default() -> Self {
-        Self { inventory_type: None, context: None, image_digest: None, limit: DEFAULT_LIMIT, cursor: None }
+        Self {
+            inventory_type: None,
+            context: None,
+            image_digest: None,
+            limit: MAX_UNPAGED_ITEMS,
+            unpaged: true,
+            cursor: None,
+        }
     }
 }
 
@@ -93,14 +105,16 @@ impl InventoryQuery {
         let image_digest = present("image_digest")
             .map(|raw| Digest::parse(&raw).map_err(|error| invalid("image_digest", error.to_string())))
             .transpose()?;
+        let unpaged = present("limit").is_none() && present("next").is_none();
         let limit = match present("limit") {
+            None if unpaged => MAX_UNPAGED_ITEMS,
             None => DEFAULT_LIMIT,
             Some(raw) => match raw.parse::<usize>() {
                 Ok(limit) if (1..=MAX_LIMIT).contains(&limit) => limit,
                 _ => return Err(invalid("limit", format!("must be a whole number from 1 to {MAX_LIMIT}"))),
             },
         };
-        let mut query = Self { inventory_type, context, image_digest, limit, cursor: None };
+        let mut query = Self { inventory_type, context, image_digest, limit, unpaged, cursor: None };
         if let Some(raw) = present("next") {
             let cursor = URL_SAFE_NO_PAD
                 .decode(raw.as_bytes())
@@ -269,6 +283,9 @@ mod tests {
         let prefix = parse(&[("context", "prod/*")]).unwrap();
         assert_eq!(prefix.sort_key_prefix(), "prod/");
         assert_eq!(parse(&[]).unwrap(), InventoryQuery::default());
+        assert!(parse(&[]).unwrap().unpaged, "without limit and next, every item");
+        let paged = parse(&[("limit", "10")]).unwrap();
+        assert!(!paged.unpaged && paged.limit == 10);
     }
 
     #[test]

@@ -19,6 +19,21 @@ pub enum Endpoint {
     GetSubscription,
     UpdateSubscription,
     DeleteSubscription,
+    RegisterIntegration,
+    IntegrationHealthReport,
+    ListIntegrations,
+    GetIntegration,
+    ListKubernetesContainers,
+    ListKubernetesNamespaces,
+    GetKubernetesNamespace,
+    DeleteKubernetesNamespaces,
+    ListKubernetesNodes,
+    GetKubernetesNode,
+    ListKubernetesPods,
+    GetKubernetesPod,
+    ListEcsContainers,
+    ListEcsServices,
+    ListEcsTasks,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +89,27 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/v2/subscriptions/{subscription_id}", "subscriptions", GetSubscription, Some(Read)),
     route("PUT", "/v2/subscriptions/{subscription_id}", "subscriptions", UpdateSubscription, Some(Manage)),
     route("DELETE", "/v2/subscriptions/{subscription_id}", "subscriptions", DeleteSubscription, Some(Manage)),
+    route("POST", "/v2/system/integrations/registration", "ingest", RegisterIntegration, Some(PostReports)),
+    route(
+        "POST",
+        "/v2/system/integrations/{integration_uuid}/health-report",
+        "ingest",
+        IntegrationHealthReport,
+        Some(PostReports),
+    ),
+    route("GET", "/v2/system/integrations", "query", ListIntegrations, Some(Read)),
+    route("GET", "/v2/system/integrations/{integration_uuid}", "query", GetIntegration, Some(Read)),
+    route("GET", "/v2/kubernetes-containers", "query", ListKubernetesContainers, Some(Read)),
+    route("GET", "/v2/kubernetes-namespaces", "query", ListKubernetesNamespaces, Some(Read)),
+    route("GET", "/v2/kubernetes-namespaces/{namespace_id}", "query", GetKubernetesNamespace, Some(Read)),
+    route("DELETE", "/v2/kubernetes-namespaces", "delete", DeleteKubernetesNamespaces, Some(Manage)),
+    route("GET", "/v2/kubernetes-nodes", "query", ListKubernetesNodes, Some(Read)),
+    route("GET", "/v2/kubernetes-nodes/{node_id}", "query", GetKubernetesNode, Some(Read)),
+    route("GET", "/v2/kubernetes-pods", "query", ListKubernetesPods, Some(Read)),
+    route("GET", "/v2/kubernetes-pods/{pod_id}", "query", GetKubernetesPod, Some(Read)),
+    route("GET", "/v2/ecs-containers", "query", ListEcsContainers, Some(Read)),
+    route("GET", "/v2/ecs-services", "query", ListEcsServices, Some(Read)),
+    route("GET", "/v2/ecs-tasks", "query", ListEcsTasks, Some(Read)),
 ];
 
 /// The function that answers requests no route matches (API Gateway's `$default` route), with
@@ -137,6 +173,10 @@ mod tests {
         assert!(find("PATCH", "/v2/inventories").is_none());
         assert!(find("GET", "/v3/inventories").is_none());
         assert!(find("GET", "/").is_none());
+        let health = find("POST", "/v2/system/integrations/84993c1f/health-report").unwrap();
+        assert_eq!((health.route.endpoint, health.param("integration_uuid")), (IntegrationHealthReport, Some("84993c1f")));
+        assert_eq!(find("POST", "/v2/system/integrations/registration").unwrap().route.endpoint, RegisterIntegration);
+        assert_eq!(find("GET", "/v2/system/integrations/registration").unwrap().route.endpoint, GetIntegration);
     }
 
     #[test]

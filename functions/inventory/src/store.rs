@@ -2,13 +2,13 @@
 //! writes, and inventory queries.
 
 use crate::model::{
-    detail_pk, image_sk, inventory_pk, ContextRecord, DetailRecord, ImageRecord, InventoryType, KIND_CONTEXT,
+    contexts_pk, detail_pk, image_sk, inventory_pk, ContextRecord, CONTEXTS_INDEX, DetailRecord, ImageRecord, InventoryType, KIND_CONTEXT,
 };
 use crate::plan::{StoredContext, Tracked};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, PutRequest, Select, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use futures::{StreamExt, TryStreamExt};
 use std::collections::HashMap;
@@ -18,6 +18,8 @@ pub type Item = HashMap<String, AttributeValue>;
 
 /// DynamoDB's limit on requests per `BatchWriteItem`.
 pub const BATCH_WRITE_LIMIT: usize = 25;
+/// DynamoDB's limit on keys per `BatchGetItem`.
+pub const BATCH_GET_LIMIT: usize = 100;
 const DEFAULT_WRITE_CONCURRENCY: usize = 8;
 const MAX_UNPROCESSED_RETRIES: u32 = 8;
 const BACKOFF_BASE: Duration = Duration::from_millis(50);
@@ -35,7 +37,7 @@ pub enum StoreError {
     ConditionFailed,
 }
 
-fn sdk_error<E, R>(operation: &'static str) -> impl FnOnce(SdkError<E, R>) -> StoreError
+pub(crate) fn sdk_error<E, R>(operation: &'static str) -> impl FnOnce(SdkError<E, R>) -> StoreError
 where
     E: std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -167,6 +169,11 @@ impl Store {
             None => request.key_condition_expression("pk = :pk"),
         };
         request.into_paginator().items().send().try_collect().await.map_err(sdk_error("Query"))
+    }
+
+    /// Every item of a partition, read consistently.
+    pub async fn query_partition(&self, pk: &str) -> Result<Vec<Item>, StoreError> {
+        self.query_all(pk, None).await
     }
 
     pub async fn get_context(
@@ -312,6 +319,120 @@ impl Store {
             }
             Err(error) => Err(sdk_error("DeleteItem")(error)),
         }
+    }
+
+    /// Every context record of an account and type, from the `contexts` index (context records
+    /// only), so listing contexts never reads their images. Eventually consistent.
+    pub async fn list_contexts(
+        &self,
+        account: &str,
+        inventory_type: InventoryType,
+    ) -> Result<Vec<ContextRecord>, StoreError> {
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(CONTEXTS_INDEX)
+            .key_condition_expression("context_pk = :pk")
+            .expression_attribute_values(":pk", string(&contexts_pk(account, inventory_type)))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(sdk_error("Query"))?;
+        items.into_iter().map(decode).collect()
+    }
+
+    /// The contexts of an account and type whose names start with `prefix`, read from the
+    /// inventory partition (so records written before the `contexts` index are found too).
+    pub async fn contexts_with_prefix(
+        &self,
+        account: &str,
+        inventory_type: InventoryType,
+        prefix: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let items = self.query_all(&inventory_pk(account, inventory_type), Some(prefix)).await?;
+        Ok(items
+            .into_iter()
+            .filter(|item| item.get("kind").and_then(|kind| kind.as_s().ok()).is_some_and(|kind| kind == KIND_CONTEXT))
+            .filter_map(|item| match item.get("context") {
+                Some(AttributeValue::S(context)) => Some(context.clone()),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// The first `count` items of a partition whose sort keys start with `sk_prefix`, in order.
+    pub async fn query_prefix(&self, pk: &str, sk_prefix: &str, count: usize) -> Result<Vec<Item>, StoreError> {
+        let request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", string(pk))
+            .expression_attribute_values(":prefix", string(sk_prefix))
+            .limit(count.clamp(1, 1000) as i32);
+        let mut stream = request.into_paginator().items().send();
+        let mut items = Vec::new();
+        while items.len() < count {
+            match stream.next().await {
+                Some(item) => items.push(item.map_err(sdk_error("Query"))?),
+                None => break,
+            }
+        }
+        Ok(items)
+    }
+
+    /// How many items of a partition have sort keys starting with `sk_prefix`.
+    pub async fn count_prefix(&self, pk: &str, sk_prefix: &str) -> Result<u32, StoreError> {
+        let pages: Vec<_> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", string(pk))
+            .expression_attribute_values(":prefix", string(sk_prefix))
+            .select(Select::Count)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(sdk_error("Query"))?;
+        Ok(pages.iter().map(|page| page.count().max(0) as u32).sum())
+    }
+
+    /// The items at `keys` (`pk`, `sk`) that exist, in no particular order; 100 keys a request,
+    /// unprocessed keys retried.
+    pub async fn batch_get(&self, keys: &[(String, String)]) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in keys.chunks(BATCH_GET_LIMIT) {
+            let mut pending = KeysAndAttributes::builder()
+                .set_keys(Some(chunk.iter().map(|(pk, sk)| key(pk, sk)).collect()))
+                .build()
+                .expect("keys are set");
+            for attempt in 0..=MAX_UNPROCESSED_RETRIES {
+                if attempt > 0 {
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(sdk_error("BatchGetItem"))?;
+                found.extend(output.responses.and_then(|mut tables| tables.remove(&self.table)).unwrap_or_default());
+                match output.unprocessed_keys.and_then(|mut tables| tables.remove(&self.table)) {
+                    Some(unprocessed) if !unprocessed.keys().is_empty() => pending = unprocessed,
+                    _ => break,
+                }
+                if attempt == MAX_UNPROCESSED_RETRIES {
+                    return Err(StoreError::Unprocessed { count: pending.keys().len() });
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// One page of an account's inventory partition whose sort keys start with `sk_prefix`.

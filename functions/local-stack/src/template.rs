@@ -1,8 +1,8 @@
 //! Creates the inventory table exactly as `infra/template.yaml` declares it.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, StreamSpecification,
-    StreamViewType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 use serde::Deserialize;
@@ -25,6 +25,22 @@ pub struct TableDefinition {
     pub key_schema: Vec<KeySpec>,
     pub time_to_live_specification: Option<TtlSpec>,
     pub stream_specification: Option<StreamSpec>,
+    #[serde(default)]
+    pub global_secondary_indexes: Vec<IndexSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct IndexSpec {
+    pub index_name: String,
+    pub key_schema: Vec<KeySpec>,
+    pub projection: ProjectionSpec,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ProjectionSpec {
+    pub projection_type: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -84,11 +100,25 @@ pub async fn create_table(client: &Client, name: &str, definition: &TableDefinit
                 .map_err(|error| create_error(error.to_string()))?,
         );
     }
+    let key_element = |key: &KeySpec| {
+        KeySchemaElement::builder()
+            .attribute_name(&key.attribute_name)
+            .key_type(KeyType::from(key.key_type.as_str()))
+            .build()
+            .map_err(|error| create_error(error.to_string()))
+    };
     for key in &definition.key_schema {
-        request = request.key_schema(
-            KeySchemaElement::builder()
-                .attribute_name(&key.attribute_name)
-                .key_type(KeyType::from(key.key_type.as_str()))
+        request = request.key_schema(key_element(key)?);
+    }
+    for index in &definition.global_secondary_indexes {
+        let keys = index.key_schema.iter().map(key_element).collect::<Result<Vec<_>, _>>()?;
+        let projection =
+            Projection::builder().projection_type(ProjectionType::from(index.projection.projection_type.as_str())).build();
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(&index.index_name)
+                .set_key_schema(Some(keys))
+                .projection(projection)
                 .build()
                 .map_err(|error| create_error(error.to_string()))?,
         );

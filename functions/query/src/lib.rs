@@ -1,7 +1,10 @@
-//! Query function: `GET /v2/inventories`, and the API roots `GET /v1` and `GET /v2`.
+//! Query function: `GET /v2/inventories`, the detail routes, the integrations listing, and the
+//! API roots `GET /v1` and `GET /v2`.
 
 use inventory::auth::Caller;
-use inventory::http::{json_response, not_found, ApiError, ApiFunction};
+use inventory::details::{check_id, DetailReader, Listing, Page};
+use inventory::http::{json_response, negotiated_json, not_found, ApiError, ApiFunction};
+use inventory::integrations::IntegrationRegistry;
 use inventory::routes::{Endpoint, Matched};
 use inventory::{Clock, InventoryQuery, InventoryReader, Settings, Store, SystemClock};
 use lambda_http::http::StatusCode;
@@ -10,11 +13,17 @@ use std::sync::Arc;
 
 pub struct QueryApp {
     reader: InventoryReader,
+    details: DetailReader,
+    integrations: IntegrationRegistry,
 }
 
 impl QueryApp {
     pub fn new(store: Store, settings: Settings, clock: Arc<dyn Clock>) -> Self {
-        Self { reader: InventoryReader::new(store, settings, clock) }
+        Self {
+            details: DetailReader::new(store.clone(), settings.clone(), Arc::clone(&clock)),
+            integrations: IntegrationRegistry::new(store.clone(), Arc::clone(&clock)),
+            reader: InventoryReader::new(store, settings, clock),
+        }
     }
 
     /// Builds the app from the environment the template sets.
@@ -22,6 +31,28 @@ impl QueryApp {
         let (store, settings) = inventory::store_from_env().await?;
         Ok(Self::new(store, settings, Arc::new(SystemClock)))
     }
+}
+
+/// The listing a detail route serves, and the path parameter of its single-item form.
+fn detail_route(endpoint: Endpoint) -> Option<(Listing, Option<&'static str>)> {
+    Some(match endpoint {
+        Endpoint::ListKubernetesContainers => (Listing::KubernetesContainers, None),
+        Endpoint::ListKubernetesNamespaces => (Listing::KubernetesNamespaces, None),
+        Endpoint::GetKubernetesNamespace => (Listing::KubernetesNamespaces, Some("namespace_id")),
+        Endpoint::ListKubernetesNodes => (Listing::KubernetesNodes, None),
+        Endpoint::GetKubernetesNode => (Listing::KubernetesNodes, Some("node_id")),
+        Endpoint::ListKubernetesPods => (Listing::KubernetesPods, None),
+        Endpoint::GetKubernetesPod => (Listing::KubernetesPods, Some("pod_id")),
+        Endpoint::ListEcsContainers => (Listing::EcsContainers, None),
+        Endpoint::ListEcsServices => (Listing::EcsServices, None),
+        Endpoint::ListEcsTasks => (Listing::EcsTasks, None),
+        _ => return None,
+    })
+}
+
+fn failed(error: impl std::fmt::Display, account: &str, what: &str) -> ApiError {
+    tracing::error!(%error, account, what, "reading failed");
+    ApiError::internal()
 }
 
 impl ApiFunction for QueryApp {
@@ -33,8 +64,37 @@ impl ApiFunction for QueryApp {
         caller: &Caller,
         matched: &Matched<'_>,
     ) -> Result<Response<Body>, ApiError> {
-        match matched.route.endpoint {
-            Endpoint::ListInventories => self.list(request, caller).await,
+        let account = caller.account.as_str();
+        let endpoint = matched.route.endpoint;
+        if let Some((listing, id_parameter)) = detail_route(endpoint) {
+            return match id_parameter {
+                None => self.list_details(request, account, listing).await,
+                Some(parameter) => {
+                    let id = matched.param(parameter).unwrap_or_default();
+                    check_id(parameter, id).map_err(|error| ApiError::bad_request(error.parameter, &error.message))?;
+                    match self.details.get(account, listing, id).await {
+                        Ok(Some(found)) => Ok(json_response(StatusCode::OK, &found)),
+                        Ok(None) => Err(ApiError::not_found(format!("no {parameter} {id:?} in this account"))),
+                        Err(error) => Err(failed(error, account, "detail")),
+                    }
+                }
+            };
+        }
+        match endpoint {
+            Endpoint::ListInventories => self.list(request, account).await,
+            Endpoint::ListIntegrations => match self.integrations.list(account).await {
+                Ok(integrations) => negotiated_json(request, StatusCode::OK, &integrations),
+                Err(error) => Err(failed(error, account, "integrations")),
+            },
+            Endpoint::GetIntegration => {
+                let uuid = matched.param("integration_uuid").unwrap_or_default();
+                check_id("integration_uuid", uuid).map_err(|error| ApiError::bad_request(error.parameter, &error.message))?;
+                match self.integrations.describe(account, uuid).await {
+                    Ok(Some(integration)) => Ok(json_response(StatusCode::OK, &integration)),
+                    Ok(None) => Err(ApiError::not_found(format!("no integration {uuid} in this account"))),
+                    Err(error) => Err(failed(error, account, "integration")),
+                }
+            }
             // Anchore's CLI GETs its base URL before every command and stops on anything but 200.
             Endpoint::ApiRoot => Ok(json_response(
                 StatusCode::OK,
@@ -46,17 +106,32 @@ impl ApiFunction for QueryApp {
 }
 
 impl QueryApp {
-    async fn list(&self, request: &Request, caller: &Caller) -> Result<Response<Body>, ApiError> {
-        let account = caller.account.as_str();
+    async fn list(&self, request: &Request, account: &str) -> Result<Response<Body>, ApiError> {
         let params = request.query_string_parameters();
         let query = InventoryQuery::from_params(|name| params.first(name).map(str::to_owned))
             .map_err(|error| ApiError::bad_request(error.parameter, &error.message))?;
-        match self.reader.list(account, &query).await {
-            Ok(list) => Ok(json_response(StatusCode::OK, &list)),
-            Err(error) => {
-                tracing::error!(%error, account, "listing inventory failed");
-                Err(ApiError::internal())
-            }
+        let list = self.reader.list(account, &query).await.map_err(|error| failed(error, account, "inventory"))?;
+        if query.unpaged && list.next.is_some() {
+            return Err(ApiError {
+                detail: serde_json::json!({ "field": "limit", "max_unpaged_items": query.limit }),
+                ..ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "response_too_large",
+                    format!(
+                        "the inventory has more than {} items, more than one answer carries; page with `limit` and `next`",
+                        query.limit
+                    ),
+                )
+            });
         }
+        negotiated_json(request, StatusCode::OK, &list)
+    }
+
+    async fn list_details(&self, request: &Request, account: &str, listing: Listing) -> Result<Response<Body>, ApiError> {
+        let params = request.query_string_parameters();
+        let page = Page::from_params(|name| params.first(name).map(str::to_owned))
+            .map_err(|error| ApiError::bad_request(error.parameter, &error.message))?;
+        let body = self.details.list(account, listing, page).await.map_err(|error| failed(error, account, "details"))?;
+        negotiated_json(request, StatusCode::OK, &body)
     }
 }

@@ -10,9 +10,10 @@ use lambda_http::{Body, Error, Request, Response};
 use serde_json::json;
 use std::convert::Infallible;
 
-/// Anchore's agents read `service.version`; from 5.11 on they register as integrations, which
-/// this service does not implement, and a failed registration makes them exit.
-pub const ANCHORE_SERVICE_VERSION: &str = "5.10.0";
+/// Anchore's agents read `service.version`; from 5.11 on `k8s-inventory` registers as an
+/// integration and sends health reports (a failed registration makes it exit), which the
+/// `ingest` function serves.
+pub const ANCHORE_SERVICE_VERSION: &str = "5.11.0";
 
 /// The answer: the version for `GET /version`, Anchore's 404 for anything else.
 pub fn respond(request: &Request) -> Response<Body> {
@@ -53,14 +54,19 @@ mod tests {
     }
 
     #[test]
-    fn the_version_keeps_agents_from_registering() {
+    fn agents_register_only_where_registration_is_served() {
         let response = respond(&request("GET", "/version"));
         assert_eq!(response.status(), StatusCode::OK);
         let body = body(&response);
         assert_eq!(body["api"]["version"], "2");
         let version: Vec<u32> =
             body["service"]["version"].as_str().unwrap().split('.').map(|part| part.parse().unwrap()).collect();
-        assert!(version < vec![5, 11], "5.11 and later make the agents register, which is not implemented");
+        let registers = version >= vec![5, 11];
+        let served = |method: &str, path: &str| routes::find(method, path).is_some_and(|m| m.route.function == "ingest");
+        let registration_served = served("POST", "/v2/system/integrations/registration")
+            && served("POST", "/v2/system/integrations/0b9c4e0e-6c1f-4d8a-9f3e-2f8d0c7a1b2c/health-report");
+        assert_eq!(registers, registration_served, "5.11 and later make k8s-inventory register, and exit if it cannot");
+        assert!(registers, "registration is served, so agents are told to use it");
     }
 
     #[test]
