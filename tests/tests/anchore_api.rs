@@ -225,3 +225,15 @@ async fn an_unpaged_listing_answers_every_item_compressed() {
     assert_eq!(paged.body["items"].as_array().unwrap().len(), 500);
     assert!(paged.body["next"].is_string(), "limit still pages");
 }
+
+#[tokio::test]
+async fn kai_namespaces_are_listed_without_containers() {
+    let harness = Harness::new(120, false).await;
+    let report = sample_report("post-kai-inventory.json");
+    let response = harness.call("post-kai-inventory.json", Some(&report.to_string()), Some("admin"), &[]).await;
+    assert_eq!(response.status, StatusCode::OK);
+    let namespaces = all_pages(&harness, "/v2/kubernetes-namespaces", "namespaces", 10).await;
+    assert_eq!(values(&namespaces, "name"), BTreeSet::from(["default", "kube-system"].map(String::from)));
+    assert!(namespaces.iter().all(|ns| ns["uid"].is_null() && ns["cluster_name"] == "eks-prod"), "kai sends no uid");
+    assert!(all_pages(&harness, "/v2/kubernetes-containers", "containers", 10).await.is_empty(), "kai sends no containers");
+}

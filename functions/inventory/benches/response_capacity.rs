@@ -10,19 +10,24 @@ use inventory::query::{InventoryItem, InventoryList};
 use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Request};
 
+/// Image `n` of a fleet: 40 namespaces in 3 clusters, each image first seen at its own time,
+/// last seen at its context's latest report (shared by the context's items, as stored).
 fn item(n: usize, rng: &mut fastrand::Rng) -> InventoryItem {
     let digest: String = (0..64).map(|_| char::from_digit(rng.u32(0..16), 16).unwrap()).collect();
-    let mut time = |offset: u32| format!("2026-11-{:02}T{:02}:{:02}:{:02}.{:03}Z", 1 + offset % 28, offset % 24, n % 60, rng.u32(0..60), rng.u32(0..1000));
+    let context = n % 120;
+    let mut random_time =
+        || format!("2026-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", rng.u32(8..12), rng.u32(1..29), rng.u32(0..24), rng.u32(0..60), rng.u32(0..60), rng.u32(0..1000));
+    let first_seen = random_time();
     InventoryItem {
         inventory_type: InventoryType::Kubernetes,
-        context: format!("prod-{}-cluster/team-{}", ["eu-1", "us-2", "ap-3"][n % 3], n % 40),
-        image_tag: format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/team-{}/service-{}:v1.{}.{}", n % 40, n % 300, n % 17, n % 5),
+        context: format!("prod-{}-cluster/team-{}", ["eu-1", "us-2", "ap-3"][context % 3], context / 3),
+        image_tag: format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/team-{}/service-{}:v1.{}.{}", context / 3, n % 300, n % 17, n % 5),
         image_digest: format!("sha256:{digest}"),
         container_count: 1 + (n % 7) as u32,
-        first_seen: time(n as u32),
-        last_seen: time(n as u32 + 1),
-        created_at: time(n as u32),
-        last_updated: time(n as u32 + 2),
+        created_at: first_seen.clone(),
+        first_seen,
+        last_seen: format!("2026-12-01T10:{:02}:{:02}.{:03}Z", context % 60, context % 59, context * 7 % 1000),
+        last_updated: random_time(),
     }
 }
 

@@ -184,9 +184,8 @@ impl DetailReader {
         let contexts = self.contexts(account, listing.inventory_type()).await?;
         let entries: Vec<Value> = match listing.kind() {
             None => {
-                let namespaces: Vec<&ContextRecord> = contexts.iter().filter(|c| c.namespace.is_some()).collect();
-                let slice = namespaces.iter().skip(page.offset()).take(page.page_size);
-                slice.map(|context| namespace_entry(context)).collect()
+                // Every Kubernetes context is a namespace; kai's carry no uid or labels.
+                contexts.iter().skip(page.offset()).take(page.page_size).map(namespace_entry).collect()
             }
             Some(DetailKind::Node) => {
                 let nodes = self.nodes(account, &contexts, None).await?;
@@ -384,10 +383,10 @@ fn node_name(found: &Found) -> &str {
 /// A Kubernetes context as Anchore's `KubernetesNamespace`.
 fn namespace_entry(context: &ContextRecord) -> Value {
     let namespace = context.namespace.as_ref();
-    let cluster = context.context.split_once('/').map_or(context.context.as_str(), |(cluster, _)| cluster);
+    let (cluster, name) = context.context.split_once('/').unwrap_or((context.context.as_str(), ""));
     json!({
         "uid": namespace.map(|ns| ns.uid.as_str()),
-        "name": namespace.map(|ns| ns.name.as_str()),
+        "name": namespace.map_or(name, |ns| ns.name.as_str()),
         "labels": namespace.map(|ns| &ns.labels),
         "annotations": namespace.map(|ns| &ns.annotations),
         "cluster_name": cluster,

@@ -29,7 +29,7 @@ const BACKOFF_CAP: Duration = Duration::from_secs(5);
 pub enum StoreError {
     #[error("DynamoDB {operation} failed: {message}")]
     Sdk { operation: &'static str, message: String },
-    #[error("DynamoDB left {count} writes unprocessed after {MAX_UNPROCESSED_RETRIES} retries")]
+    #[error("DynamoDB left {count} requests of a batch unprocessed after {MAX_UNPROCESSED_RETRIES} retries")]
     Unprocessed { count: usize },
     #[error("stored item {key} cannot be read: {message}")]
     Corrupt { key: String, message: String },
@@ -76,6 +76,32 @@ fn decode<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreError> {
 
 pub fn encode<T: serde::Serialize>(value: &T) -> Item {
     serde_dynamo::to_item(value).expect("records serialise to DynamoDB items")
+}
+
+/// Sends a batch request, then what DynamoDB left unprocessed, with jittered backoff, until
+/// nothing is left; answers the requests sent and the items the requests returned.
+async fn until_processed<P, Sent>(
+    mut pending: P,
+    left: impl Fn(&P) -> usize,
+    send: impl Fn(P) -> Sent,
+) -> Result<(u64, Vec<Item>), StoreError>
+where
+    Sent: std::future::Future<Output = Result<(Vec<Item>, P), StoreError>>,
+{
+    let mut found = Vec::new();
+    for attempt in 0..=MAX_UNPROCESSED_RETRIES {
+        if attempt > 0 {
+            tokio::time::sleep(backoff(attempt)).await;
+        }
+        let (items, rest) = send(pending).await?;
+        found.extend(items);
+        if left(&rest) == 0 {
+            return Ok((u64::from(attempt) + 1, found));
+        }
+        tracing::warn!(unprocessed = left(&rest), attempt, "retrying unprocessed batch requests");
+        pending = rest;
+    }
+    Err(StoreError::Unprocessed { count: left(&pending) })
 }
 
 /// A single write of a batch.
@@ -254,13 +280,8 @@ impl Store {
             .await
     }
 
-    async fn write_chunk(&self, mut pending: Vec<WriteRequest>) -> Result<u64, StoreError> {
-        let mut requests = 0;
-        for attempt in 0..=MAX_UNPROCESSED_RETRIES {
-            if attempt > 0 {
-                tokio::time::sleep(backoff(attempt)).await;
-            }
-            requests += 1;
+    async fn write_chunk(&self, pending: Vec<WriteRequest>) -> Result<u64, StoreError> {
+        let send = |pending| async move {
             let output = self
                 .client
                 .batch_write_item()
@@ -268,13 +289,11 @@ impl Store {
                 .send()
                 .await
                 .map_err(sdk_error("BatchWriteItem"))?;
-            pending = output.unprocessed_items.and_then(|mut tables| tables.remove(&self.table)).unwrap_or_default();
-            if pending.is_empty() {
-                return Ok(requests);
-            }
-            tracing::warn!(unprocessed = pending.len(), attempt, "retrying unprocessed batch writes");
-        }
-        Err(StoreError::Unprocessed { count: pending.len() })
+            let rest = output.unprocessed_items.and_then(|mut tables| tables.remove(&self.table)).unwrap_or_default();
+            Ok((Vec::new(), rest))
+        };
+        let (requests, _) = until_processed(pending, Vec::len, send).await?;
+        Ok(requests)
     }
 
     /// Writes the context record if the stored one is in the expected state.
@@ -407,14 +426,11 @@ impl Store {
     pub async fn batch_get(&self, keys: &[(String, String)]) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::new();
         for chunk in keys.chunks(BATCH_GET_LIMIT) {
-            let mut pending = KeysAndAttributes::builder()
+            let keys = KeysAndAttributes::builder()
                 .set_keys(Some(chunk.iter().map(|(pk, sk)| key(pk, sk)).collect()))
                 .build()
                 .expect("keys are set");
-            for attempt in 0..=MAX_UNPROCESSED_RETRIES {
-                if attempt > 0 {
-                    tokio::time::sleep(backoff(attempt)).await;
-                }
+            let send = |pending| async move {
                 let output = self
                     .client
                     .batch_get_item()
@@ -422,15 +438,12 @@ impl Store {
                     .send()
                     .await
                     .map_err(sdk_error("BatchGetItem"))?;
-                found.extend(output.responses.and_then(|mut tables| tables.remove(&self.table)).unwrap_or_default());
-                match output.unprocessed_keys.and_then(|mut tables| tables.remove(&self.table)) {
-                    Some(unprocessed) if !unprocessed.keys().is_empty() => pending = unprocessed,
-                    _ => break,
-                }
-                if attempt == MAX_UNPROCESSED_RETRIES {
-                    return Err(StoreError::Unprocessed { count: pending.keys().len() });
-                }
-            }
+                let items = output.responses.and_then(|mut tables| tables.remove(&self.table)).unwrap_or_default();
+                let rest = output.unprocessed_keys.and_then(|mut tables| tables.remove(&self.table));
+                let rest = rest.unwrap_or_else(|| KeysAndAttributes::builder().set_keys(Some(Vec::new())).build().expect("keys are set"));
+                Ok((items, rest))
+            };
+            found.extend(until_processed(keys, |rest| rest.keys().len(), send).await?.1);
         }
         Ok(found)
     }
@@ -485,6 +498,7 @@ pub fn decode_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, Stor
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
     use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemOutput;
     use aws_smithy_mocks::{mock, mock_client, RuleMode};
 
@@ -528,6 +542,28 @@ mod tests {
         let error = Store::new(client, "table").batch_write(vec![put(0)]).await.unwrap_err();
         assert!(matches!(error, StoreError::Unprocessed { count: 1 }));
         assert_eq!(throttled.num_calls(), MAX_UNPROCESSED_RETRIES as usize + 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unprocessed_keys_are_read_again() {
+        let item = key("pk", "sk1");
+        let (first, second) = (item.clone(), item.clone());
+        let rule = mock!(Client::batch_get_item)
+            .sequence()
+            .output(move || {
+                let unprocessed = KeysAndAttributes::builder().keys(key("pk", "sk1")).build().unwrap();
+                BatchGetItemOutput::builder()
+                    .responses("table", vec![key("pk", "sk0")])
+                    .unprocessed_keys("table", unprocessed)
+                    .build()
+            })
+            .output(move || BatchGetItemOutput::builder().responses("table", vec![first.clone()]).build())
+            .build();
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&rule]);
+        let keys = [("pk".to_owned(), "sk0".to_owned()), ("pk".to_owned(), "sk1".to_owned())];
+        let found = Store::new(client, "table").batch_get(&keys).await.unwrap();
+        assert_eq!((found.len(), rule.num_calls()), (2, 2));
+        assert!(found.contains(&second));
     }
 
     #[tokio::test]
