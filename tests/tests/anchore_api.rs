@@ -101,11 +101,12 @@ async fn a_page_reads_only_the_contexts_it_covers() {
     harness.requests.reset();
     let page = get(&harness, "/v2/kubernetes-containers", &[("page", "3"), ("page_size", "4")]).await;
     assert_eq!(values(page.body["containers"].as_array().unwrap(), "context"), BTreeSet::from(["fleet/c".to_owned()]));
-    // One query of the contexts index, one of the third namespace's containers, one batch of
-    // their image records: the first two namespaces are skipped by count, not read.
+    // One query of the contexts index and one batch of the context records it names, one query
+    // of the third namespace's containers, one batch of their image records: the first two
+    // namespaces are skipped by count, not read.
     assert_eq!(
         (harness.requests.get("Query"), harness.requests.get("BatchGetItem"), harness.requests.get("GetItem")),
-        (2, 1, 0)
+        (2, 2, 0)
     );
 
     // Context records written before they counted their details: counted on the fly.

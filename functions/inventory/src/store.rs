@@ -340,14 +340,14 @@ impl Store {
         }
     }
 
-    /// Every context record of an account and type, from the `contexts` index (context records
-    /// only), so listing contexts never reads their images. Eventually consistent.
+    /// Every context record of an account and type: their keys from the `contexts` index (which
+    /// holds keys only, so a report's context write costs the index nothing), then the records.
     pub async fn list_contexts(
         &self,
         account: &str,
         inventory_type: InventoryType,
     ) -> Result<Vec<ContextRecord>, StoreError> {
-        let items: Vec<Item> = self
+        let keys: Vec<Item> = self
             .client
             .query()
             .table_name(&self.table)
@@ -360,7 +360,15 @@ impl Store {
             .try_collect()
             .await
             .map_err(sdk_error("Query"))?;
-        items.into_iter().map(decode).collect()
+        let keys: Vec<(String, String)> = keys
+            .iter()
+            .filter_map(|item| match (item.get("pk"), item.get("sk")) {
+                (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => Some((pk.clone(), sk.clone())),
+                _ => None,
+            })
+            .collect();
+        // A record deleted since the index was read is simply not found.
+        self.batch_get(&keys).await?.into_iter().map(decode).collect()
     }
 
     /// The contexts of an account and type whose names start with `prefix`, read from the
