@@ -46,7 +46,9 @@ async fn detail_routes_answer_anchores_shapes_page_by_page() {
 
     let containers = all_pages(&harness, "/v2/kubernetes-containers", "containers", 3).await;
     assert_eq!(containers.len(), 4, "every container, across both namespaces and two pages");
-    let api = containers.iter().find(|c| c["image_tag"] == "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments/api:v4.2.0");
+    let api = containers
+        .iter()
+        .find(|c| c["image_tag"] == "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments/api:v4.2.0");
     let api = api.expect("tags come from the image records");
     for field in ["id", "name", "pod_id", "account_name", "context", "image_tag", "image_digest"] {
         assert!(api[field].is_string(), "{field} in {api}");
@@ -58,7 +60,11 @@ async fn detail_routes_answer_anchores_shapes_page_by_page() {
     assert_eq!(values(&pods, "id"), BTreeSet::from(["pod-0001", "pod-0002", "pod-0003"].map(String::from)));
     assert!(pods.iter().all(|pod| pod["node_id"] == "node-0001" && pod["labels"].is_object()));
     let nodes = all_pages(&harness, "/v2/kubernetes-nodes", "namespaces", 10).await;
-    assert_eq!(values(&nodes, "uid"), BTreeSet::from(["node-0001".to_owned()]), "one node, though two namespaces report it");
+    assert_eq!(
+        values(&nodes, "uid"),
+        BTreeSet::from(["node-0001".to_owned()]),
+        "one node, though two namespaces report it"
+    );
     assert_eq!(nodes[0]["name"], "ip-10-0-1-12");
     let namespaces = all_pages(&harness, "/v2/kubernetes-namespaces", "namespaces", 1).await;
     assert_eq!(values(&namespaces, "name"), BTreeSet::from(["default", "payments"].map(String::from)));
@@ -84,7 +90,8 @@ async fn detail_routes_answer_anchores_shapes_page_by_page() {
 
     let missing = get(&harness, "/v2/kubernetes-containers", &[]).await;
     assert_eq!((missing.status, missing.body["detail"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("page")));
-    let other_account = harness.send(admin_event("get-kubernetes-pods.json", None, None, Some("team-b"), &[("page", "1")])).await;
+    let other_account =
+        harness.send(admin_event("get-kubernetes-pods.json", None, None, Some("team-b"), &[("page", "1")])).await;
     assert_eq!(other_account.body["namespaces"], json!([]), "accounts see only their own details");
 
     harness.clock.set(day(121) + TimeDelta::minutes(5));
@@ -138,12 +145,19 @@ async fn a_clusters_namespaces_are_deleted_together() {
     }
     let delete = |cluster: &'static str| {
         let harness = &harness;
-        async move { harness.call("delete-kubernetes-namespaces.json", None, Some("admin"), &[("cluster_name", cluster)]).await }
+        async move {
+            harness.call("delete-kubernetes-namespaces.json", None, Some("admin"), &[("cluster_name", cluster)]).await
+        }
     };
     let deleted = delete("prod-eu-1").await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
-    let left: BTreeSet<String> = harness.list("admin", &[]).await.iter().map(|i| i["context"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(left, BTreeSet::from(["prod-eu-10/a", "prod-eu-10/b"].map(String::from)), "prod-eu-10 is another cluster");
+    let left: BTreeSet<String> =
+        harness.list("admin", &[]).await.iter().map(|i| i["context"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(
+        left,
+        BTreeSet::from(["prod-eu-10/a", "prod-eu-10/b"].map(String::from)),
+        "prod-eu-10 is another cluster"
+    );
     assert_eq!(delete("prod-eu-1").await.status, StatusCode::NOT_FOUND);
     let unnamed = harness.call("delete-kubernetes-namespaces.json", None, Some("admin"), &[("cluster_name", "")]).await;
     assert_eq!(unnamed.body["detail"]["field"], "cluster_name", "no request deletes every cluster");
@@ -162,15 +176,28 @@ async fn a_k8s_inventory_agent_registers_reports_health_and_posts_batches() {
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
     let uuid = first.body["uuid"].as_str().unwrap().to_owned();
     assert_eq!(first.body["integration_status"]["state"], "registered");
-    assert_eq!((first.body["account_name"].as_str(), first.body["cluster_name"].as_str()), (Some("admin"), Some("prod-eu-1")));
+    assert_eq!(
+        (first.body["account_name"].as_str(), first.body["cluster_name"].as_str()),
+        (Some("admin"), Some("prod-eu-1"))
+    );
     let again = register().await;
-    assert_eq!((again.status, again.body["uuid"].as_str()), (StatusCode::OK, Some(uuid.as_str())), "same ids, same uuid");
+    assert_eq!(
+        (again.status, again.body["uuid"].as_str()),
+        (StatusCode::OK, Some(uuid.as_str())),
+        "same ids, same uuid"
+    );
 
     let health = integration_tests::sample_report("post-integration-health-report.json");
     let path = format!("/v2/system/integrations/{uuid}/health-report");
     for minute in 1..=2 {
         harness.clock.set(day(0) + TimeDelta::minutes(minute));
-        let event = admin_event("post-integration-health-report.json", Some(&path), Some(&health.to_string()), Some("admin"), &[]);
+        let event = admin_event(
+            "post-integration-health-report.json",
+            Some(&path),
+            Some(&health.to_string()),
+            Some("admin"),
+            &[],
+        );
         let reported = harness.send(event).await;
         assert_eq!((reported.status, &reported.body), (StatusCode::CREATED, &Value::Null));
     }
@@ -192,14 +219,25 @@ async fn a_k8s_inventory_agent_registers_reports_health_and_posts_batches() {
     assert_eq!(quiet["integration_status"]["state"], "inactive", "three missed reports");
 
     let unknown = "/v2/system/integrations/00000000-0000-8000-8000-000000000000/health-report";
-    let event = admin_event("post-integration-health-report.json", Some(unknown), Some(&health.to_string()), Some("admin"), &[]);
+    let event = admin_event(
+        "post-integration-health-report.json",
+        Some(unknown),
+        Some(&health.to_string()),
+        Some("admin"),
+        &[],
+    );
     assert_eq!(harness.send(event).await.status, StatusCode::NOT_FOUND);
-    let elsewhere = admin_event("post-integration-health-report.json", Some(&path), Some(&health.to_string()), Some("team-b"), &[]);
+    let elsewhere =
+        admin_event("post-integration-health-report.json", Some(&path), Some(&health.to_string()), Some("team-b"), &[]);
     assert_eq!(harness.send(elsewhere).await.status, StatusCode::NOT_FOUND, "another account's integration");
     let mut broken = registration.clone();
     broken.as_object_mut().unwrap().remove("registration_id");
-    let refused = harness.call("post-integration-registration.json", Some(&broken.to_string()), Some("admin"), &[]).await;
-    assert_eq!((refused.status, refused.body["detail"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("registration_id")));
+    let refused =
+        harness.call("post-integration-registration.json", Some(&broken.to_string()), Some("admin"), &[]).await;
+    assert_eq!(
+        (refused.status, refused.body["detail"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("registration_id"))
+    );
 }
 
 #[tokio::test]
@@ -236,5 +274,8 @@ async fn kai_namespaces_are_listed_without_containers() {
     let namespaces = all_pages(&harness, "/v2/kubernetes-namespaces", "namespaces", 10).await;
     assert_eq!(values(&namespaces, "name"), BTreeSet::from(["default", "kube-system"].map(String::from)));
     assert!(namespaces.iter().all(|ns| ns["uid"].is_null() && ns["cluster_name"] == "eks-prod"), "kai sends no uid");
-    assert!(all_pages(&harness, "/v2/kubernetes-containers", "containers", 10).await.is_empty(), "kai sends no containers");
+    assert!(
+        all_pages(&harness, "/v2/kubernetes-containers", "containers", 10).await.is_empty(),
+        "kai sends no containers"
+    );
 }

@@ -129,7 +129,11 @@ fn integration_error(error: IntegrationError, account: &str) -> ApiError {
         IntegrationError::NotFound(_) => ApiError::not_found(error.to_string()),
         IntegrationError::Store(store) => {
             tracing::error!(account, error = %store, "storing an integration failed");
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", "the integration could not be stored; retry")
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service_unavailable",
+                "the integration could not be stored; retry",
+            )
         }
     }
 }

@@ -15,13 +15,28 @@ use lambda_http::{Body, Request};
 fn item(n: usize, rng: &mut fastrand::Rng) -> InventoryItem {
     let digest: String = (0..64).map(|_| char::from_digit(rng.u32(0..16), 16).unwrap()).collect();
     let context = n % 120;
-    let mut random_time =
-        || format!("2026-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", rng.u32(8..12), rng.u32(1..29), rng.u32(0..24), rng.u32(0..60), rng.u32(0..60), rng.u32(0..1000));
+    let mut random_time = || {
+        format!(
+            "2026-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            rng.u32(8..12),
+            rng.u32(1..29),
+            rng.u32(0..24),
+            rng.u32(0..60),
+            rng.u32(0..60),
+            rng.u32(0..1000)
+        )
+    };
     let first_seen = random_time();
     InventoryItem {
         inventory_type: InventoryType::Kubernetes,
         context: format!("prod-{}-cluster/team-{}", ["eu-1", "us-2", "ap-3"][context % 3], context / 3),
-        image_tag: format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/team-{}/service-{}:v1.{}.{}", context / 3, n % 300, n % 17, n % 5),
+        image_tag: format!(
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team-{}/service-{}:v1.{}.{}",
+            context / 3,
+            n % 300,
+            n % 17,
+            n % 5
+        ),
         image_digest: format!("sha256:{digest}"),
         container_count: 1 + (n % 7) as u32,
         created_at: first_seen.clone(),

@@ -133,7 +133,8 @@ impl InventoryDeleter {
     /// cluster, each under its own lease. Contexts a report is being stored for are left and
     /// answered `Busy` once the others are deleted.
     pub async fn delete_cluster(&self, account: &str, cluster: &str) -> Result<DeleteOutcome, LeaseError> {
-        let contexts = self.store.contexts_with_prefix(account, InventoryType::Kubernetes, &format!("{cluster}/")).await?;
+        let contexts =
+            self.store.contexts_with_prefix(account, InventoryType::Kubernetes, &format!("{cluster}/")).await?;
         let (mut items, mut busy, mut found) = (0, false, false);
         for context in contexts {
             let target = DeleteTarget { inventory_type: InventoryType::Kubernetes, context, image_digest: None };

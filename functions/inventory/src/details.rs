@@ -189,16 +189,24 @@ impl DetailReader {
             }
             Some(DetailKind::Node) => {
                 let nodes = self.nodes(account, &contexts, None).await?;
-                nodes.into_iter().skip(page.offset()).take(page.page_size).map(|found| self.entry(account, &found, &HashMap::new())).collect()
+                nodes
+                    .into_iter()
+                    .skip(page.offset())
+                    .take(page.page_size)
+                    .map(|found| self.entry(account, &found, &HashMap::new()))
+                    .collect()
             }
             Some(kind) => {
                 let mut counts = Vec::with_capacity(contexts.len());
                 for context in &contexts {
-                    let stored = context.detail_counts.as_ref().map(|counts| counts.get(kind.letter()).copied().unwrap_or(0));
+                    let stored =
+                        context.detail_counts.as_ref().map(|counts| counts.get(kind.letter()).copied().unwrap_or(0));
                     let count = match stored {
                         Some(count) => count,
                         // Written before records counted their details: count them once here.
-                        None => self.store.count_prefix(&self.detail_pk(account, context), &kind.sort_key_prefix()).await?,
+                        None => {
+                            self.store.count_prefix(&self.detail_pk(account, context), &kind.sort_key_prefix()).await?
+                        }
                     };
                     counts.push(count as usize);
                 }
@@ -207,7 +215,11 @@ impl DetailReader {
                     let context = &contexts[slice.context];
                     let items = self
                         .store
-                        .query_prefix(&self.detail_pk(account, context), &kind.sort_key_prefix(), slice.skip + slice.take)
+                        .query_prefix(
+                            &self.detail_pk(account, context),
+                            &kind.sort_key_prefix(),
+                            slice.skip + slice.take,
+                        )
                         .await?;
                     for item in items.into_iter().skip(slice.skip) {
                         let record: DetailRecord = decode_item(item)?;
@@ -255,19 +267,30 @@ impl DetailReader {
 
     /// Every node of the account's Kubernetes contexts (or only `uid`), merged across the
     /// namespaces that reported it, latest sighting first, in name order.
-    async fn nodes(&self, account: &str, contexts: &[ContextRecord], uid: Option<&str>) -> Result<Vec<Found>, StoreError> {
+    async fn nodes(
+        &self,
+        account: &str,
+        contexts: &[ContextRecord],
+        uid: Option<&str>,
+    ) -> Result<Vec<Found>, StoreError> {
         let prefix = DetailKind::Node.sort_key_prefix();
         let mut nodes: HashMap<String, Found> = HashMap::new();
         let items = match uid {
             Some(uid) => {
-                let keys: Vec<(String, String)> =
-                    contexts.iter().map(|context| (self.detail_pk(account, context), format!("{prefix}{uid}"))).collect();
+                let keys: Vec<(String, String)> = contexts
+                    .iter()
+                    .map(|context| (self.detail_pk(account, context), format!("{prefix}{uid}")))
+                    .collect();
                 self.store.batch_get(&keys).await?
             }
             None => {
                 let mut items = Vec::new();
                 for context in contexts {
-                    let count = context.detail_counts.as_ref().and_then(|c| c.get("n").copied()).map_or(usize::MAX, |c| c as usize);
+                    let count = context
+                        .detail_counts
+                        .as_ref()
+                        .and_then(|c| c.get("n").copied())
+                        .map_or(usize::MAX, |c| c as usize);
                     if count > 0 {
                         items.extend(self.store.query_prefix(&self.detail_pk(account, context), &prefix, count).await?);
                     }
@@ -310,9 +333,12 @@ impl DetailReader {
             Listing::KubernetesPods => {
                 let keys: Vec<(String, String)> = contexts
                     .iter()
-                    .map(|context| (self.detail_pk(account, context), format!("{}{uid}", DetailKind::Pod.sort_key_prefix())))
+                    .map(|context| {
+                        (self.detail_pk(account, context), format!("{}{uid}", DetailKind::Pod.sort_key_prefix()))
+                    })
                     .collect();
-                let by_context: HashMap<&str, &ContextRecord> = contexts.iter().map(|c| (c.context.as_str(), c)).collect();
+                let by_context: HashMap<&str, &ContextRecord> =
+                    contexts.iter().map(|c| (c.context.as_str(), c)).collect();
                 for item in self.store.batch_get(&keys).await? {
                     let record: DetailRecord = decode_item(item)?;
                     let Some(context) = by_context.get(record.context.as_str()) else { continue };

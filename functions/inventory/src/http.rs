@@ -175,7 +175,11 @@ pub fn payload_bytes(body: &Body) -> usize {
 
 /// A JSON answer, gzip-compressed when the client accepts it, or an error naming `limit` when
 /// even that is past what a Lambda function may return.
-pub fn negotiated_json(request: &Request, status: StatusCode, body: &impl Serialize) -> Result<Response<Body>, ApiError> {
+pub fn negotiated_json(
+    request: &Request,
+    status: StatusCode,
+    body: &impl Serialize,
+) -> Result<Response<Body>, ApiError> {
     let text = serde_json::to_string(body).map_err(|_| ApiError::internal())?;
     let (body, encoding) = if accepts_gzip(request) && text.len() >= MIN_COMPRESSED_BODY_BYTES {
         (Body::Binary(gzip(text.as_bytes())), Some("gzip"))
@@ -206,7 +210,8 @@ pub fn negotiated_json(request: &Request, status: StatusCode, body: &impl Serial
 
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     use std::io::Write;
-    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 8), flate2::Compression::default());
+    let mut encoder =
+        flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 8), flate2::Compression::default());
     encoder.write_all(bytes).expect("writing to memory cannot fail");
     encoder.finish().expect("writing to memory cannot fail")
 }

@@ -5,8 +5,8 @@
 use crate::clock::Clock;
 use crate::lease::{ContextLease, LeaseError};
 use crate::model::{
-    contexts_pk, detail_pk, image_sk, inventory_pk, ContextRecord, DetailRecord, ImageRecord, InventoryType, KIND_CONTEXT,
-    KIND_DETAIL, KIND_IMAGE,
+    contexts_pk, detail_pk, image_sk, inventory_pk, ContextRecord, DetailRecord, ImageRecord, InventoryType,
+    KIND_CONTEXT, KIND_DETAIL, KIND_IMAGE,
 };
 use crate::plan::{plan_context, ContextPlan, Plan, ReportMeta, Retention, Write};
 use crate::report::{ContextSnapshot, ItemNotes, ParsedReport};

@@ -8,7 +8,10 @@
 
 use crate::clock::Clock;
 use crate::ingest::format_time;
-use crate::limits::{MAX_ID_BYTES, MAX_INTEGRATION_BODY_BYTES, MAX_INTEGRATION_JSON_BYTES, MAX_INTEGRATION_REASON_BYTES};
+use crate::limits::{
+    MAX_ID_BYTES, MAX_INTEGRATION_BODY_BYTES, MAX_INTEGRATION_ERRORS, MAX_INTEGRATION_ERROR_CHARS,
+    MAX_INTEGRATION_JSON_BYTES, MAX_INTEGRATION_REASON_BYTES, MAX_INTEGRATION_TYPE_BYTES,
+};
 use crate::store::{decode_item, encode, sdk_error, Store, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -114,12 +117,14 @@ impl Registration {
         let registration_id = required_id(&fields, "registration_id")?;
         let registration_instance_id = required_id(&fields, "registration_instance_id")?;
         match fields.get("type") {
-            Some(Value::String(kind)) if !kind.is_empty() && kind.len() <= 64 => {}
+            Some(Value::String(kind)) if !kind.is_empty() && kind.len() <= MAX_INTEGRATION_TYPE_BYTES => {}
             Some(_) => return Err(invalid("type", "must be a non-empty string such as \"k8s_inventory_agent\"")),
             None => return Err(invalid("type", "is required")),
         }
         let health_report_interval = health_interval(&fields)?;
-        for own in ["uuid", "account_name", "username", "accounts", "integration_status", "reported_status", "last_seen"] {
+        for own in
+            ["uuid", "account_name", "username", "accounts", "integration_status", "reported_status", "last_seen"]
+        {
             fields.remove(own);
         }
         let mut value = Value::Object(fields);
@@ -165,7 +170,9 @@ impl HealthReport {
         let health_report_interval = health_interval(&object)?;
         let errors = match object.get("health_data").and_then(|data| data.get("errors")) {
             None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(errors)) => errors.iter().map(|error| error.as_str().map_or_else(|| error.to_string(), str::to_owned)).collect(),
+            Some(Value::Array(errors)) => {
+                errors.iter().map(|error| error.as_str().map_or_else(|| error.to_string(), str::to_owned)).collect()
+            }
             Some(_) => return Err(invalid("health_data.errors", "must be an array of strings")),
         };
         let mut report = Value::Object(object);
@@ -215,7 +222,10 @@ impl IntegrationRecord {
         let mut integration: Map<String, Value> = serde_json::from_str(&self.registration).unwrap_or_default();
         let lifecycle = match self.last_seen {
             None => ("registered", "registered; no health report yet"),
-            Some(seen) if now - seen > TimeDelta::seconds(self.health_report_interval * i64::from(MISSED_REPORTS_INACTIVE)) => {
+            Some(seen)
+                if now - seen
+                    > TimeDelta::seconds(self.health_report_interval * i64::from(MISSED_REPORTS_INACTIVE)) =>
+            {
                 ("inactive", "missed its last three health reports")
             }
             Some(_) => ("active", "sending health reports"),
@@ -343,8 +353,12 @@ impl IntegrationRegistry {
         let report = HealthReport::parse(body)?;
         let now = self.clock.now();
         let text = bounded_json(&report.report, "body")?;
-        let errors: Vec<AttributeValue> =
-            report.errors.iter().take(20).map(|error| AttributeValue::S(error.chars().take(1024).collect())).collect();
+        let errors: Vec<AttributeValue> = report
+            .errors
+            .iter()
+            .take(MAX_INTEGRATION_ERRORS)
+            .map(|error| AttributeValue::S(error.chars().take(MAX_INTEGRATION_ERROR_CHARS).collect()))
+            .collect();
         let result = self
             .store
             .client()
@@ -455,7 +469,9 @@ mod tests {
 
     #[test]
     fn secrets_in_a_sent_configuration_are_not_kept() {
-        let body = registration(json!({"configuration": {"anchore": {"url": "u", "password": "hunter2hunter2"}, "api_token": "t"}}));
+        let body = registration(
+            json!({"configuration": {"anchore": {"url": "u", "password": "hunter2hunter2"}, "api_token": "t"}}),
+        );
         let stored = parse(&body).unwrap();
         let text = Value::Object(stored.fields).to_string();
         assert!(!text.contains("hunter2") && !text.contains("\"t\""), "{text}");

@@ -51,8 +51,13 @@ pub const MAX_DETAIL_PAGE_SIZE: usize = 5000;
 pub const MAX_INTEGRATION_BODY_BYTES: usize = 256 * 1024;
 /// An integration's registration or latest health report as stored (inside the 400 KB item).
 pub const MAX_INTEGRATION_JSON_BYTES: usize = 128 * 1024;
-/// The reported errors shown as an integration's `reported_status.reason`.
+/// The reported errors shown as an integration's `reported_status.reason`, in characters.
 pub const MAX_INTEGRATION_REASON_BYTES: usize = 2048;
+/// A health report's errors kept, and characters kept of each.
+pub const MAX_INTEGRATION_ERRORS: usize = 20;
+pub const MAX_INTEGRATION_ERROR_CHARS: usize = 1024;
+/// An integration's `type` (Anchore knows one: `k8s_inventory_agent`).
+pub const MAX_INTEGRATION_TYPE_BYTES: usize = 64;
 
 /// Skipped or adjusted items listed in a report's answer; the rest are only counted.
 pub const MAX_LISTED_ITEM_NOTES: usize = 100;

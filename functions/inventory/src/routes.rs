@@ -174,7 +174,10 @@ mod tests {
         assert!(find("GET", "/v3/inventories").is_none());
         assert!(find("GET", "/").is_none());
         let health = find("POST", "/v2/system/integrations/84993c1f/health-report").unwrap();
-        assert_eq!((health.route.endpoint, health.param("integration_uuid")), (IntegrationHealthReport, Some("84993c1f")));
+        assert_eq!(
+            (health.route.endpoint, health.param("integration_uuid")),
+            (IntegrationHealthReport, Some("84993c1f"))
+        );
         assert_eq!(find("POST", "/v2/system/integrations/registration").unwrap().route.endpoint, RegisterIntegration);
         assert_eq!(find("GET", "/v2/system/integrations/registration").unwrap().route.endpoint, GetIntegration);
     }

@@ -2,7 +2,8 @@
 //! writes, and inventory queries.
 
 use crate::model::{
-    contexts_pk, detail_pk, image_sk, inventory_pk, ContextRecord, CONTEXTS_INDEX, DetailRecord, ImageRecord, InventoryType, KIND_CONTEXT,
+    contexts_pk, detail_pk, image_sk, inventory_pk, ContextRecord, DetailRecord, ImageRecord, InventoryType,
+    CONTEXTS_INDEX, KIND_CONTEXT,
 };
 use crate::plan::{StoredContext, Tracked};
 use aws_sdk_dynamodb::error::SdkError;
@@ -448,7 +449,9 @@ impl Store {
                     .map_err(sdk_error("BatchGetItem"))?;
                 let items = output.responses.and_then(|mut tables| tables.remove(&self.table)).unwrap_or_default();
                 let rest = output.unprocessed_keys.and_then(|mut tables| tables.remove(&self.table));
-                let rest = rest.unwrap_or_else(|| KeysAndAttributes::builder().set_keys(Some(Vec::new())).build().expect("keys are set"));
+                let rest = rest.unwrap_or_else(|| {
+                    KeysAndAttributes::builder().set_keys(Some(Vec::new())).build().expect("keys are set")
+                });
                 Ok((items, rest))
             };
             found.extend(until_processed(keys, |rest| rest.keys().len(), send).await?.1);

@@ -112,8 +112,9 @@ pub async fn create_table(client: &Client, name: &str, definition: &TableDefinit
     }
     for index in &definition.global_secondary_indexes {
         let keys = index.key_schema.iter().map(key_element).collect::<Result<Vec<_>, _>>()?;
-        let projection =
-            Projection::builder().projection_type(ProjectionType::from(index.projection.projection_type.as_str())).build();
+        let projection = Projection::builder()
+            .projection_type(ProjectionType::from(index.projection.projection_type.as_str()))
+            .build();
         request = request.global_secondary_indexes(
             GlobalSecondaryIndex::builder()
                 .index_name(&index.index_name)

@@ -88,7 +88,8 @@ impl ApiFunction for QueryApp {
             },
             Endpoint::GetIntegration => {
                 let uuid = matched.param("integration_uuid").unwrap_or_default();
-                check_id("integration_uuid", uuid).map_err(|error| ApiError::bad_request(error.parameter, &error.message))?;
+                check_id("integration_uuid", uuid)
+                    .map_err(|error| ApiError::bad_request(error.parameter, &error.message))?;
                 match self.integrations.describe(account, uuid).await {
                     Ok(Some(integration)) => Ok(json_response(StatusCode::OK, &integration)),
                     Ok(None) => Err(ApiError::not_found(format!("no integration {uuid} in this account"))),
@@ -127,11 +128,17 @@ impl QueryApp {
         negotiated_json(request, StatusCode::OK, &list)
     }
 
-    async fn list_details(&self, request: &Request, account: &str, listing: Listing) -> Result<Response<Body>, ApiError> {
+    async fn list_details(
+        &self,
+        request: &Request,
+        account: &str,
+        listing: Listing,
+    ) -> Result<Response<Body>, ApiError> {
         let params = request.query_string_parameters();
         let page = Page::from_params(|name| params.first(name).map(str::to_owned))
             .map_err(|error| ApiError::bad_request(error.parameter, &error.message))?;
-        let body = self.details.list(account, listing, page).await.map_err(|error| failed(error, account, "details"))?;
+        let body =
+            self.details.list(account, listing, page).await.map_err(|error| failed(error, account, "details"))?;
         negotiated_json(request, StatusCode::OK, &body)
     }
 }

@@ -62,7 +62,8 @@ mod tests {
         let version: Vec<u32> =
             body["service"]["version"].as_str().unwrap().split('.').map(|part| part.parse().unwrap()).collect();
         let registers = version >= vec![5, 11];
-        let served = |method: &str, path: &str| routes::find(method, path).is_some_and(|m| m.route.function == "ingest");
+        let served =
+            |method: &str, path: &str| routes::find(method, path).is_some_and(|m| m.route.function == "ingest");
         let registration_served = served("POST", "/v2/system/integrations/registration")
             && served("POST", "/v2/system/integrations/0b9c4e0e-6c1f-4d8a-9f3e-2f8d0c7a1b2c/health-report");
         assert_eq!(registers, registration_served, "5.11 and later make k8s-inventory register, and exit if it cannot");
