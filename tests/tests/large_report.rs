@@ -50,6 +50,8 @@ async fn five_thousand_containers_store_once_and_repost_cheaply() {
     assert_eq!(same.status, StatusCode::CREATED);
     let identical_writes = harness.requests.writes();
     assert_eq!(identical_writes, 0, "an identical re-post writes nothing");
+    let reads = |harness: &Harness| (harness.requests.get("GetItem"), harness.requests.get("Query"));
+    assert_eq!(reads(&harness), (NAMESPACES as u64, 0), "and reads one context record per namespace, no item");
 
     harness.clock.advance(TimeDelta::minutes(5));
     let later = k8s_report("big", day(0) + TimeDelta::minutes(5), &containers);
@@ -59,6 +61,7 @@ async fn five_thousand_containers_store_once_and_repost_cheaply() {
     let heartbeat_writes = harness.requests.writes();
     assert_eq!(heartbeat_writes, NAMESPACES as u64, "one context heartbeat per namespace");
     assert_eq!(harness.requests.get("PutItem"), NAMESPACES as u64);
+    assert_eq!(reads(&harness), (NAMESPACES as u64, 0), "an unchanged report reads no item");
 
     // One container changes image: one container, one image added, maybe one image removed.
     let mut changed = containers.clone();

@@ -277,6 +277,8 @@ mod tests {
             expires_at: None,
             context_pk: None,
             detail_counts: None,
+            content_hash: None,
+            refresh_due_at: None,
             lock_owner: None,
             lock_until: None,
         };

@@ -8,7 +8,7 @@ use crate::model::{
     contexts_pk, detail_pk, image_sk, inventory_pk, ContextRecord, DetailRecord, ImageRecord, InventoryType,
     KIND_CONTEXT, KIND_DETAIL, KIND_IMAGE,
 };
-use crate::plan::{plan_context, ContextPlan, Plan, ReportMeta, Retention, Write};
+use crate::plan::{plan_context, plan_from_record, ContextPlan, Plan, ReportMeta, Retention, Write};
 use crate::report::{ContextSnapshot, ItemNotes, ParsedReport};
 use crate::settings::Settings;
 use crate::store::{backoff, encode, BatchWrite, Expect, Store, StoreError};
@@ -153,17 +153,31 @@ impl Ingestor {
         snapshot: &ContextSnapshot,
         summary: &mut ContextSummary,
     ) -> Result<(), IngestError> {
+        let content_hash = snapshot.content_hash();
         for attempt in 0..MAX_CONTEXT_ATTEMPTS {
             if attempt > 0 {
                 tokio::time::sleep(backoff(attempt + 2)).await;
             }
             let now = self.clock.now();
-            let stored = self.store.load_context(account, inventory_type, &snapshot.context).await?;
-            let previous = stored.record.clone();
+            // The record alone decides most reports (same content as stored): one small read.
+            let mut previous = self.store.get_context(account, inventory_type, &snapshot.context, true).await?;
             if previous.as_ref().is_some_and(|record| record.lease_is_live(now)) {
                 continue;
             }
-            let plan = match plan_context(stored, snapshot, report, now, self.retention()) {
+            let decided =
+                plan_from_record(previous.as_ref(), snapshot, &content_hash, report, now, self.retention());
+            let decided = match decided {
+                Some(plan) => plan,
+                None => {
+                    let stored = self.store.load_context(account, inventory_type, &snapshot.context).await?;
+                    previous = stored.record.clone();
+                    if previous.as_ref().is_some_and(|record| record.lease_is_live(now)) {
+                        continue;
+                    }
+                    plan_context(stored, snapshot, report, now, self.retention())
+                }
+            };
+            let plan = match decided {
                 Plan::Stale { last_report_at } => {
                     tracing::info!(context = %snapshot.context, %last_report_at, report_time = %report.time, "ignoring an older report");
                     summary.status = ContextStatus::Stale;
@@ -197,6 +211,8 @@ impl Ingestor {
                 expires_at: state.expires_at,
                 context_pk: Some(contexts_pk(account, inventory_type)),
                 detail_counts: Some(state.detail_counts.clone()),
+                content_hash: Some(state.content_hash.clone()),
+                refresh_due_at: state.refresh_due_at,
                 lock_owner: None,
                 lock_until: None,
             };

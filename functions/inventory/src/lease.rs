@@ -60,10 +60,13 @@ impl ContextLease {
         };
         let owner = format!("{:016x}", fastrand::u64(..));
         let until = now + LEASE_DURATION;
+        // The items are about to change: until the holder commits, no report may trust the
+        // record's content hash (a failed holder gives the record back without it).
         let held = ContextRecord {
             version: base.version + 1,
             lock_owner: Some(owner.clone()),
             lock_until: Some(until.timestamp()),
+            content_hash: None,
             ..base
         };
         match store.put_context(&held, expect).await {

@@ -16,8 +16,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 pub type Metadata = BTreeMap<String, String>;
-/// Detail items of a context per kind: the sort key's letter before `#`.
+/// Detail items of a context per kind: the sort key's letter before `#` (and `i`: images).
 pub type DetailCounts = BTreeMap<String, u32>;
+/// The key of present images in `DetailCounts`.
+pub const IMAGE_COUNT_KEY: &str = "i";
 
 pub const KIND_CONTEXT: &str = "context";
 pub const KIND_IMAGE: &str = "image";
@@ -72,7 +74,7 @@ pub fn image_sk(context: &str, image_key: &str) -> String {
 }
 
 /// Supporting metadata of a context: everything but the image roll-up.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum Detail {
     K8sContainer {
@@ -210,9 +212,18 @@ pub struct ContextRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_pk: Option<String>,
     /// Stored details per kind (`c`, `p`, `n`, `t`, `s`) after the latest report, so a detail
-    /// listing skips whole contexts without reading them.
+    /// listing skips whole contexts without reading them; `i` counts its present images.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail_counts: Option<DetailCounts>,
+    /// A hash of the content of the latest report applied (`ContextSnapshot::content_hash`):
+    /// a report with the same hash changes no item, so it is stored without reading any.
+    /// Cleared while a lease holder rewrites the items.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_hash: Option<String>,
+    /// When the first present item's `last_seen` needs refreshing (epoch seconds); until then a
+    /// report with the same content writes only this record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_due_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_owner: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -2,7 +2,9 @@
 //! decide the writes. Nothing here talks to DynamoDB.
 
 use crate::image::TAG_KEY_PREFIX;
-use crate::model::{count_details, ContextRecord, Detail, DetailCounts, ImageContent, ReportSource, Tracking};
+use crate::model::{
+    count_details, ContextRecord, Detail, DetailCounts, ImageContent, ReportSource, Tracking, IMAGE_COUNT_KEY,
+};
 use crate::report::{ContextSnapshot, NamespaceMeta};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
@@ -12,8 +14,10 @@ use std::collections::{BTreeMap, HashMap};
 /// item's last sighting is its context's `last_report_at`.
 pub const REFRESH_INTERVAL: TimeDelta = TimeDelta::days(1);
 
-/// Each item waits between one and two refresh intervals, chosen by its key, so the rewrites of
-/// a large context spread over a day of reports instead of landing in one.
+/// Each item waits between one and two refresh intervals, chosen by its key. When the first item
+/// of a context falls due (the record's `refresh_due_at`), every item due within the next
+/// interval is refreshed with it, so a context's items are read and rewritten at most about once
+/// a day, and the reports in between read no item.
 fn refresh_after(key: &str) -> TimeDelta {
     // FNV-1a: stable across processes and releases, unlike the std hasher.
     let hash = key
@@ -79,7 +83,11 @@ pub struct ContextState {
     pub namespace: Option<NamespaceMeta>,
     pub source: ReportSource,
     pub expires_at: Option<i64>,
+    /// Details per kind and present images (`i`).
     pub detail_counts: DetailCounts,
+    pub content_hash: String,
+    /// When the first present item needs refreshing; `None` when nothing is present.
+    pub refresh_due_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
@@ -119,6 +127,8 @@ pub enum Plan {
 
 struct Timing {
     report_time: DateTime<Utc>,
+    /// Items whose refresh falls due before this are refreshed now.
+    refresh_horizon: DateTime<Utc>,
     /// The live context's previous report: the last sighting of items that just left.
     previous_report: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
@@ -153,23 +163,28 @@ impl Timing {
     }
 }
 
+/// The writes that make the stored items match `desired`, the change counts, and when the first
+/// item present afterwards needs refreshing.
 fn diff<C: Clone + PartialEq>(
     mut stored: HashMap<String, Tracked<C>>,
     desired: BTreeMap<String, C>,
     timing: &Timing,
-) -> (Vec<Write<C>>, ChangeCounts) {
+) -> (Vec<Write<C>>, ChangeCounts, Option<DateTime<Utc>>) {
     let mut writes = Vec::new();
     let mut counts = ChangeCounts::default();
+    let mut next_refresh: Option<DateTime<Utc>> = None;
     for (key, content) in desired {
-        match stored.remove(&key).filter(|item| timing.is_live(&item.tracking)) {
+        let wait = refresh_after(&key);
+        let last_seen = match stored.remove(&key).filter(|item| timing.is_live(&item.tracking)) {
             None => {
                 counts.added += 1;
                 let tracking = timing.present_tracking(timing.report_time);
                 writes.push(Write::Put { key, content, tracking });
+                timing.report_time
             }
             Some(item) => {
                 let previous = &item.tracking;
-                let refresh_due = timing.report_time - previous.last_seen >= refresh_after(&key)
+                let refresh_due = timing.refresh_horizon - previous.last_seen >= wait
                     || previous.expires_at.is_some() != timing.retention.ttl.is_some();
                 if previous.present {
                     counts.unchanged += 1;
@@ -179,9 +194,14 @@ fn diff<C: Clone + PartialEq>(
                 if !previous.present || item.content != content || refresh_due {
                     let tracking = timing.present_tracking(previous.first_seen);
                     writes.push(Write::Put { key, content, tracking });
+                    timing.report_time
+                } else {
+                    previous.last_seen
                 }
             }
-        }
+        };
+        let due = last_seen + wait;
+        next_refresh = Some(next_refresh.map_or(due, |next| next.min(due)));
     }
     // Sorted so plans are deterministic.
     let mut departed: Vec<_> = stored.into_iter().filter(|(_, item)| timing.is_live(&item.tracking)).collect();
@@ -197,7 +217,7 @@ fn diff<C: Clone + PartialEq>(
             writes.push(Write::Put { key, content: item.content, tracking });
         }
     }
-    (writes, counts)
+    (writes, counts, next_refresh)
 }
 
 /// The report a plan is made for.
@@ -207,7 +227,64 @@ pub struct ReportMeta {
     pub source: ReportSource,
 }
 
-/// Decides what a report changes for one context.
+/// A report older than the stored one, or from an agent for a context the collector reports,
+/// changes nothing; the context record alone decides that.
+fn refused(record: Option<&ContextRecord>, report: ReportMeta) -> Option<Plan> {
+    let last_report = record.and_then(|record| record.last_report_at);
+    if let Some(last_report_at) = last_report.filter(|stored| *stored > report.time) {
+        return Some(Plan::Stale { last_report_at });
+    }
+    let collector_report = record.filter(|record| record.source == Some(ReportSource::Collector));
+    let collector_recent =
+        collector_report.and_then(|record| record.last_report_at).filter(|at| report.time - *at < COLLECTOR_PRECEDENCE);
+    collector_recent
+        .filter(|_| report.source != ReportSource::Collector)
+        .map(|last_report_at| Plan::Superseded { last_report_at })
+}
+
+/// The plan of a report decided from the context record alone, without reading any item: a
+/// refused report, or one whose content is what the record says is stored, before any item
+/// falls due for a refresh. `None`: the items must be read (`plan_context`).
+pub fn plan_from_record(
+    record: Option<&ContextRecord>,
+    snapshot: &ContextSnapshot,
+    content_hash: &str,
+    report: ReportMeta,
+    now: DateTime<Utc>,
+    retention: Retention,
+) -> Option<Plan> {
+    if let Some(plan) = refused(record, report) {
+        return Some(plan);
+    }
+    let record = record?;
+    let last_report = record.last_report_at.filter(|at| is_live(*at, now, retention.ttl))?;
+    let unchanged = record.content_hash.as_deref() == Some(content_hash)
+        && record.refresh_due_at.is_none_or(|due| report.time.timestamp() < due)
+        && record.namespace == snapshot.namespace
+        && record.source == Some(report.source)
+        && record.expires_at.is_some() == retention.ttl.is_some()
+        && record.context_pk.is_some();
+    if !unchanged {
+        return None;
+    }
+    let detail_counts = record.detail_counts.clone()?;
+    let present_images = detail_counts.get(IMAGE_COUNT_KEY).copied().unwrap_or(0);
+    let images = ChangeCounts { unchanged: present_images, ..Default::default() };
+    let state = ContextState {
+        last_report_at: report.time,
+        first_seen: record.first_seen?,
+        namespace: snapshot.namespace.clone(),
+        source: report.source,
+        expires_at: retention.ttl.map(|ttl| (report.time + ttl).timestamp()),
+        detail_counts,
+        content_hash: content_hash.to_owned(),
+        refresh_due_at: record.refresh_due_at,
+    };
+    let context_write = (last_report != report.time).then_some(state);
+    Some(Plan::Apply(ContextPlan { image_writes: Vec::new(), detail_writes: Vec::new(), context_write, images }))
+}
+
+/// Decides what a report changes for one context, given everything stored for it.
 pub fn plan_context(
     mut stored: StoredContext,
     snapshot: &ContextSnapshot,
@@ -215,19 +292,17 @@ pub fn plan_context(
     now: DateTime<Utc>,
     retention: Retention,
 ) -> Plan {
+    if let Some(plan) = refused(stored.record.as_ref(), report) {
+        return plan;
+    }
     let report_time = report.time;
     let last_report = stored.record.as_ref().and_then(|record| record.last_report_at);
-    if let Some(last_report_at) = last_report.filter(|stored| *stored > report_time) {
-        return Plan::Stale { last_report_at };
-    }
-    let collector_report = stored.record.as_ref().filter(|record| record.source == Some(ReportSource::Collector));
-    let collector_recent =
-        collector_report.and_then(|record| record.last_report_at).filter(|at| report_time - *at < COLLECTOR_PRECEDENCE);
-    if let Some(last_report_at) = collector_recent.filter(|_| report.source != ReportSource::Collector) {
-        return Plan::Superseded { last_report_at };
-    }
     let live_last_report = last_report.filter(|at| is_live(*at, now, retention.ttl));
-    let timing = Timing { report_time, previous_report: live_last_report, now, retention };
+    // The record's first item has fallen due: refresh every item due within the next interval.
+    let bulk_refresh =
+        stored.record.as_ref().and_then(|record| record.refresh_due_at).is_some_and(|due| report_time.timestamp() >= due);
+    let refresh_horizon = if bulk_refresh { report_time + REFRESH_INTERVAL } else { report_time };
+    let timing = Timing { report_time, refresh_horizon, previous_report: live_last_report, now, retention };
 
     let desired_images = snapshot
         .images
@@ -255,7 +330,7 @@ pub fn plan_context(
     for key in &superseded {
         stored.images.remove(key);
     }
-    let (mut image_writes, images) = diff(stored.images, desired_images, &timing);
+    let (mut image_writes, images, images_due) = diff(stored.images, desired_images, &timing);
     image_writes.extend(superseded.into_iter().map(|key| Write::Delete { key }));
     // What the context holds once the plan is applied: live stored details and the report's,
     // less those the plan deletes.
@@ -267,13 +342,15 @@ pub fn plan_context(
         .chain(snapshot.details.keys())
         .cloned()
         .collect();
-    let (detail_writes, _) = diff(stored.details, snapshot.details.clone(), &timing);
+    let (detail_writes, _, details_due) = diff(stored.details, snapshot.details.clone(), &timing);
     for write in &detail_writes {
         if let Write::Delete { key } = write {
             detail_keys.remove(key.as_str());
         }
     }
-    let detail_counts = count_details(&detail_keys);
+    let mut detail_counts = count_details(&detail_keys);
+    detail_counts.insert(IMAGE_COUNT_KEY.to_owned(), snapshot.images.len() as u32);
+    let refresh_due_at = images_due.into_iter().chain(details_due).min().map(|due| due.timestamp());
 
     let record = stored.record.as_ref();
     let first_seen = match (live_last_report, record.and_then(|r| r.first_seen)) {
@@ -287,6 +364,8 @@ pub fn plan_context(
         source: report.source,
         expires_at: retention.ttl.map(|ttl| (report_time + ttl).timestamp()),
         detail_counts,
+        content_hash: snapshot.content_hash(),
+        refresh_due_at,
     };
     let nothing_to_track = record.is_none() && snapshot.images.is_empty() && snapshot.details.is_empty();
     let record_current = record.is_some_and(|r| {
@@ -297,6 +376,8 @@ pub fn plan_context(
             && r.expires_at.is_some() == state.expires_at.is_some()
             && r.context_pk.is_some()
             && r.detail_counts.as_ref() == Some(&state.detail_counts)
+            && r.content_hash.as_ref() == Some(&state.content_hash)
+            && r.refresh_due_at == state.refresh_due_at
     });
     let up_to_date = record_current && image_writes.is_empty() && detail_writes.is_empty();
     let context_write = (!nothing_to_track && !up_to_date).then_some(state);
@@ -364,6 +445,8 @@ mod tests {
                 expires_at: state.expires_at,
                 context_pk: Some("admin#kubernetes".into()),
                 detail_counts: Some(state.detail_counts.clone()),
+                content_hash: Some(state.content_hash.clone()),
+                refresh_due_at: state.refresh_due_at,
                 lock_owner: None,
                 lock_until: None,
             });
@@ -423,6 +506,53 @@ mod tests {
         let Write::Put { tracking, .. } = &two_days_later.image_writes[0] else { panic!() };
         assert_eq!(tracking.first_seen, at(0));
         assert_eq!(tracking.expires_at, Some((at(2) + TimeDelta::days(122)).timestamp()));
+    }
+
+    fn from_record(stored: &StoredContext, images: &[&str], time: DateTime<Utc>) -> Option<Plan> {
+        let snapshot = snapshot(images);
+        plan_from_record(stored.record.as_ref(), &snapshot, &snapshot.content_hash(), agent(time), time, KEEP)
+    }
+
+    #[test]
+    fn the_record_alone_decides_an_unchanged_report_until_a_refresh_is_due() {
+        let mut stored = StoredContext::default();
+        assert_eq!(from_record(&stored, &[DIGEST], at(0)), None, "a new context needs its items written");
+        run(&mut stored, &[DIGEST, "tag:docker.io/library/redis:7"], 0, KEEP);
+        let record = stored.record.clone().unwrap();
+        let due = record.refresh_due_at.expect("present items fall due");
+        assert!((at(1).timestamp()..at(2).timestamp()).contains(&due), "one to two intervals after the report");
+
+        let later = at(0) + TimeDelta::minutes(5);
+        let plan = applied(from_record(&stored, &[DIGEST, "tag:docker.io/library/redis:7"], later).unwrap());
+        assert_eq!((plan.item_write_count(), plan.images.unchanged), (0, 2));
+        let state = plan.context_write.expect("the report time moves");
+        assert_eq!((state.last_report_at, state.content_hash.as_str()), (later, record.content_hash.as_deref().unwrap()));
+        let same_time = applied(from_record(&stored, &[DIGEST, "tag:docker.io/library/redis:7"], at(0)).unwrap());
+        assert!(same_time.context_write.is_none(), "an identical re-post writes nothing");
+
+        assert_eq!(from_record(&stored, &[DIGEST], later), None, "changed content reads the items");
+        let at_due = DateTime::from_timestamp(due, 0).unwrap();
+        assert_eq!(from_record(&stored, &[DIGEST, "tag:docker.io/library/redis:7"], at_due), None, "a refresh is due");
+        assert!(matches!(from_record(&stored, &[], at(0) - TimeDelta::minutes(1)), Some(Plan::Stale { .. })));
+        let unhashed = StoredContext {
+            record: Some(ContextRecord { content_hash: None, ..record.clone() }),
+            ..StoredContext::default()
+        };
+        assert_eq!(from_record(&unhashed, &[DIGEST, "tag:docker.io/library/redis:7"], later), None, "a lease held it");
+    }
+
+    #[test]
+    fn a_due_refresh_rewrites_every_item_due_within_the_next_interval() {
+        let mut stored = StoredContext::default();
+        let keys: Vec<String> = (0..200).map(|n| format!("sha256:{n:064x}")).collect();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        run(&mut stored, &keys, 0, KEEP);
+        let due = DateTime::from_timestamp(stored.record.as_ref().unwrap().refresh_due_at.unwrap(), 0).unwrap();
+        let refresh = applied(plan_context(stored.clone(), &snapshot(&keys), agent(due), due, KEEP));
+        assert_eq!(refresh.image_writes.len(), 200, "every item falls due within a day of the first");
+        apply(&mut stored, &refresh);
+        let next = stored.record.as_ref().unwrap().refresh_due_at.unwrap();
+        assert!(next >= (due + REFRESH_INTERVAL).timestamp(), "the next refresh is a day or more away");
     }
 
     #[test]

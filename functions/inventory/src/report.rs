@@ -116,6 +116,27 @@ pub struct ContextSnapshot {
     pub digest_tags: BTreeSet<String>,
 }
 
+impl ContextSnapshot {
+    /// A hash of what the report says about the context's items (not its namespace metadata,
+    /// which the context record holds itself): equal hashes mean nothing to write but the
+    /// report time. SHA-256, so two contents never share one.
+    pub fn content_hash(&self) -> String {
+        struct Sha(sha2::Sha256);
+        impl std::hash::Hasher for Sha {
+            fn write(&mut self, bytes: &[u8]) {
+                sha2::Digest::update(&mut self.0, bytes);
+            }
+            fn finish(&self) -> u64 {
+                unreachable!("only the SHA-256 is read")
+            }
+        }
+        let mut hasher = Sha(sha2::Sha256::default());
+        std::hash::Hash::hash(&(&self.images, &self.details, &self.digest_tags), &mut hasher);
+        let digest = sha2::Digest::finalize(hasher.0);
+        digest[..16].iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NamespaceMeta {
     pub uid: String,
@@ -124,7 +145,7 @@ pub struct NamespaceMeta {
     pub annotations: Metadata,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ImageState {
     pub digest: Option<Digest>,
     /// The smallest normalised tag seen for the image, so the choice is stable across reports.
