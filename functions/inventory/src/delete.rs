@@ -290,6 +290,7 @@ mod tests {
             inventory_type: InventoryType::Kubernetes,
             context: "c/a".into(),
             image_key: DIGEST.into(),
+            digest_pk: None,
             content: ImageContent { image_digest: DIGEST.into(), image_tag: "t".into(), container_count: 1 },
             tracking,
         };

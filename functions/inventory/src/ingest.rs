@@ -5,7 +5,7 @@
 use crate::clock::Clock;
 use crate::lease::{ContextLease, LeaseError};
 use crate::model::{
-    contexts_pk, detail_pk, image_sk, inventory_pk, ContextRecord, DetailRecord, ImageRecord, InventoryType,
+    contexts_pk, detail_pk, digest_pk, image_sk, inventory_pk, ContextRecord, DetailRecord, ImageRecord, InventoryType,
     KIND_CONTEXT, KIND_DETAIL, KIND_IMAGE,
 };
 use crate::plan::{plan_context, plan_from_record, ContextPlan, Plan, ReportMeta, Retention, Write};
@@ -164,8 +164,7 @@ impl Ingestor {
             if previous.as_ref().is_some_and(|record| record.lease_is_live(now)) {
                 continue;
             }
-            let decided =
-                plan_from_record(previous.as_ref(), snapshot, &content_hash, report, now, self.retention());
+            let decided = plan_from_record(previous.as_ref(), snapshot, &content_hash, report, now, self.retention());
             let decided = match decided {
                 Some(plan) => plan,
                 None => {
@@ -259,6 +258,8 @@ fn item_writes(account: &str, inventory_type: InventoryType, context: &str, plan
             inventory_type,
             context: context.to_owned(),
             image_key: key.clone(),
+            digest_pk: (!content.image_digest.is_empty())
+                .then(|| digest_pk(account, inventory_type, &content.image_digest)),
             content: content.clone(),
             tracking: tracking.clone(),
         })),

@@ -11,6 +11,7 @@ pub mod integrations;
 pub mod lease;
 pub mod limits;
 pub mod logging;
+pub mod migrate;
 pub mod model;
 pub mod notify;
 pub mod plan;

@@ -69,6 +69,14 @@ pub fn contexts_pk(account: &str, inventory_type: InventoryType) -> String {
     format!("{account}#{inventory_type}")
 }
 
+/// The index that names the image records carrying a digest (keys only).
+pub const DIGESTS_INDEX: &str = "digests";
+
+/// An image record's partition in the `digests` index.
+pub fn digest_pk(account: &str, inventory_type: InventoryType, digest: &str) -> String {
+    format!("{account}#{inventory_type}#{digest}")
+}
+
 pub fn image_sk(context: &str, image_key: &str) -> String {
     format!("{context}#{image_key}")
 }
@@ -268,6 +276,10 @@ pub struct ImageRecord {
     pub inventory_type: InventoryType,
     pub context: String,
     pub image_key: String,
+    /// Its key in the `digests` index; absent while no digest is known, and on records written
+    /// before the index existed (`inventory-migrate` adds it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest_pk: Option<String>,
     #[serde(flatten)]
     pub content: ImageContent,
     #[serde(flatten)]
@@ -305,6 +317,7 @@ mod tests {
             inventory_type: InventoryType::Ecs,
             context: "ctx".into(),
             image_key: "sha256:x".into(),
+            digest_pk: Some("admin#ecs#sha256:x".into()),
             content: ImageContent { image_digest: "sha256:x".into(), image_tag: "t".into(), container_count: 3 },
             tracking: tracking(),
         };

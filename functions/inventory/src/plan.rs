@@ -299,8 +299,11 @@ pub fn plan_context(
     let last_report = stored.record.as_ref().and_then(|record| record.last_report_at);
     let live_last_report = last_report.filter(|at| is_live(*at, now, retention.ttl));
     // The record's first item has fallen due: refresh every item due within the next interval.
-    let bulk_refresh =
-        stored.record.as_ref().and_then(|record| record.refresh_due_at).is_some_and(|due| report_time.timestamp() >= due);
+    let bulk_refresh = stored
+        .record
+        .as_ref()
+        .and_then(|record| record.refresh_due_at)
+        .is_some_and(|due| report_time.timestamp() >= due);
     let refresh_horizon = if bulk_refresh { report_time + REFRESH_INTERVAL } else { report_time };
     let timing = Timing { report_time, refresh_horizon, previous_report: live_last_report, now, retention };
 
@@ -526,7 +529,10 @@ mod tests {
         let plan = applied(from_record(&stored, &[DIGEST, "tag:docker.io/library/redis:7"], later).unwrap());
         assert_eq!((plan.item_write_count(), plan.images.unchanged), (0, 2));
         let state = plan.context_write.expect("the report time moves");
-        assert_eq!((state.last_report_at, state.content_hash.as_str()), (later, record.content_hash.as_deref().unwrap()));
+        assert_eq!(
+            (state.last_report_at, state.content_hash.as_str()),
+            (later, record.content_hash.as_deref().unwrap())
+        );
         let same_time = applied(from_record(&stored, &[DIGEST, "tag:docker.io/library/redis:7"], at(0)).unwrap());
         assert!(same_time.context_write.is_none(), "an identical re-post writes nothing");
 

@@ -134,6 +134,17 @@ impl InventoryQuery {
         self.inventory_type.map_or_else(|| InventoryType::ALL.to_vec(), |kind| vec![kind])
     }
 
+    /// The types still to list, from the cursor's on, and the sort key to start after in the first.
+    fn remaining_types(&self) -> (Vec<InventoryType>, Option<String>) {
+        let types = self.types();
+        let first = self
+            .cursor
+            .as_ref()
+            .and_then(|cursor| types.iter().position(|kind| *kind == cursor.inventory_type))
+            .unwrap_or(0);
+        (types[first..].to_vec(), self.cursor.as_ref().map(|cursor| cursor.sort_key.clone()))
+    }
+
     fn sort_key_prefix(&self) -> String {
         self.context.as_ref().map(ContextFilter::sort_key_prefix).unwrap_or_default()
     }
@@ -174,27 +185,19 @@ impl InventoryReader {
     }
 
     pub async fn list(&self, account: &str, query: &InventoryQuery) -> Result<InventoryList, StoreError> {
-        let now = self.clock.now();
-        let ttl = self.settings.ttl_delta();
+        if let Some(digest) = &query.image_digest {
+            return self.list_by_digest(account, query, digest).await;
+        }
         let prefix = query.sort_key_prefix();
-        let digest = query.image_digest.as_ref().map(Digest::as_str);
         let page_size = (query.limit + 1).min(MAX_PAGE_SIZE) as i32;
         let mut reports: HashMap<String, Option<DateTime<Utc>>> = HashMap::new();
-        let mut items = Vec::new();
-        let mut last_returned: Option<String> = None;
-
-        let types = query.types();
-        let first = query
-            .cursor
-            .as_ref()
-            .and_then(|cursor| types.iter().position(|kind| *kind == cursor.inventory_type))
-            .unwrap_or(0);
-        let mut start_after = query.cursor.as_ref().map(|cursor| cursor.sort_key.clone());
-        for &inventory_type in &types[first..] {
+        let mut page_of = PageBuilder::new(query.limit, self.clock.now(), self.settings.ttl_delta());
+        let (types, mut start_after) = query.remaining_types();
+        for inventory_type in types {
             loop {
                 let page = self
                     .store
-                    .query_inventory(account, inventory_type, &prefix, digest, start_after.as_deref(), page_size)
+                    .query_inventory(account, inventory_type, &prefix, start_after.as_deref(), page_size)
                     .await?;
                 for item in page.items {
                     match item.get("kind").and_then(|kind| kind.as_s().ok()).map(String::as_str) {
@@ -214,30 +217,9 @@ impl InventoryReader {
                                     last_report
                                 }
                             };
-                            let last_seen = effective_last_seen(&record.tracking, last_report);
-                            if !is_live(last_seen, now, ttl) {
-                                continue;
+                            if let Some(full) = page_of.offer(inventory_type, record, last_report) {
+                                return Ok(full);
                             }
-                            if items.len() == query.limit {
-                                let cursor = Cursor {
-                                    inventory_type: last_type(&items),
-                                    sort_key: last_returned.unwrap_or_default(),
-                                };
-                                let encoded = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default());
-                                return Ok(InventoryList { items, next: Some(encoded) });
-                            }
-                            last_returned = Some(record.sk.clone());
-                            items.push(InventoryItem {
-                                inventory_type,
-                                context: record.context,
-                                image_tag: record.content.image_tag,
-                                image_digest: record.content.image_digest,
-                                container_count: record.content.container_count,
-                                first_seen: format_time(record.tracking.first_seen),
-                                last_seen: format_time(last_seen),
-                                created_at: format_time(record.tracking.first_seen),
-                                last_updated: format_time(record.tracking.updated_at),
-                            });
                         }
                         _ => {}
                     }
@@ -249,7 +231,97 @@ impl InventoryReader {
             }
             start_after = None;
         }
-        Ok(InventoryList { items, next: None })
+        Ok(page_of.last())
+    }
+
+    /// `image_digest=`: the `digests` index names the image records that carry the digest, so
+    /// the work is proportional to the contexts that run it, not to the inventory.
+    async fn list_by_digest(
+        &self,
+        account: &str,
+        query: &InventoryQuery,
+        digest: &Digest,
+    ) -> Result<InventoryList, StoreError> {
+        let prefix = query.sort_key_prefix();
+        let mut page_of = PageBuilder::new(query.limit, self.clock.now(), self.settings.ttl_delta());
+        let (types, mut start_after) = query.remaining_types();
+        for inventory_type in types {
+            let mut keys = self.store.digest_keys(account, inventory_type, digest.as_str()).await?;
+            keys.retain(|(_, sk)| sk.starts_with(&prefix) && start_after.as_ref().is_none_or(|after| sk > after));
+            let mut records: Vec<ImageRecord> =
+                self.store.batch_get(&keys).await?.into_iter().map(decode_item).collect::<Result<_, _>>()?;
+            records.sort_by(|a, b| a.sk.cmp(&b.sk));
+            let mut context_keys: Vec<(String, String)> =
+                records.iter().map(|record| (record.pk.clone(), record.context.clone())).collect();
+            context_keys.dedup();
+            let mut reports = HashMap::new();
+            for item in self.store.batch_get(&context_keys).await? {
+                let context: ContextRecord = decode_item(item)?;
+                reports.insert(context.context, context.last_report_at);
+            }
+            for record in records {
+                let last_report = reports.get(&record.context).copied().flatten();
+                if let Some(full) = page_of.offer(inventory_type, record, last_report) {
+                    return Ok(full);
+                }
+            }
+            start_after = None;
+        }
+        Ok(page_of.last())
+    }
+}
+
+/// The items of one page, in order: live items are taken until the limit, then the page ends
+/// with a cursor after the last one taken.
+struct PageBuilder {
+    items: Vec<InventoryItem>,
+    last_returned: Option<String>,
+    limit: usize,
+    now: DateTime<Utc>,
+    ttl: Option<chrono::TimeDelta>,
+}
+
+impl PageBuilder {
+    fn new(limit: usize, now: DateTime<Utc>, ttl: Option<chrono::TimeDelta>) -> Self {
+        Self { items: Vec::new(), last_returned: None, limit, now, ttl }
+    }
+
+    /// Takes the record if it is live; the full page once a live record finds no room.
+    fn offer(
+        &mut self,
+        inventory_type: InventoryType,
+        record: ImageRecord,
+        last_report: Option<DateTime<Utc>>,
+    ) -> Option<InventoryList> {
+        let last_seen = effective_last_seen(&record.tracking, last_report);
+        if !is_live(last_seen, self.now, self.ttl) {
+            return None;
+        }
+        if self.items.len() == self.limit {
+            let cursor = Cursor {
+                inventory_type: last_type(&self.items),
+                sort_key: self.last_returned.take().unwrap_or_default(),
+            };
+            let encoded = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default());
+            return Some(InventoryList { items: std::mem::take(&mut self.items), next: Some(encoded) });
+        }
+        self.last_returned = Some(record.sk.clone());
+        self.items.push(InventoryItem {
+            inventory_type,
+            context: record.context,
+            image_tag: record.content.image_tag,
+            image_digest: record.content.image_digest,
+            container_count: record.content.container_count,
+            first_seen: format_time(record.tracking.first_seen),
+            last_seen: format_time(last_seen),
+            created_at: format_time(record.tracking.first_seen),
+            last_updated: format_time(record.tracking.updated_at),
+        });
+        None
+    }
+
+    fn last(self) -> InventoryList {
+        InventoryList { items: self.items, next: None }
     }
 }
 

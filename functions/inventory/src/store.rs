@@ -2,8 +2,8 @@
 //! writes, and inventory queries.
 
 use crate::model::{
-    contexts_pk, detail_pk, image_sk, inventory_pk, ContextRecord, DetailRecord, ImageRecord, InventoryType,
-    CONTEXTS_INDEX, KIND_CONTEXT,
+    contexts_pk, detail_pk, digest_pk, image_sk, inventory_pk, ContextRecord, DetailRecord, ImageRecord, InventoryType,
+    CONTEXTS_INDEX, DIGESTS_INDEX, KIND_CONTEXT,
 };
 use crate::plan::{StoredContext, Tracked};
 use aws_sdk_dynamodb::error::SdkError;
@@ -348,26 +348,7 @@ impl Store {
         account: &str,
         inventory_type: InventoryType,
     ) -> Result<Vec<ContextRecord>, StoreError> {
-        let keys: Vec<Item> = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(CONTEXTS_INDEX)
-            .key_condition_expression("context_pk = :pk")
-            .expression_attribute_values(":pk", string(&contexts_pk(account, inventory_type)))
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(sdk_error("Query"))?;
-        let keys: Vec<(String, String)> = keys
-            .iter()
-            .filter_map(|item| match (item.get("pk"), item.get("sk")) {
-                (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => Some((pk.clone(), sk.clone())),
-                _ => None,
-            })
-            .collect();
+        let keys = self.index_keys(CONTEXTS_INDEX, "context_pk", &contexts_pk(account, inventory_type)).await?;
         // A record deleted since the index was read is simply not found.
         self.batch_get(&keys).await?.into_iter().map(decode).collect()
     }
@@ -465,7 +446,6 @@ impl Store {
         account: &str,
         inventory_type: InventoryType,
         sk_prefix: &str,
-        image_digest: Option<&str>,
         start_after: Option<&str>,
         page_size: i32,
     ) -> Result<InventoryPage, StoreError> {
@@ -483,13 +463,6 @@ impl Store {
                 .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
                 .expression_attribute_values(":prefix", string(sk_prefix))
         };
-        if let Some(digest) = image_digest {
-            // Context records pass so that the caller learns their report times.
-            request = request
-                .filter_expression("kind = :context OR image_digest = :digest")
-                .expression_attribute_values(":context", string(KIND_CONTEXT))
-                .expression_attribute_values(":digest", string(digest));
-        }
         if let Some(sk) = start_after {
             request = request.set_exclusive_start_key(Some(key(&pk, sk)));
         }
@@ -499,6 +472,44 @@ impl Store {
             _ => None,
         });
         Ok(InventoryPage { items: output.items.unwrap_or_default(), last_evaluated_sk })
+    }
+
+    /// The keys (`pk`, `sk`) of an account's image records of a type with this digest, from the
+    /// `digests` index, in sort-key order.
+    pub async fn digest_keys(
+        &self,
+        account: &str,
+        inventory_type: InventoryType,
+        digest: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        self.index_keys(DIGESTS_INDEX, "digest_pk", &digest_pk(account, inventory_type, digest)).await
+    }
+
+    /// The keys (`pk`, `sk`) a keys-only index holds under one partition value, in sort-key order.
+    async fn index_keys(&self, index: &str, attribute: &str, value: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression("#partition = :value")
+            .expression_attribute_names("#partition", attribute)
+            .expression_attribute_values(":value", string(value))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(sdk_error("Query"))?;
+        Ok(items.iter().filter_map(item_key).collect())
+    }
+}
+
+/// An item's `pk` and `sk`.
+fn item_key(item: &Item) -> Option<(String, String)> {
+    match (item.get("pk"), item.get("sk")) {
+        (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => Some((pk.clone(), sk.clone())),
+        _ => None,
     }
 }
 
