@@ -20,7 +20,7 @@ TEMPLATE := infra/template.yaml
 SAM := PATH="$(abspath $(VENV))/bin:$$PATH" AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 \
 	$(VENV)/bin/sam
 
-.PHONY: local test check-infra sam-build bench venv clean
+.PHONY: local test check-infra sam-build bench bench-cold-start venv clean
 
 $(MOTO):
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,10 @@ bench:
 	cargo bench -p inventory --bench ingest
 	cargo bench -p inventory --bench response_capacity
 	cargo bench -p authorizer --bench authorize
+
+## Cold start and size of every function against the floor fixture (x86_64 release builds).
+bench-cold-start:
+	$(PYTHON) functions/cold-start-floor/measure.py 20
 
 clean:
 	rm -rf $(VENV) target .aws-sam

@@ -1,16 +1,16 @@
-//! CPU cost of the pure ingest path for a 5,000-container Kubernetes report:
-//! JSON parsing + validation, and planning against empty and identical stored state.
-//! Run with `make bench`; numbers are recorded in BENCHMARKS.md.
+//! CPU cost of the pure ingest path: JSON parsing + validation, and planning against empty and
+//! identical stored state, for a 5,000-container report without metadata and a 10,000-container
+//! one with labels and annotations (just under the 6 MB a report may have), each beside
+//! a `serde_json::Value` parse of the same bytes. Run with `make bench`; numbers are recorded in
+//! BENCHMARKS.md.
 
 use chrono::{TimeZone, Utc};
-use inventory::plan::{plan_context, Plan, ReportMeta, Retention, StoredContext, Tracked, Write};
+use inventory::plan::{plan_context, plan_from_record, Plan, ReportMeta, Retention, StoredContext, Tracked, Write};
 use inventory::report::parse_kubernetes;
 use serde_json::json;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-const CONTAINERS: usize = 5_000;
-const NAMESPACES: usize = 10;
 /// `cargo bench` passes `--bench`; under `cargo test` one run checks the bench still works.
 fn runs() -> usize {
     if std::env::args().any(|arg| arg == "--bench") {
@@ -20,20 +20,33 @@ fn runs() -> usize {
     }
 }
 
-fn report() -> Vec<u8> {
-    let namespaces: Vec<_> =
-        (0..NAMESPACES).map(|n| json!({"name": format!("ns-{n}"), "uid": format!("ns-uid-{n}")})).collect();
-    let pods: Vec<_> = (0..CONTAINERS)
-        .map(|i| json!({"name": format!("pod-{i}"), "uid": format!("pod-uid-{i}"), "namespace_uid": format!("ns-uid-{}", i % NAMESPACES), "node_uid": "node-1", "labels": {"app": format!("app-{}", i % 50)}}))
+/// A report of `containers` containers in as many pods over `namespaces` namespaces, 400 images;
+/// with `metadata`, each pod carries ~200 bytes of labels and annotations.
+fn report(containers: usize, namespaces: usize, metadata: bool) -> Vec<u8> {
+    let namespace_list: Vec<_> = (0..namespaces)
+        .map(|n| json!({"name": format!("ns-{n}"), "uid": format!("ns-uid-{n}"), "labels": {"team": format!("team-{n}")}}))
         .collect();
-    let containers: Vec<_> = (0..CONTAINERS)
-        .map(|i| json!({"id": format!("containerd://{i:064x}"), "name": "app", "pod_uid": format!("pod-uid-{i}"), "image_tag": format!("registry.example.com/team/app-{}:1.{}", i % 400, i % 7), "image_digest": format!("sha256:{:064x}", i % 400)}))
+    let pods: Vec<_> = (0..containers)
+        .map(|i| {
+            let mut pod = json!({"name": format!("app-{}-7d9f8c6b5-{i:05}", i % 50), "uid": format!("{i:08x}-6c1f-4d8a-9f3e-2f8d0c7a1b2c"),
+                "namespace_uid": format!("ns-uid-{}", i % namespaces), "node_uid": format!("node-{}", i % 20), "labels": {"app": format!("app-{}", i % 50)}});
+            if metadata {
+                pod["labels"] = json!({"app.kubernetes.io/name": format!("app-{}", i % 50),
+                    "app.kubernetes.io/version": format!("1.{}.0", i % 7), "pod-template-hash": "7d9f8c6b5", "team": format!("team-{}", i % namespaces)});
+                pod["annotations"] = json!({"prometheus.io/scrape": "true"});
+            }
+            pod
+        })
         .collect();
+    let containers: Vec<_> = (0..containers)
+        .map(|i| json!({"id": format!("containerd://{i:064x}"), "name": "app", "pod_uid": format!("{i:08x}-6c1f-4d8a-9f3e-2f8d0c7a1b2c"), "image_tag": format!("registry.example.com/team/app-{}:1.{}", i % 400, i % 7), "image_digest": format!("sha256:{:064x}", i % 400)}))
+        .collect();
+    let nodes: Vec<_> = (0..20).map(|n| json!({"name": format!("node-{n}"), "uid": format!("node-{n}"), "arch": "arm64"})).collect();
     serde_json::to_vec(&json!({
         "cluster_name": "bench",
         "timestamp": "2026-11-20T10:15:00Z",
-        "namespaces": namespaces,
-        "nodes": [{"name": "node-1", "uid": "node-1", "arch": "arm64"}],
+        "namespaces": namespace_list,
+        "nodes": nodes,
         "pods": pods,
         "containers": containers,
     }))
@@ -59,8 +72,14 @@ fn measure(name: &str, mut run: impl FnMut()) {
 }
 
 fn main() {
-    let body = report();
-    println!("report: {CONTAINERS} containers, {NAMESPACES} namespaces, {} bytes", body.len());
+    bench(5_000, 10, false);
+    bench(10_000, 10, true);
+}
+
+fn bench(containers: usize, namespaces: usize, metadata: bool) {
+    let body = report(containers, namespaces, metadata);
+    let with = if metadata { "with labels and annotations" } else { "without metadata" };
+    println!("report: {containers} containers {with}, {namespaces} namespaces, {} bytes", body.len());
     let now = Utc.with_ymd_and_hms(2026, 11, 20, 10, 20, 0).unwrap();
     // Baseline in the same run: parsing the same bytes into an untyped JSON tree.
     measure("baseline: serde_json::from_slice::<Value>", || {
@@ -80,6 +99,7 @@ fn main() {
     });
 
     // Stored state exactly as the first report leaves it.
+    let mut records = Vec::new();
     let stored: Vec<StoredContext> = parsed
         .contexts
         .iter()
@@ -87,6 +107,7 @@ fn main() {
             let Plan::Apply(plan) = plan_context(StoredContext::default(), snapshot, report, now, retention) else {
                 unreachable!()
             };
+            records.push(plan.context_write.clone().expect("a first report writes its context"));
             let mut stored = StoredContext::default();
             for write in plan.image_writes {
                 if let Write::Put { key, content, tracking } = write {
@@ -101,9 +122,52 @@ fn main() {
             stored
         })
         .collect();
-    measure("plan, identical state stored (re-post)", || {
+    measure("plan, identical state stored (re-post, full read)", || {
         for (snapshot, stored) in parsed.contexts.iter().zip(&stored) {
             black_box(plan_context(stored.clone(), snapshot, report, now, retention));
         }
     });
+    // What an unchanged report costs beyond parsing: hash its content, decide from the record.
+    let records: Vec<_> = parsed
+        .contexts
+        .iter()
+        .zip(records)
+        .map(|(snapshot, state)| inventory::model::ContextRecord {
+            version: 1,
+            pk: "admin#inv#kubernetes".into(),
+            sk: snapshot.context.clone(),
+            kind: inventory::model::KIND_CONTEXT.into(),
+            inventory_type: inventory::model::InventoryType::Kubernetes,
+            context: snapshot.context.clone(),
+            last_report_at: Some(state.last_report_at),
+            first_seen: Some(state.first_seen),
+            updated_at: None,
+            namespace: state.namespace,
+            source: Some(state.source),
+            expires_at: state.expires_at,
+            context_pk: Some("admin#kubernetes".into()),
+            detail_counts: Some(state.detail_counts),
+            content_hash: Some(state.content_hash),
+            refresh_due_at: state.refresh_due_at,
+            lock_owner: None,
+            lock_until: None,
+        })
+        .collect();
+    let later = ReportMeta { time: report.time + chrono::TimeDelta::minutes(1), ..report };
+    measure("hash + plan from the record (unchanged re-post)", || {
+        for (snapshot, record) in parsed.contexts.iter().zip(&records) {
+            let hash = snapshot.content_hash();
+            let plan = plan_from_record(Some(record), snapshot, &hash, later, now, retention);
+            assert!(plan.is_some(), "an unchanged report is decided from the record");
+            black_box(plan);
+        }
+    });
+    measure("parse + validate + hash + plan (unchanged re-post)", || {
+        let parsed = parse_kubernetes(black_box(&body), now).unwrap();
+        for (snapshot, record) in parsed.contexts.iter().zip(&records) {
+            let hash = snapshot.content_hash();
+            black_box(plan_from_record(Some(record), snapshot, &hash, later, now, retention));
+        }
+    });
+    println!();
 }

@@ -1,0 +1,27 @@
+//! The floor of the cold-start bench (`make bench-cold-start`): a `lambda_http` function that
+//! builds a DynamoDB client once and does one `GetItem` per request. Nothing a function needs
+//! can cost less, so each function is measured as a ratio to this.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use lambda_http::{service_fn, Body, Error, Request, Response};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let table = std::env::var("INVENTORY_TABLE").unwrap_or_default();
+    lambda_http::run(service_fn(move |_request: Request| {
+        let (client, table) = (client.clone(), table.clone());
+        async move {
+            let item = client
+            .get_item()
+            .table_name(table)
+            .key("pk", AttributeValue::S("floor".into()))
+            .key("sk", AttributeValue::S("floor".into()))
+            .send()
+            .await?;
+            Ok::<_, Error>(Response::new(Body::from(format!("{}", item.item.is_some()))))
+        }
+    }))
+    .await
+}
