@@ -97,6 +97,24 @@ async fn interleaved_reports_end_in_the_newest_state_whichever_writes_first() {
 }
 
 #[tokio::test]
+async fn after_a_failed_change_the_previous_content_is_read_in_full_not_trusted_by_hash() {
+    let harness = Harness::new(120, true).await;
+    assert_eq!(harness.post_k8s(&sixty(day(0), 0)).await.status, StatusCode::CREATED);
+    // A change fails half-way: some of its images are written.
+    let failing = harness.ingest_with(FailNth::new("BatchWriteItem", 3));
+    let changed = harness.post_k8s_to(&failing, &sixty(day(0) + TimeDelta::minutes(1), 100)).await;
+    assert_eq!(changed.status, StatusCode::SERVICE_UNAVAILABLE);
+    // The agent reports the original content again: its hash is the record's old one, but the
+    // items are not what that hash describes any more, so they are read and repaired.
+    harness.requests.reset();
+    let original = harness.post_k8s(&sixty(day(0) + TimeDelta::minutes(2), 0)).await;
+    assert_eq!(original.body["contexts"][0]["status"], "stored", "{}", original.body);
+    assert!(harness.requests.get("Query") > 0, "the items were read");
+    let expected: Vec<(String, String)> = (0..60).map(|n| ("c/a".to_owned(), digest(n))).collect();
+    assert_eq!(listed(&harness.list("admin", &[]).await), expected);
+}
+
+#[tokio::test]
 async fn a_holder_whose_lease_ran_out_cannot_overwrite_a_newer_report() {
     let harness = Harness::new(120, false).await;
     let (store, record) = stored_context(&harness).await;
