@@ -204,16 +204,8 @@ async fn items_written_before_the_indexes_are_found_after_the_migration() {
     let by_digest = [("image_digest", digest(0))];
     let by_digest: Vec<(&str, &str)> = by_digest.iter().map(|(k, v)| (*k, v.as_str())).collect();
     assert!(harness.list("admin", &by_digest).await.is_empty(), "not in the index yet");
-    let namespaces = harness
-        .send(integration_tests::admin_event(
-            "get-kubernetes-namespaces.json",
-            None,
-            None,
-            Some("admin"),
-            &[("page", "1")],
-        ))
-        .await;
-    assert_eq!(namespaces.body["namespaces"], json!([]));
+    let namespaces = || harness.call("get-kubernetes-namespaces.json", None, Some("admin"), &[("page", "1")]);
+    assert_eq!(namespaces().await.body["namespaces"], json!([]));
 
     let store = inventory::Store::new(harness.dynamodb.clone(), harness.table.clone());
     let migrated = inventory::migrate::migrate(&store).await.unwrap();
@@ -222,15 +214,6 @@ async fn items_written_before_the_indexes_are_found_after_the_migration() {
         listed(&harness.list("admin", &by_digest).await),
         [("fleet/a".to_owned(), digest(0)), ("fleet/b".to_owned(), digest(0))]
     );
-    let namespaces = harness
-        .send(integration_tests::admin_event(
-            "get-kubernetes-namespaces.json",
-            None,
-            None,
-            Some("admin"),
-            &[("page", "1")],
-        ))
-        .await;
-    assert_eq!(namespaces.body["namespaces"].as_array().unwrap().len(), 4);
+    assert_eq!(namespaces().await.body["namespaces"].as_array().unwrap().len(), 4);
     assert_eq!(inventory::migrate::migrate(&store).await.unwrap(), Default::default(), "a second run finds nothing");
 }
