@@ -20,7 +20,7 @@ TEMPLATE := infra/template.yaml
 SAM := PATH="$(abspath $(VENV))/bin:$$PATH" AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 \
 	$(VENV)/bin/sam
 
-.PHONY: local test check-infra sam-build bench bench-cold-start venv clean
+.PHONY: local test check-infra sam-build bench bench-cold-start bench-cost venv clean
 
 $(MOTO):
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,11 @@ bench:
 	cargo bench -p inventory --bench ingest
 	cargo bench -p inventory --bench response_capacity
 	cargo bench -p authorizer --bench authorize
+
+## Dollars per cluster-month for a fleet mix, against moto (the design before content hashes beside it).
+## It counts requests and units, not time, so a debug build serves.
+bench-cost: $(MOTO)
+	MOTO_SERVER=$(abspath $(MOTO)) cargo test -p integration-tests --bench cost -- --bench
 
 ## Cold start and size of every function against the floor fixture (x86_64 release builds).
 bench-cold-start:

@@ -548,6 +548,26 @@ pub fn k8s_report(cluster: &str, timestamp: DateTime<Utc>, containers: &[(&str, 
     })
 }
 
+/// An item's size as DynamoDB bills it: attribute names plus values (a number about one byte
+/// per two digits, lists and maps 3 bytes plus their elements).
+pub fn item_size(item: &HashMap<String, AttributeValue>) -> usize {
+    fn value_size(value: &AttributeValue) -> usize {
+        match value {
+            AttributeValue::S(s) => s.len(),
+            AttributeValue::N(n) => n.len().div_ceil(2) + 1,
+            AttributeValue::M(map) => 3 + map.iter().map(|(k, v)| k.len() + 1 + value_size(v)).sum::<usize>(),
+            AttributeValue::L(list) => 3 + list.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
+            _ => 1,
+        }
+    }
+    item.iter().map(|(name, value)| name.len() + value_size(value)).sum()
+}
+
+/// Read units of reading `bytes` strongly consistently (4 KB a unit).
+pub fn read_units(bytes: usize) -> usize {
+    bytes.div_ceil(4096).max(1)
+}
+
 /// `(context, image_digest)` pairs of listed items, sorted.
 pub fn listed(items: &[Value]) -> Vec<(String, String)> {
     let mut pairs: Vec<_> = items

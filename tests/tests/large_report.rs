@@ -1,28 +1,14 @@
 //! A 5,000-container report: stored whole, listed exactly, and re-posted at a cost
 //! proportional to change (counted at the SDK's HTTP layer).
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::TimeDelta;
-use integration_tests::{day, k8s_report, Harness};
+use integration_tests::{day, item_size, k8s_report, Harness};
 use lambda_http::http::StatusCode;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 const CONTAINERS: usize = 5_000;
 const NAMESPACES: usize = 10;
 const IMAGES: u64 = 400;
-
-/// Rough DynamoDB item size: names plus values.
-fn item_size(item: &HashMap<String, AttributeValue>) -> usize {
-    fn value_size(value: &AttributeValue) -> usize {
-        match value {
-            AttributeValue::S(s) | AttributeValue::N(s) => s.len(),
-            AttributeValue::M(map) => map.iter().map(|(k, v)| k.len() + value_size(v)).sum(),
-            AttributeValue::L(list) => list.iter().map(value_size).sum(),
-            _ => 1,
-        }
-    }
-    item.iter().map(|(name, value)| name.len() + value_size(value)).sum()
-}
 
 #[tokio::test]
 async fn five_thousand_containers_store_once_and_repost_cheaply() {

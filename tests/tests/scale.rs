@@ -7,30 +7,12 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::TimeDelta;
-use integration_tests::{day, digest, k8s_report, listed, Harness};
+use integration_tests::{day, digest, item_size, k8s_report, listed, read_units, Harness};
 use lambda_http::http::StatusCode;
 use serde_json::json;
 use std::collections::HashMap;
 
 type Item = HashMap<String, AttributeValue>;
-
-/// DynamoDB's item size: attribute names plus values (numbers about one byte per two digits).
-fn item_size(item: &Item) -> usize {
-    fn value_size(value: &AttributeValue) -> usize {
-        match value {
-            AttributeValue::S(s) => s.len(),
-            AttributeValue::N(n) => n.len().div_ceil(2) + 1,
-            AttributeValue::M(map) => 3 + map.iter().map(|(k, v)| k.len() + 1 + value_size(v)).sum::<usize>(),
-            AttributeValue::L(list) => 3 + list.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
-            _ => 1,
-        }
-    }
-    item.iter().map(|(name, value)| name.len() + value_size(value)).sum()
-}
-
-fn read_units(bytes: usize) -> usize {
-    bytes.div_ceil(4096).max(1)
-}
 
 /// One namespace of `containers` pods, each with a few hundred bytes of labels and annotations;
 /// past 5,000 pods with short ids and none, so that the report stays under the 6 MB a request

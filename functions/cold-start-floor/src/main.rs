@@ -14,12 +14,12 @@ async fn main() -> Result<(), Error> {
         let (client, table) = (client.clone(), table.clone());
         async move {
             let item = client
-            .get_item()
-            .table_name(table)
-            .key("pk", AttributeValue::S("floor".into()))
-            .key("sk", AttributeValue::S("floor".into()))
-            .send()
-            .await?;
+                .get_item()
+                .table_name(table)
+                .key("pk", AttributeValue::S("floor".into()))
+                .key("sk", AttributeValue::S("floor".into()))
+                .send()
+                .await?;
             Ok::<_, Error>(Response::new(Body::from(format!("{}", item.item.is_some()))))
         }
     }))

@@ -41,7 +41,8 @@ fn report(containers: usize, namespaces: usize, metadata: bool) -> Vec<u8> {
     let containers: Vec<_> = (0..containers)
         .map(|i| json!({"id": format!("containerd://{i:064x}"), "name": "app", "pod_uid": format!("{i:08x}-6c1f-4d8a-9f3e-2f8d0c7a1b2c"), "image_tag": format!("registry.example.com/team/app-{}:1.{}", i % 400, i % 7), "image_digest": format!("sha256:{:064x}", i % 400)}))
         .collect();
-    let nodes: Vec<_> = (0..20).map(|n| json!({"name": format!("node-{n}"), "uid": format!("node-{n}"), "arch": "arm64"})).collect();
+    let nodes: Vec<_> =
+        (0..20).map(|n| json!({"name": format!("node-{n}"), "uid": format!("node-{n}"), "arch": "arm64"})).collect();
     serde_json::to_vec(&json!({
         "cluster_name": "bench",
         "timestamp": "2026-11-20T10:15:00Z",

@@ -1,0 +1,216 @@
+//! Dollars per cluster-month (`make bench-cost`): a fleet mix of clusters driven through the real
+//! ingest code against moto, each poll's DynamoDB requests counted at the SDK's HTTP layer and its
+//! read and write units computed from item sizes as DynamoDB bills them, priced at on-demand list
+//! prices beside the design before content hashes (which read the whole context every poll).
+//!
+//! Per cluster size it measures one first report, one unchanged poll, one poll with 1% of the
+//! containers changed and one daily refresh, then scales them to a month of 60-second polls with
+//! 1% churn an hour. Under `cargo test` it runs one small cluster as a smoke test.
+
+use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemInput;
+use aws_sdk_dynamodb::operation::put_item::PutItemInput;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use chrono::TimeDelta;
+use integration_tests::{day, item_size, k8s_report, read_units, Harness};
+use std::sync::{Arc, Mutex};
+
+/// US East (N. Virginia) list prices, in dollars.
+const DYNAMODB_PER_MILLION_WRITE_UNITS: f64 = 0.625;
+const DYNAMODB_PER_MILLION_READ_UNITS: f64 = 0.125;
+const DYNAMODB_PER_GB_MONTH: f64 = 0.25;
+const LAMBDA_ARM_PER_GB_SECOND: f64 = 0.000_013_333_4;
+const LAMBDA_PER_MILLION_REQUESTS: f64 = 0.20;
+/// HTTP APIs meter each 512 KB of a request as one request.
+const HTTP_API_PER_MILLION_REQUESTS: f64 = 1.00;
+
+const POLLS_PER_MONTH: f64 = 30.0 * 24.0 * 60.0;
+const CHURN_POLLS_PER_MONTH: f64 = 30.0 * 24.0;
+const REFRESHES_PER_MONTH: f64 = 30.0;
+
+/// Write units of every write request the client sends: a put costs a unit per KB of its item,
+/// a delete or update one.
+#[derive(Clone, Debug, Default)]
+struct WriteMeter(Arc<Mutex<usize>>);
+
+impl WriteMeter {
+    fn take(&self) -> usize {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl Intercept for WriteMeter {
+    fn name(&self) -> &'static str {
+        "WriteMeter"
+    }
+
+    fn read_before_serialization(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _config: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let input = context.input();
+        let units = if let Some(batch) = input.downcast_ref::<BatchWriteItemInput>() {
+            let writes = batch.request_items().into_iter().flat_map(|tables| tables.values().flatten());
+            writes.map(|write| write.put_request().map_or(1, |put| item_size(put.item()).div_ceil(1024))).sum()
+        } else if let Some(put) = input.downcast_ref::<PutItemInput>() {
+            put.item().map_or(1, |item| item_size(item).div_ceil(1024))
+        } else {
+            ["DeleteItemInput", "UpdateItemInput"].iter().any(|name| std::any::type_name_of_val(input).contains(name))
+                as usize
+        };
+        *self.0.lock().unwrap() += units;
+        Ok(())
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Poll {
+    write_units: f64,
+    read_units: f64,
+    /// Reading the whole context, as the design before content hashes did on every poll.
+    full_read_units: f64,
+    body_bytes: f64,
+}
+
+struct Cluster {
+    containers: usize,
+    first: Poll,
+    unchanged: Poll,
+    churn: Poll,
+    refresh: Poll,
+    stored_bytes: f64,
+}
+
+fn containers_of(size: usize, generation: usize) -> Vec<(String, u64)> {
+    let namespaces = size.div_ceil(500);
+    let changed = if generation == 0 { 0 } else { size.div_ceil(100) };
+    (0..size)
+        .map(|i| (format!("ns-{}", i % namespaces), if i < changed { 10_000 + i as u64 } else { i as u64 % 200 }))
+        .collect()
+}
+
+async fn measure(size: usize) -> Cluster {
+    let harness = Harness::new(120, false).await;
+    let meter = WriteMeter::default();
+    let ingest = harness.ingest_with(meter.clone());
+    let poll = |minute: i64, generation: usize| {
+        let (harness, ingest, meter) = (&harness, &ingest, &meter);
+        async move {
+            let containers = containers_of(size, generation);
+            let containers: Vec<(&str, &str, u64)> =
+                containers.iter().map(|(ns, d)| (ns.as_str(), "registry.example.com/app:1", *d)).collect();
+            let report = k8s_report("fleet", day(0) + TimeDelta::minutes(minute), &containers);
+            let body_bytes = report.to_string().len() as f64;
+            harness.requests.reset();
+            let (before, full, _) = stored_cost(harness).await;
+            let response = harness.post_k8s_to(ingest, &report).await;
+            assert!(response.status.is_success(), "{}", response.body);
+            let gets = harness.requests.get("GetItem") as f64;
+            let queried = harness.requests.get("Query") > 0;
+            // The record is read once (GetItem), and the whole context again when it is queried.
+            let read_units = if queried { full + gets - 1.0 } else { before.max(gets) };
+            Poll { write_units: meter.take() as f64, read_units, full_read_units: full, body_bytes }
+        }
+    };
+    let first = poll(0, 0).await;
+    let unchanged = poll(1, 0).await;
+    let churn = poll(2, 1).await;
+    // The next day's first due item: every item due within a day is rewritten.
+    let refresh = poll(2 * 24 * 60, 1).await;
+    let (_, _, stored_bytes) = stored_cost(&harness).await;
+    Cluster { containers: size, first, unchanged, churn, refresh, stored_bytes }
+}
+
+/// Read units of the context records, of reading everything stored (records included, as the
+/// design before content hashes did), and the bytes stored.
+async fn stored_cost(harness: &Harness) -> (f64, f64, f64) {
+    let items = harness.stored_items().await;
+    let records: usize =
+        items.iter().filter(|item| item_is_context(item)).map(|item| read_units(item_size(item))).sum();
+    let all: usize = items.iter().map(item_size).sum();
+    (records as f64, read_units(all) as f64 + records as f64, all as f64)
+}
+
+fn item_is_context(item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>) -> bool {
+    item.get("kind").and_then(|kind| kind.as_s().ok()).is_some_and(|kind| kind == "context")
+}
+
+/// Seconds an ingest invocation at 256 MB is billed for a report: a fixed part for its DynamoDB
+/// round trips and a part per MB parsed (the CPU bench's rate, scaled to a sixth of a vCPU).
+fn ingest_seconds(body_bytes: f64, full_read: bool) -> f64 {
+    0.020 + if full_read { 0.030 } else { 0.0 } + body_bytes / 1e6 * 0.040
+}
+
+/// Dollars a month, and the baseline's, for one cluster.
+fn monthly(cluster: &Cluster) -> (f64, f64) {
+    let polls = [
+        (cluster.unchanged, POLLS_PER_MONTH - CHURN_POLLS_PER_MONTH - REFRESHES_PER_MONTH),
+        (cluster.churn, CHURN_POLLS_PER_MONTH),
+        (cluster.refresh, REFRESHES_PER_MONTH),
+    ];
+    let mut now = 0.0;
+    let mut before = 0.0;
+    for (poll, count) in polls {
+        let writes = poll.write_units * DYNAMODB_PER_MILLION_WRITE_UNITS / 1e6;
+        let requests = (poll.body_bytes / 524_288.0).ceil();
+        let lambda = LAMBDA_PER_MILLION_REQUESTS / 1e6 * 3.0 // ingest, authorizer, GET /version
+            + 0.25 * ingest_seconds(poll.body_bytes, poll.read_units >= poll.full_read_units) * LAMBDA_ARM_PER_GB_SECOND
+            + 0.5 * 0.002 * LAMBDA_ARM_PER_GB_SECOND // authorizer, cached
+            + 0.125 * 0.001 * LAMBDA_ARM_PER_GB_SECOND; // version
+        let api = (requests + 1.0) * HTTP_API_PER_MILLION_REQUESTS / 1e6;
+        let shared = writes + lambda + api;
+        now += count * (shared + poll.read_units * DYNAMODB_PER_MILLION_READ_UNITS / 1e6);
+        let before_lambda = 0.25
+            * (ingest_seconds(poll.body_bytes, true)
+                - ingest_seconds(poll.body_bytes, poll.read_units >= poll.full_read_units))
+            * LAMBDA_ARM_PER_GB_SECOND;
+        before += count * (shared + before_lambda + poll.full_read_units * DYNAMODB_PER_MILLION_READ_UNITS / 1e6);
+    }
+    let storage = cluster.stored_bytes / 1e9 * DYNAMODB_PER_GB_MONTH;
+    (now + storage, before + storage)
+}
+
+#[tokio::main]
+async fn main() {
+    let bench = std::env::args().any(|arg| arg == "--bench");
+    // A fleet of 100 clusters: sizes from 50 to 5,000 containers, most of them small.
+    let mix: &[(usize, usize)] = if bench { &[(50, 40), (500, 35), (2_000, 15), (5_000, 10)] } else { &[(50, 1)] };
+    println!("Prices (US East, on demand): DynamoDB ${DYNAMODB_PER_MILLION_WRITE_UNITS}/M write units, ${DYNAMODB_PER_MILLION_READ_UNITS}/M read units, ${DYNAMODB_PER_GB_MONTH}/GB-month; Lambda arm64 ${LAMBDA_ARM_PER_GB_SECOND}/GB-s, ${LAMBDA_PER_MILLION_REQUESTS}/M requests; HTTP API ${HTTP_API_PER_MILLION_REQUESTS}/M requests (512 KB each)");
+    println!("Month: {POLLS_PER_MONTH} polls every 60 s, {CHURN_POLLS_PER_MONTH} of them with 1% of the containers changed, {REFRESHES_PER_MONTH} daily refreshes");
+    println!(
+        "{:>10} {:>9} {:>10} {:>10} {:>10} {:>10} {:>12} {:>12}",
+        "containers", "clusters", "first WU", "poll RU", "poll RU<", "churn WU", "$/month", "$/month <"
+    );
+    let (mut total, mut total_before, mut clusters) = (0.0, 0.0, 0);
+    for &(size, count) in mix {
+        let cluster = measure(size).await;
+        let (now, before) = monthly(&cluster);
+        assert!(
+            cluster.unchanged.read_units < cluster.unchanged.full_read_units || size < 10,
+            "an unchanged poll reads less"
+        );
+        println!(
+            "{:>10} {:>9} {:>10} {:>10} {:>10} {:>10} {:>12.4} {:>12.4}",
+            cluster.containers,
+            count,
+            cluster.first.write_units,
+            cluster.unchanged.read_units,
+            cluster.unchanged.full_read_units,
+            cluster.churn.write_units,
+            now,
+            before
+        );
+        total += now * count as f64;
+        total_before += before * count as f64;
+        clusters += count;
+    }
+    println!(
+        "fleet of {clusters}: ${:.2} a month, ${:.4} per cluster-month; before content hashes ${:.2}, ${:.4} per cluster-month ({:.1}x)",
+        total, total / clusters as f64, total_before, total_before / clusters as f64, total_before / total
+    );
+}
