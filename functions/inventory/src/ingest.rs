@@ -160,7 +160,7 @@ impl Ingestor {
             }
             let now = self.clock.now();
             // The record alone decides most reports (same content as stored): one small read.
-            let mut previous = self.store.get_context(account, inventory_type, &snapshot.context, true).await?;
+            let previous = self.store.get_context(account, inventory_type, &snapshot.context, true).await?;
             if previous.as_ref().is_some_and(|record| record.lease_is_live(now)) {
                 continue;
             }
@@ -168,11 +168,8 @@ impl Ingestor {
             let decided = match decided {
                 Some(plan) => plan,
                 None => {
-                    let stored = self.store.load_context(account, inventory_type, &snapshot.context).await?;
-                    previous = stored.record.clone();
-                    if previous.as_ref().is_some_and(|record| record.lease_is_live(now)) {
-                        continue;
-                    }
+                    let stored =
+                        self.store.load_items(account, inventory_type, &snapshot.context, previous.clone()).await?;
                     plan_context(stored, snapshot, report, now, self.retention())
                 }
             };

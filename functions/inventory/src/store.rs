@@ -229,14 +229,25 @@ impl Store {
         inventory_type: InventoryType,
         context: &str,
     ) -> Result<StoredContext, StoreError> {
+        let record = self.get_context(account, inventory_type, context, true).await?;
+        self.load_items(account, inventory_type, context, record).await
+    }
+
+    /// A context's images and details, with its record as already read. Any writer that
+    /// changed the items since has moved the record's version, so a plan made from this state
+    /// fails its conditional write and is made again.
+    pub async fn load_items(
+        &self,
+        account: &str,
+        inventory_type: InventoryType,
+        context: &str,
+        record: Option<ContextRecord>,
+    ) -> Result<StoredContext, StoreError> {
         let inventory = inventory_pk(account, inventory_type);
         let image_prefix = image_sk(context, "");
         let details_pk = detail_pk(account, inventory_type, context);
-        let (record, images, details) = futures::try_join!(
-            self.get_context(account, inventory_type, context, true),
-            self.query_all(&inventory, Some(&image_prefix)),
-            self.query_all(&details_pk, None),
-        )?;
+        let (images, details) =
+            futures::try_join!(self.query_all(&inventory, Some(&image_prefix)), self.query_all(&details_pk, None),)?;
         let images = images
             .into_iter()
             .map(|item| {
