@@ -17,7 +17,7 @@ use crate::model::{
 use crate::plan::{effective_last_seen, is_live};
 use crate::query::QueryError;
 use crate::settings::Settings;
-use crate::store::{decode_item, Store, StoreError};
+use crate::store::{decode_item, Item, Store, StoreError};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -188,7 +188,7 @@ impl DetailReader {
                 contexts.iter().skip(page.offset()).take(page.page_size).map(namespace_entry).collect()
             }
             Some(DetailKind::Node) => {
-                let nodes = self.nodes(account, &contexts, None).await?;
+                let nodes = merge_nodes(self.all_nodes(account, &contexts).await?);
                 nodes
                     .into_iter()
                     .skip(page.offset())
@@ -221,12 +221,8 @@ impl DetailReader {
                             slice.skip + slice.take,
                         )
                         .await?;
-                    for item in items.into_iter().skip(slice.skip) {
-                        let record: DetailRecord = decode_item(item)?;
-                        if let Some(last_seen) = self.live(&record, context) {
-                            found.push(Found { context: context.context.clone(), record, last_seen });
-                        }
-                    }
+                    let page_items = items.into_iter().skip(slice.skip).collect();
+                    found.extend(self.live_details(page_items, std::slice::from_ref(context))?);
                 }
                 let images = self.images_of(account, listing.inventory_type(), &found).await?;
                 found.iter().map(|found| self.entry(account, found, &images)).collect()
@@ -265,92 +261,67 @@ impl DetailReader {
         Ok(images)
     }
 
-    /// Every node of the account's Kubernetes contexts (or only `uid`), merged across the
-    /// namespaces that reported it, latest sighting first, in name order.
-    async fn nodes(
-        &self,
-        account: &str,
-        contexts: &[ContextRecord],
-        uid: Option<&str>,
-    ) -> Result<Vec<Found>, StoreError> {
-        let prefix = DetailKind::Node.sort_key_prefix();
-        let mut nodes: HashMap<String, Found> = HashMap::new();
-        let items = match uid {
-            Some(uid) => {
-                let keys: Vec<(String, String)> = contexts
-                    .iter()
-                    .map(|context| (self.detail_pk(account, context), format!("{prefix}{uid}")))
-                    .collect();
-                self.store.batch_get(&keys).await?
-            }
-            None => {
-                let mut items = Vec::new();
-                for context in contexts {
-                    let count = context
-                        .detail_counts
-                        .as_ref()
-                        .and_then(|c| c.get("n").copied())
-                        .map_or(usize::MAX, |c| c as usize);
-                    if count > 0 {
-                        items.extend(self.store.query_prefix(&self.detail_pk(account, context), &prefix, count).await?);
-                    }
-                }
-                items
-            }
-        };
+    /// The live details among `items`, each with its context (details of other contexts dropped).
+    fn live_details(&self, items: Vec<Item>, contexts: &[ContextRecord]) -> Result<Vec<Found>, StoreError> {
         let by_context: HashMap<&str, &ContextRecord> = contexts.iter().map(|c| (c.context.as_str(), c)).collect();
+        let mut found = Vec::new();
         for item in items {
             let record: DetailRecord = decode_item(item)?;
             let Some(context) = by_context.get(record.context.as_str()) else { continue };
-            let Some(last_seen) = self.live(&record, context) else { continue };
-            let uid = record.sk.clone();
-            let found = Found { context: record.context.clone(), record, last_seen };
-            match nodes.get(&uid) {
-                Some(seen) if seen.last_seen >= found.last_seen => {}
-                _ => {
-                    nodes.insert(uid, found);
-                }
+            if let Some(last_seen) = self.live(&record, context) {
+                found.push(Found { context: record.context.clone(), record, last_seen });
             }
         }
-        let mut nodes: Vec<Found> = nodes.into_values().collect();
-        nodes.sort_by(|a, b| (node_name(a), &a.record.sk).cmp(&(node_name(b), &b.record.sk)));
-        Ok(nodes)
+        Ok(found)
+    }
+
+    /// The live detail of `kind` with this id in every context that has it: one key per context.
+    async fn in_every_context(
+        &self,
+        account: &str,
+        contexts: &[ContextRecord],
+        kind: DetailKind,
+        id: &str,
+    ) -> Result<Vec<Found>, StoreError> {
+        let key = format!("{}{id}", kind.sort_key_prefix());
+        let keys: Vec<(String, String)> =
+            contexts.iter().map(|context| (self.detail_pk(account, context), key.clone())).collect();
+        self.live_details(self.store.batch_get(&keys).await?, contexts)
+    }
+
+    /// Every node item of the account's Kubernetes contexts.
+    async fn all_nodes(&self, account: &str, contexts: &[ContextRecord]) -> Result<Vec<Found>, StoreError> {
+        let kind = DetailKind::Node;
+        let mut items = Vec::new();
+        for context in contexts {
+            let count = context.detail_counts.as_ref().and_then(|c| c.get(kind.letter()).copied());
+            let count = count.map_or(usize::MAX, |count| count as usize);
+            if count > 0 {
+                items.extend(
+                    self.store.query_prefix(&self.detail_pk(account, context), &kind.sort_key_prefix(), count).await?,
+                );
+            }
+        }
+        self.live_details(items, contexts)
     }
 
     /// `GET /v2/kubernetes-namespaces/{id}`, `/kubernetes-pods/{id}`, `/kubernetes-nodes/{id}`:
     /// `None` when no live one has that uid.
     pub async fn get(&self, account: &str, listing: Listing, uid: &str) -> Result<Option<Value>, StoreError> {
         let contexts = self.contexts(account, InventoryType::Kubernetes).await?;
-        match listing {
-            Listing::KubernetesNamespaces => Ok(contexts
-                .iter()
-                .find(|context| context.namespace.as_ref().is_some_and(|ns| ns.uid == uid))
-                .map(namespace_entry)),
+        let found = match listing {
+            Listing::KubernetesNamespaces => {
+                let namespace =
+                    contexts.iter().find(|context| context.namespace.as_ref().is_some_and(|ns| ns.uid == uid));
+                return Ok(namespace.map(namespace_entry));
+            }
             Listing::KubernetesNodes => {
-                let nodes = self.nodes(account, &contexts, Some(uid)).await?;
-                Ok(nodes.first().map(|found| self.entry(account, found, &HashMap::new())))
+                merge_nodes(self.in_every_context(account, &contexts, DetailKind::Node, uid).await?)
             }
-            Listing::KubernetesPods => {
-                let keys: Vec<(String, String)> = contexts
-                    .iter()
-                    .map(|context| {
-                        (self.detail_pk(account, context), format!("{}{uid}", DetailKind::Pod.sort_key_prefix()))
-                    })
-                    .collect();
-                let by_context: HashMap<&str, &ContextRecord> =
-                    contexts.iter().map(|c| (c.context.as_str(), c)).collect();
-                for item in self.store.batch_get(&keys).await? {
-                    let record: DetailRecord = decode_item(item)?;
-                    let Some(context) = by_context.get(record.context.as_str()) else { continue };
-                    if let Some(last_seen) = self.live(&record, context) {
-                        let found = Found { context: record.context.clone(), record, last_seen };
-                        return Ok(Some(self.entry(account, &found, &HashMap::new())));
-                    }
-                }
-                Ok(None)
-            }
-            _ => Ok(None),
-        }
+            Listing::KubernetesPods => self.in_every_context(account, &contexts, DetailKind::Pod, uid).await?,
+            _ => return Ok(None),
+        };
+        Ok(found.first().map(|found| self.entry(account, found, &HashMap::new())))
     }
 
     /// One detail in Anchore's shape for its kind (plus `context` where Anchore has none).
@@ -397,6 +368,22 @@ impl DetailReader {
             }
         }
     }
+}
+
+/// One entry per node, however many namespaces reported it: its latest sighting, in name order.
+fn merge_nodes(found: Vec<Found>) -> Vec<Found> {
+    let mut nodes: HashMap<String, Found> = HashMap::new();
+    for node in found {
+        match nodes.get(&node.record.sk) {
+            Some(seen) if seen.last_seen >= node.last_seen => {}
+            _ => {
+                nodes.insert(node.record.sk.clone(), node);
+            }
+        }
+    }
+    let mut nodes: Vec<Found> = nodes.into_values().collect();
+    nodes.sort_by(|a, b| (node_name(a), &a.record.sk).cmp(&(node_name(b), &b.record.sk)));
+    nodes
 }
 
 fn node_name(found: &Found) -> &str {
