@@ -41,10 +41,9 @@ impl ApiFunction for DeleteApp {
         let account = caller.account.as_str();
         let params = request.query_string_parameters();
         let param = |name: &str| params.first(name).map(str::to_owned);
-        let bad_request = |error: inventory::query::QueryError| ApiError::bad_request(error.parameter, &error.message);
         let (outcome, what) = match matched.route.endpoint {
             Endpoint::DeleteInventories => {
-                let target = DeleteTarget::from_params(param).map_err(bad_request)?;
+                let target = DeleteTarget::from_params(param)?;
                 let what = match &target.image_digest {
                     Some(digest) => format!("image {digest} in {} context {:?}", target.inventory_type, target.context),
                     None => format!("{} context {:?}", target.inventory_type, target.context),
@@ -52,7 +51,7 @@ impl ApiFunction for DeleteApp {
                 (self.deleter.delete(account, &target).await, what)
             }
             Endpoint::DeleteKubernetesNamespaces => {
-                let cluster = cluster_param(param).map_err(bad_request)?;
+                let cluster = cluster_param(param)?;
                 (self.deleter.delete_cluster(account, &cluster).await, format!("namespace of cluster {cluster:?}"))
             }
             _ => return Err(not_found(request)),

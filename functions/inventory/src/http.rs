@@ -95,6 +95,13 @@ pub const DEFAULT_ACCOUNT: &str = "admin";
 pub const BASIC_CHALLENGE: &str = r#"Basic realm="runtime-inventory", charset="UTF-8""#;
 const MAX_ACCOUNT_LEN: usize = 128;
 
+/// A query parameter that cannot be used is a 400 naming it.
+impl From<crate::query::QueryError> for ApiError {
+    fn from(error: crate::query::QueryError) -> Self {
+        Self::bad_request(error.parameter, &error.message)
+    }
+}
+
 /// An error in Anchore's `ApiErrorResponse` shape: `{code, error_type, message, detail, httpcode}`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {

@@ -71,7 +71,7 @@ impl ApiFunction for QueryApp {
                 None => self.list_details(request, account, listing).await,
                 Some(parameter) => {
                     let id = matched.param(parameter).unwrap_or_default();
-                    check_id(parameter, id).map_err(|error| ApiError::bad_request(error.parameter, &error.message))?;
+                    check_id(parameter, id)?;
                     match self.details.get(account, listing, id).await {
                         Ok(Some(found)) => Ok(json_response(StatusCode::OK, &found)),
                         Ok(None) => Err(ApiError::not_found(format!("no {parameter} {id:?} in this account"))),
@@ -88,8 +88,7 @@ impl ApiFunction for QueryApp {
             },
             Endpoint::GetIntegration => {
                 let uuid = matched.param("integration_uuid").unwrap_or_default();
-                check_id("integration_uuid", uuid)
-                    .map_err(|error| ApiError::bad_request(error.parameter, &error.message))?;
+                check_id("integration_uuid", uuid)?;
                 match self.integrations.describe(account, uuid).await {
                     Ok(Some(integration)) => Ok(json_response(StatusCode::OK, &integration)),
                     Ok(None) => Err(ApiError::not_found(format!("no integration {uuid} in this account"))),
@@ -109,8 +108,7 @@ impl ApiFunction for QueryApp {
 impl QueryApp {
     async fn list(&self, request: &Request, account: &str) -> Result<Response<Body>, ApiError> {
         let params = request.query_string_parameters();
-        let query = InventoryQuery::from_params(|name| params.first(name).map(str::to_owned))
-            .map_err(|error| ApiError::bad_request(error.parameter, &error.message))?;
+        let query = InventoryQuery::from_params(|name| params.first(name).map(str::to_owned))?;
         let list = self.reader.list(account, &query).await.map_err(|error| failed(error, account, "inventory"))?;
         if query.unpaged && list.next.is_some() {
             return Err(ApiError {
@@ -135,8 +133,7 @@ impl QueryApp {
         listing: Listing,
     ) -> Result<Response<Body>, ApiError> {
         let params = request.query_string_parameters();
-        let page = Page::from_params(|name| params.first(name).map(str::to_owned))
-            .map_err(|error| ApiError::bad_request(error.parameter, &error.message))?;
+        let page = Page::from_params(|name| params.first(name).map(str::to_owned))?;
         let body =
             self.details.list(account, listing, page).await.map_err(|error| failed(error, account, "details"))?;
         negotiated_json(request, StatusCode::OK, &body)
