@@ -95,7 +95,14 @@ fn bench(containers: usize, namespaces: usize, metadata: bool) {
     let retention = Retention { ttl: Some(chrono::TimeDelta::days(120)), overwrite: false };
     measure("plan, nothing stored (first report)", || {
         for snapshot in &parsed.contexts {
-            black_box(plan_context(StoredContext::default(), snapshot, report, now, retention));
+            black_box(plan_context(
+                StoredContext::default(),
+                snapshot,
+                &snapshot.content_hash(),
+                report,
+                now,
+                retention,
+            ));
         }
     });
 
@@ -105,7 +112,9 @@ fn bench(containers: usize, namespaces: usize, metadata: bool) {
         .contexts
         .iter()
         .map(|snapshot| {
-            let Plan::Apply(plan) = plan_context(StoredContext::default(), snapshot, report, now, retention) else {
+            let Plan::Apply(plan) =
+                plan_context(StoredContext::default(), snapshot, &snapshot.content_hash(), report, now, retention)
+            else {
                 unreachable!()
             };
             records.push(plan.context_write.clone().expect("a first report writes its context"));
@@ -125,7 +134,7 @@ fn bench(containers: usize, namespaces: usize, metadata: bool) {
         .collect();
     measure("plan, identical state stored (re-post, full read)", || {
         for (snapshot, stored) in parsed.contexts.iter().zip(&stored) {
-            black_box(plan_context(stored.clone(), snapshot, report, now, retention));
+            black_box(plan_context(stored.clone(), snapshot, &snapshot.content_hash(), report, now, retention));
         }
     });
     // What an unchanged report costs beyond parsing: hash its content, decide from the record.

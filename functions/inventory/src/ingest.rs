@@ -170,7 +170,7 @@ impl Ingestor {
                 None => {
                     let stored =
                         self.store.load_items(account, inventory_type, &snapshot.context, previous.clone()).await?;
-                    plan_context(stored, snapshot, report, now, self.retention())
+                    plan_context(stored, snapshot, &content_hash, report, now, self.retention())
                 }
             };
             let plan = match decided {

@@ -284,10 +284,12 @@ pub fn plan_from_record(
     Some(Plan::Apply(ContextPlan { image_writes: Vec::new(), detail_writes: Vec::new(), context_write, images }))
 }
 
-/// Decides what a report changes for one context, given everything stored for it.
+/// Decides what a report changes for one context, given everything stored for it and the
+/// snapshot's `content_hash`.
 pub fn plan_context(
     mut stored: StoredContext,
     snapshot: &ContextSnapshot,
+    content_hash: &str,
     report: ReportMeta,
     now: DateTime<Utc>,
     retention: Retention,
@@ -367,7 +369,7 @@ pub fn plan_context(
         source: report.source,
         expires_at: retention.ttl.map(|ttl| (report_time + ttl).timestamp()),
         detail_counts,
-        content_hash: snapshot.content_hash(),
+        content_hash: content_hash.to_owned(),
         refresh_due_at,
     };
     let nothing_to_track = record.is_none() && snapshot.images.is_empty() && snapshot.details.is_empty();
@@ -456,6 +458,16 @@ mod tests {
         }
     }
 
+    fn plan_of(
+        stored: StoredContext,
+        snapshot: &ContextSnapshot,
+        report: ReportMeta,
+        now: DateTime<Utc>,
+        retention: Retention,
+    ) -> Plan {
+        plan_context(stored, snapshot, &snapshot.content_hash(), report, now, retention)
+    }
+
     fn agent(time: DateTime<Utc>) -> ReportMeta {
         ReportMeta { time, source: ReportSource::K8sInventory }
     }
@@ -465,7 +477,7 @@ mod tests {
     }
 
     fn run_from(stored: &mut StoredContext, images: &[&str], report: ReportMeta, retention: Retention) -> Plan {
-        let plan = plan_context(stored.clone(), &snapshot(images), report, report.time, retention);
+        let plan = plan_of(stored.clone(), &snapshot(images), report, report.time, retention);
         if let Plan::Apply(plan) = &plan {
             apply(stored, plan);
         }
@@ -489,8 +501,7 @@ mod tests {
         let same_report = applied(run(&mut stored, &[DIGEST], 0, KEEP));
         assert_eq!((same_report.item_write_count(), same_report.context_write.is_none()), (0, true));
 
-        let later =
-            plan_context(stored.clone(), &snapshot(&[DIGEST]), agent(at(0) + TimeDelta::minutes(5)), at(0), KEEP);
+        let later = plan_of(stored.clone(), &snapshot(&[DIGEST]), agent(at(0) + TimeDelta::minutes(5)), at(0), KEEP);
         let later = applied(later);
         assert_eq!(later.item_write_count(), 0);
         assert!(later.context_write.is_some());
@@ -502,7 +513,7 @@ mod tests {
         let mut stored = StoredContext::default();
         run(&mut stored, &[DIGEST], 0, KEEP);
         let within_a_day =
-            plan_context(stored.clone(), &snapshot(&[DIGEST]), agent(at(1) - TimeDelta::seconds(1)), at(1), KEEP);
+            plan_of(stored.clone(), &snapshot(&[DIGEST]), agent(at(1) - TimeDelta::seconds(1)), at(1), KEEP);
         assert_eq!(applied(within_a_day).item_write_count(), 0);
         let two_days_later = applied(run(&mut stored, &[DIGEST], 2, KEEP));
         assert_eq!(two_days_later.image_writes.len(), 1, "by two days the TTL is pushed forward");
@@ -554,7 +565,7 @@ mod tests {
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         run(&mut stored, &keys, 0, KEEP);
         let due = DateTime::from_timestamp(stored.record.as_ref().unwrap().refresh_due_at.unwrap(), 0).unwrap();
-        let refresh = applied(plan_context(stored.clone(), &snapshot(&keys), agent(due), due, KEEP));
+        let refresh = applied(plan_of(stored.clone(), &snapshot(&keys), agent(due), due, KEEP));
         assert_eq!(refresh.image_writes.len(), 200, "every item falls due within a day of the first");
         apply(&mut stored, &refresh);
         let next = stored.record.as_ref().unwrap().refresh_due_at.unwrap();
@@ -591,12 +602,12 @@ mod tests {
         run(&mut stored, &["tag:docker.io/library/nginx:1.27"], 0, KEEP);
         let mut resolved = snapshot(&[DIGEST]);
         resolved.digest_tags.insert("docker.io/library/nginx:1.27".into());
-        let plan = applied(plan_context(stored.clone(), &resolved, agent(at(1)), at(1), KEEP));
+        let plan = applied(plan_of(stored.clone(), &resolved, agent(at(1)), at(1), KEEP));
         assert!(plan.image_writes.contains(&Write::Delete { key: "tag:docker.io/library/nginx:1.27".into() }));
         assert_eq!(plan.images, ChangeCounts { added: 1, removed: 0, unchanged: 0 });
 
         // Without the tag among the digest tags the tag-only record just departs.
-        let plan = applied(plan_context(stored, &snapshot(&[DIGEST]), agent(at(1)), at(1), KEEP));
+        let plan = applied(plan_of(stored, &snapshot(&[DIGEST]), agent(at(1)), at(1), KEEP));
         assert!(plan.image_writes.iter().all(|write| matches!(write, Write::Put { .. })));
     }
 
