@@ -3,6 +3,7 @@
 //! count of the DynamoDB requests the SDK actually sends.
 
 pub mod template;
+pub mod write_keys;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_runtime_api::box_error::BoxError;

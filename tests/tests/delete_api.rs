@@ -2,6 +2,7 @@
 
 use integration_tests::{day, digest, k8s_report, listed, sample_report, Harness};
 use lambda_http::http::StatusCode;
+use inventory::model::{inventory_pk, InventoryType};
 
 const ECS_CLUSTER: &str = "arn:aws:ecs:eu-west-2:123456789012:cluster/myclustername";
 const DELETE: &str = "delete-inventories.json";
@@ -150,7 +151,7 @@ async fn a_context_being_ingested_is_not_deleted() {
         .dynamodb
         .get_item()
         .table_name(&harness.table)
-        .set_key(Some(key("admin#inv#kubernetes", "c/a")))
+        .set_key(Some(key(&inventory_pk("admin", InventoryType::Kubernetes, "c/a"), "c/a")))
         .send()
         .await
         .unwrap()

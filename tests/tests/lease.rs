@@ -130,7 +130,7 @@ async fn a_holder_whose_lease_ran_out_cannot_overwrite_a_newer_report() {
 
     // The stalled holder's writes are refused before they are sent.
     let writes_before = harness.requests.writes();
-    let pk = inventory_pk("admin", InventoryType::Kubernetes);
+    let pk = inventory_pk("admin", InventoryType::Kubernetes, "c/a");
     let delete_newer = vec![BatchWrite::Delete { pk, sk: image_sk("c/a", &digest(2)) }];
     assert!(matches!(stalled.write(delete_newer).await, Err(LeaseError::Expired(_))));
     let old_state = ContextRecord { last_report_at: Some(day(0)), ..record };

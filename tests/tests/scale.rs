@@ -8,6 +8,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::TimeDelta;
 use integration_tests::{day, digest, item_size, k8s_report, listed, read_units, Harness};
+use inventory::model::INDEX_SHARDS;
 use lambda_http::http::StatusCode;
 use serde_json::json;
 use std::collections::HashMap;
@@ -130,8 +131,10 @@ async fn a_digest_lookup_reads_only_the_records_that_run_it() {
     harness.requests.reset();
     let found = harness.list("admin", &[("image_digest", &digest(0)), ("inventory_type", "kubernetes")]).await;
     assert_eq!(listed(&found), ["a", "b", "c"].map(|ns| (format!("fleet/{ns}"), digest(0))));
-    // The index names the 3 records; one batch reads them, one their contexts' records.
-    assert_eq!((harness.requests.get("Query"), harness.requests.get("BatchGetItem")), (1, 2));
+    // One query per index shard names the 3 records; one batch reads them, one their contexts'
+    // records.
+    let shards = u64::from(INDEX_SHARDS);
+    assert_eq!((harness.requests.get("Query"), harness.requests.get("BatchGetItem")), (shards, 2));
 
     let items = harness.stored_items().await;
     let size_of = |kind: &str| -> Vec<usize> {
@@ -139,8 +142,8 @@ async fn a_digest_lookup_reads_only_the_records_that_run_it() {
     };
     let (image_sizes, context_sizes) = (size_of("image"), size_of("context"));
     let matching: usize = image_sizes.iter().take(3).sum::<usize>() + context_sizes.iter().take(3).sum::<usize>();
-    // Eventually consistent reads: half a unit per 4 KB; the index's keys are about 100 bytes each.
-    let lookup_units = (read_units(300) + read_units(matching)) as f64 / 2.0;
+    // Eventually consistent reads: half a unit per 4 KB, at least half a unit per shard's query.
+    let lookup_units = (shards as usize * read_units(300) + read_units(matching)) as f64 / 2.0;
     let partition: usize = image_sizes.iter().sum::<usize>() + context_sizes.iter().sum::<usize>();
     let filter_units = read_units(partition) as f64 / 2.0;
     println!(
@@ -162,40 +165,61 @@ async fn a_digest_lookup_reads_only_the_records_that_run_it() {
     assert_eq!(rest.body["items"][0]["context"], "fleet/c");
 }
 
+/// `item` as the layout before per-context partitions stored it: one inventory partition per
+/// account and type, unsharded index keys.
+fn in_old_layout(mut item: Item) -> Item {
+    let pk = item["pk"].as_s().unwrap().clone();
+    let Some((partition, context)) = pk.split_once("#inv#").and_then(|(account, rest)| {
+        let (inventory_type, context) = rest.split_once('#')?;
+        Some((format!("{account}#inv#{inventory_type}"), (account.to_owned(), inventory_type.to_owned(), context)))
+    }) else {
+        return item;
+    };
+    let (account, inventory_type, _) = context;
+    item.insert("pk".into(), AttributeValue::S(partition));
+    if item.contains_key("context_pk") {
+        item.insert("context_pk".into(), AttributeValue::S(format!("{account}#{inventory_type}")));
+    }
+    if let Some(AttributeValue::S(digest)) = item.get("image_digest").cloned() {
+        item.insert("digest_pk".into(), AttributeValue::S(format!("{account}#{inventory_type}#{digest}")));
+    }
+    item
+}
+
 #[tokio::test]
-async fn items_written_before_the_indexes_are_found_after_the_migration() {
+async fn items_written_in_the_old_layout_are_found_after_the_migration() {
     let harness = Harness::new(120, false).await;
     inventory_with(&harness, 8, 2).await;
-    // As the layout before the indexes wrote them.
     for item in harness.stored_items().await {
-        for attribute in ["context_pk", "digest_pk"] {
-            if item.contains_key(attribute) {
-                harness
-                    .dynamodb
-                    .update_item()
-                    .table_name(&harness.table)
-                    .key("pk", item["pk"].clone())
-                    .key("sk", item["sk"].clone())
-                    .update_expression(format!("REMOVE {attribute}"))
-                    .send()
-                    .await
-                    .unwrap();
-            }
+        let old = in_old_layout(item.clone());
+        if old != item {
+            let (pk, sk) = (item["pk"].clone(), item["sk"].clone());
+            harness.dynamodb.delete_item().table_name(&harness.table).key("pk", pk).key("sk", sk).send().await.unwrap();
+            harness.dynamodb.put_item().table_name(&harness.table).set_item(Some(old)).send().await.unwrap();
         }
     }
     let by_digest = [("image_digest", digest(0))];
     let by_digest: Vec<(&str, &str)> = by_digest.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    assert!(harness.list("admin", &by_digest).await.is_empty(), "not in the index yet");
+    assert!(harness.list("admin", &by_digest).await.is_empty(), "not in the new layout yet");
+    assert!(harness.list("admin", &[]).await.is_empty());
     let namespaces = || harness.call("get-kubernetes-namespaces.json", None, Some("admin"), &[("page", "1")]);
     assert_eq!(namespaces().await.body["namespaces"], json!([]));
+    // A report after the upgrade, before the migration, for one of the 4 namespaces.
+    let newer = k8s_report("fleet", day(0) + TimeDelta::minutes(5), &[("d", "registry.example.com/app:1", 99)]);
+    assert_eq!(harness.post_k8s(&newer).await.status, StatusCode::CREATED);
 
     let store = inventory::Store::new(harness.dynamodb.clone(), harness.table.clone());
     let migrated = inventory::migrate::migrate(&store).await.unwrap();
-    assert_eq!((migrated.contexts, migrated.images, migrated.skipped), (4, 8, 0), "4 namespaces, 8 image records");
+    // `fleet/d`: its record and 2 images were superseded by the newer report's.
+    assert_eq!((migrated.contexts, migrated.images, migrated.superseded), (3, 6, 1), "{migrated:?}");
     assert_eq!(
         listed(&harness.list("admin", &by_digest).await),
         [("fleet/a".to_owned(), digest(0)), ("fleet/b".to_owned(), digest(0))]
     );
+    let everything = listed(&harness.list("admin", &[]).await);
+X
+    assert!(everything.contains(&("fleet/d".to_owned(), digest(99))));
     assert_eq!(namespaces().await.body["namespaces"].as_array().unwrap().len(), 4);
+    assert!(harness.stored_items().await.iter().all(|item| in_old_layout(item.clone()) == *item), "nothing old left");
     assert_eq!(inventory::migrate::migrate(&store).await.unwrap(), Default::default(), "a second run finds nothing");
 }

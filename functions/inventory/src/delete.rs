@@ -92,7 +92,7 @@ impl InventoryDeleter {
             return Ok(DeleteOutcome::NotFound);
         }
 
-        let inventory = inventory_pk(account, target.inventory_type);
+        let inventory = inventory_pk(account, target.inventory_type, &target.context);
         let details = detail_pk(account, target.inventory_type, &target.context);
         let (image_keys, detail_keys) = match &target.image_digest {
             None => (stored.images.keys().cloned().collect(), stored.details.keys().cloned().collect()),
@@ -261,7 +261,7 @@ mod tests {
     #[tokio::test]
     async fn a_store_failure_mid_delete_gives_the_lease_back_at_once() {
         let now = chrono::Utc.with_ymd_and_hms(2026, 11, 20, 10, 20, 0).unwrap();
-        let pk = inventory_pk("admin", InventoryType::Kubernetes);
+        let pk = inventory_pk("admin", InventoryType::Kubernetes, "c/a");
         let record = ContextRecord {
             version: 3,
             pk: pk.clone(),

@@ -246,7 +246,7 @@ impl DetailReader {
             .iter()
             .filter_map(|found| match &found.record.data {
                 Detail::K8sContainer { image_key, .. } | Detail::EcsContainer { image_key, .. } => {
-                    Some((inventory_pk(account, inventory_type), image_sk(&found.context, image_key)))
+                    Some((inventory_pk(account, inventory_type, &found.context), image_sk(&found.context, image_key)))
                 }
                 _ => None,
             })

@@ -194,7 +194,7 @@ impl Ingestor {
             };
             let record = ContextRecord {
                 version: previous.as_ref().map_or(0, |record| record.version) + 1,
-                pk: inventory_pk(account, inventory_type),
+                pk: inventory_pk(account, inventory_type, &snapshot.context),
                 sk: snapshot.context.clone(),
                 kind: KIND_CONTEXT.to_owned(),
                 inventory_type,
@@ -205,7 +205,7 @@ impl Ingestor {
                 namespace: state.namespace.clone(),
                 source: Some(state.source),
                 expires_at: state.expires_at,
-                context_pk: Some(contexts_pk(account, inventory_type)),
+                context_pk: Some(contexts_pk(account, inventory_type, &snapshot.context)),
                 detail_counts: Some(state.detail_counts.clone()),
                 content_hash: Some(state.content_hash.clone()),
                 refresh_due_at: state.refresh_due_at,
@@ -245,7 +245,7 @@ impl Ingestor {
 }
 
 fn item_writes(account: &str, inventory_type: InventoryType, context: &str, plan: &ContextPlan) -> Vec<BatchWrite> {
-    let inventory = inventory_pk(account, inventory_type);
+    let inventory = inventory_pk(account, inventory_type, context);
     let details = detail_pk(account, inventory_type, context);
     let images = plan.image_writes.iter().map(|write| match write {
         Write::Put { key, content, tracking } => BatchWrite::Put(encode(&ImageRecord {
@@ -256,7 +256,7 @@ fn item_writes(account: &str, inventory_type: InventoryType, context: &str, plan
             context: context.to_owned(),
             image_key: key.clone(),
             digest_pk: (!content.image_digest.is_empty())
-                .then(|| digest_pk(account, inventory_type, &content.image_digest)),
+                .then(|| digest_pk(account, inventory_type, &content.image_digest, context)),
             content: content.clone(),
             tracking: tracking.clone(),
         })),

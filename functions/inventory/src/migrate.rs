@@ -1,25 +1,29 @@
-//! One-shot migration of items written before the `contexts` and `digests` indexes existed:
-//! context records get `context_pk`, image records with a digest get `digest_pk`. Reports add
-//! both themselves (context records on the next report, image records within two days, when
-//! their refresh rewrites them); this makes listings and digest lookups complete at once.
+//! One-shot migration of inventory items written in the layout before per-context partitions:
+//! context and image records under one partition per account and type (`{account}#inv#{type}`)
+//! move to their context's partition, with their index keys recomputed for the sharded
+//! `contexts` and `digests` indexes.
 //!
 //! It scans the table: the one `Scan` of the project, run by hand once after an upgrade
-//! (`cargo run -p inventory --bin inventory-migrate`), never by a function.
+//! (`cargo run -p inventory --bin inventory-migrate`), never by a function. Run it right after
+//! deploying: until it has run, reports of contexts it has not moved start them afresh, and a
+//! context a report already wrote in the new layout keeps that state (its old items are dropped).
 
-use crate::model::{contexts_pk, digest_pk, InventoryType, KIND_CONTEXT, KIND_IMAGE};
+use crate::model::{contexts_pk, digest_pk, inventory_pk, InventoryType, KIND_CONTEXT, KIND_IMAGE};
 use crate::store::{sdk_error, Item, Store, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Migrated {
     pub contexts: u64,
     pub images: u64,
-    /// Changed or deleted by a writer meanwhile, which keys them itself.
-    pub skipped: u64,
+    /// Contexts a report already wrote in the new layout since the upgrade: their old items
+    /// are dropped.
+    pub superseded: u64,
 }
 
-/// The account and type of an inventory partition key, `{account}#inv#{type}`.
-fn inventory_partition(pk: &str) -> Option<(&str, InventoryType)> {
+/// The account and type of an old-layout inventory partition key, `{account}#inv#{type}`.
+fn old_inventory_partition(pk: &str) -> Option<(&str, InventoryType)> {
     let (account, inventory_type) = pk.split_once("#inv#")?;
     Some((account, InventoryType::parse(inventory_type)?))
 }
@@ -28,62 +32,97 @@ fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     item.get(name).and_then(|value| value.as_s().ok()).map(String::as_str)
 }
 
-/// The index attribute an unmigrated item needs, with its value.
-fn missing_key(item: &Item) -> Option<(&'static str, String)> {
-    let (account, inventory_type) = inventory_partition(text(item, "pk")?)?;
+/// The item in the new layout, if `item` is an old-layout context or image record.
+fn relocated(item: &Item) -> Option<Item> {
+    let (account, inventory_type) = old_inventory_partition(text(item, "pk")?)?;
+    let context = text(item, "context")?;
+    let mut moved = item.clone();
+    moved.insert("pk".into(), AttributeValue::S(inventory_pk(account, inventory_type, context)));
     match text(item, "kind")? {
-        KIND_CONTEXT => Some(("context_pk", contexts_pk(account, inventory_type))),
-        KIND_IMAGE => {
-            let digest = text(item, "image_digest").filter(|digest| !digest.is_empty())?;
-            Some(("digest_pk", digest_pk(account, inventory_type, digest)))
+        KIND_CONTEXT => {
+            moved.insert("context_pk".into(), AttributeValue::S(contexts_pk(account, inventory_type, context)));
         }
-        _ => None,
+        KIND_IMAGE => match text(item, "image_digest").filter(|digest| !digest.is_empty()) {
+            Some(digest) => {
+                let key = digest_pk(account, inventory_type, digest, context);
+                moved.insert("digest_pk".into(), AttributeValue::S(key));
+            }
+            None => {
+                moved.remove("digest_pk");
+            }
+        },
+        _ => return None,
     }
+    Some(moved)
 }
 
 pub async fn migrate(store: &Store) -> Result<Migrated, StoreError> {
     let client = store.client();
-    let unmigrated: Vec<Item> = client
+    let candidates: Vec<Item> = client
         .scan()
         .table_name(store.table())
-        .filter_expression(
-            "(kind = :context AND attribute_not_exists(context_pk)) OR \
-             (kind = :image AND attribute_not_exists(digest_pk) AND image_digest <> :none)",
-        )
-        .projection_expression("pk, sk, kind, image_digest")
+        .filter_expression("kind IN (:context, :image)")
         .expression_attribute_values(":context", AttributeValue::S(KIND_CONTEXT.into()))
         .expression_attribute_values(":image", AttributeValue::S(KIND_IMAGE.into()))
-        .expression_attribute_values(":none", AttributeValue::S(String::new()))
         .into_paginator()
         .items()
         .send()
         .try_collect()
         .await
         .map_err(sdk_error("Scan"))?;
+    // Per context, its record first: a context a report already wrote anew keeps that state.
+    let mut by_context: BTreeMap<String, Vec<(&Item, Item)>> = BTreeMap::new();
+    for item in &candidates {
+        if let Some(moved) = relocated(item) {
+            let new_pk = text(&moved, "pk").unwrap_or_default().to_owned();
+            by_context.entry(new_pk).or_default().push((item, moved));
+        }
+    }
     let mut migrated = Migrated::default();
-    for item in &unmigrated {
-        let Some((attribute, value)) = missing_key(item) else { continue };
-        let result = client
-            .update_item()
-            .table_name(store.table())
-            .key("pk", item["pk"].clone())
-            .key("sk", item["sk"].clone())
-            .update_expression("SET #attribute = :value")
-            .condition_expression("attribute_exists(pk) AND attribute_not_exists(#attribute)")
-            .expression_attribute_names("#attribute", attribute)
-            .expression_attribute_values(":value", AttributeValue::S(value))
-            .send()
-            .await;
-        match result {
-            Ok(_) if attribute == "context_pk" => migrated.contexts += 1,
-            Ok(_) => migrated.images += 1,
-            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                migrated.skipped += 1;
+    for mut items in by_context.into_values() {
+        items.sort_by_key(|(old, _)| text(old, "kind") != Some(KIND_CONTEXT));
+        let mut superseded = false;
+        for (old, moved) in items {
+            let is_context = text(old, "kind") == Some(KIND_CONTEXT);
+            if !superseded {
+                match put_if_absent(store, moved).await? {
+                    true if is_context => migrated.contexts += 1,
+                    true => migrated.images += 1,
+                    false if is_context => {
+                        superseded = true;
+                        migrated.superseded += 1;
+                    }
+                    false => {}
+                }
             }
-            Err(error) => return Err(sdk_error("UpdateItem")(error)),
+            client
+                .delete_item()
+                .table_name(store.table())
+                .key("pk", old["pk"].clone())
+                .key("sk", old["sk"].clone())
+                .send()
+                .await
+                .map_err(sdk_error("DeleteItem"))?;
         }
     }
     Ok(migrated)
+}
+
+/// Writes `item` unless its key exists; whether it was written.
+async fn put_if_absent(store: &Store, item: Item) -> Result<bool, StoreError> {
+    let result = store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(pk)")
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+        Err(error) => Err(sdk_error("PutItem")(error)),
+    }
 }
 
 #[cfg(test)]
@@ -95,15 +134,40 @@ mod tests {
     }
 
     #[test]
-    fn each_unmigrated_item_gets_its_index_key() {
-        let context = item(&[("pk", "team-a#inv#kubernetes"), ("sk", "c/ns"), ("kind", "context")]);
-        assert_eq!(missing_key(&context), Some(("context_pk", "team-a#kubernetes".into())));
-        let image =
-            item(&[("pk", "admin#inv#ecs"), ("sk", "arn#sha256:1"), ("kind", "image"), ("image_digest", "sha256:1")]);
-        assert_eq!(missing_key(&image), Some(("digest_pk", "admin#ecs#sha256:1".into())));
-        let tag_only = item(&[("pk", "admin#inv#ecs"), ("sk", "arn#tag:x"), ("kind", "image"), ("image_digest", "")]);
-        assert_eq!(missing_key(&tag_only), None);
-        let detail = item(&[("pk", "admin#det#ecs#arn"), ("sk", "c#1"), ("kind", "detail")]);
-        assert_eq!(missing_key(&detail), None);
+    fn old_layout_records_move_to_their_context_partition_with_sharded_index_keys() {
+        let context = item(&[
+            ("pk", "team-a#inv#kubernetes"),
+            ("sk", "c/ns"),
+            ("kind", "context"),
+            ("context", "c/ns"),
+            ("context_pk", "team-a#kubernetes"),
+        ]);
+        let moved = relocated(&context).unwrap();
+        assert_eq!(text(&moved, "pk"), Some("team-a#inv#kubernetes#c/ns"));
+        assert_eq!(text(&moved, "sk"), Some("c/ns"));
+        let shard_key = contexts_pk("team-a", InventoryType::Kubernetes, "c/ns");
+        assert_eq!(text(&moved, "context_pk"), Some(shard_key.as_str()));
+
+        let image = item(&[
+            ("pk", "admin#inv#ecs"),
+            ("sk", "arn#sha256:1"),
+            ("kind", "image"),
+            ("context", "arn"),
+            ("image_digest", "sha256:1"),
+        ]);
+        let moved = relocated(&image).unwrap();
+        assert_eq!(text(&moved, "pk"), Some("admin#inv#ecs#arn"));
+        let shard_key = digest_pk("admin", InventoryType::Ecs, "sha256:1", "arn");
+        assert_eq!(text(&moved, "digest_pk"), Some(shard_key.as_str()));
+        let tag_only = item(&[("pk", "admin#inv#ecs"), ("sk", "arn#t"), ("kind", "image"), ("context", "arn")]);
+        assert!(!relocated(&tag_only).unwrap().contains_key("digest_pk"));
+    }
+
+    #[test]
+    fn items_already_in_the_new_layout_and_details_stay() {
+        let new_layout = item(&[("pk", "admin#inv#ecs#arn"), ("sk", "arn"), ("kind", "context"), ("context", "arn")]);
+        assert_eq!(relocated(&new_layout), None);
+        let detail = item(&[("pk", "admin#det#ecs#arn"), ("sk", "c#1"), ("kind", "detail"), ("context", "arn")]);
+        assert_eq!(relocated(&detail), None);
     }
 }

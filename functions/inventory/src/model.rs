@@ -1,11 +1,15 @@
 //! What is stored: keys and the three record kinds of the single table.
 //!
 //! Layout (one table, `pk`/`sk` strings, `expires_at` as the TTL attribute):
-//! - inventory partition `pk = {account}#inv#{type}`:
+//! - inventory partition of a context, `pk = {account}#inv#{type}#{context}`:
 //!   - context record, `sk = {context}`: last report time, namespace metadata, ingest lock;
 //!   - image record, `sk = {context}#{image_key}`: one per image per context (what is listed).
 //! - detail partition `pk = {account}#det#{type}#{context}`, `sk = {c|p|n|t|s}#{id}`:
 //!   containers, pods, nodes, ECS tasks and services of that context.
+//!
+//! Every partition holds one context, so a fleet's writes spread over as many keys as it has
+//! contexts. The two indexes that gather contexts (`contexts`, `digests`) spread theirs over
+//! `INDEX_SHARDS` keys each, chosen by the context; a read queries every shard.
 //!
 //! Accounts and contexts never contain `#`, so key prefixes cannot collide.
 
@@ -53,8 +57,9 @@ impl fmt::Display for InventoryType {
     }
 }
 
-pub fn inventory_pk(account: &str, inventory_type: InventoryType) -> String {
-    format!("{account}#inv#{inventory_type}")
+/// The partition of a context's record and image records.
+pub fn inventory_pk(account: &str, inventory_type: InventoryType, context: &str) -> String {
+    format!("{account}#inv#{inventory_type}#{context}")
 }
 
 pub fn detail_pk(account: &str, inventory_type: InventoryType, context: &str) -> String {
@@ -64,17 +69,38 @@ pub fn detail_pk(account: &str, inventory_type: InventoryType, context: &str) ->
 /// The index that holds context records only (its key, `context_pk`, is on no other item).
 pub const CONTEXTS_INDEX: &str = "contexts";
 
+/// How many partition keys each index spreads an account's contexts over: a fleet's first
+/// reports (one index write per context) or a fleet-wide rollout of one image (one per context)
+/// put at most about 1/16 of the index writes on a key, and a read queries 16 keys at once.
+pub const INDEX_SHARDS: u8 = 16;
+
+/// The index shard of a context: stable across processes and releases (a hash of the name).
+pub fn index_shard(context: &str) -> u8 {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(context.as_bytes())[0] % INDEX_SHARDS
+}
+
 /// A context record's partition in the `contexts` index.
-pub fn contexts_pk(account: &str, inventory_type: InventoryType) -> String {
-    format!("{account}#{inventory_type}")
+pub fn contexts_pk(account: &str, inventory_type: InventoryType, context: &str) -> String {
+    contexts_shard_pk(account, inventory_type, index_shard(context))
+}
+
+/// One shard of an account's contexts in the `contexts` index.
+pub fn contexts_shard_pk(account: &str, inventory_type: InventoryType, shard: u8) -> String {
+    format!("{account}#{inventory_type}#{shard:02}")
 }
 
 /// The index that names the image records carrying a digest (keys only).
 pub const DIGESTS_INDEX: &str = "digests";
 
 /// An image record's partition in the `digests` index.
-pub fn digest_pk(account: &str, inventory_type: InventoryType, digest: &str) -> String {
-    format!("{account}#{inventory_type}#{digest}")
+pub fn digest_pk(account: &str, inventory_type: InventoryType, digest: &str, context: &str) -> String {
+    digest_shard_pk(account, inventory_type, digest, index_shard(context))
+}
+
+/// One shard of the image records carrying a digest in the `digests` index.
+pub fn digest_shard_pk(account: &str, inventory_type: InventoryType, digest: &str, shard: u8) -> String {
+    format!("{account}#{inventory_type}#{digest}#{shard:02}")
 }
 
 pub fn image_sk(context: &str, image_key: &str) -> String {
@@ -215,8 +241,7 @@ pub struct ContextRecord {
     pub source: Option<ReportSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
-    /// Its key in the `contexts` index; absent on records written before the index existed,
-    /// which get it with their context's next report.
+    /// Its key in the `contexts` index.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_pk: Option<String>,
     /// Stored details per kind (`c`, `p`, `n`, `t`, `s`) after the latest report, so a detail
@@ -276,8 +301,7 @@ pub struct ImageRecord {
     pub inventory_type: InventoryType,
     pub context: String,
     pub image_key: String,
-    /// Its key in the `digests` index; absent while no digest is known, and on records written
-    /// before the index existed (`inventory-migrate` adds it).
+    /// Its key in the `digests` index; absent while no digest is known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest_pk: Option<String>,
     #[serde(flatten)]
@@ -309,15 +333,27 @@ mod tests {
     }
 
     #[test]
+    fn index_shards_are_stable_and_spread() {
+        // Stored keys depend on it: a change of the hash would orphan every index entry.
+        assert_eq!(index_shard("prod/default"), index_shard("prod/default"));
+        assert_eq!(contexts_pk("a", InventoryType::Kubernetes, "prod/default"), "a#kubernetes#02");
+        let mut per_shard = [0u32; INDEX_SHARDS as usize];
+        for n in 0..1600 {
+            per_shard[index_shard(&format!("cluster-{n}/ns")) as usize] += 1;
+        }
+        assert!(per_shard.iter().all(|count| (60..140).contains(count)), "{per_shard:?}");
+    }
+
+    #[test]
     fn records_round_trip_through_dynamodb_items() {
         let image = ImageRecord {
-            pk: "admin#inv#ecs".into(),
+            pk: inventory_pk("admin", InventoryType::Ecs, "ctx"),
             sk: "ctx#sha256:x".into(),
             kind: KIND_IMAGE.into(),
             inventory_type: InventoryType::Ecs,
             context: "ctx".into(),
             image_key: "sha256:x".into(),
-            digest_pk: Some("admin#ecs#sha256:x".into()),
+            digest_pk: Some(digest_pk("admin", InventoryType::Ecs, "sha256:x", "ctx")),
             content: ImageContent { image_digest: "sha256:x".into(), image_tag: "t".into(), container_count: 3 },
             tracking: tracking(),
         };

@@ -8,6 +8,7 @@ use crate::model::{ContextRecord, ImageRecord, InventoryType, KIND_CONTEXT, KIND
 use crate::plan::{effective_last_seen, is_live};
 use crate::settings::Settings;
 use crate::store::{decode_item, Store, StoreError};
+use futures::StreamExt;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -20,6 +21,14 @@ pub const DEFAULT_LIMIT: usize = 1000;
 pub const MAX_LIMIT: usize = 5000;
 /// Query page size; expired items are skipped after reading, so pages run a little larger.
 const MAX_PAGE_SIZE: usize = 1000;
+/// Contexts read at once while listing: enough to hide round trips, few enough that a page
+/// that fills early reads little it does not answer.
+const CONTEXTS_READ_AHEAD: usize = 8;
+
+/// The context an image record's sort key (`{context}#{image_key}`) belongs to.
+fn context_of_sort_key(sort_key: &str) -> &str {
+    sort_key.split_once('#').map_or(sort_key, |(context, _)| context)
+}
 
 /// A query parameter that cannot be used, by name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,6 +50,13 @@ pub enum ContextFilter {
 }
 
 impl ContextFilter {
+    fn matches(&self, context: &str) -> bool {
+        match self {
+            Self::Exact(name) => context == name,
+            Self::Prefix(prefix) => context.starts_with(prefix.as_str()),
+        }
+    }
+
     fn sort_key_prefix(&self) -> String {
         match self {
             Self::Exact(context) => format!("{context}#"),
@@ -184,54 +200,87 @@ impl InventoryReader {
         Self { store, settings, clock }
     }
 
+    /// Contexts in name order (from the `contexts` index), each context's partition read in
+    /// sort-key order; a few contexts are read ahead at once.
     pub async fn list(&self, account: &str, query: &InventoryQuery) -> Result<InventoryList, StoreError> {
         if let Some(digest) = &query.image_digest {
             return self.list_by_digest(account, query, digest).await;
         }
-        let prefix = query.sort_key_prefix();
-        let page_size = (query.limit + 1).min(MAX_PAGE_SIZE) as i32;
-        let mut reports: HashMap<String, Option<DateTime<Utc>>> = HashMap::new();
+        let wanted = query.limit + 1;
         let mut page_of = PageBuilder::new(query.limit, self.clock.now(), self.settings.ttl_delta());
+        let liveness = page_of.liveness;
         let (types, mut start_after) = query.remaining_types();
         for inventory_type in types {
-            loop {
-                let page = self
-                    .store
-                    .query_inventory(account, inventory_type, &prefix, start_after.as_deref(), page_size)
-                    .await?;
-                for item in page.items {
-                    match item.get("kind").and_then(|kind| kind.as_s().ok()).map(String::as_str) {
-                        Some(KIND_CONTEXT) => {
-                            let record: ContextRecord = decode_item(item)?;
-                            reports.insert(record.context, record.last_report_at);
-                        }
-                        Some(KIND_IMAGE) => {
-                            let record: ImageRecord = decode_item(item)?;
-                            let last_report = match reports.get(&record.context) {
-                                Some(last_report) => *last_report,
-                                None => {
-                                    let stored =
-                                        self.store.get_context(account, inventory_type, &record.context, false).await?;
-                                    let last_report = stored.and_then(|context| context.last_report_at);
-                                    reports.insert(record.context.clone(), last_report);
-                                    last_report
-                                }
-                            };
-                            if let Some(full) = page_of.offer(inventory_type, record, last_report) {
-                                return Ok(full);
-                            }
-                        }
-                        _ => {}
+            let resume_at = start_after.take();
+            let resume_at = &resume_at;
+            let mut contexts = self.store.context_names(account, inventory_type).await?;
+            let after_context = resume_at.as_deref().map(context_of_sort_key);
+            contexts.retain(|context| {
+                query.context.as_ref().is_none_or(|filter| filter.matches(context))
+                    && after_context.is_none_or(|after| context.as_str() >= after)
+            });
+            let reads = futures::stream::iter(contexts)
+                .map(|context| async move {
+                    let resume = resume_at.as_deref().filter(|sk| context_of_sort_key(sk) == context);
+                    self.live_images(account, inventory_type, &context, resume, wanted, liveness).await
+                })
+                .buffered(CONTEXTS_READ_AHEAD);
+            futures::pin_mut!(reads);
+            while let Some(read) = reads.next().await {
+                let (last_report, records) = read?;
+                for record in records {
+                    if let Some(full) = page_of.offer(inventory_type, record, last_report) {
+                        return Ok(full);
                     }
                 }
-                match page.last_evaluated_sk {
-                    Some(sk) => start_after = Some(sk),
-                    None => break,
-                }
             }
-            start_after = None;
         }
         Ok(page_of.last())
+    }
+
+    /// Up to `wanted` live image records of a context after `start_after`, in order, with the
+    /// context's last report time.
+    async fn live_images(
+        &self,
+        account: &str,
+        inventory_type: InventoryType,
+        context: &str,
+        start_after: Option<&str>,
+        wanted: usize,
+        liveness: Liveness,
+    ) -> Result<(Option<DateTime<Utc>>, Vec<ImageRecord>), StoreError> {
+        let mut last_report = None;
+        let mut record_seen = false;
+        let mut images = Vec::new();
+        let mut next = start_after.map(str::to_owned);
+        let page_size = wanted.min(MAX_PAGE_SIZE) as i32;
+        loop {
+            let page =
+                self.store.query_inventory(account, inventory_type, context, next.as_deref(), page_size).await?;
+            for item in page.items {
+                match item.get("kind").and_then(|kind| kind.as_s().ok()).map(String::as_str) {
+                    Some(KIND_CONTEXT) => {
+                        let record: ContextRecord = decode_item(item)?;
+                        (last_report, record_seen) = (record.last_report_at, true);
+                    }
+                    Some(KIND_IMAGE) => {
+                        if !record_seen {
+                            let stored = self.store.get_context(account, inventory_type, context, false).await?;
+                            (last_report, record_seen) = (stored.and_then(|record| record.last_report_at), true);
+                        }
+                        let record: ImageRecord = decode_item(item)?;
+                        if liveness.admits(&record, last_report) {
+                            images.push(record);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            match page.last_evaluated_sk {
+                Some(sk) if images.len() < wanted => next = Some(sk),
+                _ => return Ok((last_report, images)),
+            }
+        }
     }
 
     /// `image_digest=`: the `digests` index names the image records that carry the digest, so
@@ -271,19 +320,31 @@ impl InventoryReader {
     }
 }
 
+/// Which image records are still inventory at the time of a read.
+#[derive(Clone, Copy)]
+struct Liveness {
+    now: DateTime<Utc>,
+    ttl: Option<chrono::TimeDelta>,
+}
+
+impl Liveness {
+    fn admits(&self, record: &ImageRecord, last_report: Option<DateTime<Utc>>) -> bool {
+        is_live(effective_last_seen(&record.tracking, last_report), self.now, self.ttl)
+    }
+}
+
 /// The items of one page, in order: live items are taken until the limit, then the page ends
 /// with a cursor after the last one taken.
 struct PageBuilder {
     items: Vec<InventoryItem>,
     last_returned: Option<String>,
     limit: usize,
-    now: DateTime<Utc>,
-    ttl: Option<chrono::TimeDelta>,
+    liveness: Liveness,
 }
 
 impl PageBuilder {
     fn new(limit: usize, now: DateTime<Utc>, ttl: Option<chrono::TimeDelta>) -> Self {
-        Self { items: Vec::new(), last_returned: None, limit, now, ttl }
+        Self { items: Vec::new(), last_returned: None, limit, liveness: Liveness { now, ttl } }
     }
 
     /// Takes the record if it is live; the full page once a live record finds no room.
@@ -293,10 +354,10 @@ impl PageBuilder {
         record: ImageRecord,
         last_report: Option<DateTime<Utc>>,
     ) -> Option<InventoryList> {
-        let last_seen = effective_last_seen(&record.tracking, last_report);
-        if !is_live(last_seen, self.now, self.ttl) {
+        if !self.liveness.admits(&record, last_report) {
             return None;
         }
+        let last_seen = effective_last_seen(&record.tracking, last_report);
         if self.items.len() == self.limit {
             let cursor = Cursor {
                 inventory_type: last_type(&self.items),

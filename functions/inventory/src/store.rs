@@ -2,8 +2,8 @@
 //! writes, and inventory queries.
 
 use crate::model::{
-    contexts_pk, detail_pk, digest_pk, image_sk, inventory_pk, ContextRecord, DetailRecord, ImageRecord, InventoryType,
-    CONTEXTS_INDEX, DIGESTS_INDEX, KIND_CONTEXT,
+    contexts_shard_pk, detail_pk, digest_shard_pk, image_sk, inventory_pk, ContextRecord, DetailRecord, ImageRecord,
+    InventoryType, CONTEXTS_INDEX, DIGESTS_INDEX, INDEX_SHARDS,
 };
 use crate::plan::{StoredContext, Tracked};
 use aws_sdk_dynamodb::error::SdkError;
@@ -214,7 +214,7 @@ impl Store {
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(key(&inventory_pk(account, inventory_type), context)))
+            .set_key(Some(key(&inventory_pk(account, inventory_type, context), context)))
             .consistent_read(consistent)
             .send()
             .await
@@ -243,7 +243,7 @@ impl Store {
         context: &str,
         record: Option<ContextRecord>,
     ) -> Result<StoredContext, StoreError> {
-        let inventory = inventory_pk(account, inventory_type);
+        let inventory = inventory_pk(account, inventory_type, context);
         let image_prefix = image_sk(context, "");
         let details_pk = detail_pk(account, inventory_type, context);
         let (images, details) =
@@ -359,28 +359,36 @@ impl Store {
         account: &str,
         inventory_type: InventoryType,
     ) -> Result<Vec<ContextRecord>, StoreError> {
-        let keys = self.index_keys(CONTEXTS_INDEX, "context_pk", &contexts_pk(account, inventory_type)).await?;
+        let keys = self.context_keys(account, inventory_type).await?;
         // A record deleted since the index was read is simply not found.
         self.batch_get(&keys).await?.into_iter().map(decode).collect()
     }
 
-    /// The contexts of an account and type whose names start with `prefix`, read from the
-    /// inventory partition (so records written before the `contexts` index are found too).
+    /// The names of an account's contexts of a type, in order, from the `contexts` index.
+    pub async fn context_names(&self, account: &str, inventory_type: InventoryType) -> Result<Vec<String>, StoreError> {
+        Ok(self.context_keys(account, inventory_type).await?.into_iter().map(|(_, context)| context).collect())
+    }
+
+    /// The contexts of an account and type whose names start with `prefix`, in order.
     pub async fn contexts_with_prefix(
         &self,
         account: &str,
         inventory_type: InventoryType,
         prefix: &str,
     ) -> Result<Vec<String>, StoreError> {
-        let items = self.query_all(&inventory_pk(account, inventory_type), Some(prefix)).await?;
-        Ok(items
-            .into_iter()
-            .filter(|item| item.get("kind").and_then(|kind| kind.as_s().ok()).is_some_and(|kind| kind == KIND_CONTEXT))
-            .filter_map(|item| match item.get("context") {
-                Some(AttributeValue::S(context)) => Some(context.clone()),
-                _ => None,
-            })
-            .collect())
+        let mut names = self.context_names(account, inventory_type).await?;
+        names.retain(|name| name.starts_with(prefix));
+        Ok(names)
+    }
+
+    /// The keys of an account's context records of a type, ordered by context.
+    async fn context_keys(
+        &self,
+        account: &str,
+        inventory_type: InventoryType,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        self.sharded_index_keys(CONTEXTS_INDEX, "context_pk", |shard| contexts_shard_pk(account, inventory_type, shard))
+            .await
     }
 
     /// The first `count` items of a partition whose sort keys start with `sk_prefix`, in order.
@@ -451,29 +459,24 @@ impl Store {
         Ok(found)
     }
 
-    /// One page of an account's inventory partition whose sort keys start with `sk_prefix`.
+    /// One page of a context's inventory partition: its record first (unless the page starts
+    /// after it), then its image records, in sort-key order.
     pub async fn query_inventory(
         &self,
         account: &str,
         inventory_type: InventoryType,
-        sk_prefix: &str,
+        context: &str,
         start_after: Option<&str>,
         page_size: i32,
     ) -> Result<InventoryPage, StoreError> {
-        let pk = inventory_pk(account, inventory_type);
+        let pk = inventory_pk(account, inventory_type, context);
         let mut request = self
             .client
             .query()
             .table_name(&self.table)
             .limit(page_size)
+            .key_condition_expression("pk = :pk")
             .expression_attribute_values(":pk", string(&pk));
-        request = if sk_prefix.is_empty() {
-            request.key_condition_expression("pk = :pk")
-        } else {
-            request
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":prefix", string(sk_prefix))
-        };
         if let Some(sk) = start_after {
             request = request.set_exclusive_start_key(Some(key(&pk, sk)));
         }
@@ -493,7 +496,26 @@ impl Store {
         inventory_type: InventoryType,
         digest: &str,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        self.index_keys(DIGESTS_INDEX, "digest_pk", &digest_pk(account, inventory_type, digest)).await
+        self.sharded_index_keys(DIGESTS_INDEX, "digest_pk", |shard| {
+            digest_shard_pk(account, inventory_type, digest, shard)
+        })
+        .await
+    }
+
+    /// The keys every shard of a keys-only index holds, read at once, ordered by sort key.
+    async fn sharded_index_keys(
+        &self,
+        index: &str,
+        attribute: &str,
+        shard_pk: impl Fn(u8) -> String,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let shards = (0..INDEX_SHARDS).map(|shard| {
+            let value = shard_pk(shard);
+            async move { self.index_keys(index, attribute, &value).await }
+        });
+        let mut keys: Vec<(String, String)> = futures::future::try_join_all(shards).await?.concat();
+        keys.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(keys)
     }
 
     /// The keys (`pk`, `sk`) a keys-only index holds under one partition value, in sort-key order.

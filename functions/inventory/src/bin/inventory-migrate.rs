@@ -1,5 +1,5 @@
-//! Adds the `contexts` and `digests` index keys to items written before those indexes existed.
-//! Run once after upgrading, with credentials that can scan and update the table:
+//! Moves inventory items written before per-context partitions into them (`inventory::migrate`).
+//! Run once right after upgrading, with credentials that can scan, put and delete items:
 //! `INVENTORY_TABLE=<table> cargo run -p inventory --bin inventory-migrate`.
 
 #[tokio::main]
