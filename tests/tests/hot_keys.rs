@@ -8,6 +8,7 @@
 use futures::StreamExt;
 use integration_tests::write_keys::{hottest, WriteKeys};
 use integration_tests::{day, digest, Harness};
+use inventory::model::{index_shard, INDEX_SHARDS};
 use lambda_http::http::StatusCode;
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
@@ -96,6 +97,26 @@ async fn a_fleets_first_reports_put_no_more_than_a_few_percent_of_writes_on_any_
         old_share / share
     );
     assert!(share < 0.03, "the hottest key {key} takes {:.2}% of the writes", share * 100.0);
+
+    // The fleet of the issue, 1,000 clusters (hours against moto): each context writes what the
+    // measured ones wrote, and the index shards its names fall in are computed.
+    let contexts = (clusters * NAMESPACES) as f64;
+    let index_writes = |index: &str| counts.iter().filter(|(key, _)| key.starts_with(index)).map(|(_, n)| *n).sum::<u64>();
+    let per_context = (total as f64 / contexts, index_writes("contexts:") as f64 / contexts);
+    let mut per_shard = [0u64; INDEX_SHARDS as usize];
+    for cluster in 0..1000 {
+        for namespace in 0..NAMESPACES {
+            per_shard[index_shard(&format!("cluster-{cluster:04}/team-{namespace}")) as usize] += 1;
+        }
+    }
+    let fullest = *per_shard.iter().max().unwrap_or(&0) as f64;
+    println!(
+        "projected for 1,000 clusters x {NAMESPACES} namespaces: the fullest contexts shard holds {fullest} of \
+         10,000 contexts and takes {:.2}% of the writes ({:.1} writes per context, {:.1} of them to the index)",
+        100.0 * fullest * per_context.1 / (10_000.0 * per_context.0),
+        per_context.0,
+        per_context.1
+    );
     assert!(old_share > 5.0 * share, "the old layout put {:.1}% on {old_key}", old_share * 100.0);
 
     // Listing stays Query-only, and paging through it answers each image of each context once.

@@ -21,6 +21,7 @@ pub mod routes;
 pub mod settings;
 pub mod store;
 pub mod subscriptions;
+pub mod workload;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ingest::{IngestError, IngestSummary, Ingestor};

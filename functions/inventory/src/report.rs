@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use serde::de::{IgnoredAny, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
 /// How a whole report is refused.
@@ -119,21 +119,13 @@ pub struct ContextSnapshot {
 impl ContextSnapshot {
     /// A hash of what the report says about the context's items (not its namespace metadata,
     /// which the context record holds itself): equal hashes mean nothing to write but the
-    /// report time. SHA-256, so two contents never share one.
+    /// report time. XXH3-128: fast enough to hash every report, and 128 bits make an
+    /// accidental match of two contents negligible (a report can only collide with its
+    /// context's previous one; an agent that could craft one could send any content anyway).
     pub fn content_hash(&self) -> String {
-        struct Sha(sha2::Sha256);
-        impl std::hash::Hasher for Sha {
-            fn write(&mut self, bytes: &[u8]) {
-                sha2::Digest::update(&mut self.0, bytes);
-            }
-            fn finish(&self) -> u64 {
-                unreachable!("only the SHA-256 is read")
-            }
-        }
-        let mut hasher = Sha(sha2::Sha256::default());
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
         std::hash::Hash::hash(&(&self.images, &self.details, &self.digest_tags), &mut hasher);
-        let digest = sha2::Digest::finalize(hasher.0);
-        digest[..16].iter().map(|byte| format!("{byte:02x}")).collect()
+        format!("{:032x}", hasher.digest128())
     }
 }
 
@@ -204,16 +196,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawItems<'a> {
 }
 
 impl<'a> RawItems<'a> {
-    /// A report with more items than the limit is refused whole: storing part of a cluster
-    /// would look like the rest had stopped.
     fn check_count(&self, array: &str) -> Result<(), ReportError> {
-        if self.total > MAX_ARRAY_ITEMS {
-            return Err(ReportError::too_large(
-                array,
-                format!("{} entries; at most {MAX_ARRAY_ITEMS} are accepted in one report. {SPLIT_HINT}", self.total),
-            ));
-        }
-        Ok(())
+        check_array_count(array, self.total)
     }
 
     /// Decodes each item; one that does not decode is skipped and noted.
@@ -221,18 +205,52 @@ impl<'a> RawItems<'a> {
         self.items
             .into_iter()
             .enumerate()
-            .filter_map(|(index, raw)| {
-                let prefix = format!("{array}[{index}]");
-                match decode_json(raw.get().as_bytes(), &prefix) {
-                    Ok(item) => Some((index, item)),
-                    Err(error) => {
-                        notes.skip(error.field, error.message);
-                        None
-                    }
+            .filter_map(|(index, raw)| match serde_json::from_str(raw.get()) {
+                Ok(item) => Some((index, item)),
+                Err(_) => {
+                    let error = decode_error::<T>(raw.get().as_bytes(), &format!("{array}[{index}]"));
+                    notes.skip(error.field, error.message);
+                    None
                 }
             })
             .collect()
     }
+}
+
+/// A report array: decoded with the rest of the report in one pass (the common case, when every
+/// item decodes), or kept raw so that each item is decoded, and skipped, alone.
+enum Array<'a, T> {
+    Typed(Vec<T>),
+    Raw(RawItems<'a>),
+}
+
+impl<'a, T: Deserialize<'a>> Array<'a, T> {
+    fn check_count(&self, array: &str) -> Result<(), ReportError> {
+        match self {
+            Self::Typed(items) => check_array_count(array, items.len()),
+            Self::Raw(raw) => raw.check_count(array),
+        }
+    }
+
+    /// The items that decode, with their positions in the report.
+    fn into_items(self, array: &str, notes: &mut ItemNotes) -> Vec<(usize, T)> {
+        match self {
+            Self::Typed(items) => items.into_iter().enumerate().collect(),
+            Self::Raw(raw) => raw.decode(array, notes),
+        }
+    }
+}
+
+/// A report with more items than the limit is refused whole: storing part of a cluster would
+/// look like the rest had stopped.
+fn check_array_count(array: &str, total: usize) -> Result<(), ReportError> {
+    if total > MAX_ARRAY_ITEMS {
+        return Err(ReportError::too_large(
+            array,
+            format!("{total} entries; at most {MAX_ARRAY_ITEMS} are accepted in one report. {SPLIT_HINT}"),
+        ));
+    }
+    Ok(())
 }
 
 /// How to make an agent send smaller reports, for the 413 answers.
@@ -242,6 +260,12 @@ pub const SPLIT_HINT: &str = "Lower the agent's report size: k8s-inventory's \
 
 /// Decodes a report body: it must be a JSON object.
 fn decode<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ReportError> {
+    check_body(body)?;
+    decode_json(body, "")
+}
+
+/// A report body is at most `MAX_REPORT_BYTES` and a JSON object.
+fn check_body(body: &[u8]) -> Result<(), ReportError> {
     if body.len() > crate::limits::MAX_REPORT_BYTES {
         return Err(ReportError::too_large(
             "body",
@@ -255,7 +279,7 @@ fn decode<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ReportError> {
     if body.trim_ascii_start().first() != Some(&b'{') {
         return Err(ReportError::new("body", "must be a JSON object"));
     }
-    decode_json(body, "")
+    Ok(())
 }
 
 /// Decodes JSON, naming the failing field below `prefix` (`containers[3]`, or the body). Path
@@ -391,20 +415,82 @@ fn namespace_name(field: &'static str, value: &str) -> Result<String, Skip> {
 }
 
 /// Keeps labels/annotations in key order until the byte budget is spent.
-fn cap_metadata(metadata: Metadata) -> Metadata {
+fn cap_metadata<K, V>(metadata: BTreeMap<K, V>) -> Metadata
+where
+    K: AsRef<str> + Into<String>,
+    V: AsRef<str> + Into<String>,
+{
     let mut used = 0;
     metadata
         .into_iter()
         .take_while(|(key, value)| {
-            used += key.len() + value.len();
+            used += key.as_ref().len() + value.as_ref().len();
             used <= MAX_METADATA_BYTES
         })
+        .map(|(key, value)| (key.into(), value.into()))
         .collect()
+}
+
+/// A JSON string of a report, borrowed from the body unless it holds escapes: decoding a
+/// report then allocates each string once, when it is stored, not also when it is read.
+#[derive(Debug, Default, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Text<'a>(std::borrow::Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for TextVisitor<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, value: &'de str) -> Result<Self::Value, E> {
+                Ok(Text(std::borrow::Cow::Borrowed(value)))
+            }
+            fn visit_str<E>(self, value: &str) -> Result<Self::Value, E> {
+                Ok(Text(std::borrow::Cow::Owned(value.to_owned())))
+            }
+            fn visit_string<E>(self, value: String) -> Result<Self::Value, E> {
+                Ok(Text(std::borrow::Cow::Owned(value)))
+            }
+        }
+        deserializer.deserialize_str(TextVisitor(std::marker::PhantomData))
+    }
+}
+
+impl<'a> Text<'a> {
+    /// The string as a slice of the report body, if it is one.
+    fn borrowed(&self) -> Option<&'a str> {
+        match self.0 {
+            std::borrow::Cow::Borrowed(text) => Some(text),
+            std::borrow::Cow::Owned(_) => None,
+        }
+    }
+}
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Text<'_> {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<Text<'_>> for String {
+    fn from(text: Text<'_>) -> String {
+        text.0.into_owned()
+    }
 }
 
 /// A container's image as it is stored.
 struct ResolvedImage {
-    key: ImageKey,
+    /// `ImageKey::encode` of the image.
+    key: String,
     digest: Option<Digest>,
     tag: String,
 }
@@ -414,22 +500,58 @@ struct ResolvedImage {
 fn resolve_image(
     image_tag: &str,
     image_digest: Option<&str>,
-    prefix: &str,
+    prefix: impl Fn() -> String,
     notes: &mut ItemNotes,
 ) -> Result<ResolvedImage, Skip> {
     let reference = normalize_reference(image_tag).map_err(|error| Skip::new("image_tag", error.to_string()))?;
     if reference.latest_assumed {
-        notes.adjust(format!("{prefix}.image_tag"), format!("{image_tag:?} has no tag after ':'; stored as 'latest'"));
+        notes.adjust(format!("{}.image_tag", prefix()), format!("{image_tag:?} has no tag after ':'; stored as 'latest'"));
     }
     let digest = match Digest::parse_optional(image_digest) {
         Ok(digest) => digest,
         Err(error) => {
-            notes.adjust(format!("{prefix}.image_digest"), format!("ignored, the image is kept by its tag: {error}"));
+            let field = format!("{}.image_digest", prefix());
+            notes.adjust(field, format!("ignored, the image is kept by its tag: {error}"));
             None
         }
     };
     let digest = digest.or(reference.digest);
-    Ok(ResolvedImage { key: ImageKey::new(digest.as_ref(), &reference.tag), digest, tag: reference.tag })
+    Ok(ResolvedImage { key: ImageKey::new(digest.as_ref(), &reference.tag).encode(), digest, tag: reference.tag })
+}
+
+/// Resolves containers' images, each distinct (tag, digest) of a report once: a cluster runs
+/// far fewer images than containers. Only resolutions without notes are remembered, so every
+/// container still gets its own notes.
+#[derive(Default)]
+struct ImageResolver<'a> {
+    resolved: HashMap<(&'a str, Option<&'a str>), ResolvedImage>,
+    /// The latest resolution that is not remembered.
+    uncached: Option<ResolvedImage>,
+}
+
+impl<'a> ImageResolver<'a> {
+    fn resolve(
+        &mut self,
+        image_tag: &Text<'a>,
+        image_digest: Option<&Text<'a>>,
+        prefix: impl Fn() -> String,
+        notes: &mut ItemNotes,
+    ) -> Result<&ResolvedImage, Skip> {
+        let key = match (image_tag.borrowed(), image_digest.map(Text::borrowed)) {
+            (Some(tag), None) => Some((tag, None)),
+            (Some(tag), Some(Some(digest))) => Some((tag, Some(digest))),
+            _ => None,
+        };
+        if let Some(key) = key.filter(|key| self.resolved.contains_key(key)) {
+            return Ok(&self.resolved[&key]);
+        }
+        let noted = notes.skipped_count + notes.adjusted_count;
+        let image = resolve_image(image_tag, image_digest.map(|digest| &**digest), prefix, notes)?;
+        match key.filter(|_| notes.skipped_count + notes.adjusted_count == noted) {
+            Some(key) => Ok(self.resolved.entry(key).or_insert(image)),
+            None => Ok(self.uncached.insert(image)),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -440,21 +562,23 @@ struct SnapshotBuilder {
 }
 
 impl SnapshotBuilder {
-    fn add_container(&mut self, image: ResolvedImage) -> String {
-        let encoded = image.key.encode();
-        if image.digest.is_some() {
+    fn add_container(&mut self, image: &ResolvedImage) -> String {
+        if image.digest.is_some() && !self.digest_tags.contains(&image.tag) {
             self.digest_tags.insert(image.tag.clone());
         }
-        self.images
-            .entry(encoded.clone())
-            .and_modify(|state| {
+        match self.images.get_mut(&image.key) {
+            Some(state) => {
                 state.container_count += 1;
                 if image.tag < state.tag {
                     state.tag.clone_from(&image.tag);
                 }
-            })
-            .or_insert(ImageState { digest: image.digest, tag: image.tag, container_count: 1 });
-        encoded
+            }
+            None => {
+                let state = ImageState { digest: image.digest.clone(), tag: image.tag.clone(), container_count: 1 };
+                self.images.insert(image.key.clone(), state);
+            }
+        }
+        image.key.clone()
     }
 
     fn add_detail(&mut self, detail: Detail) {

@@ -161,14 +161,14 @@ fn build(
     // Containers reported without an ARN (not started yet) are numbered within their task.
     let mut unnamed_in_task: HashMap<String, usize> = HashMap::new();
     for (index, container) in items.containers {
-        let prefix = format!("containers[{index}]");
+        let prefix = || format!("containers[{index}]");
         let detail = (|| {
             let task_arn = optional("task_arn", container.task_arn.as_deref(), MAX_ARN_BYTES)?;
             let given_arn = optional("arn", Some(&container.arn), MAX_ARN_BYTES)?;
             if given_arn.is_none() && task_arn.is_none() {
                 return Err(Skip::new("arn", "must not be empty when task_arn is empty too"));
             }
-            let image = resolve_image(&container.image_tag, container.image_digest.as_deref(), &prefix, &mut notes)?;
+            let image = resolve_image(&container.image_tag, container.image_digest.as_deref(), prefix, &mut notes)?;
             let arn = match given_arn {
                 Some(arn) => arn,
                 None => {
@@ -176,7 +176,7 @@ fn build(
                     let task = task_arn.as_deref().unwrap_or_default();
                     let ordinal = unnamed_in_task.entry(task.to_owned()).or_default();
                     *ordinal += 1;
-                    notes.adjust(format!("{prefix}.arn"), format!("empty; stored as container {ordinal} of its task"));
+                    notes.adjust(format!("{}.arn", prefix()), format!("empty; stored as container {ordinal} of its task"));
                     format!("{task}/container-{ordinal}")
                 }
             };
@@ -184,10 +184,10 @@ fn build(
         })();
         match detail {
             Ok((arn, task_arn, image)) => {
-                let image_key = builder.add_container(image);
+                let image_key = builder.add_container(&image);
                 builder.add_detail(Detail::EcsContainer { arn, task_arn, image_key });
             }
-            Err(skip) => skip.note(&prefix, &mut notes),
+            Err(skip) => skip.note(&prefix(), &mut notes),
         }
     }
 

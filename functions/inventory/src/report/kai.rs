@@ -56,9 +56,9 @@ pub fn parse_kai(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport, Report
         let builder = namespaces.entry(name).or_default();
         for (image_index, image) in namespace.images.decode::<Image>(&format!("{prefix}.images"), &mut notes) {
             let image_prefix = format!("{prefix}.images[{image_index}]");
-            match resolve_image(&image.tag, Some(&image.repo_digest), &image_prefix, &mut notes) {
+            match resolve_image(&image.tag, Some(&image.repo_digest), || image_prefix.clone(), &mut notes) {
                 Ok(resolved) => {
-                    builder.add_container(resolved);
+                    builder.add_container(&resolved);
                 }
                 // kai names the reference `tag`.
                 Err(skip) => notes.skip(format!("{image_prefix}.tag"), skip.reason),

@@ -1,15 +1,15 @@
 //! The `k8s-inventory` report: each namespace is a context `cluster/namespace`.
 
 use super::{
-    cap_metadata, decode, namespace_name, null_as_default, optional, parse_timestamp, required, resolve_image,
-    validate_cluster, ContextSnapshot, ItemNotes, NamespaceMeta, ParsedReport, RawItems, ReportError, Skip,
-    SnapshotBuilder,
+    cap_metadata, check_body, decode_json, namespace_name, null_as_default, optional, parse_timestamp, required,
+    validate_cluster, Array, ContextSnapshot, ItemNotes, NamespaceMeta, ParsedReport, RawItems,
+    ImageResolver, ReportError, Skip, SnapshotBuilder, Text,
 };
 use crate::limits::{MAX_ID_BYTES, MAX_OBJECT_NAME_BYTES};
-use crate::model::{Detail, InventoryType, Metadata, ReportSource};
+use crate::model::{Detail, InventoryType, ReportSource};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 const CLUSTER_NAME_HINT: &str = "set the cluster name in the k8s-inventory agent \
     (`kubeconfig.cluster` in its configuration, `k8sInventory.kubeconfig.cluster` in its Helm values)";
@@ -28,38 +28,107 @@ struct Wire<'a> {
     nodes: RawItems<'a>,
 }
 
+/// Labels or annotations as read, before they are capped and stored.
+type WireMetadata<'a> = BTreeMap<Text<'a>, Text<'a>>;
+
+/// The same report with every item decoded in the one pass.
 #[derive(Deserialize)]
-struct Container {
-    #[serde(default, deserialize_with = "null_as_default")]
-    id: String,
-    name: String,
-    pod_uid: String,
-    image_tag: String,
-    #[serde(default)]
-    image_digest: Option<String>,
+struct TypedWire<'a> {
+    cluster_name: String,
+    timestamp: String,
+    #[serde(default, borrow, deserialize_with = "null_as_default")]
+    containers: Vec<Container<'a>>,
+    #[serde(default, borrow, deserialize_with = "null_as_default")]
+    namespaces: Vec<Namespace<'a>>,
+    #[serde(default, borrow, deserialize_with = "null_as_default")]
+    pods: Vec<Pod<'a>>,
+    #[serde(default, borrow, deserialize_with = "null_as_default")]
+    nodes: Vec<Node<'a>>,
+}
+
+/// A decoded report, its arrays typed or raw.
+struct Report<'a> {
+    cluster_name: String,
+    timestamp: String,
+    namespaces: Array<'a, Namespace<'a>>,
+    nodes: Array<'a, Node<'a>>,
+    pods: Array<'a, Pod<'a>>,
+    containers: Array<'a, Container<'a>>,
+}
+
+impl<'a> Report<'a> {
+    /// One typed pass when every item decodes; else the arrays raw, each item decoded alone.
+    fn decode(body: &'a [u8]) -> Result<Self, ReportError> {
+        check_body(body)?;
+        if let Ok(wire) = serde_json::from_slice::<TypedWire>(body) {
+            return Ok(Self {
+                cluster_name: wire.cluster_name,
+                timestamp: wire.timestamp,
+                namespaces: Array::Typed(wire.namespaces),
+                nodes: Array::Typed(wire.nodes),
+                pods: Array::Typed(wire.pods),
+                containers: Array::Typed(wire.containers),
+            });
+        }
+        let wire: Wire = decode_json(body, "")?;
+        Ok(Self {
+            cluster_name: wire.cluster_name,
+            timestamp: wire.timestamp,
+            namespaces: Array::Raw(wire.namespaces),
+            nodes: Array::Raw(wire.nodes),
+            pods: Array::Raw(wire.pods),
+            containers: Array::Raw(wire.containers),
+        })
+    }
+
+    fn check_counts(&self) -> Result<(), ReportError> {
+        self.namespaces.check_count("namespaces")?;
+        self.nodes.check_count("nodes")?;
+        self.pods.check_count("pods")?;
+        self.containers.check_count("containers")
+    }
 }
 
 #[derive(Deserialize)]
-struct Namespace {
-    name: String,
-    uid: String,
-    #[serde(default, deserialize_with = "null_as_default")]
-    labels: Metadata,
-    #[serde(default, deserialize_with = "null_as_default")]
-    annotations: Metadata,
+struct Container<'a> {
+    #[serde(default, borrow, deserialize_with = "null_as_default")]
+    id: Text<'a>,
+    #[serde(borrow)]
+    name: Text<'a>,
+    #[serde(borrow)]
+    pod_uid: Text<'a>,
+    #[serde(borrow)]
+    image_tag: Text<'a>,
+    #[serde(default, borrow)]
+    image_digest: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
-struct Pod {
-    name: String,
-    uid: String,
-    namespace_uid: String,
-    #[serde(default)]
-    node_uid: Option<String>,
-    #[serde(default, deserialize_with = "null_as_default")]
-    labels: Metadata,
-    #[serde(default, deserialize_with = "null_as_default")]
-    annotations: Metadata,
+struct Namespace<'a> {
+    #[serde(borrow)]
+    name: Text<'a>,
+    #[serde(borrow)]
+    uid: Text<'a>,
+    #[serde(default, borrow, deserialize_with = "null_as_default")]
+    labels: WireMetadata<'a>,
+    #[serde(default, borrow, deserialize_with = "null_as_default")]
+    annotations: WireMetadata<'a>,
+}
+
+#[derive(Deserialize)]
+struct Pod<'a> {
+    #[serde(borrow)]
+    name: Text<'a>,
+    #[serde(borrow)]
+    uid: Text<'a>,
+    #[serde(borrow)]
+    namespace_uid: Text<'a>,
+    #[serde(default, borrow)]
+    node_uid: Option<Text<'a>>,
+    #[serde(default, borrow, deserialize_with = "null_as_default")]
+    labels: WireMetadata<'a>,
+    #[serde(default, borrow, deserialize_with = "null_as_default")]
+    annotations: WireMetadata<'a>,
 }
 
 /// A string property of a node, kept when it is a string (anything else is ignored).
@@ -77,13 +146,15 @@ impl<'de> Deserialize<'de> for NodeAttribute {
 
 /// Unknown node fields are skipped while decoding, never buffered.
 #[derive(Deserialize)]
-struct Node {
-    name: String,
-    uid: String,
-    #[serde(default, deserialize_with = "null_as_default")]
-    labels: Metadata,
-    #[serde(default, deserialize_with = "null_as_default")]
-    annotations: Metadata,
+struct Node<'a> {
+    #[serde(borrow)]
+    name: Text<'a>,
+    #[serde(borrow)]
+    uid: Text<'a>,
+    #[serde(default, borrow, deserialize_with = "null_as_default")]
+    labels: WireMetadata<'a>,
+    #[serde(default, borrow, deserialize_with = "null_as_default")]
+    annotations: WireMetadata<'a>,
     #[serde(default)]
     arch: NodeAttribute,
     #[serde(default)]
@@ -100,7 +171,7 @@ struct Node {
     operating_system: NodeAttribute,
 }
 
-impl Node {
+impl Node<'_> {
     /// The node's uid and detail.
     fn into_detail(self) -> Result<(String, Detail), Skip> {
         let attributes = [
@@ -127,7 +198,7 @@ impl Node {
     }
 }
 
-impl Namespace {
+impl Namespace<'_> {
     fn into_meta(self) -> Result<NamespaceMeta, Skip> {
         let name = namespace_name("name", &self.name)?;
         Ok(NamespaceMeta {
@@ -144,40 +215,40 @@ struct NamespaceContext {
     context: String,
     meta: NamespaceMeta,
     builder: SnapshotBuilder,
+    /// The nodes its pods run on, whose details it holds once.
+    nodes: HashSet<String>,
 }
 
 pub fn parse_kubernetes(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport, ReportError> {
-    let wire: Wire = decode(body)?;
+    let wire = Report::decode(body)?;
     let timestamp = parse_timestamp(&wire.timestamp, now)?;
     let cluster = validate_cluster("cluster_name", &wire.cluster_name, CLUSTER_NAME_HINT)?;
-    for (array, items) in [
-        ("namespaces", &wire.namespaces),
-        ("nodes", &wire.nodes),
-        ("pods", &wire.pods),
-        ("containers", &wire.containers),
-    ] {
-        items.check_count(array)?;
-    }
+    wire.check_counts()?;
     let mut notes = ItemNotes::default();
 
-    let mut namespaces: BTreeMap<String, NamespaceContext> = BTreeMap::new();
-    let mut namespace_by_uid: HashMap<String, String> = HashMap::new();
-    for (index, namespace) in wire.namespaces.decode::<Namespace>("namespaces", &mut notes) {
+    let mut namespaces: Vec<NamespaceContext> = Vec::new();
+    let mut namespace_by_name: HashMap<String, usize> = HashMap::new();
+    let mut namespace_by_uid: HashMap<String, usize> = HashMap::new();
+    for (index, namespace) in wire.namespaces.into_items("namespaces", &mut notes) {
         match namespace.into_meta() {
             Ok(meta) => {
-                namespace_by_uid.insert(meta.uid.clone(), meta.name.clone());
-                namespaces.entry(meta.name.clone()).or_insert_with(|| NamespaceContext {
-                    context: format!("{cluster}/{}", meta.name),
-                    meta,
-                    builder: SnapshotBuilder::default(),
+                let at = *namespace_by_name.entry(meta.name.clone()).or_insert_with(|| {
+                    namespaces.push(NamespaceContext {
+                        context: format!("{cluster}/{}", meta.name),
+                        meta: meta.clone(),
+                        builder: SnapshotBuilder::default(),
+                        nodes: HashSet::new(),
+                    });
+                    namespaces.len() - 1
                 });
+                namespace_by_uid.insert(meta.uid, at);
             }
             Err(skip) => skip.note(&format!("namespaces[{index}]"), &mut notes),
         }
     }
 
     let mut nodes: HashMap<String, Detail> = HashMap::new();
-    for (index, node) in wire.nodes.decode::<Node>("nodes", &mut notes) {
+    for (index, node) in wire.nodes.into_items("nodes", &mut notes) {
         match node.into_detail() {
             Ok((uid, detail)) => {
                 nodes.entry(uid).or_insert(detail);
@@ -186,9 +257,8 @@ pub fn parse_kubernetes(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport,
         }
     }
 
-    let mut pod_namespace: HashMap<String, String> = HashMap::new();
-    for (index, pod) in wire.pods.decode::<Pod>("pods", &mut notes) {
-        let prefix = format!("pods[{index}]");
+    let mut pod_namespace: HashMap<String, usize> = HashMap::new();
+    for (index, pod) in wire.pods.into_items("pods", &mut notes) {
         let placed = (|| {
             let uid = required("uid", &pod.uid, MAX_ID_BYTES)?;
             let name = required("name", &pod.name, MAX_OBJECT_NAME_BYTES)?;
@@ -197,18 +267,21 @@ pub fn parse_kubernetes(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport,
                 Skip::new("namespace_uid", format!("no namespace with uid {namespace_uid:?} in this report"))
             })?;
             let node_uid = optional("node_uid", pod.node_uid.as_deref(), MAX_ID_BYTES)?;
-            Ok::<_, Skip>((namespace.clone(), uid, name, namespace_uid, node_uid))
+            Ok::<_, Skip>((*namespace, uid, name, namespace_uid, node_uid))
         })();
         let (namespace, uid, name, namespace_uid, node_uid) = match placed {
             Ok(placed) => placed,
             Err(skip) => {
-                skip.note(&prefix, &mut notes);
+                skip.note(&format!("pods[{index}]"), &mut notes);
                 continue;
             }
         };
-        let Some(context) = namespaces.get_mut(&namespace) else { continue };
-        if let Some(node) = node_uid.as_ref().and_then(|uid| nodes.get(uid)) {
-            context.builder.add_detail(node.clone());
+        let context = &mut namespaces[namespace];
+        if let Some((node_uid, node)) = node_uid.as_ref().and_then(|uid| Some((uid, nodes.get(uid)?))) {
+            if !context.nodes.contains(node_uid) {
+                context.nodes.insert(node_uid.clone());
+                context.builder.add_detail(node.clone());
+            }
         }
         pod_namespace.entry(uid.clone()).or_insert(namespace);
         context.builder.add_detail(Detail::K8sPod {
@@ -221,8 +294,9 @@ pub fn parse_kubernetes(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport,
         });
     }
 
-    for (index, container) in wire.containers.decode::<Container>("containers", &mut notes) {
-        let prefix = format!("containers[{index}]");
+    let mut images = ImageResolver::default();
+    for (index, container) in wire.containers.into_items("containers", &mut notes) {
+        let prefix = || format!("containers[{index}]");
         let placed = (|| {
             let pod_uid = required("pod_uid", &container.pod_uid, MAX_ID_BYTES)?;
             let name = required("name", &container.name, MAX_OBJECT_NAME_BYTES)?;
@@ -231,21 +305,25 @@ pub fn parse_kubernetes(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport,
             })?;
             // A container that has not started yet has no runtime id.
             let id = optional("id", Some(&container.id), MAX_ID_BYTES)?.unwrap_or_else(|| format!("{pod_uid}/{name}"));
-            let image = resolve_image(&container.image_tag, container.image_digest.as_deref(), &prefix, &mut notes)?;
-            Ok::<_, Skip>((namespace, id, name, pod_uid, image))
+            Ok::<_, Skip>((*namespace, id, name, pod_uid))
         })();
+        let placed = placed.and_then(|(namespace, id, name, pod_uid)| {
+            let image = images.resolve(&container.image_tag, container.image_digest.as_ref(), prefix, &mut notes)?;
+            Ok((namespace, id, name, pod_uid, image))
+        });
         match placed {
             Ok((namespace, id, name, pod_uid, image)) => {
-                let Some(context) = namespaces.get_mut(namespace) else { continue };
+                let context = &mut namespaces[namespace];
                 let image_key = context.builder.add_container(image);
                 context.builder.add_detail(Detail::K8sContainer { id, name, pod_uid, image_key });
             }
-            Err(skip) => skip.note(&prefix, &mut notes),
+            Err(skip) => skip.note(&prefix(), &mut notes),
         }
     }
 
+    namespaces.sort_by(|a, b| a.meta.name.cmp(&b.meta.name));
     let contexts: Vec<ContextSnapshot> = namespaces
-        .into_values()
+        .into_iter()
         .map(|namespace| namespace.builder.build(namespace.context, Some(namespace.meta)))
         .collect();
     Ok(ParsedReport {
