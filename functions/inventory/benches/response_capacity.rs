@@ -5,7 +5,8 @@
 
 use inventory::http::{negotiated_json, payload_bytes};
 use inventory::limits::MAX_RESPONSE_PAYLOAD_BYTES;
-use inventory::model::InventoryType;
+use inventory::model::{InventoryType, WorkloadContainers};
+use inventory::workload::WorkloadKind;
 use inventory::query::{InventoryItem, InventoryList};
 use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Request};
@@ -43,6 +44,12 @@ fn item(n: usize, rng: &mut fastrand::Rng) -> InventoryItem {
         first_seen,
         last_seen: format!("2026-12-01T10:{:02}:{:02}.{:03}Z", context % 60, context % 59, context * 7 % 1000),
         last_updated: random_time(),
+        workloads: vec![WorkloadContainers {
+            kind: WorkloadKind::Deployment,
+            name: format!("service-{}", n % 300),
+            containers: 1 + (n % 7) as u32,
+        }],
+        workload_count: None,
     }
 }
 

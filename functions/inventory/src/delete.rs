@@ -291,7 +291,13 @@ mod tests {
             context: "c/a".into(),
             image_key: DIGEST.into(),
             digest_pk: None,
-            content: ImageContent { image_digest: DIGEST.into(), image_tag: "t".into(), container_count: 1 },
+            content: ImageContent {
+                image_digest: DIGEST.into(),
+                image_tag: "t".into(),
+                container_count: 1,
+                workloads: Vec::new(),
+                workload_count: None,
+            },
             tracking,
         };
         let stored = encode(&record);

@@ -59,6 +59,9 @@ pub const MAX_INTEGRATION_ERROR_CHARS: usize = 1024;
 /// An integration's `type` (Anchore knows one: `k8s_inventory_agent`).
 pub const MAX_INTEGRATION_TYPE_BYTES: usize = 64;
 
+/// Workloads stored and listed per image entry; the rest are counted (`workload_count`).
+pub const MAX_WORKLOADS_PER_IMAGE: usize = 20;
+
 /// Skipped or adjusted items listed in a report's answer; the rest are only counted.
 pub const MAX_LISTED_ITEM_NOTES: usize = 100;
 

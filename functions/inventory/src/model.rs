@@ -14,6 +14,7 @@
 //! Accounts and contexts never contain `#`, so key prefixes cannot collide.
 
 use crate::report::NamespaceMeta;
+use crate::workload::WorkloadKind;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -291,6 +292,20 @@ pub struct ImageContent {
     pub image_digest: String,
     pub image_tag: String,
     pub container_count: u32,
+    /// The workloads running the image, in order, up to `MAX_WORKLOADS_PER_IMAGE`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workloads: Vec<WorkloadContainers>,
+    /// How many workloads run it, when more than are listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload_count: Option<u32>,
+}
+
+/// A workload and how many of its containers run an image.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct WorkloadContainers {
+    pub kind: WorkloadKind,
+    pub name: String,
+    pub containers: u32,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -354,7 +369,17 @@ mod tests {
             context: "ctx".into(),
             image_key: "sha256:x".into(),
             digest_pk: Some(digest_pk("admin", InventoryType::Ecs, "sha256:x", "ctx")),
-            content: ImageContent { image_digest: "sha256:x".into(), image_tag: "t".into(), container_count: 3 },
+            content: ImageContent {
+                image_digest: "sha256:x".into(),
+                image_tag: "t".into(),
+                container_count: 3,
+                workloads: vec![WorkloadContainers {
+                    kind: WorkloadKind::Deployment,
+                    name: "web".into(),
+                    containers: 3,
+                }],
+                workload_count: None,
+            },
             tracking: tracking(),
         };
         let item: serde_dynamo::Item = serde_dynamo::to_item(&image).unwrap();

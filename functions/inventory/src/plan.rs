@@ -2,8 +2,10 @@
 //! decide the writes. Nothing here talks to DynamoDB.
 
 use crate::image::TAG_KEY_PREFIX;
+use crate::limits::MAX_WORKLOADS_PER_IMAGE;
 use crate::model::{
-    count_details, ContextRecord, Detail, DetailCounts, ImageContent, ReportSource, Tracking, IMAGE_COUNT_KEY,
+    count_details, ContextRecord, Detail, DetailCounts, ImageContent, ReportSource, Tracking, WorkloadContainers,
+    IMAGE_COUNT_KEY,
 };
 use crate::report::{ContextSnapshot, NamespaceMeta};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -313,10 +315,22 @@ pub fn plan_context(
         .images
         .iter()
         .map(|(key, image)| {
+            let workloads = image
+                .workloads
+                .iter()
+                .take(MAX_WORKLOADS_PER_IMAGE)
+                .map(|(workload, containers)| WorkloadContainers {
+                    kind: workload.kind,
+                    name: workload.name.clone(),
+                    containers: *containers,
+                })
+                .collect();
             let content = ImageContent {
                 image_digest: image.digest.as_ref().map(ToString::to_string).unwrap_or_default(),
                 image_tag: image.tag.clone(),
                 container_count: image.container_count,
+                workloads,
+                workload_count: (image.workloads.len() > MAX_WORKLOADS_PER_IMAGE).then_some(image.workloads.len() as u32),
             };
             (key.clone(), content)
         })
@@ -414,7 +428,7 @@ mod tests {
                 .iter()
                 .map(|key| {
                     let digest = Digest::parse(key).ok();
-                    (key.to_string(), ImageState { digest, tag: "t".into(), container_count: 1 })
+                    (key.to_string(), ImageState { digest, tag: "t".into(), container_count: 1, workloads: Default::default() })
                 })
                 .collect(),
             details: BTreeMap::new(),

@@ -4,7 +4,8 @@ use crate::clock::Clock;
 use crate::image::Digest;
 use crate::ingest::format_time;
 use crate::limits::MAX_UNPAGED_ITEMS;
-use crate::model::{ContextRecord, ImageRecord, InventoryType, KIND_CONTEXT, KIND_IMAGE};
+use crate::model::{ContextRecord, ImageContent, ImageRecord, InventoryType, WorkloadContainers, KIND_CONTEXT, KIND_IMAGE};
+use crate::workload::WorkloadKind;
 use crate::plan::{effective_last_seen, is_live};
 use crate::settings::Settings;
 use crate::store::{decode_item, Store, StoreError};
@@ -73,11 +74,34 @@ struct Cursor {
     sort_key: String,
 }
 
+/// `workload_kind` and `workload`: entries with a listed workload of that kind and name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkloadFilter {
+    pub kind: Option<WorkloadKind>,
+    /// `name`, or `prefix*`.
+    pub name: Option<ContextFilter>,
+}
+
+impl WorkloadFilter {
+    fn is_set(&self) -> bool {
+        self.kind.is_some() || self.name.is_some()
+    }
+
+    fn admits(&self, content: &ImageContent) -> bool {
+        !self.is_set()
+            || content.workloads.iter().any(|workload| {
+                self.kind.is_none_or(|kind| kind == workload.kind)
+                    && self.name.as_ref().is_none_or(|name| name.matches(&workload.name))
+            })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InventoryQuery {
     pub inventory_type: Option<InventoryType>,
     pub context: Option<ContextFilter>,
     pub image_digest: Option<Digest>,
+    pub workload: WorkloadFilter,
     pub limit: usize,
     /// Neither `limit` nor `next` was given: every item is answered (`anchorectl inventory list`
     /// never pages), up to `MAX_UNPAGED_ITEMS`; past that the list comes back with `next` set.
@@ -91,6 +115,7 @@ impl Default for InventoryQuery {
             inventory_type: None,
             context: None,
             image_digest: None,
+            workload: WorkloadFilter::default(),
             limit: MAX_UNPAGED_ITEMS,
             unpaged: true,
             cursor: None,
@@ -121,6 +146,20 @@ impl InventoryQuery {
         let image_digest = present("image_digest")
             .map(|raw| Digest::parse(&raw).map_err(|error| invalid("image_digest", error.to_string())))
             .transpose()?;
+        let workload = WorkloadFilter {
+            kind: present("workload_kind")
+                .map(|raw| {
+                    WorkloadKind::parse(&raw).ok_or_else(|| {
+                        let kinds: Vec<&str> = WorkloadKind::ALL.iter().map(|kind| kind.as_str()).collect();
+                        invalid("workload_kind", format!("must be one of {}", kinds.join(", ")))
+                    })
+                })
+                .transpose()?,
+            name: present("workload").map(|raw| match raw.strip_suffix('*') {
+                Some(prefix) => ContextFilter::Prefix(prefix.to_owned()),
+                None => ContextFilter::Exact(raw),
+            }),
+        };
         let unpaged = present("limit").is_none() && present("next").is_none();
         let limit = match present("limit") {
             None if unpaged => MAX_UNPAGED_ITEMS,
@@ -130,7 +169,7 @@ impl InventoryQuery {
                 _ => return Err(invalid("limit", format!("must be a whole number from 1 to {MAX_LIMIT}"))),
             },
         };
-        let mut query = Self { inventory_type, context, image_digest, limit, unpaged, cursor: None };
+        let mut query = Self { inventory_type, context, image_digest, workload, limit, unpaged, cursor: None };
         if let Some(raw) = present("next") {
             let cursor = URL_SAFE_NO_PAD
                 .decode(raw.as_bytes())
@@ -178,6 +217,11 @@ pub struct InventoryItem {
     pub last_seen: String,
     pub created_at: String,
     pub last_updated: String,
+    /// Which workloads run the image in its context (beyond Anchore's shape).
+    pub workloads: Vec<WorkloadContainers>,
+    /// How many workloads run it, when more than `workloads` lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload_count: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,8 +251,8 @@ impl InventoryReader {
             return self.list_by_digest(account, query, digest).await;
         }
         let wanted = query.limit + 1;
-        let mut page_of = PageBuilder::new(query.limit, self.clock.now(), self.settings.ttl_delta());
-        let liveness = page_of.liveness;
+        let mut page_of = PageBuilder::new(query, self.clock.now(), self.settings.ttl_delta());
+        let admission = page_of.admission;
         let (types, mut start_after) = query.remaining_types();
         for inventory_type in types {
             let resume_at = start_after.take();
@@ -222,7 +266,7 @@ impl InventoryReader {
             let reads = futures::stream::iter(contexts)
                 .map(|context| async move {
                     let resume = resume_at.as_deref().filter(|sk| context_of_sort_key(sk) == context);
-                    self.live_images(account, inventory_type, &context, resume, wanted, liveness).await
+                    self.live_images(account, inventory_type, &context, resume, wanted, admission).await
                 })
                 .buffered(CONTEXTS_READ_AHEAD);
             futures::pin_mut!(reads);
@@ -238,7 +282,7 @@ impl InventoryReader {
         Ok(page_of.last())
     }
 
-    /// Up to `wanted` live image records of a context after `start_after`, in order, with the
+    /// Up to `wanted` admitted image records of a context after `start_after`, in order, with the
     /// context's last report time.
     async fn live_images(
         &self,
@@ -247,7 +291,7 @@ impl InventoryReader {
         context: &str,
         start_after: Option<&str>,
         wanted: usize,
-        liveness: Liveness,
+        admission: Admission<'_>,
     ) -> Result<(Option<DateTime<Utc>>, Vec<ImageRecord>), StoreError> {
         let mut last_report = None;
         let mut record_seen = false;
@@ -269,7 +313,7 @@ impl InventoryReader {
                             (last_report, record_seen) = (stored.and_then(|record| record.last_report_at), true);
                         }
                         let record: ImageRecord = decode_item(item)?;
-                        if liveness.admits(&record, last_report) {
+                        if admission.admits(&record, last_report) {
                             images.push(record);
                         }
                     }
@@ -292,7 +336,7 @@ impl InventoryReader {
         digest: &Digest,
     ) -> Result<InventoryList, StoreError> {
         let prefix = query.sort_key_prefix();
-        let mut page_of = PageBuilder::new(query.limit, self.clock.now(), self.settings.ttl_delta());
+        let mut page_of = PageBuilder::new(query, self.clock.now(), self.settings.ttl_delta());
         let (types, mut start_after) = query.remaining_types();
         for inventory_type in types {
             let mut keys = self.store.digest_keys(account, inventory_type, digest.as_str()).await?;
@@ -320,31 +364,35 @@ impl InventoryReader {
     }
 }
 
-/// Which image records are still inventory at the time of a read.
+/// Which image records a read answers: still inventory at the time of the read, and run by a
+/// workload the query asks for.
 #[derive(Clone, Copy)]
-struct Liveness {
+struct Admission<'q> {
     now: DateTime<Utc>,
     ttl: Option<chrono::TimeDelta>,
+    workload: &'q WorkloadFilter,
 }
 
-impl Liveness {
+impl Admission<'_> {
     fn admits(&self, record: &ImageRecord, last_report: Option<DateTime<Utc>>) -> bool {
         is_live(effective_last_seen(&record.tracking, last_report), self.now, self.ttl)
+            && self.workload.admits(&record.content)
     }
 }
 
 /// The items of one page, in order: live items are taken until the limit, then the page ends
 /// with a cursor after the last one taken.
-struct PageBuilder {
+struct PageBuilder<'q> {
     items: Vec<InventoryItem>,
     last_returned: Option<String>,
     limit: usize,
-    liveness: Liveness,
+    admission: Admission<'q>,
 }
 
-impl PageBuilder {
-    fn new(limit: usize, now: DateTime<Utc>, ttl: Option<chrono::TimeDelta>) -> Self {
-        Self { items: Vec::new(), last_returned: None, limit, liveness: Liveness { now, ttl } }
+impl<'q> PageBuilder<'q> {
+    fn new(query: &'q InventoryQuery, now: DateTime<Utc>, ttl: Option<chrono::TimeDelta>) -> Self {
+        let admission = Admission { now, ttl, workload: &query.workload };
+        Self { items: Vec::new(), last_returned: None, limit: query.limit, admission }
     }
 
     /// Takes the record if it is live; the full page once a live record finds no room.
@@ -354,7 +402,7 @@ impl PageBuilder {
         record: ImageRecord,
         last_report: Option<DateTime<Utc>>,
     ) -> Option<InventoryList> {
-        if !self.liveness.admits(&record, last_report) {
+        if !self.admission.admits(&record, last_report) {
             return None;
         }
         let last_seen = effective_last_seen(&record.tracking, last_report);
@@ -377,6 +425,8 @@ impl PageBuilder {
             last_seen: format_time(last_seen),
             created_at: format_time(record.tracking.first_seen),
             last_updated: format_time(record.tracking.updated_at),
+            workloads: record.content.workloads,
+            workload_count: record.content.workload_count,
         });
         None
     }
@@ -407,6 +457,10 @@ mod tests {
         assert_eq!(parse(&[("limit", "lots")]).unwrap_err().parameter, "limit");
         assert_eq!(parse(&[("next", "garbage")]).unwrap_err().parameter, "next");
         assert_eq!(parse(&[("context", "a#b")]).unwrap_err().parameter, "context");
+        assert_eq!(parse(&[("workload_kind", "ReplicaSet")]).unwrap_err().parameter, "workload_kind");
+        let filter = parse(&[("workload_kind", "daemonset"), ("workload", "kube-*")]).unwrap().workload;
+        assert_eq!(filter.kind, Some(WorkloadKind::DaemonSet));
+        assert_eq!(filter.name, Some(ContextFilter::Prefix("kube-".into())));
     }
 
     #[test]

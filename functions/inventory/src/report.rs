@@ -19,6 +19,7 @@ use crate::limits::{
     MAX_ARRAY_ITEMS, MAX_CLOCK_SKEW, MAX_CLUSTER_BYTES, MAX_LISTED_ITEM_NOTES, MAX_METADATA_BYTES, MAX_NAMESPACE_BYTES,
 };
 use crate::model::{Detail, InventoryType, Metadata, ReportSource};
+use crate::workload::Workload;
 use chrono::{DateTime, Utc};
 use serde::de::{IgnoredAny, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -143,6 +144,8 @@ pub struct ImageState {
     /// The smallest normalised tag seen for the image, so the choice is stable across reports.
     pub tag: String,
     pub container_count: u32,
+    /// Containers running the image per workload (`crate::workload`).
+    pub workloads: BTreeMap<Workload, u32>,
 }
 
 // ---- decoding ---------------------------------------------------------------------------
@@ -562,20 +565,35 @@ struct SnapshotBuilder {
 }
 
 impl SnapshotBuilder {
-    fn add_container(&mut self, image: &ResolvedImage) -> String {
+    /// Counts a container of `image` run by `workload`; answers the image's key.
+    fn add_container(&mut self, image: &ResolvedImage, workload: Option<&Workload>) -> String {
         if image.digest.is_some() && !self.digest_tags.contains(&image.tag) {
             self.digest_tags.insert(image.tag.clone());
         }
-        match self.images.get_mut(&image.key) {
+        let state = match self.images.get_mut(&image.key) {
             Some(state) => {
                 state.container_count += 1;
                 if image.tag < state.tag {
                     state.tag.clone_from(&image.tag);
                 }
+                state
             }
             None => {
-                let state = ImageState { digest: image.digest.clone(), tag: image.tag.clone(), container_count: 1 };
-                self.images.insert(image.key.clone(), state);
+                let state = ImageState {
+                    digest: image.digest.clone(),
+                    tag: image.tag.clone(),
+                    container_count: 1,
+                    workloads: BTreeMap::new(),
+                };
+                self.images.entry(image.key.clone()).or_insert(state)
+            }
+        };
+        if let Some(workload) = workload {
+            match state.workloads.get_mut(workload) {
+                Some(containers) => *containers += 1,
+                None => {
+                    state.workloads.insert(workload.clone(), 1);
+                }
             }
         }
         image.key.clone()

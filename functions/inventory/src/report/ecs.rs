@@ -6,6 +6,7 @@ use super::{
     ItemNotes, ParsedReport, RawItems, ReportError, Skip, SnapshotBuilder,
 };
 use crate::limits::MAX_ARN_BYTES;
+use crate::workload::{ecs_workload, Workload};
 use crate::model::{Detail, InventoryType, Metadata, ReportSource};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -140,6 +141,7 @@ fn build(
             Err(skip) => skip.note(&format!("services[{index}]"), &mut notes),
         }
     }
+    let mut task_workloads: HashMap<String, Workload> = HashMap::new();
     for (index, task) in items.tasks {
         let detail = (|| {
             Ok::<_, Skip>(Detail::EcsTask {
@@ -154,7 +156,14 @@ fn build(
             })
         })();
         match detail {
-            Ok(detail) => builder.add_detail(detail),
+            Ok(detail) => {
+                if let Detail::EcsTask { arn, service_arn, task_definition_arn, .. } = &detail {
+                    if let Some(workload) = ecs_workload(service_arn.as_deref(), None, task_definition_arn.as_deref()) {
+                        task_workloads.insert(arn.clone(), workload);
+                    }
+                }
+                builder.add_detail(detail);
+            }
             Err(skip) => skip.note(&format!("tasks[{index}]"), &mut notes),
         }
     }
@@ -184,7 +193,8 @@ fn build(
         })();
         match detail {
             Ok((arn, task_arn, image)) => {
-                let image_key = builder.add_container(&image);
+                let workload = task_arn.as_ref().and_then(|task| task_workloads.get(task));
+                let image_key = builder.add_container(&image, workload);
                 builder.add_detail(Detail::EcsContainer { arn, task_arn, image_key });
             }
             Err(skip) => skip.note(&prefix(), &mut notes),

@@ -58,7 +58,7 @@ pub fn parse_kai(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport, Report
             let image_prefix = format!("{prefix}.images[{image_index}]");
             match resolve_image(&image.tag, Some(&image.repo_digest), || image_prefix.clone(), &mut notes) {
                 Ok(resolved) => {
-                    builder.add_container(&resolved);
+                    builder.add_container(&resolved, None);
                 }
                 // kai names the reference `tag`.
                 Err(skip) => notes.skip(format!("{image_prefix}.tag"), skip.reason),

@@ -7,6 +7,7 @@ use super::{
 };
 use crate::limits::{MAX_ID_BYTES, MAX_OBJECT_NAME_BYTES};
 use crate::model::{Detail, InventoryType, ReportSource};
+use crate::workload::{kubernetes_workload, Workload};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -257,7 +258,8 @@ pub fn parse_kubernetes(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport,
         }
     }
 
-    let mut pod_namespace: HashMap<String, usize> = HashMap::new();
+    // Each placed pod's namespace and workload.
+    let mut pod_places: HashMap<String, (usize, Workload)> = HashMap::new();
     for (index, pod) in wire.pods.into_items("pods", &mut notes) {
         let placed = (|| {
             let uid = required("uid", &pod.uid, MAX_ID_BYTES)?;
@@ -283,13 +285,14 @@ pub fn parse_kubernetes(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport,
                 context.builder.add_detail(node.clone());
             }
         }
-        pod_namespace.entry(uid.clone()).or_insert(namespace);
+        let labels = cap_metadata(pod.labels);
+        pod_places.entry(uid.clone()).or_insert_with(|| (namespace, kubernetes_workload(&name, &labels)));
         context.builder.add_detail(Detail::K8sPod {
             uid,
             name,
             namespace_uid,
             node_uid,
-            labels: cap_metadata(pod.labels),
+            labels,
             annotations: cap_metadata(pod.annotations),
         });
     }
@@ -300,21 +303,21 @@ pub fn parse_kubernetes(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport,
         let placed = (|| {
             let pod_uid = required("pod_uid", &container.pod_uid, MAX_ID_BYTES)?;
             let name = required("name", &container.name, MAX_OBJECT_NAME_BYTES)?;
-            let namespace = pod_namespace.get(&pod_uid).ok_or_else(|| {
+            let (namespace, workload) = pod_places.get(&pod_uid).ok_or_else(|| {
                 Skip::new("pod_uid", format!("no pod with uid {pod_uid:?} in this report (or the pod was skipped)"))
             })?;
             // A container that has not started yet has no runtime id.
             let id = optional("id", Some(&container.id), MAX_ID_BYTES)?.unwrap_or_else(|| format!("{pod_uid}/{name}"));
-            Ok::<_, Skip>((*namespace, id, name, pod_uid))
+            Ok::<_, Skip>((*namespace, workload, id, name, pod_uid))
         })();
-        let placed = placed.and_then(|(namespace, id, name, pod_uid)| {
+        let placed = placed.and_then(|(namespace, workload, id, name, pod_uid)| {
             let image = images.resolve(&container.image_tag, container.image_digest.as_ref(), prefix, &mut notes)?;
-            Ok((namespace, id, name, pod_uid, image))
+            Ok((namespace, workload, id, name, pod_uid, image))
         });
         match placed {
-            Ok((namespace, id, name, pod_uid, image)) => {
+            Ok((namespace, workload, id, name, pod_uid, image)) => {
                 let context = &mut namespaces[namespace];
-                let image_key = context.builder.add_container(image);
+                let image_key = context.builder.add_container(image, Some(workload));
                 context.builder.add_detail(Detail::K8sContainer { id, name, pod_uid, image_key });
             }
             Err(skip) => skip.note(&prefix(), &mut notes),
