@@ -25,8 +25,12 @@ fn report() -> Value {
             pod("web-0", "p3", json!({"controller-revision-hash": "web-6d8f7c9b5",
                 "statefulset.kubernetes.io/pod-name": "web-0"})),
             pod("backup-28912345-x7k2p", "p4", json!({"batch.kubernetes.io/job-name": "backup-28912345"})),
+            pod("payments-api-7d9f8c6b5-m3k8d", "p5", json!({"pod-template-hash": "7d9f8c6b5"})),
+            pod("payments-api-7d9f8c6b5-t6v2c", "p6", json!({"pod-template-hash": "7d9f8c6b5"})),
         ],
-        "containers": [container("p1", 1), container("p2", 1), container("p3", 1), container("p4", 2)],
+        // The CronJob's image sorts after three images it does not run.
+        "containers": [container("p1", 1), container("p2", 1), container("p3", 1), container("p4", 9),
+            container("p5", 2), container("p6", 3)],
     })
 }
 
@@ -45,18 +49,18 @@ async fn each_image_entry_names_the_workloads_that_run_it() {
         json!([{"kind": "Deployment", "name": "payments-api", "containers": 2},
             {"kind": "StatefulSet", "name": "web", "containers": 1}])
     );
-    assert_eq!(workloads_of(&items, 2), json!([{"kind": "CronJob", "name": "backup", "containers": 1}]));
+    assert_eq!(workloads_of(&items, 9), json!([{"kind": "CronJob", "name": "backup", "containers": 1}]));
 
     let digests = |items: Vec<Value>| -> Vec<String> {
         items.iter().map(|item| item["image_digest"].as_str().unwrap().to_owned()).collect()
     };
-    assert_eq!(digests(harness.list("admin", &[("workload_kind", "cronjob")]).await), [digest(2)]);
-    assert_eq!(digests(harness.list("admin", &[("workload", "pay*")]).await), [digest(1)]);
+    assert_eq!(digests(harness.list("admin", &[("workload_kind", "cronjob")]).await), [digest(9)]);
+    assert_eq!(digests(harness.list("admin", &[("workload", "pay*")]).await), [1, 2, 3].map(digest));
     let exact = harness.list("admin", &[("workload", "web"), ("workload_kind", "StatefulSet")]).await;
     assert_eq!(digests(exact), [digest(1)]);
     assert!(harness.list("admin", &[("workload", "web"), ("workload_kind", "Deployment")]).await.is_empty());
-    // Paged, the filter still reads past entries it drops.
-    assert_eq!(digests(harness.list("admin", &[("workload_kind", "CronJob"), ("limit", "1")]).await), [digest(2)]);
+    // Paged, the filter still reads past the entries it drops.
+    assert_eq!(digests(harness.list("admin", &[("workload_kind", "CronJob"), ("limit", "1")]).await), [digest(9)]);
 
     let bad = harness.call("get-inventories.json", None, Some("admin"), &[("workload_kind", "ReplicaSet")]).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
