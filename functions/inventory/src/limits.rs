@@ -35,7 +35,7 @@ pub const MAX_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(15);
 
 /// Items one `GET /v2/inventories` without `limit` and `next` reads at most; a larger inventory
 /// answers an error that says to page. It bounds the function's time and memory; the response
-/// cap below binds first (about 55,000 typical items gzip-compressed, BENCHMARKS.md).
+/// cap below binds first (about 50,000 typical items gzip-compressed, BENCHMARKS.md).
 pub const MAX_UNPAGED_ITEMS: usize = 100_000;
 /// A Lambda response behind API Gateway is at most 6 MB (6,291,456 bytes) as the function
 /// returns it (a gzip body base64-encoded, a text body JSON-escaped); the rest is headroom for
