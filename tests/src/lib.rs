@@ -275,7 +275,7 @@ impl Harness {
         let dynamodb_config = aws_sdk_dynamodb::config::Builder::from(&config).interceptor(requests.clone()).build();
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb_config);
         local_stack::template::create_inventory_table(&dynamodb, &table).await.expect("table from template");
-        let settings = Settings { table_name: table.clone(), ttl_days, ingest_overwrite: overwrite };
+        let settings = Settings { table_name: table.clone(), ttl_days, ingest_overwrite: overwrite, stale_after_minutes: 30 };
         // Reports in the fixtures are dated 2026-11-20; "now" starts just after.
         let clock = Arc::new(ManualClock::new(day(0) + chrono::TimeDelta::minutes(1)));
         // Each function gets a client of its own, held to its policy in the template.

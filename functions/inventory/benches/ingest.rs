@@ -159,6 +159,7 @@ fn bench(containers: usize, namespaces: usize, metadata: bool) {
             detail_counts: Some(state.detail_counts),
             content_hash: Some(state.content_hash),
             refresh_due_at: state.refresh_due_at,
+            report_interval_seconds: None,
             lock_owner: None,
             lock_until: None,
         })

@@ -209,6 +209,7 @@ impl Ingestor {
                 detail_counts: Some(state.detail_counts.clone()),
                 content_hash: Some(state.content_hash.clone()),
                 refresh_due_at: state.refresh_due_at,
+                report_interval_seconds: report_interval(previous.as_ref(), state.last_report_at),
                 lock_owner: None,
                 lock_until: None,
             };
@@ -241,6 +242,16 @@ impl Ingestor {
             return Ok(());
         }
         Err(IngestError::Busy(snapshot.context.clone()))
+    }
+}
+
+/// Seconds since the context's previous report, kept from the previous record when the report
+/// time did not move (a retried or out-of-order report says nothing about the interval).
+fn report_interval(previous: Option<&ContextRecord>, report_time: DateTime<Utc>) -> Option<i64> {
+    let previous = previous?;
+    match previous.last_report_at {
+        Some(at) if report_time > at => Some((report_time - at).num_seconds()),
+        _ => previous.report_interval_seconds,
     }
 }
 

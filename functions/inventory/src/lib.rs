@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod clock;
 pub mod delete;
+pub mod coverage;
 pub mod details;
 pub mod http;
 pub mod image;

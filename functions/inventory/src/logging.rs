@@ -2,41 +2,37 @@
 //! runtime's own TRACE output is never enabled. At TRACE, `lambda_runtime` logs each raw event,
 //! and an API event carries the caller's `Authorization` header: credentials must not reach logs.
 
-use lambda_http::tracing::subscriber::filter::{Directive, EnvFilter, LevelFilter};
+use lambda_http::tracing::subscriber::filter::{LevelFilter, Targets};
+use lambda_http::tracing::subscriber::{fmt, layer::SubscriberExt, util::SubscriberInitExt, Registry};
 use std::str::FromStr;
 
 /// The runtime crates whose TRACE output includes raw events and responses.
 const RUNTIME_TARGETS: [&str; 3] = ["lambda_runtime", "lambda_runtime_api_client", "lambda_http"];
 
 /// The filter for a level setting (`AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`), with the runtime
-/// crates held at DEBUG whatever the setting asks for them.
-pub fn filter(setting: Option<&str>) -> EnvFilter {
+/// crates held at DEBUG whatever the setting asks for them. `Targets` rather than `EnvFilter`:
+/// the same `target=level` directives without a regex engine in every binary.
+pub fn filter(setting: Option<&str>) -> Targets {
     let setting = setting.unwrap_or("INFO");
-    // A plain level (as Lambda's controls set it) or full directives (as RUST_LOG may).
-    let mut filter = match LevelFilter::from_str(setting) {
-        Ok(level) => EnvFilter::builder().with_default_directive(level.into()).parse_lossy(""),
-        Err(_) => EnvFilter::builder().with_default_directive(LevelFilter::INFO.into()).parse_lossy(setting),
+    // A plain level (as Lambda's controls set it) or directives (as RUST_LOG may); directives
+    // that do not parse leave INFO.
+    let filter = match LevelFilter::from_str(setting) {
+        Ok(level) => Targets::new().with_default(level),
+        Err(_) => Targets::from_str(setting).unwrap_or_else(|_| Targets::new().with_default(LevelFilter::INFO)),
     };
-    for target in RUNTIME_TARGETS {
-        if let Ok(cap) = Directive::from_str(&format!("{target}=debug")) {
-            filter = filter.add_directive(cap);
-        }
-    }
-    filter
+    RUNTIME_TARGETS.into_iter().fold(filter, |filter, target| filter.with_target(target, LevelFilter::DEBUG))
 }
 
 /// Installs the subscriber: JSON when `AWS_LAMBDA_LOG_FORMAT` is `JSON`, text otherwise.
 pub fn init() {
     let setting = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG")).ok();
-    let builder = lambda_http::tracing::subscriber::fmt()
-        .with_target(false)
-        .without_time()
-        .with_env_filter(filter(setting.as_deref()));
+    let subscriber = Registry::default().with(filter(setting.as_deref()));
+    let layer = fmt::layer().with_target(false).without_time();
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json"));
     if json {
-        builder.json().init();
+        subscriber.with(layer.json()).init();
     } else {
-        builder.init();
+        subscriber.with(layer).init();
     }
 }
 
@@ -60,6 +56,20 @@ mod tests {
         dispatcher::with_default(&dispatch, || {
             assert!(enabled!(target: "lambda_runtime::layers::api_response", Level::DEBUG));
             assert!(enabled!(target: "inventory::ingest", Level::TRACE), "the functions' own code may trace");
+        });
+    }
+
+    #[test]
+    fn levels_and_directives_are_both_understood() {
+        let dispatch = Dispatch::new(Registry::default().with(filter(Some("warn,inventory=debug"))));
+        dispatcher::with_default(&dispatch, || {
+            assert!(enabled!(target: "inventory::store", Level::DEBUG));
+            assert!(!enabled!(target: "aws_smithy_runtime", Level::INFO));
+        });
+        let dispatch = Dispatch::new(Registry::default().with(filter(Some("not a directive=="))));
+        dispatcher::with_default(&dispatch, || {
+            assert!(enabled!(target: "inventory::store", Level::INFO), "unreadable settings leave INFO");
+            assert!(!enabled!(target: "inventory::store", Level::DEBUG));
         });
     }
 }

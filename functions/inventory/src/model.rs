@@ -202,7 +202,7 @@ impl Detail {
 }
 
 /// What sent a report.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ReportSource {
     #[serde(rename = "k8s-inventory")]
     K8sInventory,
@@ -258,6 +258,9 @@ pub struct ContextRecord {
     /// report with the same content writes only this record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_due_at: Option<i64>,
+    /// Seconds between the context's two latest reports: how often its agent reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_interval_seconds: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_owner: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

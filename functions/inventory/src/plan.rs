@@ -466,6 +466,7 @@ mod tests {
                 detail_counts: Some(state.detail_counts.clone()),
                 content_hash: Some(state.content_hash.clone()),
                 refresh_due_at: state.refresh_due_at,
+                report_interval_seconds: None,
                 lock_owner: None,
                 lock_until: None,
             });

@@ -4,11 +4,14 @@
 pub const TABLE_NAME: &str = "INVENTORY_TABLE";
 pub const TTL_DAYS: &str = "INVENTORY_TTL_DAYS";
 pub const INGEST_OVERWRITE: &str = "INVENTORY_INGEST_OVERWRITE";
+pub const STALE_AFTER_MINUTES: &str = "STALE_AFTER_MINUTES";
 
 /// Every environment variable the library reads, for the template consistency check.
-pub const ENVIRONMENT_VARIABLES: &[&str] = &[TABLE_NAME, TTL_DAYS, INGEST_OVERWRITE];
+pub const ENVIRONMENT_VARIABLES: &[&str] = &[TABLE_NAME, TTL_DAYS, INGEST_OVERWRITE, STALE_AFTER_MINUTES];
 
 pub const DEFAULT_TTL_DAYS: u32 = 120;
+/// A cluster with no report for longer than this is stale (`GET /v2/clusters`).
+pub const DEFAULT_STALE_AFTER_MINUTES: u32 = 30;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -17,6 +20,8 @@ pub struct Settings {
     pub ttl_days: u32,
     /// When true a report replaces everything stored for the contexts it covers.
     pub ingest_overwrite: bool,
+    /// Minutes without a report after which a cluster is stale.
+    pub stale_after_minutes: u32,
 }
 
 /// A function-specific setting with a value it cannot use.
@@ -61,7 +66,20 @@ impl Settings {
                 return Err(SettingsError::Invalid { name: INGEST_OVERWRITE, expected: "true or false", value });
             }
         };
-        Ok(Self { table_name, ttl_days, ingest_overwrite })
+        let stale_after_minutes = match lookup(STALE_AFTER_MINUTES).filter(|value| !value.trim().is_empty()) {
+            None => DEFAULT_STALE_AFTER_MINUTES,
+            Some(value) => value.trim().parse().ok().filter(|minutes| *minutes > 0).ok_or(SettingsError::Invalid {
+                name: STALE_AFTER_MINUTES,
+                expected: "a whole number of minutes, at least 1",
+                value,
+            })?,
+        };
+        Ok(Self { table_name, ttl_days, ingest_overwrite, stale_after_minutes })
+    }
+
+    /// How long a cluster may go without a report before it is stale.
+    pub fn stale_after(&self) -> chrono::TimeDelta {
+        chrono::TimeDelta::minutes(i64::from(self.stale_after_minutes))
     }
 
     /// How long an unreported item stays visible; `None` means forever.
@@ -83,7 +101,8 @@ mod tests {
     #[test]
     fn defaults_match_the_seed_documents() {
         let parsed = settings(&[(TABLE_NAME, "t")]).unwrap();
-        assert_eq!(parsed, Settings { table_name: "t".into(), ttl_days: 120, ingest_overwrite: false });
+        let expected = Settings { table_name: "t".into(), ttl_days: 120, ingest_overwrite: false, stale_after_minutes: 30 };
+        assert_eq!(parsed, expected);
         assert_eq!(parsed.ttl_delta(), Some(chrono::TimeDelta::days(120)));
     }
 
@@ -104,6 +123,10 @@ mod tests {
         assert!(matches!(
             settings(&[(TABLE_NAME, "t"), (INGEST_OVERWRITE, "yes")]),
             Err(SettingsError::Invalid { name: INGEST_OVERWRITE, .. })
+        ));
+        assert!(matches!(
+            settings(&[(TABLE_NAME, "t"), (STALE_AFTER_MINUTES, "0")]),
+            Err(SettingsError::Invalid { name: STALE_AFTER_MINUTES, .. })
         ));
     }
 }

@@ -1,7 +1,8 @@
-//! Query function: `GET /v2/inventories`, the detail routes, the integrations listing, and the
-//! API roots `GET /v1` and `GET /v2`.
+//! Query function: `GET /v2/inventories`, `GET /v2/clusters`, the detail routes, the
+//! integrations listing, and the API roots `GET /v1` and `GET /v2`.
 
 use inventory::auth::Caller;
+use inventory::coverage::list_clusters;
 use inventory::details::{check_id, DetailReader, Listing, Page};
 use inventory::http::{json_response, negotiated_json, not_found, ApiError, ApiFunction};
 use inventory::integrations::IntegrationRegistry;
@@ -15,6 +16,9 @@ pub struct QueryApp {
     reader: InventoryReader,
     details: DetailReader,
     integrations: IntegrationRegistry,
+    store: Store,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
 }
 
 impl QueryApp {
@@ -22,7 +26,10 @@ impl QueryApp {
         Self {
             details: DetailReader::new(store.clone(), settings.clone(), Arc::clone(&clock)),
             integrations: IntegrationRegistry::new(store.clone(), Arc::clone(&clock)),
-            reader: InventoryReader::new(store, settings, clock),
+            reader: InventoryReader::new(store.clone(), settings.clone(), Arc::clone(&clock)),
+            store,
+            settings,
+            clock,
         }
     }
 
@@ -82,6 +89,13 @@ impl ApiFunction for QueryApp {
         }
         match endpoint {
             Endpoint::ListInventories => self.list(request, account).await,
+            Endpoint::ListClusters => {
+                let (now, ttl, stale_after) = (self.clock.now(), self.settings.ttl_delta(), self.settings.stale_after());
+                match list_clusters(&self.store, account, now, ttl, stale_after).await {
+                    Ok(clusters) => negotiated_json(request, StatusCode::OK, &serde_json::json!({ "clusters": clusters })),
+                    Err(error) => Err(failed(error, account, "clusters")),
+                }
+            }
             Endpoint::ListIntegrations => match self.integrations.list(account).await {
                 Ok(integrations) => negotiated_json(request, StatusCode::OK, &integrations),
                 Err(error) => Err(failed(error, account, "integrations")),

@@ -1,0 +1,156 @@
+//! `GET /v2/clusters`: which clusters report, how often, and which went quiet. Built from the
+//! context records alone (one index read per type and a batch read of the records).
+
+use crate::ingest::format_time;
+use crate::model::{ContextRecord, InventoryType, ReportSource, IMAGE_COUNT_KEY};
+use crate::plan::is_live;
+use crate::store::{Store, StoreError};
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One Kubernetes cluster (its namespaces) or one ECS cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterCoverage {
+    pub inventory_type: InventoryType,
+    /// The Kubernetes cluster name, or the ECS cluster ARN.
+    pub cluster: String,
+    /// What sent its latest reports.
+    pub sources: BTreeSet<ReportSource>,
+    pub context_count: usize,
+    pub contexts: Vec<String>,
+    pub last_report_at: String,
+    /// Seconds between the two latest reports of its most recently reported context.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report_interval_seconds: Option<i64>,
+    pub container_count: u64,
+    /// Images per context, summed (an image in two namespaces counts twice).
+    pub image_count: u64,
+    /// No report for longer than `STALE_AFTER_MINUTES`.
+    pub stale: bool,
+    pub minutes_since_last_report: i64,
+}
+
+/// The cluster a context belongs to: `cluster/namespace` for Kubernetes, the ARN for ECS.
+pub fn cluster_of(inventory_type: InventoryType, context: &str) -> &str {
+    match inventory_type {
+        InventoryType::Kubernetes => context.split_once('/').map_or(context, |(cluster, _)| cluster),
+        InventoryType::Ecs => context,
+    }
+}
+
+/// Groups live context records by cluster, in type then cluster order.
+pub fn summarize(
+    records: &[ContextRecord],
+    now: DateTime<Utc>,
+    ttl: Option<TimeDelta>,
+    stale_after: TimeDelta,
+) -> Vec<ClusterCoverage> {
+    let mut clusters: BTreeMap<(InventoryType, &str), Vec<(&ContextRecord, DateTime<Utc>)>> = BTreeMap::new();
+    for record in records {
+        // A first report still writing, or a context whose inventory has expired, is not covered.
+        let Some(last_report) = record.last_report_at.filter(|at| is_live(*at, now, ttl)) else { continue };
+        let key = (record.inventory_type, cluster_of(record.inventory_type, &record.context));
+        clusters.entry(key).or_default().push((record, last_report));
+    }
+    clusters
+        .into_iter()
+        .map(|((inventory_type, cluster), mut contexts)| {
+            contexts.sort_by(|a, b| a.0.context.cmp(&b.0.context));
+            let latest = contexts.iter().max_by_key(|(_, at)| *at).copied();
+            let last_report = latest.map_or(now, |(_, at)| at);
+            let count = |record: &ContextRecord, key: &str| -> u64 {
+                record.detail_counts.as_ref().and_then(|counts| counts.get(key)).copied().map_or(0, u64::from)
+            };
+            ClusterCoverage {
+                inventory_type,
+                cluster: cluster.to_owned(),
+                sources: contexts.iter().filter_map(|(record, _)| record.source).collect(),
+                context_count: contexts.len(),
+                contexts: contexts.iter().map(|(record, _)| record.context.clone()).collect(),
+                last_report_at: format_time(last_report),
+                report_interval_seconds: latest.and_then(|(record, _)| record.report_interval_seconds),
+                container_count: contexts.iter().map(|(record, _)| count(record, "c")).sum(),
+                image_count: contexts.iter().map(|(record, _)| count(record, IMAGE_COUNT_KEY)).sum(),
+                stale: now - last_report > stale_after,
+                minutes_since_last_report: (now - last_report).num_minutes(),
+            }
+        })
+        .collect()
+}
+
+/// Every cluster of an account, both types.
+pub async fn list_clusters(
+    store: &Store,
+    account: &str,
+    now: DateTime<Utc>,
+    ttl: Option<TimeDelta>,
+    stale_after: TimeDelta,
+) -> Result<Vec<ClusterCoverage>, StoreError> {
+    let mut records = Vec::new();
+    for inventory_type in InventoryType::ALL {
+        records.extend(store.list_contexts(account, inventory_type).await?);
+    }
+    Ok(summarize(&records, now, ttl, stale_after))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{inventory_pk, KIND_CONTEXT};
+    use chrono::TimeZone;
+
+    fn record(inventory_type: InventoryType, context: &str, minutes_ago: i64, source: ReportSource) -> ContextRecord {
+        let now = Utc.with_ymd_and_hms(2026, 12, 2, 12, 0, 0).unwrap();
+        ContextRecord {
+            version: 1,
+            pk: inventory_pk("admin", inventory_type, context),
+            sk: context.into(),
+            kind: KIND_CONTEXT.into(),
+            inventory_type,
+            context: context.into(),
+            last_report_at: Some(now - TimeDelta::minutes(minutes_ago)),
+            first_seen: Some(now - TimeDelta::days(3)),
+            updated_at: None,
+            namespace: None,
+            source: Some(source),
+            expires_at: None,
+            context_pk: None,
+            detail_counts: Some([("c".to_owned(), 4), ("i".to_owned(), 2)].into()),
+            content_hash: None,
+            refresh_due_at: None,
+            report_interval_seconds: Some(60),
+            lock_owner: None,
+            lock_until: None,
+        }
+    }
+
+    #[test]
+    fn contexts_are_grouped_by_cluster_and_quiet_clusters_are_stale() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 2, 12, 0, 0).unwrap();
+        let arn = "arn:aws:ecs:eu-west-2:123456789012:cluster/prod";
+        let records = [
+            record(InventoryType::Kubernetes, "prod-eu-1/payments", 1, ReportSource::K8sInventory),
+            record(InventoryType::Kubernetes, "prod-eu-1/default", 2, ReportSource::K8sInventory),
+            record(InventoryType::Kubernetes, "staging/default", 31, ReportSource::K8sInventory),
+            record(InventoryType::Ecs, arn, 5, ReportSource::Collector),
+            ContextRecord { last_report_at: None, ..record(InventoryType::Kubernetes, "new/ns", 0, ReportSource::Kai) },
+        ];
+        let clusters = summarize(&records, now, Some(TimeDelta::days(120)), TimeDelta::minutes(30));
+        let names: Vec<(&str, bool)> = clusters.iter().map(|c| (c.cluster.as_str(), c.stale)).collect();
+        assert_eq!(names, [(arn, false), ("prod-eu-1", false), ("staging", true)], "a first report still writing is left out");
+        let prod = &clusters[1];
+        assert_eq!(prod.contexts, ["prod-eu-1/default", "prod-eu-1/payments"]);
+        assert_eq!((prod.container_count, prod.image_count, prod.minutes_since_last_report), (8, 4, 1));
+        assert_eq!(prod.last_report_at, format_time(now - TimeDelta::minutes(1)));
+        assert_eq!(prod.report_interval_seconds, Some(60));
+        assert_eq!(clusters[2].minutes_since_last_report, 31);
+    }
+
+    #[test]
+    fn expired_contexts_are_not_covered() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 2, 12, 0, 0).unwrap();
+        let old = record(InventoryType::Kubernetes, "gone/ns", 60 * 24 * 2, ReportSource::K8sInventory);
+        assert!(summarize(&[old], now, Some(TimeDelta::days(1)), TimeDelta::minutes(30)).is_empty());
+    }
+}
