@@ -42,6 +42,17 @@ async fn clusters_report_their_coverage_and_quiet_ones_turn_stale() {
     assert_eq!((prod["report_interval_seconds"].as_i64(), prod["minutes_since_last_report"].as_i64()), (Some(1800), Some(2)));
     assert_eq!((prod["container_count"].as_u64(), prod["image_count"].as_u64()), (Some(2), Some(2)));
     assert!(listed[2].get("report_interval_seconds").is_none(), "one report shows no interval yet");
+    assert!(prod.get("agents").is_none(), "no agent registered yet");
+
+    // A registered agent appears beside the cluster its registration names.
+    let registration = sample_report("post-integration-registration.json").to_string();
+    let registered = harness.call("post-integration-registration.json", Some(&registration), Some("admin"), &[]).await;
+    assert!(registered.status.is_success(), "{}", registered.body);
+    let listed = clusters(&harness).await;
+    let agents = listed[1]["agents"].as_array().expect("prod-eu-1's agent");
+    assert_eq!((agents.len(), agents[0]["name"].as_str()), (1, Some("k8s-inventory")), "{agents:?}");
+    assert!(agents[0]["integration_status"]["state"].is_string());
+    assert!(listed[2].get("agents").is_none(), "staging has none");
 
     let other_account = harness.send(admin_event("get-clusters.json", None, None, Some("team-b"), &[])).await;
     assert_eq!(other_account.body["clusters"], json!([]), "accounts see only their own clusters");

@@ -7,6 +7,7 @@ use crate::plan::is_live;
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
+use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One Kubernetes cluster (its namespaces) or one ECS cluster.
@@ -29,6 +30,28 @@ pub struct ClusterCoverage {
     /// No report for longer than `STALE_AFTER_MINUTES`.
     pub stale: bool,
     pub minutes_since_last_report: i64,
+    /// Registered agents that name this cluster, with their health (`GET /v2/system/integrations`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub agents: Vec<Value>,
+}
+
+/// The fields of a registered agent shown beside its cluster.
+const AGENT_FIELDS: [&str; 7] =
+    ["uuid", "name", "version", "integration_status", "reported_status", "last_seen", "health_report_interval"];
+
+/// Puts each registered agent (as `IntegrationRegistry::list` answers them) beside the cluster
+/// its registration names (`cluster_name`).
+pub fn attach_agents(clusters: &mut [ClusterCoverage], integrations: &[Value]) {
+    for integration in integrations {
+        let Some(name) = integration.get("cluster_name").and_then(Value::as_str) else { continue };
+        let summary: serde_json::Map<String, Value> = AGENT_FIELDS
+            .iter()
+            .filter_map(|field| Some((field.to_string(), integration.get(*field)?.clone())))
+            .collect();
+        for cluster in clusters.iter_mut().filter(|cluster| cluster.cluster == name) {
+            cluster.agents.push(Value::Object(summary.clone()));
+        }
+    }
 }
 
 /// The cluster a context belongs to: `cluster/namespace` for Kubernetes, the ARN for ECS.
@@ -74,6 +97,7 @@ pub fn summarize(
                 image_count: contexts.iter().map(|(record, _)| count(record, IMAGE_COUNT_KEY)).sum(),
                 stale: now - last_report > stale_after,
                 minutes_since_last_report: (now - last_report).num_minutes(),
+                agents: Vec::new(),
             }
         })
         .collect()
@@ -145,6 +169,21 @@ mod tests {
         assert_eq!(prod.last_report_at, format_time(now - TimeDelta::minutes(1)));
         assert_eq!(prod.report_interval_seconds, Some(60));
         assert_eq!(clusters[2].minutes_since_last_report, 31);
+    }
+
+    #[test]
+    fn registered_agents_appear_beside_the_cluster_they_name() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 2, 12, 0, 0).unwrap();
+        let records = [record(InventoryType::Kubernetes, "prod-eu-1/default", 1, ReportSource::K8sInventory)];
+        let mut clusters = summarize(&records, now, None, TimeDelta::minutes(30));
+        let agent = serde_json::json!({"uuid": "u1", "name": "k8s-inventory", "cluster_name": "prod-eu-1",
+            "integration_status": {"state": "active"}, "registration": {"secret": "not shown"}});
+        let elsewhere = serde_json::json!({"uuid": "u2", "cluster_name": "staging"});
+        attach_agents(&mut clusters, &[agent, elsewhere]);
+        assert_eq!(
+            clusters[0].agents,
+            [serde_json::json!({"uuid": "u1", "name": "k8s-inventory", "integration_status": {"state": "active"}})]
+        );
     }
 
     #[test]

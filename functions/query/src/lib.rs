@@ -2,7 +2,7 @@
 //! integrations listing, and the API roots `GET /v1` and `GET /v2`.
 
 use inventory::auth::Caller;
-use inventory::coverage::list_clusters;
+use inventory::coverage::{attach_agents, list_clusters};
 use inventory::details::{check_id, DetailReader, Listing, Page};
 use inventory::http::{json_response, negotiated_json, not_found, ApiError, ApiFunction};
 use inventory::integrations::IntegrationRegistry;
@@ -91,10 +91,14 @@ impl ApiFunction for QueryApp {
             Endpoint::ListInventories => self.list(request, account).await,
             Endpoint::ListClusters => {
                 let (now, ttl, stale_after) = (self.clock.now(), self.settings.ttl_delta(), self.settings.stale_after());
-                match list_clusters(&self.store, account, now, ttl, stale_after).await {
-                    Ok(clusters) => negotiated_json(request, StatusCode::OK, &serde_json::json!({ "clusters": clusters })),
-                    Err(error) => Err(failed(error, account, "clusters")),
-                }
+                let (clusters, agents) = futures::try_join!(
+                    list_clusters(&self.store, account, now, ttl, stale_after),
+                    self.integrations.list(account)
+                )
+                .map_err(|error| failed(error, account, "clusters"))?;
+                let mut clusters = clusters;
+                attach_agents(&mut clusters, &agents);
+                negotiated_json(request, StatusCode::OK, &serde_json::json!({ "clusters": clusters }))
             }
             Endpoint::ListIntegrations => match self.integrations.list(account).await {
                 Ok(integrations) => negotiated_json(request, StatusCode::OK, &integrations),
