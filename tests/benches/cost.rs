@@ -7,14 +7,13 @@
 //! containers changed and one daily refresh, then scales them to a month of 60-second polls with
 //! 1% churn an hour. Under `cargo test` it runs one small cluster as a smoke test.
 
-use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemInput;
-use aws_sdk_dynamodb::operation::put_item::PutItemInput;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use chrono::TimeDelta;
+use integration_tests::write_keys::{item_writes, ItemWrite};
 use integration_tests::{day, item_size, k8s_report, read_units, Harness};
 use std::sync::{Arc, Mutex};
 
@@ -53,16 +52,13 @@ impl Intercept for WriteMeter {
         _components: &RuntimeComponents,
         _config: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let input = context.input();
-        let units = if let Some(batch) = input.downcast_ref::<BatchWriteItemInput>() {
-            let writes = batch.request_items().into_iter().flat_map(|tables| tables.values().flatten());
-            writes.map(|write| write.put_request().map_or(1, |put| item_size(put.item()).div_ceil(1024))).sum()
-        } else if let Some(put) = input.downcast_ref::<PutItemInput>() {
-            put.item().map_or(1, |item| item_size(item).div_ceil(1024))
-        } else {
-            ["DeleteItemInput", "UpdateItemInput"].iter().any(|name| std::any::type_name_of_val(input).contains(name))
-                as usize
-        };
+        let units: usize = item_writes(context.input())
+            .iter()
+            .map(|write| match write {
+                ItemWrite::Put(item) => item_size(item).div_ceil(1024).max(1),
+                ItemWrite::Key(_) => 1,
+            })
+            .sum();
         *self.0.lock().unwrap() += units;
         Ok(())
     }

@@ -1,4 +1,5 @@
-//! Records the partition key every item write lands on: the table's `pk`, and the key of each
+//! The item writes of a DynamoDB request (`item_writes`), and `WriteKeys`, which records the
+//! partition key every item write lands on: the table's `pk`, and the key of each
 //! index an item put carries (`context_pk`, `digest_pk`), so a test can see how a fleet's
 //! writes spread over keys. A put that leaves an index key unchanged is counted as an index
 //! write too, which overstates the indexes' share, never understates it.
@@ -10,7 +11,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemInput;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{BeforeSerializationInterceptorContextRef, Input};
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
@@ -59,33 +60,51 @@ impl Intercept for WriteKeys {
         _components: &RuntimeComponents,
         _config: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let input = context.input();
-        if let Some(put) = input.downcast_ref::<PutItemInput>() {
-            self.record_put(put.item().unwrap_or(&Item::new()));
-        } else if let Some(delete) = input.downcast_ref::<DeleteItemInput>() {
-            self.record_key(delete.key().unwrap_or(&Item::new()));
-        } else if let Some(update) = input.downcast_ref::<UpdateItemInput>() {
-            self.record_key(update.key().unwrap_or(&Item::new()));
-        } else if let Some(batch) = input.downcast_ref::<BatchWriteItemInput>() {
-            for request in batch.request_items().into_iter().flat_map(HashMap::values).flatten() {
-                if let Some(put) = request.put_request() {
-                    self.record_put(put.item());
-                } else if let Some(delete) = request.delete_request() {
-                    self.record_key(delete.key());
-                }
-            }
-        } else if let Some(transaction) = input.downcast_ref::<TransactWriteItemsInput>() {
-            for item in transaction.transact_items() {
-                if let Some(put) = item.put() {
-                    self.record_put(put.item());
-                } else if let Some(delete) = item.delete() {
-                    self.record_key(delete.key());
-                } else if let Some(update) = item.update() {
-                    self.record_key(update.key());
-                }
+        for write in item_writes(context.input()) {
+            match write {
+                ItemWrite::Put(item) => self.record_put(item),
+                ItemWrite::Key(key) => self.record_key(key),
             }
         }
         Ok(())
+    }
+}
+
+/// One item a write request writes: a put with its item, or a delete or update by its key.
+pub enum ItemWrite<'a> {
+    Put(&'a Item),
+    Key(&'a Item),
+}
+
+/// Every item write of a DynamoDB request (none for a read): single, batched or transacted.
+pub fn item_writes(input: &Input) -> Vec<ItemWrite<'_>> {
+    if let Some(put) = input.downcast_ref::<PutItemInput>() {
+        put.item().map(ItemWrite::Put).into_iter().collect()
+    } else if let Some(delete) = input.downcast_ref::<DeleteItemInput>() {
+        delete.key().map(ItemWrite::Key).into_iter().collect()
+    } else if let Some(update) = input.downcast_ref::<UpdateItemInput>() {
+        update.key().map(ItemWrite::Key).into_iter().collect()
+    } else if let Some(batch) = input.downcast_ref::<BatchWriteItemInput>() {
+        let requests = batch.request_items().into_iter().flat_map(HashMap::values).flatten();
+        requests
+            .filter_map(|request| match (request.put_request(), request.delete_request()) {
+                (Some(put), _) => Some(ItemWrite::Put(put.item())),
+                (None, Some(delete)) => Some(ItemWrite::Key(delete.key())),
+                (None, None) => None,
+            })
+            .collect()
+    } else if let Some(transaction) = input.downcast_ref::<TransactWriteItemsInput>() {
+        let items = transaction.transact_items().iter();
+        items
+            .filter_map(|item| {
+                item.put()
+                    .map(|put| ItemWrite::Put(put.item()))
+                    .or_else(|| item.delete().map(|delete| ItemWrite::Key(delete.key())))
+                    .or_else(|| item.update().map(|update| ItemWrite::Key(update.key())))
+            })
+            .collect()
+    } else {
+        Vec::new()
     }
 }
 
