@@ -14,8 +14,8 @@
 //!    Deployment `{name}` (its ReplicaSet is `{name}-{hash}`).
 //! 4. Otherwise a bare Pod, under its own name.
 //!
-//! ECS: the service (the last part of the task's service ARN, or a `service:` task group), else
-//! the task definition family.
+//! ECS: the service (the last part of the task's service ARN; the collector turns a task's
+//! `service:` group into that ARN), else the task definition family.
 
 use crate::model::Metadata;
 use serde::{Deserialize, Serialize};
@@ -140,24 +140,16 @@ pub fn kubernetes_workload(pod_name: &str, labels: &Metadata) -> Workload {
 }
 
 /// The workload of an ECS task: its service, else its task definition family.
-pub fn ecs_workload(
-    service_arn: Option<&str>,
-    group: Option<&str>,
-    task_definition_arn: Option<&str>,
-) -> Option<Workload> {
-    let last_segment = |arn: &str| arn.rsplit('/').next().filter(|name| !name.is_empty()).map(str::to_owned);
-    let service = service_arn
-        .and_then(last_segment)
-        .or_else(|| group.and_then(|group| group.strip_prefix("service:")).map(str::to_owned));
-    if let Some(name) = service.filter(|name| !name.is_empty()) {
-        return Some(Workload { kind: WorkloadKind::EcsService, name });
+pub fn ecs_workload(service_arn: Option<&str>, task_definition_arn: Option<&str>) -> Option<Workload> {
+    fn last_segment(arn: &str) -> Option<&str> {
+        arn.rsplit('/').next().filter(|name| !name.is_empty())
+    }
+    if let Some(name) = service_arn.and_then(last_segment) {
+        return Some(Workload::new(WorkloadKind::EcsService, name));
     }
     // `arn:aws:ecs:region:account:task-definition/family:revision`
-    let family = task_definition_arn
-        .and_then(last_segment)
-        .map(|name| name.split_once(':').map_or(name.clone(), |(family, _)| family.to_owned()))
-        .or_else(|| group.and_then(|group| group.strip_prefix("family:")).map(str::to_owned));
-    family.filter(|name| !name.is_empty()).map(|name| Workload { kind: WorkloadKind::EcsTaskFamily, name })
+    let family = task_definition_arn.and_then(last_segment).map(|name| name.split_once(':').map_or(name, |(f, _)| f));
+    family.filter(|name| !name.is_empty()).map(|name| Workload::new(WorkloadKind::EcsTaskFamily, name))
 }
 
 #[cfg(test)]
@@ -193,7 +185,10 @@ mod tests {
             &[("controller-revision-hash", "web-6d8f7c9b5"), ("statefulset.kubernetes.io/pod-name", "web-0")],
         );
         assert_eq!(web, (WorkloadKind::StatefulSet, "web".into()));
-        let by_index = k8s("postgres-12", &[("controller-revision-hash", "postgres-59c8d"), ("apps.kubernetes.io/pod-index", "12")]);
+        let by_index = k8s(
+            "postgres-12",
+            &[("controller-revision-hash", "postgres-59c8d"), ("apps.kubernetes.io/pod-index", "12")],
+        );
         assert_eq!(by_index, (WorkloadKind::StatefulSet, "postgres".into()));
         let ordinal_only = k8s("kafka-2", &[("controller-revision-hash", "kafka-7c9d")]);
         assert_eq!(ordinal_only, (WorkloadKind::StatefulSet, "kafka".into()));
@@ -229,17 +224,14 @@ mod tests {
     fn ecs_tasks_belong_to_their_service_else_their_family() {
         let service = ecs_workload(
             Some("arn:aws:ecs:eu-west-2:123456789012:service/prod/payments"),
-            None,
             Some("arn:aws:ecs:eu-west-2:123456789012:task-definition/payments:42"),
         );
         assert_eq!(service, Some(Workload { kind: WorkloadKind::EcsService, name: "payments".into() }));
-        let old_arn = ecs_workload(Some("arn:aws:ecs:us-east-1:123456789012:service/legacy"), None, None);
+        let old_arn = ecs_workload(Some("arn:aws:ecs:us-east-1:123456789012:service/legacy"), None);
         assert_eq!(old_arn.map(|w| w.name), Some("legacy".into()));
-        let group = ecs_workload(None, Some("service:checkout"), None);
-        assert_eq!(group, Some(Workload { kind: WorkloadKind::EcsService, name: "checkout".into() }));
-        let family = ecs_workload(None, None, Some("arn:aws:ecs:eu-west-2:123456789012:task-definition/batch-report:7"));
+        let family = ecs_workload(None, Some("arn:aws:ecs:eu-west-2:123456789012:task-definition/batch-report:7"));
         assert_eq!(family, Some(Workload { kind: WorkloadKind::EcsTaskFamily, name: "batch-report".into() }));
-        assert_eq!(ecs_workload(None, None, None), None);
+        assert_eq!(ecs_workload(None, None), None);
     }
 
     #[test]

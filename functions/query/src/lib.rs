@@ -90,13 +90,13 @@ impl ApiFunction for QueryApp {
         match endpoint {
             Endpoint::ListInventories => self.list(request, account).await,
             Endpoint::ListClusters => {
-                let (now, ttl, stale_after) = (self.clock.now(), self.settings.ttl_delta(), self.settings.stale_after());
-                let (clusters, agents) = futures::try_join!(
+                let (now, ttl, stale_after) =
+                    (self.clock.now(), self.settings.ttl_delta(), self.settings.stale_after());
+                let (mut clusters, agents) = futures::try_join!(
                     list_clusters(&self.store, account, now, ttl, stale_after),
                     self.integrations.list(account)
                 )
                 .map_err(|error| failed(error, account, "clusters"))?;
-                let mut clusters = clusters;
                 attach_agents(&mut clusters, &agents);
                 negotiated_json(request, StatusCode::OK, &serde_json::json!({ "clusters": clusters }))
             }

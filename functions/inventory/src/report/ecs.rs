@@ -6,8 +6,8 @@ use super::{
     ItemNotes, ParsedReport, RawItems, ReportError, Skip, SnapshotBuilder,
 };
 use crate::limits::MAX_ARN_BYTES;
-use crate::workload::{ecs_workload, Workload};
 use crate::model::{Detail, InventoryType, Metadata, ReportSource};
+use crate::workload::{ecs_workload, Workload};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -158,7 +158,7 @@ fn build(
         match detail {
             Ok(detail) => {
                 if let Detail::EcsTask { arn, service_arn, task_definition_arn, .. } = &detail {
-                    if let Some(workload) = ecs_workload(service_arn.as_deref(), None, task_definition_arn.as_deref()) {
+                    if let Some(workload) = ecs_workload(service_arn.as_deref(), task_definition_arn.as_deref()) {
                         task_workloads.insert(arn.clone(), workload);
                     }
                 }
@@ -185,7 +185,10 @@ fn build(
                     let task = task_arn.as_deref().unwrap_or_default();
                     let ordinal = unnamed_in_task.entry(task.to_owned()).or_default();
                     *ordinal += 1;
-                    notes.adjust(format!("{}.arn", prefix()), format!("empty; stored as container {ordinal} of its task"));
+                    notes.adjust(
+                        format!("{}.arn", prefix()),
+                        format!("empty; stored as container {ordinal} of its task"),
+                    );
                     format!("{task}/container-{ordinal}")
                 }
             };
