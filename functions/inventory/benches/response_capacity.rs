@@ -6,8 +6,8 @@
 use inventory::http::{negotiated_json, payload_bytes};
 use inventory::limits::MAX_RESPONSE_PAYLOAD_BYTES;
 use inventory::model::{InventoryType, WorkloadContainers};
-use inventory::workload::WorkloadKind;
 use inventory::query::{InventoryItem, InventoryList};
+use inventory::workload::WorkloadKind;
 use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Request};
 

@@ -162,7 +162,11 @@ mod tests {
         ];
         let clusters = summarize(&records, now, Some(TimeDelta::days(120)), TimeDelta::minutes(30));
         let names: Vec<(&str, bool)> = clusters.iter().map(|c| (c.cluster.as_str(), c.stale)).collect();
-        assert_eq!(names, [(arn, false), ("prod-eu-1", false), ("staging", true)], "a first report still writing is left out");
+        assert_eq!(
+            names,
+            [(arn, false), ("prod-eu-1", false), ("staging", true)],
+            "a first report still writing is left out"
+        );
         let prod = &clusters[1];
         assert_eq!(prod.contexts, ["prod-eu-1/default", "prod-eu-1/payments"]);
         assert_eq!((prod.container_count, prod.image_count, prod.minutes_since_last_report), (8, 4, 1));

@@ -322,7 +322,8 @@ mod tests {
             BatchWriteItemError::ResourceNotFoundException(ResourceNotFoundException::builder().message("gone").build())
         });
         let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&get, &query, &put, &batch]);
-        let settings = Settings { table_name: "t".into(), ttl_days: 120, ingest_overwrite: false, stale_after_minutes: 30 };
+        let settings =
+            Settings { table_name: "t".into(), ttl_days: 120, ingest_overwrite: false, stale_after_minutes: 30 };
         let deleter = InventoryDeleter::new(Store::new(client, "t"), settings, Arc::new(ManualClock::new(now)));
 
         let target =

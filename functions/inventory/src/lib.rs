@@ -2,8 +2,8 @@
 
 pub mod auth;
 pub mod clock;
-pub mod delete;
 pub mod coverage;
+pub mod delete;
 pub mod details;
 pub mod http;
 pub mod image;

@@ -330,7 +330,8 @@ pub fn plan_context(
                 image_tag: image.tag.clone(),
                 container_count: image.container_count,
                 workloads,
-                workload_count: (image.workloads.len() > MAX_WORKLOADS_PER_IMAGE).then_some(image.workloads.len() as u32),
+                workload_count: (image.workloads.len() > MAX_WORKLOADS_PER_IMAGE)
+                    .then_some(image.workloads.len() as u32),
             };
             (key.clone(), content)
         })
@@ -428,7 +429,10 @@ mod tests {
                 .iter()
                 .map(|key| {
                     let digest = Digest::parse(key).ok();
-                    (key.to_string(), ImageState { digest, tag: "t".into(), container_count: 1, workloads: Default::default() })
+                    (
+                        key.to_string(),
+                        ImageState { digest, tag: "t".into(), container_count: 1, workloads: Default::default() },
+                    )
                 })
                 .collect(),
             details: BTreeMap::new(),

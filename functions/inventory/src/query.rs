@@ -4,15 +4,17 @@ use crate::clock::Clock;
 use crate::image::Digest;
 use crate::ingest::format_time;
 use crate::limits::MAX_UNPAGED_ITEMS;
-use crate::model::{ContextRecord, ImageContent, ImageRecord, InventoryType, WorkloadContainers, KIND_CONTEXT, KIND_IMAGE};
-use crate::workload::WorkloadKind;
+use crate::model::{
+    ContextRecord, ImageContent, ImageRecord, InventoryType, WorkloadContainers, KIND_CONTEXT, KIND_IMAGE,
+};
 use crate::plan::{effective_last_seen, is_live};
 use crate::settings::Settings;
 use crate::store::{decode_item, Store, StoreError};
-use futures::StreamExt;
+use crate::workload::WorkloadKind;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -299,8 +301,7 @@ impl InventoryReader {
         let mut next = start_after.map(str::to_owned);
         let page_size = wanted.min(MAX_PAGE_SIZE) as i32;
         loop {
-            let page =
-                self.store.query_inventory(account, inventory_type, context, next.as_deref(), page_size).await?;
+            let page = self.store.query_inventory(account, inventory_type, context, next.as_deref(), page_size).await?;
             for item in page.items {
                 match item.get("kind").and_then(|kind| kind.as_s().ok()).map(String::as_str) {
                     Some(KIND_CONTEXT) => {

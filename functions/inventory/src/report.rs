@@ -508,7 +508,10 @@ fn resolve_image(
 ) -> Result<ResolvedImage, Skip> {
     let reference = normalize_reference(image_tag).map_err(|error| Skip::new("image_tag", error.to_string()))?;
     if reference.latest_assumed {
-        notes.adjust(format!("{}.image_tag", prefix()), format!("{image_tag:?} has no tag after ':'; stored as 'latest'"));
+        notes.adjust(
+            format!("{}.image_tag", prefix()),
+            format!("{image_tag:?} has no tag after ':'; stored as 'latest'"),
+        );
     }
     let digest = match Digest::parse_optional(image_digest) {
         Ok(digest) => digest,

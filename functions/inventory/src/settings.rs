@@ -101,7 +101,8 @@ mod tests {
     #[test]
     fn defaults_match_the_seed_documents() {
         let parsed = settings(&[(TABLE_NAME, "t")]).unwrap();
-        let expected = Settings { table_name: "t".into(), ttl_days: 120, ingest_overwrite: false, stale_after_minutes: 30 };
+        let expected =
+            Settings { table_name: "t".into(), ttl_days: 120, ingest_overwrite: false, stale_after_minutes: 30 };
         assert_eq!(parsed, expected);
         assert_eq!(parsed.ttl_delta(), Some(chrono::TimeDelta::days(120)));
     }

@@ -2,8 +2,8 @@
 
 use super::{
     cap_metadata, check_body, decode_json, namespace_name, null_as_default, optional, parse_timestamp, required,
-    validate_cluster, Array, ContextSnapshot, ItemNotes, NamespaceMeta, ParsedReport, RawItems,
-    ImageResolver, ReportError, Skip, SnapshotBuilder, Text,
+    validate_cluster, Array, ContextSnapshot, ImageResolver, ItemNotes, NamespaceMeta, ParsedReport, RawItems,
+    ReportError, Skip, SnapshotBuilder, Text,
 };
 use crate::limits::{MAX_ID_BYTES, MAX_OBJECT_NAME_BYTES};
 use crate::model::{Detail, InventoryType, ReportSource};
