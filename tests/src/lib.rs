@@ -212,6 +212,7 @@ pub struct Notifications {
     reader: local_stack::stream::StreamReader,
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
+    /// Wired to the bus; each function's client adds its policy guard.
     events: aws_sdk_eventbridge::Client,
     bus: String,
 }
@@ -219,8 +220,8 @@ pub struct Notifications {
 impl Notifications {
     /// Another notifier on the same bus whose EventBridge client also runs `interceptor`.
     pub fn notifier_with(&self, harness: &Harness, interceptor: impl Intercept + 'static) -> notifier::NotifierApp {
-        let events =
-            aws_sdk_eventbridge::Client::from_conf(self.events.config().to_builder().interceptor(interceptor).build());
+        let events = self.events.config().to_builder().interceptor(template::PolicyGuard::new("notifier"));
+        let events = aws_sdk_eventbridge::Client::from_conf(events.interceptor(interceptor).build());
         notifier::NotifierApp::new(
             harness.client_for("notifier"),
             events,
@@ -252,10 +253,32 @@ impl Notifications {
         Self::deliver_to(&self.app, event).await
     }
 
-    /// The `detail` of every event the bus delivered since the last call.
+    /// The `detail` of every scheduled-for-analysis event the bus delivered since the last call
+    /// (other events delivered meanwhile are dropped).
     pub async fn fired(&self) -> Vec<Value> {
-        let events = local_stack::stream::receive_all(&self.sqs, &self.queue_url).await.expect("queue");
-        events.into_iter().map(|event| event["detail"].clone()).collect()
+        let events = self.received().await.into_iter();
+        events
+            .filter(|event| event["detail-type"] == inventory::notify::EVENT_DETAIL_TYPE)
+            .map(|e| e["detail"].clone())
+            .collect()
+    }
+
+    /// Every event the bus delivered since the last call, whole.
+    pub async fn received(&self) -> Vec<Value> {
+        local_stack::stream::receive_all(&self.sqs, &self.queue_url).await.expect("queue")
+    }
+
+    /// The coverage check putting to this bus, held to its policy; `fail` also runs on its
+    /// EventBridge client.
+    pub fn coverage_check(&self, harness: &Harness, fail: Option<FailNth>) -> coverage_check::CoverageCheckApp {
+        let binary = "coverage-check";
+        let mut events = self.events.config().to_builder().interceptor(template::PolicyGuard::new(binary));
+        if let Some(fail) = fail {
+            events = events.interceptor(fail);
+        }
+        let events = aws_sdk_eventbridge::Client::from_conf(events.build());
+        let store = Store::new(harness.client_for(binary), harness.table.clone());
+        coverage_check::CoverageCheckApp::new(store, events, harness.settings.clone(), &self.bus, harness.clock.clone())
     }
 }
 
@@ -275,7 +298,8 @@ impl Harness {
         let dynamodb_config = aws_sdk_dynamodb::config::Builder::from(&config).interceptor(requests.clone()).build();
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb_config);
         local_stack::template::create_inventory_table(&dynamodb, &table).await.expect("table from template");
-        let settings = Settings { table_name: table.clone(), ttl_days, ingest_overwrite: overwrite, stale_after_minutes: 30 };
+        let settings =
+            Settings { table_name: table.clone(), ttl_days, ingest_overwrite: overwrite, stale_after_minutes: 30 };
         // Reports in the fixtures are dated 2026-11-20; "now" starts just after.
         let clock = Arc::new(ManualClock::new(day(0) + chrono::TimeDelta::minutes(1)));
         // Each function gets a client of its own, held to its policy in the template.
@@ -356,16 +380,11 @@ impl Harness {
         let queue_url = local_stack::stream::wire_bus_to_queue(&events, &sqs, &bus, &format!("queue-{}", self.table))
             .await
             .expect("bus wired to a queue");
-        let events = aws_sdk_eventbridge::Client::from_conf(
+        let guarded = aws_sdk_eventbridge::Client::from_conf(
             events.config().to_builder().interceptor(template::PolicyGuard::new("notifier")).build(),
         );
-        let app = notifier::NotifierApp::new(
-            self.client_for("notifier"),
-            events.clone(),
-            &self.settings,
-            &bus,
-            self.clock.clone(),
-        );
+        let app =
+            notifier::NotifierApp::new(self.client_for("notifier"), guarded, &self.settings, &bus, self.clock.clone());
         let stream_arn = local_stack::stream::stream_arn(&self.dynamodb, &self.table).await.expect("stream");
         let reader = local_stack::stream::StreamReader::new(aws_sdk_dynamodbstreams::Client::new(&config), stream_arn);
         Notifications { app, reader, sqs, queue_url, events, bus }

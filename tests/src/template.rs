@@ -2,17 +2,23 @@
 //! environment it gets and the actions its policy allows. The consistency tests and the
 //! policy guard compare the code against it.
 
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemInput;
+use aws_sdk_dynamodb::operation::get_item::GetItemInput;
+use aws_sdk_dynamodb::operation::put_item::PutItemInput;
+use aws_sdk_dynamodb::operation::query::QueryInput;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
-use aws_sdk_dynamodb::types::TransactWriteItem;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemInput;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::Input;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use local_stack::moto::workspace_root;
 use serde_yaml::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::OnceLock;
 
 /// One `AWS::Serverless::Function` of the template.
@@ -27,6 +33,8 @@ pub struct FunctionSpec {
     pub environment: BTreeSet<String>,
     /// IAM actions its inline policy statements allow, as `service:Operation`.
     pub actions: BTreeSet<String>,
+    /// Actions allowed only on some partitions (a `dynamodb:LeadingKeys` condition), with them.
+    pub leading_keys: BTreeMap<String, BTreeSet<String>>,
     /// Its timeout in seconds, the Globals' when it sets none.
     pub timeout_seconds: u64,
 }
@@ -103,13 +111,26 @@ pub fn functions() -> &'static BTreeMap<String, FunctionSpec> {
                 }
                 spec.routes.insert(route);
             }
+            let mut unconditional = BTreeSet::new();
             for policy in properties["Policies"].as_sequence().into_iter().flatten() {
                 for statement in statements(&policy["Statement"]) {
-                    if statement["Effect"].as_str() == Some("Allow") {
-                        spec.actions.extend(strings(&statement["Action"]));
+                    if statement["Effect"].as_str() != Some("Allow") {
+                        continue;
                     }
+                    let actions = strings(&statement["Action"]);
+                    let keys = &statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"];
+                    for action in &actions {
+                        if keys.is_null() {
+                            unconditional.insert(action.clone());
+                        } else {
+                            spec.leading_keys.entry(action.clone()).or_default().extend(strings(keys));
+                        }
+                    }
+                    spec.actions.extend(actions);
                 }
             }
+            // An action also allowed without the condition is allowed on every partition.
+            spec.leading_keys.retain(|action, _| !unconditional.contains(action));
             functions.insert(binary.to_owned(), spec);
         }
         functions
@@ -147,6 +168,29 @@ fn transact_action(item: &TransactWriteItem) -> &'static str {
     }
 }
 
+/// The partition key a single-item request or a `Query` names: what IAM's
+/// `dynamodb:LeadingKeys` condition compares.
+fn leading_key(input: &Input) -> Option<String> {
+    let pk = |item: Option<&HashMap<String, AttributeValue>>| item?.get("pk")?.as_s().ok().cloned();
+    if let Some(put) = input.downcast_ref::<PutItemInput>() {
+        return pk(put.item.as_ref());
+    }
+    if let Some(delete) = input.downcast_ref::<DeleteItemInput>() {
+        return pk(delete.key.as_ref());
+    }
+    if let Some(update) = input.downcast_ref::<UpdateItemInput>() {
+        return pk(update.key.as_ref());
+    }
+    if let Some(get) = input.downcast_ref::<GetItemInput>() {
+        return pk(get.key.as_ref());
+    }
+    let query = input.downcast_ref::<QueryInput>()?;
+    // The first comparison of the key condition is the partition key's.
+    let (_, value) = query.key_condition_expression.as_deref()?.split_once(" = ")?;
+    let placeholder = value.split_whitespace().next()?;
+    query.expression_attribute_values.as_ref()?.get(placeholder)?.as_s().ok().cloned()
+}
+
 /// The IAM prefix of an SDK service name.
 fn iam_service(service: &str) -> String {
     match service {
@@ -182,6 +226,15 @@ impl Intercept for PolicyGuard {
                 self.binary,
                 spec.logical_id
             );
+            if let Some(allowed) = spec.leading_keys.get(&action) {
+                let key = leading_key(context.input()).unwrap_or_else(|| panic!("{action}: no partition key to check"));
+                assert!(
+                    allowed.contains(&key),
+                    "the {} function called {action} on partition {key:?}; {}'s policy allows only {allowed:?}",
+                    self.binary,
+                    spec.logical_id
+                );
+            }
         }
         Ok(())
     }

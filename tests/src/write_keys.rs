@@ -111,6 +111,7 @@ pub fn item_writes(input: &Input) -> Vec<ItemWrite<'_>> {
 /// The largest share of `counts`' writes any one key took, and that key.
 pub fn hottest(counts: &HashMap<String, u64>) -> (f64, String) {
     let total: u64 = counts.values().sum();
-    let (key, most) = counts.iter().max_by_key(|(_, count)| **count).map_or((String::new(), 0), |(k, c)| (k.clone(), *c));
+    let (key, most) =
+        counts.iter().max_by_key(|(_, count)| **count).map_or((String::new(), 0), |(k, c)| (k.clone(), *c));
     (most as f64 / total.max(1) as f64, key)
 }

@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 /// The functions built from this workspace, by binary.
-const BINARIES: [&str; 8] =
-    ["authorizer", "collector", "delete", "ingest", "notifier", "query", "subscriptions", "version"];
+const BINARIES: [&str; 9] =
+    ["authorizer", "collector", "coverage-check", "delete", "ingest", "notifier", "query", "subscriptions", "version"];
 
 fn set(items: impl IntoIterator<Item = impl Into<String>>) -> BTreeSet<String> {
     items.into_iter().map(Into::into).collect()
@@ -33,6 +33,7 @@ fn code_environment() -> BTreeMap<&'static str, BTreeSet<String>> {
     BTreeMap::from([
         ("authorizer", set(authorizer::config::ENVIRONMENT_VARIABLES.iter().copied())),
         ("collector", with(collector::config::ENVIRONMENT_VARIABLES)),
+        ("coverage-check", with(&[inventory::notify::EVENT_BUS_NAME])),
         ("delete", settings.clone()),
         ("ingest", settings.clone()),
         ("notifier", with(&[inventory::notify::EVENT_BUS_NAME])),
@@ -164,4 +165,42 @@ fn the_api_url_output_is_the_form_the_agents_need() {
 fn a_notifier_claim_outlives_the_notifier() {
     let timeout = chrono::TimeDelta::seconds(functions()["notifier"].timeout_seconds as i64);
     assert!(timeout < inventory::notify::CLAIM_DURATION, "a live notifier's claim could be taken over");
+}
+
+#[test]
+fn the_errors_alarm_watches_every_function() {
+    let alarm = &template()["Resources"]["FunctionErrorsAlarm"]["Properties"];
+    let mut watched = BTreeSet::new();
+    for metric in alarm["Metrics"].as_sequence().expect("metric math") {
+        let stat = &metric["MetricStat"]["Metric"];
+        if stat.is_null() {
+            continue;
+        }
+        assert_eq!((stat["Namespace"].as_str(), stat["MetricName"].as_str()), (Some("AWS/Lambda"), Some("Errors")));
+        for dimension in stat["Dimensions"].as_sequence().unwrap() {
+            if let serde_yaml::Value::Tagged(reference) = &dimension["Value"] {
+                watched.insert(reference.value.as_str().unwrap().to_owned());
+            }
+        }
+    }
+    assert_eq!(watched, set(functions().values().map(|spec| spec.logical_id.clone())));
+}
+
+#[test]
+fn the_stale_clusters_alarm_reads_the_metric_the_check_emits() {
+    use inventory::staleness::{METRIC_DIMENSION, METRIC_NAMESPACE, STALE_CLUSTERS_METRIC};
+    let alarm = &template()["Resources"]["StaleClustersAlarm"]["Properties"];
+    assert_eq!(alarm["Namespace"].as_str(), Some(METRIC_NAMESPACE));
+    assert_eq!(alarm["MetricName"].as_str(), Some(STALE_CLUSTERS_METRIC));
+    assert_eq!(alarm["Dimensions"][0]["Name"].as_str(), Some(METRIC_DIMENSION));
+    // The dimension's value is the table, which the check names from INVENTORY_TABLE.
+    assert!(format!("{:?}", alarm["Dimensions"][0]["Value"]).contains("InventoryTable"));
+}
+
+#[test]
+fn the_coverage_check_writes_only_its_markers() {
+    let spec = &functions()["coverage-check"];
+    for action in ["dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"] {
+        assert_eq!(spec.leading_keys.get(action), Some(&set([inventory::staleness::STALE_PARTITION])), "{action}");
+    }
 }

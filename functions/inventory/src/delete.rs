@@ -4,11 +4,11 @@
 use crate::clock::Clock;
 use crate::image::Digest;
 use crate::lease::{ContextLease, LeaseError};
-use crate::model::{detail_pk, image_sk, inventory_pk, Detail, InventoryType};
+use crate::model::{detail_pk, image_sk, inventory_pk, Detail, ImageRecord, InventoryType, RemovalReason};
 use crate::plan::{effective_last_seen, is_live, StoredContext};
 use crate::query::QueryError;
 use crate::settings::Settings;
-use crate::store::{BatchWrite, Store};
+use crate::store::{encode, BatchWrite, Store};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -98,6 +98,24 @@ impl InventoryDeleter {
             None => (stored.images.keys().cloned().collect(), stored.details.keys().cloned().collect()),
             Some(digest) => (vec![digest.to_string()], details_only_used_by(&stored, digest.as_str())),
         };
+        // Each image is first marked deleted, so its stream `REMOVE` (and its Image Removed
+        // event) says why; an image the delete then fails to remove is rewritten by the next report.
+        let marks: Vec<BatchWrite> = image_keys
+            .iter()
+            .filter_map(|key| {
+                let image = stored.images.get(key)?;
+                let mut record = ImageRecord::new(
+                    account,
+                    target.inventory_type,
+                    &target.context,
+                    key,
+                    image.content.clone(),
+                    image.tracking.clone(),
+                );
+                record.removal = Some(RemovalReason::Deleted);
+                Some(BatchWrite::Put(encode(&record)))
+            })
+            .collect();
         let writes: Vec<BatchWrite> = image_keys
             .iter()
             .map(|key| BatchWrite::Delete { pk: inventory.clone(), sk: image_sk(&target.context, key) })
@@ -106,6 +124,7 @@ impl InventoryDeleter {
         let mut items = writes.len() as u64;
         let Some(record) = &stored.record else {
             // Items without a context record (a first report that failed): nothing to lease.
+            self.store.batch_write(marks).await?;
             self.store.batch_write(writes).await?;
             return Ok(DeleteOutcome::Deleted { items });
         };
@@ -115,6 +134,7 @@ impl InventoryDeleter {
         else {
             return Ok(DeleteOutcome::Busy);
         };
+        lease.write(marks).await?;
         lease.write(writes).await?;
         // The record goes last, so a failure above leaves the context discoverable for a retry.
         if target.image_digest.is_none() {
@@ -300,6 +320,7 @@ mod tests {
                 workload_count: None,
             },
             tracking,
+            removal: None,
         };
         let stored = encode(&record);
         let get = mock!(Client::get_item)

@@ -5,8 +5,8 @@
 use crate::clock::Clock;
 use crate::lease::{ContextLease, LeaseError};
 use crate::model::{
-    contexts_pk, detail_pk, digest_pk, image_sk, inventory_pk, ContextRecord, DetailRecord, ImageRecord, InventoryType,
-    KIND_CONTEXT, KIND_DETAIL, KIND_IMAGE,
+    contexts_pk, detail_pk, image_sk, inventory_pk, ContextRecord, DetailRecord, ImageRecord, InventoryType,
+    KIND_CONTEXT, KIND_DETAIL,
 };
 use crate::plan::{plan_context, plan_from_record, ContextPlan, Plan, ReportMeta, Retention, Write};
 use crate::report::{ContextSnapshot, ItemNotes, ParsedReport};
@@ -259,18 +259,14 @@ fn item_writes(account: &str, inventory_type: InventoryType, context: &str, plan
     let inventory = inventory_pk(account, inventory_type, context);
     let details = detail_pk(account, inventory_type, context);
     let images = plan.image_writes.iter().map(|write| match write {
-        Write::Put { key, content, tracking } => BatchWrite::Put(encode(&ImageRecord {
-            pk: inventory.clone(),
-            sk: image_sk(context, key),
-            kind: KIND_IMAGE.to_owned(),
+        Write::Put { key, content, tracking } => BatchWrite::Put(encode(&ImageRecord::new(
+            account,
             inventory_type,
-            context: context.to_owned(),
-            image_key: key.clone(),
-            digest_pk: (!content.image_digest.is_empty())
-                .then(|| digest_pk(account, inventory_type, &content.image_digest, context)),
-            content: content.clone(),
-            tracking: tracking.clone(),
-        })),
+            context,
+            key,
+            content.clone(),
+            tracking.clone(),
+        ))),
         Write::Delete { key } => BatchWrite::Delete { pk: inventory.clone(), sk: image_sk(context, key) },
     });
     let detail_items = plan.detail_writes.iter().map(|write| match write {

@@ -20,6 +20,7 @@ pub mod query;
 pub mod report;
 pub mod routes;
 pub mod settings;
+pub mod staleness;
 pub mod store;
 pub mod subscriptions;
 pub mod workload;

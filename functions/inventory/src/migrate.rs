@@ -9,6 +9,7 @@
 //! context a report already wrote in the new layout keeps that state (its old items are dropped).
 
 use crate::model::{contexts_pk, digest_pk, inventory_pk, InventoryType, KIND_CONTEXT, KIND_IMAGE};
+use crate::notify::MIGRATED_ATTRIBUTE;
 use crate::store::{sdk_error, Item, Store, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::BTreeMap;
@@ -38,6 +39,8 @@ fn relocated(item: &Item) -> Option<Item> {
     let context = text(item, "context")?;
     let mut moved = item.clone();
     moved.insert("pk".into(), AttributeValue::S(inventory_pk(account, inventory_type, context)));
+    // Not new to its context: the notifier announces nothing for it.
+    moved.insert(MIGRATED_ATTRIBUTE.into(), AttributeValue::Bool(true));
     match text(item, "kind")? {
         KIND_CONTEXT => {
             moved.insert("context_pk".into(), AttributeValue::S(contexts_pk(account, inventory_type, context)));

@@ -326,6 +326,48 @@ pub struct ImageRecord {
     pub content: ImageContent,
     #[serde(flatten)]
     pub tracking: Tracking,
+    /// Why the record is about to be deleted, written just before a `DELETE` route deletes it so
+    /// the stream's `REMOVE` says so. Absent on every other write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removal: Option<RemovalReason>,
+}
+
+impl ImageRecord {
+    /// The record of image `image_key` in a context, with its index key.
+    pub fn new(
+        account: &str,
+        inventory_type: InventoryType,
+        context: &str,
+        image_key: &str,
+        content: ImageContent,
+        tracking: Tracking,
+    ) -> Self {
+        Self {
+            pk: inventory_pk(account, inventory_type, context),
+            sk: image_sk(context, image_key),
+            kind: KIND_IMAGE.to_owned(),
+            inventory_type,
+            context: context.to_owned(),
+            image_key: image_key.to_owned(),
+            digest_pk: (!content.image_digest.is_empty())
+                .then(|| digest_pk(account, inventory_type, &content.image_digest, context)),
+            content,
+            tracking,
+            removal: None,
+        }
+    }
+}
+
+/// Why an image left a context (`Runtime Inventory Image Removed`).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RemovalReason {
+    /// A report replaced the context (`inventory_ingest_overwrite`) without it.
+    Overwritten,
+    /// `DELETE /v2/inventories` or `/v2/kubernetes-namespaces`.
+    Deleted,
+    /// Not reported for `inventory_ttl_days`: DynamoDB's TTL deleted it.
+    Expired,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -384,8 +426,10 @@ mod tests {
                 workload_count: None,
             },
             tracking: tracking(),
+            removal: None,
         };
         let item: serde_dynamo::Item = serde_dynamo::to_item(&image).unwrap();
+        assert!(!item.contains_key("removal"), "only a record about to be deleted says why");
         assert!(item.get("expires_at").is_some());
         assert_eq!(serde_dynamo::from_item::<_, ImageRecord>(item).unwrap(), image);
 

@@ -1,13 +1,19 @@
-//! Firing `runtime_inventory` subscriptions from the table's stream: an image record inserted
-//! for a context means the image appeared there; every active subscription of the account whose
-//! key covers the context schedules the image for analysis once, as an EventBridge event.
+//! Events from the table's stream. An image record inserted for a context means the image
+//! appeared there: one `Image Added` event, and every active `runtime_inventory` subscription of
+//! the account whose key covers the context schedules the image for analysis once. An image
+//! record deleted means the image left the context: one `Image Removed` event, with why.
 //!
-//! Once: before an event is put, its (subscription, digest) marker is claimed with a conditional
-//! write, so two shards or a redelivered batch cannot both send it; a failed put gives the claim
-//! back for the retry, and a claim whose holder crashed runs out after `CLAIM_DURATION`.
+//! Once: before an event is put, its marker is claimed with a conditional write ((subscription,
+//! digest) for scheduling, the stream record for added and removed), so two shards or a
+//! redelivered batch cannot both send it; a failed put gives the claim back for the retry, and a
+//! claim whose holder crashed runs out after `CLAIM_DURATION`.
+
+mod change;
+
+pub use change::{change, Change, ImageAdded, ImageRemoved, MIGRATED_ATTRIBUTE, TTL_PRINCIPAL};
 
 use crate::clock::Clock;
-use crate::model::{ImageRecord, InventoryType, KIND_IMAGE};
+use crate::model::InventoryType;
 use crate::subscriptions::{Subscription, SubscriptionError, Subscriptions, RUNTIME_INVENTORY};
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
@@ -20,12 +26,20 @@ use std::sync::Arc;
 /// Environment variable naming the bus events go to.
 pub const EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
 pub const EVENT_SOURCE: &str = "runtime-inventory";
+/// A subscription scheduled an image for analysis.
 pub const EVENT_DETAIL_TYPE: &str = "Runtime Inventory Image Scheduled";
+/// An image appeared in a context (every context, subscribed or not).
+pub const ADDED_DETAIL_TYPE: &str = "Runtime Inventory Image Added";
+/// An image left a context: overwritten, deleted or expired.
+pub const REMOVED_DETAIL_TYPE: &str = "Runtime Inventory Image Removed";
 /// `PutEvents` takes at most this many entries.
 const PUT_EVENTS_LIMIT: usize = 10;
 /// How long a claim on a marker holds before another delivery may take it: longer than the
 /// notifier's timeout (a template test checks it), so only a crashed holder's claim runs out.
 pub const CLAIM_DURATION: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
+/// How long the marker of an added or removed event is kept: longer than Lambda redelivers a
+/// stream record (`MaximumRecordAgeInSeconds`, a day), after which its TTL deletes it.
+pub const LIFECYCLE_MARKER_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(2);
 const MARKER_CLAIMED: &str = "claimed";
 const MARKER_FIRED: &str = "fired";
 
@@ -39,58 +53,10 @@ pub enum NotifyError {
     Store { operation: &'static str, message: String },
     #[error("EventBridge PutEvents failed: {0}")]
     PutEvents(String),
-    #[error("subscription {0}'s event for this image is claimed by another delivery and not confirmed sent; retry")]
+    #[error("the event of marker {0} for this record is claimed by another delivery and not confirmed sent; retry")]
     ClaimedElsewhere(String),
     #[error("EventBridge rejected {failed} of {sent} events")]
     Rejected { failed: usize, sent: usize },
-}
-
-/// An image that appeared in a context for the first time.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Appearance {
-    pub account: String,
-    pub inventory_type: InventoryType,
-    pub context: String,
-    pub image_digest: String,
-    pub image_tag: String,
-    pub first_seen: String,
-}
-
-#[derive(Deserialize)]
-struct Kind {
-    #[serde(default)]
-    kind: Option<String>,
-}
-
-/// The appearance a stream record announces, if any: inserts of image records with a digest.
-/// Updates (refreshes, departures, returns) and removals announce nothing.
-pub fn appearance(record: &EventRecord) -> Result<Option<Appearance>, NotifyError> {
-    if record.event_name != "INSERT" {
-        return Ok(None);
-    }
-    let new_image = record.change.new_image.clone();
-    let kind: Kind = serde_dynamo::from_item(new_image.clone()).map_err(|e| NotifyError::Unreadable(e.to_string()))?;
-    if kind.kind.as_deref() != Some(KIND_IMAGE) {
-        return Ok(None);
-    }
-    let image: ImageRecord = serde_dynamo::from_item(new_image).map_err(|e| NotifyError::Unreadable(e.to_string()))?;
-    let account = image
-        .pk
-        .split_once('#')
-        .map(|(account, _)| account.to_owned())
-        .ok_or_else(|| NotifyError::Unreadable(format!("partition key {:?} names no account", image.pk)))?;
-    if image.content.image_digest.is_empty() {
-        // Known by tag only; it fires when its digest is reported (a new record).
-        return Ok(None);
-    }
-    Ok(Some(Appearance {
-        account,
-        inventory_type: image.inventory_type,
-        context: image.context,
-        image_digest: image.content.image_digest,
-        image_tag: image.content.image_tag,
-        first_seen: crate::ingest::format_time(image.tracking.first_seen),
-    }))
 }
 
 /// The `detail` of each event put on the bus.
@@ -115,20 +81,69 @@ pub struct Notifier {
     clock: Arc<dyn Clock>,
 }
 
-fn marker_key(account: &str, subscription_id: &str, digest: &str) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        ("pk".to_owned(), AttributeValue::S(format!("{account}#fired#{subscription_id}"))),
-        ("sk".to_owned(), AttributeValue::S(digest.to_owned())),
-    ])
+/// Where an event's "sent once" marker lives.
+#[derive(Debug, Clone)]
+struct Marker {
+    pk: String,
+    sk: String,
+    context: String,
+    /// Lifecycle markers go once no delivery can repeat their record; subscription markers stay.
+    expires_at: Option<i64>,
 }
 
-/// The marker of (subscription, digest) in `state`, without claim fields.
-fn marker_item(appearance: &Appearance, subscription_id: &str, state: &str) -> HashMap<String, AttributeValue> {
-    let mut item = marker_key(&appearance.account, subscription_id, &appearance.image_digest);
-    item.insert("kind".to_owned(), AttributeValue::S("fired".to_owned()));
-    item.insert("context".to_owned(), AttributeValue::S(appearance.context.clone()));
-    item.insert("state".to_owned(), AttributeValue::S(state.to_owned()));
-    item
+impl Marker {
+    /// (subscription, digest): an image is scheduled once per subscription, whatever context.
+    fn subscription(added: &ImageAdded, subscription_id: &str) -> Self {
+        Self {
+            pk: format!("{}#fired#{subscription_id}", added.account),
+            sk: added.image_digest.clone(),
+            context: added.context.clone(),
+            expires_at: None,
+        }
+    }
+
+    /// One stream record: its added or removed event is put once however often it is delivered.
+    fn lifecycle(account: &str, inventory_type: InventoryType, context: &str, event_id: &str, now: i64) -> Self {
+        Self {
+            pk: format!("{account}#evt#{inventory_type}#{context}"),
+            sk: event_id.to_owned(),
+            context: context.to_owned(),
+            expires_at: Some(now + LIFECYCLE_MARKER_RETENTION.num_seconds()),
+        }
+    }
+
+    fn key(&self) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            ("pk".to_owned(), AttributeValue::S(self.pk.clone())),
+            ("sk".to_owned(), AttributeValue::S(self.sk.clone())),
+        ])
+    }
+
+    /// The marker in `state`, without claim fields.
+    fn item(&self, state: &str) -> HashMap<String, AttributeValue> {
+        let mut item = self.key();
+        item.insert("kind".to_owned(), AttributeValue::S("fired".to_owned()));
+        item.insert("context".to_owned(), AttributeValue::S(self.context.clone()));
+        item.insert("state".to_owned(), AttributeValue::S(state.to_owned()));
+        if let Some(expires_at) = self.expires_at {
+            item.insert("expires_at".to_owned(), AttributeValue::N(expires_at.to_string()));
+        }
+        item
+    }
+}
+
+/// An event to put once, and the marker that records it was.
+#[derive(Debug, Clone)]
+struct Pending {
+    marker: Marker,
+    detail_type: &'static str,
+    detail: String,
+}
+
+impl Pending {
+    fn new(marker: Marker, detail_type: &'static str, detail: &impl Serialize) -> Self {
+        Self { marker, detail_type, detail: serde_json::to_string(detail).unwrap_or_default() }
+    }
 }
 
 fn store_error<E: std::error::Error + 'static, R: std::fmt::Debug>(
@@ -140,7 +155,7 @@ fn store_error<E: std::error::Error + 'static, R: std::fmt::Debug>(
     }
 }
 
-/// What claiming a (subscription, digest) marker found.
+/// What claiming a marker found.
 enum Claimed {
     /// This delivery holds the claim, under this token.
     Now(String),
@@ -150,9 +165,9 @@ enum Claimed {
     Elsewhere,
 }
 
-/// A (subscription, digest) marker this delivery claimed.
+/// A marker this delivery claimed.
 struct Claim {
-    subscription: Subscription,
+    pending: Pending,
     token: String,
 }
 
@@ -193,28 +208,62 @@ impl Notifier {
         response
     }
 
+    /// The events a change puts: its added or removed event, and for an added image one
+    /// scheduled event per active subscription watching its context.
+    async fn events_of(
+        &self,
+        change: &Change,
+        active: &mut HashMap<String, Vec<Subscription>>,
+    ) -> Result<Vec<Pending>, NotifyError> {
+        let now = self.clock.now().timestamp();
+        let added = match change {
+            Change::Removed { event_id, removed } => {
+                let marker =
+                    Marker::lifecycle(&removed.account, removed.inventory_type, &removed.context, event_id, now);
+                return Ok(vec![Pending::new(marker, REMOVED_DETAIL_TYPE, removed)]);
+            }
+            Change::Added { added, .. } => added,
+        };
+        let marker = Marker::lifecycle(&added.account, added.inventory_type, &added.context, change.event_id(), now);
+        let mut pending = vec![Pending::new(marker, ADDED_DETAIL_TYPE, added)];
+        if !active.contains_key(&added.account) {
+            let subscriptions = self.subscriptions.list(&added.account, Some(RUNTIME_INVENTORY), None).await?;
+            active.insert(added.account.clone(), subscriptions.into_iter().filter(|s| s.active).collect());
+        }
+        for subscription in active[&added.account].iter().filter(|s| s.watches(&added.context)) {
+            let detail = ScheduledImage {
+                account: added.account.clone(),
+                image_digest: added.image_digest.clone(),
+                image_tag: added.image_tag.clone(),
+                context: added.context.clone(),
+                inventory_type: added.inventory_type,
+                subscription_id: subscription.subscription_id.clone(),
+                subscription_key: subscription.subscription_key.clone(),
+                first_seen: added.first_seen.clone(),
+            };
+            let marker = Marker::subscription(added, &subscription.subscription_id);
+            pending.push(Pending::new(marker, EVENT_DETAIL_TYPE, &detail));
+        }
+        Ok(pending)
+    }
+
     async fn process(
         &self,
         record: &EventRecord,
         active: &mut HashMap<String, Vec<Subscription>>,
     ) -> Result<usize, NotifyError> {
-        let Some(appearance) = appearance(record)? else {
+        let Some(change) = change(record)? else {
             return Ok(0);
         };
-        if !active.contains_key(&appearance.account) {
-            let subscriptions = self.subscriptions.list(&appearance.account, Some(RUNTIME_INVENTORY), None).await?;
-            active.insert(appearance.account.clone(), subscriptions.into_iter().filter(|s| s.active).collect());
-        }
         let mut claims = Vec::new();
         let mut first_error = None;
-        for subscription in active[&appearance.account].iter().filter(|s| s.watches(&appearance.context)) {
-            match self.claim(&appearance, &subscription.subscription_id).await {
-                Ok(Claimed::Now(token)) => claims.push(Claim { subscription: subscription.clone(), token }),
+        for pending in self.events_of(&change, active).await? {
+            match self.claim(&pending.marker).await {
+                Ok(Claimed::Now(token)) => claims.push(Claim { pending, token }),
                 Ok(Claimed::Fired) => {}
                 // Not sent yet: the record is retried until that delivery settles or its claim runs out.
                 Ok(Claimed::Elsewhere) => {
-                    first_error =
-                        first_error.or(Some(NotifyError::ClaimedElsewhere(subscription.subscription_id.clone())))
+                    first_error = first_error.or(Some(NotifyError::ClaimedElsewhere(pending.marker.pk.clone())))
                 }
                 Err(error) => first_error = first_error.or(Some(error)),
             }
@@ -222,14 +271,14 @@ impl Notifier {
         if let Some(error) = first_error {
             // Claims taken so far go back, so the retry sends them (or they run out).
             for claim in &claims {
-                self.settle(&appearance, claim, false).await.ok();
+                self.settle(claim, false).await.ok();
             }
             return Err(error);
         }
         let mut sent = 0;
         for chunk in claims.chunks(PUT_EVENTS_LIMIT) {
             // Every chunk is settled (sent or given back) before the record is reported.
-            match self.put_events(&appearance, chunk).await {
+            match self.put_events(chunk).await {
                 Ok(count) => sent += count,
                 Err(error) => first_error = first_error.or(Some(error)),
             }
@@ -237,11 +286,11 @@ impl Notifier {
         first_error.map_or(Ok(sent), Err)
     }
 
-    /// Claims the marker of (subscription, digest).
-    async fn claim(&self, appearance: &Appearance, subscription_id: &str) -> Result<Claimed, NotifyError> {
+    /// Claims a marker.
+    async fn claim(&self, marker: &Marker) -> Result<Claimed, NotifyError> {
         let token = format!("{:016x}", fastrand::u64(..));
         let now = self.clock.now();
-        let mut item = marker_item(appearance, subscription_id, MARKER_CLAIMED);
+        let mut item = marker.item(MARKER_CLAIMED);
         item.insert("claim_token".to_owned(), AttributeValue::S(token.clone()));
         item.insert("claim_until".to_owned(), AttributeValue::N((now + CLAIM_DURATION).timestamp().to_string()));
         let result = self
@@ -257,18 +306,18 @@ impl Notifier {
             .await;
         match result {
             Ok(_) => Ok(Claimed::Now(token)),
-            Err(error) if is_condition_failure(&error) => self.marker_state(appearance, subscription_id).await,
+            Err(error) if is_condition_failure(&error) => self.marker_state(marker).await,
             Err(error) => Err(store_error("PutItem")(error)),
         }
     }
 
     /// Whether a marker that could not be claimed was fired or is claimed by another delivery.
-    async fn marker_state(&self, appearance: &Appearance, subscription_id: &str) -> Result<Claimed, NotifyError> {
+    async fn marker_state(&self, marker: &Marker) -> Result<Claimed, NotifyError> {
         let output = self
             .dynamodb
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(marker_key(&appearance.account, subscription_id, &appearance.image_digest)))
+            .set_key(Some(marker.key()))
             .consistent_read(true)
             .send()
             .await
@@ -279,14 +328,14 @@ impl Notifier {
     }
 
     /// Marks a claimed marker fired (`true`) or gives the claim back (`false`).
-    async fn settle(&self, appearance: &Appearance, claim: &Claim, fired: bool) -> Result<(), NotifyError> {
-        let subscription_id = &claim.subscription.subscription_id;
+    async fn settle(&self, claim: &Claim, fired: bool) -> Result<(), NotifyError> {
+        let marker = &claim.pending.marker;
         let token = AttributeValue::S(claim.token.clone());
         let result = if fired {
             self.dynamodb
                 .put_item()
                 .table_name(&self.table)
-                .set_item(Some(marker_item(appearance, subscription_id, MARKER_FIRED)))
+                .set_item(Some(marker.item(MARKER_FIRED)))
                 .condition_expression("claim_token = :token")
                 .expression_attribute_values(":token", token)
                 .send()
@@ -297,7 +346,7 @@ impl Notifier {
             self.dynamodb
                 .delete_item()
                 .table_name(&self.table)
-                .set_key(Some(marker_key(&appearance.account, subscription_id, &appearance.image_digest)))
+                .set_key(Some(marker.key()))
                 .condition_expression("claim_token = :token")
                 .expression_attribute_values(":token", token)
                 .send()
@@ -314,25 +363,15 @@ impl Notifier {
     }
 
     /// Puts one event per claim; accepted ones are marked fired, rejected ones given back.
-    async fn put_events(&self, appearance: &Appearance, claims: &[Claim]) -> Result<usize, NotifyError> {
+    async fn put_events(&self, claims: &[Claim]) -> Result<usize, NotifyError> {
         let entries: Vec<PutEventsRequestEntry> = claims
             .iter()
             .map(|claim| {
-                let detail = ScheduledImage {
-                    account: appearance.account.clone(),
-                    image_digest: appearance.image_digest.clone(),
-                    image_tag: appearance.image_tag.clone(),
-                    context: appearance.context.clone(),
-                    inventory_type: appearance.inventory_type,
-                    subscription_id: claim.subscription.subscription_id.clone(),
-                    subscription_key: claim.subscription.subscription_key.clone(),
-                    first_seen: appearance.first_seen.clone(),
-                };
                 PutEventsRequestEntry::builder()
                     .event_bus_name(&self.bus)
                     .source(EVENT_SOURCE)
-                    .detail_type(EVENT_DETAIL_TYPE)
-                    .detail(serde_json::to_string(&detail).unwrap_or_default())
+                    .detail_type(claim.pending.detail_type)
+                    .detail(&claim.pending.detail)
                     .build()
             })
             .collect();
@@ -341,7 +380,7 @@ impl Notifier {
             Err(error) => {
                 for claim in claims {
                     // A claim that cannot be given back runs out by itself.
-                    self.settle(appearance, claim, false).await.ok();
+                    self.settle(claim, false).await.ok();
                 }
                 return Err(NotifyError::PutEvents(aws_sdk_eventbridge::error::DisplayErrorContext(error).to_string()));
             }
@@ -353,7 +392,7 @@ impl Notifier {
             let accepted = results.get(index).is_some_and(|result| result.error_code().is_none());
             failed += usize::from(!accepted);
             // Every claim is settled even when one cannot be: a claim left behind runs out.
-            if let Err(error) = self.settle(appearance, claim, accepted).await {
+            if let Err(error) = self.settle(claim, accepted).await {
                 settle_error = settle_error.or(Some(error));
             }
         }

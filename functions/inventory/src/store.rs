@@ -364,6 +364,25 @@ impl Store {
         self.batch_get(&keys).await?.into_iter().map(decode).collect()
     }
 
+    /// Every context record of every account: a `Scan` of the keys-only `contexts` index, which
+    /// holds one small item per context, then a batch read of the records. For the scheduled
+    /// coverage check, which has no list of accounts; requests stay in the API's `Query`s.
+    pub async fn all_contexts(&self) -> Result<Vec<ContextRecord>, StoreError> {
+        let items: Vec<Item> = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .index_name(CONTEXTS_INDEX)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(sdk_error("Scan"))?;
+        let keys: Vec<(String, String)> = items.iter().filter_map(item_key).collect();
+        self.batch_get(&keys).await?.into_iter().map(decode).collect()
+    }
+
     /// The names of an account's contexts of a type, in order, from the `contexts` index.
     pub async fn context_names(&self, account: &str, inventory_type: InventoryType) -> Result<Vec<String>, StoreError> {
         Ok(self.context_keys(account, inventory_type).await?.into_iter().map(|(_, context)| context).collect())

@@ -11,21 +11,6 @@ pub const SCHEDULE_VARIABLE: &str = "COLLECTOR_SCHEDULE";
 pub const SCHEDULE_PARAMETER: &str = "CollectorSchedule";
 pub const DEMO_CLUSTER: &str = "local-demo";
 
-/// The interval of an EventBridge `rate(...)` expression; `cron(...)` has no local runner.
-pub fn rate_interval(expression: &str) -> Result<Duration, String> {
-    let invalid = || format!("expected rate(<n> minute[s]|hour[s]|day[s]), got {expression:?}");
-    let inner = expression.trim().strip_prefix("rate(").and_then(|rest| rest.strip_suffix(')')).ok_or_else(invalid)?;
-    let (amount, unit) = inner.trim().split_once(' ').ok_or_else(invalid)?;
-    let amount: u64 = amount.parse().ok().filter(|n| *n > 0).ok_or_else(invalid)?;
-    let seconds = match unit.trim() {
-        "minute" | "minutes" => 60,
-        "hour" | "hours" => 3600,
-        "day" | "days" => 86400,
-        _ => return Err(invalid()),
-    };
-    Ok(Duration::from_secs(amount * seconds))
-}
-
 /// A cluster on one EC2 container instance running two nginx tasks and one redis task.
 pub async fn create_demo_cluster(
     ecs: &aws_sdk_ecs::Client,
@@ -67,26 +52,5 @@ pub async fn run_on_schedule(app: CollectorApp, interval: Duration) {
             summary.errors.len(),
             summary.api_calls.total
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rate_expressions_become_intervals() {
-        assert_eq!(rate_interval("rate(5 minutes)"), Ok(Duration::from_secs(300)));
-        assert_eq!(rate_interval("rate(1 hour)"), Ok(Duration::from_secs(3600)));
-        assert_eq!(rate_interval(" rate(2 days) "), Ok(Duration::from_secs(172_800)));
-        for bad in ["cron(0 * * * ? *)", "rate(0 minutes)", "rate(5)", "rate(five minutes)", "rate(5 weeks)"] {
-            assert!(rate_interval(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn the_template_default_schedule_runs_locally() {
-        let schedule = crate::template::parameter_default(SCHEDULE_PARAMETER).unwrap().expect("a default schedule");
-        assert_eq!(rate_interval(&schedule), Ok(Duration::from_secs(300)));
     }
 }

@@ -2,7 +2,9 @@
 //! functions' handlers behind a local HTTP server. Development and tests only.
 
 pub mod collector;
+pub mod coverage;
 pub mod moto;
+pub mod schedule;
 pub mod server;
 pub mod stream;
 pub mod template;

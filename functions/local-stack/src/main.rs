@@ -4,7 +4,7 @@ use inventory::{Settings, Store, SystemClock};
 use lambda_http::Error;
 use local_stack::moto::{moto_binary, MotoServer};
 use local_stack::server::{serve, Api, Functions};
-use local_stack::{collector, moto_sdk_config, stream, template, LOCAL_REGION};
+use local_stack::{collector, coverage, moto_sdk_config, schedule, stream, template, LOCAL_REGION};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,8 +64,24 @@ async fn main() -> Result<(), Error> {
     let events = aws_sdk_eventbridge::Client::new(&config);
     let sqs = aws_sdk_sqs::Client::new(&config);
     let queue_url = stream::wire_bus_to_queue(&events, &sqs, stream::LOCAL_BUS, stream::LOCAL_QUEUE).await?;
-    let notifier =
-        notifier::NotifierApp::new(dynamodb.clone(), events, &settings, stream::LOCAL_BUS, Arc::new(SystemClock));
+    let notifier = notifier::NotifierApp::new(
+        dynamodb.clone(),
+        events.clone(),
+        &settings,
+        stream::LOCAL_BUS,
+        Arc::new(SystemClock),
+    );
+    // The coverage check on its schedule, putting to the same bus.
+    let (check_schedule, check_interval) =
+        schedule::scheduled(coverage::SCHEDULE_VARIABLE, coverage::SCHEDULE_PARAMETER)?;
+    let check = coverage_check::CoverageCheckApp::new(
+        Store::new(dynamodb.clone(), settings.table_name.clone()),
+        events,
+        settings.clone(),
+        stream::LOCAL_BUS,
+        Arc::new(SystemClock),
+    );
+    tokio::spawn(coverage::run_on_schedule(check, check_interval));
     let reader = stream::StreamReader::new(
         aws_sdk_dynamodbstreams::Client::new(&config),
         stream::stream_arn(&dynamodb, &settings.table_name).await?,
@@ -77,7 +93,7 @@ async fn main() -> Result<(), Error> {
             match stream::receive_all(&sqs, &queue_url).await {
                 Ok(received) => {
                     for event in received {
-                        println!("scheduled for analysis: {}", event["detail"]);
+                        println!("{}: {}", event["detail-type"].as_str().unwrap_or("event"), event["detail"]);
                     }
                 }
                 Err(error) => tracing::warn!(%error, "reading the local queue failed"),
@@ -87,14 +103,7 @@ async fn main() -> Result<(), Error> {
     });
 
     // The collector on the template's schedule, against moto's ECS.
-    let schedule = match std::env::var(collector::SCHEDULE_VARIABLE) {
-        Ok(value) => value,
-        Err(_) => {
-            template::parameter_default(collector::SCHEDULE_PARAMETER)?.unwrap_or_else(|| "rate(5 minutes)".into())
-        }
-    };
-    let interval =
-        collector::rate_interval(&schedule).map_err(|error| format!("{}: {error}", collector::SCHEDULE_VARIABLE))?;
+    let (schedule, interval) = schedule::scheduled(collector::SCHEDULE_VARIABLE, collector::SCHEDULE_PARAMETER)?;
     let collector_config = ::collector::config::CollectorConfig::from_env(Some(LOCAL_REGION))?;
     if std::env::var("LOCAL_STACK_DEMO_ECS").as_deref() != Ok("0") {
         let ecs = aws_sdk_ecs::Client::new(&config);
@@ -120,6 +129,10 @@ async fn main() -> Result<(), Error> {
         stream::LOCAL_QUEUE
     );
     println!("  collector: every {interval:?} ({schedule}), regions {:?}", collector_config.regions);
+    println!(
+        "  coverage:  check every {check_interval:?} ({check_schedule}); a cluster silent for STALE_AFTER_MINUTES={} puts a stale event",
+        settings.stale_after_minutes
+    );
     println!("Press Ctrl-C to stop.");
     tokio::select! {
         result = serve(listener, api) => result?,

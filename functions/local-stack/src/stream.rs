@@ -37,6 +37,10 @@ pub fn lambda_event(records: &[Record], stream_arn: &str) -> Result<Event, Error
                 "eventSource": "aws:dynamodb",
                 "awsRegion": crate::LOCAL_REGION,
                 "eventSourceARN": stream_arn,
+                // Set on the deletes of DynamoDB's TTL service.
+                "userIdentity": record.user_identity().map(|identity| serde_json::json!({
+                    "type": identity.r#type(), "principalId": identity.principal_id()
+                })),
                 "dynamodb": {
                     "ApproximateCreationDateTime": change.and_then(|c| c.approximate_creation_date_time()).map(|t| t.as_secs_f64()),
                     "Keys": image(change.and_then(|c| c.keys.as_ref()))?,

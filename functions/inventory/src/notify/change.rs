@@ -1,0 +1,242 @@
+//! What a stream record of the table says happened to an image in a context: pure, so every
+//! kind of record (and the ones that announce nothing) is unit-tested without a stream.
+
+use super::NotifyError;
+use crate::ingest::format_time;
+use crate::model::{inventory_pk, ImageRecord, InventoryType, RemovalReason, WorkloadContainers, KIND_IMAGE};
+use aws_lambda_events::event::dynamodb::EventRecord;
+use serde::{Deserialize, Serialize};
+
+/// The principal of the deletes DynamoDB's TTL makes (`userIdentity` of their `REMOVE`s).
+pub const TTL_PRINCIPAL: &str = "dynamodb.amazonaws.com";
+/// Set on items `inventory-migrate` moved to the current layout: not new to their context.
+pub const MIGRATED_ATTRIBUTE: &str = "migrated";
+
+/// The `detail` of `Runtime Inventory Image Added`: an image that appeared in a context.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageAdded {
+    pub account: String,
+    pub inventory_type: InventoryType,
+    pub context: String,
+    pub image_digest: String,
+    pub image_tag: String,
+    pub first_seen: String,
+    pub workloads: Vec<WorkloadContainers>,
+}
+
+/// The `detail` of `Runtime Inventory Image Removed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageRemoved {
+    pub account: String,
+    pub inventory_type: InventoryType,
+    pub context: String,
+    pub image_digest: String,
+    pub image_tag: String,
+    pub reason: RemovalReason,
+    pub first_seen: String,
+    pub last_seen: String,
+    /// When the record was deleted (the stream record's time).
+    pub removed_at: String,
+}
+
+/// What one stream record announces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// `event_id` is the stream record's `eventID`: the same on every delivery of it.
+    Added {
+        event_id: String,
+        added: ImageAdded,
+    },
+    Removed {
+        event_id: String,
+        removed: ImageRemoved,
+    },
+}
+
+#[derive(Deserialize)]
+struct Kind {
+    #[serde(default)]
+    kind: Option<String>,
+}
+
+fn image_of(item: &serde_dynamo::Item) -> Result<Option<ImageRecord>, NotifyError> {
+    let kind: Kind = serde_dynamo::from_item(item.clone()).map_err(|e| NotifyError::Unreadable(e.to_string()))?;
+    if kind.kind.as_deref() != Some(KIND_IMAGE) {
+        return Ok(None);
+    }
+    serde_dynamo::from_item(item.clone()).map(Some).map_err(|e| NotifyError::Unreadable(e.to_string()))
+}
+
+/// The account of an image record in the current layout; `None` for a record in the layout
+/// before per-context partitions, which only `inventory-migrate` deletes.
+fn account_of(image: &ImageRecord) -> Result<Option<String>, NotifyError> {
+    let (account, _) = image
+        .pk
+        .split_once('#')
+        .ok_or_else(|| NotifyError::Unreadable(format!("partition key {:?} names no account", image.pk)))?;
+    Ok((image.pk == inventory_pk(account, image.inventory_type, &image.context)).then(|| account.to_owned()))
+}
+
+/// The change a stream record announces, if any: an image record with a digest inserted
+/// (added) or deleted (removed, with why). Refreshes, departures, returns, lock writes, other
+/// kinds of items, images known only by tag and the migration's moves announce nothing.
+pub fn change(record: &EventRecord) -> Result<Option<Change>, NotifyError> {
+    let (item, added) = match record.event_name.as_str() {
+        "INSERT" => (&record.change.new_image, true),
+        "REMOVE" => (&record.change.old_image, false),
+        _ => return Ok(None),
+    };
+    if added && item.contains_key(MIGRATED_ATTRIBUTE) {
+        return Ok(None);
+    }
+    let Some(image) = image_of(item)? else { return Ok(None) };
+    let Some(account) = account_of(&image)? else { return Ok(None) };
+    if image.content.image_digest.is_empty() {
+        // Known by tag only: it is announced by its digest's record.
+        return Ok(None);
+    }
+    if added {
+        return Ok(Some(Change::Added {
+            event_id: record.event_id.clone(),
+            added: ImageAdded {
+                account,
+                inventory_type: image.inventory_type,
+                context: image.context,
+                image_digest: image.content.image_digest,
+                image_tag: image.content.image_tag,
+                first_seen: format_time(image.tracking.first_seen),
+                workloads: image.content.workloads,
+            },
+        }));
+    }
+    let by_ttl = record.user_identity.as_ref().is_some_and(|identity| identity.principal_id == TTL_PRINCIPAL);
+    let reason = match (by_ttl, image.removal) {
+        (true, _) => RemovalReason::Expired,
+        (false, Some(reason)) => reason,
+        // The other writer that deletes image records is a report in overwrite mode.
+        (false, None) => RemovalReason::Overwritten,
+    };
+    Ok(Some(Change::Removed {
+        event_id: record.event_id.clone(),
+        removed: ImageRemoved {
+            account,
+            inventory_type: image.inventory_type,
+            context: image.context,
+            image_digest: image.content.image_digest,
+            image_tag: image.content.image_tag,
+            reason,
+            first_seen: format_time(image.tracking.first_seen),
+            last_seen: format_time(image.tracking.last_seen),
+            removed_at: format_time(record.change.approximate_creation_date_time),
+        },
+    }))
+}
+
+impl Change {
+    /// The stream record's `eventID`.
+    pub fn event_id(&self) -> &str {
+        match self {
+            Self::Added { event_id, .. } | Self::Removed { event_id, .. } => event_id,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ImageContent, Tracking};
+    use chrono::{TimeZone, Utc};
+    use serde_json::json;
+
+    fn image(account: &str, context: &str, digest: &str) -> ImageRecord {
+        let at = Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap();
+        let content = ImageContent {
+            image_digest: digest.into(),
+            image_tag: "docker.io/library/nginx:1.27".into(),
+            container_count: 2,
+            workloads: Vec::new(),
+            workload_count: None,
+        };
+        let tracking = Tracking { first_seen: at, last_seen: at, present: true, updated_at: at, expires_at: Some(1) };
+        ImageRecord::new(account, InventoryType::Kubernetes, context, digest, content, tracking)
+    }
+
+    /// A stream record as Lambda delivers it (AWS's documented shape), for `image`.
+    fn record(event_name: &str, image: &ImageRecord, user_identity: Option<serde_json::Value>) -> EventRecord {
+        let item = serde_json::to_value(serde_dynamo::to_item::<_, serde_dynamo::Item>(image).unwrap()).unwrap();
+        let (new_image, old_image) = if event_name == "REMOVE" { (json!(null), item) } else { (item, json!(null)) };
+        serde_json::from_value(json!({
+            "eventID": "c81e728d9d4c2f636f067f89cc14862c",
+            "eventName": event_name,
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": "eu-west-2",
+            "userIdentity": user_identity,
+            "dynamodb": {
+                "ApproximateCreationDateTime": 1796200000.0,
+                "Keys": {"pk": {"S": image.pk}, "sk": {"S": image.sk}},
+                "NewImage": new_image,
+                "OldImage": old_image,
+                "SequenceNumber": "111",
+                "SizeBytes": 26,
+                "StreamViewType": "NEW_AND_OLD_IMAGES"
+            },
+            "eventSourceARN": "arn:aws:dynamodb:eu-west-2:123456789012:table/t/stream/2026-11-20T00:00:00.000"
+        }))
+        .unwrap()
+    }
+
+    const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn an_inserted_image_is_added() {
+        let Some(Change::Added { event_id, added }) =
+            change(&record("INSERT", &image("admin", "prod/web", DIGEST), None)).unwrap()
+        else {
+            panic!("an added image")
+        };
+        assert_eq!(event_id, "c81e728d9d4c2f636f067f89cc14862c");
+        assert_eq!(
+            (added.account.as_str(), added.context.as_str(), added.image_digest.as_str()),
+            ("admin", "prod/web", DIGEST)
+        );
+        assert_eq!(added.first_seen, "2026-11-20T10:00:00.000Z");
+    }
+
+    #[test]
+    fn a_removal_says_why() {
+        let ttl = json!({"type": "Service", "principalId": "dynamodb.amazonaws.com"});
+        let reason =
+            |image: &ImageRecord, identity: Option<serde_json::Value>| match change(&record("REMOVE", image, identity))
+                .unwrap()
+            {
+                Some(Change::Removed { removed, .. }) => removed.reason,
+                other => panic!("a removal, got {other:?}"),
+            };
+        let plain = image("admin", "prod/web", DIGEST);
+        assert_eq!(reason(&plain, Some(ttl.clone())), RemovalReason::Expired);
+        assert_eq!(reason(&plain, None), RemovalReason::Overwritten);
+        let marked = ImageRecord { removal: Some(RemovalReason::Deleted), ..plain.clone() };
+        assert_eq!(reason(&marked, None), RemovalReason::Deleted);
+        assert_eq!(reason(&marked, Some(ttl)), RemovalReason::Expired, "the TTL service said so last");
+        let Some(Change::Removed { removed, .. }) = change(&record("REMOVE", &plain, None)).unwrap() else { panic!() };
+        assert_eq!(removed.removed_at, "2026-12-02T08:26:40.000Z");
+        assert_eq!(removed.last_seen, "2026-11-20T10:00:00.000Z");
+    }
+
+    #[test]
+    fn updates_tag_only_images_other_items_and_moves_announce_nothing() {
+        let plain = image("admin", "prod/web", DIGEST);
+        assert_eq!(change(&record("MODIFY", &plain, None)).unwrap(), None, "refreshes and lock writes");
+        assert_eq!(change(&record("INSERT", &image("admin", "prod/web", ""), None)).unwrap(), None, "tag only");
+        assert_eq!(change(&record("REMOVE", &image("admin", "prod/web", ""), None)).unwrap(), None, "tag only");
+        let old_layout = ImageRecord { pk: "admin#inv#kubernetes".into(), ..plain.clone() };
+        assert_eq!(change(&record("REMOVE", &old_layout, None)).unwrap(), None, "the migration's deletes");
+        let mut migrated = record("INSERT", &plain, None);
+        migrated.change.new_image.insert(MIGRATED_ATTRIBUTE.into(), serde_dynamo::AttributeValue::Bool(true));
+        assert_eq!(change(&migrated).unwrap(), None, "the migration's puts");
+        let mut detail = record("INSERT", &plain, None);
+        detail.change.new_image.insert("kind".into(), serde_dynamo::AttributeValue::S("detail".into()));
+        assert_eq!(change(&detail).unwrap(), None);
+    }
+}

@@ -1,0 +1,252 @@
+//! The scheduled coverage check: a cluster that stops reporting for `STALE_AFTER_MINUTES` puts
+//! one `Runtime Inventory Cluster Stale` event, and one `Runtime Inventory Cluster Recovered`
+//! when it reports again, long before the TTL deletes its inventory.
+//!
+//! Each stale cluster has a marker in one partition (`STALE_PARTITION`: written only when a
+//! cluster turns stale or recovers). The marker is moved to its next state before the event is
+//! put and settled after, so a run that fails in between leaves a state the next run finishes;
+//! a put whose confirmation was lost can be sent twice, never not at all.
+
+use crate::coverage::{summarize, ClusterCoverage};
+use crate::ingest::format_time;
+use crate::model::{ContextRecord, InventoryType, ReportSource};
+use crate::settings::Settings;
+use crate::store::StoreError;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The partition of every account's stale markers. Account partitions all contain `#`.
+pub const STALE_PARTITION: &str = "stale-clusters";
+pub const STALE_DETAIL_TYPE: &str = "Runtime Inventory Cluster Stale";
+pub const RECOVERED_DETAIL_TYPE: &str = "Runtime Inventory Cluster Recovered";
+/// CloudWatch namespace of the metrics the check emits (Embedded Metric Format).
+pub const METRIC_NAMESPACE: &str = "RuntimeInventory";
+pub const STALE_CLUSTERS_METRIC: &str = "StaleClusters";
+pub const CLUSTERS_METRIC: &str = "Clusters";
+/// The metrics' one dimension: the table, so two stacks in an account stay apart.
+pub const METRIC_DIMENSION: &str = "Table";
+
+/// Where a stale cluster's announcements stand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarkerState {
+    /// Turned stale; the stale event is not confirmed sent.
+    Announcing,
+    /// The stale event was sent.
+    Stale,
+    /// Reported again; the recovered event is not confirmed sent.
+    Recovering,
+}
+
+impl MarkerState {
+    /// As stored (the serde name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Announcing => "announcing",
+            Self::Stale => "stale",
+            Self::Recovering => "recovering",
+        }
+    }
+}
+
+/// What a run does for one cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    AnnounceStale,
+    AnnounceRecovered,
+    /// The cluster's inventory is gone (expired or deleted): its marker goes without an event.
+    Forget,
+}
+
+/// The step for a cluster that is stale (`Some(true)`), reporting (`Some(false)`) or has no live
+/// context (`None`), given its marker.
+pub fn step(stale: Option<bool>, marker: Option<MarkerState>) -> Option<Step> {
+    use MarkerState::*;
+    match (stale, marker) {
+        (Some(true), None | Some(Announcing)) => Some(Step::AnnounceStale),
+        (Some(true), Some(Stale)) => None,
+        // The recovered event may not have gone out; saying "stale" again beats an alert never sent.
+        (Some(true), Some(Recovering)) => Some(Step::AnnounceStale),
+        (Some(false), None) => None,
+        // A stale event that may have been sent is answered by a recovered one.
+        (Some(false), Some(_)) => Some(Step::AnnounceRecovered),
+        (None, Some(_)) => Some(Step::Forget),
+        (None, None) => None,
+    }
+}
+
+/// A cluster, as markers and events name it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ClusterKey {
+    pub account: String,
+    pub inventory_type: InventoryType,
+    pub cluster: String,
+}
+
+impl ClusterKey {
+    /// The marker's sort key. Accounts never contain `#`; cluster names may follow it.
+    pub fn sort_key(&self) -> String {
+        format!("{}#{}#{}", self.account, self.inventory_type, self.cluster)
+    }
+}
+
+/// A stale cluster's marker, as stored in `STALE_PARTITION`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaleMarker {
+    pub pk: String,
+    pub sk: String,
+    pub account: String,
+    pub inventory_type: InventoryType,
+    pub cluster: String,
+    pub state: MarkerState,
+}
+
+impl StaleMarker {
+    pub fn new(key: &ClusterKey, state: MarkerState) -> Self {
+        Self {
+            pk: STALE_PARTITION.to_owned(),
+            sk: key.sort_key(),
+            account: key.account.clone(),
+            inventory_type: key.inventory_type,
+            cluster: key.cluster.clone(),
+            state,
+        }
+    }
+
+    pub fn key(&self) -> ClusterKey {
+        ClusterKey { account: self.account.clone(), inventory_type: self.inventory_type, cluster: self.cluster.clone() }
+    }
+}
+
+/// The `detail` of a stale or recovered event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterEvent {
+    pub account: String,
+    pub inventory_type: InventoryType,
+    pub cluster: String,
+    pub contexts: Vec<String>,
+    pub sources: BTreeSet<ReportSource>,
+    pub last_report_at: String,
+    pub minutes_since_last_report: i64,
+    pub stale_after_minutes: u32,
+    /// When the check saw it.
+    pub checked_at: String,
+}
+
+impl ClusterEvent {
+    pub fn new(account: &str, coverage: &ClusterCoverage, stale_after_minutes: u32, now: DateTime<Utc>) -> Self {
+        Self {
+            account: account.to_owned(),
+            inventory_type: coverage.inventory_type,
+            cluster: coverage.cluster.clone(),
+            contexts: coverage.contexts.clone(),
+            sources: coverage.sources.clone(),
+            last_report_at: coverage.last_report_at.clone(),
+            minutes_since_last_report: coverage.minutes_since_last_report,
+            stale_after_minutes,
+            checked_at: format_time(now),
+        }
+    }
+}
+
+/// Every account's clusters, from all context records.
+pub fn fleet_coverage(
+    records: Vec<ContextRecord>,
+    now: DateTime<Utc>,
+    settings: &Settings,
+) -> BTreeMap<ClusterKey, ClusterCoverage> {
+    let mut by_account: BTreeMap<String, Vec<ContextRecord>> = BTreeMap::new();
+    for record in records {
+        // The record's partition, `{account}#inv#...`, names its account.
+        if let Some((account, _)) = record.pk.split_once('#') {
+            by_account.entry(account.to_owned()).or_default().push(record);
+        }
+    }
+    let mut fleet = BTreeMap::new();
+    for (account, records) in by_account {
+        for coverage in summarize(&records, now, settings.ttl_delta(), settings.stale_after()) {
+            let key = ClusterKey {
+                account: account.clone(),
+                inventory_type: coverage.inventory_type,
+                cluster: coverage.cluster.clone(),
+            };
+            fleet.insert(key, coverage);
+        }
+    }
+    fleet
+}
+
+/// The step of every cluster that has one, in key order.
+pub fn plan(
+    fleet: &BTreeMap<ClusterKey, ClusterCoverage>,
+    markers: &[StaleMarker],
+) -> Vec<(ClusterKey, Option<MarkerState>, Step)> {
+    let marked: BTreeMap<ClusterKey, MarkerState> = markers.iter().map(|m| (m.key(), m.state)).collect();
+    let keys: BTreeSet<&ClusterKey> = fleet.keys().chain(marked.keys()).collect();
+    keys.into_iter()
+        .filter_map(|key| {
+            let marker = marked.get(key).copied();
+            let stale = fleet.get(key).map(|coverage| coverage.stale);
+            step(stale, marker).map(|step| (key.clone(), marker, step))
+        })
+        .collect()
+}
+
+/// One line of CloudWatch Embedded Metric Format: the stale and total cluster counts.
+pub fn metric_line(table: &str, now: DateTime<Utc>, clusters: usize, stale: usize) -> String {
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": now.timestamp_millis(),
+            "CloudWatchMetrics": [{
+                "Namespace": METRIC_NAMESPACE,
+                "Dimensions": [[METRIC_DIMENSION]],
+                "Metrics": [
+                    {"Name": STALE_CLUSTERS_METRIC, "Unit": "Count"},
+                    {"Name": CLUSTERS_METRIC, "Unit": "Count"},
+                ],
+            }],
+        },
+        METRIC_DIMENSION: table,
+        STALE_CLUSTERS_METRIC: stale,
+        CLUSTERS_METRIC: clusters,
+    })
+    .to_string()
+}
+
+/// What one run saw and did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckSummary {
+    pub checked_at: DateTime<Utc>,
+    pub clusters: usize,
+    pub stale: usize,
+    pub stale_events: usize,
+    pub recovered_events: usize,
+    pub forgotten: usize,
+    /// Clusters whose step failed; the next run takes them up again.
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StalenessError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("DynamoDB {operation} on a stale marker failed")]
+    Marker {
+        operation: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("another run moved the marker of {0} first")]
+    MarkerMoved(String),
+    #[error("EventBridge PutEvents failed")]
+    PutEvents(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("EventBridge rejected the event: {0}")]
+    Rejected(String),
+}
+
+mod run;
+pub use run::StalenessCheck;
+
+#[cfg(test)]
+mod tests;

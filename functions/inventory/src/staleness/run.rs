@@ -1,0 +1,218 @@
+//! One run of the coverage check against the table and the bus.
+
+use super::{
+    fleet_coverage, metric_line, plan, CheckSummary, ClusterEvent, ClusterKey, MarkerState, StaleMarker,
+    StalenessError, Step, RECOVERED_DETAIL_TYPE, STALE_DETAIL_TYPE, STALE_PARTITION,
+};
+use crate::clock::Clock;
+use crate::coverage::ClusterCoverage;
+use crate::notify::EVENT_SOURCE;
+use crate::settings::Settings;
+use crate::store::{decode_item, encode, Store};
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub struct StalenessCheck {
+    store: Store,
+    events: aws_sdk_eventbridge::Client,
+    bus: String,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+}
+
+fn marker_error<E, R>(operation: &'static str) -> impl FnOnce(aws_sdk_dynamodb::error::SdkError<E, R>) -> StalenessError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    move |error| StalenessError::Marker { operation, source: Box::new(error) }
+}
+
+fn is_condition_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(
+    error: &aws_sdk_dynamodb::error::SdkError<E, R>,
+) -> bool {
+    error.as_service_error().and_then(|error| error.code()) == Some("ConditionalCheckFailedException")
+}
+
+fn state_value(state: MarkerState) -> AttributeValue {
+    AttributeValue::S(state.as_str().to_owned())
+}
+
+/// An error and its causes on one line.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl StalenessCheck {
+    pub fn new(
+        store: Store,
+        events: aws_sdk_eventbridge::Client,
+        bus: impl Into<String>,
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self { store, events, bus: bus.into(), settings, clock }
+    }
+
+    /// The run's metrics as a line of Embedded Metric Format, for the function's log.
+    pub fn metric_line(&self, summary: &CheckSummary) -> String {
+        metric_line(&self.settings.table_name, summary.checked_at, summary.clusters, summary.stale)
+    }
+
+    /// Reads every context record and marker, takes each cluster's step, and prints the metric
+    /// A cluster whose step fails is listed in `errors` and taken up by the next run.
+    pub async fn run(&self) -> Result<CheckSummary, StalenessError> {
+        let now = self.clock.now();
+        let fleet = fleet_coverage(self.store.all_contexts().await?, now, &self.settings);
+        let markers: Vec<StaleMarker> = self
+            .store
+            .query_partition(STALE_PARTITION)
+            .await?
+            .into_iter()
+            .map(decode_item)
+            .collect::<Result<_, _>>()?;
+        let mut summary = CheckSummary {
+            checked_at: now,
+            clusters: fleet.len(),
+            stale: fleet.values().filter(|coverage| coverage.stale).count(),
+            ..CheckSummary::default()
+        };
+        for (key, marker, step) in plan(&fleet, &markers) {
+            let result = match (step, fleet.get(&key)) {
+                (Step::AnnounceStale, Some(coverage)) => self.announce_stale(&key, marker, coverage, now).await,
+                (Step::AnnounceRecovered, Some(coverage)) => self.announce_recovered(&key, marker, coverage, now).await,
+                (_, _) => self.forget(&key, marker).await,
+            };
+            match result {
+                Ok(()) => match step {
+                    Step::AnnounceStale => summary.stale_events += 1,
+                    Step::AnnounceRecovered => summary.recovered_events += 1,
+                    Step::Forget => summary.forgotten += 1,
+                },
+                Err(error) => {
+                    tracing::error!(cluster = %key.sort_key(), error = %chain(&error), "coverage check step failed");
+                    summary.errors.push(format!("{}: {}", key.sort_key(), chain(&error)));
+                }
+            }
+        }
+        Ok(summary)
+    }
+
+    async fn announce_stale(
+        &self,
+        key: &ClusterKey,
+        marker: Option<MarkerState>,
+        coverage: &ClusterCoverage,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StalenessError> {
+        if marker != Some(MarkerState::Announcing) {
+            self.move_marker(key, marker, MarkerState::Announcing).await?;
+        }
+        self.put_event(
+            STALE_DETAIL_TYPE,
+            &ClusterEvent::new(&key.account, coverage, self.settings.stale_after_minutes, now),
+        )
+        .await?;
+        self.move_marker(key, Some(MarkerState::Announcing), MarkerState::Stale).await
+    }
+
+    async fn announce_recovered(
+        &self,
+        key: &ClusterKey,
+        marker: Option<MarkerState>,
+        coverage: &ClusterCoverage,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StalenessError> {
+        if marker != Some(MarkerState::Recovering) {
+            self.move_marker(key, marker, MarkerState::Recovering).await?;
+        }
+        let event = ClusterEvent::new(&key.account, coverage, self.settings.stale_after_minutes, now);
+        self.put_event(RECOVERED_DETAIL_TYPE, &event).await?;
+        self.forget(key, Some(MarkerState::Recovering)).await
+    }
+
+    /// Writes the marker in state `to`, if it is still in state `from` (absent for `None`).
+    async fn move_marker(
+        &self,
+        key: &ClusterKey,
+        from: Option<MarkerState>,
+        to: MarkerState,
+    ) -> Result<(), StalenessError> {
+        let request = self
+            .store
+            .client()
+            .put_item()
+            .table_name(self.store.table())
+            .set_item(Some(encode(&StaleMarker::new(key, to))));
+        let request = match from {
+            None => request.condition_expression("attribute_not_exists(pk)"),
+            Some(from) => request
+                .condition_expression("#state = :from")
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":from", state_value(from)),
+        };
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(error) if is_condition_failure(&error) => Err(StalenessError::MarkerMoved(key.sort_key())),
+            Err(error) => Err(marker_error("PutItem")(error)),
+        }
+    }
+
+    /// Deletes the marker if it is still in state `from`.
+    async fn forget(&self, key: &ClusterKey, from: Option<MarkerState>) -> Result<(), StalenessError> {
+        let Some(from) = from else { return Ok(()) };
+        let result = self
+            .store
+            .client()
+            .delete_item()
+            .table_name(self.store.table())
+            .set_key(Some(HashMap::from([
+                ("pk".to_owned(), AttributeValue::S(STALE_PARTITION.to_owned())),
+                ("sk".to_owned(), AttributeValue::S(key.sort_key())),
+            ])))
+            .condition_expression("#state = :from")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":from", state_value(from))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) if is_condition_failure(&error) => Err(StalenessError::MarkerMoved(key.sort_key())),
+            Err(error) => Err(marker_error("DeleteItem")(error)),
+        }
+    }
+
+    async fn put_event(&self, detail_type: &str, detail: &ClusterEvent) -> Result<(), StalenessError> {
+        let entry = PutEventsRequestEntry::builder()
+            .event_bus_name(&self.bus)
+            .source(EVENT_SOURCE)
+            .detail_type(detail_type)
+            .detail(serde_json::to_string(detail).unwrap_or_default())
+            .build();
+        let output = self
+            .events
+            .put_events()
+            .entries(entry)
+            .send()
+            .await
+            .map_err(|error| StalenessError::PutEvents(Box::new(error)))?;
+        match output.entries().first() {
+            Some(entry) if entry.error_code().is_none() && output.failed_entry_count() == 0 => Ok(()),
+            Some(entry) => Err(StalenessError::Rejected(format!(
+                "{}: {}",
+                entry.error_code().unwrap_or("?"),
+                entry.error_message().unwrap_or("")
+            ))),
+            None => Err(StalenessError::Rejected("no result for the entry".to_owned())),
+        }
+    }
+}
