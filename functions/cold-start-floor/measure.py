@@ -18,7 +18,8 @@ import threading
 import time
 
 FLOOR = "cold-start-floor"
-FUNCTIONS = ["version", "query", "ingest", "delete", "subscriptions", "notifier", "collector", "authorizer"]
+FUNCTIONS = ["version", "query", "ingest", "delete", "subscriptions", "notifier", "collector", "authorizer",
+             "coverage-check", "ecs-events"]
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 

@@ -334,6 +334,12 @@ impl Harness {
         response_of(app.handle(request).await)
     }
 
+    /// The ECS events function storing into this test's table under `admin`, held to its policy.
+    pub fn ecs_events(&self) -> ecs_events::EcsEventsApp {
+        let store = Store::new(self.client_for("ecs-events"), self.table.clone());
+        ecs_events::EcsEventsApp::new(store, self.settings.clone(), "admin".into(), self.clock.clone())
+    }
+
     /// A collector storing into this test's table with the test's clock.
     pub fn collector(&self, concurrency: usize) -> collector::run::Collector {
         let store = Store::new(self.client_for("collector"), self.table.clone());

@@ -9,8 +9,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 /// The functions built from this workspace, by binary.
-const BINARIES: [&str; 9] =
-    ["authorizer", "collector", "coverage-check", "delete", "ingest", "notifier", "query", "subscriptions", "version"];
+const BINARIES: [&str; 10] = [
+    "authorizer",
+    "collector",
+    "coverage-check",
+    "delete",
+    "ecs-events",
+    "ingest",
+    "notifier",
+    "query",
+    "subscriptions",
+    "version",
+];
 
 fn set(items: impl IntoIterator<Item = impl Into<String>>) -> BTreeSet<String> {
     items.into_iter().map(Into::into).collect()
@@ -35,6 +45,7 @@ fn code_environment() -> BTreeMap<&'static str, BTreeSet<String>> {
         ("collector", with(collector::config::ENVIRONMENT_VARIABLES)),
         ("coverage-check", with(&[inventory::notify::EVENT_BUS_NAME])),
         ("delete", settings.clone()),
+        ("ecs-events", with(&[inventory::settings::COLLECTOR_ACCOUNT])),
         ("ingest", settings.clone()),
         ("notifier", with(&[inventory::notify::EVENT_BUS_NAME])),
         ("query", settings.clone()),

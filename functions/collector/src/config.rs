@@ -12,7 +12,7 @@ pub const ROLE_ARNS: &str = "COLLECTOR_ROLE_ARNS";
 /// How many clusters are collected at once.
 pub const CONCURRENCY: &str = "COLLECTOR_CONCURRENCY";
 /// The Anchore account the inventory is stored under.
-pub const ACCOUNT: &str = "COLLECTOR_ACCOUNT";
+pub const ACCOUNT: &str = inventory::settings::COLLECTOR_ACCOUNT;
 
 /// Every environment variable this crate reads, for the template consistency check.
 pub const ENVIRONMENT_VARIABLES: &[&str] = &[REGIONS, ROLE_ARNS, CONCURRENCY, ACCOUNT];
@@ -97,17 +97,7 @@ impl CollectorConfig {
                 .ok_or(ConfigError { name: CONCURRENCY, expected: "a whole number from 1 to 64", value })?,
         };
 
-        let account = lookup(ACCOUNT)
-            .map(|value| value.trim().to_owned())
-            .filter(|value| !value.is_empty())
-            .unwrap_or_else(|| inventory::http::DEFAULT_ACCOUNT.to_owned());
-        if !inventory::http::is_valid_account(&account) {
-            return Err(ConfigError {
-                name: ACCOUNT,
-                expected: "an account name (letters, digits, -_.@+=)",
-                value: account,
-            });
-        }
+        let account = inventory::settings::collector_account(&lookup)?;
         Ok(Self { regions, role_arns, concurrency, account })
     }
 

@@ -254,6 +254,7 @@ pub async fn gather_cluster(
             service_arn,
             task_definition_arn: task.task_definition_arn().map(str::to_owned),
             tags: tags_to_metadata(task.tags()),
+            version: Some(task.version()),
         });
         for container in task.containers() {
             let arn = container.container_arn().unwrap_or_default().to_owned();

@@ -358,7 +358,7 @@ impl DetailReader {
                 json!({"arn": arn, "task_arn": task_arn, "account_name": account, "context": context,
                        "image_tag": image_tag, "image_digest": image_digest, "last_seen": last_seen})
             }
-            Detail::EcsTask { arn, service_arn, task_definition_arn, tags } => {
+            Detail::EcsTask { arn, service_arn, task_definition_arn, tags, .. } => {
                 json!({"arn": arn, "cluster_arn": context, "service_arn": service_arn,
                        "task_definition_arn": task_definition_arn, "tags": tags, "account_name": account,
                        "last_seen": last_seen})

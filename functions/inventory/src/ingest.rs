@@ -8,7 +8,7 @@ use crate::model::{
     contexts_pk, detail_pk, image_sk, inventory_pk, ContextRecord, DetailRecord, ImageRecord, InventoryType,
     KIND_CONTEXT, KIND_DETAIL,
 };
-use crate::plan::{plan_context, plan_from_record, ContextPlan, Plan, ReportMeta, Retention, Write};
+use crate::plan::{plan_context, plan_from_record, ContextPlan, Plan, ReportMeta, Retention, StoredContext, Write};
 use crate::report::{ContextSnapshot, ItemNotes, ParsedReport};
 use crate::settings::Settings;
 use crate::store::{backoff, encode, BatchWrite, Expect, Store, StoreError};
@@ -118,7 +118,8 @@ impl Ingestor {
                     images_unchanged: 0,
                     write_requests: 0,
                 };
-                if let Err(error) = self.ingest_context(account, inventory_type, meta, &snapshot, &mut summary).await {
+                let desired = Desired::Report(&snapshot);
+                if let Err(error) = self.ingest_context(account, inventory_type, meta, desired, &mut summary).await {
                     summary.status = match error {
                         IngestError::Busy(_) => ContextStatus::Busy,
                         _ => ContextStatus::Failed,
@@ -145,26 +146,73 @@ impl Ingestor {
         }
     }
 
+    /// Stores one context whose new content is derived from what is stored (an ECS task state
+    /// change applied to its cluster): `derive` sees the stored context, read once under the same
+    /// retry and lease rules as a report, and answers `None` when there is nothing to change.
+    pub async fn ingest_derived(
+        &self,
+        account: &str,
+        inventory_type: InventoryType,
+        context: &str,
+        source: crate::model::ReportSource,
+        derive: &(dyn Fn(&StoredContext, DateTime<Utc>) -> Option<ContextSnapshot> + Sync),
+    ) -> Result<ContextSummary, IngestError> {
+        let mut summary = ContextSummary {
+            context: context.to_owned(),
+            status: ContextStatus::Stored,
+            error: None,
+            containers: 0,
+            images_added: 0,
+            images_removed: 0,
+            images_unchanged: 0,
+            write_requests: 0,
+        };
+        let report = ReportMeta { time: self.clock.now(), source };
+        self.ingest_context(account, inventory_type, report, Desired::Derived(context, derive), &mut summary).await?;
+        Ok(summary)
+    }
+
     async fn ingest_context(
         &self,
         account: &str,
         inventory_type: InventoryType,
         report: ReportMeta,
-        snapshot: &ContextSnapshot,
+        desired: Desired<'_>,
         summary: &mut ContextSummary,
     ) -> Result<(), IngestError> {
-        let content_hash = snapshot.content_hash();
+        let context = desired.context();
+        // Derived content is hashed once derived, on each attempt.
+        let report_hash = match desired {
+            Desired::Report(snapshot) => snapshot.content_hash(),
+            Desired::Derived(..) => String::new(),
+        };
         for attempt in 0..MAX_CONTEXT_ATTEMPTS {
             if attempt > 0 {
                 tokio::time::sleep(backoff(attempt + 2)).await;
             }
             let now = self.clock.now();
             // The record alone decides most reports (same content as stored): one small read.
-            let previous = self.store.get_context(account, inventory_type, &snapshot.context, true).await?;
+            let previous = self.store.get_context(account, inventory_type, context, true).await?;
             if previous.as_ref().is_some_and(|record| record.lease_is_live(now)) {
                 continue;
             }
-            let decided = plan_from_record(previous.as_ref(), snapshot, &content_hash, report, now, self.retention());
+            let derived;
+            let (snapshot, content_hash, decided) = match desired {
+                Desired::Report(snapshot) => {
+                    let decided =
+                        plan_from_record(previous.as_ref(), snapshot, &report_hash, report, now, self.retention());
+                    (snapshot, report_hash.clone(), decided)
+                }
+                Desired::Derived(_, derive) => {
+                    let stored = self.store.load_items(account, inventory_type, context, previous.clone()).await?;
+                    let Some(snapshot) = derive(&stored, now) else { return Ok(()) };
+                    derived = snapshot;
+                    let hash = derived.content_hash();
+                    let plan = plan_context(stored, &derived, &hash, report, now, self.retention());
+                    (&derived, hash, Some(plan))
+                }
+            };
+            summary.containers = snapshot.details.keys().filter(|key| key.starts_with("c#")).count() as u32;
             let decided = match decided {
                 Some(plan) => plan,
                 None => {
@@ -241,7 +289,23 @@ impl Ingestor {
             summary.write_requests += 1;
             return Ok(());
         }
-        Err(IngestError::Busy(snapshot.context.clone()))
+        Err(IngestError::Busy(context.to_owned()))
+    }
+}
+
+/// The content a context is to hold: a report's, or one derived from what is stored.
+#[derive(Clone, Copy)]
+enum Desired<'a> {
+    Report(&'a ContextSnapshot),
+    Derived(&'a str, &'a (dyn Fn(&StoredContext, DateTime<Utc>) -> Option<ContextSnapshot> + Sync)),
+}
+
+impl Desired<'_> {
+    fn context(&self) -> &str {
+        match self {
+            Self::Report(snapshot) => &snapshot.context,
+            Self::Derived(context, _) => context,
+        }
     }
 }
 

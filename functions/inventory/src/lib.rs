@@ -5,6 +5,7 @@ pub mod clock;
 pub mod coverage;
 pub mod delete;
 pub mod details;
+pub mod ecs_events;
 pub mod http;
 pub mod image;
 pub mod ingest;

@@ -143,6 +143,10 @@ pub enum Detail {
         service_arn: Option<String>,
         task_definition_arn: Option<String>,
         tags: Metadata,
+        /// ECS's `version` of the task as last seen (it goes up with every state change): an
+        /// ECS Task State Change event no newer than it changes nothing. Unknown to the agent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        version: Option<i64>,
     },
     EcsService {
         arn: String,

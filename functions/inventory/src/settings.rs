@@ -24,6 +24,26 @@ pub struct Settings {
     pub stale_after_minutes: u32,
 }
 
+/// The account the agentless ECS inventory (the collector's sweeps and ECS task state change
+/// events) is stored under.
+pub const COLLECTOR_ACCOUNT: &str = "COLLECTOR_ACCOUNT";
+
+/// `COLLECTOR_ACCOUNT`, `admin` when unset.
+pub fn collector_account(lookup: impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    let account = lookup(COLLECTOR_ACCOUNT)
+        .map(|value| value.trim().to_owned())
+        .filter(|value| !value.is_empty())
+        .unwrap_or_else(|| crate::http::DEFAULT_ACCOUNT.to_owned());
+    if !crate::http::is_valid_account(&account) {
+        return Err(ConfigError {
+            name: COLLECTOR_ACCOUNT,
+            expected: "an account name (letters, digits, -_.@+=)",
+            value: account,
+        });
+    }
+    Ok(account)
+}
+
 /// A function-specific setting with a value it cannot use.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{name} must be {expected}, got {value:?}")]

@@ -55,6 +55,9 @@ pub struct EcsTask {
     pub task_definition_arn: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub tags: Metadata,
+    /// ECS's task `version` (the collector and task state change events know it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -153,6 +156,7 @@ fn build(
                     MAX_ARN_BYTES,
                 )?,
                 tags: cap_metadata(task.tags),
+                version: task.version,
             })
         })();
         match detail {
