@@ -14,6 +14,7 @@ pub use change::{change, Change, ImageAdded, ImageRemoved, MIGRATED_ATTRIBUTE, T
 
 use crate::clock::Clock;
 use crate::model::InventoryType;
+use crate::store::is_condition_failure;
 use crate::subscriptions::{Subscription, SubscriptionError, Subscriptions, RUNTIME_INVENTORY};
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
@@ -407,10 +408,4 @@ impl Notifier {
         }
         Ok(claims.len())
     }
-}
-
-fn is_condition_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(
-    error: &aws_sdk_dynamodb::error::SdkError<E, R>,
-) -> bool {
-    error.as_service_error().and_then(|error| error.code()) == Some("ConditionalCheckFailedException")
 }

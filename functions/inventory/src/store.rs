@@ -75,6 +75,11 @@ fn decode<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     serde_dynamo::from_item(item).map_err(|error| StoreError::Corrupt { key, message: error.to_string() })
 }
 
+/// Whether a conditional write was refused because its condition did not hold.
+pub fn is_condition_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    error.as_service_error().and_then(|error| error.code()) == Some("ConditionalCheckFailedException")
+}
+
 pub fn encode<T: serde::Serialize>(value: &T) -> Item {
     serde_dynamo::to_item(value).expect("records serialise to DynamoDB items")
 }

@@ -8,7 +8,7 @@ use crate::clock::Clock;
 use crate::coverage::ClusterCoverage;
 use crate::notify::EVENT_SOURCE;
 use crate::settings::Settings;
-use crate::store::{decode_item, encode, Store};
+use crate::store::{decode_item, encode, is_condition_failure, Store};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use std::collections::HashMap;
@@ -28,12 +28,6 @@ where
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     move |error| StalenessError::Marker { operation, source: Box::new(error) }
-}
-
-fn is_condition_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(
-    error: &aws_sdk_dynamodb::error::SdkError<E, R>,
-) -> bool {
-    error.as_service_error().and_then(|error| error.code()) == Some("ConditionalCheckFailedException")
 }
 
 fn state_value(state: MarkerState) -> AttributeValue {
