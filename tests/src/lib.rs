@@ -2,6 +2,7 @@
 //! template, the functions' handlers driven with API Gateway v2 events from `events/`, and a
 //! count of the DynamoDB requests the SDK actually sends.
 
+pub mod browser;
 pub mod template;
 pub mod write_keys;
 
@@ -338,6 +339,37 @@ impl Harness {
     pub fn ecs_events(&self) -> ecs_events::EcsEventsApp {
         let store = Store::new(self.client_for("ecs-events"), self.table.clone());
         ecs_events::EcsEventsApp::new(store, self.settings.clone(), "admin".into(), self.clock.clone())
+    }
+
+    /// The API on a loopback port, as the local stack serves it: the authorizer (users in moto's
+    /// SSM, each `(user, password, role)` in the default account) before this table's functions.
+    /// Answers the base URL.
+    pub async fn serve(&self, users: &[(&str, &str, inventory::auth::Role)]) -> String {
+        let config = local_stack::moto_sdk_config(moto().endpoint()).await;
+        let path = format!("/{}/users", self.table);
+        let store = authorizer::users::SsmUsers::new(aws_sdk_ssm::Client::new(&config), path.clone());
+        for (user, password, role) in users {
+            let record = authorizer::users::UserRecord {
+                password_hash: authorizer::password::hash_password(password).expect("a hash"),
+                accounts: vec![inventory::http::DEFAULT_ACCOUNT.to_owned()],
+                role: *role,
+            };
+            store.put(user, &record, None).await.expect("user stored");
+        }
+        let store_of = |binary| Store::new(self.client_for(binary), self.table.clone());
+        let functions = Functions {
+            ingest: IngestApp::new(store_of("ingest"), self.settings.clone(), self.clock.clone()),
+            query: QueryApp::new(store_of("query"), self.settings.clone(), self.clock.clone()),
+            delete: DeleteApp::new(store_of("delete"), self.settings.clone(), self.clock.clone()),
+            subscriptions: SubscriptionsApp::new(self.client_for("subscriptions"), &self.settings, self.clock.clone()),
+        };
+        let users = authorizer::users::SsmUsers::new(aws_sdk_ssm::Client::new(&config), path);
+        let authorizer = authorizer::decide::Authorizer::new(users, std::time::Duration::from_secs(60));
+        let api = Arc::new(local_stack::server::Api { authorizer, functions });
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("a loopback port");
+        let address = listener.local_addr().expect("its address");
+        tokio::spawn(local_stack::server::serve(listener, api));
+        format!("http://{address}")
     }
 
     /// A collector storing into this test's table with the test's clock.

@@ -41,7 +41,7 @@ pub const CLAIM_DURATION: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
 /// How long the marker of an added or removed event is kept: longer than Lambda redelivers a
 /// stream record (`MaximumRecordAgeInSeconds`, a day), after which its TTL deletes it.
 pub const LIFECYCLE_MARKER_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(2);
-const MARKER_CLAIMED: &str = "claimed";
+pub(crate) const MARKER_CLAIMED: &str = "claimed";
 const MARKER_FIRED: &str = "fired";
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +82,11 @@ pub struct Notifier {
     clock: Arc<dyn Clock>,
 }
 
+/// The partition of a subscription's markers, one per digest it scheduled (`sk`).
+pub fn scheduled_marker_pk(account: &str, subscription_id: &str) -> String {
+    format!("{account}#fired#{subscription_id}")
+}
+
 /// Where an event's "sent once" marker lives.
 #[derive(Debug, Clone)]
 struct Marker {
@@ -96,7 +101,7 @@ impl Marker {
     /// (subscription, digest): an image is scheduled once per subscription, whatever context.
     fn subscription(added: &ImageAdded, subscription_id: &str) -> Self {
         Self {
-            pk: format!("{}#fired#{subscription_id}", added.account),
+            pk: scheduled_marker_pk(&added.account, subscription_id),
             sk: added.image_digest.clone(),
             context: added.context.clone(),
             expires_at: None,

@@ -35,6 +35,9 @@ pub enum Endpoint {
     ListEcsContainers,
     ListEcsServices,
     ListEcsTasks,
+    Console,
+    ConsoleAsset,
+    ImageScheduled,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,6 +115,10 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/v2/ecs-containers", "query", ListEcsContainers, Some(Read)),
     route("GET", "/v2/ecs-services", "query", ListEcsServices, Some(Read)),
     route("GET", "/v2/ecs-tasks", "query", ListEcsTasks, Some(Read)),
+    // The web console: its page and assets, behind the same basic auth as the JSON it reads.
+    route("GET", "/ui", "query", Console, Some(Read)),
+    route("GET", "/ui/{asset}", "query", ConsoleAsset, Some(Read)),
+    route("GET", "/v2/images/{image_digest}/scheduled", "subscriptions", ImageScheduled, Some(Read)),
 ];
 
 /// The function that answers requests no route matches (API Gateway's `$default` route), with

@@ -216,6 +216,37 @@ impl Subscriptions {
     }
 
     /// The account's subscriptions, optionally of one type and key.
+    /// The account's `runtime_inventory` subscriptions that scheduled `digest` for analysis (their
+    /// marker for it was sent; a claim still being sent is not yet).
+    pub async fn scheduled(&self, account: &str, digest: &str) -> Result<Vec<Subscription>, SubscriptionError> {
+        let subscriptions = self.list(account, Some(RUNTIME_INVENTORY), None).await?;
+        let markers = subscriptions.iter().map(|subscription| async move {
+            let key = crate::notify::scheduled_marker_pk(account, &subscription.subscription_id);
+            let output = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("pk", AttributeValue::S(key))
+                .key("sk", AttributeValue::S(digest.to_owned()))
+                .projection_expression("#state")
+                .expression_attribute_names("#state", "state")
+                .send()
+                .await
+                .map_err(store_error("GetItem"))?;
+            let state = output.item().map(|item| item.get("state").and_then(|state| state.as_s().ok()).cloned());
+            // Markers written before claims existed have no state: they were sent.
+            Ok::<_, SubscriptionError>(
+                matches!(state, Some(state) if state.as_deref() != Some(crate::notify::MARKER_CLAIMED)),
+            )
+        });
+        let sent = futures::future::try_join_all(markers).await?;
+        Ok(subscriptions
+            .into_iter()
+            .zip(sent)
+            .filter_map(|(subscription, sent)| sent.then_some(subscription))
+            .collect())
+    }
+
     pub async fn list(
         &self,
         account: &str,

@@ -117,6 +117,7 @@ async fn main() -> Result<(), Error> {
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
     println!("Runtime Inventory local stack");
     println!("  API:       http://127.0.0.1:{port}  (try GET /version)");
+    println!("  console:   http://127.0.0.1:{port}/ui  (sign in as below)");
     println!("  auth:      HTTP basic, user {LOCAL_USER:?} password {LOCAL_PASSWORD:?} (admin of account admin; local only), users in SSM {LOCAL_USERS_PATH}");
     println!("  AWS (moto): {}  table {}", moto.endpoint(), settings.table_name);
     println!(

@@ -1,6 +1,8 @@
 //! Query function: `GET /v2/inventories`, `GET /v2/clusters`, the detail routes, the
 //! integrations listing, and the API roots `GET /v1` and `GET /v2`.
 
+mod console;
+
 use inventory::auth::Caller;
 use inventory::coverage::{attach_agents, list_clusters};
 use inventory::details::{check_id, DetailReader, Listing, Page};
@@ -89,6 +91,8 @@ impl ApiFunction for QueryApp {
         }
         match endpoint {
             Endpoint::ListInventories => self.list(request, account).await,
+            Endpoint::Console => Ok(console::page(caller)),
+            Endpoint::ConsoleAsset => console::asset(matched.param("asset").unwrap_or_default()),
             Endpoint::ListClusters => {
                 let (now, ttl, stale_after) =
                     (self.clock.now(), self.settings.ttl_delta(), self.settings.stale_after());

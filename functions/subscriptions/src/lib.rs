@@ -3,6 +3,7 @@
 
 use inventory::auth::Caller;
 use inventory::http::{body_bytes, json_response, not_found, ApiError, ApiFunction};
+use inventory::image::Digest;
 use inventory::routes::{Endpoint, Matched};
 use inventory::subscriptions::{NewSubscription, SubscriptionError, SubscriptionUpdate, Subscriptions};
 use inventory::{Clock, Settings, SystemClock};
@@ -60,6 +61,14 @@ impl ApiFunction for SubscriptionsApp {
                         .status(StatusCode::NO_CONTENT)
                         .body(Body::Empty)
                         .expect("static response parts are valid")),
+                    Err(error) => Err(api_error(error)),
+                };
+            }
+            Endpoint::ImageScheduled => {
+                let digest = matched.param("image_digest").unwrap_or_default();
+                let digest = Digest::parse(digest).map_err(|error| ApiError::bad_request("image_digest", error))?;
+                return match self.subscriptions.scheduled(account, digest.as_str()).await {
+                    Ok(scheduled) => Ok(json_response(StatusCode::OK, &serde_json::json!({ "scheduled": scheduled }))),
                     Err(error) => Err(api_error(error)),
                 };
             }

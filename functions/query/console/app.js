@@ -1,0 +1,342 @@
+// Runtime Inventory console: a page of the API itself. Every call goes to the JSON routes with the
+// browser's basic-auth credentials; nothing is loaded from anywhere else. DOM is built with
+// textContent only, so no reported string can become markup.
+"use strict";
+
+const ROLE = document.querySelector('meta[name="ri-role"]').content;
+const IS_ADMIN = ROLE === "admin";
+const PAGE_SIZE = 50;
+const view = document.getElementById("view");
+const statusLine = document.getElementById("status");
+
+function h(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function svg(tag, attrs, ...children) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [key, value] of Object.entries(attrs || {})) node.setAttribute(key, value);
+  for (const child of children.flat()) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  return node;
+}
+
+function say(message, isError) {
+  statusLine.textContent = message || "";
+  statusLine.className = isError ? "error" : "";
+}
+
+async function api(path, options) {
+  // Against the origin: a page opened as http://user:pass@host/ui would make a relative URL
+  // carry the credentials, which fetch refuses.
+  const response = await fetch(new URL(path, location.origin), {
+    credentials: "same-origin",
+    ...options,
+    headers: { Accept: "application/json", ...(options && options.body ? { "Content-Type": "application/json" } : {}) },
+  });
+  if (response.status === 204) return null;
+  const body = await response.json().catch(() => null);
+  if (!response.ok) {
+    const message = (body && (body.message || body.error)) || response.statusText;
+    throw new Error(`${response.status}: ${message}`);
+  }
+  return body;
+}
+
+function ago(iso) {
+  if (!iso) return "";
+  const minutes = Math.round((Date.now() - Date.parse(iso)) / 60000);
+  if (minutes < 1) return "just now";
+  if (minutes < 120) return `${minutes} min ago`;
+  if (minutes < 2880) return `${Math.round(minutes / 60)} h ago`;
+  return `${Math.round(minutes / 1440)} days ago`;
+}
+
+function shortDigest(digest) {
+  return digest ? digest.replace(/^sha256:/, "").slice(0, 12) : "(tag only)";
+}
+
+function workloadText(item) {
+  const list = (item.workloads || []).map((w) => `${w.kind} ${w.name} (${w.containers})`);
+  if (item.workload_count && item.workload_count > list.length) list.push(`… ${item.workload_count} in all`);
+  return list.join(", ");
+}
+
+// ---- charts: plain SVG bars ------------------------------------------------------------------
+
+function barChart(title, bars, options) {
+  const width = 520, rowHeight = 20, labelWidth = options && options.vertical ? 0 : 170;
+  if (!bars.length) return h("figure", {}, h("figcaption", {}, title), h("p", {}, "Nothing to draw yet."));
+  const max = Math.max(1, ...bars.map((bar) => bar.value));
+  let chart;
+  if (options && options.vertical) {
+    // 16 px above the bars for the scale, 20 below for the first and last day.
+    const top = 16, height = 160, gap = 2, barWidth = Math.min(40, Math.max(3, Math.floor(width / bars.length) - gap));
+    chart = svg("svg", { viewBox: `0 0 ${width} ${top + height + 20}`, role: "img", "aria-label": title, width: "100%" },
+      bars.map((bar, index) => {
+        const barHeight = Math.round((bar.value / max) * height);
+        return svg("g", {},
+          svg("rect", { class: "bar", x: index * (barWidth + gap), y: top + height - barHeight, width: barWidth, height: barHeight },
+            svg("title", {}, `${bar.label}: ${bar.value}`)));
+      }),
+      svg("text", { x: 0, y: top + height + 16 }, bars[0].label),
+      svg("text", { x: width, y: top + height + 16, "text-anchor": "end" }, bars[bars.length - 1].label),
+      svg("text", { x: 0, y: 11 }, `${max} at most in a day`));
+  } else {
+    const height = bars.length * rowHeight;
+    chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": title, width: "100%" },
+      bars.map((bar, index) => {
+        const length = Math.max(1, Math.round((bar.value / max) * (width - labelWidth - 40)));
+        const y = index * rowHeight;
+        return svg("g", {},
+          svg("text", { x: 0, y: y + 14 }, bar.label.length > 26 ? bar.label.slice(0, 25) + "…" : bar.label),
+          svg("rect", { class: bar.stale ? "bar stale" : "bar", x: labelWidth, y: y + 3, width: length, height: rowHeight - 6 },
+            svg("title", {}, `${bar.label}: ${bar.value}`)),
+          svg("text", { x: labelWidth + length + 4, y: y + 14 }, bar.value));
+      }));
+  }
+  return h("figure", {}, h("figcaption", {}, title), chart);
+}
+
+// ---- views -----------------------------------------------------------------------------------
+
+async function showClusters() {
+  say("Loading clusters…");
+  const { clusters } = await api("/v2/clusters");
+  clusters.sort((a, b) => (b.stale - a.stale) || a.cluster.localeCompare(b.cluster));
+  const rows = clusters.map((c) => h("tr", { "data-cluster": c.cluster },
+    h("td", {}, c.stale ? h("span", { class: "badge stale" }, "stale") : h("span", { class: "badge ok" }, "reporting")),
+    h("td", {}, h("a", { href: `#/images?context=${encodeURIComponent(c.inventory_type === "ecs" ? c.cluster : c.cluster + "/")}&type=${c.inventory_type}` }, c.cluster)),
+    h("td", {}, c.inventory_type),
+    h("td", {}, (c.sources || []).join(", ")),
+    h("td", { class: "hide-narrow" }, `${c.context_count}: ${c.contexts.slice(0, 5).join(", ")}${c.contexts.length > 5 ? ", …" : ""}`),
+    h("td", { title: c.last_report_at }, ago(c.last_report_at)),
+    h("td", {}, c.container_count),
+    h("td", {}, c.image_count)));
+  view.replaceChildren(
+    h("h2", {}, "Clusters"),
+    h("div", { class: "table-wrap" }, h("table", { id: "clusters" },
+      h("thead", {}, h("tr", {}, ["Status", "Cluster", "Type", "Source", "Contexts", "Last report", "Containers", "Images"].map(
+        (name) => h("th", { scope: "col", class: name === "Contexts" ? "hide-narrow" : undefined }, name)))),
+      h("tbody", {}, rows))),
+    h("div", { class: "charts" },
+      barChart("Images per cluster", clusters.map((c) => ({ label: c.cluster.replace(/^arn:aws:ecs:[^:]+:[^:]+:cluster\//, "ecs/"), value: c.image_count, stale: c.stale }))),
+      h("div", { id: "per-day" })));
+  say(clusters.length ? `${clusters.length} clusters, ${clusters.filter((c) => c.stale).length} stale` : "No cluster has reported yet.");
+  drawNewPerDay();
+}
+
+// New images per day over the retained period, from the images' first sighting (pages of the
+// inventory, at most 20,000 items, so a large inventory does not hold the browser).
+async function drawNewPerDay() {
+  const perDay = new Map();
+  let next = null, pages = 0;
+  do {
+    const page = await api(`/v2/inventories?limit=1000${next ? "&next=" + encodeURIComponent(next) : ""}`);
+    for (const item of page.items) {
+      const day = (item.first_seen || "").slice(0, 10);
+      if (day) perDay.set(day, (perDay.get(day) || 0) + 1);
+    }
+    next = page.next;
+  } while (next && ++pages < 20);
+  const days = [...perDay.keys()].sort();
+  const bars = [];
+  if (days.length) {
+    for (let day = new Date(days[0] + "T00:00:00Z"); day <= new Date(); day.setUTCDate(day.getUTCDate() + 1)) {
+      const key = day.toISOString().slice(0, 10);
+      bars.push({ label: key, value: perDay.get(key) || 0 });
+    }
+  }
+  const target = document.getElementById("per-day");
+  if (target) target.replaceChildren(barChart("New images per day", bars.slice(-120), { vertical: true }));
+}
+
+const imageState = { cursors: [null], page: 0, items: [], sort: null };
+
+function imageFilters() {
+  const params = new URLSearchParams(location.hash.split("?")[1] || "");
+  return { type: params.get("type") || "", context: params.get("context") || "", digest: params.get("digest") || "",
+           kind: params.get("kind") || "", workload: params.get("workload") || "" };
+}
+
+function inventoryQuery(filters, cursor) {
+  const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
+  if (filters.type) query.set("inventory_type", filters.type);
+  if (filters.context) query.set("context", filters.context.endsWith("*") ? filters.context : filters.context + "*");
+  if (filters.digest) query.set("image_digest", filters.digest.trim());
+  if (filters.kind) query.set("workload_kind", filters.kind);
+  if (filters.workload) query.set("workload", filters.workload);
+  if (cursor) query.set("next", cursor);
+  return "/v2/inventories?" + query;
+}
+
+async function showImages() {
+  const filters = imageFilters();
+  const field = (label, name, value, extra) => h("label", {}, label, h("input", { name, value, ...extra }));
+  const select = (label, name, value, options) => h("label", {}, label,
+    h("select", { name }, options.map(([v, text]) => h("option", { value: v, selected: v === value }, text))));
+  const form = h("form", { class: "filters", id: "image-filters", onsubmit: (event) => {
+      event.preventDefault();
+      const data = new FormData(event.target);
+      const params = new URLSearchParams();
+      for (const [key, value] of data) if (value) params.set(key, value);
+      location.hash = "#/images?" + params;
+    } },
+    select("Type", "type", filters.type, [["", "any"], ["kubernetes", "Kubernetes"], ["ecs", "ECS"]]),
+    field("Context starts with", "context", filters.context, { placeholder: "prod-eu-1/" }),
+    field("Image digest", "digest", filters.digest, { placeholder: "sha256:…" }),
+    select("Workload kind", "kind", filters.kind, [["", "any"], ...["Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod", "EcsService", "EcsTaskFamily"].map((k) => [k, k])]),
+    field("Workload", "workload", filters.workload, { placeholder: "payments-*" }),
+    h("button", { type: "submit" }, "Filter"));
+  view.replaceChildren(h("h2", {}, "Images"), form, h("div", { id: "image-page" }));
+  imageState.cursors = [null];
+  imageState.page = 0;
+  imageState.sort = null;
+  await loadImagePage(filters);
+}
+
+async function loadImagePage(filters) {
+  say("Loading images…");
+  const page = await api(inventoryQuery(filters, imageState.cursors[imageState.page]));
+  imageState.items = page.items;
+  imageState.cursors[imageState.page + 1] = page.next || undefined;
+  renderImagePage(filters);
+  say(`${page.items.length} images on page ${imageState.page + 1}${page.next ? "" : " (last page)"}`);
+}
+
+function renderImagePage(filters) {
+  const items = [...imageState.items];
+  if (imageState.sort) {
+    const { key, direction } = imageState.sort;
+    items.sort((a, b) => direction * String(a[key]).localeCompare(String(b[key])));
+  }
+  const sortButton = (label, key) => {
+    const current = imageState.sort && imageState.sort.key === key ? imageState.sort.direction : 0;
+    return h("th", { scope: "col", "aria-sort": current ? (current > 0 ? "ascending" : "descending") : "none" },
+      h("button", { type: "button", onclick: () => {
+        imageState.sort = { key, direction: current > 0 ? -1 : 1 };
+        renderImagePage(filters);
+      } }, `${label} ${current > 0 ? "▲" : current < 0 ? "▼" : "↕"}`));
+  };
+  const rows = items.map((item) => h("tr", {},
+    h("td", {}, item.image_digest ? h("a", { href: `#/image/${encodeURIComponent(item.image_digest)}` }, item.image_tag) : item.image_tag,
+      h("br"), h("code", {}, shortDigest(item.image_digest))),
+    h("td", {}, item.context),
+    h("td", {}, item.container_count),
+    h("td", { class: "hide-narrow" }, workloadText(item)),
+    h("td", { title: item.first_seen }, item.first_seen.slice(0, 16).replace("T", " ")),
+    h("td", { title: item.last_seen }, item.last_seen.slice(0, 16).replace("T", " "))));
+  const pager = h("div", { class: "pager" },
+    h("button", { type: "button", class: "secondary", disabled: imageState.page === 0, onclick: () => { imageState.page -= 1; loadImagePage(filters); } }, "Previous"),
+    h("span", {}, `Page ${imageState.page + 1}`),
+    h("button", { type: "button", class: "secondary", id: "next-page", disabled: !imageState.cursors[imageState.page + 1], onclick: () => { imageState.page += 1; loadImagePage(filters); } }, "Next"));
+  document.getElementById("image-page").replaceChildren(
+    h("div", { class: "table-wrap" }, h("table", { id: "images" },
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Image"), h("th", { scope: "col" }, "Context"), h("th", { scope: "col" }, "Containers"),
+        h("th", { scope: "col", class: "hide-narrow" }, "Workloads"), sortButton("First seen", "first_seen"), sortButton("Last seen", "last_seen"))),
+      h("tbody", {}, rows))),
+    pager);
+}
+
+async function showImage(digest) {
+  say("Finding where it runs…");
+  const [inventory, scheduled] = await Promise.all([
+    api(`/v2/inventories?image_digest=${encodeURIComponent(digest)}`),
+    // A digest is path-safe as it is (an encoded ':' would not match the route).
+    /^sha256:[0-9a-f]{64}$/.test(digest) ? api(`/v2/images/${digest}/scheduled`) : { scheduled: [] },
+  ]);
+  const items = inventory.items;
+  const clusters = new Set(items.map((item) => item.inventory_type === "ecs" ? item.context : item.context.split("/")[0]));
+  view.replaceChildren(
+    h("h2", {}, items.length ? items[0].image_tag : "Image"),
+    h("p", {}, h("code", {}, digest)),
+    h("p", { id: "image-summary" }, items.length ? `Runs in ${items.length} contexts of ${clusters.size} clusters.` : "Not running anywhere in this account's inventory."),
+    h("div", { class: "table-wrap" }, h("table", { id: "image-contexts" },
+      h("thead", {}, h("tr", {}, ["Context", "Type", "Containers", "Workloads", "First seen", "Last seen"].map((name) => h("th", { scope: "col" }, name)))),
+      h("tbody", {}, items.map((item) => h("tr", {},
+        h("td", {}, item.context), h("td", {}, item.inventory_type), h("td", {}, item.container_count),
+        h("td", {}, workloadText(item)), h("td", {}, item.first_seen), h("td", {}, item.last_seen)))))),
+    h("h3", {}, "Scheduled for analysis"),
+    h("p", { id: "image-scheduled" }, scheduled.scheduled.length
+      ? scheduled.scheduled.map((s) => `by subscription ${s.subscription_key} (${s.subscription_id})`).join("; ")
+      : "No subscription has scheduled it."));
+  say("");
+}
+
+async function showSubscriptions() {
+  say("Loading subscriptions…");
+  const subscriptions = await api("/v2/subscriptions?subscription_type=runtime_inventory");
+  const act = (label, action, className) => h("button", { type: "button", class: className, onclick: async (event) => {
+      event.target.disabled = true;
+      try { await action(); await showSubscriptions(); } catch (error) { say(error.message, true); event.target.disabled = false; }
+    } }, label);
+  const rows = subscriptions.map((s) => h("tr", { "data-key": s.subscription_key },
+    h("td", {}, s.subscription_key),
+    h("td", {}, s.active ? h("span", { class: "badge ok" }, "active") : h("span", { class: "badge off" }, "inactive")),
+    h("td", { class: "hide-narrow" }, s.created_at),
+    IS_ADMIN ? h("td", {},
+      act(s.active ? "Deactivate" : "Activate", () => api(`/v2/subscriptions/${s.subscription_id}`, { method: "PUT", body: JSON.stringify({ active: !s.active }) }), "secondary"),
+      " ",
+      h("button", { type: "button", class: "danger", onclick: (event) => {
+        // Two steps instead of a dialog: the second click deletes.
+        event.target.replaceWith(act("Confirm delete", () => api(`/v2/subscriptions/${s.subscription_id}`, { method: "DELETE" }), "danger"));
+      } }, "Delete")) : null));
+  const create = IS_ADMIN ? h("form", { class: "filters", id: "new-subscription", onsubmit: async (event) => {
+      event.preventDefault();
+      const key = new FormData(event.target).get("key").trim();
+      if (!key) return say("A subscription needs a key: a cluster, namespace or ECS ARN prefix.", true);
+      try {
+        await api("/v2/subscriptions", { method: "POST", body: JSON.stringify({ subscription_key: key, subscription_type: "runtime_inventory" }) });
+        await showSubscriptions();
+        say(`Subscription ${key} created (inactive until activated).`);
+      } catch (error) { say(error.message, true); }
+    } },
+    h("label", {}, "Watch a cluster, namespace or ECS ARN prefix", h("input", { name: "key", placeholder: "prod-eu-1" })),
+    h("button", { type: "submit" }, "Create subscription")) : h("p", {}, "Read-only: an admin manages subscriptions.");
+  view.replaceChildren(h("h2", {}, "Subscriptions"), create,
+    h("div", { class: "table-wrap" }, h("table", { id: "subscriptions" },
+      h("thead", {}, h("tr", {}, ["Key", "State", "Created", IS_ADMIN ? "Actions" : null].filter(Boolean).map(
+        (name) => h("th", { scope: "col", class: name === "Created" ? "hide-narrow" : undefined }, name)))),
+      h("tbody", {}, rows))));
+  say(`${subscriptions.length} subscriptions`);
+}
+
+// ---- routing ---------------------------------------------------------------------------------
+
+async function route() {
+  const hash = location.hash || "#/clusters";
+  const [path] = hash.slice(1).split("?");
+  const parts = path.split("/").filter(Boolean);
+  for (const link of document.querySelectorAll("header nav a")) {
+    if (link.dataset.view === (parts[0] === "image" ? "images" : parts[0])) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  try {
+    if (parts[0] === "images") await showImages();
+    else if (parts[0] === "image" && parts[1]) await showImage(decodeURIComponent(parts[1]));
+    else if (parts[0] === "subscriptions") await showSubscriptions();
+    else await showClusters();
+    document.body.dataset.ready = hash;
+  } catch (error) {
+    say(error.message, true);
+    document.body.dataset.ready = hash;
+  }
+}
+
+document.getElementById("who").textContent = `${document.querySelector('meta[name="ri-user"]').content} (${ROLE})`;
+document.getElementById("digest-search").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const digest = document.getElementById("digest-input").value.trim();
+  if (digest) location.hash = `#/image/${encodeURIComponent(digest)}`;
+});
+window.addEventListener("hashchange", () => { document.body.dataset.ready = ""; route(); });
+route();

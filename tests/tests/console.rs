@@ -1,0 +1,128 @@
+//! The web console in headless Chromium against the API on loopback (moto behind it): signing in
+//! through the basic-auth challenge, the clusters posted by the test, a digest search, one image,
+//! paging, a subscription created and activated by an admin, and a read-only user without
+//! buttons. Screenshots of each view go to `target/console-screenshots/`.
+
+use chrono::TimeDelta;
+use integration_tests::browser::{Browser, Page};
+use integration_tests::{day, digest, k8s_report, sample_report, Harness};
+use inventory::auth::Role;
+use lambda_http::http::StatusCode;
+use local_stack::moto::workspace_root;
+use serde_json::json;
+
+const NGINX: &str = "sha256:34410e4ca45948d82e3809cf74acbc5c77e319db2d565f5a589ad0f5670323c3";
+
+async fn shot(page: &Page<'_>, name: &str) {
+    page.screenshot(&workspace_root().join("target/console-screenshots").join(format!("{name}.png"))).await;
+}
+
+/// Opens `hash` and waits until the view has drawn it.
+async fn open(page: &Page<'_>, hash: &str) {
+    page.eval(&format!("location.hash = {}", json!(hash))).await;
+    page.wait_for(&format!("document.body.dataset.ready === {}", json!(hash))).await;
+}
+
+async fn texts(page: &Page<'_>, selector: &str) -> Vec<String> {
+    let expression =
+        format!("[...document.querySelectorAll({})].map(node => node.textContent.trim())", json!(selector));
+    serde_json::from_value(page.eval(&expression).await).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_shows_the_inventory_and_lets_only_admins_manage_subscriptions() {
+    let harness = Harness::new(120, false).await;
+    let staging = k8s_report("staging", day(0), &[("default", "app:1", 1)]);
+    assert_eq!(harness.post_k8s(&staging).await.status, StatusCode::CREATED);
+    let bulk: Vec<(&str, &str, u64)> = (100..160).map(|n| ("jobs", "batch:1", n)).collect();
+    assert_eq!(
+        harness.post_k8s(&k8s_report("bulk", day(0) + TimeDelta::hours(10), &bulk)).await.status,
+        StatusCode::CREATED
+    );
+    assert_eq!(harness.post_ecs(&sample_report("post-ecs-inventory.json")).await.status, StatusCode::CREATED);
+    assert_eq!(harness.post_k8s(&sample_report("post-kubernetes-inventory.json")).await.status, StatusCode::CREATED);
+    let mut notifications = harness.notifications().await;
+    let base =
+        harness.serve(&[("alice", "alice-password", Role::Admin), ("victor", "victor-password", Role::ReadOnly)]).await;
+
+    let browser = Browser::launch().await;
+    let admin = browser.page("alice", "alice-password").await;
+    // Signing in: the server's 401 challenge is answered as the browser's prompt would be.
+    admin.navigate(&format!("{base}/ui")).await;
+    admin.wait_for("document.body.dataset.ready === '#/clusters'").await;
+    assert_eq!(admin.eval("document.getElementById('who').textContent").await, "alice (admin)");
+    let clusters = texts(&admin, "#clusters tbody tr td:nth-child(2)").await;
+    assert!(clusters.contains(&"prod-eu-1".to_owned()) && clusters.contains(&"bulk".to_owned()), "{clusters:?}");
+    let statuses = texts(&admin, "#clusters tbody tr td:first-child").await;
+    assert_eq!(statuses.first().map(String::as_str), Some("stale"), "stale clusters first: {statuses:?}");
+    admin.wait_for("document.querySelector('#per-day svg')").await;
+    shot(&admin, "clusters").await;
+
+    // "Where does this run?": one search box, one step.
+    admin.eval(&format!("document.getElementById('digest-input').value = {}", json!(NGINX))).await;
+    admin.eval("document.querySelector('#digest-search button').click()").await;
+    let image_hash = format!("#/image/{}", NGINX.replace(':', "%3A"));
+    admin.wait_for(&format!("document.body.dataset.ready === {}", json!(image_hash))).await;
+    let contexts = texts(&admin, "#image-contexts tbody tr td:first-child").await;
+    assert!(contexts.contains(&"prod-eu-1/default".to_owned()), "{contexts:?}");
+    assert!(contexts.iter().any(|context| context.starts_with("arn:aws:ecs:")), "{contexts:?}");
+    shot(&admin, "image").await;
+
+    // The table pages through `next`: 60 images of one cluster, 50 a page.
+    open(&admin, "#/images?context=bulk%2F").await;
+    assert_eq!(texts(&admin, "#images tbody tr").await.len(), 50);
+    admin.eval("document.getElementById('next-page').click()").await;
+    admin.wait_for("document.querySelectorAll('#images tbody tr').length === 10").await;
+    admin.eval("document.querySelector('#images th:nth-child(5) button').click()").await;
+    shot(&admin, "images").await;
+
+    // An admin creates a subscription and activates it.
+    open(&admin, "#/subscriptions").await;
+    admin.eval("document.querySelector('#new-subscription input').value = 'prod-eu-1'").await;
+    admin.eval("document.querySelector('#new-subscription button').click()").await;
+    admin.wait_for("document.querySelector('#subscriptions tr[data-key=\"prod-eu-1\"] .badge.off')").await;
+    admin.eval("document.querySelector('#subscriptions tr[data-key=\"prod-eu-1\"] button.secondary').click()").await;
+    admin.wait_for("document.querySelector('#subscriptions tr[data-key=\"prod-eu-1\"] .badge.ok')").await;
+    shot(&admin, "subscriptions").await;
+
+    // A new image in prod-eu-1 fires it, and the image's view says so.
+    let newer = k8s_report("prod-eu-1", day(1), &[("default", "app:9", 9)]);
+    assert_eq!(harness.post_k8s(&newer).await.status, StatusCode::CREATED);
+    let batch = notifications.next_event().await;
+    assert!(notifications.deliver(batch).await.batch_item_failures.is_empty());
+    open(&admin, &format!("#/image/{}", digest(9).replace(':', "%3A"))).await;
+    let scheduled = admin.eval("document.getElementById('image-scheduled').textContent").await;
+    assert!(scheduled.as_str().unwrap().contains("by subscription prod-eu-1"), "{scheduled}");
+
+    // A read-only user sees the subscription without any button.
+    let viewer = browser.page("victor", "victor-password").await;
+    viewer.navigate(&format!("{base}/ui#/subscriptions")).await;
+    viewer.wait_for("document.body.dataset.ready === '#/subscriptions'").await;
+    assert_eq!(viewer.eval("document.getElementById('who').textContent").await, "victor (read-only)");
+    assert_eq!(texts(&viewer, "#subscriptions tbody tr td:first-child").await, ["prod-eu-1"]);
+    assert_eq!(viewer.eval("document.querySelectorAll('main button, #new-subscription').length").await, 0);
+    shot(&viewer, "subscriptions-read-only").await;
+
+    // A phone's width: the page fits, tables scroll inside their frame.
+    viewer.resize(390, 844, true).await;
+    open(&viewer, "#/clusters").await;
+    viewer.wait_for("document.querySelector('#per-day svg')").await;
+    assert!(viewer.eval("document.documentElement.scrollWidth").await.as_u64().unwrap() <= 390);
+    shot(&viewer, "clusters-phone").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_credentials_the_console_asks_for_them() {
+    let harness = Harness::new(120, false).await;
+    let base = harness.serve(&[("alice", "alice-password", Role::Admin)]).await;
+    let browser = Browser::launch().await;
+    let stranger = browser.page("mallory", "wrong").await;
+    stranger.navigate(&format!("{base}/ui")).await;
+    // The prompt is cancelled after a wrong password: the 401 page stays, no console.
+    stranger.wait_for("document.readyState === 'complete' && !document.getElementById('view')").await;
+    let body = stranger.eval("document.body ? document.body.textContent : ''").await;
+    assert!(
+        body.as_str().unwrap_or_default().contains("unauthorized") || body.as_str().unwrap_or_default().contains("401"),
+        "{body}"
+    );
+}
