@@ -514,7 +514,13 @@ fn response_of(response: lambda_http::Response<lambda_http::Body>) -> Response {
         std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(bytes.as_slice()), &mut plain).expect("gzip body");
         bytes = plain;
     }
-    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
+    let json = headers.get(lambda_http::http::header::CONTENT_TYPE).is_none_or(|kind| kind == "application/json");
+    let body = match (bytes.is_empty(), json) {
+        (true, _) => Value::Null,
+        (false, true) => serde_json::from_slice(&bytes).expect("JSON body"),
+        // The console's page and assets.
+        (false, false) => Value::String(String::from_utf8_lossy(&bytes).into_owned()),
+    };
     Response { status, headers, body }
 }
 

@@ -103,6 +103,12 @@ async fn the_console_shows_the_inventory_and_lets_only_admins_manage_subscriptio
     assert_eq!(viewer.eval("document.querySelectorAll('main button, #new-subscription').length").await, 0);
     shot(&viewer, "subscriptions-read-only").await;
 
+    // The admin deletes it: two clicks.
+    open(&admin, "#/subscriptions").await;
+    admin.eval("document.querySelector('#subscriptions tr[data-key=\"prod-eu-1\"] button.danger').click()").await;
+    admin.eval("document.querySelector('#subscriptions tr[data-key=\"prod-eu-1\"] button.danger').click()").await;
+    admin.wait_for("document.querySelectorAll('#subscriptions tbody tr').length === 0").await;
+
     // A phone's width: the page fits, tables scroll inside their frame.
     viewer.resize(390, 844, true).await;
     open(&viewer, "#/clusters").await;
