@@ -61,6 +61,22 @@ pub struct ContextSummary {
     pub write_requests: u64,
 }
 
+impl ContextSummary {
+    /// Nothing done yet.
+    fn new(context: &str) -> Self {
+        Self {
+            context: context.to_owned(),
+            status: ContextStatus::Stored,
+            error: None,
+            containers: 0,
+            images_added: 0,
+            images_removed: 0,
+            images_unchanged: 0,
+            write_requests: 0,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IngestSummary {
     pub inventory_type: InventoryType,
@@ -108,16 +124,8 @@ impl Ingestor {
         let meta = ReportMeta { time: timestamp, source };
         let mut summaries: Vec<ContextSummary> = futures::stream::iter(contexts)
             .map(|snapshot| async move {
-                let mut summary = ContextSummary {
-                    context: snapshot.context.clone(),
-                    status: ContextStatus::Stored,
-                    error: None,
-                    containers: snapshot.details.keys().filter(|key| key.starts_with("c#")).count() as u32,
-                    images_added: 0,
-                    images_removed: 0,
-                    images_unchanged: 0,
-                    write_requests: 0,
-                };
+                let mut summary = ContextSummary::new(&snapshot.context);
+                summary.containers = snapshot.container_count();
                 let desired = Desired::Report(&snapshot);
                 if let Err(error) = self.ingest_context(account, inventory_type, meta, desired, &mut summary).await {
                     summary.status = match error {
@@ -157,16 +165,7 @@ impl Ingestor {
         source: crate::model::ReportSource,
         derive: &(dyn Fn(&StoredContext, DateTime<Utc>) -> Option<ContextSnapshot> + Sync),
     ) -> Result<ContextSummary, IngestError> {
-        let mut summary = ContextSummary {
-            context: context.to_owned(),
-            status: ContextStatus::Stored,
-            error: None,
-            containers: 0,
-            images_added: 0,
-            images_removed: 0,
-            images_unchanged: 0,
-            write_requests: 0,
-        };
+        let mut summary = ContextSummary::new(context);
         let report = ReportMeta { time: self.clock.now(), source };
         self.ingest_context(account, inventory_type, report, Desired::Derived(context, derive), &mut summary).await?;
         Ok(summary)
@@ -212,7 +211,7 @@ impl Ingestor {
                     (&derived, hash, Some(plan))
                 }
             };
-            summary.containers = snapshot.details.keys().filter(|key| key.starts_with("c#")).count() as u32;
+            summary.containers = snapshot.container_count();
             let decided = match decided {
                 Some(plan) => plan,
                 None => {

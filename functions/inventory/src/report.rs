@@ -118,6 +118,11 @@ pub struct ContextSnapshot {
 }
 
 impl ContextSnapshot {
+    /// How many containers it has.
+    pub fn container_count(&self) -> u32 {
+        self.details.keys().filter(|key| key.starts_with("c#")).count() as u32
+    }
+
     /// A hash of what the report says about the context's items (not its namespace metadata,
     /// which the context record holds itself): equal hashes mean nothing to write but the
     /// report time. XXH3-128: fast enough to hash every report, and 128 bits make an
