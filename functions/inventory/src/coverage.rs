@@ -121,31 +121,16 @@ pub async fn list_clusters(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{inventory_pk, KIND_CONTEXT};
     use chrono::TimeZone;
 
     fn record(inventory_type: InventoryType, context: &str, minutes_ago: i64, source: ReportSource) -> ContextRecord {
         let now = Utc.with_ymd_and_hms(2026, 12, 2, 12, 0, 0).unwrap();
         ContextRecord {
-            version: 1,
-            pk: inventory_pk("admin", inventory_type, context),
-            sk: context.into(),
-            kind: KIND_CONTEXT.into(),
-            inventory_type,
-            context: context.into(),
-            last_report_at: Some(now - TimeDelta::minutes(minutes_ago)),
             first_seen: Some(now - TimeDelta::days(3)),
-            updated_at: None,
-            namespace: None,
             source: Some(source),
-            expires_at: None,
-            context_pk: None,
             detail_counts: Some([("c".to_owned(), 4), ("i".to_owned(), 2)].into()),
-            content_hash: None,
-            refresh_due_at: None,
             report_interval_seconds: Some(60),
-            lock_owner: None,
-            lock_until: None,
+            ..ContextRecord::reported("admin", inventory_type, context, now - TimeDelta::minutes(minutes_ago))
         }
     }
 

@@ -264,7 +264,7 @@ fn details_only_used_by(stored: &StoredContext, image_key: &str) -> Vec<String> 
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
-    use crate::model::{ContextRecord, ImageContent, ImageRecord, Tracking, KIND_CONTEXT, KIND_IMAGE};
+    use crate::model::{ContextRecord, ImageContent, ImageRecord, Tracking, KIND_IMAGE};
     use crate::store::encode;
     use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemError;
     use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
@@ -284,24 +284,9 @@ mod tests {
         let pk = inventory_pk("admin", InventoryType::Kubernetes, "c/a");
         let record = ContextRecord {
             version: 3,
-            pk: pk.clone(),
-            sk: "c/a".into(),
-            kind: KIND_CONTEXT.into(),
-            inventory_type: InventoryType::Kubernetes,
-            context: "c/a".into(),
-            last_report_at: Some(now),
             first_seen: Some(now),
             updated_at: Some(now),
-            namespace: None,
-            source: None,
-            expires_at: None,
-            context_pk: None,
-            detail_counts: None,
-            content_hash: None,
-            refresh_due_at: None,
-            report_interval_seconds: None,
-            lock_owner: None,
-            lock_until: None,
+            ..ContextRecord::reported("admin", InventoryType::Kubernetes, "c/a", now)
         };
         let tracking = Tracking { first_seen: now, last_seen: now, present: true, updated_at: now, expires_at: None };
         let image = ImageRecord {

@@ -272,6 +272,38 @@ pub struct ContextRecord {
 }
 
 impl ContextRecord {
+    /// A context record last reported at `last_report_at`, every optional field empty: the
+    /// tests' starting point, which each test overrides with what it is about.
+    #[cfg(test)]
+    pub fn reported(
+        account: &str,
+        inventory_type: InventoryType,
+        context: &str,
+        last_report_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            version: 1,
+            pk: inventory_pk(account, inventory_type, context),
+            sk: context.into(),
+            kind: KIND_CONTEXT.into(),
+            inventory_type,
+            context: context.into(),
+            last_report_at: Some(last_report_at),
+            first_seen: None,
+            updated_at: None,
+            namespace: None,
+            source: None,
+            expires_at: None,
+            context_pk: None,
+            detail_counts: None,
+            content_hash: None,
+            refresh_due_at: None,
+            report_interval_seconds: None,
+            lock_owner: None,
+            lock_until: None,
+        }
+    }
+
     /// Whether a lease on the context is held at `now`.
     pub fn lease_is_live(&self, now: DateTime<Utc>) -> bool {
         self.lock_until.is_some_and(|until| until >= now.timestamp())

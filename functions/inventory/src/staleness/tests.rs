@@ -1,5 +1,4 @@
 use super::*;
-use crate::model::{inventory_pk, KIND_CONTEXT};
 use chrono::{TimeDelta, TimeZone};
 
 fn now() -> DateTime<Utc> {
@@ -11,26 +10,10 @@ fn settings() -> Settings {
 }
 
 fn record(account: &str, context: &str, minutes_ago: i64) -> ContextRecord {
+    let last_report_at = now() - TimeDelta::minutes(minutes_ago);
     ContextRecord {
-        version: 1,
-        pk: inventory_pk(account, InventoryType::Kubernetes, context),
-        sk: context.into(),
-        kind: KIND_CONTEXT.into(),
-        inventory_type: InventoryType::Kubernetes,
-        context: context.into(),
-        last_report_at: Some(now() - TimeDelta::minutes(minutes_ago)),
-        first_seen: None,
-        updated_at: None,
-        namespace: None,
         source: Some(ReportSource::K8sInventory),
-        expires_at: None,
-        context_pk: None,
-        detail_counts: None,
-        content_hash: None,
-        refresh_due_at: None,
-        report_interval_seconds: None,
-        lock_owner: None,
-        lock_until: None,
+        ..ContextRecord::reported(account, InventoryType::Kubernetes, context, last_report_at)
     }
 }
 
