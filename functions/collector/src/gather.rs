@@ -7,6 +7,7 @@ use aws_sdk_ecs::types::{DesiredStatus, Failure, ServiceField, Tag, TaskField};
 #[cfg(test)]
 use chrono::TimeDelta;
 use chrono::{DateTime, Utc};
+use inventory::ecs_events::SERVICE_GROUP_PREFIX;
 use inventory::model::Metadata;
 use inventory::report::{EcsContainer, EcsReport, EcsService, EcsTask};
 use inventory::Clock;
@@ -20,8 +21,6 @@ pub const TASKS_PER_CALL: usize = 100;
 /// The most a `DescribeServices` call takes.
 pub const SERVICES_PER_CALL: usize = 10;
 const CLUSTERS_PER_PAGE: i32 = 100;
-/// Tasks started by a service carry this prefix before the service name in `group`.
-const SERVICE_GROUP_PREFIX: &str = "service:";
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatherError {

@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 
 /// The `detail-type` of the events.
 pub const TASK_STATE_CHANGE: &str = "ECS Task State Change";
-/// The group of a task a service started: `service:<name>`.
-const SERVICE_GROUP_PREFIX: &str = "service:";
+/// The group of a task a service started: `service:<name>` (the collector reads it too).
+pub const SERVICE_GROUP_PREFIX: &str = "service:";
 
 /// The fields of an event's `detail` this service uses (AWS documents many more).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

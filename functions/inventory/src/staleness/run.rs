@@ -93,8 +93,9 @@ impl StalenessCheck {
                     Step::Forget => summary.forgotten += 1,
                 },
                 Err(error) => {
-                    tracing::error!(cluster = %key.sort_key(), error = %chain(&error), "coverage check step failed");
-                    summary.errors.push(format!("{}: {}", key.sort_key(), chain(&error)));
+                    let error = chain(&error);
+                    tracing::error!(cluster = %key.sort_key(), %error, "coverage check step failed");
+                    summary.errors.push(format!("{}: {error}", key.sort_key()));
                 }
             }
         }
