@@ -110,3 +110,17 @@ async fn duplicates_and_bad_requests_are_rejected() {
     let empty_update = harness.call_path("put-subscription.json", Some(&path), Some("{}"), Some("admin"), &[]).await;
     assert_eq!(empty_update.status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn which_subscriptions_scheduled_an_image_is_answered_and_a_bad_digest_refused() {
+    let harness = Harness::new(120, false).await;
+    let digest = integration_tests::digest(1);
+    let path = format!("/v2/images/{digest}/scheduled");
+    let none = harness.call_path("get-image-scheduled.json", Some(&path), None, Some("admin"), &[]).await;
+    assert_eq!((none.status, &none.body), (StatusCode::OK, &serde_json::json!({"scheduled": []})));
+
+    let bad = harness
+        .call_path("get-image-scheduled.json", Some("/v2/images/latest/scheduled"), None, Some("admin"), &[])
+        .await;
+    assert_eq!((bad.status, bad.body["detail"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("image_digest")));
+}
