@@ -154,7 +154,7 @@ fn present_report(
 }
 
 fn snapshot(report: EcsReport, now: DateTime<Utc>) -> Option<ContextSnapshot> {
-    validate_ecs(report, now).ok()?.contexts.pop()
+    validate_ecs(report, now).ok()?.contexts.pop().map(crate::report::ContextReport::into_snapshot)
 }
 
 /// The context with the event's task present at the event's version, unless the stored task is

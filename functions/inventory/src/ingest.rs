@@ -9,7 +9,7 @@ use crate::model::{
     KIND_CONTEXT, KIND_DETAIL,
 };
 use crate::plan::{plan_context, plan_from_record, ContextPlan, Plan, ReportMeta, Retention, StoredContext, Write};
-use crate::report::{ContextSnapshot, ItemNotes, ParsedReport};
+use crate::report::{ContextReport, ContextSnapshot, ItemNotes, ParsedReport};
 use crate::settings::Settings;
 use crate::store::{backoff, encode, BatchWrite, Expect, Store, StoreError};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -119,24 +119,14 @@ impl Ingestor {
     }
 
     /// Stores every context of a report; one context failing does not stop the others.
-    pub async fn ingest(&self, account: &str, report: ParsedReport) -> IngestSummary {
+    pub async fn ingest(&self, account: &str, report: ParsedReport<'_>) -> IngestSummary {
         let ParsedReport { inventory_type, source, timestamp, contexts, notes } = report;
         let meta = ReportMeta { time: timestamp, source };
-        let mut summaries: Vec<ContextSummary> = futures::stream::iter(contexts)
-            .map(|snapshot| async move {
-                let mut summary = ContextSummary::new(&snapshot.context);
-                summary.containers = snapshot.container_count();
-                let desired = Desired::Report(&snapshot);
-                if let Err(error) = self.ingest_context(account, inventory_type, meta, desired, &mut summary).await {
-                    summary.status = match error {
-                        IngestError::Busy(_) => ContextStatus::Busy,
-                        _ => ContextStatus::Failed,
-                    };
-                    tracing::error!(account, context = %snapshot.context, %error, "storing a context failed");
-                    summary.error = Some(error.to_string());
-                }
-                summary
-            })
+        // Collected first: a stream mapping borrowed contexts through a closure trips rustc's
+        // `Send` check of the handler's future (rust-lang/rust#102211).
+        let pending: Vec<_> =
+            contexts.iter().map(|content| self.ingest_report_context(account, inventory_type, meta, content)).collect();
+        let mut summaries: Vec<ContextSummary> = futures::stream::iter(pending)
             .buffer_unordered(CONTEXT_CONCURRENCY)
             .collect()
             .await;
@@ -152,6 +142,27 @@ impl Ingestor {
             contexts: summaries,
             notes,
         }
+    }
+
+    async fn ingest_report_context(
+        &self,
+        account: &str,
+        inventory_type: InventoryType,
+        meta: ReportMeta,
+        content: &ContextReport<'_>,
+    ) -> ContextSummary {
+        let mut summary = ContextSummary::new(&content.context);
+        summary.containers = content.container_count;
+        let desired = Desired::Report(content);
+        if let Err(error) = self.ingest_context(account, inventory_type, meta, desired, &mut summary).await {
+            summary.status = match error {
+                IngestError::Busy(_) => ContextStatus::Busy,
+                _ => ContextStatus::Failed,
+            };
+            tracing::error!(account, context = %content.context, %error, "storing a context failed");
+            summary.error = Some(error.to_string());
+        }
+        summary
     }
 
     /// Stores one context whose new content is derived from what is stored (an ECS task state
@@ -180,11 +191,6 @@ impl Ingestor {
         summary: &mut ContextSummary,
     ) -> Result<(), IngestError> {
         let context = desired.context();
-        // Derived content is hashed once derived, on each attempt.
-        let report_hash = match desired {
-            Desired::Report(snapshot) => snapshot.content_hash(),
-            Desired::Derived(..) => String::new(),
-        };
         for attempt in 0..MAX_CONTEXT_ATTEMPTS {
             if attempt > 0 {
                 tokio::time::sleep(backoff(attempt + 2)).await;
@@ -195,39 +201,34 @@ impl Ingestor {
             if previous.as_ref().is_some_and(|record| record.lease_is_live(now)) {
                 continue;
             }
-            let derived;
-            let (snapshot, content_hash, decided) = match desired {
-                Desired::Report(snapshot) => {
-                    let decided =
-                        plan_from_record(previous.as_ref(), snapshot, &report_hash, report, now, self.retention());
-                    (snapshot, report_hash.clone(), decided)
+            let decided = match desired {
+                Desired::Report(content) => {
+                    let hash = &content.content_hash;
+                    match plan_from_record(previous.as_ref(), content.namespace.as_ref(), hash, report, now, self.retention()) {
+                        Some(plan) => plan,
+                        None => {
+                            let stored =
+                                self.store.load_items(account, inventory_type, context, previous.clone()).await?;
+                            // Built only now: most reports are decided from the record.
+                            plan_context(stored, &content.snapshot(), hash, report, now, self.retention())
+                        }
+                    }
                 }
                 Desired::Derived(_, derive) => {
                     let stored = self.store.load_items(account, inventory_type, context, previous.clone()).await?;
-                    let Some(snapshot) = derive(&stored, now) else { return Ok(()) };
-                    derived = snapshot;
-                    let hash = derived.content_hash();
-                    let plan = plan_context(stored, &derived, &hash, report, now, self.retention());
-                    (&derived, hash, Some(plan))
-                }
-            };
-            summary.containers = snapshot.container_count();
-            let decided = match decided {
-                Some(plan) => plan,
-                None => {
-                    let stored =
-                        self.store.load_items(account, inventory_type, &snapshot.context, previous.clone()).await?;
-                    plan_context(stored, snapshot, &content_hash, report, now, self.retention())
+                    let Some(derived) = derive(&stored, now) else { return Ok(()) };
+                    summary.containers = derived.container_count();
+                    plan_context(stored, &derived, &derived.content_hash(), report, now, self.retention())
                 }
             };
             let plan = match decided {
                 Plan::Stale { last_report_at } => {
-                    tracing::info!(context = %snapshot.context, %last_report_at, report_time = %report.time, "ignoring an older report");
+                    tracing::info!(context, %last_report_at, report_time = %report.time, "ignoring an older report");
                     summary.status = ContextStatus::Stale;
                     return Ok(());
                 }
                 Plan::Superseded { last_report_at } => {
-                    tracing::info!(context = %snapshot.context, %last_report_at, source = ?report.source, "the collector reports this context; not stored");
+                    tracing::info!(context, %last_report_at, source = ?report.source, "the collector reports this context; not stored");
                     summary.status = ContextStatus::Superseded;
                     return Ok(());
                 }
@@ -241,18 +242,18 @@ impl Ingestor {
             };
             let record = ContextRecord {
                 version: previous.as_ref().map_or(0, |record| record.version) + 1,
-                pk: inventory_pk(account, inventory_type, &snapshot.context),
-                sk: snapshot.context.clone(),
+                pk: inventory_pk(account, inventory_type, context),
+                sk: context.to_owned(),
                 kind: KIND_CONTEXT.to_owned(),
                 inventory_type,
-                context: snapshot.context.clone(),
+                context: context.to_owned(),
                 last_report_at: Some(state.last_report_at),
                 first_seen: Some(state.first_seen),
                 updated_at: Some(now),
                 namespace: state.namespace.clone(),
                 source: Some(state.source),
                 expires_at: state.expires_at,
-                context_pk: Some(contexts_pk(account, inventory_type, &snapshot.context)),
+                context_pk: Some(contexts_pk(account, inventory_type, context)),
                 detail_counts: Some(state.detail_counts.clone()),
                 content_hash: Some(state.content_hash.clone()),
                 refresh_due_at: state.refresh_due_at,
@@ -283,7 +284,7 @@ impl Ingestor {
             };
             summary.write_requests += 1;
             summary.write_requests +=
-                lease.write(item_writes(account, inventory_type, &snapshot.context, &plan)).await?;
+                lease.write(item_writes(account, inventory_type, context, &plan)).await?;
             lease.commit(record).await?;
             summary.write_requests += 1;
             return Ok(());
@@ -295,14 +296,14 @@ impl Ingestor {
 /// The content a context is to hold: a report's, or one derived from what is stored.
 #[derive(Clone, Copy)]
 enum Desired<'a> {
-    Report(&'a ContextSnapshot),
+    Report(&'a ContextReport<'a>),
     Derived(&'a str, &'a (dyn Fn(&StoredContext, DateTime<Utc>) -> Option<ContextSnapshot> + Sync)),
 }
 
 impl Desired<'_> {
     fn context(&self) -> &str {
         match self {
-            Self::Report(snapshot) => &snapshot.context,
+            Self::Report(content) => &content.context,
             Self::Derived(context, _) => context,
         }
     }

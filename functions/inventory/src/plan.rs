@@ -249,7 +249,7 @@ fn refused(record: Option<&ContextRecord>, report: ReportMeta) -> Option<Plan> {
 /// falls due for a refresh. `None`: the items must be read (`plan_context`).
 pub fn plan_from_record(
     record: Option<&ContextRecord>,
-    snapshot: &ContextSnapshot,
+    namespace: Option<&NamespaceMeta>,
     content_hash: &str,
     report: ReportMeta,
     now: DateTime<Utc>,
@@ -262,7 +262,7 @@ pub fn plan_from_record(
     let last_report = record.last_report_at.filter(|at| is_live(*at, now, retention.ttl))?;
     let unchanged = record.content_hash.as_deref() == Some(content_hash)
         && record.refresh_due_at.is_none_or(|due| report.time.timestamp() < due)
-        && record.namespace == snapshot.namespace
+        && record.namespace.as_ref() == namespace
         && record.source == Some(report.source)
         && record.expires_at.is_some() == retention.ttl.is_some()
         && record.context_pk.is_some();
@@ -275,7 +275,7 @@ pub fn plan_from_record(
     let state = ContextState {
         last_report_at: report.time,
         first_seen: record.first_seen?,
-        namespace: snapshot.namespace.clone(),
+        namespace: namespace.cloned(),
         source: report.source,
         expires_at: retention.ttl.map(|ttl| (report.time + ttl).timestamp()),
         detail_counts,
@@ -543,7 +543,7 @@ mod tests {
 
     fn from_record(stored: &StoredContext, images: &[&str], time: DateTime<Utc>) -> Option<Plan> {
         let snapshot = snapshot(images);
-        plan_from_record(stored.record.as_ref(), &snapshot, &snapshot.content_hash(), agent(time), time, KEEP)
+        plan_from_record(stored.record.as_ref(), snapshot.namespace.as_ref(), &snapshot.content_hash(), agent(time), time, KEEP)
     }
 
     #[test]

@@ -94,14 +94,92 @@ impl ItemNotes {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct ParsedReport {
+/// A validated report; a Kubernetes report's contexts borrow from its body until built.
+#[derive(Debug)]
+pub struct ParsedReport<'a> {
     pub inventory_type: InventoryType,
     pub source: ReportSource,
     pub timestamp: DateTime<Utc>,
     /// Empty for the ECS agent's credential check.
+    pub contexts: Vec<ContextReport<'a>>,
+    pub notes: ItemNotes,
+}
+
+/// One context of a report: what decides whether it changed, and its content, built only when
+/// it did (most reports repeat what is stored, and building is most of a report's CPU).
+pub struct ContextReport<'a> {
+    pub context: String,
+    pub namespace: Option<NamespaceMeta>,
+    pub container_count: u32,
+    /// Equal hashes mean equal content; unequal ones need not mean a change.
+    pub content_hash: String,
+    content: Content<'a>,
+}
+
+enum Content<'a> {
+    Built(ContextSnapshot),
+    Kubernetes(kubernetes::NamespaceContent<'a>),
+}
+
+impl ContextReport<'_> {
+    /// The context's content as it is stored.
+    pub fn snapshot(&self) -> std::borrow::Cow<'_, ContextSnapshot> {
+        match &self.content {
+            Content::Built(snapshot) => std::borrow::Cow::Borrowed(snapshot),
+            Content::Kubernetes(content) => {
+                std::borrow::Cow::Owned(content.build(self.context.clone(), self.namespace.clone()))
+            }
+        }
+    }
+
+    pub fn into_snapshot(self) -> ContextSnapshot {
+        match self.content {
+            Content::Built(snapshot) => snapshot,
+            Content::Kubernetes(content) => content.build(self.context, self.namespace),
+        }
+    }
+}
+
+/// A report with every context built, for tests that look at the stored form.
+#[cfg(test)]
+#[derive(Debug)]
+pub(crate) struct BuiltReport {
+    pub source: ReportSource,
+    pub timestamp: DateTime<Utc>,
     pub contexts: Vec<ContextSnapshot>,
     pub notes: ItemNotes,
+}
+
+#[cfg(test)]
+impl ParsedReport<'_> {
+    pub(crate) fn built(self) -> BuiltReport {
+        let contexts = self.contexts.into_iter().map(ContextReport::into_snapshot).collect();
+        BuiltReport { source: self.source, timestamp: self.timestamp, contexts, notes: self.notes }
+    }
+}
+
+impl From<ContextSnapshot> for ContextReport<'_> {
+    fn from(snapshot: ContextSnapshot) -> Self {
+        Self {
+            context: snapshot.context.clone(),
+            namespace: snapshot.namespace.clone(),
+            container_count: snapshot.container_count(),
+            content_hash: snapshot.content_hash(),
+            content: Content::Built(snapshot),
+        }
+    }
+}
+
+impl fmt::Debug for ContextReport<'_> {
+    fn fmt(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter
+            .debug_struct("ContextReport")
+            .field("context", &self.context)
+            .field("container_count", &self.container_count)
+            .field("content_hash", &self.content_hash)
+            .field("built", &matches!(self.content, Content::Built(_)))
+            .finish_non_exhaustive()
+    }
 }
 
 /// Everything one report says about one context (a namespace or an ECS cluster).
@@ -393,24 +471,45 @@ impl Skip {
 
 /// A required text field of an item: trimmed, non-empty, bounded, no control characters.
 fn required(field: &'static str, value: &str, max_bytes: usize) -> Result<String, Skip> {
-    match optional(field, Some(value), max_bytes)? {
-        Some(value) => Ok(value),
-        None => Err(Skip::new(field, "must not be empty")),
-    }
+    checked(field, value, max_bytes).map(str::to_owned)
 }
 
 /// An optional text field: empty counts as absent.
 fn optional(field: &'static str, value: Option<&str>, max_bytes: usize) -> Result<Option<String>, Skip> {
-    let Some(value) = value.map(str::trim).filter(|value| !value.is_empty()) else {
+    Ok(checked_optional(field, value, max_bytes)?.map(str::to_owned))
+}
+
+/// `required`, borrowed.
+fn checked<'v>(field: &'static str, value: &'v str, max_bytes: usize) -> Result<&'v str, Skip> {
+    checked_optional(field, Some(value), max_bytes)?.ok_or_else(|| Skip::new(field, "must not be empty"))
+}
+
+/// `optional`, borrowed.
+fn checked_optional<'v>(field: &'static str, value: Option<&'v str>, max_bytes: usize) -> Result<Option<&'v str>, Skip> {
+    let Some(value) = value.and_then(present) else {
         return Ok(None);
     };
     if value.len() > max_bytes {
         return Err(Skip::new(field, format!("is {} bytes; at most {max_bytes} are accepted", value.len())));
     }
-    if value.chars().any(char::is_control) {
+    if has_control(value) {
         return Err(Skip::new(field, "must not contain control characters"));
     }
-    Ok(Some(value.to_owned()))
+    Ok(Some(value))
+}
+
+/// A text field as stored: trimmed, and absent when empty.
+fn present(value: &str) -> Option<&str> {
+    Some(value.trim()).filter(|value| !value.is_empty())
+}
+
+/// Whether `value` holds a control character (`char::is_control`: U+0000-001F, U+007F-009F),
+/// checked on bytes: U+0080-009F are encoded 0xC2 0x80-0x9F.
+fn has_control(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    bytes.iter().enumerate().any(|(at, &byte)| {
+        byte < 0x20 || byte == 0x7f || (byte == 0xc2 && bytes.get(at + 1).is_some_and(|next| (0x80..=0x9f).contains(next)))
+    })
 }
 
 /// A namespace name: the second part of a Kubernetes context `cluster/namespace`.
@@ -422,21 +521,18 @@ fn namespace_name(field: &'static str, value: &str) -> Result<String, Skip> {
     Ok(name)
 }
 
-/// Keeps labels/annotations in key order until the byte budget is spent.
-fn cap_metadata<K, V>(metadata: BTreeMap<K, V>) -> Metadata
-where
-    K: AsRef<str> + Into<String>,
-    V: AsRef<str> + Into<String>,
-{
+/// Labels/annotations as stored: in key order until the byte budget is spent.
+fn cap_metadata<K: AsRef<str>, V: AsRef<str>>(metadata: &BTreeMap<K, V>) -> Metadata {
+    capped(metadata).map(|(key, value)| (key.to_owned(), value.to_owned())).collect()
+}
+
+/// The entries `cap_metadata` keeps.
+fn capped<K: AsRef<str>, V: AsRef<str>>(metadata: &BTreeMap<K, V>) -> impl Iterator<Item = (&str, &str)> {
     let mut used = 0;
-    metadata
-        .into_iter()
-        .take_while(|(key, value)| {
-            used += key.as_ref().len() + value.as_ref().len();
-            used <= MAX_METADATA_BYTES
-        })
-        .map(|(key, value)| (key.into(), value.into()))
-        .collect()
+    metadata.iter().map(|(key, value)| (key.as_ref(), value.as_ref())).take_while(move |(key, value)| {
+        used += key.len() + value.len();
+        used <= MAX_METADATA_BYTES
+    })
 }
 
 /// A JSON string of a report, borrowed from the body unless it holds escapes: decoding a
@@ -532,12 +628,11 @@ fn resolve_image(
 
 /// Resolves containers' images, each distinct (tag, digest) of a report once: a cluster runs
 /// far fewer images than containers. Only resolutions without notes are remembered, so every
-/// container still gets its own notes.
+/// container still gets its own notes. Images are answered by their position in `images`.
 #[derive(Default)]
 struct ImageResolver<'a> {
-    resolved: HashMap<(&'a str, Option<&'a str>), ResolvedImage>,
-    /// The latest resolution that is not remembered.
-    uncached: Option<ResolvedImage>,
+    images: Vec<ResolvedImage>,
+    resolved: HashMap<(&'a str, Option<&'a str>), u32>,
 }
 
 impl<'a> ImageResolver<'a> {
@@ -547,21 +642,23 @@ impl<'a> ImageResolver<'a> {
         image_digest: Option<&Text<'a>>,
         prefix: impl Fn() -> String,
         notes: &mut ItemNotes,
-    ) -> Result<&ResolvedImage, Skip> {
+    ) -> Result<u32, Skip> {
         let key = match (image_tag.borrowed(), image_digest.map(Text::borrowed)) {
             (Some(tag), None) => Some((tag, None)),
             (Some(tag), Some(Some(digest))) => Some((tag, Some(digest))),
             _ => None,
         };
-        if let Some(key) = key.filter(|key| self.resolved.contains_key(key)) {
-            return Ok(&self.resolved[&key]);
+        if let Some(&position) = key.as_ref().and_then(|key| self.resolved.get(key)) {
+            return Ok(position);
         }
         let noted = notes.skipped_count + notes.adjusted_count;
         let image = resolve_image(image_tag, image_digest.map(|digest| &**digest), prefix, notes)?;
-        match key.filter(|_| notes.skipped_count + notes.adjusted_count == noted) {
-            Some(key) => Ok(self.resolved.entry(key).or_insert(image)),
-            None => Ok(self.uncached.insert(image)),
+        let position = self.images.len() as u32;
+        self.images.push(image);
+        if let Some(key) = key.filter(|_| notes.skipped_count + notes.adjusted_count == noted) {
+            self.resolved.insert(key, position);
         }
+        Ok(position)
     }
 }
 
@@ -630,8 +727,15 @@ mod tests {
     #[test]
     fn oversized_metadata_is_capped() {
         let big: Metadata = (0..100).map(|i| (format!("k{i:03}"), "v".repeat(1000))).collect();
-        let capped = cap_metadata(big);
+        let capped = cap_metadata(&big);
         assert_eq!(capped.len(), 16);
+    }
+
+    #[test]
+    fn control_characters_are_found_as_char_is_control_finds_them() {
+        for text in ["plain", "tab\there", "nul\0", "del\u{7f}", "nel\u{85}", "c1 end\u{9f}", "nbsp\u{a0}", "é\u{c2}x", "ü"] {
+            assert_eq!(has_control(text), text.chars().any(char::is_control), "{text:?}");
+        }
     }
 
     #[test]

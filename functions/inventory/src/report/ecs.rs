@@ -90,7 +90,7 @@ struct Items {
     services: Vec<(usize, EcsService)>,
 }
 
-pub fn parse_ecs(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport, ReportError> {
+pub fn parse_ecs(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport<'_>, ReportError> {
     let wire: Wire = decode(body)?;
     for (array, items) in [("containers", &wire.containers), ("tasks", &wire.tasks), ("services", &wire.services)] {
         items.check_count(array)?;
@@ -106,7 +106,7 @@ pub fn parse_ecs(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport, Report
 }
 
 /// Validates a report the collector built from the ECS API; it is stored as the collector's.
-pub fn validate_ecs(report: EcsReport, now: DateTime<Utc>) -> Result<ParsedReport, ReportError> {
+pub fn validate_ecs(report: EcsReport, now: DateTime<Utc>) -> Result<ParsedReport<'static>, ReportError> {
     let items = Items {
         containers: report.containers.into_iter().enumerate().collect(),
         tasks: report.tasks.into_iter().enumerate().collect(),
@@ -124,7 +124,7 @@ fn build(
     items: Items,
     mut notes: ItemNotes,
     now: DateTime<Utc>,
-) -> Result<ParsedReport, ReportError> {
+) -> Result<ParsedReport<'static>, ReportError> {
     let timestamp = parse_timestamp(timestamp, now)?;
     let (field, raw_cluster) = match (cluster_arn, cluster_name) {
         (Some(arn), _) if !arn.trim().is_empty() => ("cluster_arn", arn),
@@ -140,7 +140,7 @@ fn build(
     let mut builder = SnapshotBuilder::default();
     for (index, service) in items.services {
         match required("arn", &service.arn, MAX_ARN_BYTES) {
-            Ok(arn) => builder.add_detail(Detail::EcsService { arn, tags: cap_metadata(service.tags) }),
+            Ok(arn) => builder.add_detail(Detail::EcsService { arn, tags: cap_metadata(&service.tags) }),
             Err(skip) => skip.note(&format!("services[{index}]"), &mut notes),
         }
     }
@@ -155,7 +155,7 @@ fn build(
                     task.task_definition_arn.as_deref(),
                     MAX_ARN_BYTES,
                 )?,
-                tags: cap_metadata(task.tags),
+                tags: cap_metadata(&task.tags),
                 version: task.version,
             })
         })();
@@ -208,7 +208,7 @@ fn build(
         }
     }
 
-    let contexts = vec![builder.build(cluster, None)];
+    let contexts = vec![builder.build(cluster, None).into()];
     Ok(ParsedReport { inventory_type: InventoryType::Ecs, source, timestamp, contexts, notes })
 }
 

@@ -4,7 +4,7 @@
 //! number of times the namespace's list names it (kai lists each image once: 1).
 
 use super::{
-    decode, namespace_name, null_as_default, parse_timestamp, resolve_image, validate_cluster, ContextSnapshot,
+    decode, namespace_name, null_as_default, parse_timestamp, resolve_image, validate_cluster,
     ItemNotes, ParsedReport, RawItems, ReportError, SnapshotBuilder,
 };
 use crate::model::{InventoryType, ReportSource};
@@ -36,7 +36,7 @@ struct Image {
     repo_digest: String,
 }
 
-pub fn parse_kai(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport, ReportError> {
+pub fn parse_kai(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport<'_>, ReportError> {
     let wire: Wire = decode(body)?;
     let timestamp = parse_timestamp(&wire.timestamp, now)?;
     let cluster = validate_cluster("cluster_name", &wire.cluster_name, CLUSTER_NAME_HINT)?;
@@ -65,8 +65,10 @@ pub fn parse_kai(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport, Report
             }
         }
     }
-    let contexts: Vec<ContextSnapshot> =
-        namespaces.into_iter().map(|(name, builder)| builder.build(format!("{cluster}/{name}"), None)).collect();
+    let contexts = namespaces
+        .into_iter()
+        .map(|(name, builder)| builder.build(format!("{cluster}/{name}"), None).into())
+        .collect();
     Ok(ParsedReport {
         inventory_type: InventoryType::Kubernetes,
         source: ReportSource::Kai,
@@ -79,13 +81,14 @@ pub fn parse_kai(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport, Report
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::BuiltReport;
     use chrono::TimeZone;
     use serde_json::json;
 
     const D1: &str = "sha256:4ed1812024ed78962a34727137627e8854a3b414d19e2c35a1dc727a47e16fba";
 
-    fn parse(value: &serde_json::Value) -> Result<ParsedReport, ReportError> {
-        parse_kai(value.to_string().as_bytes(), Utc.with_ymd_and_hms(2026, 11, 20, 10, 16, 0).unwrap())
+    fn parse(value: &serde_json::Value) -> Result<BuiltReport, ReportError> {
+        parse_kai(value.to_string().as_bytes(), Utc.with_ymd_and_hms(2026, 11, 20, 10, 16, 0).unwrap()).map(ParsedReport::built)
     }
 
     #[test]

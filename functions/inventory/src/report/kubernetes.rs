@@ -1,16 +1,22 @@
 //! The `k8s-inventory` report: each namespace is a context `cluster/namespace`.
 
+mod content;
+
+pub(super) use content::NamespaceContent;
+
 use super::{
-    cap_metadata, check_body, decode_json, namespace_name, null_as_default, optional, parse_timestamp, required,
-    validate_cluster, Array, ContextSnapshot, ImageResolver, ItemNotes, NamespaceMeta, ParsedReport, RawItems,
-    ReportError, Skip, SnapshotBuilder, Text,
+    cap_metadata, check_body, checked, checked_optional, decode_json, namespace_name, null_as_default, parse_timestamp,
+    required, validate_cluster, Array, Content, ContextReport, ImageResolver, ItemNotes, NamespaceMeta, ParsedReport,
+    RawItems, ReportError, Skip, Text,
 };
 use crate::limits::{MAX_ID_BYTES, MAX_OBJECT_NAME_BYTES};
 use crate::model::{Detail, InventoryType, ReportSource};
-use crate::workload::{kubernetes_workload, Workload};
 use chrono::{DateTime, Utc};
+use content::{container_id, hash_node, ContentHash, ItemEncoder, Items, Parts, PlacedContainer};
 use serde::Deserialize;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 const CLUSTER_NAME_HINT: &str = "set the cluster name in the k8s-inventory agent \
     (`kubeconfig.cluster` in its configuration, `k8sInventory.kubeconfig.cluster` in its Helm values)";
@@ -192,8 +198,8 @@ impl Node<'_> {
             uid: uid.clone(),
             name: required("name", &self.name, MAX_OBJECT_NAME_BYTES)?,
             attributes,
-            labels: cap_metadata(self.labels),
-            annotations: cap_metadata(self.annotations),
+            labels: cap_metadata(&self.labels),
+            annotations: cap_metadata(&self.annotations),
         };
         Ok((uid, detail))
     }
@@ -205,27 +211,34 @@ impl Namespace<'_> {
         Ok(NamespaceMeta {
             uid: required("uid", &self.uid, MAX_ID_BYTES)?,
             name,
-            labels: cap_metadata(self.labels),
-            annotations: cap_metadata(self.annotations),
+            labels: cap_metadata(&self.labels),
+            annotations: cap_metadata(&self.annotations),
         })
     }
 }
 
-/// One namespace context being built.
+/// One namespace context of the report: its items, and the hash of their content.
 struct NamespaceContext {
     context: String,
     meta: NamespaceMeta,
-    builder: SnapshotBuilder,
+    parts: Parts,
+    hash: ContentHash,
+    containers: u32,
     /// The nodes its pods run on, whose details it holds once.
     nodes: HashSet<String>,
 }
 
-pub fn parse_kubernetes(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport, ReportError> {
+/// Validates the report and hashes each namespace's content, without building it: the stored
+/// form of a context is built only if its hash differs from the stored one.
+pub fn parse_kubernetes(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport<'_>, ReportError> {
     let wire = Report::decode(body)?;
     let timestamp = parse_timestamp(&wire.timestamp, now)?;
     let cluster = validate_cluster("cluster_name", &wire.cluster_name, CLUSTER_NAME_HINT)?;
     wire.check_counts()?;
     let mut notes = ItemNotes::default();
+    // Two items with one key make the content depend on the items' order; then each context
+    // is built and hashed as built.
+    let mut duplicate_keys = false;
 
     let mut namespaces: Vec<NamespaceContext> = Vec::new();
     let mut namespace_by_name: HashMap<String, usize> = HashMap::new();
@@ -237,7 +250,9 @@ pub fn parse_kubernetes(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport,
                     namespaces.push(NamespaceContext {
                         context: format!("{cluster}/{}", meta.name),
                         meta: meta.clone(),
-                        builder: SnapshotBuilder::default(),
+                        parts: Parts::default(),
+                        hash: ContentHash::default(),
+                        containers: 0,
                         nodes: HashSet::new(),
                     });
                     namespaces.len() - 1
@@ -251,24 +266,30 @@ pub fn parse_kubernetes(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport,
     let mut nodes: HashMap<String, Detail> = HashMap::new();
     for (index, node) in wire.nodes.into_items("nodes", &mut notes) {
         match node.into_detail() {
-            Ok((uid, detail)) => {
-                nodes.entry(uid).or_insert(detail);
-            }
+            Ok((uid, detail)) => match nodes.entry(uid) {
+                Entry::Occupied(_) => duplicate_keys = true,
+                Entry::Vacant(entry) => {
+                    entry.insert(detail);
+                }
+            },
             Err(skip) => skip.note(&format!("nodes[{index}]"), &mut notes),
         }
     }
 
-    // Each placed pod's namespace and workload.
-    let mut pod_places: HashMap<String, (usize, Workload)> = HashMap::new();
-    for (index, pod) in wire.pods.into_items("pods", &mut notes) {
+    let pods = wire.pods.into_items("pods", &mut notes);
+    let containers = wire.containers.into_items("containers", &mut notes);
+    let mut encoder = ItemEncoder::default();
+    // Each placed pod's namespace and position.
+    let mut pod_places: HashMap<&str, (usize, u32)> = HashMap::new();
+    for (position, (index, pod)) in pods.iter().enumerate() {
         let placed = (|| {
-            let uid = required("uid", &pod.uid, MAX_ID_BYTES)?;
-            let name = required("name", &pod.name, MAX_OBJECT_NAME_BYTES)?;
-            let namespace_uid = required("namespace_uid", &pod.namespace_uid, MAX_ID_BYTES)?;
-            let namespace = namespace_by_uid.get(&namespace_uid).ok_or_else(|| {
+            let uid = checked("uid", &pod.uid, MAX_ID_BYTES)?;
+            let name = checked("name", &pod.name, MAX_OBJECT_NAME_BYTES)?;
+            let namespace_uid = checked("namespace_uid", &pod.namespace_uid, MAX_ID_BYTES)?;
+            let namespace = namespace_by_uid.get(namespace_uid).ok_or_else(|| {
                 Skip::new("namespace_uid", format!("no namespace with uid {namespace_uid:?} in this report"))
             })?;
-            let node_uid = optional("node_uid", pod.node_uid.as_deref(), MAX_ID_BYTES)?;
+            let node_uid = checked_optional("node_uid", pod.node_uid.as_deref(), MAX_ID_BYTES)?;
             Ok::<_, Skip>((*namespace, uid, name, namespace_uid, node_uid))
         })();
         let (namespace, uid, name, namespace_uid, node_uid) = match placed {
@@ -279,55 +300,72 @@ pub fn parse_kubernetes(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport,
             }
         };
         let context = &mut namespaces[namespace];
-        if let Some((node_uid, node)) = node_uid.as_ref().and_then(|uid| Some((uid, nodes.get(uid)?))) {
+        if let Some((node_uid, node)) = node_uid.and_then(|uid| Some((uid, nodes.get(uid)?))) {
             if !context.nodes.contains(node_uid) {
-                context.nodes.insert(node_uid.clone());
-                context.builder.add_detail(node.clone());
+                context.nodes.insert(node_uid.to_owned());
+                context.parts.nodes.push(node_uid.to_owned());
+                context.hash.add(hash_node(node));
             }
         }
-        let labels = cap_metadata(pod.labels);
-        pod_places.entry(uid.clone()).or_insert_with(|| (namespace, kubernetes_workload(&name, &labels)));
-        context.builder.add_detail(Detail::K8sPod {
-            uid,
-            name,
-            namespace_uid,
-            node_uid,
-            labels,
-            annotations: cap_metadata(pod.annotations),
-        });
+        match pod_places.entry(uid) {
+            Entry::Occupied(_) => duplicate_keys = true,
+            Entry::Vacant(entry) => {
+                entry.insert((namespace, position as u32));
+            }
+        }
+        context.parts.pods.push(position as u32);
+        context.hash.add(encoder.pod(uid, name, namespace_uid, node_uid, &pod.labels, &pod.annotations));
     }
 
     let mut images = ImageResolver::default();
-    for (index, container) in wire.containers.into_items("containers", &mut notes) {
+    let mut container_ids: HashSet<std::borrow::Cow<str>> = HashSet::new();
+    for (position, (index, container)) in containers.iter().enumerate() {
         let prefix = || format!("containers[{index}]");
         let placed = (|| {
-            let pod_uid = required("pod_uid", &container.pod_uid, MAX_ID_BYTES)?;
-            let name = required("name", &container.name, MAX_OBJECT_NAME_BYTES)?;
-            let (namespace, workload) = pod_places.get(&pod_uid).ok_or_else(|| {
+            let pod_uid = checked("pod_uid", &container.pod_uid, MAX_ID_BYTES)?;
+            let name = checked("name", &container.name, MAX_OBJECT_NAME_BYTES)?;
+            let (namespace, pod) = pod_places.get(pod_uid).ok_or_else(|| {
                 Skip::new("pod_uid", format!("no pod with uid {pod_uid:?} in this report (or the pod was skipped)"))
             })?;
-            // A container that has not started yet has no runtime id.
-            let id = optional("id", Some(&container.id), MAX_ID_BYTES)?.unwrap_or_else(|| format!("{pod_uid}/{name}"));
-            Ok::<_, Skip>((*namespace, workload, id, name, pod_uid))
+            let id = checked_optional("id", Some(&container.id), MAX_ID_BYTES)?;
+            Ok::<_, Skip>((*namespace, *pod, container_id(id, pod_uid, name), name, pod_uid))
         })();
-        let placed = placed.and_then(|(namespace, workload, id, name, pod_uid)| {
+        let placed = placed.and_then(|placed| {
             let image = images.resolve(&container.image_tag, container.image_digest.as_ref(), prefix, &mut notes)?;
-            Ok((namespace, workload, id, name, pod_uid, image))
+            Ok((placed, image))
         });
         match placed {
-            Ok((namespace, workload, id, name, pod_uid, image)) => {
+            Ok(((namespace, pod, id, name, pod_uid), image)) => {
                 let context = &mut namespaces[namespace];
-                let image_key = context.builder.add_container(image, Some(workload));
-                context.builder.add_detail(Detail::K8sContainer { id, name, pod_uid, image_key });
+                context.hash.add(encoder.container(&id, name, pod_uid, &images.images[image as usize]));
+                context.containers += 1;
+                context.parts.containers.push(PlacedContainer { container: position as u32, pod, image });
+                if !container_ids.insert(id) {
+                    duplicate_keys = true;
+                }
             }
             Err(skip) => skip.note(&prefix(), &mut notes),
         }
     }
+    drop((pod_places, container_ids));
 
     namespaces.sort_by(|a, b| a.meta.name.cmp(&b.meta.name));
-    let contexts: Vec<ContextSnapshot> = namespaces
+    let items = Arc::new(Items { pods, containers, nodes, images: images.images });
+    let contexts = namespaces
         .into_iter()
-        .map(|namespace| namespace.builder.build(namespace.context, Some(namespace.meta)))
+        .map(|namespace| {
+            let content = NamespaceContent { items: Arc::clone(&items), parts: namespace.parts };
+            if duplicate_keys {
+                return ContextReport::from(content.build(namespace.context, Some(namespace.meta)));
+            }
+            ContextReport {
+                context: namespace.context,
+                namespace: Some(namespace.meta),
+                container_count: namespace.containers,
+                content_hash: namespace.hash.finish(),
+                content: Content::Kubernetes(content),
+            }
+        })
         .collect();
     Ok(ParsedReport {
         inventory_type: InventoryType::Kubernetes,

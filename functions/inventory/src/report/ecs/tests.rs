@@ -1,4 +1,5 @@
 use super::*;
+use crate::report::BuiltReport;
 use chrono::TimeZone;
 use serde_json::json;
 
@@ -9,8 +10,8 @@ fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 20, 10, 16, 0).unwrap()
 }
 
-fn parse(value: &serde_json::Value) -> Result<ParsedReport, ReportError> {
-    parse_ecs(value.to_string().as_bytes(), now())
+fn parse(value: &serde_json::Value) -> Result<BuiltReport, ReportError> {
+    parse_ecs(value.to_string().as_bytes(), now()).map(ParsedReport::built)
 }
 
 #[test]
@@ -77,7 +78,7 @@ fn the_collectors_report_is_validated_the_same_way() {
         containers: vec![EcsContainer { arn: "c1".into(), image_tag: "".into(), image_digest: None, task_arn: None }],
         ..EcsReport::default()
     };
-    let parsed = validate_ecs(report, now()).unwrap();
+    let parsed = validate_ecs(report, now()).unwrap().built();
     assert_eq!(parsed.notes.skipped[0].field, "containers[0].image_tag");
     assert!(parsed.contexts[0].images.is_empty());
 }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::report::{BuiltReport, ContextSnapshot};
 use crate::report::Rejection;
 use chrono::TimeZone;
 use serde_json::json;
@@ -30,11 +31,11 @@ fn k8s() -> serde_json::Value {
     })
 }
 
-fn parse(value: &serde_json::Value) -> Result<ParsedReport, ReportError> {
-    parse_kubernetes(value.to_string().as_bytes(), now())
+fn parse(value: &serde_json::Value) -> Result<BuiltReport, ReportError> {
+    parse_kubernetes(value.to_string().as_bytes(), now()).map(ParsedReport::built)
 }
 
-fn skipped_fields(report: &ParsedReport) -> Vec<&str> {
+fn skipped_fields(report: &BuiltReport) -> Vec<&str> {
     report.notes.skipped.iter().map(|note| note.field.as_str()).collect()
 }
 
@@ -162,4 +163,66 @@ fn too_many_items_refuse_the_whole_report() {
     report["nodes"] = serde_json::Value::Array(vec![json!({}); crate::limits::MAX_ARRAY_ITEMS + 1]);
     let error = parse(&report).unwrap_err();
     assert_eq!((error.field.as_str(), error.rejection), ("nodes", Rejection::TooLarge));
+}
+
+/// Each context's hash and stored form, as ingest sees them.
+fn hashed(value: &serde_json::Value) -> Vec<(String, ContextSnapshot)> {
+    let body = value.to_string();
+    let parsed = parse_kubernetes(body.as_bytes(), now()).unwrap();
+    parsed.contexts.into_iter().map(|content| (content.content_hash.clone(), content.into_snapshot())).collect()
+}
+
+fn reversed(mut report: serde_json::Value) -> serde_json::Value {
+    for array in ["namespaces", "nodes", "pods", "containers"] {
+        report[array].as_array_mut().unwrap().reverse();
+    }
+    report
+}
+
+#[test]
+fn content_hash_ignores_item_order_and_follows_every_stored_field() {
+    let base = hashed(&k8s());
+    assert_eq!(hashed(&reversed(k8s())), base, "agents list items in any order");
+    assert_ne!(base[0].0, base[1].0);
+
+    let edits: Vec<(&str, fn(&mut serde_json::Value))> = vec![
+        ("pod label", |r| r["pods"][1]["labels"] = json!({"app": "api"})),
+        ("pod annotation", |r| r["pods"][1]["annotations"] = json!({"a": "b"})),
+        ("pod name", |r| r["pods"][1]["name"] = json!("api-2")),
+        ("pod node", |r| r["pods"][1]["node_uid"] = json!("")),
+        ("node attribute", |r| r["nodes"][0]["arch"] = json!("arm64")),
+        ("container id", |r| r["containers"][1]["id"] = json!("c9")),
+        ("container name", |r| r["containers"][1]["name"] = json!("api-main")),
+        ("container tag", |r| r["containers"][1]["image_tag"] = json!("api:3")),
+        ("container digest", |r| r["containers"][3]["image_digest"] = json!(D1)),
+        ("container moved", |r| r["containers"][0]["pod_uid"] = json!("pod-2")),
+    ];
+    for (edit, apply) in edits {
+        let mut report = k8s();
+        apply(&mut report);
+        let changed = hashed(&report);
+        assert_ne!(changed[1].1, base[1].1, "{edit} changes what payments stores");
+        assert_ne!(changed[1].0, base[1].0, "{edit} changes payments' hash");
+    }
+
+    // What is not stored does not count: a label past the metadata budget.
+    let capped = |value: &str| {
+        let mut report = k8s();
+        report["pods"][1]["labels"] = json!({"a": "x".repeat(crate::limits::MAX_METADATA_BYTES - 1), "z": value});
+        hashed(&report)
+    };
+    assert_eq!(capped("1"), capped("2"));
+}
+
+#[test]
+fn duplicate_keys_are_hashed_in_report_order() {
+    // Two pods with one uid: the first one listed is stored.
+    let mut report = k8s();
+    report["pods"][0]["uid"] = json!("pod-2");
+    report["pods"][0]["namespace_uid"] = json!("ns-2");
+    let first = hashed(&report);
+    let second = hashed(&reversed(report));
+    assert_ne!(first[1].1, second[1].1, "the order decides which pod is stored");
+    assert_ne!(first[1].0, second[1].0);
+    assert_eq!(first[1].0, first[1].1.content_hash(), "hashed as built");
 }
