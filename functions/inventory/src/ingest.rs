@@ -144,6 +144,7 @@ impl Ingestor {
         }
     }
 
+    /// Stores one context of a report; a failure is its summary's, not the report's.
     async fn ingest_report_context(
         &self,
         account: &str,

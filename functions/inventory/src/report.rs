@@ -291,7 +291,7 @@ impl<'a> RawItems<'a> {
         self.items
             .into_iter()
             .enumerate()
-            .filter_map(|(index, raw)| match serde_json::from_str(raw.get()) {
+            .filter_map(|(index, raw)| match serde_json::from_slice(raw.get().as_bytes()) {
                 Ok(item) => Some((index, item)),
                 Err(_) => {
                     let error = decode_error::<T>(raw.get().as_bytes(), &format!("{array}[{index}]"));
