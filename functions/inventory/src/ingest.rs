@@ -126,10 +126,8 @@ impl Ingestor {
         // `Send` check of the handler's future (rust-lang/rust#102211).
         let pending: Vec<_> =
             contexts.iter().map(|content| self.ingest_report_context(account, inventory_type, meta, content)).collect();
-        let mut summaries: Vec<ContextSummary> = futures::stream::iter(pending)
-            .buffer_unordered(CONTEXT_CONCURRENCY)
-            .collect()
-            .await;
+        let mut summaries: Vec<ContextSummary> =
+            futures::stream::iter(pending).buffer_unordered(CONTEXT_CONCURRENCY).collect().await;
         summaries.sort_by(|a, b| a.context.cmp(&b.context));
         let total = |field: fn(&ContextSummary) -> u32| summaries.iter().map(field).sum();
         IngestSummary {
@@ -205,13 +203,20 @@ impl Ingestor {
             let decided = match desired {
                 Desired::Report(content) => {
                     let hash = &content.content_hash;
-                    match plan_from_record(previous.as_ref(), content.namespace.as_ref(), hash, report, now, self.retention()) {
+                    match plan_from_record(
+                        previous.as_ref(),
+                        content.namespace.as_ref(),
+                        hash,
+                        report,
+                        now,
+                        self.retention(),
+                    ) {
                         Some(plan) => plan,
                         None => {
                             let stored =
                                 self.store.load_items(account, inventory_type, context, previous.clone()).await?;
                             // Built only now: most reports are decided from the record.
-                            plan_context(stored, &content.snapshot(), hash, report, now, self.retention())
+                            plan_context(stored, content.snapshot(), hash, report, now, self.retention())
                         }
                     }
                 }
@@ -219,7 +224,8 @@ impl Ingestor {
                     let stored = self.store.load_items(account, inventory_type, context, previous.clone()).await?;
                     let Some(derived) = derive(&stored, now) else { return Ok(()) };
                     summary.containers = derived.container_count();
-                    plan_context(stored, &derived, &derived.content_hash(), report, now, self.retention())
+                    let hash = derived.content_hash();
+                    plan_context(stored, derived, &hash, report, now, self.retention())
                 }
             };
             let plan = match decided {
@@ -284,8 +290,7 @@ impl Ingestor {
                 continue;
             };
             summary.write_requests += 1;
-            summary.write_requests +=
-                lease.write(item_writes(account, inventory_type, context, &plan)).await?;
+            summary.write_requests += lease.write(item_writes(account, inventory_type, context, &plan)).await?;
             lease.commit(record).await?;
             summary.write_requests += 1;
             return Ok(());

@@ -287,10 +287,10 @@ pub fn plan_from_record(
 }
 
 /// Decides what a report changes for one context, given everything stored for it and the
-/// snapshot's `content_hash`.
+/// snapshot's `content_hash`. The snapshot is taken whole: its details move into the writes.
 pub fn plan_context(
     mut stored: StoredContext,
-    snapshot: &ContextSnapshot,
+    snapshot: ContextSnapshot,
     content_hash: &str,
     report: ReportMeta,
     now: DateTime<Utc>,
@@ -362,7 +362,8 @@ pub fn plan_context(
         .chain(snapshot.details.keys())
         .cloned()
         .collect();
-    let (detail_writes, _, details_due) = diff(stored.details, snapshot.details.clone(), &timing);
+    let nothing_reported = snapshot.images.is_empty() && snapshot.details.is_empty();
+    let (detail_writes, _, details_due) = diff(stored.details, snapshot.details, &timing);
     for write in &detail_writes {
         if let Write::Delete { key } = write {
             detail_keys.remove(key.as_str());
@@ -380,14 +381,14 @@ pub fn plan_context(
     let state = ContextState {
         last_report_at: report_time,
         first_seen,
-        namespace: snapshot.namespace.clone(),
+        namespace: snapshot.namespace,
         source: report.source,
         expires_at: retention.ttl.map(|ttl| (report_time + ttl).timestamp()),
         detail_counts,
         content_hash: content_hash.to_owned(),
         refresh_due_at,
     };
-    let nothing_to_track = record.is_none() && snapshot.images.is_empty() && snapshot.details.is_empty();
+    let nothing_to_track = record.is_none() && nothing_reported;
     let record_current = record.is_some_and(|r| {
         r.last_report_at == Some(report_time)
             && r.first_seen == Some(first_seen)
@@ -484,7 +485,7 @@ mod tests {
         now: DateTime<Utc>,
         retention: Retention,
     ) -> Plan {
-        plan_context(stored, snapshot, &snapshot.content_hash(), report, now, retention)
+        plan_context(stored, snapshot.clone(), &snapshot.content_hash(), report, now, retention)
     }
 
     fn agent(time: DateTime<Utc>) -> ReportMeta {
@@ -543,7 +544,14 @@ mod tests {
 
     fn from_record(stored: &StoredContext, images: &[&str], time: DateTime<Utc>) -> Option<Plan> {
         let snapshot = snapshot(images);
-        plan_from_record(stored.record.as_ref(), snapshot.namespace.as_ref(), &snapshot.content_hash(), agent(time), time, KEEP)
+        plan_from_record(
+            stored.record.as_ref(),
+            snapshot.namespace.as_ref(),
+            &snapshot.content_hash(),
+            agent(time),
+            time,
+            KEEP,
+        )
     }
 
     #[test]

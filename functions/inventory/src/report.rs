@@ -123,12 +123,10 @@ enum Content<'a> {
 
 impl ContextReport<'_> {
     /// The context's content as it is stored.
-    pub fn snapshot(&self) -> std::borrow::Cow<'_, ContextSnapshot> {
+    pub fn snapshot(&self) -> ContextSnapshot {
         match &self.content {
-            Content::Built(snapshot) => std::borrow::Cow::Borrowed(snapshot),
-            Content::Kubernetes(content) => {
-                std::borrow::Cow::Owned(content.build(self.context.clone(), self.namespace.clone()))
-            }
+            Content::Built(snapshot) => snapshot.clone(),
+            Content::Kubernetes(content) => content.build(self.context.clone(), self.namespace.clone()),
         }
     }
 
@@ -485,7 +483,11 @@ fn checked<'v>(field: &'static str, value: &'v str, max_bytes: usize) -> Result<
 }
 
 /// `optional`, borrowed.
-fn checked_optional<'v>(field: &'static str, value: Option<&'v str>, max_bytes: usize) -> Result<Option<&'v str>, Skip> {
+fn checked_optional<'v>(
+    field: &'static str,
+    value: Option<&'v str>,
+    max_bytes: usize,
+) -> Result<Option<&'v str>, Skip> {
     let Some(value) = value.and_then(present) else {
         return Ok(None);
     };
@@ -508,7 +510,9 @@ fn present(value: &str) -> Option<&str> {
 fn has_control(value: &str) -> bool {
     let bytes = value.as_bytes();
     bytes.iter().enumerate().any(|(at, &byte)| {
-        byte < 0x20 || byte == 0x7f || (byte == 0xc2 && bytes.get(at + 1).is_some_and(|next| (0x80..=0x9f).contains(next)))
+        byte < 0x20
+            || byte == 0x7f
+            || (byte == 0xc2 && bytes.get(at + 1).is_some_and(|next| (0x80..=0x9f).contains(next)))
     })
 }
 
@@ -733,7 +737,9 @@ mod tests {
 
     #[test]
     fn control_characters_are_found_as_char_is_control_finds_them() {
-        for text in ["plain", "tab\there", "nul\0", "del\u{7f}", "nel\u{85}", "c1 end\u{9f}", "nbsp\u{a0}", "é\u{c2}x", "ü"] {
+        for text in
+            ["plain", "tab\there", "nul\0", "del\u{7f}", "nel\u{85}", "c1 end\u{9f}", "nbsp\u{a0}", "é\u{c2}x", "ü"]
+        {
             assert_eq!(has_control(text), text.chars().any(char::is_control), "{text:?}");
         }
     }

@@ -4,8 +4,8 @@
 //! number of times the namespace's list names it (kai lists each image once: 1).
 
 use super::{
-    decode, namespace_name, null_as_default, parse_timestamp, resolve_image, validate_cluster,
-    ItemNotes, ParsedReport, RawItems, ReportError, SnapshotBuilder,
+    decode, namespace_name, null_as_default, parse_timestamp, resolve_image, validate_cluster, ItemNotes, ParsedReport,
+    RawItems, ReportError, SnapshotBuilder,
 };
 use crate::model::{InventoryType, ReportSource};
 use chrono::{DateTime, Utc};
@@ -65,10 +65,8 @@ pub fn parse_kai(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport<'_>, Re
             }
         }
     }
-    let contexts = namespaces
-        .into_iter()
-        .map(|(name, builder)| builder.build(format!("{cluster}/{name}"), None).into())
-        .collect();
+    let contexts =
+        namespaces.into_iter().map(|(name, builder)| builder.build(format!("{cluster}/{name}"), None).into()).collect();
     Ok(ParsedReport {
         inventory_type: InventoryType::Kubernetes,
         source: ReportSource::Kai,
@@ -88,7 +86,8 @@ mod tests {
     const D1: &str = "sha256:4ed1812024ed78962a34727137627e8854a3b414d19e2c35a1dc727a47e16fba";
 
     fn parse(value: &serde_json::Value) -> Result<BuiltReport, ReportError> {
-        parse_kai(value.to_string().as_bytes(), Utc.with_ymd_and_hms(2026, 11, 20, 10, 16, 0).unwrap()).map(ParsedReport::built)
+        parse_kai(value.to_string().as_bytes(), Utc.with_ymd_and_hms(2026, 11, 20, 10, 16, 0).unwrap())
+            .map(ParsedReport::built)
     }
 
     #[test]

@@ -1,6 +1,6 @@
 use super::*;
-use crate::report::{BuiltReport, ContextSnapshot};
 use crate::report::Rejection;
+use crate::report::{BuiltReport, ContextSnapshot};
 use chrono::TimeZone;
 use serde_json::json;
 
