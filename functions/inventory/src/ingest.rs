@@ -122,8 +122,8 @@ impl Ingestor {
     pub async fn ingest(&self, account: &str, report: ParsedReport<'_>) -> IngestSummary {
         let ParsedReport { inventory_type, source, timestamp, contexts, notes } = report;
         let meta = ReportMeta { time: timestamp, source };
-        // Collected first: a stream mapping borrowed contexts through a closure trips rustc's
-        // `Send` check of the handler's future (rust-lang/rust#102211).
+        // Collected first: a stream mapping borrowed contexts through a closure fails rustc's
+        // `Send` check of the handler's future ("implementation of `FnOnce` is not general enough").
         let pending: Vec<_> =
             contexts.iter().map(|content| self.ingest_report_context(account, inventory_type, meta, content)).collect();
         let mut summaries: Vec<ContextSummary> =
