@@ -669,7 +669,9 @@ impl<'a> ImageResolver<'a> {
 #[derive(Default)]
 struct SnapshotBuilder {
     images: BTreeMap<String, ImageState>,
-    details: BTreeMap<String, Detail>,
+    /// In report order with their sort keys; sorted once when built (cheaper than a map kept
+    /// sorted through thousands of inserts).
+    details: Vec<(String, Detail)>,
     digest_tags: BTreeSet<String>,
 }
 
@@ -709,7 +711,7 @@ impl SnapshotBuilder {
     }
 
     fn add_detail(&mut self, detail: Detail) {
-        self.details.entry(detail.sort_key()).or_insert(detail);
+        self.details.push((detail.sort_key(), detail));
     }
 
     fn build(self, context: String, namespace: Option<NamespaceMeta>) -> ContextSnapshot {
@@ -717,10 +719,18 @@ impl SnapshotBuilder {
             context,
             namespace,
             images: self.images,
-            details: self.details,
+            details: first_of_each_key(self.details),
             digest_tags: self.digest_tags,
         }
     }
+}
+
+/// The entries by key, the first listed of each key kept.
+fn first_of_each_key<V>(mut entries: Vec<(String, V)>) -> BTreeMap<String, V> {
+    // Stable: entries of one key keep their report order.
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    entries.dedup_by(|later, earlier| later.0 == earlier.0);
+    entries.into_iter().collect()
 }
 
 #[cfg(test)]

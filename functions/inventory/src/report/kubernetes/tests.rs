@@ -223,6 +223,8 @@ fn duplicate_keys_are_hashed_in_report_order() {
     let first = hashed(&report);
     let second = hashed(&reversed(report));
     assert_ne!(first[1].1, second[1].1, "the order decides which pod is stored");
+    let Detail::K8sPod { name, .. } = &first[1].1.details["p#pod-2"] else { panic!() };
+    assert_eq!(name, "web", "the first listed");
     assert_ne!(first[1].0, second[1].0);
     assert_eq!(first[1].0, first[1].1.content_hash(), "hashed as built");
 }
