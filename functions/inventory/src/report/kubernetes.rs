@@ -347,7 +347,6 @@ pub fn parse_kubernetes(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport<
             Err(skip) => skip.note(&prefix(), &mut notes),
         }
     }
-    drop((pod_places, container_ids));
 
     namespaces.sort_by(|a, b| a.meta.name.cmp(&b.meta.name));
     let items = Arc::new(Items { pods, containers, nodes, images: images.images });
