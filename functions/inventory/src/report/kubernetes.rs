@@ -223,9 +223,6 @@ struct NamespaceContext {
     meta: NamespaceMeta,
     parts: Parts,
     hash: ContentHash,
-    containers: u32,
-    /// The nodes its pods run on, whose details it holds once.
-    nodes: HashSet<String>,
 }
 
 /// Validates the report and hashes each namespace's content, without building it: the stored
@@ -252,8 +249,6 @@ pub fn parse_kubernetes(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport<
                         meta: meta.clone(),
                         parts: Parts::default(),
                         hash: ContentHash::default(),
-                        containers: 0,
-                        nodes: HashSet::new(),
                     });
                     namespaces.len() - 1
                 });
@@ -301,9 +296,8 @@ pub fn parse_kubernetes(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport<
         };
         let context = &mut namespaces[namespace];
         if let Some((node_uid, node)) = node_uid.and_then(|uid| Some((uid, nodes.get(uid)?))) {
-            if !context.nodes.contains(node_uid) {
-                context.nodes.insert(node_uid.to_owned());
-                context.parts.nodes.push(node_uid.to_owned());
+            if !context.parts.nodes.contains(node_uid) {
+                context.parts.nodes.insert(node_uid.to_owned());
                 context.hash.add(hash_node(node));
             }
         }
@@ -338,7 +332,6 @@ pub fn parse_kubernetes(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport<
             Ok(((namespace, pod, id, name, pod_uid), image)) => {
                 let context = &mut namespaces[namespace];
                 context.hash.add(encoder.container(&id, name, pod_uid, &images.images[image as usize]));
-                context.containers += 1;
                 context.parts.containers.push(PlacedContainer { container: position as u32, pod, image });
                 if !container_ids.insert(id) {
                     duplicate_keys = true;
@@ -353,6 +346,7 @@ pub fn parse_kubernetes(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport<
     let contexts = namespaces
         .into_iter()
         .map(|namespace| {
+            let container_count = namespace.parts.containers.len() as u32;
             let content = NamespaceContent { items: Arc::clone(&items), parts: namespace.parts };
             if duplicate_keys {
                 return ContextReport::from(content.build(namespace.context, Some(namespace.meta)));
@@ -360,7 +354,7 @@ pub fn parse_kubernetes(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport<
             ContextReport {
                 context: namespace.context,
                 namespace: Some(namespace.meta),
-                container_count: namespace.containers,
+                container_count,
                 content_hash: namespace.hash.finish(),
                 content: Content::Kubernetes(content),
             }

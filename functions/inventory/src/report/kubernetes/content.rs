@@ -6,7 +6,7 @@ use crate::model::Detail;
 use crate::report::{cap_metadata, capped, present, ContextSnapshot, NamespaceMeta, ResolvedImage, SnapshotBuilder};
 use crate::workload::{kubernetes_workload, Workload};
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use xxhash_rust::xxh3::{xxh3_128, Xxh3};
 
@@ -28,11 +28,11 @@ pub(super) struct PlacedContainer {
     pub image: u32,
 }
 
-/// What one namespace holds, as positions in `Items`, in report order.
+/// What one namespace holds: pods and containers as positions in `Items`, in report order.
 #[derive(Default)]
 pub(super) struct Parts {
-    /// Node uids.
-    pub nodes: Vec<String>,
+    /// The uids of the nodes its pods run on, whose details it holds once.
+    pub nodes: HashSet<String>,
     pub pods: Vec<u32>,
     pub containers: Vec<PlacedContainer>,
 }
