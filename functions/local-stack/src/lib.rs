@@ -24,6 +24,7 @@ pub async fn moto_sdk_config(endpoint: &str) -> SdkConfig {
         .operation_timeout(std::time::Duration::from_secs(120))
         .build();
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(inventory::https_client())
         .timeout_config(timeouts)
         .endpoint_url(endpoint)
         .region(Region::new(LOCAL_REGION))
