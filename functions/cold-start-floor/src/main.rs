@@ -8,10 +8,8 @@ use lambda_http::{service_fn, Body, Error, Request, Response};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     // The functions' own HTTPS client (rustls on ring), so the floor carries the same TLS.
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(inventory::https_client())
-        .load()
-        .await;
+    let config =
+        aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(inventory::https_client()).load().await;
     let client = aws_sdk_dynamodb::Client::new(&config);
     let table = std::env::var("INVENTORY_TABLE").unwrap_or_default();
     lambda_http::run(service_fn(move |_request: Request| {
