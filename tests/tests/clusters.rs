@@ -14,9 +14,7 @@ async fn clusters(harness: &Harness) -> Vec<Value> {
 #[tokio::test]
 async fn clusters_report_their_coverage_and_quiet_ones_turn_stale() {
     let harness = Harness::new(120, false).await;
-    let a = |minute: i64| {
-        k8s_report("prod-eu-1", day(0) + TimeDelta::minutes(minute), &[("a", "app:1", 1), ("b", "app:2", 2)])
-    };
+    let a = |minute: i64| k8s_report("prod-eu-1", day(0) + TimeDelta::minutes(minute), &[("a", "app:1", 1), ("b", "app:2", 2)]);
     assert_eq!(harness.post_k8s(&a(0)).await.status, StatusCode::CREATED);
     let quiet = k8s_report("staging", day(0), &[("default", "app:1", 1)]);
     assert_eq!(harness.post_k8s(&quiet).await.status, StatusCode::CREATED);
@@ -41,10 +39,7 @@ async fn clusters_report_their_coverage_and_quiet_ones_turn_stale() {
     let prod = &listed[1];
     assert_eq!(prod["contexts"], json!(["prod-eu-1/a", "prod-eu-1/b"]));
     assert_eq!(prod["sources"], json!(["k8s-inventory"]));
-    assert_eq!(
-        (prod["report_interval_seconds"].as_i64(), prod["minutes_since_last_report"].as_i64()),
-        (Some(1800), Some(2))
-    );
+    assert_eq!((prod["report_interval_seconds"].as_i64(), prod["minutes_since_last_report"].as_i64()), (Some(1800), Some(2)));
     assert_eq!((prod["container_count"].as_u64(), prod["image_count"].as_u64()), (Some(2), Some(2)));
     assert!(listed[2].get("report_interval_seconds").is_none(), "one report shows no interval yet");
     assert!(prod.get("agents").is_none(), "no agent registered yet");

@@ -62,7 +62,7 @@ pub fn sdk_timeouts() -> TimeoutConfig {
 }
 
 /// The HTTPS client of every SDK client: rustls on ring rather than the SDKs' default AWS-LC,
-/// which made each binary 1.3 MiB larger for the same TLS (BENCHMARKS.md). Plain `http://`
+/// which made each binary about 2 MB larger for the same TLS (BENCHMARKS.md). Plain `http://`
 /// endpoints (moto) work through it too.
 pub fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
     aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
