@@ -68,13 +68,16 @@ pub fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
     aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
 }
 
-/// The SDK configuration of the execution environment (`AWS_ENDPOINT_URL` is honoured).
-pub async fn sdk_config() -> aws_config::SdkConfig {
+/// What every SDK configuration starts from: the HTTPS client and the timeouts.
+pub fn sdk_config_loader() -> aws_config::ConfigLoader {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(https_client())
         .timeout_config(sdk_timeouts())
-        .load()
-        .await
+}
+
+/// The SDK configuration of the execution environment (`AWS_ENDPOINT_URL` is honoured).
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    sdk_config_loader().load().await
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ pub mod server;
 pub mod stream;
 pub mod template;
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::SdkConfig;
 use aws_sdk_dynamodb::config::{Credentials, Region};
 
 pub const LOCAL_REGION: &str = "us-east-1";
@@ -23,8 +23,7 @@ pub async fn moto_sdk_config(endpoint: &str) -> SdkConfig {
         .operation_attempt_timeout(std::time::Duration::from_secs(60))
         .operation_timeout(std::time::Duration::from_secs(120))
         .build();
-    aws_config::defaults(BehaviorVersion::latest())
-        .http_client(inventory::https_client())
+    inventory::sdk_config_loader()
         .timeout_config(timeouts)
         .endpoint_url(endpoint)
         .region(Region::new(LOCAL_REGION))
