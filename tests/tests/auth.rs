@@ -160,6 +160,9 @@ fn event_for(route: &Route) -> serde_json::Value {
         .iter()
         .fold(route.path.to_owned(), |path, name| path.replace(&format!("{{{name}}}"), "no-such-id"));
     let mut event = api_event("get-inventories.json", Some(&path), body.as_deref(), Some("admin"), &[]);
+    if body.is_some() {
+        event["headers"]["content-type"] = "application/json".into();
+    }
     event["routeKey"] = route.key().into();
     event["requestContext"]["routeKey"] = route.key().into();
     event["requestContext"]["http"]["method"] = route.method.into();
@@ -245,4 +248,44 @@ async fn a_request_without_an_authorizer_context_is_refused() {
     let api = Api::new().await;
     let event = api_event("get-inventories.json", None, None, Some("admin"), &[]);
     assert_challenge(&api.harness.send(event).await);
+}
+
+/// A form on another web site posting through the browser's basic-auth login: every variant is
+/// refused before anything is parsed, and the agents' own requests still pass.
+#[tokio::test]
+async fn state_changes_sent_by_another_web_site_are_refused_and_store_nothing() {
+    let api = Api::new().await;
+    let boss = basic("boss", PASSWORD);
+    let report = k8s_report("prod", day(0), &[("default", "nginx:1", 1)]).to_string();
+    let subscription = r#"{"subscription_key":"nginx","subscription_type":"runtime_inventory"}"#;
+    for (sample, body) in [("post-kubernetes-inventory.json", report.as_str()), ("post-subscriptions.json", subscription)] {
+        for (header, value, status) in [
+            ("sec-fetch-site", "cross-site", StatusCode::FORBIDDEN),
+            ("origin", "https://attacker.example", StatusCode::FORBIDDEN),
+            ("content-type", "text/plain", StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        ] {
+            let mut event = api_event(sample, None, Some(body), Some("admin"), &[]);
+            event["headers"][header] = value.into();
+            let refused = api.send(event, Some(&boss)).await;
+            assert_eq!(refused.status, status, "{sample} with {header}: {value}: {}", refused.body);
+            assert_eq!(refused.body["httpcode"], status.as_u16(), "Anchore's error shape");
+        }
+    }
+    assert!(api.harness.stored_items().await.is_empty(), "nothing stored for a refused request");
+    let subscriptions = api.send(api_event("get-subscriptions.json", None, None, Some("admin"), &[]), Some(&boss)).await;
+    assert_eq!(subscriptions.body, json!([]));
+
+    // Every agent's request exactly as its sample records it (headers included) is still served,
+    // and so is the console's same-origin request.
+    let agent = basic("agent", PASSWORD);
+    for sample in ["post-kubernetes-inventory.json", "post-kubernetes-inventory-v1.json", "post-ecs-inventory.json", "post-ecs-inventory-v1.json", "post-kai-inventory.json", "post-integration-registration.json"] {
+        let mut event = integration_tests::load_event(sample);
+        event["requestContext"].as_object_mut().unwrap().remove("authorizer");
+        let served = api.send(event, Some(&agent)).await;
+        assert!(served.status.is_success(), "{sample}: {} {}", served.status, served.body);
+    }
+    let mut console = api_event("post-subscriptions.json", None, Some(subscription), Some("admin"), &[]);
+    console["headers"]["origin"] = "https://abc123.execute-api.eu-west-2.amazonaws.com".into();
+    console["headers"]["sec-fetch-site"] = "same-origin".into();
+    assert_eq!(api.send(console, Some(&boss)).await.status, StatusCode::OK);
 }

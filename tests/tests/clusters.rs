@@ -57,3 +57,47 @@ async fn clusters_report_their_coverage_and_quiet_ones_turn_stale() {
     let other_account = harness.send(admin_event("get-clusters.json", None, None, Some("team-b"), &[])).await;
     assert_eq!(other_account.body["clusters"], json!([]), "accounts see only their own clusters");
 }
+
+/// EKS users name clusters by ARN, which holds a `/`: each is its own cluster, listed, judged
+/// stale and deleted by its own name.
+#[tokio::test]
+async fn clusters_named_by_eks_arn_are_kept_apart() {
+    let harness = Harness::new(120, false).await;
+    let (a, b) = ("arn:aws:eks:eu-west-1:111122223333:cluster/a", "arn:aws:eks:eu-west-1:111122223333:cluster/b");
+    let report = |cluster: &str, minute: i64| k8s_report(cluster, day(0) + TimeDelta::minutes(minute), &[("default", "app:1", 1)]);
+    for cluster in [a, b] {
+        assert_eq!(harness.post_k8s(&report(cluster, 0)).await.status, StatusCode::CREATED);
+    }
+    // A cluster whose name is another's with `/x` appended is another cluster too.
+    let nested = format!("{a}/x");
+    assert_eq!(harness.post_k8s(&report(&nested, 0)).await.status, StatusCode::CREATED);
+    assert_eq!(harness.post_k8s(&report(a, 30)).await.status, StatusCode::CREATED);
+    harness.clock.set(day(0) + TimeDelta::minutes(32));
+    let listed = clusters(&harness).await;
+    let summary: Vec<(&str, bool)> =
+        listed.iter().map(|c| (c["cluster"].as_str().unwrap(), c["stale"].as_bool().unwrap())).collect();
+    assert_eq!(summary, [(a, false), (nested.as_str(), true), (b, true)], "b went quiet while a reports");
+    assert_eq!(listed[0]["contexts"], json!([format!("{a}/default")]));
+    let namespaces = harness.call("get-kubernetes-namespaces.json", None, Some("admin"), &[]).await;
+    let names: Vec<(&str, &str)> = namespaces.body["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|ns| (ns["cluster_name"].as_str().unwrap(), ns["name"].as_str().unwrap()))
+        .collect();
+    assert!(names.contains(&(b, "default")) && names.contains(&(nested.as_str(), "default")), "{names:?}");
+
+    let delete = |cluster: String| {
+        let harness = &harness;
+        async move {
+            harness.call("delete-kubernetes-namespaces.json", None, Some("admin"), &[("cluster_name", &cluster)]).await
+        }
+    };
+    let deleted = delete(b.to_owned()).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+    let deleted = delete(a.to_owned()).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+    let left: Vec<String> = harness.list("admin", &[]).await.iter().map(|i| i["context"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(left, [format!("{nested}/default")], "deleting a leaves the cluster named a/x");
+    assert_eq!(delete("arn:aws:eks:eu-west-1:111122223333:cluster".into()).await.status, StatusCode::NOT_FOUND);
+}

@@ -57,7 +57,7 @@ pub fn attach_agents(clusters: &mut [ClusterCoverage], integrations: &[Value]) {
 /// The cluster a context belongs to: `cluster/namespace` for Kubernetes, the ARN for ECS.
 pub fn cluster_of(inventory_type: InventoryType, context: &str) -> &str {
     match inventory_type {
-        InventoryType::Kubernetes => context.split_once('/').map_or(context, |(cluster, _)| cluster),
+        InventoryType::Kubernetes => crate::model::split_kubernetes_context(context).0,
         InventoryType::Ecs => context,
     }
 }

@@ -4,7 +4,9 @@
 use crate::clock::Clock;
 use crate::image::Digest;
 use crate::lease::{ContextLease, LeaseError};
-use crate::model::{detail_pk, image_sk, inventory_pk, Detail, ImageRecord, InventoryType, RemovalReason};
+use crate::model::{
+    detail_pk, image_sk, inventory_pk, split_kubernetes_context, Detail, ImageRecord, InventoryType, RemovalReason,
+};
 use crate::plan::{effective_last_seen, is_live, StoredContext};
 use crate::query::QueryError;
 use crate::settings::Settings;
@@ -156,7 +158,8 @@ impl InventoryDeleter {
         let contexts =
             self.store.contexts_with_prefix(account, InventoryType::Kubernetes, &format!("{cluster}/")).await?;
         let (mut items, mut busy, mut found) = (0, false, false);
-        for context in contexts {
+        // Cluster `a`'s prefix also finds the namespaces of a cluster named `a/b`.
+        for context in contexts.into_iter().filter(|context| split_kubernetes_context(context).0 == cluster) {
             let target = DeleteTarget { inventory_type: InventoryType::Kubernetes, context, image_digest: None };
             match self.delete(account, &target).await? {
                 DeleteOutcome::NotFound => {}
@@ -182,8 +185,8 @@ pub fn cluster_param(get: impl Fn(&str) -> Option<String>) -> Result<String, Que
     let Some(cluster) = cluster else {
         return Err(invalid("cluster_name", "is required: the cluster whose namespaces are deleted"));
     };
-    if cluster.contains(['#', '/']) || cluster.chars().any(char::is_control) {
-        return Err(invalid("cluster_name", "must not contain '#', '/' or control characters"));
+    if cluster.contains('#') || cluster.chars().any(char::is_control) {
+        return Err(invalid("cluster_name", "must not contain '#' or control characters"));
     }
     Ok(cluster)
 }

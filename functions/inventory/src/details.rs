@@ -349,7 +349,7 @@ impl DetailReader {
                        "node_id": node_uid, "namespace_id": namespace_uid, "context": context, "last_seen": last_seen})
             }
             Detail::K8sNode { uid, name, attributes, labels, annotations } => {
-                let cluster = context.split_once('/').map_or(context.as_str(), |(cluster, _)| cluster);
+                let (cluster, _) = crate::model::split_kubernetes_context(context);
                 json!({"uid": uid, "name": name, "labels": labels, "annotations": annotations,
                        "attributes": attributes, "cluster_name": cluster, "last_seen": last_seen})
             }
@@ -396,7 +396,7 @@ fn node_name(found: &Found) -> &str {
 /// A Kubernetes context as Anchore's `KubernetesNamespace`.
 fn namespace_entry(context: &ContextRecord) -> Value {
     let namespace = context.namespace.as_ref();
-    let (cluster, name) = context.context.split_once('/').unwrap_or((context.context.as_str(), ""));
+    let (cluster, name) = crate::model::split_kubernetes_context(&context.context);
     json!({
         "uid": namespace.map(|ns| ns.uid.as_str()),
         "name": namespace.map_or(name, |ns| ns.name.as_str()),

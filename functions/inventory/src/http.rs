@@ -37,7 +37,10 @@ pub trait ApiFunction: Send + Sync + 'static {
             let Some((matched, permission)) = matched.and_then(|m| m.route.permission.map(|p| (m, p))) else {
                 return not_found(&request).into_response();
             };
-            let caller = match authorize(&request, permission) {
+            let caller = match authorize(&request, permission).and_then(|caller| {
+                refuse_cross_site(&request)?;
+                Ok(caller)
+            }) {
                 Ok(caller) => caller,
                 Err(refused) => return refused.into_response(),
             };
@@ -75,6 +78,56 @@ pub fn authorize(request: &Request, permission: Permission) -> Result<Caller, Ap
         )));
     }
     Ok(caller)
+}
+
+/// Refuses a state change a browser sends on behalf of another web site. The console signs in
+/// with the browser's basic-auth prompt, so the browser attaches those credentials to any
+/// request to this origin, a form posted by a hostile page included. A browser says where a
+/// request comes from (`Sec-Fetch-Site`, `Origin`); a form can only send a non-JSON body, and a
+/// JSON `Content-Type` from a script forces a CORS preflight, which this API never grants.
+/// The agents send neither header and `Content-Type: application/json`.
+pub fn refuse_cross_site(request: &Request) -> Result<(), ApiError> {
+    let method = request.method();
+    if method.is_safe() {
+        return Ok(());
+    }
+    let header = |name| request.headers().get(name).map(|value| value.to_str().unwrap_or_default());
+    if let Some(site) = header(SEC_FETCH_SITE) {
+        if !matches!(site.to_ascii_lowercase().as_str(), "same-origin" | "none") {
+            return Err(ApiError::forbidden(format!(
+                "{method} from another web site (Sec-Fetch-Site: {site}) is refused; use the console or an API client"
+            )));
+        }
+    }
+    if let Some(origin) = header(header::ORIGIN.as_str()) {
+        let own = header(header::HOST.as_str()).or_else(|| request.uri().authority().map(|a| a.as_str()));
+        let host = origin.split_once("://").map(|(_, host)| host);
+        if own.is_none() || !host.zip(own).is_some_and(|(host, own)| host.eq_ignore_ascii_case(own)) {
+            return Err(ApiError::forbidden(format!("{method} from origin {origin:?}, not this API's own, is refused")));
+        }
+    }
+    if !body_bytes(request.body()).is_empty() && !header(header::CONTENT_TYPE.as_str()).is_some_and(is_json_media_type)
+    {
+        let sent = header(header::CONTENT_TYPE.as_str()).unwrap_or("none");
+        return Err(ApiError {
+            detail: json!({ "field": "Content-Type" }),
+            ..ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!("Content-Type: the body must be sent as application/json (sent: {sent})"),
+            )
+        });
+    }
+    Ok(())
+}
+
+/// The browser's word on where a request comes from.
+const SEC_FETCH_SITE: &str = "sec-fetch-site";
+
+/// `application/json`, or `application/<something>+json`, with any parameters.
+fn is_json_media_type(value: &str) -> bool {
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// Runs an API function on the Lambda runtime.
@@ -337,6 +390,47 @@ mod tests {
         // Quotes are escaped in the Lambda response, so a text body counts larger than it is.
         let quotes = "\"".repeat(MAX_RESPONSE_PAYLOAD_BYTES * 2 / 5); // 0.8x the cap as JSON, 1.6x escaped
         assert!(negotiated_json(&get_with(None), StatusCode::OK, &json!([quotes])).is_err());
+    }
+
+    fn post(headers: &[(&str, &str)], body: &str) -> Request {
+        let mut request = lambda_http::http::Request::builder().method("POST").uri("/v2/kubernetes-inventory");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.body(Body::Text(body.into())).unwrap()
+    }
+
+    #[test]
+    fn state_changes_from_other_web_sites_are_refused() {
+        let json = ("content-type", "application/json");
+        let host = ("host", "abc123.execute-api.eu-west-2.amazonaws.com");
+        // The agents: no browser headers, a JSON body.
+        assert_eq!(refuse_cross_site(&post(&[host, json], "{}")), Ok(()));
+        assert_eq!(refuse_cross_site(&post(&[host, ("content-type", "application/json; charset=utf-8")], "{}")), Ok(()));
+        // The console: same origin.
+        let own = [host, json, ("origin", "https://abc123.execute-api.eu-west-2.amazonaws.com")];
+        assert_eq!(refuse_cross_site(&post(&own, "{}")), Ok(()));
+        assert_eq!(refuse_cross_site(&post(&[host, json, ("sec-fetch-site", "same-origin")], "{}")), Ok(()));
+
+        for hostile in [
+            vec![host, json, ("sec-fetch-site", "cross-site")],
+            vec![host, json, ("sec-fetch-site", "same-site")],
+            vec![host, json, ("origin", "https://attacker.example")],
+            vec![host, json, ("origin", "null")],
+            vec![json, ("origin", "https://abc123.execute-api.eu-west-2.amazonaws.com")],
+        ] {
+            let refused = refuse_cross_site(&post(&hostile, "{}")).unwrap_err();
+            assert_eq!(refused.status, StatusCode::FORBIDDEN, "{hostile:?}");
+        }
+        for kind in [None, Some("text/plain"), Some("application/x-www-form-urlencoded"), Some("multipart/form-data")] {
+            let headers: Vec<_> = [Some(host), kind.map(|kind| ("content-type", kind))].into_iter().flatten().collect();
+            let refused = refuse_cross_site(&post(&headers, r#"{"a":"=b"}"#)).unwrap_err();
+            assert_eq!((refused.status, refused.detail["field"].as_str()), (StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("Content-Type")));
+        }
+        // Reads and bodiless requests need no content type.
+        assert_eq!(refuse_cross_site(&post(&[host], "")), Ok(()));
+        let get = lambda_http::http::Request::builder().uri("/v2/inventories").header("sec-fetch-site", "cross-site");
+        assert_eq!(refuse_cross_site(&get.body(Body::Empty).unwrap()), Ok(()));
     }
 
     #[test]

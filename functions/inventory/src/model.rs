@@ -58,6 +58,18 @@ impl fmt::Display for InventoryType {
     }
 }
 
+/// A Kubernetes context: `{cluster}/{namespace}`.
+pub fn kubernetes_context(cluster: &str, namespace: &str) -> String {
+    format!("{cluster}/{namespace}")
+}
+
+/// A Kubernetes context's cluster and namespace. A namespace never holds `/` (the parser refuses
+/// one) but a cluster name may: EKS users name clusters by ARN (`arn:...:cluster/prod`), so the
+/// split is at the last `/`.
+pub fn split_kubernetes_context(context: &str) -> (&str, &str) {
+    context.rsplit_once('/').unwrap_or((context, ""))
+}
+
 /// The partition of a context's record and image records.
 pub fn inventory_pk(account: &str, inventory_type: InventoryType, context: &str) -> String {
     format!("{account}#inv#{inventory_type}#{context}")

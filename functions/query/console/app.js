@@ -255,7 +255,8 @@ async function showImage(digest) {
     /^sha256:[0-9a-f]{64}$/.test(digest) ? api(`/v2/images/${digest}/scheduled`) : { scheduled: [] },
   ]);
   const items = inventory.items;
-  const clusters = new Set(items.map((item) => item.inventory_type === "ecs" ? item.context : item.context.split("/")[0]));
+  // A namespace holds no "/", an EKS cluster's ARN does: the cluster ends at the last one.
+  const clusters = new Set(items.map((item) => item.inventory_type === "ecs" ? item.context : item.context.slice(0, item.context.lastIndexOf("/"))));
   view.replaceChildren(
     h("h2", {}, items.length ? items[0].image_tag : "Image"),
     h("p", {}, h("code", {}, digest)),
