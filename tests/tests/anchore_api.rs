@@ -232,6 +232,19 @@ async fn a_k8s_inventory_agent_registers_reports_health_and_posts_batches() {
     let elsewhere =
         admin_event("post-integration-health-report.json", Some(&path), Some(&health.to_string()), Some("team-b"), &[]);
     assert_eq!(harness.send(elsewhere).await.status, StatusCode::NOT_FOUND, "another account's integration");
+    // A uuid past any key bound is a client error, whether reported to or read.
+    let long = format!("/v2/system/integrations/{}", "a".repeat(2048));
+    let event = admin_event(
+        "post-integration-health-report.json",
+        Some(&format!("{long}/health-report")),
+        Some(&health.to_string()),
+        Some("admin"),
+        &[],
+    );
+    let reported = harness.send(event).await;
+    assert!(reported.status.is_client_error(), "{} {}", reported.status, reported.body);
+    let read = get(&harness, &long, &[]).await;
+    assert!(read.status.is_client_error(), "{} {}", read.status, read.body);
     let mut broken = registration.clone();
     broken.as_object_mut().unwrap().remove("registration_id");
     let refused =

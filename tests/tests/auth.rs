@@ -258,7 +258,9 @@ async fn state_changes_sent_by_another_web_site_are_refused_and_store_nothing() 
     let boss = basic("boss", PASSWORD);
     let report = k8s_report("prod", day(0), &[("default", "nginx:1", 1)]).to_string();
     let subscription = r#"{"subscription_key":"nginx","subscription_type":"runtime_inventory"}"#;
-    for (sample, body) in [("post-kubernetes-inventory.json", report.as_str()), ("post-subscriptions.json", subscription)] {
+    for (sample, body) in
+        [("post-kubernetes-inventory.json", report.as_str()), ("post-subscriptions.json", subscription)]
+    {
         for (header, value, status) in [
             ("sec-fetch-site", "cross-site", StatusCode::FORBIDDEN),
             ("origin", "https://attacker.example", StatusCode::FORBIDDEN),
@@ -272,13 +274,21 @@ async fn state_changes_sent_by_another_web_site_are_refused_and_store_nothing() 
         }
     }
     assert!(api.harness.stored_items().await.is_empty(), "nothing stored for a refused request");
-    let subscriptions = api.send(api_event("get-subscriptions.json", None, None, Some("admin"), &[]), Some(&boss)).await;
+    let subscriptions =
+        api.send(api_event("get-subscriptions.json", None, None, Some("admin"), &[]), Some(&boss)).await;
     assert_eq!(subscriptions.body, json!([]));
 
     // Every agent's request exactly as its sample records it (headers included) is still served,
     // and so is the console's same-origin request.
     let agent = basic("agent", PASSWORD);
-    for sample in ["post-kubernetes-inventory.json", "post-kubernetes-inventory-v1.json", "post-ecs-inventory.json", "post-ecs-inventory-v1.json", "post-kai-inventory.json", "post-integration-registration.json"] {
+    for sample in [
+        "post-kubernetes-inventory.json",
+        "post-kubernetes-inventory-v1.json",
+        "post-ecs-inventory.json",
+        "post-ecs-inventory-v1.json",
+        "post-kai-inventory.json",
+        "post-integration-registration.json",
+    ] {
         let mut event = integration_tests::load_event(sample);
         event["requestContext"].as_object_mut().unwrap().remove("authorizer");
         let served = api.send(event, Some(&agent)).await;

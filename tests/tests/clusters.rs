@@ -14,7 +14,9 @@ async fn clusters(harness: &Harness) -> Vec<Value> {
 #[tokio::test]
 async fn clusters_report_their_coverage_and_quiet_ones_turn_stale() {
     let harness = Harness::new(120, false).await;
-    let a = |minute: i64| k8s_report("prod-eu-1", day(0) + TimeDelta::minutes(minute), &[("a", "app:1", 1), ("b", "app:2", 2)]);
+    let a = |minute: i64| {
+        k8s_report("prod-eu-1", day(0) + TimeDelta::minutes(minute), &[("a", "app:1", 1), ("b", "app:2", 2)])
+    };
     assert_eq!(harness.post_k8s(&a(0)).await.status, StatusCode::CREATED);
     let quiet = k8s_report("staging", day(0), &[("default", "app:1", 1)]);
     assert_eq!(harness.post_k8s(&quiet).await.status, StatusCode::CREATED);
@@ -39,7 +41,10 @@ async fn clusters_report_their_coverage_and_quiet_ones_turn_stale() {
     let prod = &listed[1];
     assert_eq!(prod["contexts"], json!(["prod-eu-1/a", "prod-eu-1/b"]));
     assert_eq!(prod["sources"], json!(["k8s-inventory"]));
-    assert_eq!((prod["report_interval_seconds"].as_i64(), prod["minutes_since_last_report"].as_i64()), (Some(1800), Some(2)));
+    assert_eq!(
+        (prod["report_interval_seconds"].as_i64(), prod["minutes_since_last_report"].as_i64()),
+        (Some(1800), Some(2))
+    );
     assert_eq!((prod["container_count"].as_u64(), prod["image_count"].as_u64()), (Some(2), Some(2)));
     assert!(listed[2].get("report_interval_seconds").is_none(), "one report shows no interval yet");
     assert!(prod.get("agents").is_none(), "no agent registered yet");
@@ -64,7 +69,9 @@ async fn clusters_report_their_coverage_and_quiet_ones_turn_stale() {
 async fn clusters_named_by_eks_arn_are_kept_apart() {
     let harness = Harness::new(120, false).await;
     let (a, b) = ("arn:aws:eks:eu-west-1:111122223333:cluster/a", "arn:aws:eks:eu-west-1:111122223333:cluster/b");
-    let report = |cluster: &str, minute: i64| k8s_report(cluster, day(0) + TimeDelta::minutes(minute), &[("default", "app:1", 1)]);
+    let report = |cluster: &str, minute: i64| {
+        k8s_report(cluster, day(0) + TimeDelta::minutes(minute), &[("default", "app:1", 1)])
+    };
     for cluster in [a, b] {
         assert_eq!(harness.post_k8s(&report(cluster, 0)).await.status, StatusCode::CREATED);
     }
@@ -78,7 +85,7 @@ async fn clusters_named_by_eks_arn_are_kept_apart() {
         listed.iter().map(|c| (c["cluster"].as_str().unwrap(), c["stale"].as_bool().unwrap())).collect();
     assert_eq!(summary, [(a, false), (nested.as_str(), true), (b, true)], "b went quiet while a reports");
     assert_eq!(listed[0]["contexts"], json!([format!("{a}/default")]));
-    let namespaces = harness.call("get-kubernetes-namespaces.json", None, Some("admin"), &[]).await;
+    let namespaces = harness.call("get-kubernetes-namespaces.json", None, Some("admin"), &[("page", "1")]).await;
     let names: Vec<(&str, &str)> = namespaces.body["namespaces"]
         .as_array()
         .unwrap()
@@ -97,7 +104,8 @@ async fn clusters_named_by_eks_arn_are_kept_apart() {
     assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
     let deleted = delete(a.to_owned()).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
-    let left: Vec<String> = harness.list("admin", &[]).await.iter().map(|i| i["context"].as_str().unwrap().to_owned()).collect();
+    let left: Vec<String> =
+        harness.list("admin", &[]).await.iter().map(|i| i["context"].as_str().unwrap().to_owned()).collect();
     assert_eq!(left, [format!("{nested}/default")], "deleting a leaves the cluster named a/x");
     assert_eq!(delete("arn:aws:eks:eu-west-1:111122223333:cluster".into()).await.status, StatusCode::NOT_FOUND);
 }

@@ -1,8 +1,8 @@
 //! `DELETE /v2/inventories` against a moto server.
 
 use integration_tests::{day, digest, k8s_report, listed, sample_report, Harness};
-use lambda_http::http::StatusCode;
 use inventory::model::{inventory_pk, InventoryType};
+use lambda_http::http::StatusCode;
 
 const ECS_CLUSTER: &str = "arn:aws:ecs:eu-west-2:123456789012:cluster/myclustername";
 const DELETE: &str = "delete-inventories.json";

@@ -76,3 +76,114 @@ async fn a_stop_delivered_before_its_start_still_records_the_task_once() {
     assert_eq!(items[0]["image_digest"], DIGEST);
     assert_eq!(items[0]["last_seen"].as_str().unwrap(), inventory::ingest::format_time(day(1)));
 }
+
+const EVENT_TASK_ID: &str = "c13b4cb40f1f4fe4a2971f76ae5a47ad";
+const EVENT_TASK: &str = "arn:aws:ecs:us-west-2:111122223333:task/FargateCluster/c13b4cb40f1f4fe4a2971f76ae5a47ad";
+
+/// A collector sweep of `CLUSTER` read at `time`, seeing `tasks` (task id, image digest number;
+/// 0 for the events' container and image) at version 1, stored as the collector stores it.
+async fn sweep(harness: &Harness, time: chrono::DateTime<chrono::Utc>, tasks: &[(&str, u64)]) -> Value {
+    use inventory::report::{validate_ecs, EcsContainer, EcsReport, EcsTask};
+    let arn = |id: &str| format!("arn:aws:ecs:us-west-2:111122223333:task/FargateCluster/{id}");
+    let report = EcsReport {
+        timestamp: inventory::ingest::format_time(time),
+        cluster_arn: Some(CLUSTER.to_owned()),
+        tasks: tasks.iter().map(|(id, _)| EcsTask { arn: arn(id), version: Some(1), ..EcsTask::default() }).collect(),
+        containers: tasks
+            .iter()
+            .map(|(id, n)| match n {
+                // The event's own task, as a sweep reads it.
+                0 => EcsContainer {
+                    arn: "arn:aws:ecs:us-west-2:111122223333:container/cf159fd6-3e3f-4a9e-84f9-66cbe726af01".into(),
+                    image_tag: "111122223333.dkr.ecr.us-west-2.amazonaws.com/hello-repository:latest".into(),
+                    image_digest: Some(DIGEST.into()),
+                    task_arn: Some(arn(id)),
+                },
+                n => EcsContainer {
+                    arn: format!("{}-container", arn(id)),
+                    image_tag: format!("app:{n}"),
+                    image_digest: Some(integration_tests::digest(*n)),
+                    task_arn: Some(arn(id)),
+                },
+            })
+            .collect(),
+        ..EcsReport::default()
+    };
+    let store = inventory::Store::new(harness.client_for("collector"), harness.table.clone());
+    let ingestor = inventory::Ingestor::new(store, harness.settings.clone(), harness.clock.clone());
+    let parsed = validate_ecs(report, inventory::Clock::now(harness.clock.as_ref())).expect("a valid sweep");
+    serde_json::to_value(ingestor.ingest("admin", parsed).await).unwrap()
+}
+
+fn digests(items: &[Value]) -> Vec<&str> {
+    let mut digests: Vec<&str> = items.iter().map(|item| item["image_digest"].as_str().unwrap()).collect();
+    digests.sort();
+    digests
+}
+
+#[tokio::test]
+async fn a_sweep_read_before_an_event_is_stored_and_a_lost_stop_is_repaired_by_the_next() {
+    let harness = Harness::new(120, true).await;
+    let old = integration_tests::digest(1);
+    harness.clock.set(day(1));
+    assert_eq!(sweep(&harness, day(1), &[("old", 1)]).await["contexts"][0]["status"], "stored");
+    // The next sweep starts reading; meanwhile a task starts and its event is applied.
+    let read_at = day(1) + TimeDelta::minutes(5);
+    harness.clock.set(read_at + TimeDelta::seconds(20));
+    assert_eq!(deliver(&harness, "ecs-task-state-change-running.json").await, 1);
+    harness.clock.set(read_at + TimeDelta::seconds(40));
+    let stored = sweep(&harness, read_at, &[("old", 1)]).await;
+    assert_eq!(stored["contexts"][0]["status"], "stored", "{stored}");
+    assert_eq!(digests(&listed(&harness).await), [old.as_str(), DIGEST], "the sweep could not see the new task");
+    // Its STOPPED event is lost; the next sweep does not see it, and removes it.
+    harness.clock.set(read_at + TimeDelta::minutes(5));
+    let repaired = sweep(&harness, read_at + TimeDelta::minutes(5), &[("old", 1)]).await;
+    assert_eq!(
+        (repaired["contexts"][0]["status"].as_str(), repaired["images_removed"].as_u64()),
+        (Some("stored"), Some(1))
+    );
+    assert_eq!(digests(&listed(&harness).await), [old.as_str()]);
+    let tasks = tasks(&harness).await;
+    assert!(tasks.iter().all(|task| task["arn"] != EVENT_TASK), "{tasks:?}");
+}
+
+#[tokio::test]
+async fn a_stop_applied_after_a_sweep_was_read_is_not_undone_by_it() {
+    let harness = Harness::new(120, true).await;
+    harness.clock.set(day(1));
+    assert_eq!(deliver(&harness, "ecs-task-state-change-running.json").await, 1);
+    // A sweep reads the task running, then the task stops before the sweep is stored.
+    let read_at = day(1) + TimeDelta::minutes(1);
+    harness.clock.set(read_at + TimeDelta::seconds(30));
+    assert_eq!(deliver(&harness, "ecs-task-state-change-stopped.json").await, 2);
+    harness.clock.set(read_at + TimeDelta::seconds(40));
+    let stored = sweep(&harness, read_at, &[(EVENT_TASK_ID, 0)]).await;
+    assert_eq!(stored["contexts"][0]["status"], "stored", "{stored}");
+    assert_eq!((stored["images_added"].as_u64(), stored["images_removed"].as_u64()), (Some(0), Some(0)), "{stored}");
+    let items = listed(&harness).await;
+    let stopped = items.iter().find(|item| item["image_digest"] == DIGEST).expect("it ran, so it is listed");
+    assert_eq!(
+        stopped["last_seen"],
+        inventory::ingest::format_time(read_at + TimeDelta::seconds(30)),
+        "seen until it stopped"
+    );
+    // The next sweep, read after the stop, removes it under overwrite.
+    harness.clock.set(read_at + TimeDelta::minutes(5));
+    assert_eq!(sweep(&harness, read_at + TimeDelta::minutes(5), &[]).await["images_removed"], 0);
+    assert!(listed(&harness).await.is_empty());
+}
+
+#[tokio::test]
+async fn events_never_take_a_cluster_from_its_agent() {
+    // No collector: the agent's reports are the cluster's complete picture, events add to it.
+    let harness = Harness::new(120, false).await;
+    harness.clock.set(day(1));
+    assert_eq!(deliver(&harness, "ecs-task-state-change-running.json").await, 1);
+    let mut report = integration_tests::sample_report("post-ecs-inventory.json");
+    report["cluster_arn"] = CLUSTER.into();
+    for minute in [1, 30, 59] {
+        report["timestamp"] = inventory::ingest::format_time(day(1) + TimeDelta::minutes(minute)).into();
+        let posted = harness.post_ecs(&report).await;
+        assert_eq!(posted.body["contexts"][0]["status"], "stored", "minute {minute}: {}", posted.body);
+    }
+}

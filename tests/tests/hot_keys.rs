@@ -101,7 +101,8 @@ async fn a_fleets_first_reports_put_no_more_than_a_few_percent_of_writes_on_any_
     // The fleet of the issue, 1,000 clusters (hours against moto): each context writes what the
     // measured ones wrote, and the index shards its names fall in are computed.
     let contexts = (clusters * NAMESPACES) as f64;
-    let index_writes = |index: &str| counts.iter().filter(|(key, _)| key.starts_with(index)).map(|(_, n)| *n).sum::<u64>();
+    let index_writes =
+        |index: &str| counts.iter().filter(|(key, _)| key.starts_with(index)).map(|(_, n)| *n).sum::<u64>();
     let per_context = (total as f64 / contexts, index_writes("contexts:") as f64 / contexts);
     let mut per_shard = [0u64; INDEX_SHARDS as usize];
     for cluster in 0..1000 {
@@ -131,7 +132,10 @@ async fn a_fleets_first_reports_put_no_more_than_a_few_percent_of_writes_on_any_
         let page = harness.call("get-inventories.json", None, Some("admin"), &query).await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.body);
         for item in page.body["items"].as_array().unwrap() {
-            seen.push((item["context"].as_str().unwrap().to_owned(), item["image_digest"].as_str().unwrap().to_owned()));
+            seen.push((
+                item["context"].as_str().unwrap().to_owned(),
+                item["image_digest"].as_str().unwrap().to_owned(),
+            ));
         }
         match page.body["next"].as_str() {
             Some(cursor) => next = Some(cursor.to_owned()),

@@ -81,8 +81,12 @@ async fn context_filters_and_pagination() {
     let first_page = harness.call("get-inventories.json", None, Some("admin"), &[("limit", "8")]).await;
     assert!(first_page.body.get("next").is_none(), "no cursor after the last item");
 
+    // A forged cursor, well-formed but with a sort key past DynamoDB's bound, is refused too.
+    use base64::Engine;
+    let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(json!({"t": "kubernetes", "k": "x".repeat(2048)}).to_string());
     for (parameter, value) in
-        [("inventory_type", "docker"), ("limit", "0"), ("image_digest", "sha256:1"), ("next", "xyz")]
+        [("inventory_type", "docker"), ("limit", "0"), ("image_digest", "sha256:1"), ("next", "xyz"), ("next", &forged)]
     {
         let response = harness.call("get-inventories.json", None, Some("admin"), &[(parameter, value)]).await;
         assert_eq!(response.status, StatusCode::BAD_REQUEST, "{parameter}");
@@ -423,4 +427,64 @@ async fn a_legacy_kai_report_is_stored_like_a_kubernetes_report_and_answered_200
     let response = harness.call("post-kai-inventory.json", Some(&body), Some("admin"), &[]).await;
     assert_eq!((response.status, response.body["images_removed"].as_u64()), (StatusCode::OK, Some(1)));
     assert_eq!(harness.list("admin", &[("context", "eks-prod/default")]).await.len(), 2);
+}
+
+#[tokio::test]
+async fn under_overwrite_an_item_the_report_skipped_keeps_what_was_stored() {
+    let harness = Harness::new(120, true).await;
+    let both = [("a", "app:1", 1), ("a", "app:2", 2)];
+    harness.post_k8s(&k8s_report("c", day(0), &both)).await;
+    let mut report = k8s_report("c", day(0) + TimeDelta::minutes(5), &both);
+    report["containers"][0]["image_tag"] = json!("app:\u{7}bell");
+    let response = harness.post_k8s(&report).await;
+    assert_eq!(skipped(&response), ["containers[0].image_tag"]);
+    let kept = [("c/a".to_owned(), digest(1)), ("c/a".to_owned(), digest(2))];
+    assert_eq!(listed(&harness.list("admin", &[]).await), kept, "the skipped container's image stays");
+    // A complete report without it still overwrites.
+    harness.post_k8s(&k8s_report("c", day(0) + TimeDelta::minutes(10), &both[1..])).await;
+    assert_eq!(listed(&harness.list("admin", &[]).await), [("c/a".to_owned(), digest(2))]);
+}
+
+#[tokio::test]
+async fn a_report_older_than_the_retention_is_refused_naming_its_timestamp() {
+    let harness = Harness::new(120, false).await;
+    harness.clock.set(day(400));
+    let response = harness.post_k8s(&k8s_report("c", day(0), &[("a", "app:1", 1)])).await;
+    assert_eq!(
+        (response.status, response.body["detail"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("timestamp"))
+    );
+    assert!(response.body["message"].as_str().unwrap().contains("120 days"), "{}", response.body);
+    assert!(harness.stored_items().await.is_empty());
+    // Within the retention, and with no retention at all, it is stored.
+    assert_eq!(harness.post_k8s(&k8s_report("c", day(281), &[("a", "app:1", 1)])).await.status, StatusCode::CREATED);
+    let forever = Harness::new(0, false).await;
+    forever.clock.set(day(400));
+    assert_eq!(forever.post_k8s(&k8s_report("c", day(0), &[("a", "app:1", 1)])).await.status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn a_context_without_live_images_can_still_be_deleted() {
+    // Under overwrite, a namespace reported without pods keeps its record and loses its images.
+    let harness = Harness::new(120, true).await;
+    harness.post_k8s(&k8s_report("c", day(0), &[("a", "app:1", 1), ("empty", "app:2", 2)])).await;
+    let mut report = k8s_report("c", day(0) + TimeDelta::minutes(5), &[("a", "app:1", 1)]);
+    report["namespaces"].as_array_mut().unwrap().push(json!({"name": "empty", "uid": "uid-empty"}));
+    assert_eq!(harness.post_k8s(&report).await.status, StatusCode::CREATED);
+    assert_eq!(listed(&harness.list("admin", &[]).await), [("c/a".to_owned(), digest(1))]);
+    let namespaces = || harness.call("get-kubernetes-namespaces.json", None, Some("admin"), &[("page", "1")]);
+    assert_eq!(namespaces().await.body["namespaces"].as_array().unwrap().len(), 2);
+    let delete = |context: &'static str| {
+        let harness = &harness;
+        async move {
+            let query = [("inventory_type", "kubernetes"), ("context", context)];
+            harness.call("delete-inventories.json", None, Some("admin"), &query).await
+        }
+    };
+    let deleted = delete("c/empty").await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+    let left = namespaces().await.body["namespaces"].clone();
+    assert_eq!(left.as_array().unwrap().len(), 1, "{left}");
+    assert_eq!(left[0]["name"], "a");
+    assert_eq!(delete("c/empty").await.status, StatusCode::NOT_FOUND, "gone now");
 }

@@ -111,6 +111,44 @@ async fn duplicates_and_bad_requests_are_rejected() {
     assert_eq!(empty_update.status, StatusCode::BAD_REQUEST);
 }
 
+/// Inputs past DynamoDB's key and item bounds answer 4xx naming the field, never 500.
+#[tokio::test]
+async fn oversized_keys_values_and_ids_answer_4xx() {
+    let harness = Harness::new(120, false).await;
+    let long_key = "k".repeat(1010); // its uniqueness guard's key would pass DynamoDB's 1,024 bytes
+    let huge_value = "v".repeat(500_000);
+    for (body, field) in [
+        (json!({"subscription_key": long_key, "subscription_type": "runtime_inventory"}), "subscription_key"),
+        (
+            json!({"subscription_key": CLUSTER, "subscription_type": "runtime_inventory", "subscription_value": huge_value}),
+            "subscription_value",
+        ),
+    ] {
+        let (status, error) = create(&harness, "admin", &body).await;
+        assert_eq!((status, error["detail"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some(field)), "{error}");
+    }
+    assert!(harness.stored_items().await.is_empty());
+    let body = json!({"subscription_key": CLUSTER, "subscription_type": "runtime_inventory"});
+    let (status, created) = create(&harness, "admin", &body).await;
+    assert_eq!(status, StatusCode::OK);
+    let path = format!("/v1/subscriptions/{}", created[0]["subscription_id"].as_str().unwrap());
+    let update = json!({"subscription_value": huge_value}).to_string();
+    let refused = harness.call_path("put-subscription.json", Some(&path), Some(&update), Some("admin"), &[]).await;
+    assert_eq!(
+        (refused.status, refused.body["detail"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("subscription_value"))
+    );
+    let long_id = format!("/v1/subscriptions/{}", "a".repeat(2000));
+    for (sample, body) in [
+        ("get-subscription.json", None),
+        ("put-subscription.json", Some(r#"{"active": true}"#)),
+        ("delete-subscription.json", None),
+    ] {
+        let missing = harness.call_path(sample, Some(&long_id), body, Some("admin"), &[]).await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND, "{sample}: {}", missing.body);
+    }
+}
+
 #[tokio::test]
 async fn which_subscriptions_scheduled_an_image_is_answered_and_a_bad_digest_refused() {
     let harness = Harness::new(120, false).await;

@@ -1,7 +1,9 @@
 //! The authorizer's decision: who is calling and which account the request acts on.
-//! Users read from SSM and passwords already verified are cached for a bounded time, so a busy
-//! agent costs one SSM read and one Argon2 check per cache period, not one per request.
+//! Users read from SSM and passwords already verified are cached for a bounded time (`cache`),
+//! so a busy agent costs one SSM read and one Argon2 check per cache period, not one per request,
+//! and callers guessing names cannot take that away from it.
 
+use crate::cache::{Cached, UserCache};
 use crate::credentials::BasicCredentials;
 use crate::password::{verify_against_nothing, verify_password};
 use crate::users::{is_valid_user_name, SsmUsers, UserRecord};
@@ -12,29 +14,16 @@ use inventory::auth::{Caller, Verdict};
 use inventory::http::ACCOUNT_HEADER;
 use password_hash::rand_core::{OsRng, RngCore};
 use sha2::Sha256;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use subtle::ConstantTimeEq;
-use tokio::time::Instant;
 
-/// More users than this in the cache means someone is guessing names; start over.
-const MAX_CACHED_USERS: usize = 1024;
 const WRONG_CREDENTIALS: &str = "wrong user name or password";
-
-#[derive(Clone)]
-struct CachedUser {
-    /// `None`: no such user.
-    record: Option<Arc<UserRecord>>,
-    fetched_at: Instant,
-    /// Keyed digest of the password last verified against this record.
-    verified: Option<[u8; 32]>,
-}
+const STORE_UNREADABLE: &str = "the user store could not be read";
 
 pub struct Authorizer {
     users: SsmUsers,
-    ttl: Duration,
-    cache: Mutex<HashMap<String, CachedUser>>,
+    cache: Mutex<UserCache>,
     /// Per-process key for the verified-password digests; never leaves memory.
     digest_key: [u8; 32],
 }
@@ -44,7 +33,7 @@ impl Authorizer {
     pub fn new(users: SsmUsers, ttl: Duration) -> Self {
         let mut digest_key = [0u8; 32];
         OsRng.fill_bytes(&mut digest_key);
-        Self { users, ttl, cache: Mutex::new(HashMap::new()), digest_key }
+        Self { users, cache: Mutex::new(UserCache::new(ttl)), digest_key }
     }
 
     fn digest(&self, user: &str, password: &str) -> [u8; 32] {
@@ -53,6 +42,10 @@ impl Authorizer {
         mac.update(&[0]);
         mac.update(password.as_bytes());
         mac.finalize().into_bytes().into()
+    }
+
+    fn cache(&self) -> MutexGuard<'_, UserCache> {
+        self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Decides a request from its headers, as API Gateway hands them to the authorizer.
@@ -67,18 +60,13 @@ impl Authorizer {
             Ok(credentials) => credentials,
             Err(error) => return Verdict::Unauthenticated(error.to_string()),
         };
+        // A name no user can have costs neither SSM nor Argon2.
         if !is_valid_user_name(&credentials.user) {
             return Verdict::Unauthenticated(WRONG_CREDENTIALS.into());
         }
-        let (record, verified) = match self.cached(&credentials.user) {
-            Some(cached) => (cached.record, cached.verified),
-            None => match self.users.get(&credentials.user).await {
-                Ok(record) => (self.remember(&credentials.user, record.map(Arc::new)), None),
-                Err(error) => {
-                    tracing::error!(%error, user = credentials.user, "reading the user failed");
-                    return Verdict::Unavailable("the user store could not be read".into());
-                }
-            },
+        let (record, verified) = match self.user(&credentials.user).await {
+            Ok(found) => found,
+            Err(verdict) => return verdict,
         };
         let Some(record) = record else {
             let password = credentials.password;
@@ -93,7 +81,7 @@ impl Authorizer {
             if !matches {
                 return Verdict::Unauthenticated(WRONG_CREDENTIALS.into());
             }
-            self.mark_verified(&credentials.user, &record, digest);
+            self.cache().mark_verified(&credentials.user, &record, digest);
         }
         let account = match requested_account.map(str::trim).filter(|account| !account.is_empty()) {
             None => record.accounts[0].clone(),
@@ -105,33 +93,31 @@ impl Authorizer {
         Verdict::Allowed(Caller { user: credentials.user, account, role: record.role })
     }
 
-    fn cached(&self, user: &str) -> Option<CachedUser> {
-        let cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        cache.get(user).filter(|entry| entry.fetched_at.elapsed() < self.ttl).cloned()
-    }
-
-    fn remember(&self, user: &str, record: Option<Arc<UserRecord>>) -> Option<Arc<UserRecord>> {
-        if self.ttl.is_zero() {
-            return record;
+    /// The user's record (`None`: no such user) and the password digest last verified against
+    /// it, from the cache or SSM; a verdict when neither can say.
+    async fn user(&self, user: &str) -> Result<(Option<Arc<UserRecord>>, Option<[u8; 32]>), Verdict> {
+        let stale = match self.cache().get(user) {
+            Cached::Known(entry) => return Ok((Some(entry.record), entry.verified)),
+            Cached::Unknown => return Ok((None, None)),
+            Cached::Miss { stale } => stale,
+        };
+        let unavailable = |reason: &str| match &stale {
+            Some(entry) => Ok((Some(Arc::clone(&entry.record)), entry.verified)),
+            None => Err(Verdict::Unavailable(reason.into())),
+        };
+        if !self.cache().take_lookup() {
+            tracing::warn!(user, "user lookups past their rate; an unknown name is answered unavailable");
+            return unavailable("too many unknown user names at once; retry later");
         }
-        let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if cache.len() >= MAX_CACHED_USERS {
-            cache.retain(|_, entry| entry.fetched_at.elapsed() < self.ttl);
-            if cache.len() >= MAX_CACHED_USERS {
-                cache.clear();
+        match self.users.get(user).await {
+            Ok(record) => {
+                let record = record.map(Arc::new);
+                self.cache().remember(user, record.clone());
+                Ok((record, None))
             }
-        }
-        cache
-            .insert(user.to_owned(), CachedUser { record: record.clone(), fetched_at: Instant::now(), verified: None });
-        record
-    }
-
-    /// Remembers a verified password only against the record it was checked with.
-    fn mark_verified(&self, user: &str, record: &Arc<UserRecord>, digest: [u8; 32]) {
-        let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(entry) = cache.get_mut(user) {
-            if entry.record.as_ref().is_some_and(|cached| Arc::ptr_eq(cached, record)) {
-                entry.verified = Some(digest);
+            Err(error) => {
+                tracing::error!(%error, user, "reading the user failed");
+                unavailable(STORE_UNREADABLE)
             }
         }
     }
@@ -240,16 +226,74 @@ mod tests {
         assert_eq!(users.num_calls(), 2);
     }
 
+    fn throttling_response() -> aws_smithy_runtime_api::http::Response {
+        aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
+            aws_smithy_types::body::SdkBody::from(r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#),
+        )
+    }
+
     #[tokio::test]
     async fn an_unreadable_user_store_is_unavailable_not_unauthenticated() {
-        let throttled = mock!(Client::get_parameter).then_http_response(|| {
-            aws_smithy_runtime_api::http::Response::new(
-                aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
-                aws_smithy_types::body::SdkBody::from(r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#),
-            )
-        });
+        let throttled = mock!(Client::get_parameter).then_http_response(throttling_response);
         let authorizer = authorizer(&[&throttled], Duration::from_secs(60));
         let verdict = authorizer.decide(Some(&basic("reader", PASSWORD)), None).await;
         assert!(matches!(verdict, Verdict::Unavailable(_)), "{verdict:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn guessed_names_neither_evict_known_users_nor_exceed_the_lookup_rate() {
+        use crate::cache::{LOOKUPS_PER_SECOND, LOOKUP_BURST};
+        let (not_found, users) = (not_found_rule(), users_rule());
+        let authorizer = authorizer(&[&not_found, &users], Duration::from_secs(60));
+        let header = basic("reader", PASSWORD);
+        assert!(matches!(authorizer.decide(Some(&header), None).await, Verdict::Allowed(_)));
+        // Guessed names at 100 a second for 20 seconds.
+        let guesses = 2000;
+        let (mut refused, mut unavailable) = (0, 0);
+        for n in 0..guesses {
+            match authorizer.decide(Some(&basic(&format!("guess-{n}"), "x")), None).await {
+                Verdict::Unauthenticated(_) => refused += 1,
+                Verdict::Unavailable(_) => unavailable += 1,
+                other => panic!("{other:?}"),
+            }
+            if n % 100 == 99 {
+                tokio::time::advance(Duration::from_secs(1)).await;
+                assert!(matches!(authorizer.decide(Some(&header), None).await, Verdict::Allowed(_)));
+            }
+        }
+        // SSM was asked at the bounded rate only, the known user once in all: a burst (less the
+        // known user's read) and 19 seconds' refill before the last of the guesses.
+        let lookups = (LOOKUP_BURST - 1.0 + LOOKUPS_PER_SECOND * 19.0) as usize;
+        assert_eq!((not_found.num_calls(), users.num_calls()), (lookups, 1));
+        assert_eq!((refused, unavailable), (lookups, guesses - lookups));
+        // A cached unknown name costs no lookup either.
+        assert!(matches!(authorizer.decide(Some(&basic("guess-0", "x")), None).await, Verdict::Unauthenticated(_)));
+        assert_eq!(not_found.num_calls(), lookups);
+        // A name that cannot exist costs nothing at all.
+        assert!(matches!(authorizer.decide(Some(&basic("a/b", "x")), None).await, Verdict::Unauthenticated(_)));
+        assert_eq!(not_found.num_calls() + users.num_calls(), lookups + 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_known_user_outlives_an_unreadable_user_store_for_a_grace_period() {
+        use crate::cache::STALE_GRACE;
+        let users = users_rule();
+        let throttled =
+            mock!(Client::get_parameter).sequence().http_response(|| throttling_response()).repeatedly().build();
+        let client = mock_client!(aws_sdk_ssm, RuleMode::Sequential, [&users, &throttled]);
+        let authorizer = Authorizer::new(SsmUsers::new(client, "/users/"), Duration::from_secs(60));
+        let header = basic("reader", PASSWORD);
+        assert!(matches!(authorizer.decide(Some(&header), None).await, Verdict::Allowed(_)));
+        tokio::time::advance(Duration::from_secs(61)).await;
+        assert!(
+            matches!(authorizer.decide(Some(&header), None).await, Verdict::Allowed(_)),
+            "served while SSM throttles"
+        );
+        assert!(matches!(authorizer.decide(Some(&basic("reader", "guess")), None).await, Verdict::Unauthenticated(_)));
+        tokio::time::advance(STALE_GRACE).await;
+        assert!(matches!(authorizer.decide(Some(&header), None).await, Verdict::Unavailable(_)), "not past the grace");
+        assert_eq!(users.num_calls(), 1);
+        assert!(throttled.num_calls() >= 3, "each of the three later requests asked SSM");
     }
 }

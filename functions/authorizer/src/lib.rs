@@ -2,6 +2,7 @@
 //! It answers every request "authorized" with its verdict in the context (see
 //! `inventory::auth`): the functions turn a refusal into a 401 with `WWW-Authenticate` or a 403.
 
+pub mod cache;
 pub mod config;
 pub mod credentials;
 pub mod decide;

@@ -48,7 +48,12 @@ impl UserRecord {
 
     pub fn check(&self) -> Result<(), String> {
         if !crate::password::is_supported_hash(&self.password_hash) {
-            return Err("password_hash must be an Argon2 PHC string".into());
+            return Err(format!(
+                "password_hash must be an Argon2id PHC string of at least m=19456,t=2,p=1 and at most m={},t={},p={}",
+                crate::password::MAX_MEMORY_KIB,
+                crate::password::MAX_PASSES,
+                crate::password::MAX_LANES
+            ));
         }
         if self.accounts.is_empty() {
             return Err("accounts must name at least one account".into());

@@ -59,6 +59,9 @@ impl ApiFunction for IngestApp {
         let stored = if matched.route.endpoint == Endpoint::KaiReport { StatusCode::OK } else { StatusCode::CREATED };
         let account = caller.account.as_str();
         let report = parser(body_bytes(request.body()), self.clock.now()).map_err(rejected)?;
+        if let Some(reason) = self.ingestor.past_retention(report.timestamp) {
+            return Err(ApiError::bad_request("timestamp", reason));
+        }
         if !report.notes.is_empty() {
             tracing::warn!(
                 account,

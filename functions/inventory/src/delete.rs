@@ -54,7 +54,7 @@ impl DeleteTarget {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeleteOutcome {
-    /// Nothing visible matched; nothing was deleted.
+    /// Nothing matched (for one image: nothing visible); nothing was deleted.
     NotFound,
     /// A report for the context is being stored; nothing was deleted.
     Busy,
@@ -88,7 +88,9 @@ impl InventoryDeleter {
         };
         let found = match &target.image_digest {
             Some(digest) => visible(digest.as_str()),
-            None => stored.images.keys().any(|key| visible(key)),
+            // A context is deleted whole even with no live image (a namespace without pods, or
+            // all expired): its record and details are still listed or kept.
+            None => stored.record.is_some() || !stored.images.is_empty() || !stored.details.is_empty(),
         };
         if !found {
             return Ok(DeleteOutcome::NotFound);

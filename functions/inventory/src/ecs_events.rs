@@ -218,7 +218,7 @@ pub async fn apply(
         steps: Vec::new(),
     };
     let Some(transition) = change.transition() else { return Ok(applied) };
-    let (cluster, source) = (&change.cluster_arn, ReportSource::Collector);
+    let (cluster, source) = (&change.cluster_arn, ReportSource::EcsEvents);
     let with = |stored: &StoredContext, now| with_task(stored, change, now, ttl);
     let step = ingestor.ingest_derived(account, InventoryType::Ecs, cluster, source, &with).await?;
     applied.steps.extend(Some(step).filter(|step| step.write_requests > 0));

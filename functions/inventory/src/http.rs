@@ -103,7 +103,9 @@ pub fn refuse_cross_site(request: &Request) -> Result<(), ApiError> {
         let own = header(header::HOST.as_str()).or_else(|| request.uri().authority().map(|a| a.as_str()));
         let host = origin.split_once("://").map(|(_, host)| host);
         if own.is_none() || !host.zip(own).is_some_and(|(host, own)| host.eq_ignore_ascii_case(own)) {
-            return Err(ApiError::forbidden(format!("{method} from origin {origin:?}, not this API's own, is refused")));
+            return Err(ApiError::forbidden(format!(
+                "{method} from origin {origin:?}, not this API's own, is refused"
+            )));
         }
     }
     if !body_bytes(request.body()).is_empty() && !header(header::CONTENT_TYPE.as_str()).is_some_and(is_json_media_type)
@@ -406,7 +408,10 @@ mod tests {
         let host = ("host", "abc123.execute-api.eu-west-2.amazonaws.com");
         // The agents: no browser headers, a JSON body.
         assert_eq!(refuse_cross_site(&post(&[host, json], "{}")), Ok(()));
-        assert_eq!(refuse_cross_site(&post(&[host, ("content-type", "application/json; charset=utf-8")], "{}")), Ok(()));
+        assert_eq!(
+            refuse_cross_site(&post(&[host, ("content-type", "application/json; charset=utf-8")], "{}")),
+            Ok(())
+        );
         // The console: same origin.
         let own = [host, json, ("origin", "https://abc123.execute-api.eu-west-2.amazonaws.com")];
         assert_eq!(refuse_cross_site(&post(&own, "{}")), Ok(()));
@@ -425,7 +430,10 @@ mod tests {
         for kind in [None, Some("text/plain"), Some("application/x-www-form-urlencoded"), Some("multipart/form-data")] {
             let headers: Vec<_> = [Some(host), kind.map(|kind| ("content-type", kind))].into_iter().flatten().collect();
             let refused = refuse_cross_site(&post(&headers, r#"{"a":"=b"}"#)).unwrap_err();
-            assert_eq!((refused.status, refused.detail["field"].as_str()), (StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("Content-Type")));
+            assert_eq!(
+                (refused.status, refused.detail["field"].as_str()),
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("Content-Type"))
+            );
         }
         // Reads and bodiless requests need no content type.
         assert_eq!(refuse_cross_site(&post(&[host], "")), Ok(()));

@@ -114,18 +114,37 @@ impl Ingestor {
         Self { store, settings, clock }
     }
 
-    fn retention(&self) -> Retention {
-        Retention { ttl: self.settings.ttl_delta(), overwrite: self.settings.ingest_overwrite }
+    /// What departures do; `may_delete: false` departs items as in TTL mode, so they stay
+    /// until the TTL or the next complete report. So it is for a report that skipped an item (it
+    /// says nothing of that item, which overwrite would delete as "no longer reported") and for
+    /// a task event (a departed task keeps its ECS version, which orders later events and sweeps).
+    fn retention(&self, may_delete: bool) -> Retention {
+        Retention { ttl: self.settings.ttl_delta(), overwrite: self.settings.ingest_overwrite && may_delete }
+    }
+
+    /// Why a report dated `timestamp` would store nothing visible: it is older than the
+    /// retention (`InventoryTtlDays`), so its items would be expired the moment they are written.
+    pub fn past_retention(&self, timestamp: DateTime<Utc>) -> Option<String> {
+        let ttl = self.settings.ttl_delta()?;
+        (timestamp + ttl <= self.clock.now()).then(|| {
+            format!(
+                "is older than the inventory's retention of {} days (InventoryTtlDays): nothing in it would be listed",
+                self.settings.ttl_days
+            )
+        })
     }
 
     /// Stores every context of a report; one context failing does not stop the others.
     pub async fn ingest(&self, account: &str, report: ParsedReport<'_>) -> IngestSummary {
         let ParsedReport { inventory_type, source, timestamp, contexts, notes } = report;
         let meta = ReportMeta { time: timestamp, source };
+        let retention = self.retention(notes.skipped_count == 0);
         // Collected first: a stream mapping borrowed contexts through a closure fails rustc's
         // `Send` check of the handler's future ("implementation of `FnOnce` is not general enough").
-        let pending: Vec<_> =
-            contexts.iter().map(|content| self.ingest_report_context(account, inventory_type, meta, content)).collect();
+        let pending: Vec<_> = contexts
+            .iter()
+            .map(|content| self.ingest_report_context(account, inventory_type, meta, retention, content))
+            .collect();
         let mut summaries: Vec<ContextSummary> =
             futures::stream::iter(pending).buffer_unordered(CONTEXT_CONCURRENCY).collect().await;
         summaries.sort_by(|a, b| a.context.cmp(&b.context));
@@ -148,12 +167,13 @@ impl Ingestor {
         account: &str,
         inventory_type: InventoryType,
         meta: ReportMeta,
+        retention: Retention,
         content: &ContextReport<'_>,
     ) -> ContextSummary {
         let mut summary = ContextSummary::new(&content.context);
         summary.containers = content.container_count;
         let desired = Desired::Report(content);
-        if let Err(error) = self.ingest_context(account, inventory_type, meta, desired, &mut summary).await {
+        if let Err(error) = self.ingest_context(account, inventory_type, meta, retention, desired, &mut summary).await {
             summary.status = match error {
                 IngestError::Busy(_) => ContextStatus::Busy,
                 _ => ContextStatus::Failed,
@@ -177,7 +197,8 @@ impl Ingestor {
     ) -> Result<ContextSummary, IngestError> {
         let mut summary = ContextSummary::new(context);
         let report = ReportMeta { time: self.clock.now(), source };
-        self.ingest_context(account, inventory_type, report, Desired::Derived(context, derive), &mut summary).await?;
+        let desired = Desired::Derived(context, derive);
+        self.ingest_context(account, inventory_type, report, self.retention(false), desired, &mut summary).await?;
         Ok(summary)
     }
 
@@ -186,6 +207,7 @@ impl Ingestor {
         account: &str,
         inventory_type: InventoryType,
         report: ReportMeta,
+        retention: Retention,
         desired: Desired<'_>,
         summary: &mut ContextSummary,
     ) -> Result<(), IngestError> {
@@ -203,20 +225,14 @@ impl Ingestor {
             let decided = match desired {
                 Desired::Report(content) => {
                     let hash = &content.content_hash;
-                    match plan_from_record(
-                        previous.as_ref(),
-                        content.namespace.as_ref(),
-                        hash,
-                        report,
-                        now,
-                        self.retention(),
-                    ) {
+                    match plan_from_record(previous.as_ref(), content.namespace.as_ref(), hash, report, now, retention)
+                    {
                         Some(plan) => plan,
                         None => {
                             let stored =
                                 self.store.load_items(account, inventory_type, context, previous.clone()).await?;
                             // Built only now: most reports are decided from the record.
-                            plan_context(stored, content.snapshot(), hash, report, now, self.retention())
+                            plan_context(stored, content.snapshot(), hash, report, now, retention)
                         }
                     }
                 }
@@ -225,7 +241,7 @@ impl Ingestor {
                     let Some(derived) = derive(&stored, now) else { return Ok(()) };
                     summary.containers = derived.container_count();
                     let hash = derived.content_hash();
-                    plan_context(stored, derived, &hash, report, now, self.retention())
+                    plan_context(stored, derived, &hash, report, now, retention)
                 }
             };
             let plan = match decided {

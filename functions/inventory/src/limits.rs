@@ -65,10 +65,24 @@ pub const MAX_WORKLOADS_PER_IMAGE: usize = 20;
 /// Skipped or adjusted items listed in a report's answer; the rest are only counted.
 pub const MAX_LISTED_ITEM_NOTES: usize = 100;
 
+/// A subscription key names a context or a group of contexts, so it is no longer than one. Its
+/// uniqueness guard's sort key is `{type}#{key}`.
+pub const MAX_SUBSCRIPTION_KEY_BYTES: usize = MAX_CONTEXT_BYTES;
+/// A subscription id in a path; the ids this service makes are 32 hex digits.
+pub const MAX_SUBSCRIPTION_ID_BYTES: usize = 64;
+/// A subscription's `subscription_value`, stored and returned as given.
+pub const MAX_SUBSCRIPTION_VALUE_BYTES: usize = 16 * 1024;
+
+/// `INVENTORY_TTL_DAYS` (`InventoryTtlDays`): a hundred years. Larger values overflow the time
+/// arithmetic of expiry; 0 keeps inventory forever.
+pub const MAX_TTL_DAYS: u32 = 36_500;
+
 /// DynamoDB's bound on sort keys.
-const DYNAMODB_SORT_KEY_BYTES: usize = 1024;
+pub const DYNAMODB_SORT_KEY_BYTES: usize = 1024;
 // An image record's sort key is `{context}#tag:{tag}` at its longest.
 const _: () = assert!(MAX_CONTEXT_BYTES + 1 + 4 + MAX_IMAGE_TAG_BYTES <= DYNAMODB_SORT_KEY_BYTES);
 // A detail's sort key is `c#{id}`, where a container without a runtime id is `{pod_uid}/{name}`.
 const _: () = assert!(2 + MAX_ID_BYTES + 1 + MAX_OBJECT_NAME_BYTES <= DYNAMODB_SORT_KEY_BYTES);
 const _: () = assert!(2 + MAX_ARN_BYTES + 16 <= DYNAMODB_SORT_KEY_BYTES);
+// A subscription guard's sort key is `{subscription_type}#{key}` (`runtime_inventory`).
+const _: () = assert!(32 + 1 + MAX_SUBSCRIPTION_KEY_BYTES <= DYNAMODB_SORT_KEY_BYTES);

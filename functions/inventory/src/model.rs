@@ -230,6 +230,11 @@ pub enum ReportSource {
     /// The agentless ECS collector: it reads every task of a cluster.
     #[serde(rename = "collector")]
     Collector,
+    /// ECS Task State Change events: one task each, ordered by the task's ECS `version`. They
+    /// change items, never the context's report time or source (a complete report's), so they
+    /// neither make the next sweep look stale nor take a context from an agent.
+    #[serde(rename = "ecs-events")]
+    EcsEvents,
 }
 
 /// Per-context state: when it was last reported, and the context lease.

@@ -129,6 +129,7 @@ pub enum Plan {
 
 struct Timing {
     report_time: DateTime<Utc>,
+    source: ReportSource,
     /// Items whose refresh falls due before this are refreshed now.
     refresh_horizon: DateTime<Utc>,
     /// The live context's previous report: the last sighting of items that just left.
@@ -150,7 +151,13 @@ impl Timing {
     }
 
     fn departed_tracking(&self, stored: &Tracking) -> Tracking {
-        let last_seen = self.previous_report.unwrap_or(stored.last_seen).max(stored.last_seen);
+        // A task event's STOPPED is seen as it happens; a complete report's departures were last
+        // seen by the report before it.
+        let last_seen = if self.source == ReportSource::EcsEvents {
+            self.report_time
+        } else {
+            self.previous_report.unwrap_or(stored.last_seen).max(stored.last_seen)
+        };
         Tracking {
             first_seen: stored.first_seen,
             last_seen,
@@ -165,19 +172,39 @@ impl Timing {
     }
 }
 
-/// The writes that make the stored items match `desired`, the change counts, and when the first
-/// item present afterwards needs refreshing.
+/// What `diff` decided for one kind of item.
+struct Diff<C> {
+    writes: Vec<Write<C>>,
+    counts: ChangeCounts,
+    /// When the first item present afterwards needs refreshing.
+    next_refresh: Option<DateTime<Utc>>,
+    /// Items a task event changed after the report was read, left as the event stored them:
+    /// what is stored then differs from the report's content.
+    newer_than_report: bool,
+}
+
+/// The writes that make the stored items match `desired`.
 fn diff<C: Clone + PartialEq>(
     mut stored: HashMap<String, Tracked<C>>,
     desired: BTreeMap<String, C>,
     timing: &Timing,
-) -> (Vec<Write<C>>, ChangeCounts, Option<DateTime<Utc>>) {
+) -> Diff<C> {
+    let mut newer_than_report = false;
     let mut writes = Vec::new();
     let mut counts = ChangeCounts::default();
     let mut next_refresh: Option<DateTime<Utc>> = None;
     for (key, content) in desired {
         let wait = refresh_after(&key);
-        let last_seen = match stored.remove(&key).filter(|item| timing.is_live(&item.tracking)) {
+        let stored_item = stored.remove(&key).filter(|item| timing.is_live(&item.tracking));
+        // A task event departed it after this report was read: the report is out of date for it.
+        if stored_item
+            .as_ref()
+            .is_some_and(|item| !item.tracking.present && item.tracking.last_seen > timing.report_time)
+        {
+            newer_than_report = true;
+            continue;
+        }
+        let last_seen = match stored_item {
             None => {
                 counts.added += 1;
                 let tracking = timing.present_tracking(timing.report_time);
@@ -206,20 +233,35 @@ fn diff<C: Clone + PartialEq>(
         next_refresh = Some(next_refresh.map_or(due, |next| next.min(due)));
     }
     // Sorted so plans are deterministic.
-    let mut departed: Vec<_> = stored.into_iter().filter(|(_, item)| timing.is_live(&item.tracking)).collect();
+    let mut departed: Vec<_> = stored.into_iter().collect();
     departed.sort_by(|a, b| a.0.cmp(&b.0));
     for (key, item) in departed {
-        if item.tracking.present {
+        let live = timing.is_live(&item.tracking);
+        // A task event added it after this report was read: the report could not have seen it.
+        if live && item.tracking.present && item.tracking.last_seen > timing.report_time {
+            counts.unchanged += 1;
+            newer_than_report = true;
+            continue;
+        }
+        if live && item.tracking.present {
             counts.removed += 1;
         }
-        if timing.retention.overwrite {
+        if live && timing.retention.overwrite {
             writes.push(Write::Delete { key });
-        } else if item.tracking.present {
+        } else if live && item.tracking.present {
             let tracking = timing.departed_tracking(&item.tracking);
+            writes.push(Write::Put { key, content: item.content, tracking });
+        } else if item.tracking.expires_at.is_some() != timing.retention.ttl.is_some() {
+            // `InventoryTtlDays` was switched to or from 0 (forever): an item already gone
+            // takes the new expiry from its last sighting, so it neither outlives the new
+            // retention nor expires under "forever".
+            let ttl = timing.retention.ttl;
+            let expires_at = ttl.map(|ttl| (item.tracking.last_seen + ttl).timestamp());
+            let tracking = Tracking { expires_at, updated_at: timing.now, ..item.tracking };
             writes.push(Write::Put { key, content: item.content, tracking });
         }
     }
-    (writes, counts, next_refresh)
+    Diff { writes, counts, next_refresh, newer_than_report }
 }
 
 /// The report a plan is made for.
@@ -296,7 +338,8 @@ pub fn plan_context(
     now: DateTime<Utc>,
     retention: Retention,
 ) -> Plan {
-    if let Some(plan) = refused(stored.record.as_ref(), report) {
+    // A task event is ordered by its task's version (`ecs_events`), not by report times.
+    if let Some(plan) = refused(stored.record.as_ref(), report).filter(|_| report.source != ReportSource::EcsEvents) {
         return plan;
     }
     let report_time = report.time;
@@ -309,7 +352,14 @@ pub fn plan_context(
         .and_then(|record| record.refresh_due_at)
         .is_some_and(|due| report_time.timestamp() >= due);
     let refresh_horizon = if bulk_refresh { report_time + REFRESH_INTERVAL } else { report_time };
-    let timing = Timing { report_time, refresh_horizon, previous_report: live_last_report, now, retention };
+    let timing = Timing {
+        report_time,
+        source: report.source,
+        refresh_horizon,
+        previous_report: live_last_report,
+        now,
+        retention,
+    };
 
     let desired_images = snapshot
         .images
@@ -350,7 +400,8 @@ pub fn plan_context(
     for key in &superseded {
         stored.images.remove(key);
     }
-    let (mut image_writes, images, images_due) = diff(stored.images, desired_images, &timing);
+    let Diff { writes: mut image_writes, counts: images, next_refresh: images_due, newer_than_report: newer_images } =
+        diff(stored.images, desired_images, &timing);
     image_writes.extend(superseded.into_iter().map(|key| Write::Delete { key }));
     // What the context holds once the plan is applied: live stored details and the report's,
     // less those the plan deletes.
@@ -363,14 +414,15 @@ pub fn plan_context(
         .cloned()
         .collect();
     let nothing_reported = snapshot.images.is_empty() && snapshot.details.is_empty();
-    let (detail_writes, _, details_due) = diff(stored.details, snapshot.details, &timing);
+    let Diff { writes: detail_writes, next_refresh: details_due, newer_than_report: newer_details, .. } =
+        diff(stored.details, snapshot.details, &timing);
     for write in &detail_writes {
         if let Write::Delete { key } = write {
             detail_keys.remove(key.as_str());
         }
     }
     let mut detail_counts = count_details(&detail_keys);
-    detail_counts.insert(IMAGE_COUNT_KEY.to_owned(), snapshot.images.len() as u32);
+    detail_counts.insert(IMAGE_COUNT_KEY.to_owned(), images.added + images.unchanged);
     let refresh_due_at = images_due.into_iter().chain(details_due).min().map(|due| due.timestamp());
 
     let record = stored.record.as_ref();
@@ -378,19 +430,26 @@ pub fn plan_context(
         (Some(_), Some(first_seen)) => first_seen,
         _ => report_time,
     };
+    // A task event keeps the last complete report's time and source.
+    let (last_report_at, source) = match (report.source, live_last_report, record.and_then(|r| r.source)) {
+        (ReportSource::EcsEvents, Some(last_report_at), Some(source)) => (last_report_at, source),
+        _ => (report_time, report.source),
+    };
     let state = ContextState {
-        last_report_at: report_time,
+        last_report_at,
         first_seen,
         namespace: snapshot.namespace,
-        source: report.source,
-        expires_at: retention.ttl.map(|ttl| (report_time + ttl).timestamp()),
+        source,
+        expires_at: retention.ttl.map(|ttl| (last_report_at + ttl).timestamp()),
         detail_counts,
-        content_hash: content_hash.to_owned(),
+        // What is stored is not the report's content when events overtook it: no hash, so the
+        // next report reads the items.
+        content_hash: if newer_images || newer_details { String::new() } else { content_hash.to_owned() },
         refresh_due_at,
     };
     let nothing_to_track = record.is_none() && nothing_reported;
     let record_current = record.is_some_and(|r| {
-        r.last_report_at == Some(report_time)
+        r.last_report_at == Some(last_report_at)
             && r.first_seen == Some(first_seen)
             && r.namespace == state.namespace
             && r.source == Some(state.source)
@@ -540,6 +599,27 @@ mod tests {
         let Write::Put { tracking, .. } = &two_days_later.image_writes[0] else { panic!() };
         assert_eq!(tracking.first_seen, at(0));
         assert_eq!(tracking.expires_at, Some((at(2) + TimeDelta::days(122)).timestamp()));
+    }
+
+    #[test]
+    fn switching_the_retention_to_or_from_forever_reaches_departed_items_on_the_next_report() {
+        const OLD: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+        const FOREVER: Retention = Retention { ttl: None, overwrite: false };
+        let expiry = |stored: &StoredContext, key: &str| stored.images[key].tracking.expires_at;
+        let mut stored = StoredContext::default();
+        run(&mut stored, &[DIGEST, OLD], 0, FOREVER);
+        run(&mut stored, &[DIGEST], 1, FOREVER);
+        run(&mut stored, &[DIGEST], 200, FOREVER);
+        assert_eq!(expiry(&stored, OLD), None, "kept forever");
+        // Set to 120 days: the image last seen by the day-0 report gets the expiry it would have had.
+        let switched = applied(run(&mut stored, &[DIGEST], 201, KEEP));
+        assert_eq!(switched.images.removed, 0, "no image leaves because of it");
+        assert_eq!(expiry(&stored, OLD), Some((at(0) + TimeDelta::days(120)).timestamp()));
+        assert!(expiry(&stored, DIGEST).is_some());
+        assert_eq!(applied(run(&mut stored, &[DIGEST], 202, KEEP)).item_write_count(), 0, "applied once");
+        // And back to forever: nothing stored keeps an expiry.
+        run(&mut stored, &[DIGEST], 203, FOREVER);
+        assert_eq!((expiry(&stored, OLD), expiry(&stored, DIGEST)), (None, None));
     }
 
     fn from_record(stored: &StoredContext, images: &[&str], time: DateTime<Utc>) -> Option<Plan> {

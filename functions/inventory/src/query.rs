@@ -179,6 +179,7 @@ impl InventoryQuery {
                 .and_then(|bytes| serde_json::from_slice::<Cursor>(&bytes).ok())
                 .filter(|cursor| {
                     query.types().contains(&cursor.inventory_type)
+                        && cursor.sort_key.len() <= crate::limits::DYNAMODB_SORT_KEY_BYTES
                         && cursor.sort_key.starts_with(&query.sort_key_prefix())
                 })
                 .ok_or_else(|| invalid("next", "is not a cursor returned by this query"))?;

@@ -1,6 +1,8 @@
 //! Runtime settings. Values come from a key lookup so that a later source
 //! (for example SSM Parameter Store) can override the environment.
 
+use crate::limits::MAX_TTL_DAYS;
+
 pub const TABLE_NAME: &str = "INVENTORY_TABLE";
 pub const TTL_DAYS: &str = "INVENTORY_TTL_DAYS";
 pub const INGEST_OVERWRITE: &str = "INVENTORY_INGEST_OVERWRITE";
@@ -72,11 +74,13 @@ impl Settings {
             lookup(TABLE_NAME).filter(|value| !value.trim().is_empty()).ok_or(SettingsError::Missing(TABLE_NAME))?;
         let ttl_days = match lookup(TTL_DAYS).filter(|value| !value.trim().is_empty()) {
             None => DEFAULT_TTL_DAYS,
-            Some(value) => value.trim().parse().map_err(|_| SettingsError::Invalid {
-                name: TTL_DAYS,
-                expected: "a whole number of days (0 keeps inventory forever)",
-                value,
-            })?,
+            Some(value) => {
+                value.trim().parse().ok().filter(|days| *days <= MAX_TTL_DAYS).ok_or(SettingsError::Invalid {
+                    name: TTL_DAYS,
+                    expected: "a whole number of days from 0 (keeps inventory forever) to 36500",
+                    value,
+                })?
+            }
         };
         let ingest_overwrite = match lookup(INGEST_OVERWRITE).map(|value| value.trim().to_ascii_lowercase()) {
             None => false,
@@ -139,6 +143,12 @@ mod tests {
         assert_eq!(settings(&[]), Err(SettingsError::Missing(TABLE_NAME)));
         assert!(matches!(
             settings(&[(TABLE_NAME, "t"), (TTL_DAYS, "-1")]),
+            Err(SettingsError::Invalid { name: TTL_DAYS, .. })
+        ));
+        assert!(settings(&[(TABLE_NAME, "t"), (TTL_DAYS, &MAX_TTL_DAYS.to_string())]).is_ok());
+        // Past it, expiry arithmetic would overflow and every function panic.
+        assert!(matches!(
+            settings(&[(TABLE_NAME, "t"), (TTL_DAYS, &(MAX_TTL_DAYS + 1).to_string())]),
             Err(SettingsError::Invalid { name: TTL_DAYS, .. })
         ));
         assert!(matches!(

@@ -6,6 +6,7 @@
 
 use crate::clock::Clock;
 use crate::ingest::format_time;
+use crate::limits::{MAX_SUBSCRIPTION_ID_BYTES, MAX_SUBSCRIPTION_KEY_BYTES, MAX_SUBSCRIPTION_VALUE_BYTES};
 use crate::store::{decode_item, encode, Item};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -19,7 +20,6 @@ use std::sync::Arc;
 pub const RUNTIME_INVENTORY: &str = "runtime_inventory";
 /// The subscription types this service implements.
 pub const SUBSCRIPTION_TYPES: &[&str] = &[RUNTIME_INVENTORY];
-const MAX_KEY_LEN: usize = 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Subscription {
@@ -80,6 +80,17 @@ pub enum SubscriptionError {
     NotFound(String),
     #[error("DynamoDB {operation} failed: {message}")]
     Store { operation: &'static str, message: String },
+}
+
+/// A `subscription_value` is stored and returned as given, so only its size is bounded.
+fn check_value(value: Option<&str>) -> Result<(), SubscriptionError> {
+    match value {
+        Some(value) if value.len() > MAX_SUBSCRIPTION_VALUE_BYTES => Err(invalid(
+            "subscription_value",
+            format!("is {} bytes; at most {MAX_SUBSCRIPTION_VALUE_BYTES} are accepted", value.len()),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> SubscriptionError {
@@ -158,12 +169,13 @@ impl Subscriptions {
         if key.is_empty() {
             return Err(invalid("subscription_key", "is required"));
         }
-        if key.len() > MAX_KEY_LEN || key.chars().any(char::is_control) {
+        if key.len() > MAX_SUBSCRIPTION_KEY_BYTES || key.chars().any(char::is_control) {
             return Err(invalid(
                 "subscription_key",
-                format!("must be at most {MAX_KEY_LEN} bytes without control characters"),
+                format!("must be at most {MAX_SUBSCRIPTION_KEY_BYTES} bytes (a context's length) without control characters"),
             ));
         }
+        check_value(request.subscription_value.as_deref())?;
         let now = format_time(self.clock.now());
         let subscription = Subscription {
             subscription_id: format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..)),
@@ -281,6 +293,10 @@ impl Subscriptions {
     }
 
     pub async fn get(&self, account: &str, id: &str) -> Result<Subscription, SubscriptionError> {
+        // Ids are made here (32 hex digits); anything far from one would only fail as a key.
+        if id.len() > MAX_SUBSCRIPTION_ID_BYTES {
+            return Err(SubscriptionError::NotFound(id.chars().take(MAX_SUBSCRIPTION_ID_BYTES).collect()));
+        }
         let output = self
             .client
             .get_item()
@@ -305,6 +321,7 @@ impl Subscriptions {
         if update.active.is_none() && update.subscription_value.is_none() {
             return Err(invalid("active", "give active (true or false) or subscription_value"));
         }
+        check_value(update.subscription_value.as_deref())?;
         let mut subscription = self.get(account, id).await?;
         if let Some(active) = update.active {
             subscription.active = active;

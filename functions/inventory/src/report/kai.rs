@@ -65,8 +65,10 @@ pub fn parse_kai(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport<'_>, Re
             }
         }
     }
-    let contexts =
-        namespaces.into_iter().map(|(name, builder)| builder.build(crate::model::kubernetes_context(&cluster, &name), None).into()).collect();
+    let contexts = namespaces
+        .into_iter()
+        .map(|(name, builder)| builder.build(crate::model::kubernetes_context(&cluster, &name), None).into())
+        .collect();
     Ok(ParsedReport {
         inventory_type: InventoryType::Kubernetes,
         source: ReportSource::Kai,

@@ -245,7 +245,7 @@ pub fn parse_kubernetes(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport<
             Ok(meta) => {
                 let at = *namespace_by_name.entry(meta.name.clone()).or_insert_with(|| {
                     namespaces.push(NamespaceContext {
-                        context: crate::model::kubernetes_context(cluster, &meta.name),
+                        context: crate::model::kubernetes_context(&cluster, &meta.name),
                         meta: meta.clone(),
                         parts: Parts::default(),
                         hash: ContentHash::default(),
