@@ -232,6 +232,15 @@ impl Notifications {
         )
     }
 
+    /// Another notifier on the same bus whose DynamoDB client also runs `interceptor`.
+    pub fn notifier_with_store(&self, harness: &Harness, interceptor: impl Intercept + 'static) -> notifier::NotifierApp {
+        let store = harness.client_for("notifier");
+        let store = aws_sdk_dynamodb::Client::from_conf(store.config().to_builder().interceptor(interceptor).build());
+        let events = self.events.config().to_builder().interceptor(template::PolicyGuard::new("notifier"));
+        let events = aws_sdk_eventbridge::Client::from_conf(events.build());
+        notifier::NotifierApp::new(store, events, &harness.settings, &self.bus, harness.clock.clone())
+    }
+
     /// Hands a batch to `app` as Lambda would.
     pub async fn deliver_to(
         app: &notifier::NotifierApp,
@@ -345,6 +354,11 @@ impl Harness {
     /// SSM, each `(user, password, role)` in the default account) before this table's functions.
     /// Answers the base URL.
     pub async fn serve(&self, users: &[(&str, &str, inventory::auth::Role)]) -> String {
+        self.serve_counted(users).await.0
+    }
+
+    /// `serve`, and a count of the SSM requests its authorizer sends.
+    pub async fn serve_counted(&self, users: &[(&str, &str, inventory::auth::Role)]) -> (String, RequestCounter) {
         let config = local_stack::moto_sdk_config(moto().endpoint()).await;
         let path = format!("/{}/users", self.table);
         let store = authorizer::users::SsmUsers::new(aws_sdk_ssm::Client::new(&config), path.clone());
@@ -363,13 +377,15 @@ impl Harness {
             delete: DeleteApp::new(store_of("delete"), self.settings.clone(), self.clock.clone()),
             subscriptions: SubscriptionsApp::new(self.client_for("subscriptions"), &self.settings, self.clock.clone()),
         };
-        let users = authorizer::users::SsmUsers::new(aws_sdk_ssm::Client::new(&config), path);
+        let ssm_requests = RequestCounter::default();
+        let counted = aws_sdk_ssm::config::Builder::from(&config).interceptor(ssm_requests.clone()).build();
+        let users = authorizer::users::SsmUsers::new(aws_sdk_ssm::Client::from_conf(counted), path);
         let authorizer = authorizer::decide::Authorizer::new(users, std::time::Duration::from_secs(60));
         let api = Arc::new(local_stack::server::Api { authorizer, functions });
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("a loopback port");
         let address = listener.local_addr().expect("its address");
         tokio::spawn(local_stack::server::serve(listener, api));
-        format!("http://{address}")
+        (format!("http://{address}"), ssm_requests)
     }
 
     /// A collector storing into this test's table with the test's clock.

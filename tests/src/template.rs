@@ -2,6 +2,7 @@
 //! environment it gets and the actions its policy allows. The consistency tests and the
 //! policy guard compare the code against it.
 
+use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemInput;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemInput;
 use aws_sdk_dynamodb::operation::get_item::GetItemInput;
 use aws_sdk_dynamodb::operation::put_item::PutItemInput;
@@ -118,12 +119,17 @@ pub fn functions() -> &'static BTreeMap<String, FunctionSpec> {
                         continue;
                     }
                     let actions = strings(&statement["Action"]);
-                    let keys = &statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"];
+                    // Exact keys, or patterns with `*`; `${Parameter}` stands for its default.
+                    let keys: Vec<String> = ["ForAllValues:StringEquals", "ForAllValues:StringLike"]
+                        .iter()
+                        .flat_map(|operator| strings(&statement["Condition"][*operator]["dynamodb:LeadingKeys"]))
+                        .map(|key| with_parameter_defaults(template, &key))
+                        .collect();
                     for action in &actions {
-                        if keys.is_null() {
+                        if keys.is_empty() {
                             unconditional.insert(action.clone());
                         } else {
-                            spec.leading_keys.entry(action.clone()).or_default().extend(strings(keys));
+                            spec.leading_keys.entry(action.clone()).or_default().extend(keys.iter().cloned());
                         }
                     }
                     spec.actions.extend(actions);
@@ -168,10 +174,46 @@ fn transact_action(item: &TransactWriteItem) -> &'static str {
     }
 }
 
-/// The partition key a single-item request or a `Query` names: what IAM's
-/// `dynamodb:LeadingKeys` condition compares.
-fn leading_key(input: &Input) -> Option<String> {
+/// `value` with each `${Parameter}` replaced by the parameter's default in the template.
+fn with_parameter_defaults(template: &Value, value: &str) -> String {
+    let mut value = value.to_owned();
+    for (name, parameter) in template["Parameters"].as_mapping().into_iter().flatten() {
+        if let (Some(name), Some(default)) = (name.as_str(), parameter["Default"].as_str()) {
+            value = value.replace(&format!("${{{name}}}"), default);
+        }
+    }
+    value
+}
+
+/// IAM's `StringLike`: `*` matches any run of characters.
+fn matches_like(pattern: &str, value: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == value,
+        Some((head, tail)) => {
+            let Some(rest) = value.strip_prefix(head) else { return false };
+            (0..=rest.len()).filter(|at| rest.is_char_boundary(*at)).any(|at| matches_like(tail, &rest[at..]))
+        }
+    }
+}
+
+/// The partition keys a request names: what IAM's `dynamodb:LeadingKeys` condition compares
+/// (every item's, for a batch write).
+fn leading_keys(input: &Input) -> Vec<String> {
     let pk = |item: Option<&HashMap<String, AttributeValue>>| item?.get("pk")?.as_s().ok().cloned();
+    if let Some(batch) = input.downcast_ref::<BatchWriteItemInput>() {
+        let requests = batch.request_items.iter().flat_map(|items| items.values().flatten());
+        return requests
+            .filter_map(|request| {
+                let put = request.put_request().map(|put| put.item());
+                pk(put.or_else(|| request.delete_request().map(|delete| delete.key())))
+            })
+            .collect();
+    }
+    leading_key(input, pk).into_iter().collect()
+}
+
+/// The partition key a single-item request or a `Query` names.
+fn leading_key(input: &Input, pk: impl Fn(Option<&HashMap<String, AttributeValue>>) -> Option<String>) -> Option<String> {
     if let Some(put) = input.downcast_ref::<PutItemInput>() {
         return pk(put.item.as_ref());
     }
@@ -227,13 +269,16 @@ impl Intercept for PolicyGuard {
                 spec.logical_id
             );
             if let Some(allowed) = spec.leading_keys.get(&action) {
-                let key = leading_key(context.input()).unwrap_or_else(|| panic!("{action}: no partition key to check"));
-                assert!(
-                    allowed.contains(&key),
-                    "the {} function called {action} on partition {key:?}; {}'s policy allows only {allowed:?}",
-                    self.binary,
-                    spec.logical_id
-                );
+                let keys = leading_keys(context.input());
+                assert!(!keys.is_empty(), "{action}: no partition key to check");
+                for key in keys {
+                    assert!(
+                        allowed.iter().any(|pattern| matches_like(pattern, &key)),
+                        "the {} function called {action} on partition {key:?}; {}'s policy allows only {allowed:?}",
+                        self.binary,
+                        spec.logical_id
+                    );
+                }
             }
         }
         Ok(())

@@ -299,3 +299,62 @@ async fn state_changes_sent_by_another_web_site_are_refused_and_store_nothing() 
     console["headers"]["sec-fetch-site"] = "same-origin".into();
     assert_eq!(api.send(console, Some(&boss)).await.status, StatusCode::OK);
 }
+
+/// One HTTP/1.1 request to the local stack at `base`; its status code.
+async fn http_status(base: &str, path: &str, user: &str, password: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.expect("the local stack listens");
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: {}\r\nConnection: close\r\n\r\n",
+        basic(user, password)
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    answer.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0)
+}
+
+/// Random user names at `FLOOD_RATE` a second for `FLOOD_SECONDS` (100 and 2 unless set; the
+/// measurement in BENCHMARKS.md runs 60 seconds) against the local stack's HTTP API, a known
+/// agent's request between each second's names: the agent is always answered, and SSM is asked
+/// at the authorizer's bounded rate only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessed_user_names_do_not_reach_ssm_past_their_rate_nor_slow_a_known_user() {
+    use authorizer::cache::{LOOKUPS_PER_SECOND, LOOKUP_BURST};
+    let setting = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let (rate, seconds) = (setting("FLOOD_RATE", 100), setting("FLOOD_SECONDS", 2));
+    let harness = Harness::new(120, false).await;
+    let (base, ssm) = harness.serve_counted(&[("agent", PASSWORD, Role::InventoryAgent)]).await;
+    assert_eq!(http_status(&base, "/v2", "agent", PASSWORD).await, 200);
+    let started = tokio::time::Instant::now();
+    let (mut statuses, mut known_latencies) = (std::collections::BTreeMap::<u16, u64>::new(), Vec::new());
+    for second in 0..seconds {
+        let names = (0..rate).map(|n| {
+            let base = base.clone();
+            async move { http_status(&base, "/v2/inventories", &format!("guess-{second}-{n}"), "x").await }
+        });
+        for status in futures::future::join_all(names).await {
+            *statuses.entry(status).or_default() += 1;
+        }
+        let asked = tokio::time::Instant::now();
+        assert_eq!(http_status(&base, "/v2", "agent", PASSWORD).await, 200, "the agent is answered in second {second}");
+        known_latencies.push(asked.elapsed());
+        tokio::time::sleep_until(started + std::time::Duration::from_secs(second + 1)).await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let lookups = ssm.get("GetParameter");
+    let bound = 1 + (LOOKUP_BURST + LOOKUPS_PER_SECOND * elapsed).ceil() as u64;
+    known_latencies.sort();
+    println!(
+        "{} names in {elapsed:.1} s: answers {statuses:?}; SSM GetParameter {lookups} ({:.1}/s, bound {bound}); \
+         the known agent's median latency {:?}, slowest {:?}",
+        rate * seconds,
+        lookups as f64 / elapsed,
+        known_latencies[known_latencies.len() / 2],
+        known_latencies[known_latencies.len() - 1],
+    );
+    assert!(lookups <= bound, "{lookups} SSM reads, more than the rate allows ({bound})");
+    assert_eq!(statuses.keys().copied().collect::<Vec<_>>(), [401, 503], "refused, or told to retry past the rate");
+}

@@ -252,3 +252,28 @@ async fn a_claim_held_by_a_crashed_delivery_is_retried_until_it_runs_out_then_se
     notifications.deliver(event).await;
     assert!(notifications.fired().await.is_empty(), "sent once");
 }
+
+/// A crash between `PutEvents` and marking the event sent sends it again once the claim runs
+/// out: delivery is at least once, and both sends carry the same `detail.event_id`.
+#[tokio::test]
+async fn an_event_sent_again_after_a_lost_confirmation_carries_the_same_event_id() {
+    let harness = Harness::new(120, false).await;
+    let mut notifications = harness.notifications().await;
+    harness.subscribe("admin", "c", true).await;
+    harness.post_k8s(&k8s_report("c", day(0), &[("a", "app:1", 1)])).await;
+    let event = notifications.next_event().await;
+    // Claims of the added and the scheduled event, then their confirmations: the second is lost.
+    let crashing = notifications.notifier_with_store(&harness, integration_tests::FailNth::new("PutItem", 4));
+    let response = Notifications::deliver_to(&crashing, event.clone()).await;
+    assert_eq!(response.batch_item_failures.len(), 1);
+    let first = notifications.fired().await;
+    assert_eq!(first.len(), 1);
+
+    harness.clock.set(harness.clock.now() + inventory::notify::CLAIM_DURATION + TimeDelta::seconds(1));
+    assert!(notifications.deliver(event).await.batch_item_failures.is_empty());
+    let again = notifications.fired().await;
+    assert_eq!(again.len(), 1, "sent again: at least once");
+    let id = first[0][inventory::notify::EVENT_ID_FIELD].as_str().expect("an event id");
+    assert_eq!(again[0][inventory::notify::EVENT_ID_FIELD].as_str(), Some(id), "the same id to deduplicate on");
+    assert_eq!(first[0]["image_digest"], again[0]["image_digest"]);
+}

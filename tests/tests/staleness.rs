@@ -2,7 +2,9 @@
 //! and one recovered event when it reports again; a failed put is sent by the next run.
 
 use chrono::TimeDelta;
-use integration_tests::{day, k8s_report, FailNth, Harness, Notifications};
+use integration_tests::{day, item_size, k8s_report, FailNth, Harness, Notifications};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use inventory::staleness::{RECOVERED_DETAIL_TYPE, STALE_DETAIL_TYPE, STALE_PARTITION};
 use lambda_http::http::StatusCode;
 use serde_json::{json, Value};
@@ -102,4 +104,89 @@ async fn an_event_eventbridge_fails_is_sent_by_the_next_run_and_an_expired_clust
     let summary = failing.run().await.expect("a run");
     assert_eq!((summary.clusters, summary.forgotten, summary.recovered_events), (0, 1, 0));
     assert_eq!(announced(&notifications).await, []);
+}
+
+/// Live heap bytes, and their peak, of this test binary: the memory measurement below.
+struct CountingAllocator;
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+        PEAK.fetch_max(live, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// What `work` returns, and how far the heap grew above where it started while it ran.
+async fn peak_heap_growth<T>(work: impl std::future::Future<Output = T>) -> (T, usize) {
+    let start = LIVE.load(Ordering::Relaxed);
+    PEAK.store(start, Ordering::Relaxed);
+    let result = work.await;
+    (result, PEAK.load(Ordering::Relaxed).saturating_sub(start))
+}
+
+/// The coverage check reads every context record of every account. At `COVERAGE_CONTEXTS`
+/// contexts (200 unless set; BENCHMARKS.md has 10,000, run alone with `--test-threads=1` for
+/// the heap figures), each with namespace labels and annotations at their 32 KiB bound, it
+/// reads only the fields it uses: compared with whole records read as it did before.
+#[tokio::test]
+async fn the_coverage_check_reads_context_records_without_their_namespace_metadata() {
+    use inventory::model::{contexts_pk, ContextRecord, InventoryType, KIND_CONTEXT};
+    use inventory::report::NamespaceMeta;
+    use inventory::store::{encode, BatchWrite, Store, COVERAGE_FIELDS};
+    let contexts: usize = std::env::var("COVERAGE_CONTEXTS").ok().and_then(|n| n.parse().ok()).unwrap_or(200);
+    let harness = Harness::new(120, false).await;
+    let store = Store::new(harness.dynamodb.clone(), harness.table.clone());
+    let half = "x".repeat(inventory::limits::MAX_METADATA_BYTES - 16);
+    let writes = (0..contexts).map(|n| {
+        let context = format!("cluster-{}/ns-{n}", n % 100);
+        let mut record: ContextRecord = serde_json::from_value(json!({
+            "pk": inventory::model::inventory_pk("admin", InventoryType::Kubernetes, &context),
+            "sk": context, "kind": KIND_CONTEXT, "inventory_type": "kubernetes", "context": context,
+            "last_report_at": day(0), "source": "k8s-inventory", "detail_counts": {"c": 3, "i": 2},
+            "context_pk": contexts_pk("admin", InventoryType::Kubernetes, &context),
+        }))
+        .unwrap();
+        record.namespace = Some(NamespaceMeta {
+            uid: format!("uid-{n}"),
+            name: format!("ns-{n}"),
+            labels: [("team".to_owned(), half.clone())].into(),
+            annotations: [("note".to_owned(), half.clone())].into(),
+        });
+        BatchWrite::Put(encode(&record))
+    });
+    store.batch_write(writes.collect()).await.expect("records written");
+    harness.clock.set(day(0) + TimeDelta::minutes(5));
+
+    let (records, projected_heap) = peak_heap_growth(store.all_context_coverage()).await;
+    let records = records.expect("read");
+    assert_eq!(records.len(), contexts);
+    assert!(records.iter().all(|record| record.namespace.is_none() && record.detail_counts.is_some()));
+    // Before: the same keys, whole records.
+    let keys: Vec<(String, String)> = records.iter().map(|record| (record.pk.clone(), record.sk.clone())).collect();
+    let (whole, whole_heap) = peak_heap_growth(store.batch_get(&keys)).await;
+    let whole = whole.expect("read");
+    let projected = store.batch_get_fields(&keys, Some(COVERAGE_FIELDS)).await.expect("read");
+    let bytes = |items: &[std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>]| {
+        items.iter().map(item_size).sum::<usize>()
+    };
+    let (projected_bytes, whole_bytes) = (bytes(&projected), bytes(&whole));
+    println!(
+        "{contexts} contexts: the records read are {projected_bytes} bytes ({} a context), against {whole_bytes} whole \
+         ({:.1}x); peak heap growth while reading {projected_heap} bytes, against {whole_heap} ({:.1}x)",
+        projected_bytes / contexts,
+        whole_bytes as f64 / projected_bytes as f64,
+        whole_heap as f64 / projected_heap.max(1) as f64
+    );
+    assert!(projected_bytes * 50 < whole_bytes, "{projected_bytes} bytes read against {whole_bytes}");
 }

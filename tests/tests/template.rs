@@ -215,3 +215,15 @@ fn the_coverage_check_writes_only_its_markers() {
         assert_eq!(spec.leading_keys.get(action), Some(&set([inventory::staleness::STALE_PARTITION])), "{action}");
     }
 }
+
+#[test]
+fn the_collector_and_the_ecs_events_touch_only_their_accounts_partitions() {
+    let account = inventory::http::DEFAULT_ACCOUNT;
+    for binary in ["collector", "ecs-events"] {
+        let spec = &functions()[binary];
+        for action in ["GetItem", "Query", "PutItem", "DeleteItem", "BatchWriteItem"] {
+            let action = format!("dynamodb:{action}");
+            assert_eq!(spec.leading_keys.get(&action), Some(&set([&format!("{account}#*")])), "{binary} {action}");
+        }
+    }
+}

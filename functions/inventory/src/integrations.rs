@@ -83,22 +83,52 @@ fn health_interval(object: &Map<String, Value>) -> Result<i64, IntegrationInputE
     }
 }
 
-/// Keys whose values are never stored: an agent that sends its configuration may include them.
+/// Words that, in a key with `_` and `-` removed, mark its value as a secret.
+const SECRET_KEY_WORDS: &[&str] = &[
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    "credential",
+    "apikey",
+    "authorization",
+    "privatekey",
+    "accesskey",
+];
+const REDACTED: &str = "******";
+
+/// Secrets are never stored: an agent that sends its configuration may include them, as values
+/// of secret-sounding keys or as the user information of a URL (`https://user:pass@host`).
 fn redact(value: &mut Value) {
     match value {
         Value::Object(object) => {
             for (key, value) in object.iter_mut() {
-                let key = key.to_ascii_lowercase();
-                if ["password", "secret", "token", "credential"].iter().any(|word| key.contains(word)) {
-                    *value = json!("******");
+                let key: String = key.chars().filter(|c| !"_-".contains(*c)).collect::<String>().to_ascii_lowercase();
+                if SECRET_KEY_WORDS.iter().any(|word| key.contains(word)) {
+                    *value = json!(REDACTED);
                 } else {
                     redact(value);
                 }
             }
         }
         Value::Array(items) => items.iter_mut().for_each(redact),
+        Value::String(text) => {
+            if let Some(redacted) = without_url_credentials(text) {
+                *text = redacted;
+            }
+        }
         _ => {}
     }
+}
+
+/// `text` with the user information of the URL it holds redacted, if it has any.
+fn without_url_credentials(text: &str) -> Option<String> {
+    let (scheme, rest) = text.split_once("://")?;
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let (_, host) = authority.rsplit_once('@')?;
+    let path = &rest[authority.len()..];
+    Some(format!("{scheme}://{REDACTED}@{host}{path}"))
 }
 
 /// A registration as the agent sent it: checked, with secrets redacted.
@@ -476,6 +506,18 @@ mod tests {
         let text = Value::Object(stored.fields).to_string();
         assert!(!text.contains("hunter2") && !text.contains("\"t\""), "{text}");
         assert!(text.contains("\"url\":\"u\""));
+
+        let secrets = json!({"passwd": "s1", "pwd": "s2", "api_key": "s3", "apiKey": "s4", "Authorization": "s5",
+            "private_key": "s6", "access-key": "s7", "nested": [{"AccessKeyId": "s8"}],
+            "url": "https://agent:s9@anchore.example.com:8443/v2?x=1", "proxy": "http://s10@proxy:3128"});
+        let stored = parse(&registration(json!({"configuration": secrets}))).unwrap();
+        let text = Value::Object(stored.fields).to_string();
+        for n in 1..=10 {
+            assert!(!text.contains(&format!("\"s{n}")) && !text.contains(&format!(":s{n}@")), "s{n} in {text}");
+        }
+        assert!(text.contains("https://******@anchore.example.com:8443/v2?x=1"), "{text}");
+        assert!(text.contains("http://******@proxy:3128"), "{text}");
+        assert_eq!(without_url_credentials("https://anchore.example.com/v2?email=a@b"), None, "not user information");
     }
 
     #[test]

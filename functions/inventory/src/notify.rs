@@ -60,6 +60,9 @@ pub enum NotifyError {
     Rejected { failed: usize, sent: usize },
 }
 
+/// The field of every event's `detail` that names it stably across sends.
+pub const EVENT_ID_FIELD: &str = "event_id";
+
 /// The `detail` of each event put on the bus.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScheduledImage {
@@ -118,6 +121,13 @@ impl Marker {
         }
     }
 
+    /// The event's stable id (`detail.event_id`): the same on every send of it. Sends are at
+    /// least once (a crash between `PutEvents` and settling the claim sends again once the claim
+    /// runs out), so consumers deduplicate on it.
+    fn event_id(&self) -> String {
+        format!("{:032x}", xxhash_rust::xxh3::xxh3_128(format!("{}\n{}", self.pk, self.sk).as_bytes()))
+    }
+
     fn key(&self) -> HashMap<String, AttributeValue> {
         HashMap::from([
             ("pk".to_owned(), AttributeValue::S(self.pk.clone())),
@@ -148,7 +158,11 @@ struct Pending {
 
 impl Pending {
     fn new(marker: Marker, detail_type: &'static str, detail: &impl Serialize) -> Self {
-        Self { marker, detail_type, detail: serde_json::to_string(detail).unwrap_or_default() }
+        let mut detail = serde_json::to_value(detail).unwrap_or_default();
+        if let Some(fields) = detail.as_object_mut() {
+            fields.insert(EVENT_ID_FIELD.to_owned(), marker.event_id().into());
+        }
+        Self { marker, detail_type, detail: detail.to_string() }
     }
 }
 

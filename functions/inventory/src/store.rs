@@ -369,23 +369,21 @@ impl Store {
         self.batch_get(&keys).await?.into_iter().map(decode).collect()
     }
 
-    /// Every context record of every account: a `Scan` of the keys-only `contexts` index, which
-    /// holds one small item per context, then a batch read of the records. For the scheduled
-    /// coverage check, which has no list of accounts; requests stay in the API's `Query`s.
-    pub async fn all_contexts(&self) -> Result<Vec<ContextRecord>, StoreError> {
-        let items: Vec<Item> = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .index_name(CONTEXTS_INDEX)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(sdk_error("Scan"))?;
-        let keys: Vec<(String, String)> = items.iter().filter_map(item_key).collect();
-        self.batch_get(&keys).await?.into_iter().map(decode).collect()
+    /// Every context record of every account, with only the fields the coverage check reads
+    /// (`COVERAGE_FIELDS`: no namespace metadata, which may take 32 KiB a record, nor lease):
+    /// a `Scan` of the keys-only `contexts` index, which holds one small item per context, each
+    /// page's records read in a batch before the next page. For the scheduled coverage check,
+    /// which has no list of accounts; requests stay in the API's `Query`s.
+    pub async fn all_context_coverage(&self) -> Result<Vec<ContextRecord>, StoreError> {
+        let mut pages = self.client.scan().table_name(&self.table).index_name(CONTEXTS_INDEX).into_paginator().send();
+        let mut records = Vec::new();
+        while let Some(page) = pages.next().await {
+            let keys: Vec<(String, String)> = page.map_err(sdk_error("Scan"))?.items().iter().filter_map(item_key).collect();
+            for item in self.batch_get_fields(&keys, Some(COVERAGE_FIELDS)).await? {
+                records.push(decode(item)?);
+            }
+        }
+        Ok(records)
     }
 
     /// The names of an account's contexts of a type, in order, from the `contexts` index.
@@ -457,10 +455,24 @@ impl Store {
     /// The items at `keys` (`pk`, `sk`) that exist, in no particular order; 100 keys a request,
     /// unprocessed keys retried.
     pub async fn batch_get(&self, keys: &[(String, String)]) -> Result<Vec<Item>, StoreError> {
+        self.batch_get_fields(keys, None).await
+    }
+
+    /// `batch_get`, reading only `fields` of each item when given.
+    pub async fn batch_get_fields(
+        &self,
+        keys: &[(String, String)],
+        fields: Option<&[&str]>,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::new();
+        // Every name through a placeholder: some (`source`, `context`) are reserved words.
+        let projection = fields.map(|fields| (0..fields.len()).map(|n| format!("#f{n}")).collect::<Vec<_>>().join(","));
+        let names = fields.map(|fields| fields.iter().enumerate().map(|(n, name)| (format!("#f{n}"), name.to_string())).collect());
         for chunk in keys.chunks(BATCH_GET_LIMIT) {
             let keys = KeysAndAttributes::builder()
                 .set_keys(Some(chunk.iter().map(|(pk, sk)| key(pk, sk)).collect()))
+                .set_projection_expression(projection.clone())
+                .set_expression_attribute_names(names.clone())
                 .build()
                 .expect("keys are set");
             let send = |pending| async move {
@@ -563,6 +575,19 @@ impl Store {
 }
 
 /// An item's `pk` and `sk`.
+/// The fields of a context record the coverage check reads.
+pub const COVERAGE_FIELDS: &[&str] = &[
+    "pk",
+    "sk",
+    "kind",
+    "inventory_type",
+    "context",
+    "last_report_at",
+    "source",
+    "detail_counts",
+    "report_interval_seconds",
+];
+
 fn item_key(item: &Item) -> Option<(String, String)> {
     match (item.get("pk"), item.get("sk")) {
         (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => Some((pk.clone(), sk.clone())),

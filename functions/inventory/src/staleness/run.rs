@@ -66,7 +66,7 @@ impl StalenessCheck {
     /// A cluster whose step fails is listed in `errors` and taken up by the next run.
     pub async fn run(&self) -> Result<CheckSummary, StalenessError> {
         let now = self.clock.now();
-        let fleet = fleet_coverage(self.store.all_contexts().await?, now, &self.settings);
+        let fleet = fleet_coverage(self.store.all_context_coverage().await?, now, &self.settings);
         let markers: Vec<StaleMarker> = self
             .store
             .query_partition(STALE_PARTITION)
