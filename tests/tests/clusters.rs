@@ -109,3 +109,31 @@ async fn clusters_named_by_eks_arn_are_kept_apart() {
     assert_eq!(left, [format!("{nested}/default")], "deleting a leaves the cluster named a/x");
     assert_eq!(delete("arn:aws:eks:eu-west-1:111122223333:cluster".into()).await.status, StatusCode::NOT_FOUND);
 }
+
+/// The ecs-inventory agent reads one page of tasks (100) and of services (10): a report with
+/// exactly that many is answered, and its cluster listed, as probably truncated.
+#[tokio::test]
+async fn an_ecs_agent_report_at_its_page_limits_is_called_probably_truncated() {
+    let harness = Harness::new(120, false).await;
+    let report = |tasks: usize, minute: i64| {
+        let mut report = sample_report("post-ecs-inventory.json");
+        let arn = |n: usize| format!("arn:aws:ecs:eu-west-2:123456789012:task/myclustername/{n:04}");
+        report["timestamp"] = json!(inventory::ingest::format_time(day(0) + TimeDelta::minutes(minute)));
+        report["tasks"] = (0..tasks).map(|n| json!({"arn": arn(n)})).collect();
+        report["containers"] = (0..tasks)
+            .map(|n| json!({"arn": format!("{}-c", arn(n)), "image_tag": "nginx:1", "task_arn": arn(n),
+                            "image_digest": integration_tests::digest(1)}))
+            .collect();
+        report
+    };
+    let warning = |clusters: &[Value]| clusters[0].get("warning").and_then(Value::as_str).map(str::to_owned);
+    let posted = harness.post_ecs(&report(100, 0)).await;
+    assert_eq!(posted.status, StatusCode::CREATED, "{}", posted.body);
+    let said = posted.body["warnings"][0].as_str().expect("the answer says so").to_owned();
+    assert!(said.contains("100 tasks") && said.contains("collector"), "{said}");
+    assert_eq!(warning(&clusters(&harness).await), Some(said));
+    // 99 tasks and 1 service: the whole cluster.
+    let posted = harness.post_ecs(&report(99, 1)).await;
+    assert!(posted.body.get("warnings").is_none(), "{}", posted.body);
+    assert_eq!(warning(&clusters(&harness).await), None);
+}

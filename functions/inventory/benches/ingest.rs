@@ -91,7 +91,7 @@ fn bench(containers: usize, namespaces: usize, metadata: bool) {
     });
 
     let parsed = parse_kubernetes(&body, now).unwrap();
-    let report = ReportMeta { time: parsed.timestamp, source: parsed.source };
+    let report = ReportMeta { time: parsed.timestamp, source: parsed.source, probably_truncated: false };
     let retention = Retention { ttl: Some(chrono::TimeDelta::days(120)), overwrite: false };
     measure("build the stored form (every context)", || {
         for content in &parsed.contexts {
@@ -161,6 +161,7 @@ fn bench(containers: usize, namespaces: usize, metadata: bool) {
             report_interval_seconds: None,
             lock_owner: None,
             lock_until: None,
+            probably_truncated: state.probably_truncated,
         })
         .collect();
     let later = ReportMeta { time: report.time + chrono::TimeDelta::minutes(1), ..report };

@@ -30,6 +30,9 @@ pub struct ClusterCoverage {
     /// No report for longer than `STALE_AFTER_MINUTES`.
     pub stale: bool,
     pub minutes_since_last_report: i64,
+    /// Why its inventory is probably incomplete (an agent's report at the agent's page limits).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
     /// Registered agents that name this cluster, with their health (`GET /v2/system/integrations`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub agents: Vec<Value>,
@@ -97,6 +100,10 @@ pub fn summarize(
                 image_count: contexts.iter().map(|(record, _)| count(record, IMAGE_COUNT_KEY)).sum(),
                 stale: now - last_report > stale_after,
                 minutes_since_last_report: (now - last_report).num_minutes(),
+                warning: contexts
+                    .iter()
+                    .any(|(record, _)| record.probably_truncated)
+                    .then(crate::report::probably_truncated_warning),
                 agents: Vec::new(),
             }
         })

@@ -89,6 +89,9 @@ pub struct IngestSummary {
     /// Items of the report that were skipped or adjusted.
     #[serde(flatten)]
     pub notes: ItemNotes,
+    /// What the caller should know of the report as a whole (a probably truncated one).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl IngestSummary {
@@ -136,8 +139,8 @@ impl Ingestor {
 
     /// Stores every context of a report; one context failing does not stop the others.
     pub async fn ingest(&self, account: &str, report: ParsedReport<'_>) -> IngestSummary {
-        let ParsedReport { inventory_type, source, timestamp, contexts, notes } = report;
-        let meta = ReportMeta { time: timestamp, source };
+        let ParsedReport { inventory_type, source, timestamp, contexts, notes, probably_truncated } = report;
+        let meta = ReportMeta { time: timestamp, source, probably_truncated };
         let retention = self.retention(notes.skipped_count == 0);
         // Collected first: a stream mapping borrowed contexts through a closure fails rustc's
         // `Send` check of the handler's future ("implementation of `FnOnce` is not general enough").
@@ -158,6 +161,7 @@ impl Ingestor {
             write_requests: summaries.iter().map(|s| s.write_requests).sum(),
             contexts: summaries,
             notes,
+            warnings: probably_truncated.then(crate::report::probably_truncated_warning).into_iter().collect(),
         }
     }
 
@@ -196,7 +200,7 @@ impl Ingestor {
         derive: &(dyn Fn(&StoredContext, DateTime<Utc>) -> Option<ContextSnapshot> + Sync),
     ) -> Result<ContextSummary, IngestError> {
         let mut summary = ContextSummary::new(context);
-        let report = ReportMeta { time: self.clock.now(), source };
+        let report = ReportMeta { time: self.clock.now(), source, probably_truncated: false };
         let desired = Desired::Derived(context, derive);
         self.ingest_context(account, inventory_type, report, self.retention(false), desired, &mut summary).await?;
         Ok(summary)
@@ -283,6 +287,7 @@ impl Ingestor {
                 report_interval_seconds: report_interval(previous.as_ref(), state.last_report_at),
                 lock_owner: None,
                 lock_until: None,
+                probably_truncated: state.probably_truncated,
             };
 
             if plan.item_write_count() == 0 {

@@ -59,6 +59,11 @@ pub const MAX_INTEGRATION_ERROR_CHARS: usize = 1024;
 /// An integration's `type` (Anchore knows one: `k8s_inventory_agent`).
 pub const MAX_INTEGRATION_TYPE_BYTES: usize = 64;
 
+/// The `ecs-inventory` agent reads only the first page of `ListTasks` and `ListServices`: a
+/// report with exactly this many tasks or services probably leaves some out.
+pub const ECS_AGENT_TASK_PAGE: usize = 100;
+pub const ECS_AGENT_SERVICE_PAGE: usize = 10;
+
 /// Workloads stored and listed per image entry; the rest are counted (`workload_count`).
 pub const MAX_WORKLOADS_PER_IMAGE: usize = 20;
 

@@ -286,6 +286,9 @@ pub struct ContextRecord {
     pub lock_owner: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_until: Option<i64>,
+    /// The latest complete report was probably truncated by its agent (`ParsedReport`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub probably_truncated: bool,
 }
 
 impl ContextRecord {
@@ -318,6 +321,7 @@ impl ContextRecord {
             report_interval_seconds: None,
             lock_owner: None,
             lock_until: None,
+            probably_truncated: false,
         }
     }
 

@@ -90,6 +90,8 @@ pub struct ContextState {
     pub content_hash: String,
     /// When the first present item needs refreshing; `None` when nothing is present.
     pub refresh_due_at: Option<i64>,
+    /// The latest complete report was probably truncated by its agent.
+    pub probably_truncated: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
@@ -269,6 +271,8 @@ fn diff<C: Clone + PartialEq>(
 pub struct ReportMeta {
     pub time: DateTime<Utc>,
     pub source: ReportSource,
+    /// `ParsedReport::probably_truncated`.
+    pub probably_truncated: bool,
 }
 
 /// A report older than the stored one, or from an agent for a context the collector reports,
@@ -307,6 +311,7 @@ pub fn plan_from_record(
         && record.namespace.as_ref() == namespace
         && record.source == Some(report.source)
         && record.expires_at.is_some() == retention.ttl.is_some()
+        && record.probably_truncated == report.probably_truncated
         && record.context_pk.is_some();
     if !unchanged {
         return None;
@@ -323,6 +328,7 @@ pub fn plan_from_record(
         detail_counts,
         content_hash: content_hash.to_owned(),
         refresh_due_at: record.refresh_due_at,
+        probably_truncated: report.probably_truncated,
     };
     let context_write = (last_report != report.time).then_some(state);
     Some(Plan::Apply(ContextPlan { image_writes: Vec::new(), detail_writes: Vec::new(), context_write, images }))
@@ -430,11 +436,14 @@ pub fn plan_context(
         (Some(_), Some(first_seen)) => first_seen,
         _ => report_time,
     };
-    // A task event keeps the last complete report's time and source.
-    let (last_report_at, source) = match (report.source, live_last_report, record.and_then(|r| r.source)) {
-        (ReportSource::EcsEvents, Some(last_report_at), Some(source)) => (last_report_at, source),
-        _ => (report_time, report.source),
-    };
+    // A task event keeps what the last complete report said of the context.
+    let (last_report_at, source, probably_truncated) =
+        match (report.source, live_last_report, record.and_then(|r| r.source)) {
+            (ReportSource::EcsEvents, Some(last_report_at), Some(source)) => {
+                (last_report_at, source, record.is_some_and(|r| r.probably_truncated))
+            }
+            _ => (report_time, report.source, report.probably_truncated),
+        };
     let state = ContextState {
         last_report_at,
         first_seen,
@@ -446,6 +455,7 @@ pub fn plan_context(
         // next report reads the items.
         content_hash: if newer_images || newer_details { String::new() } else { content_hash.to_owned() },
         refresh_due_at,
+        probably_truncated,
     };
     let nothing_to_track = record.is_none() && nothing_reported;
     let record_current = record.is_some_and(|r| {
@@ -458,6 +468,7 @@ pub fn plan_context(
             && r.detail_counts.as_ref() == Some(&state.detail_counts)
             && r.content_hash.as_ref() == Some(&state.content_hash)
             && r.refresh_due_at == state.refresh_due_at
+            && r.probably_truncated == state.probably_truncated
     });
     let up_to_date = record_current && image_writes.is_empty() && detail_writes.is_empty();
     let context_write = (!nothing_to_track && !up_to_date).then_some(state);
@@ -533,6 +544,7 @@ mod tests {
                 report_interval_seconds: None,
                 lock_owner: None,
                 lock_until: None,
+                probably_truncated: state.probably_truncated,
             });
         }
     }
@@ -548,7 +560,7 @@ mod tests {
     }
 
     fn agent(time: DateTime<Utc>) -> ReportMeta {
-        ReportMeta { time, source: ReportSource::K8sInventory }
+        ReportMeta { time, source: ReportSource::K8sInventory, probably_truncated: false }
     }
 
     fn run(stored: &mut StoredContext, images: &[&str], day: i64, retention: Retention) -> Plan {
@@ -737,8 +749,8 @@ mod tests {
 
     #[test]
     fn the_collector_takes_precedence_over_agents_while_it_reports() {
-        let collector = |time| ReportMeta { time, source: ReportSource::Collector };
-        let ecs_agent = |time| ReportMeta { time, source: ReportSource::EcsInventory };
+        let collector = |time| ReportMeta { time, source: ReportSource::Collector, probably_truncated: false };
+        let ecs_agent = |time| ReportMeta { time, source: ReportSource::EcsInventory, probably_truncated: false };
         let mut stored = StoredContext::default();
         applied(run_from(&mut stored, &[DIGEST, "tag:x"], ecs_agent(at(0)), KEEP));
         let taken_over =

@@ -10,7 +10,10 @@ mod ecs;
 mod kai;
 mod kubernetes;
 
-pub use ecs::{parse_ecs, validate_ecs, EcsContainer, EcsReport, EcsService, EcsTask, ECS_CREDENTIAL_CHECK_CLUSTER};
+pub use ecs::{
+    parse_ecs, probably_truncated_warning, validate_ecs, EcsContainer, EcsReport, EcsService, EcsTask,
+    ECS_CREDENTIAL_CHECK_CLUSTER,
+};
 pub use kai::parse_kai;
 pub use kubernetes::parse_kubernetes;
 
@@ -103,6 +106,9 @@ pub struct ParsedReport<'a> {
     /// Empty for the ECS agent's credential check.
     pub contexts: Vec<ContextReport<'a>>,
     pub notes: ItemNotes,
+    /// An `ecs-inventory` report at the agent's page limits (`ECS_AGENT_TASK_PAGE`,
+    /// `ECS_AGENT_SERVICE_PAGE`): the cluster probably runs more than it says.
+    pub probably_truncated: bool,
 }
 
 /// One context of a report: what decides whether it changed, and its content, built only when

@@ -586,6 +586,7 @@ pub const COVERAGE_FIELDS: &[&str] = &[
     "source",
     "detail_counts",
     "report_interval_seconds",
+    "probably_truncated",
 ];
 
 fn item_key(item: &Item) -> Option<(String, String)> {

@@ -5,7 +5,7 @@ use super::{
     cap_metadata, decode, null_as_default, optional, parse_timestamp, required, resolve_image, validate_cluster,
     ItemNotes, ParsedReport, RawItems, ReportError, Skip, SnapshotBuilder,
 };
-use crate::limits::MAX_ARN_BYTES;
+use crate::limits::{ECS_AGENT_SERVICE_PAGE, ECS_AGENT_TASK_PAGE, MAX_ARN_BYTES};
 use crate::model::{Detail, InventoryType, Metadata, ReportSource};
 use crate::workload::{ecs_workload, Workload};
 use chrono::{DateTime, Utc};
@@ -116,6 +116,15 @@ pub fn validate_ecs(report: EcsReport, now: DateTime<Utc>) -> Result<ParsedRepor
     build(ReportSource::Collector, &report.timestamp, arn, name, items, ItemNotes::default(), now)
 }
 
+/// What the answer to a report, and `GET /v2/clusters`, say of a probably truncated one.
+pub fn probably_truncated_warning() -> String {
+    format!(
+        "ecs-inventory reads only the first page of ListTasks ({ECS_AGENT_TASK_PAGE} tasks) and ListServices \
+         ({ECS_AGENT_SERVICE_PAGE} services), and this cluster's report has exactly that many: the cluster \
+         probably runs more than the report lists; the agentless collector (CollectorEnabled) reads every task"
+    )
+}
+
 fn build(
     source: ReportSource,
     timestamp: &str,
@@ -134,8 +143,18 @@ fn build(
     };
     let cluster = validate_cluster(field, raw_cluster, CLUSTER_ARN_HINT)?;
     if cluster == ECS_CREDENTIAL_CHECK_CLUSTER {
-        return Ok(ParsedReport { inventory_type: InventoryType::Ecs, source, timestamp, contexts: Vec::new(), notes });
+        let contexts = Vec::new();
+        return Ok(ParsedReport {
+            inventory_type: InventoryType::Ecs,
+            source,
+            timestamp,
+            contexts,
+            notes,
+            probably_truncated: false,
+        });
     }
+    let probably_truncated = source == ReportSource::EcsInventory
+        && (items.tasks.len() == ECS_AGENT_TASK_PAGE || items.services.len() == ECS_AGENT_SERVICE_PAGE);
 
     let mut builder = SnapshotBuilder::default();
     for (index, service) in items.services {
@@ -209,7 +228,7 @@ fn build(
     }
 
     let contexts = vec![builder.build(cluster, None).into()];
-    Ok(ParsedReport { inventory_type: InventoryType::Ecs, source, timestamp, contexts, notes })
+    Ok(ParsedReport { inventory_type: InventoryType::Ecs, source, timestamp, contexts, notes, probably_truncated })
 }
 
 #[cfg(test)]

@@ -75,6 +75,7 @@ pub fn parse_kai(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport<'_>, Re
         timestamp,
         contexts,
         notes,
+        probably_truncated: false,
     })
 }
 

@@ -366,6 +366,7 @@ pub fn parse_kubernetes(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport<
         timestamp,
         contexts,
         notes,
+        probably_truncated: false,
     })
 }
 
