@@ -227,3 +227,20 @@ fn the_collector_and_the_ecs_events_touch_only_their_accounts_partitions() {
         }
     }
 }
+
+#[test]
+fn the_table_outlives_its_stack_and_scheduled_images_are_never_dropped() {
+    let resources = &template()["Resources"];
+    let table = &resources["InventoryTable"];
+    assert_eq!((table["DeletionPolicy"].as_str(), table["UpdateReplacePolicy"].as_str()), (Some("Retain"), Some("Retain")));
+    let target = &resources["ScheduledImagesRule"]["Properties"]["Targets"][0];
+    assert!(target["RetryPolicy"]["MaximumEventAgeInSeconds"].as_u64().is_some(), "{target:?}");
+    assert!(format!("{:?}", target["DeadLetterConfig"]["Arn"]).contains("ScheduledImagesDeadLetterQueue"));
+}
+
+#[test]
+fn task_events_are_applied_only_while_the_collector_sweeps() {
+    // An event sees one task; a sweep repairs what events miss, so events never run alone.
+    let condition = format!("{:?}", template()["Conditions"]["AppliesEcsEvents"]);
+    assert!(condition.contains("EcsEventsEnabled") && condition.contains("CollectorScheduled"), "{condition}");
+}
