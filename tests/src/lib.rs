@@ -233,7 +233,11 @@ impl Notifications {
     }
 
     /// Another notifier on the same bus whose DynamoDB client also runs `interceptor`.
-    pub fn notifier_with_store(&self, harness: &Harness, interceptor: impl Intercept + 'static) -> notifier::NotifierApp {
+    pub fn notifier_with_store(
+        &self,
+        harness: &Harness,
+        interceptor: impl Intercept + 'static,
+    ) -> notifier::NotifierApp {
         let store = harness.client_for("notifier");
         let store = aws_sdk_dynamodb::Client::from_conf(store.config().to_builder().interceptor(interceptor).build());
         let events = self.events.config().to_builder().interceptor(template::PolicyGuard::new("notifier"));

@@ -213,7 +213,10 @@ fn leading_keys(input: &Input) -> Vec<String> {
 }
 
 /// The partition key a single-item request or a `Query` names.
-fn leading_key(input: &Input, pk: impl Fn(Option<&HashMap<String, AttributeValue>>) -> Option<String>) -> Option<String> {
+fn leading_key(
+    input: &Input,
+    pk: impl Fn(Option<&HashMap<String, AttributeValue>>) -> Option<String>,
+) -> Option<String> {
     if let Some(put) = input.downcast_ref::<PutItemInput>() {
         return pk(put.item.as_ref());
     }

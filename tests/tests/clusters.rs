@@ -121,8 +121,10 @@ async fn an_ecs_agent_report_at_its_page_limits_is_called_probably_truncated() {
         report["timestamp"] = json!(inventory::ingest::format_time(day(0) + TimeDelta::minutes(minute)));
         report["tasks"] = (0..tasks).map(|n| json!({"arn": arn(n)})).collect();
         report["containers"] = (0..tasks)
-            .map(|n| json!({"arn": format!("{}-c", arn(n)), "image_tag": "nginx:1", "task_arn": arn(n),
-                            "image_digest": integration_tests::digest(1)}))
+            .map(|n| {
+                json!({"arn": format!("{}-c", arn(n)), "image_tag": "nginx:1", "task_arn": arn(n),
+                            "image_digest": integration_tests::digest(1)})
+            })
             .collect();
         report
     };

@@ -3,11 +3,11 @@
 
 use chrono::TimeDelta;
 use integration_tests::{day, item_size, k8s_report, FailNth, Harness, Notifications};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use inventory::staleness::{RECOVERED_DETAIL_TYPE, STALE_DETAIL_TYPE, STALE_PARTITION};
 use lambda_http::http::StatusCode;
 use serde_json::{json, Value};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// (detail-type, cluster) of each event the bus delivered since the last call.
 async fn announced(notifications: &Notifications) -> Vec<(String, String)> {

@@ -232,7 +232,10 @@ fn the_collector_and_the_ecs_events_touch_only_their_accounts_partitions() {
 fn the_table_outlives_its_stack_and_scheduled_images_are_never_dropped() {
     let resources = &template()["Resources"];
     let table = &resources["InventoryTable"];
-    assert_eq!((table["DeletionPolicy"].as_str(), table["UpdateReplacePolicy"].as_str()), (Some("Retain"), Some("Retain")));
+    assert_eq!(
+        (table["DeletionPolicy"].as_str(), table["UpdateReplacePolicy"].as_str()),
+        (Some("Retain"), Some("Retain"))
+    );
     let target = &resources["ScheduledImagesRule"]["Properties"]["Targets"][0];
     assert!(target["RetryPolicy"]["MaximumEventAgeInSeconds"].as_u64().is_some(), "{target:?}");
     assert!(format!("{:?}", target["DeadLetterConfig"]["Arn"]).contains("ScheduledImagesDeadLetterQueue"));

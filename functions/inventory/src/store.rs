@@ -378,7 +378,8 @@ impl Store {
         let mut pages = self.client.scan().table_name(&self.table).index_name(CONTEXTS_INDEX).into_paginator().send();
         let mut records = Vec::new();
         while let Some(page) = pages.next().await {
-            let keys: Vec<(String, String)> = page.map_err(sdk_error("Scan"))?.items().iter().filter_map(item_key).collect();
+            let keys: Vec<(String, String)> =
+                page.map_err(sdk_error("Scan"))?.items().iter().filter_map(item_key).collect();
             for item in self.batch_get_fields(&keys, Some(COVERAGE_FIELDS)).await? {
                 records.push(decode(item)?);
             }
@@ -467,7 +468,8 @@ impl Store {
         let mut found = Vec::new();
         // Every name through a placeholder: some (`source`, `context`) are reserved words.
         let projection = fields.map(|fields| (0..fields.len()).map(|n| format!("#f{n}")).collect::<Vec<_>>().join(","));
-        let names = fields.map(|fields| fields.iter().enumerate().map(|(n, name)| (format!("#f{n}"), name.to_string())).collect());
+        let names = fields
+            .map(|fields| fields.iter().enumerate().map(|(n, name)| (format!("#f{n}"), name.to_string())).collect());
         for chunk in keys.chunks(BATCH_GET_LIMIT) {
             let keys = KeysAndAttributes::builder()
                 .set_keys(Some(chunk.iter().map(|(pk, sk)| key(pk, sk)).collect()))
