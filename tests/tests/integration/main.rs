@@ -1,0 +1,22 @@
+//! Every integration test, in one binary: one moto server, one link. Each file was a test binary
+//! of its own before, each linking every AWS SDK (BENCHMARKS.md, "One integration-test binary").
+//! A test is named by its file: `cargo test -p integration-tests --test integration auth::`.
+
+mod anchore_api;
+mod auth;
+mod clusters;
+mod collector;
+mod console;
+mod delete_api;
+mod ecs_events;
+mod hot_keys;
+mod inventory_api;
+mod large_report;
+mod lease;
+mod lifecycle_events;
+mod notifier;
+mod scale;
+mod staleness;
+mod subscriptions_api;
+mod template;
+mod workloads;
