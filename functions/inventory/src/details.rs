@@ -10,7 +10,7 @@
 
 use crate::clock::Clock;
 use crate::ingest::format_time;
-use crate::limits::{MAX_DETAIL_PAGE_SIZE, MAX_ID_BYTES};
+use crate::limits::{DEFAULT_DETAIL_PAGE_SIZE, MAX_DETAIL_PAGE_SIZE, MAX_ID_BYTES};
 use crate::model::{
     detail_pk, image_sk, inventory_pk, ContextRecord, Detail, DetailKind, DetailRecord, ImageRecord, InventoryType,
 };
@@ -22,8 +22,6 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
-
-pub const DEFAULT_PAGE_SIZE: usize = 1000;
 
 /// A detail listing: what it lists and the key of its array in the answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,7 +91,7 @@ impl Page {
         };
         let page = number("page", usize::MAX / MAX_DETAIL_PAGE_SIZE)?
             .ok_or_else(|| invalid("page", "is required: 1 for the first page"))?;
-        let page_size = number("page_size", MAX_DETAIL_PAGE_SIZE)?.unwrap_or(DEFAULT_PAGE_SIZE);
+        let page_size = number("page_size", MAX_DETAIL_PAGE_SIZE)?.unwrap_or(DEFAULT_DETAIL_PAGE_SIZE);
         Ok(Self { page, page_size })
     }
 
@@ -444,7 +442,7 @@ mod tests {
         assert_eq!(parse(&[("page", "0")]).unwrap_err().parameter, "page");
         assert_eq!(parse(&[("page", "1"), ("page_size", "0")]).unwrap_err().parameter, "page_size");
         assert_eq!(parse(&[("page", "1"), ("page_size", "100000")]).unwrap_err().parameter, "page_size");
-        assert_eq!(parse(&[("page", "2")]).unwrap(), page(2, DEFAULT_PAGE_SIZE));
+        assert_eq!(parse(&[("page", "2")]).unwrap(), page(2, DEFAULT_DETAIL_PAGE_SIZE));
         assert!(check_id("pod_id", "a#b").is_err());
         assert!(check_id("pod_id", "c1d98ff5-2a4b-4d5b-9a26-6a0f0e6f1c11").is_ok());
     }

@@ -149,7 +149,6 @@ pub const ACCOUNT_HEADER: &str = "x-anchore-account";
 pub const DEFAULT_ACCOUNT: &str = "admin";
 /// The challenge sent with every 401.
 pub const BASIC_CHALLENGE: &str = r#"Basic realm="runtime-inventory", charset="UTF-8""#;
-const MAX_ACCOUNT_LEN: usize = 128;
 
 /// A query parameter that cannot be used is a 400 naming it.
 impl From<crate::query::QueryError> for ApiError {
@@ -290,7 +289,7 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body
 
 /// Account names end up in DynamoDB keys; `#` separates key parts.
 pub fn is_valid_account(account: &str) -> bool {
-    (1..=MAX_ACCOUNT_LEN).contains(&account.len())
+    (1..=crate::limits::MAX_ACCOUNT_BYTES).contains(&account.len())
         && account.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@+=".contains(c))
 }
 

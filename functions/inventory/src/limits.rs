@@ -44,8 +44,16 @@ pub const MAX_RESPONSE_PAYLOAD_BYTES: usize = 6 * 1024 * 1024 - 32 * 1024;
 /// Bodies smaller than this are not worth compressing.
 pub const MIN_COMPRESSED_BODY_BYTES: usize = 1024;
 
-/// Items on one page of a detail listing (`page_size`).
+/// Items on one page of a detail listing (`page_size`), and without one.
 pub const MAX_DETAIL_PAGE_SIZE: usize = 5000;
+pub const DEFAULT_DETAIL_PAGE_SIZE: usize = 1000;
+
+/// Items on one page of `GET /v2/inventories` (`limit`), and when `next` is given without it.
+pub const MAX_LIMIT: usize = 5000;
+pub const DEFAULT_LIMIT: usize = 1000;
+
+/// An account name: the first part of every partition key.
+pub const MAX_ACCOUNT_BYTES: usize = 128;
 
 /// A registration or health report body; the agent's are a few KiB.
 pub const MAX_INTEGRATION_BODY_BYTES: usize = 256 * 1024;

@@ -19,9 +19,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// A page's size when `next` is given without `limit`.
-pub const DEFAULT_LIMIT: usize = 1000;
-pub const MAX_LIMIT: usize = 5000;
+use crate::limits::{DEFAULT_LIMIT, MAX_LIMIT};
 /// Query page size; expired items are skipped after reading, so pages run a little larger.
 const MAX_PAGE_SIZE: usize = 1000;
 /// Contexts read at once while listing: enough to hide round trips, few enough that a page

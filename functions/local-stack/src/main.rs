@@ -1,5 +1,7 @@
-//! `make local`: runs the API on http://127.0.0.1:8228 against a moto server.
+//! `make local`: runs the API on http://127.0.0.1:8228 against a moto server, with the notifier,
+//! the coverage check and the collector on their schedules. Each step below starts one part.
 
+use aws_config::SdkConfig;
 use inventory::{Settings, Store, SystemClock};
 use lambda_http::Error;
 use local_stack::moto::{moto_binary, MotoServer};
@@ -19,28 +21,55 @@ const LOCAL_USERS_PATH: &str = "/runtime-inventory-local/users";
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     inventory::logging::init();
-    let port = match std::env::var("LOCAL_STACK_PORT") {
-        Ok(value) => value.parse().map_err(|_| format!("LOCAL_STACK_PORT must be a port number, got {value:?}"))?,
-        Err(_) => DEFAULT_PORT,
-    };
-    // Settings as the template passes them; the table name defaults for local use.
-    let settings = Settings::from_lookup(|key| match (key, std::env::var(key)) {
-        (_, Ok(value)) => Some(value),
-        (inventory::settings::TABLE_NAME, Err(_)) => Some(DEFAULT_TABLE.to_owned()),
-        _ => None,
-    })?;
-
+    let port = port_from_env()?;
+    let settings = settings_from_env()?;
     let moto = MotoServer::start().map_err(|error| {
         format!("starting moto ({}) failed: {error}; run `make local` to install it", moto_binary().display())
     })?;
     let config = moto_sdk_config(moto.endpoint()).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     template::create_inventory_table(&dynamodb, &settings.table_name).await?;
-
     let store = Store::new(dynamodb.clone(), settings.table_name.clone());
-    let store_for_collector = store.clone();
-    // The authorizer reads users from moto's SSM, as it reads them from SSM when deployed.
-    let users = authorizer::users::SsmUsers::new(aws_sdk_ssm::Client::new(&config), LOCAL_USERS_PATH);
+
+    let api = api(&config, &dynamodb, &store, &settings).await?;
+    let check_schedule = start_notifier_and_coverage_check(&config, &dynamodb, &settings).await?;
+    let collector_schedule = start_collector(&config, moto.endpoint(), store, &settings).await?;
+
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
+    print_banner(port, moto.endpoint(), &settings, &collector_schedule, &check_schedule);
+    tokio::select! {
+        result = serve(listener, api) => result?,
+        _ = tokio::signal::ctrl_c() => println!("stopping"),
+    }
+    drop(moto);
+    Ok(())
+}
+
+fn port_from_env() -> Result<u16, Error> {
+    match std::env::var("LOCAL_STACK_PORT") {
+        Ok(value) => Ok(value.parse().map_err(|_| format!("LOCAL_STACK_PORT must be a port number, got {value:?}"))?),
+        Err(_) => Ok(DEFAULT_PORT),
+    }
+}
+
+/// Settings as the template passes them; the table name defaults for local use.
+fn settings_from_env() -> Result<Settings, Error> {
+    Ok(Settings::from_lookup(|key| match (key, std::env::var(key)) {
+        (_, Ok(value)) => Some(value),
+        (inventory::settings::TABLE_NAME, Err(_)) => Some(DEFAULT_TABLE.to_owned()),
+        _ => None,
+    })?)
+}
+
+/// The API: the authorizer against the local user in moto's SSM (as it reads SSM when
+/// deployed), then the functions.
+async fn api(
+    config: &SdkConfig,
+    dynamodb: &aws_sdk_dynamodb::Client,
+    store: &Store,
+    settings: &Settings,
+) -> Result<Arc<Api>, Error> {
+    let users = authorizer::users::SsmUsers::new(aws_sdk_ssm::Client::new(config), LOCAL_USERS_PATH);
     let local_user = authorizer::users::UserRecord {
         password_hash: authorizer::password::hash_password(LOCAL_PASSWORD)?,
         accounts: vec![inventory::http::DEFAULT_ACCOUNT.to_owned()],
@@ -51,75 +80,91 @@ async fn main() -> Result<(), Error> {
         authorizer::config::USERS_PATH => Some(LOCAL_USERS_PATH.to_owned()),
         _ => std::env::var(key).ok(),
     })?;
-    let api = Arc::new(Api {
+    Ok(Arc::new(Api {
         authorizer: authorizer::decide::Authorizer::new(users, auth_config.cache_ttl),
         functions: Functions {
             ingest: ingest::IngestApp::new(store.clone(), settings.clone(), Arc::new(SystemClock)),
             query: query::QueryApp::new(store.clone(), settings.clone(), Arc::new(SystemClock)),
-            delete: delete::DeleteApp::new(store, settings.clone(), Arc::new(SystemClock)),
-            subscriptions: subscriptions::SubscriptionsApp::new(dynamodb.clone(), &settings, Arc::new(SystemClock)),
+            delete: delete::DeleteApp::new(store.clone(), settings.clone(), Arc::new(SystemClock)),
+            subscriptions: subscriptions::SubscriptionsApp::new(dynamodb.clone(), settings, Arc::new(SystemClock)),
         },
-    });
-    // Stream -> notifier -> EventBridge -> SQS, printed here as events arrive.
-    let events = aws_sdk_eventbridge::Client::new(&config);
-    let sqs = aws_sdk_sqs::Client::new(&config);
+    }))
+}
+
+/// The table's stream feeds the notifier, the coverage check runs on its schedule, both put to
+/// a local bus whose events land in a queue and are printed. Answers the check's schedule.
+async fn start_notifier_and_coverage_check(
+    config: &SdkConfig,
+    dynamodb: &aws_sdk_dynamodb::Client,
+    settings: &Settings,
+) -> Result<(String, Duration), Error> {
+    let events = aws_sdk_eventbridge::Client::new(config);
+    let sqs = aws_sdk_sqs::Client::new(config);
     let queue_url = stream::wire_bus_to_queue(&events, &sqs, stream::LOCAL_BUS, stream::LOCAL_QUEUE).await?;
-    let notifier = notifier::NotifierApp::new(
-        dynamodb.clone(),
-        events.clone(),
-        &settings,
-        stream::LOCAL_BUS,
-        Arc::new(SystemClock),
-    );
-    // The coverage check on its schedule, putting to the same bus.
+    let clock = || Arc::new(SystemClock);
+    let notifier = notifier::NotifierApp::new(dynamodb.clone(), events.clone(), settings, stream::LOCAL_BUS, clock());
     let (check_schedule, check_interval) =
         schedule::scheduled(coverage::SCHEDULE_VARIABLE, coverage::SCHEDULE_PARAMETER)?;
-    let check = coverage_check::CoverageCheckApp::new(
-        Store::new(dynamodb.clone(), settings.table_name.clone()),
-        events,
-        settings.clone(),
-        stream::LOCAL_BUS,
-        Arc::new(SystemClock),
-    );
+    let store = Store::new(dynamodb.clone(), settings.table_name.clone());
+    let check = coverage_check::CoverageCheckApp::new(store, events, settings.clone(), stream::LOCAL_BUS, clock());
     tokio::spawn(coverage::run_on_schedule(check, check_interval));
     let reader = stream::StreamReader::new(
-        aws_sdk_dynamodbstreams::Client::new(&config),
-        stream::stream_arn(&dynamodb, &settings.table_name).await?,
+        aws_sdk_dynamodbstreams::Client::new(config),
+        stream::stream_arn(dynamodb, &settings.table_name).await?,
     );
     let (stream_dynamodb, table) = (dynamodb.clone(), settings.table_name.clone());
     tokio::spawn(async move { stream::run(reader, &notifier, &stream_dynamodb, &table, Duration::from_secs(1)).await });
-    tokio::spawn(async move {
-        loop {
-            match stream::receive_all(&sqs, &queue_url).await {
-                Ok(received) => {
-                    for event in received {
-                        println!("{}: {}", event["detail-type"].as_str().unwrap_or("event"), event["detail"]);
-                    }
-                }
-                Err(error) => tracing::warn!(%error, "reading the local queue failed"),
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    });
+    tokio::spawn(print_events(sqs, queue_url));
+    Ok((check_schedule, check_interval))
+}
 
-    // The collector on the template's schedule, against moto's ECS.
+/// Prints each event that reaches the local queue, as it arrives.
+async fn print_events(sqs: aws_sdk_sqs::Client, queue_url: String) {
+    loop {
+        match stream::receive_all(&sqs, &queue_url).await {
+            Ok(received) => {
+                for event in received {
+                    println!("{}: {}", event["detail-type"].as_str().unwrap_or("event"), event["detail"]);
+                }
+            }
+            Err(error) => tracing::warn!(%error, "reading the local queue failed"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// The collector on the template's schedule against moto's ECS, with a demo cluster unless
+/// `LOCAL_STACK_DEMO_ECS=0`. Answers its schedule and regions, for the banner.
+async fn start_collector(
+    config: &SdkConfig,
+    moto_endpoint: &str,
+    store: Store,
+    settings: &Settings,
+) -> Result<(String, Duration, Vec<String>), Error> {
     let (schedule, interval) = schedule::scheduled(collector::SCHEDULE_VARIABLE, collector::SCHEDULE_PARAMETER)?;
     let collector_config = ::collector::config::CollectorConfig::from_env(Some(LOCAL_REGION))?;
     if std::env::var("LOCAL_STACK_DEMO_ECS").as_deref() != Ok("0") {
-        let ecs = aws_sdk_ecs::Client::new(&config);
-        let cluster = collector::create_demo_cluster(&ecs, moto.endpoint(), LOCAL_REGION).await?;
+        let ecs = aws_sdk_ecs::Client::new(config);
+        let cluster = collector::create_demo_cluster(&ecs, moto_endpoint, LOCAL_REGION).await?;
         println!("  demo ECS:  {cluster} (3 tasks; LOCAL_STACK_DEMO_ECS=0 leaves it out)");
     }
-    let collector_app =
-        ::collector::CollectorApp::from_config(&config, store_for_collector, settings.clone(), &collector_config).await;
-    tokio::spawn(collector::run_on_schedule(collector_app, interval));
+    let app = ::collector::CollectorApp::from_config(config, store, settings.clone(), &collector_config).await;
+    tokio::spawn(collector::run_on_schedule(app, interval));
+    Ok((schedule, interval, collector_config.regions))
+}
 
-    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
+fn print_banner(
+    port: u16,
+    moto_endpoint: &str,
+    settings: &Settings,
+    (schedule, interval, regions): &(String, Duration, Vec<String>),
+    (check_schedule, check_interval): &(String, Duration),
+) {
     println!("Runtime Inventory local stack");
     println!("  API:       http://127.0.0.1:{port}  (try GET /version)");
     println!("  console:   http://127.0.0.1:{port}/ui  (sign in as below)");
     println!("  auth:      HTTP basic, user {LOCAL_USER:?} password {LOCAL_PASSWORD:?} (admin of account admin; local only), users in SSM {LOCAL_USERS_PATH}");
-    println!("  AWS (moto): {}  table {}", moto.endpoint(), settings.table_name);
+    println!("  AWS (moto): {moto_endpoint}  table {}", settings.table_name);
     println!(
         "  settings:  INVENTORY_TTL_DAYS={} INVENTORY_INGEST_OVERWRITE={}",
         settings.ttl_days, settings.ingest_overwrite
@@ -129,16 +174,10 @@ async fn main() -> Result<(), Error> {
         stream::LOCAL_BUS,
         stream::LOCAL_QUEUE
     );
-    println!("  collector: every {interval:?} ({schedule}), regions {:?}", collector_config.regions);
+    println!("  collector: every {interval:?} ({schedule}), regions {regions:?}");
     println!(
         "  coverage:  check every {check_interval:?} ({check_schedule}); a cluster silent for STALE_AFTER_MINUTES={} puts a stale event",
         settings.stale_after_minutes
     );
     println!("Press Ctrl-C to stop.");
-    tokio::select! {
-        result = serve(listener, api) => result?,
-        _ = tokio::signal::ctrl_c() => println!("stopping"),
-    }
-    drop(moto);
-    Ok(())
 }
