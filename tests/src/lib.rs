@@ -369,7 +369,7 @@ impl Harness {
         for (user, password, role) in users {
             let record = authorizer::users::UserRecord {
                 password_hash: authorizer::password::hash_password(password).expect("a hash"),
-                accounts: vec![inventory::http::DEFAULT_ACCOUNT.to_owned()],
+                accounts: vec![inventory::auth::DEFAULT_ACCOUNT.to_owned()],
                 role: *role,
             };
             store.put(user, &record, None).await.expect("user stored");

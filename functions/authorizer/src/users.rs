@@ -58,7 +58,7 @@ impl UserRecord {
         if self.accounts.is_empty() {
             return Err("accounts must name at least one account".into());
         }
-        if let Some(bad) = self.accounts.iter().find(|account| !inventory::http::is_valid_account(account)) {
+        if let Some(bad) = self.accounts.iter().find(|account| !inventory::auth::is_valid_account(account)) {
             return Err(format!("account {bad:?} is not a valid account name"));
         }
         Ok(())

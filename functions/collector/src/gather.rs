@@ -171,7 +171,7 @@ pub async fn gather_cluster(
     calls: &ApiCalls,
     deadline: &Deadline,
 ) -> Result<ClusterInventory, GatherError> {
-    let timestamp = inventory::ingest::format_time(deadline.now());
+    let timestamp = inventory::clock::format_time(deadline.now());
     let mut tasks = Vec::new();
     let mut failures = Vec::new();
     let mut batch: Vec<String> = Vec::with_capacity(TASKS_PER_CALL);

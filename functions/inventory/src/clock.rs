@@ -45,3 +45,8 @@ impl Clock for ManualClock {
 pub fn truncate_to_millis(time: DateTime<Utc>) -> DateTime<Utc> {
     time.duration_trunc(TimeDelta::milliseconds(1)).unwrap_or(time)
 }
+
+/// A time as the API answers it: RFC 3339, milliseconds, `Z`.
+pub fn format_time(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

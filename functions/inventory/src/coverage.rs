@@ -1,7 +1,7 @@
 //! `GET /v2/clusters`: which clusters report, how often, and which went quiet. Built from the
 //! context records alone (one index read per type and a batch read of the records).
 
-use crate::ingest::format_time;
+use crate::clock::format_time;
 use crate::model::{ContextRecord, InventoryType, ReportSource, IMAGE_COUNT_KEY};
 use crate::plan::is_live;
 use crate::store::{Store, StoreError};

@@ -8,8 +8,8 @@
 //! head of the page's first context). Nodes are the exception: a node is stored once per
 //! namespace that runs pods on it, so the node listing reads every node item and merges them.
 
+use crate::clock::format_time;
 use crate::clock::Clock;
-use crate::ingest::format_time;
 use crate::limits::{DEFAULT_DETAIL_PAGE_SIZE, MAX_DETAIL_PAGE_SIZE, MAX_ID_BYTES};
 use crate::model::{
     detail_pk, image_sk, inventory_pk, ContextRecord, Detail, DetailKind, DetailRecord, ImageRecord, InventoryType,

@@ -113,7 +113,7 @@ fn present_report(
 ) -> EcsReport {
     let last_report = stored.record.as_ref().and_then(|record| record.last_report_at);
     let mut report = EcsReport {
-        timestamp: crate::ingest::format_time(now),
+        timestamp: crate::clock::format_time(now),
         cluster_arn: Some(cluster_arn.to_owned()),
         ..EcsReport::default()
     };

@@ -145,8 +145,6 @@ pub async fn run<F: ApiFunction>(function: F) -> Result<(), lambda_http::Error> 
 
 /// Picks which of the user's accounts a request acts on (the authorizer reads it).
 pub const ACCOUNT_HEADER: &str = "x-anchore-account";
-/// The account the collector stores under unless configured otherwise.
-pub const DEFAULT_ACCOUNT: &str = "admin";
 /// The challenge sent with every 401.
 pub const BASIC_CHALLENGE: &str = r#"Basic realm="runtime-inventory", charset="UTF-8""#;
 
@@ -285,12 +283,6 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::Text(body))
         .expect("static response parts are valid")
-}
-
-/// Account names end up in DynamoDB keys; `#` separates key parts.
-pub fn is_valid_account(account: &str) -> bool {
-    (1..=crate::limits::MAX_ACCOUNT_BYTES).contains(&account.len())
-        && account.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@+=".contains(c))
 }
 
 /// Request body bytes, whatever encoding API Gateway used.

@@ -2,7 +2,7 @@
 //! under the context's lease, so concurrent or retried reports for the same context are applied
 //! one after the other. Each context of a report succeeds or fails on its own.
 
-use crate::clock::Clock;
+use crate::clock::{format_time, Clock};
 use crate::lease::{ContextLease, LeaseError};
 use crate::model::{
     contexts_pk, detail_pk, image_sk, inventory_pk, ContextRecord, DetailRecord, ImageRecord, InventoryType,
@@ -12,7 +12,7 @@ use crate::plan::{plan_context, plan_from_record, ContextPlan, Plan, ReportMeta,
 use crate::report::{ContextReport, ContextSnapshot, ItemNotes, ParsedReport};
 use crate::settings::Settings;
 use crate::store::{backoff, encode, BatchWrite, Expect, Store, StoreError};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::Serialize;
 use std::sync::Arc;
@@ -99,10 +99,6 @@ impl IngestSummary {
     pub fn any(&self, status: ContextStatus) -> bool {
         self.contexts.iter().any(|context| context.status == status)
     }
-}
-
-pub fn format_time(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 #[derive(Clone)]

@@ -6,8 +6,8 @@
 //! the account and the agent's `registration_id` + `registration_instance_id`, so registering
 //! again with the same ids gives the same uuid without a lookup table.
 
+use crate::clock::format_time;
 use crate::clock::Clock;
-use crate::ingest::format_time;
 use crate::limits::{
     MAX_ID_BYTES, MAX_INTEGRATION_BODY_BYTES, MAX_INTEGRATION_ERRORS, MAX_INTEGRATION_ERROR_CHARS,
     MAX_INTEGRATION_JSON_BYTES, MAX_INTEGRATION_REASON_BYTES, MAX_INTEGRATION_TYPE_BYTES,

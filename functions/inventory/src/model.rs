@@ -13,7 +13,6 @@
 //!
 //! Accounts and contexts never contain `#`, so key prefixes cannot collide.
 
-use crate::report::NamespaceMeta;
 use crate::workload::WorkloadKind;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -23,6 +22,15 @@ use std::fmt;
 pub type Metadata = BTreeMap<String, String>;
 /// Detail items of a context per kind: the sort key's letter before `#` (and `i`: images).
 pub type DetailCounts = BTreeMap<String, u32>;
+/// A Kubernetes namespace as stored on its context's record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamespaceMeta {
+    pub uid: String,
+    pub name: String,
+    pub labels: Metadata,
+    pub annotations: Metadata,
+}
+
 /// The key of present images in `DetailCounts`.
 pub const IMAGE_COUNT_KEY: &str = "i";
 
@@ -69,6 +77,14 @@ pub fn kubernetes_context(cluster: &str, namespace: &str) -> String {
 pub fn split_kubernetes_context(context: &str) -> (&str, &str) {
     context.rsplit_once('/').unwrap_or((context, ""))
 }
+
+/// The partition of a subscription's "sent once" markers, one per digest it scheduled (`sk`).
+pub fn scheduled_marker_pk(account: &str, subscription_id: &str) -> String {
+    format!("{account}#fired#{subscription_id}")
+}
+
+/// The state of a marker whose event a delivery has claimed and not yet confirmed sent.
+pub const MARKER_CLAIMED: &str = "claimed";
 
 /// The partition of a context's record and image records.
 pub fn inventory_pk(account: &str, inventory_type: InventoryType, context: &str) -> String {

@@ -14,6 +14,7 @@ pub use change::{change, Change, ImageAdded, ImageRemoved, MIGRATED_ATTRIBUTE, T
 
 use crate::clock::Clock;
 use crate::model::InventoryType;
+use crate::model::{scheduled_marker_pk, MARKER_CLAIMED};
 use crate::store::is_condition_failure;
 use crate::subscriptions::{Subscription, SubscriptionError, Subscriptions, RUNTIME_INVENTORY};
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
@@ -41,7 +42,6 @@ pub const CLAIM_DURATION: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
 /// How long the marker of an added or removed event is kept: longer than Lambda redelivers a
 /// stream record (`MaximumRecordAgeInSeconds`, a day), after which its TTL deletes it.
 pub const LIFECYCLE_MARKER_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(2);
-pub(crate) const MARKER_CLAIMED: &str = "claimed";
 const MARKER_FIRED: &str = "fired";
 
 #[derive(Debug, thiserror::Error)]
@@ -83,11 +83,6 @@ pub struct Notifier {
     events: aws_sdk_eventbridge::Client,
     bus: String,
     clock: Arc<dyn Clock>,
-}
-
-/// The partition of a subscription's markers, one per digest it scheduled (`sk`).
-pub fn scheduled_marker_pk(account: &str, subscription_id: &str) -> String {
-    format!("{account}#fired#{subscription_id}")
 }
 
 /// Where an event's "sent once" marker lives.

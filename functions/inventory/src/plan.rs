@@ -3,11 +3,12 @@
 
 use crate::image::TAG_KEY_PREFIX;
 use crate::limits::MAX_WORKLOADS_PER_IMAGE;
+use crate::model::NamespaceMeta;
 use crate::model::{
     count_details, ContextRecord, Detail, DetailCounts, ImageContent, ReportSource, Tracking, WorkloadContainers,
     IMAGE_COUNT_KEY,
 };
-use crate::report::{ContextSnapshot, NamespaceMeta};
+use crate::report::ContextSnapshot;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};

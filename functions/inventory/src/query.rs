@@ -1,8 +1,8 @@
 //! `GET /v2/inventories`: the account's current inventory, one entry per image per context.
 
+use crate::clock::format_time;
 use crate::clock::Clock;
 use crate::image::Digest;
-use crate::ingest::format_time;
 use crate::limits::MAX_UNPAGED_ITEMS;
 use crate::model::{
     ContextRecord, ImageContent, ImageRecord, InventoryType, WorkloadContainers, KIND_CONTEXT, KIND_IMAGE,

@@ -21,7 +21,7 @@ use crate::image::{normalize_reference, Digest, ImageKey};
 use crate::limits::{
     MAX_ARRAY_ITEMS, MAX_CLOCK_SKEW, MAX_CLUSTER_BYTES, MAX_LISTED_ITEM_NOTES, MAX_METADATA_BYTES, MAX_NAMESPACE_BYTES,
 };
-use crate::model::{Detail, InventoryType, Metadata, ReportSource};
+use crate::model::{Detail, InventoryType, Metadata, NamespaceMeta, ReportSource};
 use crate::workload::Workload;
 use chrono::{DateTime, Utc};
 use serde::de::{IgnoredAny, SeqAccess, Visitor};
@@ -215,14 +215,6 @@ impl ContextSnapshot {
         std::hash::Hash::hash(&(&self.images, &self.details, &self.digest_tags), &mut hasher);
         format!("{:032x}", hasher.digest128())
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NamespaceMeta {
-    pub uid: String,
-    pub name: String,
-    pub labels: Metadata,
-    pub annotations: Metadata,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -431,7 +423,7 @@ fn parse_timestamp(raw: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Repor
                 "{raw:?} is {ahead} minutes ahead of the server's clock ({}); the agent's clock is ahead. \
                  Correct the clock of the host running the agent (NTP); reports dated at most {} minutes \
                  ahead are accepted",
-                crate::ingest::format_time(now),
+                crate::clock::format_time(now),
                 MAX_CLOCK_SKEW.num_minutes()
             ),
         ));

@@ -35,8 +35,8 @@ pub fn collector_account(lookup: impl Fn(&str) -> Option<String>) -> Result<Stri
     let account = lookup(COLLECTOR_ACCOUNT)
         .map(|value| value.trim().to_owned())
         .filter(|value| !value.is_empty())
-        .unwrap_or_else(|| crate::http::DEFAULT_ACCOUNT.to_owned());
-    if !crate::http::is_valid_account(&account) {
+        .unwrap_or_else(|| crate::auth::DEFAULT_ACCOUNT.to_owned());
+    if !crate::auth::is_valid_account(&account) {
         return Err(ConfigError {
             name: COLLECTOR_ACCOUNT,
             expected: "an account name (letters, digits, -_.@+=)",

@@ -7,8 +7,8 @@
 //! put and settled after, so a run that fails in between leaves a state the next run finishes;
 //! a put whose confirmation was lost can be sent twice, never not at all.
 
+use crate::clock::format_time;
 use crate::coverage::{summarize, ClusterCoverage};
-use crate::ingest::format_time;
 use crate::model::{ContextRecord, InventoryType, ReportSource};
 use crate::settings::Settings;
 use crate::store::StoreError;

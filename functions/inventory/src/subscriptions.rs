@@ -4,8 +4,8 @@
 //! item `pk = {account}#subkey`, `sk = {type}#{key}` written in the same transaction so a key
 //! and type are unique per account.
 
+use crate::clock::format_time;
 use crate::clock::Clock;
-use crate::ingest::format_time;
 use crate::limits::{MAX_SUBSCRIPTION_ID_BYTES, MAX_SUBSCRIPTION_KEY_BYTES, MAX_SUBSCRIPTION_VALUE_BYTES};
 use crate::store::{decode_item, encode, Item};
 use aws_sdk_dynamodb::error::SdkError;
@@ -233,7 +233,7 @@ impl Subscriptions {
     pub async fn scheduled(&self, account: &str, digest: &str) -> Result<Vec<Subscription>, SubscriptionError> {
         let subscriptions = self.list(account, Some(RUNTIME_INVENTORY), None).await?;
         let markers = subscriptions.iter().map(|subscription| async move {
-            let key = crate::notify::scheduled_marker_pk(account, &subscription.subscription_id);
+            let key = crate::model::scheduled_marker_pk(account, &subscription.subscription_id);
             let output = self
                 .client
                 .get_item()
@@ -248,7 +248,7 @@ impl Subscriptions {
             let state = output.item().map(|item| item.get("state").and_then(|state| state.as_s().ok()).cloned());
             // Markers written before claims existed have no state: they were sent.
             Ok::<_, SubscriptionError>(
-                matches!(state, Some(state) if state.as_deref() != Some(crate::notify::MARKER_CLAIMED)),
+                matches!(state, Some(state) if state.as_deref() != Some(crate::model::MARKER_CLAIMED)),
             )
         });
         let sent = futures::future::try_join_all(markers).await?;

@@ -17,8 +17,8 @@
 //! ECS: the service (the last part of the task's service ARN; the collector turns a task's
 //! `service:` group into that ARN), else the task definition family.
 
-use crate::model::Metadata;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -101,7 +101,7 @@ fn is_digits(text: &str) -> bool {
 }
 
 /// The workload of a Kubernetes pod.
-pub fn kubernetes_workload(pod_name: &str, labels: &Metadata) -> Workload {
+pub fn kubernetes_workload(pod_name: &str, labels: &BTreeMap<String, String>) -> Workload {
     let label = |name: &str| labels.get(name).map(String::as_str).filter(|value| !value.is_empty());
 
     if let Some(job) = JOB_NAME_LABELS.iter().find_map(|name| label(name)) {
@@ -156,7 +156,7 @@ pub fn ecs_workload(service_arn: Option<&str>, task_definition_arn: Option<&str>
 mod tests {
     use super::*;
 
-    fn labels(pairs: &[(&str, &str)]) -> Metadata {
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 

@@ -72,7 +72,7 @@ async fn api(
     let users = authorizer::users::SsmUsers::new(aws_sdk_ssm::Client::new(config), LOCAL_USERS_PATH);
     let local_user = authorizer::users::UserRecord {
         password_hash: authorizer::password::hash_password(LOCAL_PASSWORD)?,
-        accounts: vec![inventory::http::DEFAULT_ACCOUNT.to_owned()],
+        accounts: vec![inventory::auth::DEFAULT_ACCOUNT.to_owned()],
         role: inventory::auth::Role::Admin,
     };
     users.put(LOCAL_USER, &local_user, None).await?;

@@ -443,7 +443,7 @@ async fn an_agent_report_for_a_cluster_the_collector_reads_changes_nothing() {
 
     // The ecs-inventory agent saw part of the cluster (it sees at most 100 tasks).
     let partial = serde_json::json!({
-        "timestamp": inventory::ingest::format_time(harness.clock.now()),
+        "timestamp": inventory::clock::format_time(harness.clock.now()),
         "cluster_arn": cluster_arn("web"),
         "containers": [{"arn": "c-0", "image_tag": "registry.example.com/web/app:1", "image_digest": digest(0), "task_arn": "t-0"}],
         "tasks": [{"arn": "t-0"}]
@@ -457,7 +457,7 @@ async fn an_agent_report_for_a_cluster_the_collector_reads_changes_nothing() {
     // An hour after the collector's last report, the agent's reports are stored again.
     harness.clock.advance(inventory::plan::COLLECTOR_PRECEDENCE);
     let mut later = partial.clone();
-    later["timestamp"] = inventory::ingest::format_time(harness.clock.now()).into();
+    later["timestamp"] = inventory::clock::format_time(harness.clock.now()).into();
     let response = harness.post_ecs(&later).await;
     assert_eq!(response.body["contexts"][0]["status"], "stored", "{}", response.body);
     assert_eq!(listed(&harness.list("admin", &[]).await).len(), 1);

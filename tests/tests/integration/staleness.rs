@@ -141,8 +141,8 @@ async fn peak_heap_growth<T>(work: impl std::future::Future<Output = T>) -> (T, 
 /// reads only the fields it uses: compared with whole records read as it did before.
 #[tokio::test]
 async fn the_coverage_check_reads_context_records_without_their_namespace_metadata() {
+    use inventory::model::NamespaceMeta;
     use inventory::model::{contexts_pk, ContextRecord, InventoryType, KIND_CONTEXT};
-    use inventory::report::NamespaceMeta;
     use inventory::store::{encode, BatchWrite, Store, COVERAGE_FIELDS};
     let contexts: usize = std::env::var("COVERAGE_CONTEXTS").ok().and_then(|n| n.parse().ok()).unwrap_or(200);
     let harness = Harness::new(120, false).await;

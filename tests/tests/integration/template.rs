@@ -218,7 +218,7 @@ fn the_coverage_check_writes_only_its_markers() {
 
 #[test]
 fn the_collector_and_the_ecs_events_touch_only_their_accounts_partitions() {
-    let account = inventory::http::DEFAULT_ACCOUNT;
+    let account = inventory::auth::DEFAULT_ACCOUNT;
     for binary in ["collector", "ecs-events"] {
         let spec = &functions()[binary];
         for action in ["GetItem", "Query", "PutItem", "DeleteItem", "BatchWriteItem"] {

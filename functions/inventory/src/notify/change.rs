@@ -2,7 +2,7 @@
 //! kind of record (and the ones that announce nothing) is unit-tested without a stream.
 
 use super::NotifyError;
-use crate::ingest::format_time;
+use crate::clock::format_time;
 use crate::model::{inventory_pk, ImageRecord, InventoryType, RemovalReason, WorkloadContainers, KIND_IMAGE};
 use aws_lambda_events::event::dynamodb::EventRecord;
 use serde::{Deserialize, Serialize};

@@ -6,10 +6,11 @@ pub(super) use content::NamespaceContent;
 
 use super::{
     cap_metadata, check_body, checked, checked_optional, decode_json, namespace_name, null_as_default, parse_timestamp,
-    required, validate_cluster, Array, Content, ContextReport, ImageResolver, ItemNotes, NamespaceMeta, ParsedReport,
-    RawItems, ReportError, Skip, Text,
+    required, validate_cluster, Array, Content, ContextReport, ImageResolver, ItemNotes, ParsedReport, RawItems,
+    ReportError, Skip, Text,
 };
 use crate::limits::{MAX_ID_BYTES, MAX_OBJECT_NAME_BYTES};
+use crate::model::NamespaceMeta;
 use crate::model::{Detail, InventoryType, ReportSource};
 use chrono::{DateTime, Utc};
 use content::{container_id, hash_node, ContentHash, ItemEncoder, Items, Parts, PlacedContainer};

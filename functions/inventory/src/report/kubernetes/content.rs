@@ -3,7 +3,8 @@
 
 use super::{Container, Pod, WireMetadata};
 use crate::model::Detail;
-use crate::report::{cap_metadata, capped, present, ContextSnapshot, NamespaceMeta, ResolvedImage, SnapshotBuilder};
+use crate::model::NamespaceMeta;
+use crate::report::{cap_metadata, capped, present, ContextSnapshot, ResolvedImage, SnapshotBuilder};
 use crate::workload::{kubernetes_workload, Workload};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
