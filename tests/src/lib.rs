@@ -272,7 +272,7 @@ impl Notifications {
     pub async fn fired(&self) -> Vec<Value> {
         let events = self.received().await.into_iter();
         events
-            .filter(|event| event["detail-type"] == inventory::notify::EVENT_DETAIL_TYPE)
+            .filter(|event| event["detail-type"] == inventory::bus::SCHEDULED_DETAIL_TYPE)
             .map(|e| e["detail"].clone())
             .collect()
     }

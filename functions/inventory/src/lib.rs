@@ -1,6 +1,7 @@
 //! Runtime inventory domain and storage, shared by every function.
 
 pub mod auth;
+pub mod bus;
 pub mod clock;
 pub mod coverage;
 pub mod delete;

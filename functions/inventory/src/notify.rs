@@ -12,6 +12,7 @@ mod change;
 
 pub use change::{change, Change, ImageAdded, ImageRemoved, MIGRATED_ATTRIBUTE, TTL_PRINCIPAL};
 
+use crate::bus::{Bus, Event as BusEvent, Failure, ADDED_DETAIL_TYPE, REMOVED_DETAIL_TYPE, SCHEDULED_DETAIL_TYPE};
 use crate::clock::Clock;
 use crate::model::InventoryType;
 use crate::model::{scheduled_marker_pk, MARKER_CLAIMED};
@@ -20,22 +21,12 @@ use crate::subscriptions::{Subscription, SubscriptionError, Subscriptions, RUNTI
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Environment variable naming the bus events go to.
 pub const EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
-pub const EVENT_SOURCE: &str = "runtime-inventory";
-/// A subscription scheduled an image for analysis.
-pub const EVENT_DETAIL_TYPE: &str = "Runtime Inventory Image Scheduled";
-/// An image appeared in a context (every context, subscribed or not).
-pub const ADDED_DETAIL_TYPE: &str = "Runtime Inventory Image Added";
-/// An image left a context: overwritten, deleted or expired.
-pub const REMOVED_DETAIL_TYPE: &str = "Runtime Inventory Image Removed";
-/// `PutEvents` takes at most this many entries.
-const PUT_EVENTS_LIMIT: usize = 10;
 /// How long a claim on a marker holds before another delivery may take it: longer than the
 /// notifier's timeout (a template test checks it), so only a crashed holder's claim runs out.
 pub const CLAIM_DURATION: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
@@ -80,8 +71,7 @@ pub struct Notifier {
     subscriptions: Subscriptions,
     dynamodb: aws_sdk_dynamodb::Client,
     table: String,
-    events: aws_sdk_eventbridge::Client,
-    bus: String,
+    bus: Bus,
     clock: Arc<dyn Clock>,
 }
 
@@ -195,7 +185,7 @@ impl Notifier {
         bus: impl Into<String>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { subscriptions, dynamodb, table: table.into(), events, bus: bus.into(), clock }
+        Self { subscriptions, dynamodb, table: table.into(), bus: Bus::new(events, bus), clock }
     }
 
     /// Processes a stream batch in order and stops at the first record that fails: Lambda
@@ -257,7 +247,7 @@ impl Notifier {
                 first_seen: added.first_seen.clone(),
             };
             let marker = Marker::subscription(added, &subscription.subscription_id);
-            pending.push(Pending::new(marker, EVENT_DETAIL_TYPE, &detail));
+            pending.push(Pending::new(marker, SCHEDULED_DETAIL_TYPE, &detail));
         }
         Ok(pending)
     }
@@ -290,15 +280,8 @@ impl Notifier {
             }
             return Err(error);
         }
-        let mut sent = 0;
-        for chunk in claims.chunks(PUT_EVENTS_LIMIT) {
-            // Every chunk is settled (sent or given back) before the record is reported.
-            match self.put_events(chunk).await {
-                Ok(count) => sent += count,
-                Err(error) => first_error = first_error.or(Some(error)),
-            }
-        }
-        first_error.map_or(Ok(sent), Err)
+        // Every claim is settled (sent or given back) before the record is reported.
+        self.put_events(&claims).await
     }
 
     /// Claims a marker.
@@ -377,48 +360,40 @@ impl Notifier {
         }
     }
 
-    /// Puts one event per claim; accepted ones are marked fired, rejected ones given back.
+    /// Puts one event per claim; accepted ones are marked fired, the others given back so the
+    /// retry sends them.
     async fn put_events(&self, claims: &[Claim]) -> Result<usize, NotifyError> {
-        let entries: Vec<PutEventsRequestEntry> = claims
+        let events: Vec<BusEvent> = claims
             .iter()
-            .map(|claim| {
-                PutEventsRequestEntry::builder()
-                    .event_bus_name(&self.bus)
-                    .source(EVENT_SOURCE)
-                    .detail_type(claim.pending.detail_type)
-                    .detail(&claim.pending.detail)
-                    .build()
-            })
+            .map(|claim| BusEvent { detail_type: claim.pending.detail_type, detail: &claim.pending.detail })
             .collect();
-        let output = match self.events.put_events().set_entries(Some(entries)).send().await {
-            Ok(output) => output,
-            Err(error) => {
-                for claim in claims {
-                    // A claim that cannot be given back runs out by itself.
-                    self.settle(claim, false).await.ok();
+        let fates = self.bus.put(&events).await;
+        let (mut settle_error, mut not_sent, mut rejected) = (None, None, 0);
+        for (claim, fate) in claims.iter().zip(fates) {
+            match fate {
+                // Every claim is settled even when one cannot be: a claim left behind runs out.
+                Ok(()) => {
+                    if let Err(error) = self.settle(claim, true).await {
+                        settle_error = settle_error.or(Some(error));
+                    }
                 }
-                return Err(NotifyError::PutEvents(aws_sdk_eventbridge::error::DisplayErrorContext(error).to_string()));
-            }
-        };
-        let results = output.entries();
-        let mut failed = 0;
-        let mut settle_error = None;
-        for (index, claim) in claims.iter().enumerate() {
-            let accepted = results.get(index).is_some_and(|result| result.error_code().is_none());
-            failed += usize::from(!accepted);
-            // Every claim is settled even when one cannot be: a claim left behind runs out.
-            if let Err(error) = self.settle(claim, accepted).await {
-                settle_error = settle_error.or(Some(error));
+                Err(failure) => {
+                    self.settle(claim, false).await.ok();
+                    match failure {
+                        Failure::NotSent(error) => not_sent = not_sent.or(Some(error)),
+                        Failure::Rejected { .. } => rejected += 1,
+                    }
+                }
             }
         }
         if let Some(error) = settle_error {
             return Err(error);
         }
-        if failed > 0 || output.failed_entry_count() > 0 {
-            return Err(NotifyError::Rejected {
-                failed: failed.max(output.failed_entry_count() as usize),
-                sent: claims.len(),
-            });
+        if let Some(error) = not_sent {
+            return Err(NotifyError::PutEvents(error));
+        }
+        if rejected > 0 {
+            return Err(NotifyError::Rejected { failed: rejected, sent: claims.len() });
         }
         Ok(claims.len())
     }

@@ -18,8 +18,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// The partition of every account's stale markers. Account partitions all contain `#`.
 pub const STALE_PARTITION: &str = "stale-clusters";
-pub const STALE_DETAIL_TYPE: &str = "Runtime Inventory Cluster Stale";
-pub const RECOVERED_DETAIL_TYPE: &str = "Runtime Inventory Cluster Recovered";
 /// CloudWatch namespace of the metrics the check emits (Embedded Metric Format).
 pub const METRIC_NAMESPACE: &str = "RuntimeInventory";
 pub const STALE_CLUSTERS_METRIC: &str = "StaleClusters";
@@ -239,10 +237,8 @@ pub enum StalenessError {
     },
     #[error("another run moved the marker of {0} first")]
     MarkerMoved(String),
-    #[error("EventBridge PutEvents failed")]
-    PutEvents(#[source] Box<dyn std::error::Error + Send + Sync>),
-    #[error("EventBridge rejected the event: {0}")]
-    Rejected(String),
+    #[error(transparent)]
+    Bus(#[from] crate::bus::Failure),
 }
 
 mod run;

@@ -159,7 +159,7 @@ pub async fn wire_bus_to_queue(
         .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
         .cloned()
         .unwrap_or_default();
-    let pattern = serde_json::json!({ "source": [inventory::notify::EVENT_SOURCE] });
+    let pattern = serde_json::json!({ "source": [inventory::bus::EVENT_SOURCE] });
     events.put_rule().name("scheduled-images").event_bus_name(bus).event_pattern(pattern.to_string()).send().await?;
     events
         .put_targets()

@@ -2,7 +2,8 @@
 //! context puts one event, with why it left; refreshes, departures and lock writes put none.
 
 use integration_tests::{day, digest, k8s_report, FailNth, Harness, Notifications};
-use inventory::notify::{ADDED_DETAIL_TYPE, REMOVED_DETAIL_TYPE, TTL_PRINCIPAL};
+use inventory::bus::{ADDED_DETAIL_TYPE, REMOVED_DETAIL_TYPE};
+use inventory::notify::TTL_PRINCIPAL;
 use lambda_http::http::StatusCode;
 use serde_json::Value;
 

@@ -3,7 +3,8 @@
 
 use chrono::TimeDelta;
 use integration_tests::{day, item_size, k8s_report, FailNth, Harness, Notifications};
-use inventory::staleness::{RECOVERED_DETAIL_TYPE, STALE_DETAIL_TYPE, STALE_PARTITION};
+use inventory::bus::{RECOVERED_DETAIL_TYPE, STALE_DETAIL_TYPE};
+use inventory::staleness::STALE_PARTITION;
 use lambda_http::http::StatusCode;
 use serde_json::{json, Value};
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -2,22 +2,20 @@
 
 use super::{
     fleet_coverage, metric_line, plan, CheckSummary, ClusterEvent, ClusterKey, MarkerState, StaleMarker,
-    StalenessError, Step, RECOVERED_DETAIL_TYPE, STALE_DETAIL_TYPE, STALE_PARTITION,
+    StalenessError, Step, STALE_PARTITION,
 };
+use crate::bus::{Bus, Event, Failure, RECOVERED_DETAIL_TYPE, STALE_DETAIL_TYPE};
 use crate::clock::Clock;
 use crate::coverage::ClusterCoverage;
-use crate::notify::EVENT_SOURCE;
 use crate::settings::Settings;
 use crate::store::{decode_item, encode, is_condition_failure, Store};
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 pub struct StalenessCheck {
     store: Store,
-    events: aws_sdk_eventbridge::Client,
-    bus: String,
+    bus: Bus,
     settings: Settings,
     clock: Arc<dyn Clock>,
 }
@@ -54,7 +52,7 @@ impl StalenessCheck {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { store, events, bus: bus.into(), settings, clock }
+        Self { store, bus: Bus::new(events, bus), settings, clock }
     }
 
     /// The run's metrics as a line of Embedded Metric Format, for the function's log.
@@ -187,27 +185,9 @@ impl StalenessCheck {
     }
 
     async fn put_event(&self, detail_type: &str, detail: &ClusterEvent) -> Result<(), StalenessError> {
-        let entry = PutEventsRequestEntry::builder()
-            .event_bus_name(&self.bus)
-            .source(EVENT_SOURCE)
-            .detail_type(detail_type)
-            .detail(serde_json::to_string(detail).unwrap_or_default())
-            .build();
-        let output = self
-            .events
-            .put_events()
-            .entries(entry)
-            .send()
-            .await
-            .map_err(|error| StalenessError::PutEvents(Box::new(error)))?;
-        match output.entries().first() {
-            Some(entry) if entry.error_code().is_none() && output.failed_entry_count() == 0 => Ok(()),
-            Some(entry) => Err(StalenessError::Rejected(format!(
-                "{}: {}",
-                entry.error_code().unwrap_or("?"),
-                entry.error_message().unwrap_or("")
-            ))),
-            None => Err(StalenessError::Rejected("no result for the entry".to_owned())),
-        }
+        let detail = serde_json::to_string(detail).unwrap_or_default();
+        let fate = self.bus.put(&[Event { detail_type, detail: &detail }]).await.pop();
+        fate.unwrap_or_else(|| Err(Failure::NotSent("no answer for the event".to_owned())))?;
+        Ok(())
     }
 }
