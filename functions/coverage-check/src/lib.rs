@@ -1,11 +1,13 @@
 //! Coverage check function: on its schedule, finds clusters that stopped reporting (or came
 //! back) and puts one EventBridge event for each change.
 
+pub mod staleness;
+
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use inventory::notify::EVENT_BUS_NAME;
-use inventory::staleness::{CheckSummary, StalenessCheck};
+use inventory::bus::EVENT_BUS_NAME;
 use inventory::{Clock, Settings, Store, SystemClock};
 use lambda_runtime::{Error, LambdaEvent};
+use staleness::{CheckSummary, StalenessCheck};
 use std::sync::Arc;
 
 pub struct CoverageCheckApp {

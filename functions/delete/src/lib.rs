@@ -1,8 +1,10 @@
 //! Delete function: `DELETE /v2/inventories?inventory_type=&context=[&image_digest=]` and
 //! `DELETE /v2/kubernetes-namespaces?cluster_name=`.
 
+pub mod deleter;
+
+use deleter::{cluster_param, DeleteOutcome, DeleteTarget, InventoryDeleter};
 use inventory::auth::Caller;
-use inventory::delete::{cluster_param, DeleteOutcome, DeleteTarget, InventoryDeleter};
 use inventory::http::{not_found, ApiError, ApiFunction};
 use inventory::routes::{Endpoint, Matched};
 use inventory::{Clock, Settings, Store, SystemClock};

@@ -3,6 +3,8 @@
 
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
+/// Environment variable naming the bus events go to (the notifier's and the coverage check's).
+pub const EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
 /// The `source` of every event this service puts.
 pub const EVENT_SOURCE: &str = "runtime-inventory";
 /// A new image in a context, once per subscription that watches it (the notifier).

@@ -1,11 +1,13 @@
-//! Runtime inventory domain and storage, shared by every function.
+//! Runtime inventory domain and storage, shared by the functions.
+//!
+//! The rule: what two or more functions run lives here; what one function alone runs lives in
+//! that function's crate (the notifier's `notify`, the coverage check's `staleness`, the delete
+//! function's `deleter`, the query function's `details`).
 
 pub mod auth;
 pub mod bus;
 pub mod clock;
 pub mod coverage;
-pub mod delete;
-pub mod details;
 pub mod ecs_events;
 pub mod http;
 pub mod image;
@@ -16,13 +18,11 @@ pub mod limits;
 pub mod logging;
 pub mod migrate;
 pub mod model;
-pub mod notify;
 pub mod plan;
 pub mod query;
 pub mod report;
 pub mod routes;
 pub mod settings;
-pub mod staleness;
 pub mod store;
 pub mod subscriptions;
 pub mod workload;

@@ -8,8 +8,8 @@
 //! deploying: until it has run, reports of contexts it has not moved start them afresh, and a
 //! context a report already wrote in the new layout keeps that state (its old items are dropped).
 
+use crate::model::MIGRATED_ATTRIBUTE;
 use crate::model::{contexts_pk, digest_pk, inventory_pk, InventoryType, KIND_CONTEXT, KIND_IMAGE};
-use crate::notify::MIGRATED_ATTRIBUTE;
 use crate::store::{sdk_error, Item, Store, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::BTreeMap;

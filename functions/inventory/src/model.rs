@@ -83,6 +83,9 @@ pub fn scheduled_marker_pk(account: &str, subscription_id: &str) -> String {
     format!("{account}#fired#{subscription_id}")
 }
 
+/// Set on items `inventory-migrate` moved to the current layout: not new to their context.
+pub const MIGRATED_ATTRIBUTE: &str = "migrated";
+
 /// The state of a marker whose event a delivery has claimed and not yet confirmed sent.
 pub const MARKER_CLAIMED: &str = "claimed";
 
@@ -310,7 +313,7 @@ pub struct ContextRecord {
 impl ContextRecord {
     /// A context record last reported at `last_report_at`, every optional field empty: the
     /// tests' starting point, which each test overrides with what it is about.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "test-fixtures"))]
     pub fn reported(
         account: &str,
         inventory_type: InventoryType,

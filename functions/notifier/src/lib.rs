@@ -1,11 +1,14 @@
 //! Notifier function: the table's stream in, `runtime_inventory` subscription events out.
 
+pub mod notify;
+
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
-use inventory::notify::{Notifier, EVENT_BUS_NAME};
+use inventory::bus::EVENT_BUS_NAME;
 use inventory::subscriptions::Subscriptions;
 use inventory::{Clock, Settings, SystemClock};
 use lambda_runtime::{Error, LambdaEvent};
+use notify::Notifier;
 use std::sync::Arc;
 
 /// The bus used when `EVENT_BUS_NAME` is not set.

@@ -2,10 +2,11 @@
 //! integrations listing, and the API roots `GET /v1` and `GET /v2`.
 
 mod console;
+pub mod details;
 
+use details::{check_id, DetailReader, Listing, Page};
 use inventory::auth::Caller;
 use inventory::coverage::{attach_agents, list_clusters};
-use inventory::details::{check_id, DetailReader, Listing, Page};
 use inventory::http::{json_response, negotiated_json, not_found, ApiError, ApiFunction};
 use inventory::integrations::IntegrationRegistry;
 use inventory::routes::{Endpoint, Matched};

@@ -3,8 +3,8 @@
 
 use integration_tests::{day, digest, k8s_report, FailNth, Harness, Notifications};
 use inventory::bus::{ADDED_DETAIL_TYPE, REMOVED_DETAIL_TYPE};
-use inventory::notify::TTL_PRINCIPAL;
 use lambda_http::http::StatusCode;
+use notifier::notify::TTL_PRINCIPAL;
 use serde_json::Value;
 
 /// (detail-type, context, digest, reason) of each added or removed event delivered, sorted.

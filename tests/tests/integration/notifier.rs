@@ -225,7 +225,7 @@ async fn a_claim_held_by_a_crashed_delivery_is_retried_until_it_runs_out_then_se
     let event = notifications.next_event().await;
 
     // A delivery claimed the marker and died before sending.
-    let until = harness.clock.now() + inventory::notify::CLAIM_DURATION;
+    let until = harness.clock.now() + notifier::notify::CLAIM_DURATION;
     let marker = [
         ("pk", AttributeValue::S(format!("admin#fired#{subscription}"))),
         ("sk", AttributeValue::S(digest(1))),
@@ -269,11 +269,11 @@ async fn an_event_sent_again_after_a_lost_confirmation_carries_the_same_event_id
     let first = notifications.fired().await;
     assert_eq!(first.len(), 1);
 
-    harness.clock.set(harness.clock.now() + inventory::notify::CLAIM_DURATION + TimeDelta::seconds(1));
+    harness.clock.set(harness.clock.now() + notifier::notify::CLAIM_DURATION + TimeDelta::seconds(1));
     assert!(notifications.deliver(event).await.batch_item_failures.is_empty());
     let again = notifications.fired().await;
     assert_eq!(again.len(), 1, "sent again: at least once");
-    let id = first[0][inventory::notify::EVENT_ID_FIELD].as_str().expect("an event id");
-    assert_eq!(again[0][inventory::notify::EVENT_ID_FIELD].as_str(), Some(id), "the same id to deduplicate on");
+    let id = first[0][notifier::notify::EVENT_ID_FIELD].as_str().expect("an event id");
+    assert_eq!(again[0][notifier::notify::EVENT_ID_FIELD].as_str(), Some(id), "the same id to deduplicate on");
     assert_eq!(first[0]["image_digest"], again[0]["image_digest"]);
 }

@@ -2,9 +2,9 @@
 //! and one recovered event when it reports again; a failed put is sent by the next run.
 
 use chrono::TimeDelta;
+use coverage_check::staleness::STALE_PARTITION;
 use integration_tests::{day, item_size, k8s_report, FailNth, Harness, Notifications};
 use inventory::bus::{RECOVERED_DETAIL_TYPE, STALE_DETAIL_TYPE};
-use inventory::staleness::STALE_PARTITION;
 use lambda_http::http::StatusCode;
 use serde_json::{json, Value};
 use std::alloc::{GlobalAlloc, Layout, System};

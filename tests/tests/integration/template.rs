@@ -43,11 +43,11 @@ fn code_environment() -> BTreeMap<&'static str, BTreeSet<String>> {
     BTreeMap::from([
         ("authorizer", set(authorizer::config::ENVIRONMENT_VARIABLES.iter().copied())),
         ("collector", with(collector::config::ENVIRONMENT_VARIABLES)),
-        ("coverage-check", with(&[inventory::notify::EVENT_BUS_NAME])),
+        ("coverage-check", with(&[inventory::bus::EVENT_BUS_NAME])),
         ("delete", settings.clone()),
         ("ecs-events", with(&[inventory::settings::COLLECTOR_ACCOUNT])),
         ("ingest", settings.clone()),
-        ("notifier", with(&[inventory::notify::EVENT_BUS_NAME])),
+        ("notifier", with(&[inventory::bus::EVENT_BUS_NAME])),
         ("query", settings.clone()),
         ("subscriptions", settings.clone()),
         ("version", BTreeSet::new()),
@@ -175,7 +175,7 @@ fn the_api_url_output_is_the_form_the_agents_need() {
 #[test]
 fn a_notifier_claim_outlives_the_notifier() {
     let timeout = chrono::TimeDelta::seconds(functions()["notifier"].timeout_seconds as i64);
-    assert!(timeout < inventory::notify::CLAIM_DURATION, "a live notifier's claim could be taken over");
+    assert!(timeout < notifier::notify::CLAIM_DURATION, "a live notifier's claim could be taken over");
 }
 
 #[test]
@@ -199,7 +199,7 @@ fn the_errors_alarm_watches_every_function() {
 
 #[test]
 fn the_stale_clusters_alarm_reads_the_metric_the_check_emits() {
-    use inventory::staleness::{METRIC_DIMENSION, METRIC_NAMESPACE, STALE_CLUSTERS_METRIC};
+    use coverage_check::staleness::{METRIC_DIMENSION, METRIC_NAMESPACE, STALE_CLUSTERS_METRIC};
     let alarm = &template()["Resources"]["StaleClustersAlarm"]["Properties"];
     assert_eq!(alarm["Namespace"].as_str(), Some(METRIC_NAMESPACE));
     assert_eq!(alarm["MetricName"].as_str(), Some(STALE_CLUSTERS_METRIC));
@@ -212,7 +212,7 @@ fn the_stale_clusters_alarm_reads_the_metric_the_check_emits() {
 fn the_coverage_check_writes_only_its_markers() {
     let spec = &functions()["coverage-check"];
     for action in ["dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"] {
-        assert_eq!(spec.leading_keys.get(action), Some(&set([inventory::staleness::STALE_PARTITION])), "{action}");
+        assert_eq!(spec.leading_keys.get(action), Some(&set([coverage_check::staleness::STALE_PARTITION])), "{action}");
     }
 }
 

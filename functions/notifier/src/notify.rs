@@ -10,23 +10,21 @@
 
 mod change;
 
-pub use change::{change, Change, ImageAdded, ImageRemoved, MIGRATED_ATTRIBUTE, TTL_PRINCIPAL};
+pub use change::{change, Change, ImageAdded, ImageRemoved, TTL_PRINCIPAL};
 
-use crate::bus::{Bus, Event as BusEvent, Failure, ADDED_DETAIL_TYPE, REMOVED_DETAIL_TYPE, SCHEDULED_DETAIL_TYPE};
-use crate::clock::Clock;
-use crate::model::InventoryType;
-use crate::model::{scheduled_marker_pk, MARKER_CLAIMED};
-use crate::store::is_condition_failure;
-use crate::subscriptions::{Subscription, SubscriptionError, Subscriptions, RUNTIME_INVENTORY};
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use aws_sdk_dynamodb::types::AttributeValue;
+use inventory::bus::{Bus, Event as BusEvent, Failure, ADDED_DETAIL_TYPE, REMOVED_DETAIL_TYPE, SCHEDULED_DETAIL_TYPE};
+use inventory::clock::Clock;
+use inventory::model::InventoryType;
+use inventory::model::{scheduled_marker_pk, MARKER_CLAIMED};
+use inventory::store::is_condition_failure;
+use inventory::subscriptions::{Subscription, SubscriptionError, Subscriptions, RUNTIME_INVENTORY};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Environment variable naming the bus events go to.
-pub const EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
 /// How long a claim on a marker holds before another delivery may take it: longer than the
 /// notifier's timeout (a template test checks it), so only a crashed holder's claim runs out.
 pub const CLAIM_DURATION: chrono::TimeDelta = chrono::TimeDelta::minutes(2);

@@ -2,15 +2,15 @@
 //! kind of record (and the ones that announce nothing) is unit-tested without a stream.
 
 use super::NotifyError;
-use crate::clock::format_time;
-use crate::model::{inventory_pk, ImageRecord, InventoryType, RemovalReason, WorkloadContainers, KIND_IMAGE};
 use aws_lambda_events::event::dynamodb::EventRecord;
+use inventory::clock::format_time;
+use inventory::model::{
+    inventory_pk, ImageRecord, InventoryType, RemovalReason, WorkloadContainers, KIND_IMAGE, MIGRATED_ATTRIBUTE,
+};
 use serde::{Deserialize, Serialize};
 
 /// The principal of the deletes DynamoDB's TTL makes (`userIdentity` of their `REMOVE`s).
 pub const TTL_PRINCIPAL: &str = "dynamodb.amazonaws.com";
-/// Set on items `inventory-migrate` moved to the current layout: not new to their context.
-pub const MIGRATED_ATTRIBUTE: &str = "migrated";
 
 /// The `detail` of `Runtime Inventory Image Added`: an image that appeared in a context.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,8 +144,8 @@ impl Change {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ImageContent, Tracking};
     use chrono::{TimeZone, Utc};
+    use inventory::model::{ImageContent, Tracking};
     use serde_json::json;
 
     fn image(account: &str, context: &str, digest: &str) -> ImageRecord {

@@ -8,17 +8,17 @@
 //! head of the page's first context). Nodes are the exception: a node is stored once per
 //! namespace that runs pods on it, so the node listing reads every node item and merges them.
 
-use crate::clock::format_time;
-use crate::clock::Clock;
-use crate::limits::{DEFAULT_DETAIL_PAGE_SIZE, MAX_DETAIL_PAGE_SIZE, MAX_ID_BYTES};
-use crate::model::{
+use chrono::{DateTime, Utc};
+use inventory::clock::format_time;
+use inventory::clock::Clock;
+use inventory::limits::{DEFAULT_DETAIL_PAGE_SIZE, MAX_DETAIL_PAGE_SIZE, MAX_ID_BYTES};
+use inventory::model::{
     detail_pk, image_sk, inventory_pk, ContextRecord, Detail, DetailKind, DetailRecord, ImageRecord, InventoryType,
 };
-use crate::plan::{effective_last_seen, is_live};
-use crate::query::QueryError;
-use crate::settings::Settings;
-use crate::store::{decode_item, Item, Store, StoreError};
-use chrono::{DateTime, Utc};
+use inventory::plan::{effective_last_seen, is_live};
+use inventory::query::QueryError;
+use inventory::settings::Settings;
+use inventory::store::{decode_item, Item, Store, StoreError};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -325,7 +325,7 @@ impl DetailReader {
     /// One detail in Anchore's shape for its kind (plus `context` where Anchore has none).
     fn entry(&self, account: &str, found: &Found, images: &HashMap<(String, String), ImageRecord>) -> Value {
         let image = |image_key: &str| {
-            let tag_only = image_key.strip_prefix(crate::image::TAG_KEY_PREFIX);
+            let tag_only = image_key.strip_prefix(inventory::image::TAG_KEY_PREFIX);
             let record = images.get(&(found.context.clone(), image_key.to_owned()));
             let tag = record.map(|r| r.content.image_tag.clone()).or(tag_only.map(str::to_owned)).unwrap_or_default();
             let digest = record.map(|r| r.content.image_digest.clone()).unwrap_or_else(|| match tag_only {
@@ -347,7 +347,7 @@ impl DetailReader {
                        "node_id": node_uid, "namespace_id": namespace_uid, "context": context, "last_seen": last_seen})
             }
             Detail::K8sNode { uid, name, attributes, labels, annotations } => {
-                let (cluster, _) = crate::model::split_kubernetes_context(context);
+                let (cluster, _) = inventory::model::split_kubernetes_context(context);
                 json!({"uid": uid, "name": name, "labels": labels, "annotations": annotations,
                        "attributes": attributes, "cluster_name": cluster, "last_seen": last_seen})
             }
@@ -394,7 +394,7 @@ fn node_name(found: &Found) -> &str {
 /// A Kubernetes context as Anchore's `KubernetesNamespace`.
 fn namespace_entry(context: &ContextRecord) -> Value {
     let namespace = context.namespace.as_ref();
-    let (cluster, name) = crate::model::split_kubernetes_context(&context.context);
+    let (cluster, name) = inventory::model::split_kubernetes_context(&context.context);
     json!({
         "uid": namespace.map(|ns| ns.uid.as_str()),
         "name": namespace.map_or(name, |ns| ns.name.as_str()),

@@ -4,12 +4,12 @@ use super::{
     fleet_coverage, metric_line, plan, CheckSummary, ClusterEvent, ClusterKey, MarkerState, StaleMarker,
     StalenessError, Step, STALE_PARTITION,
 };
-use crate::bus::{Bus, Event, Failure, RECOVERED_DETAIL_TYPE, STALE_DETAIL_TYPE};
-use crate::clock::Clock;
-use crate::coverage::ClusterCoverage;
-use crate::settings::Settings;
-use crate::store::{decode_item, encode, is_condition_failure, Store};
 use aws_sdk_dynamodb::types::AttributeValue;
+use inventory::bus::{Bus, Event, Failure, RECOVERED_DETAIL_TYPE, STALE_DETAIL_TYPE};
+use inventory::clock::Clock;
+use inventory::coverage::ClusterCoverage;
+use inventory::settings::Settings;
+use inventory::store::{decode_item, encode, is_condition_failure, Store};
 use std::collections::HashMap;
 use std::sync::Arc;
 

@@ -7,12 +7,12 @@
 //! put and settled after, so a run that fails in between leaves a state the next run finishes;
 //! a put whose confirmation was lost can be sent twice, never not at all.
 
-use crate::clock::format_time;
-use crate::coverage::{summarize, ClusterCoverage};
-use crate::model::{ContextRecord, InventoryType, ReportSource};
-use crate::settings::Settings;
-use crate::store::StoreError;
 use chrono::{DateTime, Utc};
+use inventory::clock::format_time;
+use inventory::coverage::{summarize, ClusterCoverage};
+use inventory::model::{ContextRecord, InventoryType, ReportSource};
+use inventory::settings::Settings;
+use inventory::store::StoreError;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -238,7 +238,7 @@ pub enum StalenessError {
     #[error("another run moved the marker of {0} first")]
     MarkerMoved(String),
     #[error(transparent)]
-    Bus(#[from] crate::bus::Failure),
+    Bus(#[from] inventory::bus::Failure),
 }
 
 mod run;

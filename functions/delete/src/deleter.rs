@@ -1,16 +1,16 @@
 //! `DELETE /v2/inventories`: removes a context, or one image of a context, with the
 //! supporting metadata that only it referenced.
 
-use crate::clock::Clock;
-use crate::image::Digest;
-use crate::lease::{ContextLease, LeaseError};
-use crate::model::{
+use inventory::clock::Clock;
+use inventory::image::Digest;
+use inventory::lease::{ContextLease, LeaseError};
+use inventory::model::{
     detail_pk, image_sk, inventory_pk, split_kubernetes_context, Detail, ImageRecord, InventoryType, RemovalReason,
 };
-use crate::plan::{effective_last_seen, is_live, StoredContext};
-use crate::query::QueryError;
-use crate::settings::Settings;
-use crate::store::{encode, BatchWrite, Store};
+use inventory::plan::{effective_last_seen, is_live, StoredContext};
+use inventory::query::QueryError;
+use inventory::settings::Settings;
+use inventory::store::{encode, BatchWrite, Store};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -268,9 +268,6 @@ fn details_only_used_by(stored: &StoredContext, image_key: &str) -> Vec<String> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::ManualClock;
-    use crate::model::{ContextRecord, ImageContent, ImageRecord, Tracking, KIND_IMAGE};
-    use crate::store::encode;
     use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemError;
     use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
     use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
@@ -279,6 +276,9 @@ mod tests {
     use aws_sdk_dynamodb::Client;
     use aws_smithy_mocks::{mock, mock_client, RuleMode};
     use chrono::TimeZone;
+    use inventory::clock::ManualClock;
+    use inventory::model::{ContextRecord, ImageContent, ImageRecord, Tracking, KIND_IMAGE};
+    use inventory::store::encode;
     use std::sync::Mutex;
 
     const DIGEST: &str = "sha256:34410e4ca45948d82e3809cf74acbc5c77e319db2d565f5a589ad0f5670323c3";
