@@ -1,4 +1,4 @@
-//! Every bound on what a report may hold, in one place (the README lists them).
+//! Every bound on what a request may hold, in one place (docs/api.md lists them, "Limits").
 //!
 //! Key parts are bounded so that every sort key stays well inside DynamoDB's 1,024 bytes and
 //! every partition key inside 2,048; arrays are bounded so the work of one request is too. All

@@ -8,6 +8,7 @@ mod clusters;
 mod collector;
 mod console;
 mod delete_api;
+mod docs;
 mod ecs_events;
 mod hot_keys;
 mod inventory_api;
