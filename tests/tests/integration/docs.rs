@@ -59,3 +59,36 @@ fn every_link_of_the_docs_reaches_a_file_and_heading() {
     }
     assert!(broken.is_empty(), "links that reach nothing: {broken:#?}");
 }
+
+/// Every request the README's quick start shows names a route of the route table and, with a
+/// body, sends it as JSON; the sample report it posts, stamped now as its command stamps it, is
+/// stored and listed.
+#[tokio::test]
+async fn the_quick_start_requests_are_served() {
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
+    let quick_start = readme.split("## Quick start").nth(1).unwrap().split("\n## ").next().unwrap();
+    let mut requests = 0;
+    for command in quick_start.split("curl ").skip(1).map(|rest| rest.split(['\n', '|']).next().unwrap()) {
+        let Some((_, url)) = command.split_once("http://127.0.0.1:8228") else { continue };
+        let path = url.split(['\'', ' ', '?']).next().unwrap().replace("$ID", "0123456789abcdef");
+        let method = command.split_once("-X ").map_or("GET", |(_, rest)| rest.split(' ').next().unwrap());
+        assert!(inventory::routes::find(method, &path).is_some(), "the quick start's {method} {path} has no route");
+        if command.contains("--data") {
+            assert!(command.contains("Content-Type: application/json"), "{command}: a body must be sent as JSON");
+        }
+        requests += 1;
+    }
+    assert!(requests >= 5, "{requests} requests found in the quick start");
+    for sample in quick_start.split("events/").skip(1).map(|rest| rest.split(['"', '`', ' ']).next().unwrap()) {
+        assert!(workspace_root().join("events").join(sample).exists(), "events/{sample}");
+    }
+
+    let harness = integration_tests::Harness::new(120, false).await;
+    let now = chrono::Utc::now();
+    harness.clock.set(now);
+    let mut report = integration_tests::sample_report("post-kubernetes-inventory.json");
+    report["timestamp"] = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true).into();
+    let posted = harness.post_k8s(&report).await;
+    assert_eq!(posted.status, lambda_http::http::StatusCode::CREATED, "{}", posted.body);
+    assert!(!harness.list("admin", &[]).await.is_empty());
+}
