@@ -6,26 +6,21 @@
 
 pub mod auth;
 pub mod bus;
-pub mod clock;
 pub mod coverage;
 pub mod ecs_events;
 pub mod http;
-pub mod image;
 pub mod ingest;
 pub mod integrations;
 pub mod lease;
-pub mod limits;
 pub mod logging;
 pub mod migrate;
-pub mod model;
-pub mod plan;
 pub mod query;
-pub mod report;
 pub mod routes;
 pub mod settings;
 pub mod store;
 pub mod subscriptions;
-pub mod workload;
+
+pub use inventory_core::{clock, image, limits, model, plan, report, workload};
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ingest::{IngestError, IngestSummary, Ingestor};

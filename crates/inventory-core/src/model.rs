@@ -525,8 +525,7 @@ mod tests {
             },
             tracking: Tracking { expires_at: None, ..tracking() },
         };
-        let item: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> =
-            serde_dynamo::to_item(&detail).unwrap();
+        let item: serde_dynamo::Item = serde_dynamo::to_item(&detail).unwrap();
         assert!(!item.contains_key("expires_at"), "ttl 0 writes no TTL attribute");
         assert_eq!(serde_dynamo::from_item::<_, DetailRecord>(item).unwrap(), detail);
     }
