@@ -1,4 +1,5 @@
-//! Runtime inventory domain and storage, shared by the functions.
+//! Runtime inventory storage and services, shared by the functions, on the AWS-free domain of
+//! `inventory_core` (re-exported below, so `inventory::model` and the rest keep their paths).
 //!
 //! The rule: what two or more functions run lives here; what one function alone runs lives in
 //! that function's crate (the notifier's `notify`, the coverage check's `staleness`, the delete
