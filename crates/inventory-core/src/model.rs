@@ -78,6 +78,22 @@ pub fn split_kubernetes_context(context: &str) -> (&str, &str) {
     context.rsplit_once('/').unwrap_or((context, ""))
 }
 
+/// The partition of an account's subscriptions (`sk`: the subscription id).
+pub fn subscriptions_pk(account: &str) -> String {
+    format!("{account}#sub")
+}
+
+/// The partition of an account's subscription uniqueness guards: one item per (type, key),
+/// written in the same transaction as its subscription.
+pub fn subscription_guard_pk(account: &str) -> String {
+    format!("{account}#subkey")
+}
+
+/// A guard's sort key; `limits::MAX_SUBSCRIPTION_KEY_BYTES` keeps it within DynamoDB's bound.
+pub fn subscription_guard_sk(subscription_type: &str, key: &str) -> String {
+    format!("{subscription_type}#{key}")
+}
+
 /// The partition of a subscription's "sent once" markers, one per digest it scheduled (`sk`).
 pub fn scheduled_marker_pk(account: &str, subscription_id: &str) -> String {
     format!("{account}#fired#{subscription_id}")

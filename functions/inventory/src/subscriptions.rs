@@ -7,6 +7,7 @@
 use crate::clock::format_time;
 use crate::clock::Clock;
 use crate::limits::{MAX_SUBSCRIPTION_ID_BYTES, MAX_SUBSCRIPTION_KEY_BYTES, MAX_SUBSCRIPTION_VALUE_BYTES};
+use crate::model::{subscription_guard_pk, subscription_guard_sk, subscriptions_pk};
 use crate::store::{decode_item, encode, Item};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -124,14 +125,6 @@ pub struct SubscriptionUpdate {
     pub subscription_value: Option<String>,
 }
 
-fn subscriptions_pk(account: &str) -> String {
-    format!("{account}#sub")
-}
-
-fn guard_pk(account: &str) -> String {
-    format!("{account}#subkey")
-}
-
 fn key(pk: String, sk: String) -> HashMap<String, AttributeValue> {
     HashMap::from([("pk".to_owned(), AttributeValue::S(pk)), ("sk".to_owned(), AttributeValue::S(sk))])
 }
@@ -188,8 +181,8 @@ impl Subscriptions {
             last_updated: now,
         };
         let guard = GuardRecord {
-            pk: guard_pk(account),
-            sk: format!("{subscription_type}#{key}"),
+            pk: subscription_guard_pk(account),
+            sk: subscription_guard_sk(&subscription_type, &key),
             kind: "subscription_key".to_owned(),
             subscription_id: subscription.subscription_id.clone(),
         };
@@ -354,13 +347,15 @@ impl Subscriptions {
         let delete = |pk: String, sk: String| {
             Delete::builder().table_name(&self.table).set_key(Some(key(pk, sk))).build().expect("table and key are set")
         };
-        let guard_sk = format!("{}#{}", subscription.subscription_type, subscription.subscription_key);
+        let guard_sk = subscription_guard_sk(&subscription.subscription_type, &subscription.subscription_key);
         self.client
             .transact_write_items()
             .transact_items(
                 TransactWriteItem::builder().delete(delete(subscriptions_pk(account), id.to_owned())).build(),
             )
-            .transact_items(TransactWriteItem::builder().delete(delete(guard_pk(account), guard_sk)).build())
+            .transact_items(
+                TransactWriteItem::builder().delete(delete(subscription_guard_pk(account), guard_sk)).build(),
+            )
             .send()
             .await
             .map_err(store_error("TransactWriteItems"))?;
