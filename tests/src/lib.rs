@@ -219,10 +219,15 @@ pub struct Notifications {
 }
 
 impl Notifications {
+    /// This bus's EventBridge client configuration, held to `binary`'s policy.
+    fn events_config(&self, binary: &'static str) -> aws_sdk_eventbridge::config::Builder {
+        self.events.config().to_builder().interceptor(template::PolicyGuard::new(binary))
+    }
+
     /// Another notifier on the same bus whose EventBridge client also runs `interceptor`.
     pub fn notifier_with(&self, harness: &Harness, interceptor: impl Intercept + 'static) -> notifier::NotifierApp {
-        let events = self.events.config().to_builder().interceptor(template::PolicyGuard::new("notifier"));
-        let events = aws_sdk_eventbridge::Client::from_conf(events.interceptor(interceptor).build());
+        let events =
+            aws_sdk_eventbridge::Client::from_conf(self.events_config("notifier").interceptor(interceptor).build());
         notifier::NotifierApp::new(
             harness.client_for("notifier"),
             events,
@@ -238,10 +243,8 @@ impl Notifications {
         harness: &Harness,
         interceptor: impl Intercept + 'static,
     ) -> notifier::NotifierApp {
-        let store = harness.client_for("notifier");
-        let store = aws_sdk_dynamodb::Client::from_conf(store.config().to_builder().interceptor(interceptor).build());
-        let events = self.events.config().to_builder().interceptor(template::PolicyGuard::new("notifier"));
-        let events = aws_sdk_eventbridge::Client::from_conf(events.build());
+        let store = harness.client_with("notifier", interceptor);
+        let events = aws_sdk_eventbridge::Client::from_conf(self.events_config("notifier").build());
         notifier::NotifierApp::new(store, events, &harness.settings, &self.bus, harness.clock.clone())
     }
 
@@ -286,7 +289,7 @@ impl Notifications {
     /// EventBridge client.
     pub fn coverage_check(&self, harness: &Harness, fail: Option<FailNth>) -> coverage_check::CoverageCheckApp {
         let binary = "coverage-check";
-        let mut events = self.events.config().to_builder().interceptor(template::PolicyGuard::new(binary));
+        let mut events = self.events_config(binary);
         if let Some(fail) = fail {
             events = events.interceptor(fail);
         }
@@ -333,10 +336,15 @@ impl Harness {
         guarded(&self.dynamodb, binary)
     }
 
+    /// `client_for(binary)` whose requests also run `interceptor`.
+    pub fn client_with(&self, binary: &'static str, interceptor: impl Intercept + 'static) -> aws_sdk_dynamodb::Client {
+        let client = self.client_for(binary);
+        aws_sdk_dynamodb::Client::from_conf(client.config().to_builder().interceptor(interceptor).build())
+    }
+
     /// The ingest function on a store whose client also runs `interceptor`.
     pub fn ingest_with(&self, interceptor: impl Intercept + 'static) -> IngestApp {
-        let client = self.client_for("ingest");
-        let client = aws_sdk_dynamodb::Client::from_conf(client.config().to_builder().interceptor(interceptor).build());
+        let client = self.client_with("ingest", interceptor);
         IngestApp::new(Store::new(client, self.table.clone()), self.settings.clone(), self.clock.clone())
     }
 
