@@ -247,3 +247,9 @@ fn task_events_are_applied_only_while_the_collector_sweeps() {
     let condition = format!("{:?}", template()["Conditions"]["AppliesEcsEvents"]);
     assert!(condition.contains("EcsEventsEnabled") && condition.contains("CollectorScheduled"), "{condition}");
 }
+
+#[test]
+fn the_template_bounds_the_retention_as_the_functions_do() {
+    let parameter = &template()["Parameters"]["InventoryTtlDays"];
+    assert_eq!(parameter["MaxValue"].as_u64(), Some(u64::from(inventory::limits::MAX_TTL_DAYS)));
+}
