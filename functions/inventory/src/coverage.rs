@@ -120,7 +120,7 @@ pub async fn list_clusters(
 ) -> Result<Vec<ClusterCoverage>, StoreError> {
     let mut records = Vec::new();
     for inventory_type in InventoryType::ALL {
-        records.extend(store.list_contexts(account, inventory_type).await?);
+        records.extend(store.list_context_coverage(account, inventory_type).await?);
     }
     Ok(summarize(&records, now, ttl, stale_after))
 }

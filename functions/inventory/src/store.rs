@@ -364,9 +364,28 @@ impl Store {
         account: &str,
         inventory_type: InventoryType,
     ) -> Result<Vec<ContextRecord>, StoreError> {
+        self.list_contexts_with(account, inventory_type, None).await
+    }
+
+    /// `list_contexts` with only the fields coverage reads (`COVERAGE_FIELDS`: no namespace
+    /// metadata, which may take 32 KiB a record).
+    pub async fn list_context_coverage(
+        &self,
+        account: &str,
+        inventory_type: InventoryType,
+    ) -> Result<Vec<ContextRecord>, StoreError> {
+        self.list_contexts_with(account, inventory_type, Some(COVERAGE_FIELDS)).await
+    }
+
+    async fn list_contexts_with(
+        &self,
+        account: &str,
+        inventory_type: InventoryType,
+        fields: Option<&[&str]>,
+    ) -> Result<Vec<ContextRecord>, StoreError> {
         let keys = self.context_keys(account, inventory_type).await?;
         // A record deleted since the index was read is simply not found.
-        self.batch_get(&keys).await?.into_iter().map(decode).collect()
+        self.batch_get_fields(&keys, fields).await?.into_iter().map(decode).collect()
     }
 
     /// Every context record of every account, with only the fields the coverage check reads
