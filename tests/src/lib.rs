@@ -228,13 +228,7 @@ impl Notifications {
     pub fn notifier_with(&self, harness: &Harness, interceptor: impl Intercept + 'static) -> notifier::NotifierApp {
         let events =
             aws_sdk_eventbridge::Client::from_conf(self.events_config("notifier").interceptor(interceptor).build());
-        notifier::NotifierApp::new(
-            harness.client_for("notifier"),
-            events,
-            &harness.settings,
-            &self.bus,
-            harness.clock.clone(),
-        )
+        notifier::NotifierApp::new(harness.store_for("notifier"), events, &self.bus, harness.clock.clone())
     }
 
     /// Another notifier on the same bus whose DynamoDB client also runs `interceptor`.
@@ -243,9 +237,9 @@ impl Notifications {
         harness: &Harness,
         interceptor: impl Intercept + 'static,
     ) -> notifier::NotifierApp {
-        let store = harness.client_with("notifier", interceptor);
+        let store = Store::new(harness.client_with("notifier", interceptor), harness.table.clone());
         let events = aws_sdk_eventbridge::Client::from_conf(self.events_config("notifier").build());
-        notifier::NotifierApp::new(store, events, &harness.settings, &self.bus, harness.clock.clone())
+        notifier::NotifierApp::new(store, events, &self.bus, harness.clock.clone())
     }
 
     /// Hands a batch to `app` as Lambda would.
@@ -325,7 +319,7 @@ impl Harness {
         let ingest = IngestApp::new(store_of("ingest"), settings.clone(), clock.clone());
         let query = QueryApp::new(store_of("query"), settings.clone(), clock.clone());
         let delete = DeleteApp::new(store_of("delete"), settings.clone(), clock.clone());
-        let subscriptions = SubscriptionsApp::new(client_of("subscriptions"), &settings, clock.clone());
+        let subscriptions = SubscriptionsApp::new(store_of("subscriptions"), clock.clone());
         requests.reset();
         let functions = Functions { ingest, query, delete, subscriptions };
         Self { dynamodb, table, clock, requests, settings, functions }
@@ -334,6 +328,11 @@ impl Harness {
     /// A DynamoDB client counted like the others and held to `binary`'s policy.
     pub fn client_for(&self, binary: &'static str) -> aws_sdk_dynamodb::Client {
         guarded(&self.dynamodb, binary)
+    }
+
+    /// A store on `client_for(binary)`.
+    pub fn store_for(&self, binary: &'static str) -> Store {
+        Store::new(self.client_for(binary), self.table.clone())
     }
 
     /// `client_for(binary)` whose requests also run `interceptor`.
@@ -387,7 +386,7 @@ impl Harness {
             ingest: IngestApp::new(store_of("ingest"), self.settings.clone(), self.clock.clone()),
             query: QueryApp::new(store_of("query"), self.settings.clone(), self.clock.clone()),
             delete: DeleteApp::new(store_of("delete"), self.settings.clone(), self.clock.clone()),
-            subscriptions: SubscriptionsApp::new(self.client_for("subscriptions"), &self.settings, self.clock.clone()),
+            subscriptions: SubscriptionsApp::new(store_of("subscriptions"), self.clock.clone()),
         };
         let ssm_requests = RequestCounter::default();
         let counted = aws_sdk_ssm::config::Builder::from(&config).interceptor(ssm_requests.clone()).build();
@@ -449,8 +448,7 @@ impl Harness {
         let guarded = aws_sdk_eventbridge::Client::from_conf(
             events.config().to_builder().interceptor(template::PolicyGuard::new("notifier")).build(),
         );
-        let app =
-            notifier::NotifierApp::new(self.client_for("notifier"), guarded, &self.settings, &bus, self.clock.clone());
+        let app = notifier::NotifierApp::new(self.store_for("notifier"), guarded, &bus, self.clock.clone());
         let stream_arn = local_stack::stream::stream_arn(&self.dynamodb, &self.table).await.expect("stream");
         let reader = local_stack::stream::StreamReader::new(aws_sdk_dynamodbstreams::Client::new(&config), stream_arn);
         Notifications { app, reader, sqs, queue_url, events, bus }

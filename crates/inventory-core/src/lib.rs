@@ -1,12 +1,15 @@
 //! The runtime inventory's domain, with no AWS dependency: every bound (`limits`), the stored
-//! model and its keys, image references, workloads, report parsing and validation, the change
+//! model and every key format (`keys`), image references, workloads, report parsing and validation, the change
 //! planner and the clock. Cargo keeps it pure: it cannot call DynamoDB or EventBridge, so its
 //! tests build and run without compiling an SDK. `inventory` re-exports every module.
 
 pub mod clock;
 pub mod image;
+pub mod inventory_type;
+pub mod keys;
 pub mod limits;
 pub mod model;
 pub mod plan;
 pub mod report;
+pub mod subscription;
 pub mod workload;

@@ -1,23 +1,12 @@
-//! What is stored: keys and the three record kinds of the single table.
-//!
-//! Layout (one table, `pk`/`sk` strings, `expires_at` as the TTL attribute):
-//! - inventory partition of a context, `pk = {account}#inv#{type}#{context}`:
-//!   - context record, `sk = {context}`: last report time, namespace metadata, ingest lock;
-//!   - image record, `sk = {context}#{image_key}`: one per image per context (what is listed).
-//! - detail partition `pk = {account}#det#{type}#{context}`, `sk = {c|p|n|t|s}#{id}`:
-//!   containers, pods, nodes, ECS tasks and services of that context.
-//!
-//! Every partition holds one context, so a fleet's writes spread over as many keys as it has
-//! contexts. The two indexes that gather contexts (`contexts`, `digests`) spread theirs over
-//! `INDEX_SHARDS` keys each, chosen by the context; a read queries every shard.
-//!
-//! Accounts and contexts never contain `#`, so key prefixes cannot collide.
+//! What is stored: the three record kinds of the single table (context, image, detail), built
+//! with the key formats of `keys`.
 
+pub use crate::inventory_type::InventoryType;
+use crate::keys::{detail_sk, digest_pk, image_sk, inventory_pk};
 use crate::workload::WorkloadKind;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fmt;
 
 pub type Metadata = BTreeMap<String, String>;
 /// Detail items of a context per kind: the sort key's letter before `#` (and `i`: images).
@@ -38,33 +27,8 @@ pub const KIND_CONTEXT: &str = "context";
 pub const KIND_IMAGE: &str = "image";
 pub const KIND_DETAIL: &str = "detail";
 
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
-pub enum InventoryType {
-    Ecs,
-    Kubernetes,
-}
-
-impl InventoryType {
-    pub const ALL: [InventoryType; 2] = [InventoryType::Ecs, InventoryType::Kubernetes];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ecs => "ecs",
-            Self::Kubernetes => "kubernetes",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|kind| kind.as_str() == raw)
-    }
-}
-
-impl fmt::Display for InventoryType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// Set on items `inventory-migrate` moved to the current layout: not new to their context.
+pub const MIGRATED_ATTRIBUTE: &str = "migrated";
 
 /// A Kubernetes context: `{cluster}/{namespace}`.
 pub fn kubernetes_context(cluster: &str, namespace: &str) -> String {
@@ -76,83 +40,6 @@ pub fn kubernetes_context(cluster: &str, namespace: &str) -> String {
 /// split is at the last `/`.
 pub fn split_kubernetes_context(context: &str) -> (&str, &str) {
     context.rsplit_once('/').unwrap_or((context, ""))
-}
-
-/// The partition of an account's subscriptions (`sk`: the subscription id).
-pub fn subscriptions_pk(account: &str) -> String {
-    format!("{account}#sub")
-}
-
-/// The partition of an account's subscription uniqueness guards: one item per (type, key),
-/// written in the same transaction as its subscription.
-pub fn subscription_guard_pk(account: &str) -> String {
-    format!("{account}#subkey")
-}
-
-/// A guard's sort key; `limits::MAX_SUBSCRIPTION_KEY_BYTES` keeps it within DynamoDB's bound.
-pub fn subscription_guard_sk(subscription_type: &str, key: &str) -> String {
-    format!("{subscription_type}#{key}")
-}
-
-/// The partition of a subscription's "sent once" markers, one per digest it scheduled (`sk`).
-pub fn scheduled_marker_pk(account: &str, subscription_id: &str) -> String {
-    format!("{account}#fired#{subscription_id}")
-}
-
-/// Set on items `inventory-migrate` moved to the current layout: not new to their context.
-pub const MIGRATED_ATTRIBUTE: &str = "migrated";
-
-/// The state of a marker whose event a delivery has claimed and not yet confirmed sent.
-pub const MARKER_CLAIMED: &str = "claimed";
-
-/// The partition of a context's record and image records.
-pub fn inventory_pk(account: &str, inventory_type: InventoryType, context: &str) -> String {
-    format!("{account}#inv#{inventory_type}#{context}")
-}
-
-pub fn detail_pk(account: &str, inventory_type: InventoryType, context: &str) -> String {
-    format!("{account}#det#{inventory_type}#{context}")
-}
-
-/// The index that holds context records only (its key, `context_pk`, is on no other item).
-pub const CONTEXTS_INDEX: &str = "contexts";
-
-/// How many partition keys each index spreads an account's contexts over: a fleet's first
-/// reports (one index write per context) or a fleet-wide rollout of one image (one per context)
-/// put at most about 1/16 of the index writes on a key, and a read queries 16 keys at once.
-pub const INDEX_SHARDS: u8 = 16;
-
-/// The index shard of a context: stable across processes and releases (a hash of the name).
-pub fn index_shard(context: &str) -> u8 {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(context.as_bytes())[0] % INDEX_SHARDS
-}
-
-/// A context record's partition in the `contexts` index.
-pub fn contexts_pk(account: &str, inventory_type: InventoryType, context: &str) -> String {
-    contexts_shard_pk(account, inventory_type, index_shard(context))
-}
-
-/// One shard of an account's contexts in the `contexts` index.
-pub fn contexts_shard_pk(account: &str, inventory_type: InventoryType, shard: u8) -> String {
-    format!("{account}#{inventory_type}#{shard:02}")
-}
-
-/// The index that names the image records carrying a digest (keys only).
-pub const DIGESTS_INDEX: &str = "digests";
-
-/// An image record's partition in the `digests` index.
-pub fn digest_pk(account: &str, inventory_type: InventoryType, digest: &str, context: &str) -> String {
-    digest_shard_pk(account, inventory_type, digest, index_shard(context))
-}
-
-/// One shard of the image records carrying a digest in the `digests` index.
-pub fn digest_shard_pk(account: &str, inventory_type: InventoryType, digest: &str, shard: u8) -> String {
-    format!("{account}#{inventory_type}#{digest}#{shard:02}")
-}
-
-pub fn image_sk(context: &str, image_key: &str) -> String {
-    format!("{context}#{image_key}")
 }
 
 /// Supporting metadata of a context: everything but the image roll-up.
@@ -224,7 +111,7 @@ impl DetailKind {
 
     /// Sort keys of this kind start with this.
     pub fn sort_key_prefix(self) -> String {
-        format!("{}#", self.letter())
+        detail_sk(self.letter(), "")
     }
 }
 
@@ -242,12 +129,12 @@ pub fn count_details<'a>(sort_keys: impl IntoIterator<Item = &'a String>) -> Det
 impl Detail {
     pub fn sort_key(&self) -> String {
         match self {
-            Self::K8sContainer { id, .. } => format!("c#{id}"),
-            Self::K8sPod { uid, .. } => format!("p#{uid}"),
-            Self::K8sNode { uid, .. } => format!("n#{uid}"),
-            Self::EcsContainer { arn, .. } => format!("c#{arn}"),
-            Self::EcsTask { arn, .. } => format!("t#{arn}"),
-            Self::EcsService { arn, .. } => format!("s#{arn}"),
+            Self::K8sContainer { id, .. } => detail_sk(DetailKind::Container.letter(), id),
+            Self::K8sPod { uid, .. } => detail_sk(DetailKind::Pod.letter(), uid),
+            Self::K8sNode { uid, .. } => detail_sk(DetailKind::Node.letter(), uid),
+            Self::EcsContainer { arn, .. } => detail_sk(DetailKind::Container.letter(), arn),
+            Self::EcsTask { arn, .. } => detail_sk(DetailKind::Task.letter(), arn),
+            Self::EcsService { arn, .. } => detail_sk(DetailKind::Service.letter(), arn),
         }
     }
 }
@@ -339,7 +226,7 @@ impl ContextRecord {
         Self {
             version: 1,
             pk: inventory_pk(account, inventory_type, context),
-            sk: context.into(),
+            sk: crate::keys::context_sk(context),
             kind: KIND_CONTEXT.into(),
             inventory_type,
             context: context.into(),
@@ -482,18 +369,6 @@ mod tests {
     fn tracking() -> Tracking {
         let time = Utc.with_ymd_and_hms(2026, 11, 20, 10, 15, 0).unwrap();
         Tracking { first_seen: time, last_seen: time, present: true, updated_at: time, expires_at: Some(1) }
-    }
-
-    #[test]
-    fn index_shards_are_stable_and_spread() {
-        // Stored keys depend on it: a change of the hash would orphan every index entry.
-        assert_eq!(index_shard("prod/default"), index_shard("prod/default"));
-        assert_eq!(contexts_pk("a", InventoryType::Kubernetes, "prod/default"), "a#kubernetes#02");
-        let mut per_shard = [0u32; INDEX_SHARDS as usize];
-        for n in 0..1600 {
-            per_shard[index_shard(&format!("cluster-{n}/ns")) as usize] += 1;
-        }
-        assert!(per_shard.iter().all(|count| (60..140).contains(count)), "{per_shard:?}");
     }
 
     #[test]

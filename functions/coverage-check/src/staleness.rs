@@ -2,7 +2,7 @@
 //! one `Runtime Inventory Cluster Stale` event, and one `Runtime Inventory Cluster Recovered`
 //! when it reports again, long before the TTL deletes its inventory.
 //!
-//! Each stale cluster has a marker in one partition (`STALE_PARTITION`: written only when a
+//! Each stale cluster has a marker in one partition (`keys::STALE_MARKERS_PK`: written only when a
 //! cluster turns stale or recovers). The marker is moved to its next state before the event is
 //! put and settled after, so a run that fails in between leaves a state the next run finishes;
 //! a put whose confirmation was lost can be sent twice, never not at all.
@@ -10,14 +10,13 @@
 use chrono::{DateTime, Utc};
 use inventory::clock::format_time;
 use inventory::coverage::{summarize, ClusterCoverage};
+use inventory::keys::{stale_marker_sk, STALE_MARKERS_PK};
 use inventory::model::{ContextRecord, InventoryType, ReportSource};
 use inventory::settings::Settings;
 use inventory::store::StoreError;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The partition of every account's stale markers. Account partitions all contain `#`.
-pub const STALE_PARTITION: &str = "stale-clusters";
 /// CloudWatch namespace of the metrics the check emits (Embedded Metric Format).
 pub const METRIC_NAMESPACE: &str = "RuntimeInventory";
 pub const STALE_CLUSTERS_METRIC: &str = "StaleClusters";
@@ -85,11 +84,11 @@ pub struct ClusterKey {
 impl ClusterKey {
     /// The marker's sort key. Accounts never contain `#`; cluster names may follow it.
     pub fn sort_key(&self) -> String {
-        format!("{}#{}#{}", self.account, self.inventory_type, self.cluster)
+        stale_marker_sk(&self.account, self.inventory_type, &self.cluster)
     }
 }
 
-/// A stale cluster's marker, as stored in `STALE_PARTITION`.
+/// A stale cluster's marker, as stored in `STALE_MARKERS_PK`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StaleMarker {
     pub pk: String,
@@ -103,7 +102,7 @@ pub struct StaleMarker {
 impl StaleMarker {
     pub fn new(key: &ClusterKey, state: MarkerState) -> Self {
         Self {
-            pk: STALE_PARTITION.to_owned(),
+            pk: STALE_MARKERS_PK.to_owned(),
             sk: key.sort_key(),
             account: key.account.clone(),
             inventory_type: key.inventory_type,
@@ -229,12 +228,6 @@ pub struct CheckSummary {
 pub enum StalenessError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("DynamoDB {operation} on a stale marker failed")]
-    Marker {
-        operation: &'static str,
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
     #[error("another run moved the marker of {0} first")]
     MarkerMoved(String),
     #[error(transparent)]

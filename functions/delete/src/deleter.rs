@@ -3,10 +3,9 @@
 
 use inventory::clock::Clock;
 use inventory::image::Digest;
+use inventory::keys::{detail_pk, image_sk, inventory_pk};
 use inventory::lease::{ContextLease, LeaseError};
-use inventory::model::{
-    detail_pk, image_sk, inventory_pk, split_kubernetes_context, Detail, ImageRecord, InventoryType, RemovalReason,
-};
+use inventory::model::{split_kubernetes_context, Detail, ImageRecord, InventoryType, RemovalReason};
 use inventory::plan::{effective_last_seen, is_live, StoredContext};
 use inventory::query::QueryError;
 use inventory::settings::Settings;

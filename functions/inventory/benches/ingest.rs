@@ -143,7 +143,7 @@ fn bench(containers: usize, namespaces: usize, metadata: bool) {
         .zip(records)
         .map(|(snapshot, state)| inventory::model::ContextRecord {
             version: 1,
-            pk: inventory::model::inventory_pk("admin", inventory::model::InventoryType::Kubernetes, &snapshot.context),
+            pk: inventory::keys::inventory_pk("admin", inventory::model::InventoryType::Kubernetes, &snapshot.context),
             sk: snapshot.context.clone(),
             kind: inventory::model::KIND_CONTEXT.into(),
             inventory_type: inventory::model::InventoryType::Kubernetes,

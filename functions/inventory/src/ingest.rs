@@ -3,11 +3,9 @@
 //! one after the other. Each context of a report succeeds or fails on its own.
 
 use crate::clock::{format_time, Clock};
+use crate::keys::{context_sk, contexts_pk, detail_pk, image_sk, inventory_pk};
 use crate::lease::{ContextLease, LeaseError};
-use crate::model::{
-    contexts_pk, detail_pk, image_sk, inventory_pk, ContextRecord, DetailRecord, ImageRecord, InventoryType,
-    KIND_CONTEXT, KIND_DETAIL,
-};
+use crate::model::{ContextRecord, DetailRecord, ImageRecord, InventoryType, KIND_CONTEXT, KIND_DETAIL};
 use crate::plan::{plan_context, plan_from_record, ContextPlan, Plan, ReportMeta, Retention, StoredContext, Write};
 use crate::report::{ContextReport, ContextSnapshot, ItemNotes, ParsedReport};
 use crate::settings::Settings;
@@ -266,7 +264,7 @@ impl Ingestor {
             let record = ContextRecord {
                 version: previous.as_ref().map_or(0, |record| record.version) + 1,
                 pk: inventory_pk(account, inventory_type, context),
-                sk: context.to_owned(),
+                sk: context_sk(context),
                 kind: KIND_CONTEXT.to_owned(),
                 inventory_type,
                 context: context.to_owned(),

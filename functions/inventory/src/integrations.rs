@@ -8,12 +8,12 @@
 
 use crate::clock::format_time;
 use crate::clock::Clock;
+use crate::keys::integrations_pk;
 use crate::limits::{
     MAX_ID_BYTES, MAX_INTEGRATION_BODY_BYTES, MAX_INTEGRATION_ERRORS, MAX_INTEGRATION_ERROR_CHARS,
     MAX_INTEGRATION_JSON_BYTES, MAX_INTEGRATION_REASON_BYTES, MAX_INTEGRATION_TYPE_BYTES,
 };
-use crate::store::{decode_item, encode, sdk_error, Store, StoreError};
-use aws_sdk_dynamodb::types::AttributeValue;
+use crate::store::{HealthWrite, Store, StoreError};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -30,10 +30,6 @@ const HEALTH_INTERVAL_SECONDS: std::ops::RangeInclusive<i64> = 30..=600;
 const DEFAULT_HEALTH_INTERVAL_SECONDS: i64 = 60;
 
 pub const KIND_INTEGRATION: &str = "integration";
-
-pub fn integration_pk(account: &str) -> String {
-    format!("{account}#integ")
-}
 
 /// A request body that cannot be used, naming its field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -322,18 +318,7 @@ impl IntegrationRegistry {
 
     async fn get(&self, account: &str, uuid: &str) -> Result<Option<IntegrationRecord>, StoreError> {
         let now = self.clock.now();
-        let output = self
-            .store
-            .client()
-            .get_item()
-            .table_name(self.store.table())
-            .key("pk", AttributeValue::S(integration_pk(account)))
-            .key("sk", AttributeValue::S(uuid.to_owned()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error("GetItem"))?;
-        let record = output.item.map(decode_item::<IntegrationRecord>).transpose()?;
+        let record: Option<IntegrationRecord> = self.store.integration(account, uuid).await?;
         Ok(record.filter(|record| record.expires_at > now.timestamp()))
     }
 
@@ -349,7 +334,7 @@ impl IntegrationRegistry {
         let now = self.clock.now();
         let existing = self.get(account, &uuid).await?;
         let record = IntegrationRecord {
-            pk: integration_pk(account),
+            pk: integrations_pk(account),
             sk: uuid,
             kind: KIND_INTEGRATION.to_owned(),
             account_name: account.to_owned(),
@@ -366,14 +351,7 @@ impl IntegrationRegistry {
             health_errors: Vec::new(),
             expires_at: (now + INTEGRATION_RETENTION).timestamp(),
         };
-        self.store
-            .client()
-            .put_item()
-            .table_name(self.store.table())
-            .set_item(Some(encode(&record)))
-            .send()
-            .await
-            .map_err(sdk_error("PutItem"))?;
+        self.store.put_integration(&record).await?;
         let registered = if existing.is_some() { Registered::Existing } else { Registered::Created };
         Ok((registered, record.to_integration(now)))
     }
@@ -383,51 +361,32 @@ impl IntegrationRegistry {
         let report = HealthReport::parse(body)?;
         let now = self.clock.now();
         let text = bounded_json(&report.report, "body")?;
-        let errors: Vec<AttributeValue> = report
+        let errors: Vec<String> = report
             .errors
             .iter()
             .take(MAX_INTEGRATION_ERRORS)
-            .map(|error| AttributeValue::S(error.chars().take(MAX_INTEGRATION_ERROR_CHARS).collect()))
+            .map(|error| error.chars().take(MAX_INTEGRATION_ERROR_CHARS).collect())
             .collect();
-        let result = self
-            .store
-            .client()
-            .update_item()
-            .table_name(self.store.table())
-            .key("pk", AttributeValue::S(integration_pk(account)))
-            .key("sk", AttributeValue::S(uuid.to_owned()))
-            .condition_expression("attribute_exists(pk) AND expires_at > :now")
-            .update_expression(
-                "SET last_seen = :seen, updated_at = :seen, health_report = :report, health_errors = :errors, \
-                 health_report_interval = :interval, expires_at = :expires",
-            )
-            .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
-            .expression_attribute_values(":seen", AttributeValue::S(now.to_rfc3339()))
-            .expression_attribute_values(":report", AttributeValue::S(text))
-            .expression_attribute_values(":errors", AttributeValue::L(errors))
-            .expression_attribute_values(":interval", AttributeValue::N(report.health_report_interval.to_string()))
-            .expression_attribute_values(
-                ":expires",
-                AttributeValue::N((now + INTEGRATION_RETENTION).timestamp().to_string()),
-            )
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Err(IntegrationError::NotFound(uuid.to_owned()))
-            }
-            Err(error) => Err(sdk_error("UpdateItem")(error).into()),
+        let health = HealthWrite {
+            seen: now,
+            report: text,
+            errors: &errors,
+            interval_seconds: report.health_report_interval,
+            expires_at: (now + INTEGRATION_RETENTION).timestamp(),
+        };
+        match self.store.record_health(account, uuid, health).await {
+            Ok(()) => Ok(()),
+            Err(StoreError::ConditionFailed) => Err(IntegrationError::NotFound(uuid.to_owned())),
+            Err(error) => Err(error.into()),
         }
     }
 
     /// Every live integration of the account, in uuid order.
     pub async fn list(&self, account: &str) -> Result<Vec<Value>, StoreError> {
         let now = self.clock.now();
-        let items = self.store.query_partition(&integration_pk(account)).await?;
-        let mut integrations = Vec::with_capacity(items.len());
-        for item in items {
-            let record: IntegrationRecord = decode_item(item)?;
+        let records: Vec<IntegrationRecord> = self.store.integrations(account).await?;
+        let mut integrations = Vec::with_capacity(records.len());
+        for record in records {
             if record.expires_at > now.timestamp() {
                 integrations.push(record.to_integration(now));
             }
@@ -524,7 +483,7 @@ mod tests {
     fn status_follows_health_reports() {
         let now = Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap();
         let mut record = IntegrationRecord {
-            pk: integration_pk("admin"),
+            pk: integrations_pk("admin"),
             sk: "u".into(),
             kind: KIND_INTEGRATION.into(),
             account_name: "admin".into(),

@@ -4,6 +4,22 @@
 //! The rule: what two or more functions run lives here; what one function alone runs lives in
 //! that function's crate (the notifier's `notify`, the coverage check's `staleness`, the delete
 //! function's `deleter`, the query function's `details`).
+//!
+//! Where the code is (route or trigger → function crate → service → store module):
+//!
+//! | route or trigger | function | service | store |
+//! |---|---|---|---|
+//! | report routes | `ingest` | `report` (parse), `ingest::Ingestor`, `plan` | `store::{contexts, items, batch}`, `lease` |
+//! | agent registration, health | `ingest`, `query` | `integrations` | `store::integrations` |
+//! | listings, clusters, details, `/ui` | `query` | `query`, `coverage`, `query::details` | `store::{contexts, items}` |
+//! | deletes | `delete` | `delete::deleter` | `store::{items, batch}`, `lease` |
+//! | subscriptions | `subscriptions` | `subscriptions` | `store::{subscriptions, markers}` |
+//! | table stream | `notifier` | `notifier::notify` | `store::markers`, `bus` |
+//! | coverage schedule | `coverage-check` | `coverage_check::staleness` | `store::{contexts, markers}`, `bus` |
+//! | collector, ECS task events | `collector`, `ecs-events` | `ecs_events`, through `Ingestor` | as reports |
+//!
+//! One definition each: routes in `routes`, key formats in `keys`, bounds in `limits`, event
+//! detail types in `bus`, DynamoDB calls in `store`.
 
 pub mod auth;
 pub mod bus;
@@ -14,14 +30,13 @@ pub mod ingest;
 pub mod integrations;
 pub mod lease;
 pub mod logging;
-pub mod migrate;
 pub mod query;
 pub mod routes;
 pub mod settings;
 pub mod store;
 pub mod subscriptions;
 
-pub use inventory_core::{clock, image, limits, model, plan, report, workload};
+pub use inventory_core::{clock, image, inventory_type, keys, limits, model, plan, report, subscription, workload};
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ingest::{IngestError, IngestSummary, Ingestor};

@@ -31,7 +31,7 @@ async fn main() -> Result<(), Error> {
     template::create_inventory_table(&dynamodb, &settings.table_name).await?;
     let store = Store::new(dynamodb.clone(), settings.table_name.clone());
 
-    let api = api(&config, &dynamodb, &store, &settings).await?;
+    let api = api(&config, &store, &settings).await?;
     let check_schedule = start_notifier_and_coverage_check(&config, &dynamodb, &settings).await?;
     let collector_schedule = start_collector(&config, moto.endpoint(), store, &settings).await?;
 
@@ -63,12 +63,7 @@ fn settings_from_env() -> Result<Settings, Error> {
 
 /// The API: the authorizer against the local user in moto's SSM (as it reads SSM when
 /// deployed), then the functions.
-async fn api(
-    config: &SdkConfig,
-    dynamodb: &aws_sdk_dynamodb::Client,
-    store: &Store,
-    settings: &Settings,
-) -> Result<Arc<Api>, Error> {
+async fn api(config: &SdkConfig, store: &Store, settings: &Settings) -> Result<Arc<Api>, Error> {
     let users = authorizer::users::SsmUsers::new(aws_sdk_ssm::Client::new(config), LOCAL_USERS_PATH);
     let local_user = authorizer::users::UserRecord {
         password_hash: authorizer::password::hash_password(LOCAL_PASSWORD)?,
@@ -86,7 +81,7 @@ async fn api(
             ingest: ingest::IngestApp::new(store.clone(), settings.clone(), Arc::new(SystemClock)),
             query: query::QueryApp::new(store.clone(), settings.clone(), Arc::new(SystemClock)),
             delete: delete::DeleteApp::new(store.clone(), settings.clone(), Arc::new(SystemClock)),
-            subscriptions: subscriptions::SubscriptionsApp::new(dynamodb.clone(), settings, Arc::new(SystemClock)),
+            subscriptions: subscriptions::SubscriptionsApp::new(store.clone(), Arc::new(SystemClock)),
         },
     }))
 }
@@ -102,10 +97,10 @@ async fn start_notifier_and_coverage_check(
     let sqs = aws_sdk_sqs::Client::new(config);
     let queue_url = stream::wire_bus_to_queue(&events, &sqs, stream::LOCAL_BUS, stream::LOCAL_QUEUE).await?;
     let clock = || Arc::new(SystemClock);
-    let notifier = notifier::NotifierApp::new(dynamodb.clone(), events.clone(), settings, stream::LOCAL_BUS, clock());
+    let store = Store::new(dynamodb.clone(), settings.table_name.clone());
+    let notifier = notifier::NotifierApp::new(store.clone(), events.clone(), stream::LOCAL_BUS, clock());
     let (check_schedule, check_interval) =
         schedule::scheduled(coverage::SCHEDULE_VARIABLE, coverage::SCHEDULE_PARAMETER)?;
-    let store = Store::new(dynamodb.clone(), settings.table_name.clone());
     let check = coverage_check::CoverageCheckApp::new(store, events, settings.clone(), stream::LOCAL_BUS, clock());
     tokio::spawn(coverage::run_on_schedule(check, check_interval));
     let reader = stream::StreamReader::new(

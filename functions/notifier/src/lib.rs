@@ -5,8 +5,7 @@ pub mod notify;
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use inventory::bus::EVENT_BUS_NAME;
-use inventory::subscriptions::Subscriptions;
-use inventory::{Clock, Settings, SystemClock};
+use inventory::{Clock, Settings, Store, SystemClock};
 use lambda_runtime::{Error, LambdaEvent};
 use notify::Notifier;
 use std::sync::Arc;
@@ -19,15 +18,8 @@ pub struct NotifierApp {
 }
 
 impl NotifierApp {
-    pub fn new(
-        dynamodb: aws_sdk_dynamodb::Client,
-        events: aws_sdk_eventbridge::Client,
-        settings: &Settings,
-        bus: &str,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        let subscriptions = Subscriptions::new(dynamodb.clone(), settings.table_name.clone(), Arc::clone(&clock));
-        Self { notifier: Notifier::new(subscriptions, dynamodb, settings.table_name.clone(), events, bus, clock) }
+    pub fn new(store: Store, events: aws_sdk_eventbridge::Client, bus: &str, clock: Arc<dyn Clock>) -> Self {
+        Self { notifier: Notifier::new(store, events, bus, clock) }
     }
 
     /// Builds the app from the environment the template sets.
@@ -35,9 +27,8 @@ impl NotifierApp {
         let settings = Settings::from_env()?;
         let bus = std::env::var(EVENT_BUS_NAME).unwrap_or_else(|_| DEFAULT_EVENT_BUS.to_owned());
         let config = inventory::sdk_config().await;
-        let dynamodb = aws_sdk_dynamodb::Client::new(&config);
-        let events = aws_sdk_eventbridge::Client::new(&config);
-        Ok(Self::new(dynamodb, events, &settings, &bus, Arc::new(SystemClock)))
+        let store = Store::new(aws_sdk_dynamodb::Client::new(&config), settings.table_name);
+        Ok(Self::new(store, aws_sdk_eventbridge::Client::new(&config), &bus, Arc::new(SystemClock)))
     }
 
     pub async fn handle(&self, event: LambdaEvent<Event>) -> Result<DynamoDbEventResponse, Error> {

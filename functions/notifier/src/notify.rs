@@ -14,12 +14,10 @@ pub use change::{change, Change, ImageAdded, ImageRemoved, TTL_PRINCIPAL};
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use aws_sdk_dynamodb::types::AttributeValue;
 use inventory::bus::{Bus, Event as BusEvent, Failure, ADDED_DETAIL_TYPE, REMOVED_DETAIL_TYPE, SCHEDULED_DETAIL_TYPE};
 use inventory::clock::Clock;
 use inventory::model::InventoryType;
-use inventory::model::{scheduled_marker_pk, MARKER_CLAIMED};
-use inventory::store::is_condition_failure;
+use inventory::store::{Claim as MarkerClaim, SentOnceMarker as Marker, Store, StoreError};
 use inventory::subscriptions::{Subscription, SubscriptionError, Subscriptions, RUNTIME_INVENTORY};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -31,7 +29,6 @@ pub const CLAIM_DURATION: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
 /// How long the marker of an added or removed event is kept: longer than Lambda redelivers a
 /// stream record (`MaximumRecordAgeInSeconds`, a day), after which its TTL deletes it.
 pub const LIFECYCLE_MARKER_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(2);
-const MARKER_FIRED: &str = "fired";
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
@@ -39,8 +36,8 @@ pub enum NotifyError {
     Unreadable(String),
     #[error(transparent)]
     Subscriptions(#[from] SubscriptionError),
-    #[error("DynamoDB {operation} failed: {message}")]
-    Store { operation: &'static str, message: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
     #[error("EventBridge PutEvents failed: {0}")]
     PutEvents(String),
     #[error("the event of marker {0} for this record is claimed by another delivery and not confirmed sent; retry")]
@@ -67,68 +64,16 @@ pub struct ScheduledImage {
 
 pub struct Notifier {
     subscriptions: Subscriptions,
-    dynamodb: aws_sdk_dynamodb::Client,
-    table: String,
+    store: Store,
     bus: Bus,
     clock: Arc<dyn Clock>,
 }
 
-/// Where an event's "sent once" marker lives.
-#[derive(Debug, Clone)]
-struct Marker {
-    pk: String,
-    sk: String,
-    context: String,
-    /// Lifecycle markers go once no delivery can repeat their record; subscription markers stay.
-    expires_at: Option<i64>,
-}
-
-impl Marker {
-    /// (subscription, digest): an image is scheduled once per subscription, whatever context.
-    fn subscription(added: &ImageAdded, subscription_id: &str) -> Self {
-        Self {
-            pk: scheduled_marker_pk(&added.account, subscription_id),
-            sk: added.image_digest.clone(),
-            context: added.context.clone(),
-            expires_at: None,
-        }
-    }
-
-    /// One stream record: its added or removed event is put once however often it is delivered.
-    fn lifecycle(account: &str, inventory_type: InventoryType, context: &str, event_id: &str, now: i64) -> Self {
-        Self {
-            pk: format!("{account}#evt#{inventory_type}#{context}"),
-            sk: event_id.to_owned(),
-            context: context.to_owned(),
-            expires_at: Some(now + LIFECYCLE_MARKER_RETENTION.num_seconds()),
-        }
-    }
-
-    /// The event's stable id (`detail.event_id`): the same on every send of it. Sends are at
-    /// least once (a crash between `PutEvents` and settling the claim sends again once the claim
-    /// runs out), so consumers deduplicate on it.
-    fn event_id(&self) -> String {
-        format!("{:032x}", xxhash_rust::xxh3::xxh3_128(format!("{}\n{}", self.pk, self.sk).as_bytes()))
-    }
-
-    fn key(&self) -> HashMap<String, AttributeValue> {
-        HashMap::from([
-            ("pk".to_owned(), AttributeValue::S(self.pk.clone())),
-            ("sk".to_owned(), AttributeValue::S(self.sk.clone())),
-        ])
-    }
-
-    /// The marker in `state`, without claim fields.
-    fn item(&self, state: &str) -> HashMap<String, AttributeValue> {
-        let mut item = self.key();
-        item.insert("kind".to_owned(), AttributeValue::S("fired".to_owned()));
-        item.insert("context".to_owned(), AttributeValue::S(self.context.clone()));
-        item.insert("state".to_owned(), AttributeValue::S(state.to_owned()));
-        if let Some(expires_at) = self.expires_at {
-            item.insert("expires_at".to_owned(), AttributeValue::N(expires_at.to_string()));
-        }
-        item
-    }
+/// The event's stable id (`detail.event_id`): the same on every send of it. Sends are at least
+/// once (a crash between `PutEvents` and settling the claim sends again once the claim runs
+/// out), so consumers deduplicate on it.
+fn event_id(marker: &Marker) -> String {
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(format!("{}\n{}", marker.pk, marker.sk).as_bytes()))
 }
 
 /// An event to put once, and the marker that records it was.
@@ -143,18 +88,9 @@ impl Pending {
     fn new(marker: Marker, detail_type: &'static str, detail: &impl Serialize) -> Self {
         let mut detail = serde_json::to_value(detail).unwrap_or_default();
         if let Some(fields) = detail.as_object_mut() {
-            fields.insert(EVENT_ID_FIELD.to_owned(), marker.event_id().into());
+            fields.insert(EVENT_ID_FIELD.to_owned(), event_id(&marker).into());
         }
         Self { marker, detail_type, detail: detail.to_string() }
-    }
-}
-
-fn store_error<E: std::error::Error + 'static, R: std::fmt::Debug>(
-    operation: &'static str,
-) -> impl FnOnce(aws_sdk_dynamodb::error::SdkError<E, R>) -> NotifyError {
-    move |error| NotifyError::Store {
-        operation,
-        message: aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string(),
     }
 }
 
@@ -176,14 +112,13 @@ struct Claim {
 
 impl Notifier {
     pub fn new(
-        subscriptions: Subscriptions,
-        dynamodb: aws_sdk_dynamodb::Client,
-        table: impl Into<String>,
+        store: Store,
         events: aws_sdk_eventbridge::Client,
         bus: impl Into<String>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { subscriptions, dynamodb, table: table.into(), bus: Bus::new(events, bus), clock }
+        let subscriptions = Subscriptions::new(store.clone(), Arc::clone(&clock));
+        Self { subscriptions, store, bus: Bus::new(events, bus), clock }
     }
 
     /// Processes a stream batch in order and stops at the first record that fails: Lambda
@@ -218,16 +153,17 @@ impl Notifier {
         change: &Change,
         active: &mut HashMap<String, Vec<Subscription>>,
     ) -> Result<Vec<Pending>, NotifyError> {
-        let now = self.clock.now().timestamp();
+        let expires_at = (self.clock.now() + LIFECYCLE_MARKER_RETENTION).timestamp();
         let added = match change {
             Change::Removed { event_id, removed } => {
                 let marker =
-                    Marker::lifecycle(&removed.account, removed.inventory_type, &removed.context, event_id, now);
+                    Marker::lifecycle(&removed.account, removed.inventory_type, &removed.context, event_id, expires_at);
                 return Ok(vec![Pending::new(marker, REMOVED_DETAIL_TYPE, removed)]);
             }
             Change::Added { added, .. } => added,
         };
-        let marker = Marker::lifecycle(&added.account, added.inventory_type, &added.context, change.event_id(), now);
+        let marker =
+            Marker::lifecycle(&added.account, added.inventory_type, &added.context, change.event_id(), expires_at);
         let mut pending = vec![Pending::new(marker, ADDED_DETAIL_TYPE, added)];
         if !active.contains_key(&added.account) {
             let subscriptions = self.subscriptions.list(&added.account, Some(RUNTIME_INVENTORY), None).await?;
@@ -244,7 +180,8 @@ impl Notifier {
                 subscription_key: subscription.subscription_key.clone(),
                 first_seen: added.first_seen.clone(),
             };
-            let marker = Marker::subscription(added, &subscription.subscription_id);
+            let marker =
+                Marker::scheduled(&added.account, &subscription.subscription_id, &added.image_digest, &added.context);
             pending.push(Pending::new(marker, SCHEDULED_DETAIL_TYPE, &detail));
         }
         Ok(pending)
@@ -282,80 +219,21 @@ impl Notifier {
         self.put_events(&claims).await
     }
 
-    /// Claims a marker.
+    /// Claims a marker under a fresh token.
     async fn claim(&self, marker: &Marker) -> Result<Claimed, NotifyError> {
         let token = format!("{:016x}", fastrand::u64(..));
         let now = self.clock.now();
-        let mut item = marker.item(MARKER_CLAIMED);
-        item.insert("claim_token".to_owned(), AttributeValue::S(token.clone()));
-        item.insert("claim_until".to_owned(), AttributeValue::N((now + CLAIM_DURATION).timestamp().to_string()));
-        let result = self
-            .dynamodb
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk) OR (#state = :claimed AND claim_until < :now)")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":claimed", AttributeValue::S(MARKER_CLAIMED.to_owned()))
-            .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Claimed::Now(token)),
-            Err(error) if is_condition_failure(&error) => self.marker_state(marker).await,
-            Err(error) => Err(store_error("PutItem")(error)),
-        }
-    }
-
-    /// Whether a marker that could not be claimed was fired or is claimed by another delivery.
-    async fn marker_state(&self, marker: &Marker) -> Result<Claimed, NotifyError> {
-        let output = self
-            .dynamodb
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(marker.key()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(store_error("GetItem"))?;
-        let state = output.item().and_then(|item| item.get("state")).and_then(|state| state.as_s().ok());
-        // Markers written before claims existed have no state: they were fired.
-        Ok(if state == Some(&MARKER_CLAIMED.to_owned()) { Claimed::Elsewhere } else { Claimed::Fired })
+        let until = (now + CLAIM_DURATION).timestamp();
+        Ok(match self.store.claim_marker(marker, &token, now.timestamp(), until).await? {
+            MarkerClaim::Taken => Claimed::Now(token),
+            MarkerClaim::Fired => Claimed::Fired,
+            MarkerClaim::HeldElsewhere => Claimed::Elsewhere,
+        })
     }
 
     /// Marks a claimed marker fired (`true`) or gives the claim back (`false`).
     async fn settle(&self, claim: &Claim, fired: bool) -> Result<(), NotifyError> {
-        let marker = &claim.pending.marker;
-        let token = AttributeValue::S(claim.token.clone());
-        let result = if fired {
-            self.dynamodb
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(marker.item(MARKER_FIRED)))
-                .condition_expression("claim_token = :token")
-                .expression_attribute_values(":token", token)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|error| (is_condition_failure(&error), store_error("PutItem")(error)))
-        } else {
-            self.dynamodb
-                .delete_item()
-                .table_name(&self.table)
-                .set_key(Some(marker.key()))
-                .condition_expression("claim_token = :token")
-                .expression_attribute_values(":token", token)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|error| (is_condition_failure(&error), store_error("DeleteItem")(error)))
-        };
-        match result {
-            Ok(()) => Ok(()),
-            // Our claim ran out and another delivery took it: that one settles the marker.
-            Err((true, _)) => Ok(()),
-            Err((false, error)) => Err(error),
-        }
+        Ok(self.store.settle_marker(&claim.pending.marker, &claim.token, fired).await?)
     }
 
     /// Puts one event per claim; accepted ones are marked fired, the others given back so the

@@ -11,10 +11,9 @@
 use chrono::{DateTime, Utc};
 use inventory::clock::format_time;
 use inventory::clock::Clock;
+use inventory::keys::{detail_pk, image_sk, inventory_pk};
 use inventory::limits::{DEFAULT_DETAIL_PAGE_SIZE, MAX_DETAIL_PAGE_SIZE, MAX_ID_BYTES};
-use inventory::model::{
-    detail_pk, image_sk, inventory_pk, ContextRecord, Detail, DetailKind, DetailRecord, ImageRecord, InventoryType,
-};
+use inventory::model::{ContextRecord, Detail, DetailKind, DetailRecord, ImageRecord, InventoryType};
 use inventory::plan::{effective_last_seen, is_live};
 use inventory::query::QueryError;
 use inventory::settings::Settings;

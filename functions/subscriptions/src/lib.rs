@@ -6,7 +6,7 @@ use inventory::http::{body_bytes, json_response, not_found, ApiError, ApiFunctio
 use inventory::image::Digest;
 use inventory::routes::{Endpoint, Matched};
 use inventory::subscriptions::{NewSubscription, SubscriptionError, SubscriptionUpdate, Subscriptions};
-use inventory::{Clock, Settings, SystemClock};
+use inventory::{Clock, Store, SystemClock};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
@@ -17,14 +17,14 @@ pub struct SubscriptionsApp {
 }
 
 impl SubscriptionsApp {
-    pub fn new(client: aws_sdk_dynamodb::Client, settings: &Settings, clock: Arc<dyn Clock>) -> Self {
-        Self { subscriptions: Subscriptions::new(client, settings.table_name.clone(), clock) }
+    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
+        Self { subscriptions: Subscriptions::new(store, clock) }
     }
 
     /// Builds the app from the environment the template sets.
     pub async fn from_env() -> Result<Self, Error> {
-        let (store, settings) = inventory::store_from_env().await?;
-        Ok(Self::new(store.client().clone(), &settings, Arc::new(SystemClock)))
+        let (store, _) = inventory::store_from_env().await?;
+        Ok(Self::new(store, Arc::new(SystemClock)))
     }
 }
 
@@ -87,7 +87,7 @@ fn api_error(error: SubscriptionError) -> ApiError {
         SubscriptionError::Invalid { field, message } => ApiError::bad_request(field, message),
         SubscriptionError::Duplicate { .. } => ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string()),
         SubscriptionError::NotFound(_) => ApiError::not_found(error.to_string()),
-        SubscriptionError::Store { .. } => {
+        SubscriptionError::Store(_) => {
             tracing::error!(%error, "subscription storage failed");
             ApiError::internal()
         }

@@ -92,3 +92,17 @@ async fn the_quick_start_requests_are_served() {
     assert_eq!(posted.status, lambda_http::http::StatusCode::CREATED, "{}", posted.body);
     assert!(!harness.list("admin", &[]).await.is_empty());
 }
+
+#[test]
+fn the_storage_table_lists_every_key_format_in_the_order_of_keys_rs() {
+    let storage = std::fs::read_to_string(workspace_root().join("docs/storage.md")).unwrap();
+    let documented: Vec<(String, String)> = storage
+        .lines()
+        .filter(|line| line.starts_with("| `"))
+        .map(|line| {
+            let cells: Vec<&str> = line.split('|').map(|cell| cell.trim().trim_matches('`')).collect();
+            (cells[1].to_owned(), cells[2].to_owned())
+        })
+        .collect();
+    assert_eq!(documented, inventory::keys::documented_layout());
+}

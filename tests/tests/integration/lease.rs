@@ -4,8 +4,9 @@
 
 use chrono::TimeDelta;
 use integration_tests::{day, digest, k8s_report, listed, FailNth, Harness, PauseFirst};
+use inventory::keys::{image_sk, inventory_pk};
 use inventory::lease::{ContextLease, LeaseError, LEASE_DURATION};
-use inventory::model::{image_sk, inventory_pk, ContextRecord, InventoryType};
+use inventory::model::{ContextRecord, InventoryType};
 use inventory::store::BatchWrite;
 use inventory::{Clock, Store};
 use lambda_http::http::StatusCode;

@@ -8,7 +8,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::TimeDelta;
 use integration_tests::{day, digest, item_size, k8s_report, listed, read_units, Harness};
-use inventory::model::INDEX_SHARDS;
+use inventory::keys::INDEX_SHARDS;
 use lambda_http::http::StatusCode;
 use serde_json::json;
 use std::collections::HashMap;
@@ -209,7 +209,7 @@ async fn items_written_in_the_old_layout_are_found_after_the_migration() {
     assert_eq!(harness.post_k8s(&newer).await.status, StatusCode::CREATED);
 
     let store = inventory::Store::new(harness.dynamodb.clone(), harness.table.clone());
-    let migrated = inventory::migrate::migrate(&store).await.unwrap();
+    let migrated = store.migrate_old_layout().await.unwrap();
     // `fleet/d`: its record and 2 images were superseded by the newer report's.
     assert_eq!((migrated.contexts, migrated.images, migrated.superseded), (3, 6, 1), "{migrated:?}");
     assert_eq!(
@@ -222,5 +222,5 @@ async fn items_written_in_the_old_layout_are_found_after_the_migration() {
     assert_eq!(namespaces().await.body["namespaces"].as_array().unwrap().len(), 4);
     let old_partition = |item: &Item| item["pk"].as_s().unwrap().ends_with("#inv#kubernetes");
     assert!(!harness.stored_items().await.iter().any(old_partition), "nothing left in the old layout");
-    assert_eq!(inventory::migrate::migrate(&store).await.unwrap(), Default::default(), "a second run finds nothing");
+    assert_eq!(store.migrate_old_layout().await.unwrap(), Default::default(), "a second run finds nothing");
 }

@@ -2,9 +2,9 @@
 //! and one recovered event when it reports again; a failed put is sent by the next run.
 
 use chrono::TimeDelta;
-use coverage_check::staleness::STALE_PARTITION;
 use integration_tests::{day, item_size, k8s_report, FailNth, Harness, Notifications};
 use inventory::bus::{RECOVERED_DETAIL_TYPE, STALE_DETAIL_TYPE};
+use inventory::keys::STALE_MARKERS_PK;
 use lambda_http::http::StatusCode;
 use serde_json::{json, Value};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -76,7 +76,7 @@ async fn a_quiet_cluster_puts_one_stale_event_and_one_recovered_event() {
     assert_eq!((summary.stale, summary.recovered_events), (0, 1));
     assert_eq!(announced(&notifications).await, [(RECOVERED_DETAIL_TYPE.to_owned(), "staging".to_owned())]);
     assert!(
-        harness.stored_items().await.iter().all(|item| item["pk"].as_s().unwrap() != STALE_PARTITION),
+        harness.stored_items().await.iter().all(|item| item["pk"].as_s().unwrap() != STALE_MARKERS_PK),
         "marker gone"
     );
     assert_eq!(check.run().await.expect("a run").recovered_events, 0);
@@ -142,8 +142,9 @@ async fn peak_heap_growth<T>(work: impl std::future::Future<Output = T>) -> (T, 
 /// reads only the fields it uses: compared with whole records read as it did before.
 #[tokio::test]
 async fn the_coverage_check_reads_context_records_without_their_namespace_metadata() {
+    use inventory::keys::contexts_pk;
     use inventory::model::NamespaceMeta;
-    use inventory::model::{contexts_pk, ContextRecord, InventoryType, KIND_CONTEXT};
+    use inventory::model::{ContextRecord, InventoryType, KIND_CONTEXT};
     use inventory::store::{encode, BatchWrite, Store, COVERAGE_FIELDS};
     let contexts: usize = std::env::var("COVERAGE_CONTEXTS").ok().and_then(|n| n.parse().ok()).unwrap_or(200);
     let harness = Harness::new(120, false).await;
@@ -152,7 +153,7 @@ async fn the_coverage_check_reads_context_records_without_their_namespace_metada
     let writes = (0..contexts).map(|n| {
         let context = format!("cluster-{}/ns-{n}", n % 100);
         let mut record: ContextRecord = serde_json::from_value(json!({
-            "pk": inventory::model::inventory_pk("admin", InventoryType::Kubernetes, &context),
+            "pk": inventory::keys::inventory_pk("admin", InventoryType::Kubernetes, &context),
             "sk": context, "kind": KIND_CONTEXT, "inventory_type": "kubernetes", "context": context,
             "last_report_at": day(0), "source": "k8s-inventory", "detail_counts": {"c": 3, "i": 2},
             "context_pk": contexts_pk("admin", InventoryType::Kubernetes, &context),

@@ -212,7 +212,7 @@ fn the_stale_clusters_alarm_reads_the_metric_the_check_emits() {
 fn the_coverage_check_writes_only_its_markers() {
     let spec = &functions()["coverage-check"];
     for action in ["dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"] {
-        assert_eq!(spec.leading_keys.get(action), Some(&set([coverage_check::staleness::STALE_PARTITION])), "{action}");
+        assert_eq!(spec.leading_keys.get(action), Some(&set([inventory::keys::STALE_MARKERS_PK])), "{action}");
     }
 }
 

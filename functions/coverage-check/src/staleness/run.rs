@@ -2,15 +2,13 @@
 
 use super::{
     fleet_coverage, metric_line, plan, CheckSummary, ClusterEvent, ClusterKey, MarkerState, StaleMarker,
-    StalenessError, Step, STALE_PARTITION,
+    StalenessError, Step,
 };
-use aws_sdk_dynamodb::types::AttributeValue;
 use inventory::bus::{Bus, Event, Failure, RECOVERED_DETAIL_TYPE, STALE_DETAIL_TYPE};
 use inventory::clock::Clock;
 use inventory::coverage::ClusterCoverage;
 use inventory::settings::Settings;
-use inventory::store::{decode_item, encode, is_condition_failure, Store};
-use std::collections::HashMap;
+use inventory::store::{Store, StoreError};
 use std::sync::Arc;
 
 pub struct StalenessCheck {
@@ -20,16 +18,12 @@ pub struct StalenessCheck {
     clock: Arc<dyn Clock>,
 }
 
-fn marker_error<E, R>(operation: &'static str) -> impl FnOnce(aws_sdk_dynamodb::error::SdkError<E, R>) -> StalenessError
-where
-    E: std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    move |error| StalenessError::Marker { operation, source: Box::new(error) }
-}
-
-fn state_value(state: MarkerState) -> AttributeValue {
-    AttributeValue::S(state.as_str().to_owned())
+/// A marker write refused because another run moved the marker first.
+fn moved(key: &ClusterKey) -> impl FnOnce(StoreError) -> StalenessError + '_ {
+    move |error| match error {
+        StoreError::ConditionFailed => StalenessError::MarkerMoved(key.sort_key()),
+        other => StalenessError::Store(other),
+    }
 }
 
 /// An error and its causes on one line.
@@ -65,13 +59,7 @@ impl StalenessCheck {
     pub async fn run(&self) -> Result<CheckSummary, StalenessError> {
         let now = self.clock.now();
         let fleet = fleet_coverage(self.store.all_context_coverage().await?, now, &self.settings);
-        let markers: Vec<StaleMarker> = self
-            .store
-            .query_partition(STALE_PARTITION)
-            .await?
-            .into_iter()
-            .map(decode_item)
-            .collect::<Result<_, _>>()?;
+        let markers: Vec<StaleMarker> = self.store.stale_markers().await?;
         let mut summary = CheckSummary {
             checked_at: now,
             clusters: fleet.len(),
@@ -140,48 +128,14 @@ impl StalenessCheck {
         from: Option<MarkerState>,
         to: MarkerState,
     ) -> Result<(), StalenessError> {
-        let request = self
-            .store
-            .client()
-            .put_item()
-            .table_name(self.store.table())
-            .set_item(Some(encode(&StaleMarker::new(key, to))));
-        let request = match from {
-            None => request.condition_expression("attribute_not_exists(pk)"),
-            Some(from) => request
-                .condition_expression("#state = :from")
-                .expression_attribute_names("#state", "state")
-                .expression_attribute_values(":from", state_value(from)),
-        };
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(error) if is_condition_failure(&error) => Err(StalenessError::MarkerMoved(key.sort_key())),
-            Err(error) => Err(marker_error("PutItem")(error)),
-        }
+        let marker = StaleMarker::new(key, to);
+        self.store.put_stale_marker(&marker, from.map(MarkerState::as_str)).await.map_err(moved(key))
     }
 
     /// Deletes the marker if it is still in state `from`.
     async fn forget(&self, key: &ClusterKey, from: Option<MarkerState>) -> Result<(), StalenessError> {
         let Some(from) = from else { return Ok(()) };
-        let result = self
-            .store
-            .client()
-            .delete_item()
-            .table_name(self.store.table())
-            .set_key(Some(HashMap::from([
-                ("pk".to_owned(), AttributeValue::S(STALE_PARTITION.to_owned())),
-                ("sk".to_owned(), AttributeValue::S(key.sort_key())),
-            ])))
-            .condition_expression("#state = :from")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":from", state_value(from))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) if is_condition_failure(&error) => Err(StalenessError::MarkerMoved(key.sort_key())),
-            Err(error) => Err(marker_error("DeleteItem")(error)),
-        }
+        self.store.delete_stale_marker(&key.sort_key(), from.as_str()).await.map_err(moved(key))
     }
 
     async fn put_event(&self, detail_type: &str, detail: &ClusterEvent) -> Result<(), StalenessError> {

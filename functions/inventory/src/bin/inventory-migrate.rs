@@ -1,4 +1,4 @@
-//! Moves inventory items written before per-context partitions into them (`inventory::migrate`).
+//! Moves inventory items written before per-context partitions into them (`inventory::store::migration`).
 //! Run once right after upgrading, with credentials that can scan, put and delete items:
 //! `INVENTORY_TABLE=<table> cargo run -p inventory --bin inventory-migrate`.
 
@@ -7,7 +7,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let variable = inventory::settings::TABLE_NAME;
     let table = std::env::var(variable).map_err(|_| format!("set {variable} to the table's name"))?;
     let client = aws_sdk_dynamodb::Client::new(&inventory::sdk_config().await);
-    let migrated = inventory::migrate::migrate(&inventory::Store::new(client, table)).await?;
+    let migrated = inventory::Store::new(client, table).migrate_old_layout().await?;
     println!("{}", serde_json::to_string(&migrated)?);
     Ok(())
 }

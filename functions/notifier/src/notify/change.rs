@@ -4,9 +4,8 @@
 use super::NotifyError;
 use aws_lambda_events::event::dynamodb::EventRecord;
 use inventory::clock::format_time;
-use inventory::model::{
-    inventory_pk, ImageRecord, InventoryType, RemovalReason, WorkloadContainers, KIND_IMAGE, MIGRATED_ATTRIBUTE,
-};
+use inventory::keys::inventory_pk;
+use inventory::model::{ImageRecord, InventoryType, RemovalReason, WorkloadContainers, KIND_IMAGE, MIGRATED_ATTRIBUTE};
 use serde::{Deserialize, Serialize};
 
 /// The principal of the deletes DynamoDB's TTL makes (`userIdentity` of their `REMOVE`s).

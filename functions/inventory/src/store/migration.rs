@@ -4,13 +4,13 @@
 //! `contexts` and `digests` indexes.
 //!
 //! It scans the table: the one `Scan` of the project, run by hand once after an upgrade
-//! (`cargo run -p inventory --bin inventory-migrate`), never by a function. Run it right after
+//! (`cargo run -p inventory --bin inventory-migrate`, which calls `Store::migrate_old_layout`), never by a function. Run it right after
 //! deploying: until it has run, reports of contexts it has not moved start them afresh, and a
 //! context a report already wrote in the new layout keeps that state (its old items are dropped).
 
-use crate::model::MIGRATED_ATTRIBUTE;
-use crate::model::{contexts_pk, digest_pk, inventory_pk, InventoryType, KIND_CONTEXT, KIND_IMAGE};
-use crate::store::{sdk_error, Item, Store, StoreError};
+use super::{sdk_error, Item, Store, StoreError};
+use crate::keys::{contexts_pk, digest_pk, inventory_pk};
+use crate::model::{InventoryType, KIND_CONTEXT, KIND_IMAGE, MIGRATED_ATTRIBUTE};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::BTreeMap;
 
@@ -59,11 +59,18 @@ fn relocated(item: &Item) -> Option<Item> {
     Some(moved)
 }
 
-pub async fn migrate(store: &Store) -> Result<Migrated, StoreError> {
-    let client = store.client();
+impl Store {
+    /// Moves every old-layout context and image record; a second run finds nothing.
+    pub async fn migrate_old_layout(&self) -> Result<Migrated, StoreError> {
+        migrate(self).await
+    }
+}
+
+async fn migrate(store: &Store) -> Result<Migrated, StoreError> {
+    let client = &store.client;
     let candidates: Vec<Item> = client
         .scan()
-        .table_name(store.table())
+        .table_name(&store.table)
         .filter_expression("kind IN (:context, :image)")
         .expression_attribute_values(":context", AttributeValue::S(KIND_CONTEXT.into()))
         .expression_attribute_values(":image", AttributeValue::S(KIND_IMAGE.into()))
@@ -100,7 +107,7 @@ pub async fn migrate(store: &Store) -> Result<Migrated, StoreError> {
             }
             client
                 .delete_item()
-                .table_name(store.table())
+                .table_name(&store.table)
                 .key("pk", old["pk"].clone())
                 .key("sk", old["sk"].clone())
                 .send()
@@ -113,18 +120,10 @@ pub async fn migrate(store: &Store) -> Result<Migrated, StoreError> {
 
 /// Writes `item` unless its key exists; whether it was written.
 async fn put_if_absent(store: &Store, item: Item) -> Result<bool, StoreError> {
-    let result = store
-        .client()
-        .put_item()
-        .table_name(store.table())
-        .set_item(Some(item))
-        .condition_expression("attribute_not_exists(pk)")
-        .send()
-        .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
-        Err(error) => Err(sdk_error("PutItem")(error)),
+    match store.put_if(item, "attribute_not_exists(pk)").await {
+        Ok(()) => Ok(true),
+        Err(StoreError::ConditionFailed) => Ok(false),
+        Err(error) => Err(error),
     }
 }
 

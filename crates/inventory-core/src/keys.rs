@@ -1,0 +1,146 @@
+//! Every key format of the table, in the order of the storage table in `docs/storage.md` (a test
+//! checks the two agree). Accounts and contexts never contain `#`, so prefixes cannot collide.
+//!
+//! Every partition holds one context (or one account's small set of items), so a fleet's writes
+//! spread over as many keys as it has contexts. The two indexes that gather contexts (`contexts`,
+//! `digests`) spread theirs over `INDEX_SHARDS` keys each, chosen by the context.
+
+use crate::inventory_type::InventoryType;
+
+/// A context's partition: its record (`sk` = `context_sk`) and its image records (`image_sk`).
+pub fn inventory_pk(account: &str, inventory_type: InventoryType, context: &str) -> String {
+    format!("{account}#inv#{inventory_type}#{context}")
+}
+
+/// A context record's sort key: the context itself.
+pub fn context_sk(context: &str) -> String {
+    context.to_owned()
+}
+
+/// An image record's sort key; `image_key` is the digest or `tag:<normalised tag>`.
+pub fn image_sk(context: &str, image_key: &str) -> String {
+    format!("{context}#{image_key}")
+}
+
+/// A context's detail partition: containers, pods, nodes, ECS tasks and services.
+pub fn detail_pk(account: &str, inventory_type: InventoryType, context: &str) -> String {
+    format!("{account}#det#{inventory_type}#{context}")
+}
+
+/// A detail's sort key: its kind's letter (`c`, `p`, `n`, `t`, `s`), then its id or ARN.
+pub fn detail_sk(letter: &str, id: &str) -> String {
+    format!("{letter}#{id}")
+}
+
+/// The partition of an account's subscriptions (`sk`: the subscription id).
+pub fn subscriptions_pk(account: &str) -> String {
+    format!("{account}#sub")
+}
+
+/// The partition of an account's subscription uniqueness guards: one item per (type, key),
+/// written in the same transaction as its subscription.
+pub fn subscription_guard_pk(account: &str) -> String {
+    format!("{account}#subkey")
+}
+
+/// A guard's sort key; `limits::MAX_SUBSCRIPTION_KEY_BYTES` keeps it within DynamoDB's bound.
+pub fn subscription_guard_sk(subscription_type: &str, key: &str) -> String {
+    format!("{subscription_type}#{key}")
+}
+
+/// The partition of a subscription's "sent once" markers, one per digest it scheduled (`sk`).
+pub fn scheduled_marker_pk(account: &str, subscription_id: &str) -> String {
+    format!("{account}#fired#{subscription_id}")
+}
+
+/// The partition of a context's "sent once" markers of Image Added/Removed events, one per
+/// stream record (`sk`: the record's event id).
+pub fn lifecycle_marker_pk(account: &str, inventory_type: InventoryType, context: &str) -> String {
+    format!("{account}#evt#{inventory_type}#{context}")
+}
+
+/// The partition of an account's registered agents (`sk`: the integration's uuid).
+pub fn integrations_pk(account: &str) -> String {
+    format!("{account}#integ")
+}
+
+/// The one partition of stale-cluster markers, written only when a cluster turns stale or
+/// recovers.
+pub const STALE_MARKERS_PK: &str = "stale-clusters";
+
+/// A stale cluster's marker sort key.
+pub fn stale_marker_sk(account: &str, inventory_type: InventoryType, cluster: &str) -> String {
+    format!("{account}#{inventory_type}#{cluster}")
+}
+
+/// The index that holds context records only (its key, `context_pk`, is on no other item).
+pub const CONTEXTS_INDEX: &str = "contexts";
+
+/// How many partition keys each index spreads an account's contexts over: a fleet's first
+/// reports (one index write per context) or a fleet-wide rollout of one image (one per context)
+/// put at most about 1/16 of the index writes on a key, and a read queries 16 keys at once.
+pub const INDEX_SHARDS: u8 = 16;
+
+/// The index shard of a context: stable across processes and releases (a hash of the name).
+pub fn index_shard(context: &str) -> u8 {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(context.as_bytes())[0] % INDEX_SHARDS
+}
+
+/// A context record's partition in the `contexts` index.
+pub fn contexts_pk(account: &str, inventory_type: InventoryType, context: &str) -> String {
+    contexts_shard_pk(account, inventory_type, index_shard(context))
+}
+
+/// One shard of an account's contexts in the `contexts` index.
+pub fn contexts_shard_pk(account: &str, inventory_type: InventoryType, shard: u8) -> String {
+    format!("{account}#{inventory_type}#{shard:02}")
+}
+
+/// The index that names the image records carrying a digest (keys only).
+pub const DIGESTS_INDEX: &str = "digests";
+
+/// An image record's partition in the `digests` index.
+pub fn digest_pk(account: &str, inventory_type: InventoryType, digest: &str, context: &str) -> String {
+    digest_shard_pk(account, inventory_type, digest, index_shard(context))
+}
+
+/// One shard of the image records carrying a digest in the `digests` index.
+pub fn digest_shard_pk(account: &str, inventory_type: InventoryType, digest: &str, shard: u8) -> String {
+    format!("{account}#{inventory_type}#{digest}#{shard:02}")
+}
+
+/// Every table key format with placeholder arguments, as `(pk, sk)`, in this file's order: what
+/// `docs/storage.md`'s table must list (`{type}` stands for the inventory type).
+pub fn documented_layout() -> Vec<(String, String)> {
+    let t = InventoryType::Kubernetes;
+    let typed = |key: String| key.replace(t.as_str(), "{type}");
+    vec![
+        (typed(inventory_pk("{account}", t, "{context}")), context_sk("{context}")),
+        (typed(inventory_pk("{account}", t, "{context}")), image_sk("{context}", "{image_key}")),
+        (typed(detail_pk("{account}", t, "{context}")), detail_sk("{letter}", "{id}")),
+        (subscriptions_pk("{account}"), "{subscription_id}".to_owned()),
+        (subscription_guard_pk("{account}"), subscription_guard_sk("{type}", "{key}")),
+        (scheduled_marker_pk("{account}", "{subscription_id}"), "{image_digest}".to_owned()),
+        (typed(lifecycle_marker_pk("{account}", t, "{context}")), "{event_id}".to_owned()),
+        (integrations_pk("{account}"), "{uuid}".to_owned()),
+        (STALE_MARKERS_PK.to_owned(), typed(stale_marker_sk("{account}", t, "{cluster}"))),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_shards_are_stable_and_spread() {
+        // Stored keys depend on it: a change of the hash would orphan every index entry.
+        assert_eq!(index_shard("prod/default"), index_shard("prod/default"));
+        assert_eq!(contexts_pk("a", InventoryType::Kubernetes, "prod/default"), "a#kubernetes#02");
+        let mut per_shard = [0u32; INDEX_SHARDS as usize];
+        for n in 0..1600 {
+            per_shard[index_shard(&format!("cluster-{n}/ns")) as usize] += 1;
+        }
+        assert!(per_shard.iter().all(|count| (60..140).contains(count)), "{per_shard:?}");
+    }
+}

@@ -1,0 +1,166 @@
+//! Every DynamoDB call of the project, by what it stores, with the key formats of
+//! `inventory::keys` (`crates/inventory-core/src/keys.rs`, in the order of `docs/storage.md`):
+//!
+//! | module | stores |
+//! |---|---|
+//! | `contexts` | context records, their conditional writes (leases, versions) and the `contexts` index |
+//! | `items` | image and detail items of a context, pages of a partition, the `digests` index |
+//! | `batch` | batched writes and reads, unprocessed requests retried |
+//! | `subscriptions` | subscriptions and their uniqueness guards |
+//! | `markers` | "sent once" markers and their claims, stale-cluster markers |
+//! | `integrations` | registered agents and their health reports |
+//! | `migration` | the one-shot move of the old layout (the project's one full `Scan`) |
+//!
+//! No service holds a DynamoDB client: they call a `Store`.
+
+mod batch;
+mod contexts;
+mod integrations;
+mod items;
+mod markers;
+mod migration;
+mod subscriptions;
+
+pub use batch::{BatchWrite, BATCH_GET_LIMIT, BATCH_WRITE_LIMIT};
+pub use contexts::{Expect, COVERAGE_FIELDS};
+pub use integrations::HealthWrite;
+pub use items::InventoryPage;
+pub use markers::{Claim, SentOnceMarker};
+pub use migration::Migrated;
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use std::collections::HashMap;
+use std::time::Duration;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+const DEFAULT_WRITE_CONCURRENCY: usize = 8;
+const MAX_UNPROCESSED_RETRIES: u32 = 8;
+const BACKOFF_BASE: Duration = Duration::from_millis(50);
+const BACKOFF_CAP: Duration = Duration::from_secs(5);
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("DynamoDB {operation} failed: {message}")]
+    Sdk { operation: &'static str, message: String },
+    #[error("DynamoDB left {count} requests of a batch unprocessed after {MAX_UNPROCESSED_RETRIES} retries")]
+    Unprocessed { count: usize },
+    #[error("stored item {key} cannot be read: {message}")]
+    Corrupt { key: String, message: String },
+    #[error("the conditional write was rejected")]
+    ConditionFailed,
+}
+
+pub(crate) fn sdk_error<E, R>(operation: &'static str) -> impl FnOnce(SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    move |error| {
+        let message = match &error {
+            SdkError::ServiceError(service) => service.err().to_string(),
+            other => aws_sdk_dynamodb::error::DisplayErrorContext(other).to_string(),
+        };
+        StoreError::Sdk { operation, message }
+    }
+}
+
+/// Exponential backoff with full jitter.
+pub fn backoff(attempt: u32) -> Duration {
+    let ceiling = BACKOFF_BASE.saturating_mul(1 << attempt.min(16)).min(BACKOFF_CAP);
+    ceiling.mul_f64(fastrand::f64().max(0.1))
+}
+
+fn string(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+fn key(pk: &str, sk: &str) -> Item {
+    HashMap::from([("pk".to_owned(), string(pk)), ("sk".to_owned(), string(sk))])
+}
+
+fn decode<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    let describe = |item: &Item| match (item.get("pk"), item.get("sk")) {
+        (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => format!("{pk} / {sk}"),
+        _ => "(no key)".to_owned(),
+    };
+    let key = describe(&item);
+    serde_dynamo::from_item(item).map_err(|error| StoreError::Corrupt { key, message: error.to_string() })
+}
+
+/// Whether a conditional write was refused because its condition did not hold.
+pub fn is_condition_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    error.as_service_error().and_then(|error| error.code()) == Some("ConditionalCheckFailedException")
+}
+
+pub fn encode<T: serde::Serialize>(value: &T) -> Item {
+    serde_dynamo::to_item(value).expect("records serialise to DynamoDB items")
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    client: Client,
+    table: String,
+    write_concurrency: usize,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into(), write_concurrency: DEFAULT_WRITE_CONCURRENCY }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    async fn query_all(&self, pk: &str, sk_prefix: Option<&str>) -> Result<Vec<Item>, StoreError> {
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .expression_attribute_values(":pk", string(pk));
+        request = match sk_prefix {
+            Some(prefix) => request
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":prefix", string(prefix)),
+            None => request.key_condition_expression("pk = :pk"),
+        };
+        request.into_paginator().items().send().try_collect().await.map_err(sdk_error("Query"))
+    }
+
+    /// Writes `item` if `condition` holds; `ConditionFailed` if it does not.
+    async fn put_if(&self, item: Item, condition: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) if is_condition_failure(&error) => Err(StoreError::ConditionFailed),
+            Err(error) => Err(sdk_error("PutItem")(error)),
+        }
+    }
+
+    /// Every item of a partition, read consistently.
+    pub async fn query_partition(&self, pk: &str) -> Result<Vec<Item>, StoreError> {
+        self.query_all(pk, None).await
+    }
+}
+
+/// An item's `pk` and `sk`.
+fn item_key(item: &Item) -> Option<(String, String)> {
+    match (item.get("pk"), item.get("sk")) {
+        (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => Some((pk.clone(), sk.clone())),
+        _ => None,
+    }
+}
+
+pub fn decode_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    decode(item)
+}
