@@ -30,7 +30,7 @@ impl CoverageCheckApp {
         let settings = Settings::from_env()?;
         let bus = std::env::var(EVENT_BUS_NAME).map_err(|_| format!("{EVENT_BUS_NAME} must be set"))?;
         let config = inventory::sdk_config().await;
-        let store = Store::new(aws_sdk_dynamodb::Client::new(&config), settings.table_name.clone());
+        let store = Store::from_sdk_config(&config, settings.table_name.clone());
         Ok(Self::new(store, aws_sdk_eventbridge::Client::new(&config), settings, &bus, Arc::new(SystemClock)))
     }
 

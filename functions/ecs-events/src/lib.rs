@@ -22,8 +22,7 @@ impl EcsEventsApp {
     pub async fn from_env() -> Result<Self, Error> {
         let settings = Settings::from_env()?;
         let account = inventory::settings::collector_account(|key| std::env::var(key).ok())?;
-        let store =
-            Store::new(aws_sdk_dynamodb::Client::new(&inventory::sdk_config().await), settings.table_name.clone());
+        let store = Store::from_sdk_config(&inventory::sdk_config().await, settings.table_name.clone());
         Ok(Self::new(store, settings, account, Arc::new(SystemClock)))
     }
 

@@ -21,21 +21,18 @@
 //! One definition each: routes in `routes`, key formats in `keys`, bounds in `limits`, event
 //! detail types in `bus`, DynamoDB calls in `store`.
 
-pub mod auth;
 pub mod bus;
 pub mod coverage;
 pub mod ecs_events;
-pub mod http;
 pub mod ingest;
 pub mod integrations;
 pub mod lease;
-pub mod logging;
 pub mod query;
-pub mod routes;
 pub mod settings;
 pub mod store;
 pub mod subscriptions;
 
+pub use inventory_api::{auth, http, logging, routes};
 pub use inventory_core::{clock, image, inventory_type, keys, limits, model, plan, report, subscription, workload};
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -52,7 +49,7 @@ use std::time::Duration;
 /// `main` needs, built once per execution environment.
 pub async fn store_from_env() -> Result<(Store, Settings), settings::SettingsError> {
     let settings = Settings::from_env()?;
-    let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk_config().await), settings.table_name.clone());
+    let store = Store::from_sdk_config(&sdk_config().await, settings.table_name.clone());
     Ok((store, settings))
 }
 

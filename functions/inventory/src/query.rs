@@ -39,6 +39,13 @@ pub struct QueryError {
     pub message: String,
 }
 
+/// A query parameter that cannot be used is a 400 naming it.
+impl From<QueryError> for crate::http::ApiError {
+    fn from(error: QueryError) -> Self {
+        Self::bad_request(error.parameter, &error.message)
+    }
+}
+
 fn invalid(parameter: &'static str, message: impl Into<String>) -> QueryError {
     QueryError { parameter, message: message.into() }
 }

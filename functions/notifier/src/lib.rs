@@ -27,7 +27,7 @@ impl NotifierApp {
         let settings = Settings::from_env()?;
         let bus = std::env::var(EVENT_BUS_NAME).unwrap_or_else(|_| DEFAULT_EVENT_BUS.to_owned());
         let config = inventory::sdk_config().await;
-        let store = Store::new(aws_sdk_dynamodb::Client::new(&config), settings.table_name);
+        let store = Store::from_sdk_config(&config, settings.table_name);
         Ok(Self::new(store, aws_sdk_eventbridge::Client::new(&config), &bus, Arc::new(SystemClock)))
     }
 

@@ -4,7 +4,7 @@
 //! and it has a route throttle of its own in the template. It also answers API Gateway's
 //! `$default` route: a request no route matches gets Anchore's 404, not API Gateway's.
 
-use inventory::routes::{self, Endpoint};
+use inventory_api::routes::{self, Endpoint};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use serde_json::json;
@@ -19,9 +19,9 @@ pub const ANCHORE_SERVICE_VERSION: &str = "5.11.0";
 pub fn respond(request: &Request) -> Response<Body> {
     let route = routes::find(request.method().as_str(), request.uri().path()).map(|matched| matched.route.endpoint);
     if route != Some(Endpoint::Version) {
-        return inventory::http::not_found(request).into_response();
+        return inventory_api::http::not_found(request).into_response();
     }
-    inventory::http::json_response(
+    inventory_api::http::json_response(
         StatusCode::OK,
         &json!({
             "api": {"version": "2"},
@@ -50,7 +50,7 @@ mod tests {
     }
 
     fn body(response: &Response<Body>) -> serde_json::Value {
-        serde_json::from_slice(inventory::http::body_bytes(response.body())).unwrap()
+        serde_json::from_slice(inventory_api::http::body_bytes(response.body())).unwrap()
     }
 
     #[test]

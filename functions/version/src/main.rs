@@ -2,6 +2,6 @@ use lambda_http::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    inventory::logging::init();
+    inventory_api::logging::init();
     version::run().await
 }

@@ -6,8 +6,8 @@
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let variable = inventory::settings::TABLE_NAME;
     let table = std::env::var(variable).map_err(|_| format!("set {variable} to the table's name"))?;
-    let client = aws_sdk_dynamodb::Client::new(&inventory::sdk_config().await);
-    let migrated = inventory::Store::new(client, table).migrate_old_layout().await?;
+    let store = inventory::Store::from_sdk_config(&inventory::sdk_config().await, table);
+    let migrated = store.migrate_old_layout().await?;
     println!("{}", serde_json::to_string(&migrated)?);
     Ok(())
 }

@@ -106,6 +106,11 @@ pub struct Store {
 }
 
 impl Store {
+    /// The store of a function: its DynamoDB client built from the function's SDK configuration.
+    pub fn from_sdk_config(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self::new(Client::new(config), table)
+    }
+
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into(), write_concurrency: DEFAULT_WRITE_CONCURRENCY }
     }

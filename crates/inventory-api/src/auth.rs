@@ -206,6 +206,6 @@ pub const DEFAULT_ACCOUNT: &str = "admin";
 
 /// Account names end up in DynamoDB keys; `#` separates key parts.
 pub fn is_valid_account(account: &str) -> bool {
-    (1..=crate::limits::MAX_ACCOUNT_BYTES).contains(&account.len())
+    (1..=inventory_core::limits::MAX_ACCOUNT_BYTES).contains(&account.len())
         && account.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@+=".contains(c))
 }

@@ -1,8 +1,8 @@
 //! HTTP plumbing shared by the API functions: the caller check and Anchore-style JSON errors.
 
 use crate::auth::{Caller, Permission, Verdict};
-use crate::limits::{MAX_RESPONSE_PAYLOAD_BYTES, MIN_COMPRESSED_BODY_BYTES};
 use crate::routes::{self, Matched};
+use inventory_core::limits::{MAX_RESPONSE_PAYLOAD_BYTES, MIN_COMPRESSED_BODY_BYTES};
 use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
@@ -147,13 +147,6 @@ pub async fn run<F: ApiFunction>(function: F) -> Result<(), lambda_http::Error> 
 pub const ACCOUNT_HEADER: &str = "x-anchore-account";
 /// The challenge sent with every 401.
 pub const BASIC_CHALLENGE: &str = r#"Basic realm="runtime-inventory", charset="UTF-8""#;
-
-/// A query parameter that cannot be used is a 400 naming it.
-impl From<crate::query::QueryError> for ApiError {
-    fn from(error: crate::query::QueryError) -> Self {
-        Self::bad_request(error.parameter, &error.message)
-    }
-}
 
 /// An error in Anchore's `ApiErrorResponse` shape: `{code, error_type, message, detail, httpcode}`.
 #[derive(Debug, Clone, PartialEq)]
