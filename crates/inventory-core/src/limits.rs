@@ -99,3 +99,18 @@ const _: () = assert!(2 + MAX_ID_BYTES + 1 + MAX_OBJECT_NAME_BYTES <= DYNAMODB_S
 const _: () = assert!(2 + MAX_ARN_BYTES + 16 <= DYNAMODB_SORT_KEY_BYTES);
 // A subscription guard's sort key is `{subscription_type}#{key}` (`runtime_inventory`).
 const _: () = assert!(32 + 1 + MAX_SUBSCRIPTION_KEY_BYTES <= DYNAMODB_SORT_KEY_BYTES);
+
+/// A scanner document (`POST /v2/images/{digest}/vulnerabilities`); larger answers 413. The
+/// API's own bound: Lambda refuses request events over 6 MB.
+pub const MAX_FINDINGS_BODY_BYTES: usize = MAX_REPORT_BYTES;
+/// Findings kept from one document; a document with more answers 400 (a 6 MB trivy document
+/// holds about 5,000 with descriptions, grype's about 4,000).
+pub const MAX_FINDINGS_PER_DOCUMENT: usize = 20_000;
+/// A vulnerability id (`CVE-2024-3094`, `GHSA-…`, `ALAS2-…`); a longer one skips its finding.
+pub const MAX_VULNERABILITY_ID_BYTES: usize = 128;
+/// A package's name, version, type, a fixed-in version or a data source, kept to this many bytes.
+pub const MAX_FINDING_FIELD_BYTES: usize = 256;
+/// Fixed-in versions kept per finding.
+pub const MAX_FIXED_IN_VERSIONS: usize = 8;
+/// A scanner's name (`grype`, `trivy`, a CycloneDX tool), which keys its findings of an image.
+pub const MAX_SCANNER_NAME_BYTES: usize = 64;

@@ -1,0 +1,201 @@
+use super::*;
+
+const DIGEST: &str = "sha256:5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e";
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/../../tests/fixtures/scanners/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|error| panic!("{path}: {error}"))
+}
+
+fn ids(document: &ScanDocument) -> Vec<(&str, &str, Severity)> {
+    document.findings.iter().map(|f| (f.vulnerability_id.as_str(), f.package.name.as_str(), f.severity)).collect()
+}
+
+#[test]
+fn grype_json_is_read_with_its_digests() {
+    let document = parse_findings(&fixture("grype.json")).unwrap();
+    assert_eq!((document.format, document.scanner.as_str()), (Format::Grype, "grype"));
+    assert_eq!(document.digests, vec![DIGEST.to_owned()]);
+    assert_eq!(
+        ids(&document),
+        vec![("CVE-1999-0001", "package-1", Severity::Low), ("CVE-1999-0002", "package-2", Severity::Critical)]
+    );
+    let first = &document.findings[0];
+    assert_eq!(first.fixed_in, vec!["1.2.1", "2.1.3", "3.4.0"]);
+    assert_eq!(
+        (first.cvss_score, first.package.version.as_str(), first.package.package_type.as_str()),
+        (Some(8.2), "1.1.1", "rpm")
+    );
+    assert_eq!(document.by_severity(), SeverityCounts { critical: 1, low: 1, ..SeverityCounts::default() });
+    assert_eq!(document.skipped_count, 0);
+}
+
+#[test]
+fn trivy_json_is_read_across_its_results_without_descriptions() {
+    let body = fixture("trivy.json");
+    assert!(
+        String::from_utf8_lossy(&body).contains("OpenSSL 1.1.1 introduced"),
+        "the fixture keeps trivy's descriptions"
+    );
+    let document = parse_findings(&body).unwrap();
+    assert_eq!((document.format, document.scanner.as_str()), (Format::Trivy, "trivy"));
+    assert_eq!(document.digests, vec![DIGEST.to_owned()]);
+    assert_eq!(
+        ids(&document),
+        vec![
+            ("CVE-2019-1549", "libcrypto1.1", Severity::Medium),
+            ("CVE-2019-1551", "libcrypto1.1", Severity::Medium),
+            ("CVE-2019-1549", "libssl1.1", Severity::Medium),
+            ("CVE-2019-1551", "libssl1.1", Severity::Medium),
+            ("CVE-2024-24790", "stdlib", Severity::Critical),
+        ]
+    );
+    let go = &document.findings[4];
+    assert_eq!((go.package.package_type.as_str(), go.data_source.as_str()), ("gobinary", "govulndb"));
+    assert_eq!((go.fixed_in.clone(), go.cvss_score), (vec!["1.21.11".to_owned(), "1.22.4".to_owned()], Some(9.8)));
+    // The severity source's (nvd) v3 score, not redhat's.
+    assert_eq!(document.findings[0].cvss_score, Some(5.3));
+    assert_eq!(document.by_severity(), SeverityCounts { critical: 1, medium: 2, ..SeverityCounts::default() });
+    let stored = serde_json::to_string(&document.findings).unwrap();
+    assert!(!stored.contains("OpenSSL 1.1.1 introduced") && !stored.contains("https://"), "{stored}");
+}
+
+#[test]
+fn cyclonedx_is_read_with_its_tool_as_scanner() {
+    let document = parse_findings(&fixture("cyclonedx.json")).unwrap();
+    assert_eq!((document.format, document.scanner.as_str()), (Format::CycloneDx, "grype"));
+    assert_eq!(document.digests, vec![DIGEST.to_owned()]);
+    assert_eq!(
+        ids(&document),
+        vec![
+            ("CVE-2019-1549", "libcrypto1.1", Severity::Medium),
+            ("CVE-2024-24790", "stdlib", Severity::Critical),
+            ("GHSA-xxxx-info", "stdlib", Severity::Negligible),
+        ]
+    );
+    let openssl = &document.findings[0];
+    assert_eq!(
+        (openssl.fixed_in.clone(), openssl.package.package_type.as_str()),
+        (vec!["1.1.1d-r0".to_owned()], "apk")
+    );
+    assert_eq!(openssl.data_source, "alpine:distro:alpine:3.10");
+}
+
+#[test]
+fn documents_of_no_accepted_format_name_the_formats() {
+    for body in [r#"{"foo": 1}"#, "[1, 2]", r#"{"bomFormat": "SPDX"}"#] {
+        let error = parse_findings(body.as_bytes()).unwrap_err();
+        assert_eq!(error, FindingsError::UnknownFormat, "{body}");
+        assert!(error.to_string().contains("grype JSON") && error.to_string().contains("CycloneDX 1.5+"));
+    }
+    assert!(matches!(parse_findings(b"not json"), Err(FindingsError::NotJson(_))));
+    let old = r#"{"bomFormat": "CycloneDX", "specVersion": "1.4", "vulnerabilities": []}"#;
+    assert_eq!(parse_findings(old.as_bytes()).unwrap_err().field(), "specVersion");
+    let sbom = r#"{"bomFormat": "CycloneDX", "specVersion": "1.6", "components": []}"#;
+    assert_eq!(parse_findings(sbom.as_bytes()).unwrap_err().field(), "vulnerabilities");
+    let trivy_v1 = r#"{"SchemaVersion": 1, "Results": []}"#;
+    assert_eq!(parse_findings(trivy_v1.as_bytes()).unwrap_err().field(), "SchemaVersion");
+    let broken = r#"{"matches": [{"vulnerability": 3}]}"#;
+    assert_eq!(parse_findings(broken.as_bytes()).unwrap_err().field(), "matches");
+}
+
+fn grype_match(id: &str, package: &str) -> serde_json::Value {
+    serde_json::json!({"vulnerability": {"id": id, "severity": "High"}, "artifact": {"name": package, "version": "1"}})
+}
+
+#[test]
+fn a_bad_finding_is_skipped_and_listed_not_the_document() {
+    let long_id = "CVE-".to_owned() + &"9".repeat(200);
+    let body = serde_json::json!({"matches": [
+        grype_match("CVE-2024-1", "openssl"),
+        {"vulnerability": {"severity": "High"}, "artifact": {"name": "zlib"}},
+        grype_match(&long_id, "zlib"),
+        grype_match("CVE-2024-2", ""),
+        grype_match("CVE-2024-3", &"p".repeat(1000)),
+    ]});
+    let document = parse_findings(body.to_string().as_bytes()).unwrap();
+    assert_eq!(document.findings.len(), 2);
+    assert_eq!(document.findings[1].package.name.len(), crate::limits::MAX_FINDING_FIELD_BYTES);
+    let skipped: Vec<&str> = document.skipped.iter().map(|s| s.at.as_str()).collect();
+    assert_eq!(skipped, vec!["matches[1]", "matches[2]", "matches[3]"]);
+    assert_eq!(document.skipped_count, 3);
+    assert!(document.digests.is_empty());
+}
+
+#[test]
+fn a_document_past_the_cap_is_refused_whole() {
+    let matches: Vec<_> =
+        (0..=MAX_FINDINGS_PER_DOCUMENT).map(|n| grype_match(&format!("CVE-2024-{n}"), "openssl")).collect();
+    let body = serde_json::json!({ "matches": matches }).to_string();
+    assert_eq!(parse_findings(body.as_bytes()).unwrap_err(), FindingsError::TooMany(MAX_FINDINGS_PER_DOCUMENT + 1));
+    let too_large = vec![b' '; MAX_FINDINGS_BODY_BYTES + 1];
+    assert_eq!(parse_findings(&too_large).unwrap_err(), FindingsError::TooLarge(MAX_FINDINGS_BODY_BYTES + 1));
+}
+
+#[test]
+fn a_package_listed_twice_is_one_finding_with_the_higher_severity() {
+    let mut low = grype_match("CVE-2024-1", "openssl");
+    low["vulnerability"]["severity"] = "Low".into();
+    low["vulnerability"]["fix"] = serde_json::json!({"versions": ["1.1"]});
+    let mut high = grype_match("CVE-2024-1", "openssl");
+    high["vulnerability"]["fix"] = serde_json::json!({"versions": ["1.2", "1.1"]});
+    let body = serde_json::json!({ "matches": [low, high] }).to_string();
+    let document = parse_findings(body.as_bytes()).unwrap();
+    assert_eq!(ids(&document), vec![("CVE-2024-1", "openssl", Severity::High)]);
+    assert_eq!(document.findings[0].fixed_in, vec!["1.1", "1.2"]);
+}
+
+#[test]
+fn scanners_severity_words_are_normalised() {
+    let cases = [
+        ("Critical", Severity::Critical),
+        ("CRITICAL", Severity::Critical),
+        ("High", Severity::High),
+        ("MEDIUM", Severity::Medium),
+        ("moderate", Severity::Medium),
+        ("Low", Severity::Low),
+        ("Negligible", Severity::Negligible),
+        ("info", Severity::Negligible),
+        ("none", Severity::Negligible),
+        ("UNKNOWN", Severity::Unknown),
+        ("whatever", Severity::Unknown),
+    ];
+    for (word, severity) in cases {
+        assert_eq!(Severity::from_scanner(word), severity, "{word}");
+    }
+    assert_eq!(Severity::parse("high"), Some(Severity::High));
+    assert_eq!(Severity::parse("High"), None);
+}
+
+#[test]
+fn scanners_findings_merge_into_one_entry_per_vulnerability_and_package() {
+    let grype = parse_findings(&fixture("cyclonedx.json")).unwrap();
+    let trivy = parse_findings(&fixture("trivy.json")).unwrap();
+    let merged = merge([("grype", grype.findings.as_slice()), ("trivy", trivy.findings.as_slice())]);
+    let first = &merged[0];
+    assert_eq!((first.vulnerability_id.as_str(), first.severity), ("CVE-2024-24790", Severity::Critical));
+    // grype names the Go stdlib's version `go1.22.1`, trivy `v1.22.1`: two packages, both listed.
+    assert_eq!(merged.iter().filter(|m| m.vulnerability_id == "CVE-2024-24790").count(), 2);
+    let openssl: Vec<&MergedFinding> =
+        merged.iter().filter(|m| m.vulnerability_id == "CVE-2019-1549" && m.package.name == "libcrypto1.1").collect();
+    assert_eq!(openssl.len(), 1);
+    assert_eq!(openssl[0].sources, vec!["grype", "trivy"]);
+    assert_eq!(openssl[0].fixed_in, vec!["1.1.1d-r0"]);
+    let severities: Vec<Severity> = merged.iter().map(|m| m.severity).collect();
+    assert!(severities.windows(2).all(|pair| pair[0] >= pair[1]), "highest first: {severities:?}");
+}
+
+#[test]
+fn counts_are_per_vulnerability_at_its_highest_severity() {
+    let counts = SeverityCounts::of([
+        ("CVE-1", Severity::Low),
+        ("CVE-1", Severity::High),
+        ("CVE-2", Severity::Critical),
+        ("CVE-3", Severity::Unknown),
+    ]);
+    assert_eq!(counts, SeverityCounts { critical: 1, high: 1, unknown: 1, ..SeverityCounts::default() });
+    assert_eq!((counts.at_least(Severity::High), counts.at_least(Severity::Low)), (2, 2));
+    assert_eq!(counts.at_least(Severity::Unknown), 3);
+    assert_eq!(counts.highest(), Some(Severity::Critical));
+    assert_eq!(SeverityCounts::default().highest(), None);
+}
