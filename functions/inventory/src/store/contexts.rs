@@ -1,46 +1,10 @@
 //! Context records: reads, the conditional writes that carry leases and versions, and the
 //! listings of the keys-only `contexts` index.
 
-use super::{decode, encode, item_key, key, sdk_error, string, Item, Store, StoreError};
+use super::{decode, encode, item_key, key, sdk_error, string, Expect, Item, Store, StoreError};
 use crate::keys::{context_sk, contexts_shard_pk, inventory_pk, CONTEXTS_INDEX, INDEX_SHARDS};
 use crate::model::{ContextRecord, InventoryType};
 use crate::plan::StoredContext;
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::AttributeValue;
-use std::collections::HashMap;
-
-/// Which stored state a conditional context write expects.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Expect {
-    /// No record exists yet.
-    Absent,
-    /// The record is still at this version (0: written before versions existed, or never).
-    Version(u64),
-    /// The record still carries this lease, at this version.
-    Holder { owner: String, version: u64 },
-}
-
-impl Expect {
-    fn condition(&self) -> (String, Option<HashMap<String, AttributeValue>>) {
-        let number = |n: u64| AttributeValue::N(n.to_string());
-        match self {
-            Self::Absent => ("attribute_not_exists(pk)".to_owned(), None),
-            Self::Version(0) => (
-                "attribute_exists(pk) AND (attribute_not_exists(version) OR version = :version)".to_owned(),
-                Some(HashMap::from([(":version".to_owned(), number(0))])),
-            ),
-            Self::Version(version) => {
-                ("version = :version".to_owned(), Some(HashMap::from([(":version".to_owned(), number(*version))])))
-            }
-            Self::Holder { owner, version } => (
-                "lock_owner = :owner AND version = :version".to_owned(),
-                Some(HashMap::from([(":owner".to_owned(), string(owner)), (":version".to_owned(), number(*version))])),
-            ),
-        }
-    }
-}
 
 /// The fields of a context record the coverage check reads.
 pub const COVERAGE_FIELDS: &[&str] = &[
@@ -89,46 +53,12 @@ impl Store {
 
     /// Writes the context record if the stored one is in the expected state.
     pub async fn put_context(&self, record: &ContextRecord, expect: Expect) -> Result<(), StoreError> {
-        let (condition, values) = expect.condition();
-        let request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(encode(record)))
-            .condition_expression(condition)
-            .set_expression_attribute_values(values);
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(service))
-                if matches!(service.err(), PutItemError::ConditionalCheckFailedException(_)) =>
-            {
-                Err(StoreError::ConditionFailed)
-            }
-            Err(error) => Err(sdk_error("PutItem")(error)),
-        }
+        self.put_leased(encode(record), expect).await
     }
 
     /// Deletes the context record if it is in the expected state.
     pub async fn delete_context(&self, record: &ContextRecord, expect: Expect) -> Result<(), StoreError> {
-        let (condition, values) = expect.condition();
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(&record.pk, &record.sk)))
-            .condition_expression(condition)
-            .set_expression_attribute_values(values)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(service))
-                if matches!(service.err(), DeleteItemError::ConditionalCheckFailedException(_)) =>
-            {
-                Err(StoreError::ConditionFailed)
-            }
-            Err(error) => Err(sdk_error("DeleteItem")(error)),
-        }
+        self.delete_leased(&record.pk, &record.sk, expect).await
     }
 
     /// Every context record of an account and type: their keys from the `contexts` index (which

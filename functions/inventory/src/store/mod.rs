@@ -22,13 +22,15 @@ mod migration;
 mod subscriptions;
 
 pub use batch::{BatchWrite, BATCH_GET_LIMIT, BATCH_WRITE_LIMIT};
-pub use contexts::{Expect, COVERAGE_FIELDS};
+pub use contexts::COVERAGE_FIELDS;
 pub use integrations::HealthWrite;
 pub use items::InventoryPage;
 pub use markers::{Claim, SentOnceMarker};
 pub use migration::Migrated;
 
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
@@ -98,6 +100,37 @@ pub fn encode<T: serde::Serialize>(value: &T) -> Item {
     serde_dynamo::to_item(value).expect("records serialise to DynamoDB items")
 }
 
+/// Which stored state a conditional write of a leased record expects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// No record exists yet.
+    Absent,
+    /// The record is still at this version (0: written before versions existed, or never).
+    Version(u64),
+    /// The record still carries this lease, at this version.
+    Holder { owner: String, version: u64 },
+}
+
+impl Expect {
+    fn condition(&self) -> (String, Option<HashMap<String, AttributeValue>>) {
+        let number = |n: u64| AttributeValue::N(n.to_string());
+        match self {
+            Self::Absent => ("attribute_not_exists(pk)".to_owned(), None),
+            Self::Version(0) => (
+                "attribute_exists(pk) AND (attribute_not_exists(version) OR version = :version)".to_owned(),
+                Some(HashMap::from([(":version".to_owned(), number(0))])),
+            ),
+            Self::Version(version) => {
+                ("version = :version".to_owned(), Some(HashMap::from([(":version".to_owned(), number(*version))])))
+            }
+            Self::Holder { owner, version } => (
+                "lock_owner = :owner AND version = :version".to_owned(),
+                Some(HashMap::from([(":owner".to_owned(), string(owner)), (":version".to_owned(), number(*version))])),
+            ),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Store {
     client: Client,
@@ -149,6 +182,50 @@ impl Store {
             Ok(_) => Ok(()),
             Err(error) if is_condition_failure(&error) => Err(StoreError::ConditionFailed),
             Err(error) => Err(sdk_error("PutItem")(error)),
+        }
+    }
+
+    /// Writes a leased record (`lease::Leased`) if the stored one is in the expected state.
+    pub async fn put_leased(&self, item: Item, expect: Expect) -> Result<(), StoreError> {
+        let (condition, values) = expect.condition();
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .set_expression_attribute_values(values);
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(service))
+                if matches!(service.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+            {
+                Err(StoreError::ConditionFailed)
+            }
+            Err(error) => Err(sdk_error("PutItem")(error)),
+        }
+    }
+
+    /// Deletes a leased record if it is in the expected state.
+    pub async fn delete_leased(&self, pk: &str, sk: &str, expect: Expect) -> Result<(), StoreError> {
+        let (condition, values) = expect.condition();
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .condition_expression(condition)
+            .set_expression_attribute_values(values)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(service))
+                if matches!(service.err(), DeleteItemError::ConditionalCheckFailedException(_)) =>
+            {
+                Err(StoreError::ConditionFailed)
+            }
+            Err(error) => Err(sdk_error("DeleteItem")(error)),
         }
     }
 
