@@ -5,9 +5,14 @@
 mod cyclonedx;
 mod grype;
 mod merge;
+mod stored;
 mod trivy;
 
 pub use merge::{merge, MergedFinding, SeverityCounts};
+pub use stored::{
+    chunk_findings, findings_hash, index_entries, merged_index, plan_index, unchunk_findings, AffectedPackage,
+    ImageFindingsRecord, IndexChange, ScannerFindings, VulnerableImage, KIND_FINDINGS, KIND_VULNERABLE_IMAGE,
+};
 
 use crate::limits::{
     MAX_FINDINGS_BODY_BYTES, MAX_FINDINGS_PER_DOCUMENT, MAX_FINDING_FIELD_BYTES, MAX_FIXED_IN_VERSIONS,
@@ -91,7 +96,7 @@ pub struct Finding {
 }
 
 /// Which scanner output a document is.
-#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     Grype,

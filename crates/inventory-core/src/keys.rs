@@ -64,6 +64,36 @@ pub fn integrations_pk(account: &str) -> String {
     format!("{account}#integ")
 }
 
+/// An image's findings (`{account}#find#{digest}`): its findings record (`sk` =
+/// `FINDINGS_RECORD_SK`), which guards the rest with a lease, and each scanner's findings in
+/// chunks (`findings_chunk_sk`).
+pub fn findings_pk(account: &str, digest: &str) -> String {
+    format!("{account}#find#{digest}")
+}
+
+/// The sort key of an image's findings record.
+pub const FINDINGS_RECORD_SK: &str = "findings";
+
+/// Chunks of one scanner's findings start with this.
+pub const FINDINGS_CHUNK_PREFIX: &str = "scan#";
+
+/// One chunk of a scanner's findings: each post writes a new `generation`, so a post that fails
+/// half way leaves the chunks it wrote unreferenced rather than mixed with the current ones.
+pub fn findings_chunk_sk(scanner: &str, generation: &str, chunk: u32) -> String {
+    format!("{FINDINGS_CHUNK_PREFIX}{scanner}#{generation}#{chunk:03}")
+}
+
+/// The images carrying a vulnerability (`sk`: the image digest): the index behind every
+/// question asked by vulnerability id.
+pub fn vulnerability_pk(account: &str, vulnerability_id: &str) -> String {
+    format!("{account}#vuln#{vulnerability_id}")
+}
+
+/// The images whose highest severity is `severity` (`sk`: the image digest), for `min_severity`.
+pub fn severity_pk(account: &str, severity: &str) -> String {
+    format!("{account}#sev#{severity}")
+}
+
 /// The one partition of stale-cluster markers, written only when a cluster turns stale or
 /// recovers.
 pub const STALE_MARKERS_PK: &str = "stale-clusters";
@@ -124,6 +154,10 @@ pub fn documented_layout() -> Vec<(String, String)> {
         (scheduled_marker_pk("{account}", "{subscription_id}"), "{image_digest}".to_owned()),
         (typed(lifecycle_marker_pk("{account}", t, "{context}")), "{event_id}".to_owned()),
         (integrations_pk("{account}"), "{uuid}".to_owned()),
+        (findings_pk("{account}", "{digest}"), FINDINGS_RECORD_SK.to_owned()),
+        (findings_pk("{account}", "{digest}"), findings_chunk_sk("{scanner}", "{generation}", 0).replace("000", "{n}")),
+        (vulnerability_pk("{account}", "{vulnerability_id}"), "{digest}".to_owned()),
+        (severity_pk("{account}", "{severity}"), "{digest}".to_owned()),
         (STALE_MARKERS_PK.to_owned(), typed(stale_marker_sk("{account}", t, "{cluster}"))),
     ]
 }

@@ -114,3 +114,6 @@ pub const MAX_FINDING_FIELD_BYTES: usize = 256;
 pub const MAX_FIXED_IN_VERSIONS: usize = 8;
 /// A scanner's name (`grype`, `trivy`, a CycloneDX tool), which keys its findings of an image.
 pub const MAX_SCANNER_NAME_BYTES: usize = 64;
+/// A chunk of stored findings, before compression: inside DynamoDB's 400 KB item whatever its
+/// content (gzip never grows data by more than a few bytes per 32 KiB block).
+pub const FINDINGS_CHUNK_BYTES: usize = 300 * 1024;

@@ -1,4 +1,5 @@
 use super::*;
+use std::collections::BTreeSet;
 
 const DIGEST: &str = "sha256:5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e";
 
@@ -198,4 +199,58 @@ fn counts_are_per_vulnerability_at_its_highest_severity() {
     assert_eq!(counts.at_least(Severity::Unknown), 3);
     assert_eq!(counts.highest(), Some(Severity::Critical));
     assert_eq!(SeverityCounts::default().highest(), None);
+}
+
+fn entries(pairs: &[(&str, Severity)]) -> BTreeMap<String, VulnerableImage> {
+    let findings: Vec<Finding> = pairs
+        .iter()
+        .map(|(id, severity)| Finding {
+            vulnerability_id: id.to_string(),
+            severity: *severity,
+            package: Package { name: "openssl".into(), version: "1".into(), package_type: "apk".into() },
+            fixed_in: Vec::new(),
+            cvss_score: None,
+            data_source: String::new(),
+        })
+        .collect();
+    merged_index("admin", DIGEST, [("grype", findings.as_slice())]).1
+}
+
+#[test]
+fn a_post_writes_only_the_index_entries_that_change() {
+    let before = entries(&[("CVE-A", Severity::High), ("CVE-B", Severity::Low)]);
+    let after = entries(&[("CVE-A", Severity::High), ("CVE-C", Severity::Critical)]);
+    let change = plan_index(&before, &BTreeSet::new(), &after);
+    let puts: Vec<&str> = change.puts.iter().map(|entry| entry.vulnerability_id.as_str()).collect();
+    assert_eq!((puts, change.deletes.clone()), (vec!["CVE-C"], vec!["CVE-B".to_owned()]));
+    assert_eq!((change.severity, change.severity_leaves), (Some(Severity::Critical), vec![Severity::High]));
+    assert_eq!(change.puts[0].pk, "admin#vuln#CVE-C");
+    assert_eq!(plan_index(&after, &BTreeSet::new(), &after), IndexChange::default());
+}
+
+#[test]
+fn after_a_failed_post_every_entry_is_rewritten_and_every_stray_one_goes() {
+    let before = entries(&[("CVE-A", Severity::High), ("CVE-B", Severity::Low)]);
+    let after = entries(&[("CVE-A", Severity::High)]);
+    let uncertain: BTreeSet<String> = ["CVE-D".to_owned(), "CVE-A".to_owned()].into();
+    let change = plan_index(&before, &uncertain, &after);
+    assert_eq!(change.puts.len(), 1, "CVE-A is rewritten although unchanged");
+    assert_eq!(change.deletes, vec!["CVE-B".to_owned(), "CVE-D".to_owned()]);
+    assert_eq!(change.severity, Some(Severity::High));
+    assert_eq!(change.severity_leaves.len(), Severity::ALL.len() - 1);
+    assert!(!change.severity_leaves.contains(&Severity::High));
+}
+
+#[test]
+fn findings_are_stored_in_bounded_chunks_and_read_back_whole() {
+    let one = parse_findings(&fixture("trivy.json")).unwrap().findings;
+    let many: Vec<Finding> = (0..5000)
+        .map(|n| Finding { vulnerability_id: format!("CVE-2024-{n}"), ..one[n % one.len()].clone() })
+        .collect();
+    let chunks = chunk_findings(&many);
+    assert!(chunks.len() > 1);
+    assert!(chunks.iter().all(|chunk| chunk.len() <= crate::limits::FINDINGS_CHUNK_BYTES));
+    assert_eq!(unchunk_findings(&chunks).unwrap(), many);
+    assert_eq!(unchunk_findings(&chunk_findings(&[])).unwrap(), Vec::<Finding>::new());
+    assert_ne!(findings_hash(&chunks), findings_hash(&chunk_findings(&many[1..])));
 }

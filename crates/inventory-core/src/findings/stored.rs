@@ -1,0 +1,219 @@
+//! What is stored of an image's findings, and what a new document changes: each scanner's
+//! findings in chunks of a generation, a record naming the current generations, and the
+//! vulnerability and severity indexes derived from their merge.
+
+use super::{merge, Finding, Format, MergedFinding, Package, Severity, SeverityCounts};
+use crate::keys::{findings_pk, FINDINGS_RECORD_SK};
+use crate::limits::FINDINGS_CHUNK_BYTES;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub const KIND_FINDINGS: &str = "findings";
+
+/// One scanner's current findings of an image.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ScannerFindings {
+    pub generation: String,
+    pub chunks: u32,
+    pub format: Format,
+    pub findings: u32,
+    pub by_severity: SeverityCounts,
+    pub posted_at: DateTime<Utc>,
+    /// XXH3-128 of the findings as stored: an identical post rewrites nothing.
+    pub content_hash: String,
+    /// The image digests the document named, when none is the image's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mismatched_digests: Vec<String>,
+}
+
+/// An image's findings record: it names each scanner's current generation, holds the merged
+/// counts, and guards the image's chunks and index entries with the lease of a post.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ImageFindingsRecord {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    pub image_digest: String,
+    #[serde(default)]
+    pub version: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_until: Option<i64>,
+    #[serde(default)]
+    pub scanners: BTreeMap<String, ScannerFindings>,
+    /// Distinct vulnerabilities of the merged findings by their highest severity.
+    #[serde(default)]
+    pub counts: SeverityCounts,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl ImageFindingsRecord {
+    /// The record of an image with no findings yet.
+    pub fn new(account: &str, digest: &str) -> Self {
+        Self {
+            pk: findings_pk(account, digest),
+            sk: FINDINGS_RECORD_SK.to_owned(),
+            kind: KIND_FINDINGS.to_owned(),
+            image_digest: digest.to_owned(),
+            version: 0,
+            lock_owner: None,
+            lock_until: None,
+            scanners: BTreeMap::new(),
+            counts: SeverityCounts::default(),
+            updated_at: None,
+        }
+    }
+
+    pub fn lease_is_live(&self, now: DateTime<Utc>) -> bool {
+        self.lock_until.is_some_and(|until| until >= now.timestamp())
+    }
+}
+
+/// An entry of the vulnerability index: one image carrying one vulnerability.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct VulnerableImage {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    pub vulnerability_id: String,
+    pub image_digest: String,
+    pub severity: Severity,
+    pub packages: Vec<AffectedPackage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cvss_score: Option<f64>,
+    pub sources: Vec<String>,
+}
+
+/// A package of an image that carries the vulnerability, and the versions that fix it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct AffectedPackage {
+    #[serde(flatten)]
+    pub package: Package,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fixed_in: Vec<String>,
+}
+
+pub const KIND_VULNERABLE_IMAGE: &str = "vulnerable_image";
+
+/// The vulnerability index entries of an image's merged findings, by vulnerability id.
+pub fn index_entries(account: &str, digest: &str, merged: &[MergedFinding]) -> BTreeMap<String, VulnerableImage> {
+    let mut entries: BTreeMap<String, VulnerableImage> = BTreeMap::new();
+    for finding in merged {
+        let entry = entries.entry(finding.vulnerability_id.clone()).or_insert_with(|| VulnerableImage {
+            pk: crate::keys::vulnerability_pk(account, &finding.vulnerability_id),
+            sk: digest.to_owned(),
+            kind: KIND_VULNERABLE_IMAGE.to_owned(),
+            vulnerability_id: finding.vulnerability_id.clone(),
+            image_digest: digest.to_owned(),
+            severity: finding.severity,
+            packages: Vec::new(),
+            cvss_score: None,
+            sources: Vec::new(),
+        });
+        entry.severity = entry.severity.max(finding.severity);
+        entry.cvss_score = match (entry.cvss_score, finding.cvss_score) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        entry.packages.push(AffectedPackage { package: finding.package.clone(), fixed_in: finding.fixed_in.clone() });
+        for source in &finding.sources {
+            if !entry.sources.contains(source) {
+                entry.sources.push(source.clone());
+            }
+        }
+        entry.sources.sort();
+    }
+    entries
+}
+
+/// What a post changes in the indexes.
+#[derive(Debug, Default, PartialEq)]
+pub struct IndexChange {
+    /// Vulnerability index entries to write.
+    pub puts: Vec<VulnerableImage>,
+    /// Vulnerabilities the image no longer carries: their entries go.
+    pub deletes: Vec<String>,
+    /// The severity partition the image belongs to now, if any, and the ones it leaves.
+    pub severity: Option<Severity>,
+    pub severity_leaves: Vec<Severity>,
+}
+
+/// The index writes that take the image from `before` to `after`. `uncertain` names the
+/// vulnerabilities a failed post may have written or deleted entries of: when there are any,
+/// every entry of `after` is written and every other may go, whatever `before` says.
+pub fn plan_index(
+    before: &BTreeMap<String, VulnerableImage>,
+    uncertain: &BTreeSet<String>,
+    after: &BTreeMap<String, VulnerableImage>,
+) -> IndexChange {
+    let recovering = !uncertain.is_empty();
+    let puts = after
+        .iter()
+        .filter(|(id, entry)| recovering || before.get(*id) != Some(*entry))
+        .map(|(_, entry)| entry.clone())
+        .collect();
+    let deletes =
+        before.keys().chain(uncertain).filter(|id| !after.contains_key(*id)).cloned().collect::<BTreeSet<_>>();
+    let highest = |entries: &BTreeMap<String, VulnerableImage>| entries.values().map(|entry| entry.severity).max();
+    let (was, now) = (highest(before), highest(after));
+    let severity_leaves = if recovering {
+        Severity::ALL.into_iter().filter(|severity| Some(*severity) != now).collect()
+    } else {
+        was.filter(|was| Some(*was) != now).into_iter().collect()
+    };
+    let severity = now.filter(|now| recovering || Some(*now) != was);
+    IndexChange { puts, deletes: deletes.into_iter().collect(), severity, severity_leaves }
+}
+
+/// Findings as stored: JSON arrays of at most `FINDINGS_CHUNK_BYTES` each (so a chunk stays
+/// inside DynamoDB's 400 KB item once compressed, whatever its content).
+pub fn chunk_findings(findings: &[Finding]) -> Vec<Vec<u8>> {
+    let mut chunks = Vec::new();
+    let mut current: Vec<u8> = b"[".to_vec();
+    for finding in findings {
+        let encoded = serde_json::to_vec(finding).unwrap_or_default();
+        if current.len() > 1 && current.len() + encoded.len() + 2 > FINDINGS_CHUNK_BYTES {
+            current.push(b']');
+            chunks.push(std::mem::replace(&mut current, b"[".to_vec()));
+        }
+        if current.len() > 1 {
+            current.push(b',');
+        }
+        current.extend_from_slice(&encoded);
+    }
+    current.push(b']');
+    chunks.push(current);
+    chunks
+}
+
+/// The findings of a scanner's chunks, in chunk order.
+pub fn unchunk_findings(chunks: &[Vec<u8>]) -> Result<Vec<Finding>, serde_json::Error> {
+    let mut findings = Vec::new();
+    for chunk in chunks {
+        findings.extend(serde_json::from_slice::<Vec<Finding>>(chunk)?);
+    }
+    Ok(findings)
+}
+
+/// The content hash of findings as chunked.
+pub fn findings_hash(chunks: &[Vec<u8>]) -> String {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    for chunk in chunks {
+        hasher.update(chunk);
+    }
+    format!("{:032x}", hasher.digest128())
+}
+
+/// Every scanner's findings merged, with the index entries they make.
+pub fn merged_index<'a>(
+    account: &str,
+    digest: &str,
+    by_scanner: impl IntoIterator<Item = (&'a str, &'a [Finding])>,
+) -> (Vec<MergedFinding>, BTreeMap<String, VulnerableImage>) {
+    let merged = merge(by_scanner);
+    let entries = index_entries(account, digest, &merged);
+    (merged, entries)
+}
