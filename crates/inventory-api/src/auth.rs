@@ -29,6 +29,8 @@ pub enum Role {
     ReadOnly,
     /// May do everything, including DELETE and managing subscriptions.
     Admin,
+    /// May post scanners' findings and nothing else (a scan worker's credentials).
+    Scanner,
 }
 
 /// What a route needs.
@@ -37,18 +39,20 @@ pub enum Permission {
     /// Any authenticated user, whatever the role.
     Authenticated,
     PostReports,
+    PostFindings,
     Read,
     Manage,
 }
 
 impl Role {
-    pub const ALL: [Role; 3] = [Role::InventoryAgent, Role::ReadOnly, Role::Admin];
+    pub const ALL: [Role; 4] = [Role::InventoryAgent, Role::ReadOnly, Role::Admin, Role::Scanner];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Role::InventoryAgent => "inventory-agent",
             Role::ReadOnly => "read-only",
             Role::Admin => "admin",
+            Role::Scanner => "scanner",
         }
     }
 
@@ -63,6 +67,7 @@ impl Role {
                 | (_, Permission::Authenticated)
                 | (Role::InventoryAgent, Permission::PostReports)
                 | (Role::ReadOnly, Permission::Read)
+                | (Role::Scanner, Permission::PostFindings)
         )
     }
 }

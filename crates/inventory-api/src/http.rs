@@ -169,6 +169,14 @@ impl ApiError {
         }
     }
 
+    /// 413 naming the field that is too large.
+    pub fn payload_too_large(field: &str, message: impl Into<String>) -> Self {
+        Self {
+            detail: json!({ "field": field }),
+            ..Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
+        }
+    }
+
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
     }

@@ -38,6 +38,8 @@ pub enum Endpoint {
     Console,
     ConsoleAsset,
     ImageScheduled,
+    PostImageVulnerabilities,
+    ImageVulnerabilities,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +72,7 @@ const fn route(
 }
 
 use Endpoint::*;
-use Permission::{Authenticated, Manage, PostReports, Read};
+use Permission::{Authenticated, Manage, PostFindings, PostReports, Read};
 
 pub const ROUTES: &[Route] = &[
     route("GET", "/version", "version", Version, None),
@@ -119,6 +121,8 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/ui", "query", Console, Some(Read)),
     route("GET", "/ui/{asset}", "query", ConsoleAsset, Some(Read)),
     route("GET", "/v2/images/{image_digest}/scheduled", "subscriptions", ImageScheduled, Some(Read)),
+    route("POST", "/v2/images/{image_digest}/vulnerabilities", "ingest", PostImageVulnerabilities, Some(PostFindings)),
+    route("GET", "/v2/images/{image_digest}/vulnerabilities", "query", ImageVulnerabilities, Some(Read)),
 ];
 
 /// The function that answers requests no route matches (API Gateway's `$default` route), with

@@ -2,20 +2,22 @@
 
 use chrono::{DateTime, Utc};
 use inventory::auth::Caller;
+use inventory::findings::FindingsError;
 use inventory::http::{body_bytes, json_response, not_found, ApiError, ApiFunction};
 use inventory::ingest::ContextStatus;
 use inventory::integrations::{IntegrationError, IntegrationRegistry, Registered};
 use inventory::report::{parse_ecs, parse_kai, parse_kubernetes, ParsedReport, Rejection, ReportError};
 use inventory::routes::{Endpoint, Matched};
+use inventory::vulnerabilities::{Vulnerabilities, VulnerabilityError};
 use inventory::{Clock, Ingestor, Settings, Store, SystemClock};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
-use serde_json::json;
 use std::sync::Arc;
 
 pub struct IngestApp {
     ingestor: Ingestor,
     integrations: IntegrationRegistry,
+    vulnerabilities: Vulnerabilities,
     clock: Arc<dyn Clock>,
 }
 
@@ -23,6 +25,7 @@ impl IngestApp {
     pub fn new(store: Store, settings: Settings, clock: Arc<dyn Clock>) -> Self {
         Self {
             integrations: IntegrationRegistry::new(store.clone(), Arc::clone(&clock)),
+            vulnerabilities: Vulnerabilities::new(store.clone(), Arc::clone(&clock)),
             ingestor: Ingestor::new(store, settings, Arc::clone(&clock)),
             clock,
         }
@@ -52,6 +55,10 @@ impl ApiFunction for IngestApp {
             Endpoint::IntegrationHealthReport => {
                 let uuid = matched.param("integration_uuid").unwrap_or_default();
                 return self.report_health(request, caller, uuid).await;
+            }
+            Endpoint::PostImageVulnerabilities => {
+                let digest = matched.param("image_digest").unwrap_or_default();
+                return self.post_findings(request, caller, digest).await;
             }
             _ => return Err(not_found(request)),
         };
@@ -122,12 +129,47 @@ impl IngestApp {
     }
 }
 
+impl IngestApp {
+    /// A scanner's findings of an image: 201 with what was stored.
+    async fn post_findings(
+        &self,
+        request: &Request,
+        caller: &Caller,
+        digest: &str,
+    ) -> Result<Response<Body>, ApiError> {
+        let account = caller.account.as_str();
+        match self.vulnerabilities.post(account, digest, body_bytes(request.body())).await {
+            Ok(posted) => {
+                tracing::info!(account, image = %posted.image_digest, scanner = %posted.scanner, findings = posted.findings, "findings stored");
+                Ok(json_response(StatusCode::CREATED, &posted))
+            }
+            Err(error) => Err(vulnerability_error(error, account)),
+        }
+    }
+}
+
+fn vulnerability_error(error: VulnerabilityError, account: &str) -> ApiError {
+    match error {
+        VulnerabilityError::Input(FindingsError::TooLarge(_)) => ApiError::payload_too_large("body", error.to_string()),
+        VulnerabilityError::Input(input) => ApiError::bad_request(input.field(), &input),
+        VulnerabilityError::Digest(message) => ApiError::bad_request("image_digest", message),
+        VulnerabilityError::Busy => ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string()),
+        VulnerabilityError::Store(_) | VulnerabilityError::Lease(_) => {
+            tracing::error!(account, %error, "storing findings failed");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service_unavailable",
+                "the findings could not be stored; retry",
+            )
+        }
+    }
+}
+
 fn integration_error(error: IntegrationError, account: &str) -> ApiError {
     match error {
-        IntegrationError::Input(input) if input.too_large => ApiError {
-            detail: json!({ "field": input.field }),
-            ..ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", input.to_string())
-        },
+        IntegrationError::Input(input) if input.too_large => {
+            ApiError::payload_too_large(&input.field, input.to_string())
+        }
         IntegrationError::Input(input) => ApiError::bad_request(&input.field, &input.message),
         IntegrationError::NotFound(_) => ApiError::not_found(error.to_string()),
         IntegrationError::Store(store) => {
@@ -144,9 +186,6 @@ fn integration_error(error: IntegrationError, account: &str) -> ApiError {
 fn rejected(error: ReportError) -> ApiError {
     match error.rejection {
         Rejection::Invalid => ApiError::bad_request(&error.field, &error.message),
-        Rejection::TooLarge => ApiError {
-            detail: json!({ "field": error.field }),
-            ..ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", error.to_string())
-        },
+        Rejection::TooLarge => ApiError::payload_too_large(&error.field, error.to_string()),
     }
 }

@@ -9,6 +9,7 @@
 //! A holder that crashed outright leaves a lease that runs out after `LEASE_DURATION`.
 
 use crate::clock::Clock;
+use crate::findings::ImageFindingsRecord;
 use crate::model::ContextRecord;
 use crate::store::{encode, BatchWrite, Expect, Store, StoreError};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -58,6 +59,34 @@ impl Leased for ContextRecord {
 
 /// The lease on a context's items.
 pub type ContextLease = Lease<ContextRecord>;
+
+impl Leased for ImageFindingsRecord {
+    const KIND: &'static str = "the findings of image";
+
+    fn name(&self) -> &str {
+        &self.image_digest
+    }
+
+    fn key(&self) -> (&str, &str) {
+        (&self.pk, &self.sk)
+    }
+
+    fn version(&self) -> u64 {
+        self.version
+    }
+
+    fn lease_is_live(&self, now: DateTime<Utc>) -> bool {
+        ImageFindingsRecord::lease_is_live(self, now)
+    }
+
+    fn leased(self, version: u64, lease: Option<(String, i64)>) -> Self {
+        let (lock_owner, lock_until) = lease.map_or((None, None), |(owner, until)| (Some(owner), Some(until)));
+        Self { version, lock_owner, lock_until, ..self }
+    }
+}
+
+/// The lease on an image's findings: its chunks and its index entries.
+pub type FindingsLease = Lease<ImageFindingsRecord>;
 
 /// Longer than any function that can hold a lease may run (the template test checks it), so a
 /// lease only runs out when its holder is gone.

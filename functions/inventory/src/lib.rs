@@ -31,9 +31,12 @@ pub mod query;
 pub mod settings;
 pub mod store;
 pub mod subscriptions;
+pub mod vulnerabilities;
 
 pub use inventory_api::{auth, http, logging, routes};
-pub use inventory_core::{clock, image, inventory_type, keys, limits, model, plan, report, subscription, workload};
+pub use inventory_core::{
+    clock, findings, image, inventory_type, keys, limits, model, plan, report, subscription, workload,
+};
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ingest::{IngestError, IngestSummary, Ingestor};

@@ -10,6 +10,7 @@ use inventory::coverage::{attach_agents, list_clusters};
 use inventory::http::{json_response, negotiated_json, not_found, ApiError, ApiFunction};
 use inventory::integrations::IntegrationRegistry;
 use inventory::routes::{Endpoint, Matched};
+use inventory::vulnerabilities::{Vulnerabilities, VulnerabilityError};
 use inventory::{Clock, InventoryQuery, InventoryReader, Settings, Store, SystemClock};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
@@ -19,6 +20,7 @@ pub struct QueryApp {
     reader: InventoryReader,
     details: DetailReader,
     integrations: IntegrationRegistry,
+    vulnerabilities: Vulnerabilities,
     store: Store,
     settings: Settings,
     clock: Arc<dyn Clock>,
@@ -29,6 +31,7 @@ impl QueryApp {
         Self {
             details: DetailReader::new(store.clone(), settings.clone(), Arc::clone(&clock)),
             integrations: IntegrationRegistry::new(store.clone(), Arc::clone(&clock)),
+            vulnerabilities: Vulnerabilities::new(store.clone(), Arc::clone(&clock)),
             reader: InventoryReader::new(store.clone(), settings.clone(), Arc::clone(&clock)),
             store,
             settings,
@@ -104,6 +107,15 @@ impl ApiFunction for QueryApp {
                 .map_err(|error| failed(error, account, "clusters"))?;
                 attach_agents(&mut clusters, &agents);
                 negotiated_json(request, StatusCode::OK, &serde_json::json!({ "clusters": clusters }))
+            }
+            Endpoint::ImageVulnerabilities => {
+                let digest = matched.param("image_digest").unwrap_or_default();
+                match self.vulnerabilities.image(account, digest).await {
+                    Ok(Some(found)) => negotiated_json(request, StatusCode::OK, &found),
+                    Ok(None) => Err(ApiError::not_found(format!("no findings of image {digest} in this account"))),
+                    Err(VulnerabilityError::Digest(message)) => Err(ApiError::bad_request("image_digest", message)),
+                    Err(error) => Err(failed(error, account, "image vulnerabilities")),
+                }
             }
             Endpoint::ListIntegrations => match self.integrations.list(account).await {
                 Ok(integrations) => negotiated_json(request, StatusCode::OK, &integrations),

@@ -35,6 +35,7 @@ impl Api {
         for (user, role, accounts) in [
             ("agent", Role::InventoryAgent, vec!["admin"]),
             ("reader", Role::ReadOnly, vec!["admin"]),
+            ("scan-worker", Role::Scanner, vec!["admin"]),
             ("boss", Role::Admin, vec!["admin", "team-b"]),
         ] {
             let accounts = accounts.into_iter().map(str::to_owned).collect();
@@ -175,7 +176,13 @@ async fn each_role_reaches_exactly_its_routes() {
     let authenticated = inventory::routes::ROUTES.iter().filter(|route| route.permission.is_some());
     let routes: Vec<&Route> = authenticated.collect();
     assert!(routes.len() >= 18, "every route of the table is tried");
-    for (user, role) in [("agent", Role::InventoryAgent), ("reader", Role::ReadOnly), ("boss", Role::Admin)] {
+    let users = [
+        ("agent", Role::InventoryAgent),
+        ("reader", Role::ReadOnly),
+        ("scan-worker", Role::Scanner),
+        ("boss", Role::Admin),
+    ];
+    for (user, role) in users {
         for route in &routes {
             let response = api.send(event_for(route), Some(&basic(user, PASSWORD))).await;
             let root = ["/v1", "/v2"].contains(&route.path);
@@ -186,6 +193,7 @@ async fn each_role_reaches_exactly_its_routes() {
                     root || (route.method == "POST" && (report || integration))
                 }
                 Role::ReadOnly => route.method == "GET",
+                Role::Scanner => root || (route.method == "POST" && route.path.ends_with("/vulnerabilities")),
                 Role::Admin => true,
             };
             let key = route.key();

@@ -20,4 +20,5 @@ mod scale;
 mod staleness;
 mod subscriptions_api;
 mod template;
+mod vulnerabilities;
 mod workloads;

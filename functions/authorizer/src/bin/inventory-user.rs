@@ -10,7 +10,8 @@ use authorizer::users::{is_valid_user_name, SsmUsers, UserRecord};
 use inventory::auth::Role;
 use std::io::Read;
 
-const USAGE: &str = "usage: inventory-user --path /STACK/users --user NAME --role inventory-agent|read-only|admin \
+const USAGE: &str =
+    "usage: inventory-user --path /STACK/users --user NAME --role inventory-agent|read-only|scanner|admin \
 --accounts ACCOUNT[,ACCOUNT...] [--kms-key-id KEY]   (password on standard input)";
 
 struct Args {

@@ -9,12 +9,14 @@
 //! | `subscriptions` | subscriptions and their uniqueness guards |
 //! | `markers` | "sent once" markers and their claims, stale-cluster markers |
 //! | `integrations` | registered agents and their health reports |
+//! | `findings` | images' findings (a record and chunks per scanner) and the vulnerability and severity indexes |
 //! | `migration` | the one-shot move of the old layout (the project's one full `Scan`) |
 //!
 //! No service holds a DynamoDB client: they call a `Store`.
 
 mod batch;
 mod contexts;
+mod findings;
 mod integrations;
 mod items;
 mod markers;
@@ -23,6 +25,10 @@ mod subscriptions;
 
 pub use batch::{BatchWrite, BATCH_GET_LIMIT, BATCH_WRITE_LIMIT};
 pub use contexts::COVERAGE_FIELDS;
+pub use findings::{
+    findings_chunk_write, severity_entry_delete, severity_entry_write, vulnerable_image_delete, vulnerable_image_write,
+    FindingsChunk,
+};
 pub use integrations::HealthWrite;
 pub use items::InventoryPage;
 pub use markers::{Claim, SentOnceMarker};

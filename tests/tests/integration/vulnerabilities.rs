@@ -1,0 +1,168 @@
+//! Scanners' findings posted per image and read back merged, against moto: the vulnerability
+//! and severity indexes kept exact through replacements and failed posts.
+
+use integration_tests::{admin_event, FailNth, Harness, Response};
+use inventory::http::ApiFunction;
+use lambda_http::http::StatusCode;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+const DIGEST: &str = "sha256:5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e";
+
+fn fixture(name: &str) -> String {
+    let path = local_stack::moto::workspace_root().join("tests/fixtures/scanners").join(name);
+    std::fs::read_to_string(&path).unwrap()
+}
+
+fn path(digest: &str) -> String {
+    format!("/v2/images/{digest}/vulnerabilities")
+}
+
+async fn post(harness: &Harness, digest: &str, body: &str) -> Response {
+    harness.call_path("post-image-vulnerabilities.json", Some(&path(digest)), Some(body), Some("admin"), &[]).await
+}
+
+async fn post_to(app: &impl ApiFunction, digest: &str, body: &str) -> StatusCode {
+    let event = admin_event("post-image-vulnerabilities.json", Some(&path(digest)), Some(body), Some("admin"), &[]);
+    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+    app.handle(request).await.status()
+}
+
+async fn image(harness: &Harness, digest: &str) -> Response {
+    harness.call_path("get-image-vulnerabilities.json", Some(&path(digest)), None, Some("admin"), &[]).await
+}
+
+/// The partition keys of stored items starting with `prefix`, with their sort keys.
+async fn stored(harness: &Harness, prefix: &str) -> BTreeSet<(String, String)> {
+    let items = harness.stored_items().await;
+    items
+        .iter()
+        .map(|item| (item["pk"].as_s().unwrap().clone(), item["sk"].as_s().unwrap().clone()))
+        .filter(|(pk, _)| pk.starts_with(prefix))
+        .collect()
+}
+
+async fn indexed_vulnerabilities(harness: &Harness) -> BTreeSet<String> {
+    stored(harness, "admin#vuln#")
+        .await
+        .into_iter()
+        .map(|(pk, _)| pk.trim_start_matches("admin#vuln#").to_owned())
+        .collect()
+}
+
+fn set(ids: &[&str]) -> BTreeSet<String> {
+    ids.iter().map(|id| id.to_string()).collect()
+}
+
+#[tokio::test]
+async fn grype_and_trivy_documents_post_and_read_back_merged() {
+    let harness = Harness::new(120, false).await;
+    let grype = post(&harness, DIGEST, &fixture("grype.json")).await;
+    assert_eq!(grype.status, StatusCode::CREATED, "{}", grype.body);
+    assert_eq!(
+        grype.body,
+        json!({"image_digest": DIGEST, "scanner": "grype", "format": "grype", "findings": 2,
+               "by_severity": {"critical": 1, "high": 0, "medium": 0, "low": 1, "negligible": 0, "unknown": 0}})
+    );
+    let trivy = post(&harness, DIGEST, &fixture("trivy.json")).await;
+    assert_eq!((trivy.status, trivy.body["findings"].as_u64()), (StatusCode::CREATED, Some(5)));
+
+    let read = image(&harness, DIGEST).await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+    assert_eq!(
+        read.body["vulnerabilities"],
+        json!({"critical": 2, "high": 0, "medium": 2, "low": 1, "negligible": 0, "unknown": 0})
+    );
+    let scanners: Vec<&str> =
+        read.body["scanners"].as_array().unwrap().iter().map(|s| s["scanner"].as_str().unwrap()).collect();
+    assert_eq!(scanners, ["grype", "trivy"]);
+    let findings = read.body["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 7);
+    assert_eq!(findings[0]["severity"], "critical");
+    assert!(findings.iter().all(|finding| finding.get("description").is_none()));
+    assert_eq!(
+        indexed_vulnerabilities(&harness).await,
+        set(&["CVE-1999-0001", "CVE-1999-0002", "CVE-2019-1549", "CVE-2019-1551", "CVE-2024-24790"])
+    );
+    assert_eq!(
+        stored(&harness, "admin#sev#").await,
+        BTreeSet::from([("admin#sev#critical".to_owned(), DIGEST.to_owned())])
+    );
+}
+
+#[tokio::test]
+async fn a_scanners_new_document_replaces_its_findings_and_their_index_entries() {
+    let harness = Harness::new(120, false).await;
+    post(&harness, DIGEST, &fixture("grype.json")).await;
+    let mut fewer: Value = serde_json::from_str(&fixture("grype.json")).unwrap();
+    fewer["matches"].as_array_mut().unwrap().remove(1);
+    let replaced = post(&harness, DIGEST, &fewer.to_string()).await;
+    assert_eq!(replaced.status, StatusCode::CREATED, "{}", replaced.body);
+    assert_eq!(indexed_vulnerabilities(&harness).await, set(&["CVE-1999-0001"]));
+    assert_eq!(stored(&harness, "admin#sev#").await, BTreeSet::from([("admin#sev#low".to_owned(), DIGEST.to_owned())]));
+    let chunks = stored(&harness, "admin#find#").await.into_iter().filter(|(_, sk)| sk.starts_with("scan#")).count();
+    assert_eq!(chunks, 1, "the replaced generation's chunk is deleted");
+    assert_eq!(image(&harness, DIGEST).await.body["vulnerabilities"]["low"], 1);
+
+    // The same document again: the record's post time changes, nothing else is written.
+    harness.requests.reset();
+    assert_eq!(post(&harness, DIGEST, &fewer.to_string()).await.status, StatusCode::CREATED);
+    assert_eq!(harness.requests.get("BatchWriteItem"), 0);
+    assert_eq!(
+        (harness.requests.get("PutItem"), harness.requests.get("Query")),
+        (2, 1),
+        "lease and commit; the chunks"
+    );
+}
+
+#[tokio::test]
+async fn after_a_post_that_failed_half_way_the_next_one_leaves_the_index_exact() {
+    let harness = Harness::new(120, false).await;
+    post(&harness, DIGEST, &fixture("grype.json")).await;
+    // The trivy post writes its chunks and its index entries, then fails to store its record
+    // (the lease's second PutItem): the lease is given back, the entries stay behind.
+    let failing = harness.ingest_with(FailNth::new("PutItem", 2));
+    assert_eq!(post_to(&failing, DIGEST, &fixture("trivy.json")).await, StatusCode::SERVICE_UNAVAILABLE);
+    let read = image(&harness, DIGEST).await;
+    assert_eq!(read.body["scanners"].as_array().unwrap().len(), 1, "the failed post is not named: {}", read.body);
+    assert!(indexed_vulnerabilities(&harness).await.contains("CVE-2024-24790"), "its entries were written");
+
+    let mut only_critical: Value = serde_json::from_str(&fixture("grype.json")).unwrap();
+    only_critical["matches"].as_array_mut().unwrap().remove(0);
+    assert_eq!(post(&harness, DIGEST, &only_critical.to_string()).await.status, StatusCode::CREATED);
+    assert_eq!(indexed_vulnerabilities(&harness).await, set(&["CVE-1999-0002"]));
+    let chunks: Vec<String> = stored(&harness, "admin#find#")
+        .await
+        .into_iter()
+        .filter(|(_, sk)| sk.starts_with("scan#"))
+        .map(|(_, sk)| sk)
+        .collect();
+    assert_eq!(chunks.len(), 1, "the failed post's chunks are deleted: {chunks:?}");
+    assert!(chunks[0].starts_with("scan#grype#"));
+}
+
+#[tokio::test]
+async fn a_document_naming_another_digest_is_kept_and_the_mismatch_reported() {
+    let harness = Harness::new(120, false).await;
+    let index_digest = integration_tests::digest(7);
+    let response = post(&harness, &index_digest, &fixture("cyclonedx.json")).await;
+    assert_eq!(response.status, StatusCode::CREATED, "{}", response.body);
+    assert_eq!(response.body["scanner"], "grype");
+    assert_eq!(response.body["digest_mismatch"], json!({"document_digests": [DIGEST]}));
+    assert_eq!(image(&harness, &index_digest).await.body["scanners"][0]["mismatched_digests"], json!([DIGEST]));
+}
+
+#[tokio::test]
+async fn documents_that_cannot_be_read_are_refused_and_store_nothing() {
+    let harness = Harness::new(120, false).await;
+    let unknown = post(&harness, DIGEST, r#"{"packages": []}"#).await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    assert!(unknown.body["message"].as_str().unwrap().contains("trivy JSON"), "{}", unknown.body);
+    let not_json = post(&harness, DIGEST, "<html>").await;
+    assert_eq!((not_json.status, not_json.body["detail"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("body")));
+    let bad_digest = post(&harness, "sha256:nothex", &fixture("grype.json")).await;
+    assert_eq!(bad_digest.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad_digest.body["detail"]["field"], "image_digest");
+    assert!(harness.stored_items().await.is_empty());
+    assert_eq!(image(&harness, DIGEST).await.status, StatusCode::NOT_FOUND);
+}
