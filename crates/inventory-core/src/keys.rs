@@ -94,6 +94,14 @@ pub fn severity_pk(account: &str, severity: &str) -> String {
     format!("{account}#sev#{severity}")
 }
 
+/// The one item saying an account has posted findings (`sk` = `FINDINGS_FLAG_SK`): listings of
+/// an account without any skip reading findings.
+pub fn findings_flag_pk(account: &str) -> String {
+    format!("{account}#findings")
+}
+
+pub const FINDINGS_FLAG_SK: &str = "any";
+
 /// The one partition of stale-cluster markers, written only when a cluster turns stale or
 /// recovers.
 pub const STALE_MARKERS_PK: &str = "stale-clusters";
@@ -158,6 +166,7 @@ pub fn documented_layout() -> Vec<(String, String)> {
         (findings_pk("{account}", "{digest}"), findings_chunk_sk("{scanner}", "{generation}", 0).replace("000", "{n}")),
         (vulnerability_pk("{account}", "{vulnerability_id}"), "{digest}".to_owned()),
         (severity_pk("{account}", "{severity}"), "{digest}".to_owned()),
+        (findings_flag_pk("{account}"), FINDINGS_FLAG_SK.to_owned()),
         (STALE_MARKERS_PK.to_owned(), typed(stale_marker_sk("{account}", t, "{cluster}"))),
     ]
 }

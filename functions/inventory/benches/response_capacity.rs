@@ -50,6 +50,8 @@ fn item(n: usize, rng: &mut fastrand::Rng) -> InventoryItem {
             containers: 1 + (n % 7) as u32,
         }],
         workload_count: None,
+        vulnerabilities: None,
+        findings_updated_at: None,
     }
 }
 

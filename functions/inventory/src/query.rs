@@ -2,8 +2,9 @@
 
 use crate::clock::format_time;
 use crate::clock::Clock;
+use crate::findings::{Severity, SeverityCounts};
 use crate::image::Digest;
-use crate::limits::MAX_UNPAGED_ITEMS;
+use crate::limits::{MAX_UNPAGED_ITEMS, MAX_VULNERABILITY_ID_BYTES};
 use crate::model::{
     ContextRecord, ImageContent, ImageRecord, InventoryType, WorkloadContainers, KIND_CONTEXT, KIND_IMAGE,
 };
@@ -16,7 +17,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::limits::{DEFAULT_LIMIT, MAX_LIMIT};
@@ -109,6 +110,10 @@ pub struct InventoryQuery {
     pub context: Option<ContextFilter>,
     pub image_digest: Option<Digest>,
     pub workload: WorkloadFilter,
+    /// Images carrying this vulnerability.
+    pub vulnerability_id: Option<String>,
+    /// Images with findings at this severity or above.
+    pub min_severity: Option<Severity>,
     pub limit: usize,
     /// Neither `limit` nor `next` was given: every item is answered (`anchorectl inventory list`
     /// never pages), up to `MAX_UNPAGED_ITEMS`; past that the list comes back with `next` set.
@@ -123,6 +128,8 @@ impl Default for InventoryQuery {
             context: None,
             image_digest: None,
             workload: WorkloadFilter::default(),
+            vulnerability_id: None,
+            min_severity: None,
             limit: MAX_UNPAGED_ITEMS,
             unpaged: true,
             cursor: None,
@@ -167,6 +174,25 @@ impl InventoryQuery {
                 None => ContextFilter::Exact(raw),
             }),
         };
+        let vulnerability_id = present("vulnerability_id")
+            .map(|raw| {
+                if raw.len() > MAX_VULNERABILITY_ID_BYTES || raw.contains('#') || raw.chars().any(char::is_control) {
+                    return Err(invalid(
+                        "vulnerability_id",
+                        format!("must be at most {MAX_VULNERABILITY_ID_BYTES} bytes without '#' or control characters"),
+                    ));
+                }
+                Ok(raw)
+            })
+            .transpose()?;
+        let min_severity = present("min_severity")
+            .map(|raw| {
+                Severity::parse(&raw).ok_or_else(|| {
+                    let names: Vec<&str> = Severity::ALL.iter().map(|severity| severity.as_str()).collect();
+                    invalid("min_severity", format!("must be one of {}", names.join(", ")))
+                })
+            })
+            .transpose()?;
         let unpaged = present("limit").is_none() && present("next").is_none();
         let limit = match present("limit") {
             None if unpaged => MAX_UNPAGED_ITEMS,
@@ -176,7 +202,17 @@ impl InventoryQuery {
                 _ => return Err(invalid("limit", format!("must be a whole number from 1 to {MAX_LIMIT}"))),
             },
         };
-        let mut query = Self { inventory_type, context, image_digest, workload, limit, unpaged, cursor: None };
+        let mut query = Self {
+            inventory_type,
+            context,
+            image_digest,
+            workload,
+            vulnerability_id,
+            min_severity,
+            limit,
+            unpaged,
+            cursor: None,
+        };
         if let Some(raw) = present("next") {
             let cursor = URL_SAFE_NO_PAD
                 .decode(raw.as_bytes())
@@ -230,6 +266,11 @@ pub struct InventoryItem {
     /// How many workloads run it, when more than `workloads` lists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload_count: Option<u32>,
+    /// The image's distinct vulnerabilities by severity, when a scanner posted findings of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vulnerabilities: Option<SeverityCounts>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub findings_updated_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -255,11 +296,70 @@ impl InventoryReader {
     /// Contexts in name order (from the `contexts` index), each context's partition read in
     /// sort-key order; a few contexts are read ahead at once.
     pub async fn list(&self, account: &str, query: &InventoryQuery) -> Result<InventoryList, StoreError> {
-        if let Some(digest) = &query.image_digest {
-            return self.list_by_digest(account, query, digest).await;
+        let severe = match query.min_severity {
+            Some(min) => Some(self.digests_at_least(account, min).await?),
+            None => None,
+        };
+        let mut list = match (&query.vulnerability_id, &query.image_digest) {
+            (Some(id), digest) => {
+                let mut digests: Vec<String> = self
+                    .store
+                    .vulnerable_images(account, id)
+                    .await?
+                    .into_iter()
+                    .map(|entry| entry.image_digest)
+                    .collect();
+                digests.retain(|found| digest.as_ref().is_none_or(|digest| digest.as_str() == found));
+                self.list_by_digests(account, query, &digests, severe.as_ref()).await?
+            }
+            (None, Some(digest)) => {
+                self.list_by_digests(account, query, &[digest.to_string()], severe.as_ref()).await?
+            }
+            (None, None) => self.list_all(account, query, severe.as_ref()).await?,
+        };
+        self.attach_findings(account, &mut list.items).await?;
+        Ok(list)
+    }
+
+    /// The digests of images whose highest severity is `min` or above (the severity index).
+    async fn digests_at_least(&self, account: &str, min: Severity) -> Result<HashSet<String>, StoreError> {
+        let levels = Severity::ALL.into_iter().filter(|severity| *severity >= min);
+        let reads = levels.map(|severity| self.store.digests_at_severity(account, severity));
+        Ok(futures::future::try_join_all(reads).await?.into_iter().flatten().collect())
+    }
+
+    /// Each item's vulnerability counts: one batched read of the findings records of the page's
+    /// digests, skipped when the account has no findings at all.
+    async fn attach_findings(&self, account: &str, items: &mut [InventoryItem]) -> Result<(), StoreError> {
+        let digests: BTreeSet<&str> =
+            items.iter().map(|item| item.image_digest.as_str()).filter(|digest| !digest.is_empty()).collect();
+        if digests.is_empty() || !self.store.any_findings(account).await? {
+            return Ok(());
         }
+        let digests: Vec<String> = digests.into_iter().map(str::to_owned).collect();
+        let records = self.store.findings_records(account, &digests).await?;
+        let found: HashMap<&str, _> = records
+            .iter()
+            .filter(|record| !record.scanners.is_empty())
+            .map(|record| (record.image_digest.as_str(), record))
+            .collect();
+        for item in items {
+            if let Some(record) = found.get(item.image_digest.as_str()) {
+                item.vulnerabilities = Some(record.counts);
+                item.findings_updated_at = record.updated_at.map(format_time);
+            }
+        }
+        Ok(())
+    }
+
+    async fn list_all(
+        &self,
+        account: &str,
+        query: &InventoryQuery,
+        severe: Option<&HashSet<String>>,
+    ) -> Result<InventoryList, StoreError> {
         let wanted = query.limit + 1;
-        let mut page_of = PageBuilder::new(query, self.clock.now(), self.settings.ttl_delta());
+        let mut page_of = PageBuilder::new(query, self.clock.now(), self.settings.ttl_delta(), severe);
         let admission = page_of.admission;
         let (types, mut start_after) = query.remaining_types();
         for inventory_type in types {
@@ -334,19 +434,22 @@ impl InventoryReader {
         }
     }
 
-    /// `image_digest=`: the `digests` index names the image records that carry the digest, so
-    /// the work is proportional to the contexts that run it, not to the inventory.
-    async fn list_by_digest(
+    /// `image_digest=` and `vulnerability_id=`: the `digests` index names the image records that
+    /// carry the digests, so the work is proportional to the contexts that run them, not to the
+    /// inventory.
+    async fn list_by_digests(
         &self,
         account: &str,
         query: &InventoryQuery,
-        digest: &Digest,
+        digests: &[String],
+        severe: Option<&HashSet<String>>,
     ) -> Result<InventoryList, StoreError> {
         let prefix = query.sort_key_prefix();
-        let mut page_of = PageBuilder::new(query, self.clock.now(), self.settings.ttl_delta());
+        let mut page_of = PageBuilder::new(query, self.clock.now(), self.settings.ttl_delta(), severe);
         let (types, mut start_after) = query.remaining_types();
         for inventory_type in types {
-            let mut keys = self.store.digest_keys(account, inventory_type, digest.as_str()).await?;
+            let reads = digests.iter().map(|digest| self.store.digest_keys(account, inventory_type, digest));
+            let mut keys: Vec<(String, String)> = futures::future::try_join_all(reads).await?.concat();
             keys.retain(|(_, sk)| sk.starts_with(&prefix) && start_after.as_ref().is_none_or(|after| sk > after));
             let mut records: Vec<ImageRecord> =
                 self.store.batch_get(&keys).await?.into_iter().map(decode_item).collect::<Result<_, _>>()?;
@@ -371,19 +474,21 @@ impl InventoryReader {
     }
 }
 
-/// Which image records a read answers: still inventory at the time of the read, and run by a
-/// workload the query asks for.
+/// Which image records a read answers: still inventory at the time of the read, run by a
+/// workload the query asks for, and carrying findings as severe as it asks.
 #[derive(Clone, Copy)]
 struct Admission<'q> {
     now: DateTime<Utc>,
     ttl: Option<chrono::TimeDelta>,
     workload: &'q WorkloadFilter,
+    severe: Option<&'q HashSet<String>>,
 }
 
 impl Admission<'_> {
     fn admits(&self, record: &ImageRecord, last_report: Option<DateTime<Utc>>) -> bool {
         is_live(effective_last_seen(&record.tracking, last_report), self.now, self.ttl)
             && self.workload.admits(&record.content)
+            && self.severe.is_none_or(|digests| digests.contains(&record.content.image_digest))
     }
 }
 
@@ -397,8 +502,13 @@ struct PageBuilder<'q> {
 }
 
 impl<'q> PageBuilder<'q> {
-    fn new(query: &'q InventoryQuery, now: DateTime<Utc>, ttl: Option<chrono::TimeDelta>) -> Self {
-        let admission = Admission { now, ttl, workload: &query.workload };
+    fn new(
+        query: &'q InventoryQuery,
+        now: DateTime<Utc>,
+        ttl: Option<chrono::TimeDelta>,
+        severe: Option<&'q HashSet<String>>,
+    ) -> Self {
+        let admission = Admission { now, ttl, workload: &query.workload, severe };
         Self { items: Vec::new(), last_returned: None, limit: query.limit, admission }
     }
 
@@ -434,6 +544,8 @@ impl<'q> PageBuilder<'q> {
             last_updated: format_time(record.tracking.updated_at),
             workloads: record.content.workloads,
             workload_count: record.content.workload_count,
+            vulnerabilities: None,
+            findings_updated_at: None,
         });
         None
     }
@@ -465,6 +577,11 @@ mod tests {
         assert_eq!(parse(&[("next", "garbage")]).unwrap_err().parameter, "next");
         assert_eq!(parse(&[("context", "a#b")]).unwrap_err().parameter, "context");
         assert_eq!(parse(&[("workload_kind", "ReplicaSet")]).unwrap_err().parameter, "workload_kind");
+        assert_eq!(parse(&[("min_severity", "High")]).unwrap_err().parameter, "min_severity");
+        assert_eq!(parse(&[("vulnerability_id", "CVE#1")]).unwrap_err().parameter, "vulnerability_id");
+        let long_id = "C".repeat(MAX_VULNERABILITY_ID_BYTES + 1);
+        assert_eq!(parse(&[("vulnerability_id", &long_id)]).unwrap_err().parameter, "vulnerability_id");
+        assert_eq!(parse(&[("min_severity", "high")]).unwrap().min_severity, Some(Severity::High));
         let filter = parse(&[("workload_kind", "daemonset"), ("workload", "kube-*")]).unwrap().workload;
         assert_eq!(filter.kind, Some(WorkloadKind::DaemonSet));
         assert_eq!(filter.name, Some(ContextFilter::Prefix("kube-".into())));

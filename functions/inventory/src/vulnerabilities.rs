@@ -13,8 +13,8 @@ use crate::findings::{
 use crate::image::Digest;
 use crate::lease::{FindingsLease, LeaseError};
 use crate::store::{
-    backoff, findings_chunk_write, severity_entry_delete, severity_entry_write, vulnerable_image_delete,
-    vulnerable_image_write, BatchWrite, FindingsChunk, Store, StoreError,
+    backoff, findings_chunk_write, findings_flag_write, severity_entry_delete, severity_entry_write,
+    vulnerable_image_delete, vulnerable_image_write, BatchWrite, FindingsChunk, Store, StoreError,
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -209,6 +209,7 @@ impl Vulnerabilities {
             writes.extend(
                 change.severity_leaves.iter().map(|severity| severity_entry_delete(account, *severity, digest)),
             );
+            writes.push(findings_flag_write(account));
             lease.write(writes).await?;
         }
         let mut next = record.clone();

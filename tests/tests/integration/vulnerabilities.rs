@@ -166,3 +166,55 @@ async fn documents_that_cannot_be_read_are_refused_and_store_nothing() {
     assert!(harness.stored_items().await.is_empty());
     assert_eq!(image(&harness, DIGEST).await.status, StatusCode::NOT_FOUND);
 }
+
+fn digests_listed(items: &[Value]) -> Vec<(String, String)> {
+    items
+        .iter()
+        .map(|item| (item["context"].as_str().unwrap().to_owned(), item["image_digest"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_inventory_shows_each_images_vulnerabilities_and_filters_by_them() {
+    use integration_tests::{day, digest, k8s_report};
+    let harness = Harness::new(120, false).await;
+    let containers = [("default", "shop/web:1", 1), ("default", "shop/db:1", 2), ("batch", "shop/web:1", 1)];
+    assert_eq!(harness.post_k8s(&k8s_report("prod", day(0), &containers)).await.status, StatusCode::CREATED);
+    assert_eq!(post(&harness, &digest(1), &fixture("grype.json")).await.status, StatusCode::CREATED);
+
+    let items = harness.list("admin", &[]).await;
+    let web = items.iter().find(|item| item["image_digest"] == digest(1).as_str()).unwrap();
+    assert_eq!(
+        web["vulnerabilities"],
+        json!({"critical": 1, "high": 0, "medium": 0, "low": 1, "negligible": 0, "unknown": 0})
+    );
+    assert!(web["findings_updated_at"].is_string());
+    let db = items.iter().find(|item| item["image_digest"] == digest(2).as_str()).unwrap();
+    assert!(db.get("vulnerabilities").is_none() && db.get("findings_updated_at").is_none(), "{db}");
+
+    let web_in_both = vec![("prod/batch".to_owned(), digest(1)), ("prod/default".to_owned(), digest(1))];
+    harness.requests.reset();
+    let by_id = harness.list("admin", &[("vulnerability_id", "CVE-1999-0002"), ("inventory_type", "kubernetes")]).await;
+    assert_eq!(digests_listed(&by_id), web_in_both);
+    // The vulnerability's partition, the digest's 16 index shards; whether the account has
+    // findings; the image and context records, the findings record.
+    let reads = ["Query", "GetItem", "BatchGetItem"].map(|operation| harness.requests.get(operation));
+    assert_eq!(reads, [1 + 16, 1, 3]);
+    assert_eq!(digests_listed(&harness.list("admin", &[("min_severity", "critical")]).await), web_in_both);
+    assert!(harness.list("admin", &[("vulnerability_id", "CVE-2000-0000")]).await.is_empty());
+    let paged =
+        harness.call("get-inventories.json", None, Some("admin"), &[("min_severity", "high"), ("limit", "1")]).await;
+    assert_eq!(digests_listed(paged.body["items"].as_array().unwrap()), web_in_both[..1]);
+    assert!(paged.body["next"].is_string());
+
+    let mut only_low: Value = serde_json::from_str(&fixture("grype.json")).unwrap();
+    only_low["matches"].as_array_mut().unwrap().remove(1);
+    post(&harness, &digest(1), &only_low.to_string()).await;
+    assert!(harness.list("admin", &[("min_severity", "high")]).await.is_empty());
+    assert_eq!(harness.list("admin", &[("min_severity", "low")]).await.len(), 2);
+    let refused = harness.call("get-inventories.json", None, Some("admin"), &[("min_severity", "severe")]).await;
+    assert_eq!(
+        (refused.status, refused.body["detail"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("min_severity"))
+    );
+}

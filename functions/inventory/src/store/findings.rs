@@ -5,7 +5,8 @@
 use super::{decode, encode, key, sdk_error, string, BatchWrite, Item, Store, StoreError};
 use crate::findings::{ImageFindingsRecord, Severity, VulnerableImage};
 use crate::keys::{
-    findings_chunk_sk, findings_pk, severity_pk, vulnerability_pk, FINDINGS_CHUNK_PREFIX, FINDINGS_RECORD_SK,
+    findings_chunk_sk, findings_flag_pk, findings_pk, severity_pk, vulnerability_pk, FINDINGS_CHUNK_PREFIX,
+    FINDINGS_FLAG_SK, FINDINGS_RECORD_SK,
 };
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -65,6 +66,13 @@ pub fn findings_chunk_write(
     let mut item = key(&findings_pk(account, digest), &findings_chunk_sk(scanner, generation, index));
     item.insert("kind".to_owned(), string("findings_chunk"));
     item.insert(CHUNK_ATTRIBUTE.to_owned(), AttributeValue::B(Blob::new(compressed)));
+    BatchWrite::Put(item)
+}
+
+/// The write of the item saying the account has findings.
+pub fn findings_flag_write(account: &str) -> BatchWrite {
+    let mut item = key(&findings_flag_pk(account), FINDINGS_FLAG_SK);
+    item.insert("kind".to_owned(), string("findings_flag"));
     BatchWrite::Put(item)
 }
 
@@ -131,6 +139,20 @@ impl Store {
         vulnerability_id: &str,
     ) -> Result<Vec<VulnerableImage>, StoreError> {
         self.query_partition(&vulnerability_pk(account, vulnerability_id)).await?.into_iter().map(decode).collect()
+    }
+
+    /// Whether the account ever posted findings: one key read.
+    pub async fn any_findings(&self, account: &str) -> Result<bool, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(&findings_flag_pk(account), FINDINGS_FLAG_SK)))
+            .projection_expression("pk")
+            .send()
+            .await
+            .map_err(sdk_error("GetItem"))?;
+        Ok(output.item.is_some())
     }
 
     /// The digests of the images whose highest severity is `severity`.
