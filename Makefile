@@ -50,7 +50,8 @@ check-infra: $(INFRA_TOOLS)
 	$(MAKE) sam-build
 
 ## The deployable build: `cargo lambda build --release --arm64 --bin <function>` per function,
-## all sharing the workspace target/ directory (CARGO_TARGET_DIR overrides it).
+## all sharing the workspace target/ directory (CARGO_TARGET_DIR overrides it); `version` is
+## built from its own crate directory, so only its own dependencies choose its features.
 sam-build: $(INFRA_TOOLS)
 	rustup target add aarch64-unknown-linux-gnu
 	$(SAM) build -t $(TEMPLATE) --beta-features --no-cached

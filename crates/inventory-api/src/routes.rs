@@ -40,6 +40,8 @@ pub enum Endpoint {
     ImageScheduled,
     PostImageVulnerabilities,
     ImageVulnerabilities,
+    VulnerabilityExposure,
+    ClusterExposure,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +125,8 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/v2/images/{image_digest}/scheduled", "subscriptions", ImageScheduled, Some(Read)),
     route("POST", "/v2/images/{image_digest}/vulnerabilities", "ingest", PostImageVulnerabilities, Some(PostFindings)),
     route("GET", "/v2/images/{image_digest}/vulnerabilities", "query", ImageVulnerabilities, Some(Read)),
+    route("GET", "/v2/vulnerabilities/{vulnerability_id}", "query", VulnerabilityExposure, Some(Read)),
+    route("GET", "/v2/exposure", "query", ClusterExposure, Some(Read)),
 ];
 
 /// The function that answers requests no route matches (API Gateway's `$default` route), with

@@ -14,6 +14,7 @@
 //! | listings, clusters, details, `/ui` | `query` | `query`, `coverage`, `query::details` | `store::{contexts, items}` |
 //! | deletes | `delete` | `delete::deleter` | `store::{items, batch}`, `lease` |
 //! | subscriptions | `subscriptions` | `subscriptions` | `store::{subscriptions, markers}` |
+//! | image vulnerabilities | `ingest`, `query` | `findings` (parse, merge), `vulnerabilities` | `store::findings`, `lease` |
 //! | table stream | `notifier` | `notifier::notify` | `store::markers`, `bus` |
 //! | coverage schedule | `coverage-check` | `coverage_check::staleness` | `store::{contexts, markers}`, `bus` |
 //! | collector, ECS task events | `collector`, `ecs-events` | `ecs_events`, through `Ingestor` | as reports |

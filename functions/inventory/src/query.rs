@@ -321,6 +321,17 @@ impl InventoryReader {
         Ok(list)
     }
 
+    /// Every live entry of the images with these digests, wherever they run (no join).
+    pub async fn running(&self, account: &str, digests: &[String]) -> Result<Vec<InventoryItem>, StoreError> {
+        Ok(self.list_by_digests(account, &InventoryQuery::default(), digests, None).await?.items)
+    }
+
+    /// Every live entry of the images with findings at `min` or above (the severity index).
+    pub async fn running_at_least(&self, account: &str, min: Severity) -> Result<Vec<InventoryItem>, StoreError> {
+        let severe = self.digests_at_least(account, min).await?;
+        Ok(self.list_all(account, &InventoryQuery::default(), Some(&severe)).await?.items)
+    }
+
     /// The digests of images whose highest severity is `min` or above (the severity index).
     async fn digests_at_least(&self, account: &str, min: Severity) -> Result<HashSet<String>, StoreError> {
         let levels = Severity::ALL.into_iter().filter(|severity| *severity >= min);

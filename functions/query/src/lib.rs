@@ -3,10 +3,13 @@
 
 mod console;
 pub mod details;
+pub mod exposure;
 
 use details::{check_id, DetailReader, Listing, Page};
+use exposure::{check_vulnerability_id, Exposure, ExposurePage};
 use inventory::auth::Caller;
 use inventory::coverage::{attach_agents, list_clusters};
+use inventory::findings::Severity;
 use inventory::http::{json_response, negotiated_json, not_found, ApiError, ApiFunction};
 use inventory::integrations::IntegrationRegistry;
 use inventory::routes::{Endpoint, Matched};
@@ -21,6 +24,7 @@ pub struct QueryApp {
     details: DetailReader,
     integrations: IntegrationRegistry,
     vulnerabilities: Vulnerabilities,
+    exposure: Exposure,
     store: Store,
     settings: Settings,
     clock: Arc<dyn Clock>,
@@ -32,6 +36,10 @@ impl QueryApp {
             details: DetailReader::new(store.clone(), settings.clone(), Arc::clone(&clock)),
             integrations: IntegrationRegistry::new(store.clone(), Arc::clone(&clock)),
             vulnerabilities: Vulnerabilities::new(store.clone(), Arc::clone(&clock)),
+            exposure: Exposure::new(
+                store.clone(),
+                InventoryReader::new(store.clone(), settings.clone(), Arc::clone(&clock)),
+            ),
             reader: InventoryReader::new(store.clone(), settings.clone(), Arc::clone(&clock)),
             store,
             settings,
@@ -116,6 +124,29 @@ impl ApiFunction for QueryApp {
                     Err(VulnerabilityError::Digest(message)) => Err(ApiError::bad_request("image_digest", message)),
                     Err(error) => Err(failed(error, account, "image vulnerabilities")),
                 }
+            }
+            Endpoint::VulnerabilityExposure => {
+                let id = matched.param("vulnerability_id").unwrap_or_default();
+                check_vulnerability_id(id)?;
+                let params = request.query_string_parameters();
+                let page = ExposurePage::from_params(|name| params.first(name).map(str::to_owned))?;
+                match self.exposure.vulnerability(account, id, &page).await {
+                    Ok(Some(found)) => negotiated_json(request, StatusCode::OK, &found),
+                    Ok(None) => Err(ApiError::not_found(format!("no image of this account carries {id}"))),
+                    Err(error) => Err(failed(error, account, "vulnerability exposure")),
+                }
+            }
+            Endpoint::ClusterExposure => {
+                let params = request.query_string_parameters();
+                let raw = params.first("min_severity").unwrap_or("high");
+                let min = Severity::parse(raw).ok_or_else(|| {
+                    let names: Vec<&str> = Severity::ALL.iter().map(|severity| severity.as_str()).collect();
+                    ApiError::bad_request("min_severity", format!("must be one of {}", names.join(", ")))
+                })?;
+                let clusters =
+                    self.exposure.clusters(account, min).await.map_err(|error| failed(error, account, "exposure"))?;
+                let answer = serde_json::json!({ "min_severity": min, "clusters": clusters });
+                negotiated_json(request, StatusCode::OK, &answer)
             }
             Endpoint::ListIntegrations => match self.integrations.list(account).await {
                 Ok(integrations) => negotiated_json(request, StatusCode::OK, &integrations),

@@ -218,3 +218,70 @@ async fn the_inventory_shows_each_images_vulnerabilities_and_filters_by_them() {
         (StatusCode::BAD_REQUEST, Some("min_severity"))
     );
 }
+
+#[tokio::test]
+async fn a_vulnerabilitys_exposure_names_the_live_contexts_of_each_image_carrying_it() {
+    use integration_tests::{day, digest, k8s_report};
+    let harness = Harness::new(120, false).await;
+    let containers = [("default", "shop/web:1", 1), ("default", "shop/db:1", 2), ("batch", "shop/web:1", 1)];
+    assert_eq!(harness.post_k8s(&k8s_report("prod", day(0), &containers)).await.status, StatusCode::CREATED);
+    post(&harness, &digest(1), &fixture("grype.json")).await;
+    post(&harness, &digest(2), &fixture("trivy.json")).await;
+    post(&harness, &digest(3), &fixture("trivy.json")).await; // runs nowhere
+
+    let exposure = |id: &'static str, query: Vec<(&'static str, String)>| {
+        let harness = &harness;
+        async move {
+            let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let path = format!("/v2/vulnerabilities/{id}");
+            harness.call_path("get-vulnerability.json", Some(&path), None, Some("admin"), &query).await
+        }
+    };
+    harness.requests.reset();
+    let critical = exposure("CVE-1999-0002", vec![]).await;
+    assert_eq!(critical.status, StatusCode::OK, "{}", critical.body);
+    // The vulnerability's partition, then the digest's 16 index shards per inventory type; the
+    // image records and their contexts' records.
+    assert_eq!((harness.requests.get("Query"), harness.requests.get("BatchGetItem")), (1 + 2 * 16, 2));
+    assert_eq!(
+        (critical.body["severity"].as_str(), critical.body["images"].as_array().unwrap().len()),
+        (Some("critical"), 1)
+    );
+    let image = &critical.body["images"][0];
+    assert_eq!(
+        (image["image_digest"].as_str(), image["image_tag"].as_str()),
+        (Some(digest(1).as_str()), Some("docker.io/shop/web:1"))
+    );
+    let contexts: Vec<&str> =
+        image["contexts"].as_array().unwrap().iter().map(|c| c["context"].as_str().unwrap()).collect();
+    assert_eq!(contexts, ["prod/batch", "prod/default"]);
+    assert_eq!(image["packages"], json!([{"name": "package-2", "version": "2.2.2", "type": "deb"}]));
+
+    let openssl = exposure("CVE-2019-1549", vec![]).await;
+    assert_eq!(openssl.body["fixed_in"], json!(["1.1.1d-r0"]));
+    let running: Vec<&str> =
+        openssl.body["images"].as_array().unwrap().iter().map(|i| i["image_digest"].as_str().unwrap()).collect();
+    assert_eq!(running, [digest(2)], "the image that runs nowhere is not exposure");
+
+    post(&harness, &digest(1), &fixture("trivy.json")).await;
+    let first = exposure("CVE-2019-1549", vec![("limit", "1".into())]).await;
+    assert_eq!(first.body["images"][0]["image_digest"], digest(1).as_str());
+    let next = first.body["next"].as_str().unwrap().to_owned();
+    let second = exposure("CVE-2019-1549", vec![("limit", "1".into()), ("next", next)]).await;
+    assert_eq!(second.body["images"][0]["image_digest"], digest(2).as_str());
+    // The last image carrying it runs nowhere: its page lists nothing and ends the pages.
+    let next = second.body["next"].as_str().unwrap().to_owned();
+    let last = exposure("CVE-2019-1549", vec![("limit", "1".into()), ("next", next)]).await;
+    assert_eq!((last.body["images"].clone(), last.body.get("next")), (json!([]), None));
+    assert_eq!(exposure("CVE-2000-0001", vec![]).await.status, StatusCode::NOT_FOUND);
+
+    let dashboard = harness.call("get-exposure.json", None, Some("admin"), &[("min_severity", "critical")]).await;
+    assert_eq!(dashboard.status, StatusCode::OK, "{}", dashboard.body);
+    assert_eq!(
+        dashboard.body,
+        json!({"min_severity": "critical", "clusters": [{"inventory_type": "kubernetes", "cluster": "prod", "images": 2, "workloads": 3,
+               "by_severity": {"critical": 2, "high": 0, "medium": 0, "low": 0, "negligible": 0, "unknown": 0}}]})
+    );
+    let refused = harness.call("get-exposure.json", None, Some("admin"), &[("min_severity", "urgent")]).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+}
