@@ -436,6 +436,9 @@ impl Harness {
         response_of(self.functions.dispatch(request).await)
     }
 
+    /// The API URL the harness's notifier puts in scheduled events.
+    pub const NOTIFIER_API_URL: &str = "https://api.example.com/";
+
     /// A bus and queue of this test's own, and the notifier putting to that bus.
     pub async fn notifications(&self) -> Notifications {
         let config = local_stack::moto_sdk_config(moto().endpoint()).await;
@@ -448,7 +451,8 @@ impl Harness {
         let guarded = aws_sdk_eventbridge::Client::from_conf(
             events.config().to_builder().interceptor(template::PolicyGuard::new("notifier")).build(),
         );
-        let app = notifier::NotifierApp::new(self.store_for("notifier"), guarded, &bus, self.clock.clone());
+        let app = notifier::NotifierApp::new(self.store_for("notifier"), guarded, &bus, self.clock.clone())
+            .with_api_url(Some(Self::NOTIFIER_API_URL.to_owned()));
         let stream_arn = local_stack::stream::stream_arn(&self.dynamodb, &self.table).await.expect("stream");
         let reader = local_stack::stream::StreamReader::new(aws_sdk_dynamodbstreams::Client::new(&config), stream_arn);
         Notifications { app, reader, sqs, queue_url, events, bus }

@@ -149,6 +149,18 @@ fn canonical_registry(registry: &str) -> &str {
 /// Prefix of the encoded key of an image known only by its tag.
 pub const TAG_KEY_PREFIX: &str = "tag:";
 
+/// A reference a scanner pulls exactly: the normalised tag's repository pinned to the digest
+/// (`registry/repository@sha256:…`).
+pub fn pinned_reference(normalized_tag: &str, digest: &str) -> String {
+    let name = normalized_tag.split_once('@').map_or(normalized_tag, |(name, _)| name);
+    // A tag follows the last `:` after the last `/` (a registry's port comes before a `/`).
+    let repository = match name.rsplit_once(':') {
+        Some((repository, tag)) if !tag.contains('/') => repository,
+        _ => name,
+    };
+    format!("{repository}@{digest}")
+}
+
 /// The identity of an image within a context: its digest, or its tag while no digest is known.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ImageKey {
@@ -181,6 +193,15 @@ mod tests {
 
     fn tag(raw: &str) -> String {
         normalize_reference(raw).unwrap().tag
+    }
+
+    #[test]
+    fn a_pinned_reference_keeps_registry_and_port_and_drops_the_tag() {
+        let pinned = |tag: &str| pinned_reference(tag, DIGEST);
+        assert_eq!(pinned("docker.io/library/nginx:1.25"), format!("docker.io/library/nginx@{DIGEST}"));
+        assert_eq!(pinned("registry.local:5000/team/app:v1"), format!("registry.local:5000/team/app@{DIGEST}"));
+        assert_eq!(pinned("registry.local:5000/team/app"), format!("registry.local:5000/team/app@{DIGEST}"));
+        assert_eq!(pinned(&format!("docker.io/library/nginx@{DIGEST}")), format!("docker.io/library/nginx@{DIGEST}"));
     }
 
     #[test]

@@ -32,7 +32,7 @@ async fn main() -> Result<(), Error> {
     let store = Store::new(dynamodb.clone(), settings.table_name.clone());
 
     let api = api(&config, &store, &settings).await?;
-    let check_schedule = start_notifier_and_coverage_check(&config, &dynamodb, &settings).await?;
+    let check_schedule = start_notifier_and_coverage_check(&config, &dynamodb, &settings, port).await?;
     let collector_schedule = start_collector(&config, moto.endpoint(), store, &settings).await?;
 
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
@@ -92,13 +92,15 @@ async fn start_notifier_and_coverage_check(
     config: &SdkConfig,
     dynamodb: &aws_sdk_dynamodb::Client,
     settings: &Settings,
+    port: u16,
 ) -> Result<(String, Duration), Error> {
     let events = aws_sdk_eventbridge::Client::new(config);
     let sqs = aws_sdk_sqs::Client::new(config);
     let queue_url = stream::wire_bus_to_queue(&events, &sqs, stream::LOCAL_BUS, stream::LOCAL_QUEUE).await?;
     let clock = || Arc::new(SystemClock);
     let store = Store::new(dynamodb.clone(), settings.table_name.clone());
-    let notifier = notifier::NotifierApp::new(store.clone(), events.clone(), stream::LOCAL_BUS, clock());
+    let notifier = notifier::NotifierApp::new(store.clone(), events.clone(), stream::LOCAL_BUS, clock())
+        .with_api_url(Some(format!("http://127.0.0.1:{port}")));
     let (check_schedule, check_interval) =
         schedule::scheduled(coverage::SCHEDULE_VARIABLE, coverage::SCHEDULE_PARAMETER)?;
     let check = coverage_check::CoverageCheckApp::new(store, events, settings.clone(), stream::LOCAL_BUS, clock());

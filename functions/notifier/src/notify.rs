@@ -16,6 +16,7 @@ use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use inventory::bus::{Bus, Event as BusEvent, Failure, ADDED_DETAIL_TYPE, REMOVED_DETAIL_TYPE, SCHEDULED_DETAIL_TYPE};
 use inventory::clock::Clock;
+use inventory::image::pinned_reference;
 use inventory::model::InventoryType;
 use inventory::store::{Claim as MarkerClaim, SentOnceMarker as Marker, Store, StoreError};
 use inventory::subscriptions::{Subscription, SubscriptionError, Subscriptions, RUNTIME_INVENTORY};
@@ -49,6 +50,11 @@ pub enum NotifyError {
 /// The field of every event's `detail` that names it stably across sends.
 pub const EVENT_ID_FIELD: &str = "event_id";
 
+/// Where findings of an image are posted.
+fn findings_path(digest: &str) -> String {
+    format!("/v2/images/{digest}/vulnerabilities")
+}
+
 /// The `detail` of each event put on the bus.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScheduledImage {
@@ -60,12 +66,21 @@ pub struct ScheduledImage {
     pub subscription_id: String,
     pub subscription_key: String,
     pub first_seen: String,
+    /// What a scanner pulls: the repository pinned to the digest.
+    pub image_reference: String,
+    /// Where a scan's findings go back (`POST`, role `scanner`): the path, and the full URL when
+    /// the notifier knows the API's (`API_URL`).
+    pub findings_path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub findings_url: Option<String>,
 }
 
 pub struct Notifier {
     subscriptions: Subscriptions,
     store: Store,
     bus: Bus,
+    /// The API's base URL, without a trailing `/`.
+    api_url: Option<String>,
     clock: Arc<dyn Clock>,
 }
 
@@ -118,7 +133,13 @@ impl Notifier {
         clock: Arc<dyn Clock>,
     ) -> Self {
         let subscriptions = Subscriptions::new(store.clone(), Arc::clone(&clock));
-        Self { subscriptions, store, bus: Bus::new(events, bus), clock }
+        Self { subscriptions, store, bus: Bus::new(events, bus), api_url: None, clock }
+    }
+
+    /// Scheduled events carry the full URL to post findings to under this base URL.
+    pub fn with_api_url(mut self, api_url: Option<String>) -> Self {
+        self.api_url = api_url.map(|url| url.trim_end_matches('/').to_owned()).filter(|url| !url.is_empty());
+        self
     }
 
     /// Processes a stream batch in order and stops at the first record that fails: Lambda
@@ -179,6 +200,9 @@ impl Notifier {
                 subscription_id: subscription.subscription_id.clone(),
                 subscription_key: subscription.subscription_key.clone(),
                 first_seen: added.first_seen.clone(),
+                image_reference: pinned_reference(&added.image_tag, &added.image_digest),
+                findings_path: findings_path(&added.image_digest),
+                findings_url: self.api_url.as_ref().map(|api| format!("{api}{}", findings_path(&added.image_digest))),
             };
             let marker =
                 Marker::scheduled(&added.account, &subscription.subscription_id, &added.image_digest, &added.context);

@@ -59,6 +59,10 @@ async fn active_matching_subscriptions_fire_once_per_new_image() {
     assert_eq!(sample["inventory_type"], "ecs");
     assert_eq!(sample["image_tag"], "123456789012.dkr.ecr.eu-west-2.amazonaws.com/worker:2.0");
     assert_eq!(sample["subscription_key"], ECS_ACCOUNT_AND_REGION);
+    // Where a worker pulls the image from and posts its findings to.
+    assert_eq!(sample["image_reference"], format!("123456789012.dkr.ecr.eu-west-2.amazonaws.com/worker@{worker}"));
+    assert_eq!(sample["findings_path"], format!("/v2/images/{worker}/vulnerabilities"));
+    assert_eq!(sample["findings_url"], format!("https://api.example.com/v2/images/{worker}/vulnerabilities"));
 
     // Lambda redelivers the whole batch: nothing fires twice.
     let again = notifications.deliver(event).await;
