@@ -102,6 +102,10 @@ pub enum Format {
     Grype,
     Trivy,
     CycloneDx,
+    /// Amazon Inspector's findings of an ECR image (`inspector2:ListFindings`).
+    Inspector,
+    /// ECR basic scanning (`ecr:DescribeImageScanFindings`).
+    Ecr,
 }
 
 /// A finding of the document that was not kept, and why.
@@ -238,16 +242,42 @@ struct Collected {
     seen: usize,
 }
 
-/// A finding as a format's reader extracted it, before bounds.
-struct RawFinding<'a> {
-    id: Option<&'a str>,
-    severity: Option<&'a str>,
-    package_name: Option<&'a str>,
-    package_version: Option<&'a str>,
-    package_type: Option<&'a str>,
-    fixed_in: Vec<&'a str>,
-    cvss_score: Option<f64>,
-    data_source: Option<&'a str>,
+/// A finding as a source's reader extracted it, before bounds.
+#[derive(Debug, Clone, Default)]
+pub struct RawFinding<'a> {
+    pub id: Option<&'a str>,
+    pub severity: Option<&'a str>,
+    pub package_name: Option<&'a str>,
+    pub package_version: Option<&'a str>,
+    pub package_type: Option<&'a str>,
+    pub fixed_in: Vec<&'a str>,
+    pub cvss_score: Option<f64>,
+    pub data_source: Option<&'a str>,
+}
+
+/// A document of findings read from an API rather than posted (Inspector, ECR): the same bounds,
+/// normalisation and folding of repeats as a posted document. `at` names each finding for the
+/// list of skipped ones.
+pub fn document_of<'a>(
+    format: Format,
+    scanner: &str,
+    findings: impl IntoIterator<Item = (String, RawFinding<'a>)>,
+) -> Result<ScanDocument, FindingsError> {
+    let mut collected = Collected::default();
+    for (at, raw) in findings {
+        collected.add(|| at, raw);
+    }
+    if collected.seen > MAX_FINDINGS_PER_DOCUMENT {
+        return Err(FindingsError::TooMany(collected.seen));
+    }
+    Ok(ScanDocument {
+        format,
+        scanner: scanner_name(scanner),
+        digests: Vec::new(),
+        findings: collected.findings.order,
+        skipped: collected.skipped,
+        skipped_count: collected.skipped_count,
+    })
 }
 
 impl<'a> RawFinding<'a> {

@@ -247,6 +247,11 @@ impl ContextRecord {
         }
     }
 
+    /// The account whose context this is: its partition, `{account}#inv#...`, names it.
+    pub fn account(&self) -> Option<&str> {
+        self.pk.split_once('#').map(|(account, _)| account)
+    }
+
     /// Whether a lease on the context is held at `now`.
     pub fn lease_is_live(&self, now: DateTime<Utc>) -> bool {
         self.lock_until.is_some_and(|until| until >= now.timestamp())

@@ -5,10 +5,7 @@ use aws_config::sts::AssumeRoleProvider;
 use aws_config::{Region, SdkConfig};
 use aws_sdk_ecs::config::SharedCredentialsProvider;
 
-/// Comma-separated regions to collect; empty means the function's own region.
-pub const REGIONS: &str = "COLLECTOR_REGIONS";
-/// Comma-separated IAM role ARNs to assume; empty means the function's own credentials.
-pub const ROLE_ARNS: &str = "COLLECTOR_ROLE_ARNS";
+pub use inventory::settings::{AwsScope, REGIONS, ROLE_ARNS};
 /// How many clusters are collected at once.
 pub const CONCURRENCY: &str = "COLLECTOR_CONCURRENCY";
 /// The Anchore account the inventory is stored under.
@@ -37,56 +34,13 @@ pub struct CollectorConfig {
 
 pub use inventory::settings::ConfigError;
 
-fn list(value: Option<String>) -> Vec<String> {
-    value.unwrap_or_default().split(',').map(str::trim).filter(|item| !item.is_empty()).map(str::to_owned).collect()
-}
-
-fn is_region(value: &str) -> bool {
-    value.len() <= 32
-        && value.contains('-')
-        && value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-}
-
-fn is_role_arn(value: &str) -> bool {
-    let parts: Vec<&str> = value.splitn(6, ':').collect();
-    matches!(parts.as_slice(), ["arn", partition, "iam", "", account, resource]
-        if partition.starts_with("aws")
-            && account.len() == 12
-            && account.chars().all(|c| c.is_ascii_digit())
-            && resource.strip_prefix("role/").is_some_and(|name| !name.is_empty()))
-}
-
 impl CollectorConfig {
     pub fn from_env(own_region: Option<&str>) -> Result<Self, ConfigError> {
         Self::from_lookup(|key| std::env::var(key).ok(), own_region)
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>, own_region: Option<&str>) -> Result<Self, ConfigError> {
-        let mut regions = list(lookup(REGIONS));
-        if regions.is_empty() {
-            regions.extend(own_region.map(str::to_owned));
-        }
-        if regions.is_empty() {
-            return Err(ConfigError {
-                name: REGIONS,
-                expected: "set when the function has no region (AWS_REGION)",
-                value: String::new(),
-            });
-        }
-        if let Some(bad) = regions.iter().find(|region| !is_region(region)) {
-            return Err(ConfigError { name: REGIONS, expected: "comma-separated region names", value: bad.clone() });
-        }
-        regions.dedup();
-
-        let role_arns = list(lookup(ROLE_ARNS));
-        if let Some(bad) = role_arns.iter().find(|arn| !is_role_arn(arn)) {
-            return Err(ConfigError {
-                name: ROLE_ARNS,
-                expected: "comma-separated IAM role ARNs (arn:aws:iam::123456789012:role/name)",
-                value: bad.clone(),
-            });
-        }
-
+        let AwsScope { regions, role_arns } = AwsScope::from_lookup(&lookup, own_region)?;
         let concurrency = match lookup(CONCURRENCY).filter(|value| !value.trim().is_empty()) {
             None => DEFAULT_CONCURRENCY,
             Some(value) => value

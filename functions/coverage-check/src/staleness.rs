@@ -155,9 +155,8 @@ pub fn fleet_coverage(
 ) -> BTreeMap<ClusterKey, ClusterCoverage> {
     let mut by_account: BTreeMap<String, Vec<ContextRecord>> = BTreeMap::new();
     for record in records {
-        // The record's partition, `{account}#inv#...`, names its account.
-        if let Some((account, _)) = record.pk.split_once('#') {
-            by_account.entry(account.to_owned()).or_default().push(record);
+        if let Some(account) = record.account().map(str::to_owned) {
+            by_account.entry(account).or_default().push(record);
         }
     }
     let mut fleet = BTreeMap::new();

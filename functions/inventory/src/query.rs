@@ -326,6 +326,11 @@ impl InventoryReader {
         Ok(self.list_by_digests(account, &InventoryQuery::default(), digests, None).await?.items)
     }
 
+    /// Every live entry of the account's inventory, up to `MAX_UNPAGED_ITEMS` (no join).
+    pub async fn running_at(&self, account: &str) -> Result<Vec<InventoryItem>, StoreError> {
+        Ok(self.list_all(account, &InventoryQuery::default(), None).await?.items)
+    }
+
     /// Every live entry of the images with findings at `min` or above (the severity index).
     pub async fn running_at_least(&self, account: &str, min: Severity) -> Result<Vec<InventoryItem>, StoreError> {
         let severe = self.digests_at_least(account, min).await?;

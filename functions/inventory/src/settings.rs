@@ -31,6 +31,75 @@ pub struct Settings {
 pub const COLLECTOR_ACCOUNT: &str = "COLLECTOR_ACCOUNT";
 
 /// `COLLECTOR_ACCOUNT`, `admin` when unset.
+/// Comma-separated regions the collector and the findings sync read; empty means the function's
+/// own region.
+pub const REGIONS: &str = "COLLECTOR_REGIONS";
+/// Comma-separated IAM role ARNs to assume; empty means the function's own credentials.
+pub const ROLE_ARNS: &str = "COLLECTOR_ROLE_ARNS";
+
+/// Where the collector and the findings sync read AWS: regions, and roles to assume.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsScope {
+    pub regions: Vec<String>,
+    /// Empty: the function's own credentials.
+    pub role_arns: Vec<String>,
+}
+
+fn list(value: Option<String>) -> Vec<String> {
+    value.unwrap_or_default().split(',').map(str::trim).filter(|item| !item.is_empty()).map(str::to_owned).collect()
+}
+
+fn is_region(value: &str) -> bool {
+    value.len() <= 32
+        && value.contains('-')
+        && value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// The account of an IAM role ARN (`arn:aws:iam::123456789012:role/name`), if it is one.
+pub fn role_account(value: &str) -> Option<&str> {
+    let parts: Vec<&str> = value.splitn(6, ':').collect();
+    match parts.as_slice() {
+        ["arn", partition, "iam", "", account, resource]
+            if partition.starts_with("aws")
+                && account.len() == 12
+                && account.chars().all(|c| c.is_ascii_digit())
+                && resource.strip_prefix("role/").is_some_and(|name| !name.is_empty()) =>
+        {
+            Some(account)
+        }
+        _ => None,
+    }
+}
+
+impl AwsScope {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>, own_region: Option<&str>) -> Result<Self, ConfigError> {
+        let mut regions = list(lookup(REGIONS));
+        if regions.is_empty() {
+            regions.extend(own_region.map(str::to_owned));
+        }
+        if regions.is_empty() {
+            return Err(ConfigError {
+                name: REGIONS,
+                expected: "set when the function has no region (AWS_REGION)",
+                value: String::new(),
+            });
+        }
+        if let Some(bad) = regions.iter().find(|region| !is_region(region)) {
+            return Err(ConfigError { name: REGIONS, expected: "comma-separated region names", value: bad.clone() });
+        }
+        regions.dedup();
+        let role_arns = list(lookup(ROLE_ARNS));
+        if let Some(bad) = role_arns.iter().find(|arn| role_account(arn).is_none()) {
+            return Err(ConfigError {
+                name: ROLE_ARNS,
+                expected: "comma-separated IAM role ARNs (arn:aws:iam::123456789012:role/name)",
+                value: bad.clone(),
+            });
+        }
+        Ok(Self { regions, role_arns })
+    }
+}
+
 pub fn collector_account(lookup: impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
     let account = lookup(COLLECTOR_ACCOUNT)
         .map(|value| value.trim().to_owned())

@@ -8,7 +8,7 @@
 use crate::clock::Clock;
 use crate::findings::{
     chunk_findings, findings_hash, merged_index, parse_findings, plan_index, unchunk_findings, Finding, FindingsError,
-    Format, ImageFindingsRecord, MergedFinding, ScannerFindings, SeverityCounts, SkippedFinding,
+    Format, ImageFindingsRecord, MergedFinding, ScanDocument, ScannerFindings, SeverityCounts, SkippedFinding,
 };
 use crate::image::Digest;
 use crate::lease::{FindingsLease, LeaseError};
@@ -142,8 +142,18 @@ impl Vulnerabilities {
 
     /// Stores a scanner's document as that scanner's findings of the image.
     pub async fn post(&self, account: &str, digest: &str, body: &[u8]) -> Result<PostedFindings, VulnerabilityError> {
-        let digest = Digest::parse(digest).map_err(|error| VulnerabilityError::Digest(error.to_string()))?.to_string();
-        let document = parse_findings(body)?;
+        let digest = Digest::parse(digest).map_err(|error| VulnerabilityError::Digest(error.to_string()))?;
+        self.store_document(account, &digest, parse_findings(body)?).await
+    }
+
+    /// Stores a document of findings as its scanner's findings of the image.
+    pub async fn store_document(
+        &self,
+        account: &str,
+        digest: &Digest,
+        document: ScanDocument,
+    ) -> Result<PostedFindings, VulnerabilityError> {
+        let digest = digest.to_string();
         let mismatch = (!document.digests.is_empty() && !document.digests.contains(&digest))
             .then(|| DigestMismatch { document_digests: document.digests.clone() });
         let posted = PostedFindings {

@@ -1,0 +1,106 @@
+//! Findings sync function: Amazon Inspector's (or ECR basic scanning's) findings of the ECR
+//! images that run, read on each `Image Added` event and on its schedule (new CVEs on images that
+//! keep running), across the collector's regions and roles.
+
+pub mod ecr;
+pub mod sources;
+pub mod sync;
+
+use aws_config::retry::RetryConfig;
+use aws_config::sts::AssumeRoleProvider;
+use aws_config::{Region, SdkConfig};
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use chrono::{DateTime, Utc};
+use inventory::bus::ADDED_DETAIL_TYPE;
+use inventory::settings::{role_account, AwsScope};
+use inventory::{Clock, InventoryReader, Settings, Store, SystemClock};
+use lambda_runtime::{Error, LambdaEvent};
+use serde_json::Value;
+use std::sync::Arc;
+use sync::{FindingsSync, RunningImage, SyncSummary, Target};
+
+/// Images synced at once.
+pub const CONCURRENCY: usize = 8;
+const SESSION_NAME: &str = "runtime-inventory-findings-sync";
+/// A run stops starting images this long before its function times out.
+const DEADLINE_MARGIN: chrono::TimeDelta = chrono::TimeDelta::seconds(20);
+
+pub struct FindingsSyncApp {
+    sync: FindingsSync,
+}
+
+/// The Inspector and ECR clients of every configured (role, region).
+pub async fn targets(sdk_config: &SdkConfig, scope: &AwsScope) -> Vec<Target> {
+    let roles: Vec<Option<&String>> =
+        if scope.role_arns.is_empty() { vec![None] } else { scope.role_arns.iter().map(Some).collect() };
+    let mut targets = Vec::new();
+    for role_arn in roles {
+        let provider = match role_arn {
+            Some(arn) => Some(aws_sdk_ecr::config::SharedCredentialsProvider::new(
+                AssumeRoleProvider::builder(arn).session_name(SESSION_NAME).configure(sdk_config).build().await,
+            )),
+            None => None,
+        };
+        for region in &scope.regions {
+            let retry = RetryConfig::adaptive().with_max_attempts(5);
+            let mut inspector = aws_sdk_inspector2::config::Builder::from(sdk_config)
+                .region(Region::new(region.clone()))
+                .retry_config(retry.clone());
+            let mut ecr =
+                aws_sdk_ecr::config::Builder::from(sdk_config).region(Region::new(region.clone())).retry_config(retry);
+            if let Some(provider) = &provider {
+                inspector = inspector.credentials_provider(provider.clone());
+                ecr = ecr.credentials_provider(provider.clone());
+            }
+            targets.push(Target {
+                region: region.clone(),
+                role_account: role_arn.and_then(|arn| role_account(arn)).map(str::to_owned),
+                inspector: aws_sdk_inspector2::Client::from_conf(inspector.build()),
+                ecr: aws_sdk_ecr::Client::from_conf(ecr.build()),
+            });
+        }
+    }
+    targets
+}
+
+impl FindingsSyncApp {
+    pub fn new(store: Store, settings: Settings, targets: Vec<Target>, clock: Arc<dyn Clock>) -> Self {
+        let reader = InventoryReader::new(store.clone(), settings, Arc::clone(&clock));
+        Self { sync: FindingsSync::new(store, reader, targets, CONCURRENCY, clock) }
+    }
+
+    /// Builds the store, the clients and the settings from the environment the template sets.
+    pub async fn from_env() -> Result<Self, Error> {
+        let sdk_config = inventory::sdk_config().await;
+        let (store, settings) = inventory::store_from_env().await?;
+        let own_region = sdk_config.region().map(|region| region.as_ref().to_owned());
+        let scope = AwsScope::from_lookup(|key| std::env::var(key).ok(), own_region.as_deref())?;
+        Ok(Self::new(store, settings, targets(&sdk_config, &scope).await, Arc::new(SystemClock)))
+    }
+
+    /// An `Image Added` event syncs its image; anything else (the schedule) every running one.
+    pub async fn handle(&self, event: LambdaEvent<EventBridgeEvent<Value>>) -> Result<SyncSummary, Error> {
+        let deadline = (event.context.deadline > 0)
+            .then(|| DateTime::<Utc>::from(event.context.deadline()) - DEADLINE_MARGIN);
+        // Boxed: the run's future nested in the runtime's is too deep a type for the compiler.
+        let images = match added_image(&event.payload) {
+            Some(image) => vec![image],
+            None => Box::pin(self.sync.running_images()).await?,
+        };
+        let summary = Box::pin(self.sync.sync(images, deadline)).await;
+        tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "findings sync finished");
+        if !summary.errors.is_empty() && summary.from_inspector + summary.from_ecr + summary.not_scanned == 0 {
+            return Err(format!("no image synced; {} errors, first: {}", summary.errors.len(), summary.errors[0]).into());
+        }
+        Ok(summary)
+    }
+}
+
+/// The image an `Image Added` event names.
+fn added_image(event: &EventBridgeEvent<Value>) -> Option<RunningImage> {
+    if event.detail_type != ADDED_DETAIL_TYPE {
+        return None;
+    }
+    let field = |name: &str| event.detail.get(name)?.as_str().map(str::to_owned);
+    Some(RunningImage { account: field("account")?, digest: field("image_digest")?, image_tag: field("image_tag")? })
+}

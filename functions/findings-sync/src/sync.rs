@@ -1,0 +1,172 @@
+//! One sync: for each running ECR image (one named by an Image Added event, or every one on the
+//! schedule), its findings from Inspector, or from ECR basic scanning where Inspector does not
+//! scan its registry, stored as that source's findings of the image.
+
+use crate::ecr::{ecr_image, EcrImage};
+use crate::sources::{ecr_document, inspector_document, inspector_scans, SourceError};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use inventory::image::Digest;
+use inventory::store::{Store, StoreError};
+use inventory::vulnerabilities::{VulnerabilityError, Vulnerabilities};
+use inventory::{Clock, InventoryReader};
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// The clients for one region with one set of credentials (a role's, or the function's own).
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub region: String,
+    /// The account of the assumed role; `None` for the function's own credentials.
+    pub role_account: Option<String>,
+    pub inspector: aws_sdk_inspector2::Client,
+    pub ecr: aws_sdk_ecr::Client,
+}
+
+/// An image to sync.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RunningImage {
+    pub account: String,
+    pub digest: String,
+    pub image_tag: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Store(#[from] VulnerabilityError),
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct SyncSummary {
+    /// Running images with an ECR reference.
+    pub images: usize,
+    pub from_inspector: usize,
+    pub from_ecr: usize,
+    /// ECR images never scanned: nothing to store.
+    pub not_scanned: usize,
+    /// Images in a region or account the function reads nothing of, with why.
+    pub skipped: Vec<String>,
+    pub errors: Vec<String>,
+    /// The run stopped starting images at its deadline.
+    pub cut_short: bool,
+}
+
+enum Synced {
+    Inspector,
+    Ecr,
+    NotScanned,
+    Skipped(String),
+}
+
+pub struct FindingsSync {
+    store: Store,
+    reader: InventoryReader,
+    vulnerabilities: Vulnerabilities,
+    targets: Vec<Target>,
+    concurrency: usize,
+    clock: Arc<dyn Clock>,
+}
+
+impl FindingsSync {
+    pub fn new(
+        store: Store,
+        reader: InventoryReader,
+        targets: Vec<Target>,
+        concurrency: usize,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let vulnerabilities = Vulnerabilities::new(store.clone(), Arc::clone(&clock));
+        Self { store, reader, vulnerabilities, targets, concurrency, clock }
+    }
+
+    /// The clients for the image's registry: its region, with the role in its account, else the
+    /// function's own credentials.
+    fn target_for(&self, image: &EcrImage) -> Option<&Target> {
+        let in_region = self.targets.iter().filter(|target| target.region == image.region);
+        let mut in_region = in_region.collect::<Vec<_>>();
+        in_region.sort_by_key(|target| target.role_account.as_deref() != Some(image.registry.as_str()));
+        in_region.into_iter().find(|target| {
+            target.role_account.is_none() || target.role_account.as_deref() == Some(image.registry.as_str())
+        })
+    }
+
+    /// Every running image with an ECR reference, of every account.
+    pub async fn running_images(&self) -> Result<Vec<RunningImage>, StoreError> {
+        let accounts: BTreeSet<String> = self
+            .store
+            .all_context_coverage()
+            .await?
+            .iter()
+            .filter_map(|record| record.account().map(str::to_owned))
+            .collect();
+        let mut images = BTreeSet::new();
+        for account in accounts {
+            for item in self.reader.running_at(&account).await? {
+                if !item.image_digest.is_empty() && ecr_image(&item.image_tag).is_some() {
+                    images.insert(RunningImage { account: account.clone(), digest: item.image_digest, image_tag: item.image_tag });
+                }
+            }
+        }
+        // One image per (account, digest): several tags of one digest are one scan.
+        let mut seen = BTreeSet::new();
+        Ok(images.into_iter().filter(|image| seen.insert((image.account.clone(), image.digest.clone()))).collect())
+    }
+
+    /// Syncs `images`, a few at once, starting none after `deadline`.
+    pub async fn sync(&self, images: Vec<RunningImage>, deadline: Option<DateTime<Utc>>) -> SyncSummary {
+        let mut summary = SyncSummary { images: images.len(), ..SyncSummary::default() };
+        let clock = &self.clock;
+        let outcomes = futures::stream::iter(images)
+            .map(|image| async move {
+                if deadline.is_some_and(|deadline| clock.now() >= deadline) {
+                    return (image, None);
+                }
+                let outcome = self.sync_image(&image).await;
+                (image, Some(outcome))
+            })
+            .buffer_unordered(self.concurrency);
+        futures::pin_mut!(outcomes);
+        while let Some((image, outcome)) = outcomes.next().await {
+            match outcome {
+                None => summary.cut_short = true,
+                Some(Ok(Synced::Inspector)) => summary.from_inspector += 1,
+                Some(Ok(Synced::Ecr)) => summary.from_ecr += 1,
+                Some(Ok(Synced::NotScanned)) => summary.not_scanned += 1,
+                Some(Ok(Synced::Skipped(reason))) => summary.skipped.push(format!("{}: {reason}", image.image_tag)),
+                Some(Err(error)) => {
+                    tracing::warn!(image = %image.image_tag, digest = %image.digest, %error, "findings sync of an image failed");
+                    summary.errors.push(format!("{}@{}: {error}", image.image_tag, image.digest));
+                }
+            }
+        }
+        summary.skipped.sort();
+        summary.errors.sort();
+        summary
+    }
+
+    async fn sync_image(&self, image: &RunningImage) -> Result<Synced, SyncError> {
+        let Some(ecr) = ecr_image(&image.image_tag) else { return Ok(Synced::Skipped("not an ECR image".into())) };
+        let Ok(digest) = Digest::parse(&image.digest) else { return Ok(Synced::Skipped("no valid digest".into())) };
+        let Some(target) = self.target_for(&ecr) else {
+            return Ok(Synced::Skipped(format!(
+                "region {} or registry {} is not read (COLLECTOR_REGIONS, COLLECTOR_ROLE_ARNS)",
+                ecr.region, ecr.registry
+            )));
+        };
+        let (document, synced) = if inspector_scans(&target.inspector, &ecr.registry).await? {
+            (inspector_document(&target.inspector, &ecr, digest.as_str()).await?, Synced::Inspector)
+        } else {
+            match ecr_document(&target.ecr, &ecr, digest.as_str()).await? {
+                Some(document) => (document, Synced::Ecr),
+                None => return Ok(Synced::NotScanned),
+            }
+        };
+        self.vulnerabilities.store_document(&image.account, &digest, document).await?;
+        Ok(synced)
+    }
+}
