@@ -80,8 +80,8 @@ impl FindingsSyncApp {
 
     /// An `Image Added` event syncs its image; anything else (the schedule) every running one.
     pub async fn handle(&self, event: LambdaEvent<EventBridgeEvent<Value>>) -> Result<SyncSummary, Error> {
-        let deadline = (event.context.deadline > 0)
-            .then(|| DateTime::<Utc>::from(event.context.deadline()) - DEADLINE_MARGIN);
+        let deadline =
+            (event.context.deadline > 0).then(|| DateTime::<Utc>::from(event.context.deadline()) - DEADLINE_MARGIN);
         // Boxed: the run's future nested in the runtime's is too deep a type for the compiler.
         let images = match added_image(&event.payload) {
             Some(image) => vec![image],
@@ -90,7 +90,9 @@ impl FindingsSyncApp {
         let summary = Box::pin(self.sync.sync(images, deadline)).await;
         tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "findings sync finished");
         if !summary.errors.is_empty() && summary.from_inspector + summary.from_ecr + summary.not_scanned == 0 {
-            return Err(format!("no image synced; {} errors, first: {}", summary.errors.len(), summary.errors[0]).into());
+            return Err(
+                format!("no image synced; {} errors, first: {}", summary.errors.len(), summary.errors[0]).into()
+            );
         }
         Ok(summary)
     }

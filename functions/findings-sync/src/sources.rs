@@ -4,9 +4,7 @@
 use crate::ecr::EcrImage;
 use aws_sdk_ecr::operation::describe_image_scan_findings::DescribeImageScanFindingsError;
 use aws_sdk_ecr::types::{ImageIdentifier, ImageScanFinding};
-use aws_sdk_inspector2::types::{
-    Finding, FilterCriteria, FindingStatus, FindingType, StringComparison, StringFilter,
-};
+use aws_sdk_inspector2::types::{FilterCriteria, Finding, FindingStatus, FindingType, StringComparison, StringFilter};
 use inventory::findings::{document_of, FindingsError, Format, RawFinding, ScanDocument};
 
 /// The scanner names findings from AWS are stored under.
@@ -26,22 +24,24 @@ fn sdk(service: &'static str, operation: &'static str) -> impl FnOnce(String) ->
 }
 
 fn equals(value: &str) -> StringFilter {
-    StringFilter::builder().comparison(StringComparison::Equals).value(value).build().expect("comparison and value are set")
+    StringFilter::builder()
+        .comparison(StringComparison::Equals)
+        .value(value)
+        .build()
+        .expect("comparison and value are set")
 }
 
 /// Whether Inspector scans the registry's ECR images.
 pub async fn inspector_scans(client: &aws_sdk_inspector2::Client, registry: &str) -> Result<bool, SourceError> {
-    let output = client
-        .batch_get_account_status()
-        .account_ids(registry)
-        .send()
-        .await
-        .map_err(|error| sdk("inspector2", "BatchGetAccountStatus")(aws_sdk_inspector2::error::DisplayErrorContext(error).to_string()))?;
+    let output = client.batch_get_account_status().account_ids(registry).send().await.map_err(|error| {
+        sdk("inspector2", "BatchGetAccountStatus")(aws_sdk_inspector2::error::DisplayErrorContext(error).to_string())
+    })?;
     let enabled = output.accounts().iter().any(|account| {
         account.account_id() == registry
-            && account.resource_state().and_then(|state| state.ecr()).is_some_and(|ecr| {
-                *ecr.status() == aws_sdk_inspector2::types::Status::Enabled
-            })
+            && account
+                .resource_state()
+                .and_then(|state| state.ecr())
+                .is_some_and(|ecr| *ecr.status() == aws_sdk_inspector2::types::Status::Enabled)
     });
     Ok(enabled)
 }
@@ -128,7 +128,10 @@ pub async fn ecr_document(
             Err(error)
                 if matches!(
                     error.as_service_error(),
-                    Some(DescribeImageScanFindingsError::ScanNotFoundException(_) | DescribeImageScanFindingsError::ImageNotFoundException(_))
+                    Some(
+                        DescribeImageScanFindingsError::ScanNotFoundException(_)
+                            | DescribeImageScanFindingsError::ImageNotFoundException(_)
+                    )
                 ) =>
             {
                 return Ok(None)
@@ -174,7 +177,9 @@ pub fn ecr_findings(findings: &[ImageScanFinding]) -> Result<ScanDocument, Findi
 mod tests {
     use super::*;
     use aws_sdk_ecr::types::{Attribute, FindingSeverity};
-    use aws_sdk_inspector2::types::{CvssScore, PackageManager, PackageVulnerabilityDetails, Severity, VulnerablePackage};
+    use aws_sdk_inspector2::types::{
+        CvssScore, PackageManager, PackageVulnerabilityDetails, Severity, VulnerablePackage,
+    };
     use inventory::findings::Severity as Normalised;
 
     fn inspector_finding(id: &str, severity: Severity, packages: Vec<VulnerablePackage>) -> Finding {
@@ -182,7 +187,9 @@ mod tests {
             .vulnerability_id(id)
             .source("NVD")
             .set_vulnerable_packages(Some(packages))
-            .cvss(CvssScore::builder().base_score(9.8).scoring_vector("v").version("3.1").source("NVD").build().unwrap())
+            .cvss(
+                CvssScore::builder().base_score(9.8).scoring_vector("v").version("3.1").source("NVD").build().unwrap(),
+            )
             .build()
             .unwrap();
         Finding::builder()
@@ -192,7 +199,13 @@ mod tests {
             .first_observed_at(aws_sdk_inspector2::primitives::DateTime::from_secs(0))
             .last_observed_at(aws_sdk_inspector2::primitives::DateTime::from_secs(0))
             .remediation(aws_sdk_inspector2::types::Remediation::builder().build())
-            .resources(aws_sdk_inspector2::types::Resource::builder().id("r").r#type(aws_sdk_inspector2::types::ResourceType::AwsEcrContainerImage).build().unwrap())
+            .resources(
+                aws_sdk_inspector2::types::Resource::builder()
+                    .id("r")
+                    .r#type(aws_sdk_inspector2::types::ResourceType::AwsEcrContainerImage)
+                    .build()
+                    .unwrap(),
+            )
             .severity(severity)
             .status(FindingStatus::Active)
             .r#type(FindingType::PackageVulnerability)
@@ -214,7 +227,11 @@ mod tests {
     #[test]
     fn inspector_findings_become_one_finding_per_vulnerable_package() {
         let findings = [
-            inspector_finding("CVE-2024-1", Severity::Critical, vec![package("openssl", Some("1.1")), package("libssl", Some("NotAvailable"))]),
+            inspector_finding(
+                "CVE-2024-1",
+                Severity::Critical,
+                vec![package("openssl", Some("1.1")), package("libssl", Some("NotAvailable"))],
+            ),
             inspector_finding("CVE-2024-2", Severity::Informational, vec![package("zlib", None)]),
             inspector_finding("CVE-2024-3", Severity::Untriaged, vec![]),
         ];
@@ -233,7 +250,10 @@ mod tests {
                 ("CVE-2024-2", "zlib", Normalised::Negligible, vec![]),
             ]
         );
-        assert_eq!((document.findings[0].cvss_score, document.findings[0].package.package_type.as_str()), (Some(9.8), "OS"));
+        assert_eq!(
+            (document.findings[0].cvss_score, document.findings[0].package.package_type.as_str()),
+            (Some(9.8), "OS")
+        );
         assert_eq!(document.skipped_count, 1, "a finding without a package is listed, not kept");
     }
 
@@ -249,7 +269,10 @@ mod tests {
             .build();
         let document = ecr_findings(&[finding]).unwrap();
         let found = &document.findings[0];
-        assert_eq!((found.package.name.as_str(), found.package.version.as_str(), found.severity), ("openssl", "1.1.1c-r0", Normalised::Medium));
+        assert_eq!(
+            (found.package.name.as_str(), found.package.version.as_str(), found.severity),
+            ("openssl", "1.1.1c-r0", Normalised::Medium)
+        );
         assert_eq!((found.cvss_score, document.scanner.as_str()), (Some(5.0), ECR_BASIC));
     }
 }

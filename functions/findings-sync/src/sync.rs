@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use inventory::image::Digest;
 use inventory::store::{Store, StoreError};
-use inventory::vulnerabilities::{VulnerabilityError, Vulnerabilities};
+use inventory::vulnerabilities::{Vulnerabilities, VulnerabilityError};
 use inventory::{Clock, InventoryReader};
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -108,7 +108,11 @@ impl FindingsSync {
         for account in accounts {
             for item in self.reader.running_at(&account).await? {
                 if !item.image_digest.is_empty() && ecr_image(&item.image_tag).is_some() {
-                    images.insert(RunningImage { account: account.clone(), digest: item.image_digest, image_tag: item.image_tag });
+                    images.insert(RunningImage {
+                        account: account.clone(),
+                        digest: item.image_digest,
+                        image_tag: item.image_tag,
+                    });
                 }
             }
         }

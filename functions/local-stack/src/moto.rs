@@ -101,3 +101,23 @@ pub async fn run_ec2_instance(endpoint: &str, access_key: &str, region: &str) ->
         response.split_once("<instanceId>").and_then(|(_, rest)| rest.split_once('<')).map(|(id, _)| id.to_owned());
     instance.ok_or_else(|| io::Error::other(format!("RunInstances failed: {response}")))
 }
+
+/// Sets one of moto's canned results (`/moto-api/static/...`, e.g. `inspector2/findings-results`):
+/// the answers moto gives to APIs it cannot compute, such as scanners' findings.
+pub async fn set_static_result(endpoint: &str, path: &str, json: &str) -> io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = endpoint.trim_start_matches("http://");
+    let request = format!(
+        "POST /moto-api/static/{path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{json}",
+        json.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(address).await?;
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    match response.split(' ').nth(1) {
+        Some("200" | "201") => Ok(()),
+        _ => Err(io::Error::other(format!("moto refused {path}: {response}"))),
+    }
+}

@@ -10,6 +10,7 @@ mod console;
 mod delete_api;
 mod docs;
 mod ecs_events;
+mod findings_sync;
 mod hot_keys;
 mod inventory_api;
 mod large_report;

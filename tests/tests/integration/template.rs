@@ -9,12 +9,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 /// The functions built from this workspace, by binary.
-const BINARIES: [&str; 10] = [
+const BINARIES: [&str; 11] = [
     "authorizer",
     "collector",
     "coverage-check",
     "delete",
     "ecs-events",
+    "findings-sync",
     "ingest",
     "notifier",
     "query",
@@ -46,8 +47,9 @@ fn code_environment() -> BTreeMap<&'static str, BTreeSet<String>> {
         ("coverage-check", with(&[inventory::bus::EVENT_BUS_NAME])),
         ("delete", settings.clone()),
         ("ecs-events", with(&[inventory::settings::COLLECTOR_ACCOUNT])),
+        ("findings-sync", with(&[inventory::settings::REGIONS, inventory::settings::ROLE_ARNS])),
         ("ingest", settings.clone()),
-        ("notifier", with(&[inventory::bus::EVENT_BUS_NAME])),
+        ("notifier", with(&[inventory::bus::EVENT_BUS_NAME, notifier::API_URL])),
         ("query", settings.clone()),
         ("subscriptions", settings.clone()),
         ("version", BTreeSet::new()),

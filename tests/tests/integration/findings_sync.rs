@@ -1,0 +1,139 @@
+//! The findings sync against moto: ECR basic scanning's findings where Inspector does not scan
+//! the registry, Inspector's once it does, each stored as that source's findings of the image.
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use findings_sync::sync::SyncSummary;
+use findings_sync::FindingsSyncApp;
+use integration_tests::{day, digest, k8s_report, moto_config, moto_static_result, Harness};
+use inventory::settings::AwsScope;
+use lambda_http::http::StatusCode;
+use serde_json::{json, Value};
+
+const REGION: &str = local_stack::LOCAL_REGION;
+const REGISTRY: &str = "123456789012";
+
+/// Pushes an image to moto's ECR and scans it; its digest.
+async fn pushed_and_scanned(ecr: &aws_sdk_ecr::Client, repository: &str) -> String {
+    ecr.create_repository().repository_name(repository).send().await.unwrap();
+    let manifest = json!({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 7023,
+                   "digest": digest(77)}, "layers": []});
+    let pushed = ecr
+        .put_image()
+        .repository_name(repository)
+        .image_manifest(manifest.to_string())
+        .image_tag("1")
+        .send()
+        .await
+        .unwrap();
+    let image_digest = pushed.image().unwrap().image_id().unwrap().image_digest().unwrap().to_owned();
+    let image = aws_sdk_ecr::types::ImageIdentifier::builder().image_digest(&image_digest).build();
+    ecr.start_image_scan().repository_name(repository).image_id(image).send().await.unwrap();
+    image_digest
+}
+
+fn event(detail_type: &str, detail: Value) -> lambda_runtime::LambdaEvent<EventBridgeEvent<Value>> {
+    let payload: EventBridgeEvent<Value> = serde_json::from_value(json!({
+        "version": "0", "id": "e", "detail-type": detail_type, "source": "runtime-inventory",
+        "account": REGISTRY, "time": "2026-11-20T10:15:00Z", "region": REGION, "resources": [], "detail": detail
+    }))
+    .unwrap();
+    lambda_runtime::LambdaEvent::new(payload, lambda_runtime::Context::default())
+}
+
+fn inspector_finding(id: &str, severity: &str, package: &str) -> Value {
+    json!({
+        "awsAccountId": REGISTRY, "description": "long text", "findingArn": format!("arn:aws:inspector2:{REGION}:{REGISTRY}:finding/{id}"),
+        "firstObservedAt": 1795169700.0, "lastObservedAt": 1795169700.0,
+        "remediation": {}, "resources": [{"id": "r", "type": "AWS_ECR_CONTAINER_IMAGE"}],
+        "severity": severity, "status": "ACTIVE", "type": "PACKAGE_VULNERABILITY",
+        "packageVulnerabilityDetails": {"vulnerabilityId": id, "source": "NVD",
+            "cvss": [{"baseScore": 9.8, "scoringVector": "v", "source": "NVD", "version": "3.1"}],
+            "vulnerablePackages": [{"name": package, "version": "1.22.1", "fixedInVersion": "1.22.4", "packageManager": "GOBINARY"}]}
+    })
+}
+
+async fn findings_of(harness: &Harness, image_digest: &str) -> Value {
+    let path = format!("/v2/images/{image_digest}/vulnerabilities");
+    let response = harness.call_path("get-image-vulnerabilities.json", Some(&path), None, Some("admin"), &[]).await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+    response.body
+}
+
+#[tokio::test]
+async fn ecr_basic_findings_are_stored_until_inspector_scans_the_registry() {
+    let harness = Harness::new(120, false).await;
+    let config = moto_config().await;
+    let ecr = aws_sdk_ecr::Client::new(&config);
+    let repository = format!("shop/api-{}", harness.table);
+    let api_digest = pushed_and_scanned(&ecr, &repository).await;
+    let api_tag = format!("{REGISTRY}.dkr.ecr.{REGION}.amazonaws.com/{repository}:1");
+    moto_static_result(
+        "ecr/scan-finding-results",
+        &json!({"region": REGION, "results": [{
+            "registryId": REGISTRY, "repositoryName": repository, "imageId": {"imageDigest": api_digest},
+            "imageScanStatus": {"status": "COMPLETE"},
+            "imageScanFindings": {"findings": [{"name": "CVE-2019-1549", "severity": "MEDIUM",
+                "attributes": [{"key": "package_name", "value": "openssl"}, {"key": "package_version", "value": "1.1.1c-r0"}]}]}}]}),
+    )
+    .await;
+    let mut report = k8s_report(
+        "prod",
+        day(0),
+        &[("default", "placeholder", 1), ("default", "docker.io/library/nginx:1", 2), ("default", "placeholder", 3)],
+    );
+    report["containers"][0]["image_tag"] = api_tag.clone().into();
+    report["containers"][0]["image_digest"] = api_digest.clone().into();
+    report["containers"][2]["image_tag"] = format!("{REGISTRY}.dkr.ecr.eu-west-3.amazonaws.com/elsewhere:1").into();
+    assert_eq!(harness.post_k8s(&report).await.status, StatusCode::CREATED);
+
+    let scope = AwsScope { regions: vec![REGION.to_owned()], role_arns: vec![] };
+    let app = FindingsSyncApp::new(
+        harness.store_for("findings-sync"),
+        harness.settings.clone(),
+        findings_sync::targets(&config, &scope).await,
+        harness.clock.clone(),
+    );
+    let summary = app.handle(event("Scheduled Event", json!({}))).await.unwrap();
+    assert_eq!(
+        summary,
+        SyncSummary {
+            images: 2,
+            from_ecr: 1,
+            skipped: vec![format!(
+                "{REGISTRY}.dkr.ecr.eu-west-3.amazonaws.com/elsewhere:1: region eu-west-3 or registry {REGISTRY} is not read (COLLECTOR_REGIONS, COLLECTOR_ROLE_ARNS)"
+            )],
+            ..SyncSummary::default()
+        }
+    );
+    let stored = findings_of(&harness, &api_digest).await;
+    assert_eq!(stored["scanners"][0]["scanner"], "ecr");
+    assert_eq!(stored["findings"][0]["vulnerability_id"], "CVE-2019-1549");
+    assert_eq!(stored["findings"][0]["package"], json!({"name": "openssl", "version": "1.1.1c-r0"}));
+
+    // Inspector now scans the registry: an Image Added event reads its findings.
+    let inspector = aws_sdk_inspector2::Client::new(&config);
+    inspector
+        .enable()
+        .account_ids(REGISTRY)
+        .resource_types(aws_sdk_inspector2::types::ResourceScanType::Ecr)
+        .send()
+        .await
+        .unwrap();
+    moto_static_result(
+        "inspector2/findings-results",
+        &json!({"region": REGION, "account_id": REGISTRY, "results": [[inspector_finding("CVE-2024-24790", "CRITICAL", "stdlib")]]}),
+    )
+    .await;
+    let added =
+        json!({"account": "admin", "image_digest": api_digest, "image_tag": api_tag, "context": "prod/default"});
+    let summary = app.handle(event(inventory::bus::ADDED_DETAIL_TYPE, added)).await.unwrap();
+    assert_eq!((summary.images, summary.from_inspector), (1, 1), "{summary:?}");
+    let stored = findings_of(&harness, &api_digest).await;
+    let scanners: Vec<&str> =
+        stored["scanners"].as_array().unwrap().iter().map(|s| s["scanner"].as_str().unwrap()).collect();
+    assert_eq!(scanners, ["ecr", "inspector"]);
+    assert_eq!(stored["vulnerabilities"]["critical"], 1);
+    assert_eq!(stored["findings"][0]["package"], json!({"name": "stdlib", "version": "1.22.1", "type": "GOBINARY"}));
+    assert_eq!(stored["findings"][0]["fixed_in"], json!(["1.22.4"]));
+}
