@@ -233,7 +233,13 @@ impl Notifications {
     pub fn notifier_with(&self, harness: &Harness, interceptor: impl Intercept + 'static) -> notifier::NotifierApp {
         let events =
             aws_sdk_eventbridge::Client::from_conf(self.events_config("notifier").interceptor(interceptor).build());
-        notifier::NotifierApp::new(harness.store_for("notifier"), events, &self.bus, harness.clock.clone())
+        notifier::NotifierApp::new(
+            harness.store_for("notifier"),
+            harness.settings.clone(),
+            events,
+            &self.bus,
+            harness.clock.clone(),
+        )
     }
 
     /// Another notifier on the same bus whose DynamoDB client also runs `interceptor`.
@@ -244,7 +250,7 @@ impl Notifications {
     ) -> notifier::NotifierApp {
         let store = Store::new(harness.client_with("notifier", interceptor), harness.table.clone());
         let events = aws_sdk_eventbridge::Client::from_conf(self.events_config("notifier").build());
-        notifier::NotifierApp::new(store, events, &self.bus, harness.clock.clone())
+        notifier::NotifierApp::new(store, harness.settings.clone(), events, &self.bus, harness.clock.clone())
     }
 
     /// Hands a batch to `app` as Lambda would.
@@ -456,8 +462,14 @@ impl Harness {
         let guarded = aws_sdk_eventbridge::Client::from_conf(
             events.config().to_builder().interceptor(template::PolicyGuard::new("notifier")).build(),
         );
-        let app = notifier::NotifierApp::new(self.store_for("notifier"), guarded, &bus, self.clock.clone())
-            .with_api_url(Some(Self::NOTIFIER_API_URL.to_owned()));
+        let app = notifier::NotifierApp::new(
+            self.store_for("notifier"),
+            self.settings.clone(),
+            guarded,
+            &bus,
+            self.clock.clone(),
+        )
+        .with_api_url(Some(Self::NOTIFIER_API_URL.to_owned()));
         let stream_arn = local_stack::stream::stream_arn(&self.dynamodb, &self.table).await.expect("stream");
         let reader = local_stack::stream::StreamReader::new(aws_sdk_dynamodbstreams::Client::new(&config), stream_arn);
         Notifications { app, reader, sqs, queue_url, events, bus }

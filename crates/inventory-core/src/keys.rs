@@ -59,6 +59,16 @@ pub fn lifecycle_marker_pk(account: &str, inventory_type: InventoryType, context
     format!("{account}#evt#{inventory_type}#{context}")
 }
 
+/// The partition of a context's "sent once" markers of Vulnerable Image Running events, one per
+/// (digest, vulnerability) (`sk`: `exposure_marker_sk`).
+pub fn exposure_marker_pk(account: &str, inventory_type: InventoryType, context: &str) -> String {
+    format!("{account}#exp#{inventory_type}#{context}")
+}
+
+pub fn exposure_marker_sk(digest: &str, vulnerability_id: &str) -> String {
+    format!("{digest}#{vulnerability_id}")
+}
+
 /// The partition of an account's registered agents (`sk`: the integration's uuid).
 pub fn integrations_pk(account: &str) -> String {
     format!("{account}#integ")
@@ -161,6 +171,7 @@ pub fn documented_layout() -> Vec<(String, String)> {
         (subscription_guard_pk("{account}"), subscription_guard_sk("{type}", "{key}")),
         (scheduled_marker_pk("{account}", "{subscription_id}"), "{image_digest}".to_owned()),
         (typed(lifecycle_marker_pk("{account}", t, "{context}")), "{event_id}".to_owned()),
+        (typed(exposure_marker_pk("{account}", t, "{context}")), exposure_marker_sk("{digest}", "{vulnerability_id}")),
         (integrations_pk("{account}"), "{uuid}".to_owned()),
         (findings_pk("{account}", "{digest}"), FINDINGS_RECORD_SK.to_owned()),
         (findings_pk("{account}", "{digest}"), findings_chunk_sk("{scanner}", "{generation}", 0).replace("000", "{n}")),

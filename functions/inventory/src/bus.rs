@@ -13,6 +13,8 @@ pub const SCHEDULED_DETAIL_TYPE: &str = "Runtime Inventory Image Scheduled";
 pub const ADDED_DETAIL_TYPE: &str = "Runtime Inventory Image Added";
 /// An image left a context, with why (the notifier).
 pub const REMOVED_DETAIL_TYPE: &str = "Runtime Inventory Image Removed";
+/// An image with findings at or above the exposure threshold runs in a context.
+pub const VULNERABLE_DETAIL_TYPE: &str = "Runtime Inventory Vulnerable Image Running";
 /// A cluster stopped reporting (the coverage check).
 pub const STALE_DETAIL_TYPE: &str = "Runtime Inventory Cluster Stale";
 /// A stale cluster reports again (the coverage check).

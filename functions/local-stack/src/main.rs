@@ -99,8 +99,9 @@ async fn start_notifier_and_coverage_check(
     let queue_url = stream::wire_bus_to_queue(&events, &sqs, stream::LOCAL_BUS, stream::LOCAL_QUEUE).await?;
     let clock = || Arc::new(SystemClock);
     let store = Store::new(dynamodb.clone(), settings.table_name.clone());
-    let notifier = notifier::NotifierApp::new(store.clone(), events.clone(), stream::LOCAL_BUS, clock())
-        .with_api_url(Some(format!("http://127.0.0.1:{port}")));
+    let notifier =
+        notifier::NotifierApp::new(store.clone(), settings.clone(), events.clone(), stream::LOCAL_BUS, clock())
+            .with_api_url(Some(format!("http://127.0.0.1:{port}")));
     let (check_schedule, check_interval) =
         schedule::scheduled(coverage::SCHEDULE_VARIABLE, coverage::SCHEDULE_PARAMETER)?;
     let check = coverage_check::CoverageCheckApp::new(store, events, settings.clone(), stream::LOCAL_BUS, clock());

@@ -5,8 +5,10 @@ pub mod notify;
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use inventory::bus::EVENT_BUS_NAME;
+use inventory::findings::Severity;
 use inventory::{Clock, Settings, Store, SystemClock};
 use lambda_runtime::{Error, LambdaEvent};
+use notify::exposure::{DEFAULT_THRESHOLD, EXPOSURE_SEVERITY_THRESHOLD};
 use notify::Notifier;
 use std::sync::Arc;
 
@@ -21,8 +23,19 @@ pub struct NotifierApp {
 }
 
 impl NotifierApp {
-    pub fn new(store: Store, events: aws_sdk_eventbridge::Client, bus: &str, clock: Arc<dyn Clock>) -> Self {
-        Self { notifier: Notifier::new(store, events, bus, clock) }
+    pub fn new(
+        store: Store,
+        settings: Settings,
+        events: aws_sdk_eventbridge::Client,
+        bus: &str,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self { notifier: Notifier::new(store, settings, events, bus, clock) }
+    }
+
+    /// Findings at this severity or above make a running image an exposure.
+    pub fn with_exposure_threshold(self, threshold: Severity) -> Self {
+        Self { notifier: self.notifier.with_exposure_threshold(threshold) }
     }
 
     /// Scheduled events carry the URL to post findings to under `api_url` (`API_URL`).
@@ -35,14 +48,21 @@ impl NotifierApp {
         let settings = Settings::from_env()?;
         let bus = std::env::var(EVENT_BUS_NAME).unwrap_or_else(|_| DEFAULT_EVENT_BUS.to_owned());
         let config = inventory::sdk_config().await;
-        let store = Store::from_sdk_config(&config, settings.table_name);
-        let app = Self::new(store, aws_sdk_eventbridge::Client::new(&config), &bus, Arc::new(SystemClock));
-        Ok(app.with_api_url(std::env::var(API_URL).ok()))
+        let threshold = match std::env::var(EXPOSURE_SEVERITY_THRESHOLD) {
+            Ok(raw) => Severity::parse(raw.trim()).ok_or(format!(
+                "{EXPOSURE_SEVERITY_THRESHOLD} must be critical, high, medium, low, negligible or unknown"
+            ))?,
+            Err(_) => DEFAULT_THRESHOLD,
+        };
+        let store = Store::from_sdk_config(&config, settings.table_name.clone());
+        let app = Self::new(store, settings, aws_sdk_eventbridge::Client::new(&config), &bus, Arc::new(SystemClock));
+        Ok(app.with_api_url(std::env::var(API_URL).ok()).with_exposure_threshold(threshold))
     }
 
     pub async fn handle(&self, event: LambdaEvent<Event>) -> Result<DynamoDbEventResponse, Error> {
         let records = event.payload.records.len();
-        let response = self.notifier.handle(event.payload).await;
+        // Boxed: the batch's future nested in the runtime's is too deep a type for the compiler.
+        let response = Box::pin(self.notifier.handle(event.payload)).await;
         tracing::info!(records, failures = response.batch_item_failures.len(), "stream batch processed");
         Ok(response)
     }

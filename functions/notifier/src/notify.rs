@@ -9,17 +9,26 @@
 //! claim whose holder crashed runs out after `CLAIM_DURATION`.
 
 mod change;
+pub mod exposure;
 
-pub use change::{change, Change, ImageAdded, ImageRemoved, TTL_PRINCIPAL};
+pub use change::{change, Change, ImageAdded, ImageRemoved, ANNOUNCED_KINDS, TTL_PRINCIPAL};
+
+use exposure::{exposures, RunningIn, DEFAULT_THRESHOLD};
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use inventory::bus::{Bus, Event as BusEvent, Failure, ADDED_DETAIL_TYPE, REMOVED_DETAIL_TYPE, SCHEDULED_DETAIL_TYPE};
+use inventory::bus::{
+    Bus, Event as BusEvent, Failure, ADDED_DETAIL_TYPE, REMOVED_DETAIL_TYPE, SCHEDULED_DETAIL_TYPE,
+    VULNERABLE_DETAIL_TYPE,
+};
 use inventory::clock::Clock;
+use inventory::findings::Severity;
 use inventory::image::pinned_reference;
 use inventory::model::InventoryType;
 use inventory::store::{Claim as MarkerClaim, SentOnceMarker as Marker, Store, StoreError};
 use inventory::subscriptions::{Subscription, SubscriptionError, Subscriptions, RUNTIME_INVENTORY};
+use inventory::vulnerabilities::{Vulnerabilities, VulnerabilityError};
+use inventory::{InventoryReader, Settings};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -39,6 +48,8 @@ pub enum NotifyError {
     Subscriptions(#[from] SubscriptionError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Findings(#[from] VulnerabilityError),
     #[error("EventBridge PutEvents failed: {0}")]
     PutEvents(String),
     #[error("the event of marker {0} for this record is claimed by another delivery and not confirmed sent; retry")]
@@ -78,6 +89,10 @@ pub struct ScheduledImage {
 pub struct Notifier {
     subscriptions: Subscriptions,
     store: Store,
+    vulnerabilities: Vulnerabilities,
+    reader: InventoryReader,
+    /// The lowest severity of findings that makes a running image an exposure.
+    threshold: Severity,
     bus: Bus,
     /// The API's base URL, without a trailing `/`.
     api_url: Option<String>,
@@ -128,12 +143,45 @@ struct Claim {
 impl Notifier {
     pub fn new(
         store: Store,
+        settings: Settings,
         events: aws_sdk_eventbridge::Client,
         bus: impl Into<String>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let subscriptions = Subscriptions::new(store.clone(), Arc::clone(&clock));
-        Self { subscriptions, store, bus: Bus::new(events, bus), api_url: None, clock }
+        Self {
+            subscriptions: Subscriptions::new(store.clone(), Arc::clone(&clock)),
+            vulnerabilities: Vulnerabilities::new(store.clone(), Arc::clone(&clock)),
+            reader: InventoryReader::new(store.clone(), settings, Arc::clone(&clock)),
+            threshold: DEFAULT_THRESHOLD,
+            store,
+            bus: Bus::new(events, bus),
+            api_url: None,
+            clock,
+        }
+    }
+
+    /// Findings at this severity or above make a running image an exposure (default critical).
+    pub fn with_exposure_threshold(mut self, threshold: Severity) -> Self {
+        self.threshold = threshold;
+        self
+    }
+
+    /// Where the image runs is exposed to its findings at or above the threshold: one event
+    /// per (context, vulnerability), each with its marker.
+    async fn exposure_events(
+        &self,
+        account: &str,
+        digest: &str,
+        running: &[RunningIn],
+    ) -> Result<Vec<Pending>, NotifyError> {
+        if running.is_empty() {
+            return Ok(Vec::new());
+        }
+        let Some(image) = self.vulnerabilities.image(account, digest).await? else { return Ok(Vec::new()) };
+        Ok(exposures(account, digest, running, &image.findings, self.threshold)
+            .into_iter()
+            .map(|(marker, detail)| Pending::new(marker, VULNERABLE_DETAIL_TYPE, &detail))
+            .collect())
     }
 
     /// Scheduled events carry the full URL to post findings to under this base URL.
@@ -182,6 +230,21 @@ impl Notifier {
                 return Ok(vec![Pending::new(marker, REMOVED_DETAIL_TYPE, removed)]);
             }
             Change::Added { added, .. } => added,
+            Change::FindingsChanged { account, image_digest, .. } => {
+                let running: Vec<RunningIn> = self
+                    .reader
+                    .running(account, std::slice::from_ref(image_digest))
+                    .await?
+                    .into_iter()
+                    .map(|item| RunningIn {
+                        inventory_type: item.inventory_type,
+                        context: item.context,
+                        image_tag: item.image_tag,
+                        workloads: item.workloads,
+                    })
+                    .collect();
+                return self.exposure_events(account, image_digest, &running).await;
+            }
         };
         let marker =
             Marker::lifecycle(&added.account, added.inventory_type, &added.context, change.event_id(), expires_at);
@@ -208,6 +271,13 @@ impl Notifier {
                 Marker::scheduled(&added.account, &subscription.subscription_id, &added.image_digest, &added.context);
             pending.push(Pending::new(marker, SCHEDULED_DETAIL_TYPE, &detail));
         }
+        let here = RunningIn {
+            inventory_type: added.inventory_type,
+            context: added.context.clone(),
+            image_tag: added.image_tag.clone(),
+            workloads: added.workloads.clone(),
+        };
+        pending.extend(self.exposure_events(&added.account, &added.image_digest, &[here]).await?);
         Ok(pending)
     }
 

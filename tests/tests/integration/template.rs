@@ -49,7 +49,14 @@ fn code_environment() -> BTreeMap<&'static str, BTreeSet<String>> {
         ("ecs-events", with(&[inventory::settings::COLLECTOR_ACCOUNT])),
         ("findings-sync", with(&[inventory::settings::REGIONS, inventory::settings::ROLE_ARNS])),
         ("ingest", settings.clone()),
-        ("notifier", with(&[inventory::bus::EVENT_BUS_NAME, notifier::API_URL])),
+        (
+            "notifier",
+            with(&[
+                inventory::bus::EVENT_BUS_NAME,
+                notifier::API_URL,
+                notifier::notify::exposure::EXPOSURE_SEVERITY_THRESHOLD,
+            ]),
+        ),
         ("query", settings.clone()),
         ("subscriptions", settings.clone()),
         ("version", BTreeSet::new()),
@@ -254,4 +261,26 @@ fn task_events_are_applied_only_while_the_collector_sweeps() {
 fn the_template_bounds_the_retention_as_the_functions_do() {
     let parameter = &template()["Parameters"]["InventoryTtlDays"];
     assert_eq!(parameter["MaxValue"].as_u64(), Some(u64::from(inventory::limits::MAX_TTL_DAYS)));
+}
+
+#[test]
+fn the_notifier_stream_filter_passes_every_kind_it_announces() {
+    let template = integration_tests::template::template();
+    let filters = &template["Resources"]["NotifierFunction"]["Properties"]["Events"]["TableStream"]["Properties"]
+        ["FilterCriteria"]["Filters"];
+    let patterns: Vec<serde_json::Value> = filters
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|filter| serde_json::from_str(filter["Pattern"].as_str().unwrap()).unwrap())
+        .collect();
+    let passed: BTreeSet<String> = patterns
+        .iter()
+        .flat_map(|pattern| {
+            let images = ["NewImage", "OldImage"].map(|image| pattern["dynamodb"][image]["kind"]["S"].clone());
+            images.into_iter().flat_map(|kinds| kinds.as_array().cloned().unwrap_or_default())
+        })
+        .map(|kind| kind.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(passed, set(notifier::notify::ANNOUNCED_KINDS));
 }

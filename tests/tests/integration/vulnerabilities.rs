@@ -285,3 +285,56 @@ async fn a_vulnerabilitys_exposure_names_the_live_contexts_of_each_image_carryin
     let refused = harness.call("get-exposure.json", None, Some("admin"), &[("min_severity", "urgent")]).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
 }
+
+/// The (context, vulnerability) of each Vulnerable Image Running event the bus delivered.
+async fn exposures(notifications: &integration_tests::Notifications) -> Vec<(String, String)> {
+    let mut found: Vec<(String, String)> = notifications
+        .received()
+        .await
+        .iter()
+        .filter(|event| event["detail-type"] == inventory::bus::VULNERABLE_DETAIL_TYPE)
+        .map(|event| {
+            let detail = &event["detail"];
+            (detail["context"].as_str().unwrap().to_owned(), detail["vulnerability_id"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+#[tokio::test]
+async fn a_vulnerable_image_running_is_announced_once_per_context_and_vulnerability() {
+    use integration_tests::{day, digest, k8s_report};
+    let harness = Harness::new(120, false).await;
+    let mut notifications = harness.notifications().await;
+    // Findings first: trivy's critical CVE-2024-24790 (the threshold is critical).
+    post(&harness, &digest(1), &fixture("trivy.json")).await;
+    let containers = [("default", "shop/web:1", 1), ("batch", "shop/web:1", 1), ("default", "shop/db:1", 2)];
+    assert_eq!(harness.post_k8s(&k8s_report("prod", day(0), &containers)).await.status, StatusCode::CREATED);
+    let batch = notifications.next_event().await;
+    assert!(notifications.deliver(batch.clone()).await.batch_item_failures.is_empty());
+    let cve = |context: &str, id: &str| (context.to_owned(), id.to_owned());
+    assert_eq!(
+        exposures(&notifications).await,
+        [cve("prod/batch", "CVE-2024-24790"), cve("prod/default", "CVE-2024-24790")]
+    );
+    notifications.deliver(batch).await;
+    assert!(exposures(&notifications).await.is_empty(), "a redelivered batch announces nothing again");
+
+    // New findings of an image that runs: only the new vulnerability is announced.
+    post(&harness, &digest(1), &fixture("grype.json")).await;
+    let batch = notifications.next_event().await;
+    notifications.deliver(batch).await;
+    assert_eq!(
+        exposures(&notifications).await,
+        [cve("prod/batch", "CVE-1999-0002"), cve("prod/default", "CVE-1999-0002")]
+    );
+    post(&harness, &digest(1), &fixture("grype.json")).await; // identical: no new generation
+    let batch = notifications.next_event().await;
+    notifications.deliver(batch).await;
+    assert!(notifications
+        .received()
+        .await
+        .iter()
+        .all(|event| event["detail-type"] != inventory::bus::VULNERABLE_DETAIL_TYPE));
+}

@@ -2,7 +2,7 @@
 //! before putting the event, and the coverage check's stale-cluster markers.
 
 use super::{decode, encode, is_condition_failure, key, sdk_error, string, Item, Store, StoreError};
-use crate::keys::{lifecycle_marker_pk, scheduled_marker_pk, STALE_MARKERS_PK};
+use crate::keys::{exposure_marker_pk, exposure_marker_sk, lifecycle_marker_pk, scheduled_marker_pk, STALE_MARKERS_PK};
 use crate::model::InventoryType;
 use aws_sdk_dynamodb::types::AttributeValue;
 
@@ -45,6 +45,23 @@ impl SentOnceMarker {
             sk: event_id.to_owned(),
             context: context.to_owned(),
             expires_at: Some(expires_at),
+        }
+    }
+
+    /// (context, digest, vulnerability): an exposure is announced once, however often its image
+    /// starts running there or its findings are posted again.
+    pub fn exposure(
+        account: &str,
+        inventory_type: InventoryType,
+        context: &str,
+        digest: &str,
+        vulnerability_id: &str,
+    ) -> Self {
+        Self {
+            pk: exposure_marker_pk(account, inventory_type, context),
+            sk: exposure_marker_sk(digest, vulnerability_id),
+            context: context.to_owned(),
+            expires_at: None,
         }
     }
 

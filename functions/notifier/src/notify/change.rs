@@ -4,6 +4,7 @@
 use super::NotifyError;
 use aws_lambda_events::event::dynamodb::EventRecord;
 use inventory::clock::format_time;
+use inventory::findings::{ImageFindingsRecord, KIND_FINDINGS};
 use inventory::keys::inventory_pk;
 use inventory::model::{ImageRecord, InventoryType, RemovalReason, WorkloadContainers, KIND_IMAGE, MIGRATED_ATTRIBUTE};
 use serde::{Deserialize, Serialize};
@@ -38,6 +39,10 @@ pub struct ImageRemoved {
     pub removed_at: String,
 }
 
+/// The kinds of items whose stream records announce something; the template's stream filter
+/// passes exactly these (a template test checks it).
+pub const ANNOUNCED_KINDS: [&str; 2] = [KIND_IMAGE, KIND_FINDINGS];
+
 /// What one stream record announces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
@@ -50,6 +55,38 @@ pub enum Change {
         event_id: String,
         removed: ImageRemoved,
     },
+    /// A post replaced some scanner's findings of an image: where it runs may now be exposed.
+    FindingsChanged {
+        event_id: String,
+        account: String,
+        image_digest: String,
+    },
+}
+
+/// Each scanner's current generation: what a post changes when it stores new findings.
+fn generations(record: &ImageFindingsRecord) -> Vec<(&str, &str)> {
+    record.scanners.iter().map(|(scanner, part)| (scanner.as_str(), part.generation.as_str())).collect()
+}
+
+/// A findings record written by a post's final write (not its lease) with findings that differ
+/// from what it held.
+fn findings_change(record: &EventRecord) -> Result<Option<Change>, NotifyError> {
+    let read = |item: &serde_dynamo::Item| -> Result<Option<ImageFindingsRecord>, NotifyError> {
+        if item.is_empty() {
+            return Ok(None);
+        }
+        serde_dynamo::from_item(item.clone()).map(Some).map_err(|e| NotifyError::Unreadable(e.to_string()))
+    };
+    let Some(new) = read(&record.change.new_image)? else { return Ok(None) };
+    let old = read(&record.change.old_image)?;
+    let changed = old.as_ref().is_none_or(|old| generations(old) != generations(&new));
+    if new.lock_owner.is_some() || !changed || new.scanners.is_empty() {
+        return Ok(None);
+    }
+    let account = new.pk.split_once('#').map(|(account, _)| account.to_owned());
+    let account =
+        account.ok_or_else(|| NotifyError::Unreadable(format!("partition key {:?} names no account", new.pk)))?;
+    Ok(Some(Change::FindingsChanged { event_id: record.event_id.clone(), account, image_digest: new.image_digest }))
 }
 
 #[derive(Deserialize)]
@@ -80,6 +117,10 @@ fn account_of(image: &ImageRecord) -> Result<Option<String>, NotifyError> {
 /// (added) or deleted (removed, with why). Refreshes, departures, returns, lock writes, other
 /// kinds of items, images known only by tag and the migration's moves announce nothing.
 pub fn change(record: &EventRecord) -> Result<Option<Change>, NotifyError> {
+    let kind: Kind = serde_dynamo::from_item(record.change.new_image.clone()).unwrap_or(Kind { kind: None });
+    if kind.kind.as_deref() == Some(KIND_FINDINGS) && ["INSERT", "MODIFY"].contains(&record.event_name.as_str()) {
+        return findings_change(record);
+    }
     let (item, added) = match record.event_name.as_str() {
         "INSERT" => (&record.change.new_image, true),
         "REMOVE" => (&record.change.old_image, false),
@@ -135,7 +176,9 @@ impl Change {
     /// The stream record's `eventID`.
     pub fn event_id(&self) -> &str {
         match self {
-            Self::Added { event_id, .. } | Self::Removed { event_id, .. } => event_id,
+            Self::Added { event_id, .. } | Self::Removed { event_id, .. } | Self::FindingsChanged { event_id, .. } => {
+                event_id
+            }
         }
     }
 }

@@ -1,0 +1,132 @@
+//! `Runtime Inventory Vulnerable Image Running`: an image with findings at or above the
+//! threshold runs in a context. Announced once per (context, digest, vulnerability), when the
+//! image starts running there or when such findings arrive for an image that runs: pure, from the
+//! image's merged findings and where it runs.
+
+use inventory::findings::{AffectedPackage, MergedFinding, Severity};
+use inventory::model::{InventoryType, WorkloadContainers};
+use inventory::store::SentOnceMarker;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Environment variable of the lowest severity announced (`ExposureSeverityThreshold`).
+pub const EXPOSURE_SEVERITY_THRESHOLD: &str = "EXPOSURE_SEVERITY_THRESHOLD";
+pub const DEFAULT_THRESHOLD: Severity = Severity::Critical;
+
+/// Where an image runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunningIn {
+    pub inventory_type: InventoryType,
+    pub context: String,
+    pub image_tag: String,
+    pub workloads: Vec<WorkloadContainers>,
+}
+
+/// The `detail` of `Runtime Inventory Vulnerable Image Running`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VulnerableImageRunning {
+    pub account: String,
+    pub inventory_type: InventoryType,
+    pub context: String,
+    pub image_digest: String,
+    pub image_tag: String,
+    pub vulnerability_id: String,
+    pub severity: Severity,
+    pub packages: Vec<AffectedPackage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cvss_score: Option<f64>,
+    pub workloads: Vec<WorkloadContainers>,
+}
+
+/// One event per (context, vulnerability at or above `threshold`), with its marker.
+pub fn exposures(
+    account: &str,
+    digest: &str,
+    running: &[RunningIn],
+    findings: &[MergedFinding],
+    threshold: Severity,
+) -> Vec<(SentOnceMarker, VulnerableImageRunning)> {
+    let mut severe: BTreeMap<&str, (Severity, Option<f64>, Vec<AffectedPackage>)> = BTreeMap::new();
+    for finding in findings.iter().filter(|finding| finding.severity >= threshold) {
+        let (severity, score, packages) =
+            severe.entry(&finding.vulnerability_id).or_insert((finding.severity, None, Vec::new()));
+        *severity = (*severity).max(finding.severity);
+        *score = match (*score, finding.cvss_score) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        packages.push(AffectedPackage { package: finding.package.clone(), fixed_in: finding.fixed_in.clone() });
+    }
+    let mut events = Vec::new();
+    for place in running {
+        for (id, (severity, score, packages)) in &severe {
+            let marker = SentOnceMarker::exposure(account, place.inventory_type, &place.context, digest, id);
+            let detail = VulnerableImageRunning {
+                account: account.to_owned(),
+                inventory_type: place.inventory_type,
+                context: place.context.clone(),
+                image_digest: digest.to_owned(),
+                image_tag: place.image_tag.clone(),
+                vulnerability_id: id.to_string(),
+                severity: *severity,
+                packages: packages.clone(),
+                cvss_score: *score,
+                workloads: place.workloads.clone(),
+            };
+            events.push((marker, detail));
+        }
+    }
+    events
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use inventory::findings::Package;
+
+    fn finding(id: &str, severity: Severity, package: &str) -> MergedFinding {
+        MergedFinding {
+            vulnerability_id: id.into(),
+            severity,
+            package: Package { name: package.into(), version: "1".into(), package_type: String::new() },
+            fixed_in: vec!["2".into()],
+            cvss_score: Some(9.1),
+            sources: vec!["grype".into()],
+        }
+    }
+
+    #[test]
+    fn each_context_gets_one_event_per_vulnerability_at_or_above_the_threshold() {
+        let running = |context: &str| RunningIn {
+            inventory_type: InventoryType::Kubernetes,
+            context: context.into(),
+            image_tag: "docker.io/shop/web:1".into(),
+            workloads: Vec::new(),
+        };
+        let findings = [
+            finding("CVE-1", Severity::Critical, "openssl"),
+            finding("CVE-1", Severity::High, "libssl"),
+            finding("CVE-2", Severity::High, "zlib"),
+            finding("CVE-3", Severity::Low, "curl"),
+        ];
+        let events = exposures("admin", "sha256:a", &[running("prod/a"), running("prod/b")], &findings, Severity::High);
+        let keys: Vec<(&str, &str, Severity, usize)> = events
+            .iter()
+            .map(|(_, detail)| {
+                (detail.context.as_str(), detail.vulnerability_id.as_str(), detail.severity, detail.packages.len())
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("prod/a", "CVE-1", Severity::Critical, 2),
+                ("prod/a", "CVE-2", Severity::High, 1),
+                ("prod/b", "CVE-1", Severity::Critical, 2),
+                ("prod/b", "CVE-2", Severity::High, 1),
+            ]
+        );
+        assert_eq!(events[0].0.pk, "admin#exp#kubernetes#prod/a");
+        assert_eq!(events[0].0.sk, "sha256:a#CVE-1");
+        assert!(exposures("admin", "sha256:a", &[running("prod/a")], &findings, Severity::Critical).len() == 1);
+    }
+}
