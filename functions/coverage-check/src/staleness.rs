@@ -17,12 +17,8 @@ use inventory::store::StoreError;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// CloudWatch namespace of the metrics the check emits (Embedded Metric Format).
-pub const METRIC_NAMESPACE: &str = "RuntimeInventory";
 pub const STALE_CLUSTERS_METRIC: &str = "StaleClusters";
 pub const CLUSTERS_METRIC: &str = "Clusters";
-/// The metrics' one dimension: the table, so two stacks in an account stay apart.
-pub const METRIC_DIMENSION: &str = "Table";
 
 /// Where a stale cluster's announcements stand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -191,23 +187,7 @@ pub fn plan(
 
 /// One line of CloudWatch Embedded Metric Format: the stale and total cluster counts.
 pub fn metric_line(table: &str, now: DateTime<Utc>, clusters: usize, stale: usize) -> String {
-    serde_json::json!({
-        "_aws": {
-            "Timestamp": now.timestamp_millis(),
-            "CloudWatchMetrics": [{
-                "Namespace": METRIC_NAMESPACE,
-                "Dimensions": [[METRIC_DIMENSION]],
-                "Metrics": [
-                    {"Name": STALE_CLUSTERS_METRIC, "Unit": "Count"},
-                    {"Name": CLUSTERS_METRIC, "Unit": "Count"},
-                ],
-            }],
-        },
-        METRIC_DIMENSION: table,
-        STALE_CLUSTERS_METRIC: stale,
-        CLUSTERS_METRIC: clusters,
-    })
-    .to_string()
+    inventory::metrics::emf_line(table, now, &[], &[(STALE_CLUSTERS_METRIC, stale), (CLUSTERS_METRIC, clusters)])
 }
 
 /// What one run saw and did.

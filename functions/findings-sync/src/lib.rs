@@ -3,6 +3,7 @@
 //! keep running), across the collector's regions and roles.
 
 pub mod ecr;
+pub mod metrics;
 pub mod sources;
 pub mod sync;
 
@@ -15,9 +16,10 @@ use inventory::bus::ADDED_DETAIL_TYPE;
 use inventory::settings::{role_account, AwsScope};
 use inventory::{Clock, InventoryReader, Settings, Store, SystemClock};
 use lambda_runtime::{Error, LambdaEvent};
+use metrics::{exposed_workloads, metric_lines};
 use serde_json::Value;
 use std::sync::Arc;
-use sync::{FindingsSync, RunningImage, SyncSummary, Target};
+use sync::{ecr_images, FindingsSync, RunningImage, SyncSummary, Target};
 
 /// Images synced at once.
 pub const CONCURRENCY: usize = 8;
@@ -27,6 +29,7 @@ const DEADLINE_MARGIN: chrono::TimeDelta = chrono::TimeDelta::seconds(20);
 
 pub struct FindingsSyncApp {
     sync: FindingsSync,
+    table: String,
 }
 
 /// The Inspector and ECR clients of every configured (role, region).
@@ -65,8 +68,9 @@ pub async fn targets(sdk_config: &SdkConfig, scope: &AwsScope) -> Vec<Target> {
 
 impl FindingsSyncApp {
     pub fn new(store: Store, settings: Settings, targets: Vec<Target>, clock: Arc<dyn Clock>) -> Self {
+        let table = settings.table_name.clone();
         let reader = InventoryReader::new(store.clone(), settings, Arc::clone(&clock));
-        Self { sync: FindingsSync::new(store, reader, targets, CONCURRENCY, clock) }
+        Self { sync: FindingsSync::new(store, reader, targets, CONCURRENCY, clock), table }
     }
 
     /// Builds the store, the clients and the settings from the environment the template sets.
@@ -83,11 +87,19 @@ impl FindingsSyncApp {
         let deadline =
             (event.context.deadline > 0).then(|| DateTime::<Utc>::from(event.context.deadline()) - DEADLINE_MARGIN);
         // Boxed: the run's future nested in the runtime's is too deep a type for the compiler.
-        let images = match added_image(&event.payload) {
-            Some(image) => vec![image],
-            None => Box::pin(self.sync.running_images()).await?,
+        let summary = match added_image(&event.payload) {
+            Some(image) => Box::pin(self.sync.sync(vec![image], deadline)).await,
+            None => {
+                let entries = Box::pin(self.sync.running_entries()).await?;
+                let summary = Box::pin(self.sync.sync(ecr_images(&entries), deadline)).await;
+                // After the sync, so the metric counts the findings it just stored.
+                let highest = Box::pin(self.sync.highest_severities(&entries)).await?;
+                for line in metric_lines(&self.table, self.sync.now(), &exposed_workloads(&entries, &highest)) {
+                    println!("{line}");
+                }
+                summary
+            }
         };
-        let summary = Box::pin(self.sync.sync(images, deadline)).await;
         tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "findings sync finished");
         if !summary.errors.is_empty() && summary.from_inspector + summary.from_ecr + summary.not_scanned == 0 {
             return Err(

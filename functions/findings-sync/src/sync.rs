@@ -6,12 +6,14 @@ use crate::ecr::{ecr_image, EcrImage};
 use crate::sources::{ecr_document, inspector_document, inspector_scans, SourceError};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
+use inventory::findings::Severity;
 use inventory::image::Digest;
+use inventory::query::InventoryItem;
 use inventory::store::{Store, StoreError};
 use inventory::vulnerabilities::{Vulnerabilities, VulnerabilityError};
 use inventory::{Clock, InventoryReader};
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 /// The clients for one region with one set of credentials (a role's, or the function's own).
@@ -22,6 +24,24 @@ pub struct Target {
     pub role_account: Option<String>,
     pub inspector: aws_sdk_inspector2::Client,
     pub ecr: aws_sdk_ecr::Client,
+}
+
+/// The running ECR images of `entries`, once per (account, digest): several tags of one digest
+/// are one scan.
+pub fn ecr_images(entries: &[(String, InventoryItem)]) -> Vec<RunningImage> {
+    let mut seen = BTreeSet::new();
+    let mut images: Vec<RunningImage> = entries
+        .iter()
+        .filter(|(_, item)| !item.image_digest.is_empty() && ecr_image(&item.image_tag).is_some())
+        .map(|(account, item)| RunningImage {
+            account: account.clone(),
+            digest: item.image_digest.clone(),
+            image_tag: item.image_tag.clone(),
+        })
+        .collect();
+    images.sort();
+    images.retain(|image| seen.insert((image.account.clone(), image.digest.clone())));
+    images
 }
 
 /// An image to sync.
@@ -95,8 +115,12 @@ impl FindingsSync {
         })
     }
 
-    /// Every running image with an ECR reference, of every account.
-    pub async fn running_images(&self) -> Result<Vec<RunningImage>, StoreError> {
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Every live inventory entry of every account.
+    pub async fn running_entries(&self) -> Result<Vec<(String, InventoryItem)>, StoreError> {
         let accounts: BTreeSet<String> = self
             .store
             .all_context_coverage()
@@ -104,21 +128,35 @@ impl FindingsSync {
             .iter()
             .filter_map(|record| record.account().map(str::to_owned))
             .collect();
-        let mut images = BTreeSet::new();
+        let mut entries = Vec::new();
         for account in accounts {
-            for item in self.reader.running_at(&account).await? {
-                if !item.image_digest.is_empty() && ecr_image(&item.image_tag).is_some() {
-                    images.insert(RunningImage {
-                        account: account.clone(),
-                        digest: item.image_digest,
-                        image_tag: item.image_tag,
-                    });
+            entries.extend(self.reader.running_at(&account).await?.into_iter().map(|item| (account.clone(), item)));
+        }
+        Ok(entries)
+    }
+
+    /// The highest severity of each (account, digest) of `entries` with findings.
+    pub async fn highest_severities(
+        &self,
+        entries: &[(String, InventoryItem)],
+    ) -> Result<HashMap<(String, String), Severity>, StoreError> {
+        let mut by_account: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+        for (account, item) in entries.iter().filter(|(_, item)| !item.image_digest.is_empty()) {
+            by_account.entry(account).or_default().insert(item.image_digest.clone());
+        }
+        let mut highest = HashMap::new();
+        for (account, digests) in by_account {
+            if !self.store.any_findings(account).await? {
+                continue;
+            }
+            let digests: Vec<String> = digests.into_iter().collect();
+            for record in self.store.findings_records(account, &digests).await? {
+                if let Some(severity) = record.counts.highest() {
+                    highest.insert((account.to_owned(), record.image_digest), severity);
                 }
             }
         }
-        // One image per (account, digest): several tags of one digest are one scan.
-        let mut seen = BTreeSet::new();
-        Ok(images.into_iter().filter(|image| seen.insert((image.account.clone(), image.digest.clone()))).collect())
+        Ok(highest)
     }
 
     /// Syncs `images`, a few at once, starting none after `deadline`.

@@ -28,6 +28,7 @@ pub mod ecs_events;
 pub mod ingest;
 pub mod integrations;
 pub mod lease;
+pub mod metrics;
 pub mod query;
 pub mod settings;
 pub mod store;

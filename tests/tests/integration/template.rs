@@ -208,7 +208,8 @@ fn the_errors_alarm_watches_every_function() {
 
 #[test]
 fn the_stale_clusters_alarm_reads_the_metric_the_check_emits() {
-    use coverage_check::staleness::{METRIC_DIMENSION, METRIC_NAMESPACE, STALE_CLUSTERS_METRIC};
+    use coverage_check::staleness::STALE_CLUSTERS_METRIC;
+    use inventory::metrics::{METRIC_NAMESPACE, TABLE_DIMENSION as METRIC_DIMENSION};
     let alarm = &template()["Resources"]["StaleClustersAlarm"]["Properties"];
     assert_eq!(alarm["Namespace"].as_str(), Some(METRIC_NAMESPACE));
     assert_eq!(alarm["MetricName"].as_str(), Some(STALE_CLUSTERS_METRIC));
@@ -261,6 +262,18 @@ fn task_events_are_applied_only_while_the_collector_sweeps() {
 fn the_template_bounds_the_retention_as_the_functions_do() {
     let parameter = &template()["Parameters"]["InventoryTtlDays"];
     assert_eq!(parameter["MaxValue"].as_u64(), Some(u64::from(inventory::limits::MAX_TTL_DAYS)));
+}
+
+#[test]
+fn the_exposure_alarm_watches_the_metric_the_findings_sync_prints() {
+    use findings_sync::metrics::{EXPOSED_WORKLOADS_METRIC, SEVERITY_DIMENSION};
+    use inventory::metrics::{METRIC_NAMESPACE, TABLE_DIMENSION};
+    let alarm = &integration_tests::template::template()["Resources"]["ExposedWorkloadsAlarm"]["Properties"];
+    assert_eq!(alarm["Namespace"].as_str(), Some(METRIC_NAMESPACE));
+    assert_eq!(alarm["MetricName"].as_str(), Some(EXPOSED_WORKLOADS_METRIC));
+    assert_eq!(alarm["Dimensions"][0]["Name"].as_str(), Some(TABLE_DIMENSION));
+    assert_eq!(alarm["Dimensions"][1]["Name"].as_str(), Some(SEVERITY_DIMENSION));
+    assert_eq!(alarm["Dimensions"][1]["Value"].as_str(), Some(inventory::findings::Severity::Critical.as_str()));
 }
 
 #[test]

@@ -1,0 +1,94 @@
+//! The exposure metric of a scheduled run: how many workloads run an image whose highest
+//! severity is each severity, printed in Embedded Metric Format (`ExposedWorkloads`, dimensions
+//! `Table` and `Severity`), so an alarm can watch the critical ones.
+
+use chrono::{DateTime, Utc};
+use inventory::findings::Severity;
+use inventory::query::InventoryItem;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+pub const EXPOSED_WORKLOADS_METRIC: &str = "ExposedWorkloads";
+pub const SEVERITY_DIMENSION: &str = "Severity";
+
+/// Distinct workloads (account, context, kind, name) running an image, by the image's highest
+/// severity; every severity present, zero included, so an alarm sees a value each day.
+pub fn exposed_workloads(
+    entries: &[(String, InventoryItem)],
+    highest: &HashMap<(String, String), Severity>,
+) -> BTreeMap<Severity, usize> {
+    let mut workloads: BTreeMap<Severity, BTreeSet<(&str, &str, &str, &str)>> = BTreeMap::new();
+    for (account, item) in entries {
+        let Some(severity) = highest.get(&(account.clone(), item.image_digest.clone())) else { continue };
+        for workload in &item.workloads {
+            let key = (account.as_str(), item.context.as_str(), workload.kind.as_str(), workload.name.as_str());
+            workloads.entry(*severity).or_default().insert(key);
+        }
+    }
+    Severity::ALL.into_iter().map(|severity| (severity, workloads.get(&severity).map_or(0, BTreeSet::len))).collect()
+}
+
+/// One EMF line per severity.
+pub fn metric_lines(table: &str, now: DateTime<Utc>, counts: &BTreeMap<Severity, usize>) -> Vec<String> {
+    counts
+        .iter()
+        .map(|(severity, count)| {
+            let dimensions = [(SEVERITY_DIMENSION, severity.as_str())];
+            inventory::metrics::emf_line(table, now, &dimensions, &[(EXPOSED_WORKLOADS_METRIC, *count)])
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use inventory::model::{InventoryType, WorkloadContainers};
+    use inventory::workload::WorkloadKind;
+
+    fn item(context: &str, digest: &str, workload: &str) -> InventoryItem {
+        InventoryItem {
+            inventory_type: InventoryType::Kubernetes,
+            context: context.into(),
+            image_tag: String::new(),
+            image_digest: digest.into(),
+            container_count: 1,
+            first_seen: String::new(),
+            last_seen: String::new(),
+            created_at: String::new(),
+            last_updated: String::new(),
+            workloads: vec![WorkloadContainers {
+                kind: WorkloadKind::Deployment,
+                name: workload.into(),
+                containers: 1,
+            }],
+            workload_count: None,
+            vulnerabilities: None,
+            findings_updated_at: None,
+        }
+    }
+
+    #[test]
+    fn workloads_are_counted_once_at_their_images_highest_severity() {
+        let entries = [
+            ("a".to_owned(), item("prod/web", "sha256:1", "api")),
+            ("a".to_owned(), item("prod/web", "sha256:2", "api")),
+            ("a".to_owned(), item("prod/jobs", "sha256:1", "report")),
+            ("b".to_owned(), item("prod/web", "sha256:1", "api")),
+            ("a".to_owned(), item("prod/web", "sha256:3", "cache")),
+        ];
+        let highest = HashMap::from([
+            (("a".to_owned(), "sha256:1".to_owned()), Severity::Critical),
+            (("a".to_owned(), "sha256:2".to_owned()), Severity::Critical),
+            (("b".to_owned(), "sha256:1".to_owned()), Severity::Low),
+        ]);
+        let counts = exposed_workloads(&entries, &highest);
+        assert_eq!((counts[&Severity::Critical], counts[&Severity::Low], counts[&Severity::High]), (2, 1, 0));
+        let lines = metric_lines("t", Utc::now(), &counts);
+        assert_eq!(lines.len(), 6);
+        let critical: serde_json::Value = serde_json::from_str(&lines[lines.len() - 1]).unwrap();
+        assert_eq!(
+            (critical["Severity"].as_str(), critical[EXPOSED_WORKLOADS_METRIC].as_u64()),
+            (Some("critical"), Some(2))
+        );
+        assert_eq!(critical["_aws"]["CloudWatchMetrics"][0]["Dimensions"], serde_json::json!([["Table", "Severity"]]));
+    }
+}
