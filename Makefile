@@ -59,6 +59,7 @@ sam-build: $(INFRA_TOOLS)
 ## CPU benchmarks: parsing and planning a 5,000-container report; deciding a request in the authorizer.
 bench:
 	cargo bench -p inventory --bench ingest
+	cargo bench -p inventory-core --bench findings
 	cargo bench -p inventory --bench response_capacity
 	cargo bench -p authorizer --bench authorize
 

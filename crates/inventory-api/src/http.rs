@@ -286,6 +286,45 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body
         .expect("static response parts are valid")
 }
 
+/// The request body as sent, or decompressed when it came `Content-Encoding: gzip` (Lambda takes
+/// request events of at most 6 MB, so a large document comes compressed), at most `limit` bytes
+/// either way: 413 past it, 400 for a body that is not gzip, 415 for another encoding.
+pub fn decoded_body(request: &Request, limit: usize) -> Result<std::borrow::Cow<'_, [u8]>, ApiError> {
+    use std::io::Read;
+    let raw = body_bytes(request.body());
+    let encoding = request.headers().get(header::CONTENT_ENCODING).and_then(|value| value.to_str().ok());
+    let too_large = |size: &str| {
+        ApiError::payload_too_large("body", format!("is {size} bytes; at most {limit} are accepted (after gzip)"))
+    };
+    match encoding.map(|value| value.trim().to_ascii_lowercase()) {
+        None => {
+            if raw.len() > limit {
+                return Err(too_large(&raw.len().to_string()));
+            }
+            Ok(std::borrow::Cow::Borrowed(raw))
+        }
+        Some(encoding) if encoding == "gzip" => {
+            let mut decoded = Vec::new();
+            let mut decoder = flate2::read::GzDecoder::new(raw).take(limit as u64 + 1);
+            decoder.read_to_end(&mut decoded).map_err(|error| {
+                ApiError::bad_request("body", format!("is marked Content-Encoding: gzip but is not gzip: {error}"))
+            })?;
+            if decoded.len() > limit {
+                return Err(too_large("more than that"));
+            }
+            Ok(std::borrow::Cow::Owned(decoded))
+        }
+        Some(other) => Err(ApiError {
+            detail: json!({ "field": "Content-Encoding" }),
+            ..ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!("Content-Encoding {other:?} is not accepted; send the body as is or gzip-compressed"),
+            )
+        }),
+    }
+}
+
 /// Request body bytes, whatever encoding API Gateway used.
 pub fn body_bytes(body: &Body) -> &[u8] {
     match body {
@@ -385,6 +424,22 @@ mod tests {
         // Quotes are escaped in the Lambda response, so a text body counts larger than it is.
         let quotes = "\"".repeat(MAX_RESPONSE_PAYLOAD_BYTES * 2 / 5); // 0.8x the cap as JSON, 1.6x escaped
         assert!(negotiated_json(&get_with(None), StatusCode::OK, &json!([quotes])).is_err());
+    }
+
+    #[test]
+    fn a_compressed_body_is_bounded_by_its_decompressed_size() {
+        let zeros = gzip(&vec![b'0'; 10_001]);
+        assert!(zeros.len() < 100, "a bomb: {} bytes", zeros.len());
+        let request = lambda_http::http::Request::builder()
+            .method("POST")
+            .uri("/v2/images/x/vulnerabilities")
+            .header("content-encoding", "gzip")
+            .body(Body::Binary(zeros))
+            .unwrap();
+        assert_eq!(decoded_body(&request, 10_000).unwrap_err().status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(decoded_body(&request, 10_001).unwrap().len(), 10_001);
+        let plain = post(&[], "{}");
+        assert_eq!(decoded_body(&plain, 1).unwrap_err().status, StatusCode::PAYLOAD_TOO_LARGE);
     }
 
     fn post(headers: &[(&str, &str)], body: &str) -> Request {

@@ -100,11 +100,12 @@ const _: () = assert!(2 + MAX_ARN_BYTES + 16 <= DYNAMODB_SORT_KEY_BYTES);
 // A subscription guard's sort key is `{subscription_type}#{key}` (`runtime_inventory`).
 const _: () = assert!(32 + 1 + MAX_SUBSCRIPTION_KEY_BYTES <= DYNAMODB_SORT_KEY_BYTES);
 
-/// A scanner document (`POST /v2/images/{digest}/vulnerabilities`); larger answers 413. The
-/// API's own bound: Lambda refuses request events over 6 MB.
-pub const MAX_FINDINGS_BODY_BYTES: usize = MAX_REPORT_BYTES;
-/// Findings kept from one document; a document with more answers 400 (a 6 MB trivy document
-/// holds about 5,000 with descriptions, grype's about 4,000).
+/// A scanner document (`POST /v2/images/{digest}/vulnerabilities`) as read, after gzip; larger
+/// answers 413. Lambda takes request events of at most 6 MB, and trivy prints about 3 KB a
+/// finding (descriptions, references), so large documents come `Content-Encoding: gzip` (a
+/// 5,000-finding trivy document is 16 MB; trivy's own sample compresses 5.6-fold; BENCHMARKS.md).
+pub const MAX_FINDINGS_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// Findings kept from one document; a document with more answers 400.
 pub const MAX_FINDINGS_PER_DOCUMENT: usize = 20_000;
 /// A vulnerability id (`CVE-2024-3094`, `GHSA-…`, `ALAS2-…`); a longer one skips its finding.
 pub const MAX_VULNERABILITY_ID_BYTES: usize = 128;

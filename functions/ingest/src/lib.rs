@@ -3,9 +3,10 @@
 use chrono::{DateTime, Utc};
 use inventory::auth::Caller;
 use inventory::findings::FindingsError;
-use inventory::http::{body_bytes, json_response, not_found, ApiError, ApiFunction};
+use inventory::http::{body_bytes, decoded_body, json_response, not_found, ApiError, ApiFunction};
 use inventory::ingest::ContextStatus;
 use inventory::integrations::{IntegrationError, IntegrationRegistry, Registered};
+use inventory::limits::MAX_FINDINGS_BODY_BYTES;
 use inventory::report::{parse_ecs, parse_kai, parse_kubernetes, ParsedReport, Rejection, ReportError};
 use inventory::routes::{Endpoint, Matched};
 use inventory::vulnerabilities::{Vulnerabilities, VulnerabilityError};
@@ -138,7 +139,8 @@ impl IngestApp {
         digest: &str,
     ) -> Result<Response<Body>, ApiError> {
         let account = caller.account.as_str();
-        match self.vulnerabilities.post(account, digest, body_bytes(request.body())).await {
+        let body = decoded_body(request, MAX_FINDINGS_BODY_BYTES)?;
+        match self.vulnerabilities.post(account, digest, &body).await {
             Ok(posted) => {
                 tracing::info!(account, image = %posted.image_digest, scanner = %posted.scanner, findings = posted.findings, "findings stored");
                 Ok(json_response(StatusCode::CREATED, &posted))

@@ -338,3 +338,29 @@ async fn a_vulnerable_image_running_is_announced_once_per_context_and_vulnerabil
         .iter()
         .all(|event| event["detail-type"] != inventory::bus::VULNERABLE_DETAIL_TYPE));
 }
+
+#[tokio::test]
+async fn a_large_document_comes_gzip_compressed() {
+    use std::io::Write;
+    let harness = Harness::new(120, false).await;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(fixture("trivy.json").as_bytes()).unwrap();
+    let compressed = encoder.finish().unwrap();
+    let send = |body: Vec<u8>, encoding: &'static str| {
+        let harness = &harness;
+        async move {
+            let mut event =
+                admin_event("post-image-vulnerabilities.json", Some(&path(DIGEST)), None, Some("admin"), &[]);
+            event["body"] = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &body).into();
+            event["isBase64Encoded"] = true.into();
+            event["headers"]["content-encoding"] = encoding.into();
+            harness.send(event).await
+        }
+    };
+    let stored = send(compressed.clone(), "gzip").await;
+    assert_eq!((stored.status, stored.body["findings"].as_u64()), (StatusCode::CREATED, Some(5)), "{}", stored.body);
+    let not_gzip = send(b"{\"matches\": []}".to_vec(), "gzip").await;
+    assert_eq!((not_gzip.status, not_gzip.body["detail"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("body")));
+    let brotli = send(compressed, "br").await;
+    assert_eq!(brotli.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}

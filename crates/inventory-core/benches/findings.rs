@@ -1,0 +1,79 @@
+//! CPU cost of reading a scanner's document: a 5,000-finding trivy JSON (descriptions, references
+//! and CVSS kept, as trivy prints them) parsed and normalised, beside a `serde_json::Value` parse
+//! of the same bytes; then chunking the findings for storage and merging two scanners' findings.
+//! Run with `make bench`; numbers are recorded in BENCHMARKS.md.
+
+use inventory_core::findings::{chunk_findings, merge, parse_findings};
+use serde_json::{json, Value};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+/// `cargo bench` passes `--bench`; under `cargo test` one run checks the bench still works.
+fn runs() -> usize {
+    if std::env::args().any(|arg| arg == "--bench") {
+        30
+    } else {
+        1
+    }
+}
+
+fn measure(name: &str, mut run: impl FnMut()) -> Duration {
+    run();
+    let runs = runs();
+    let mut samples: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let started = Instant::now();
+            run();
+            started.elapsed()
+        })
+        .collect();
+    samples.sort();
+    let median = samples[samples.len() / 2];
+    println!("{name:<52} median {:>9.3} ms over {runs} runs", median.as_secs_f64() * 1e3);
+    median
+}
+
+/// A trivy document of `count` findings over 50 results, each finding shaped like the fixture's
+/// (a paragraph of description, 20 references, CVSS from two sources).
+fn trivy_document(count: usize) -> Vec<u8> {
+    let fixture: Value = serde_json::from_str(include_str!("../../../tests/fixtures/scanners/trivy.json")).unwrap();
+    let template = fixture["Results"][0]["Vulnerabilities"][0].clone();
+    let severities = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"];
+    let results: Vec<Value> = (0..50)
+        .map(|r| {
+            let vulnerabilities: Vec<Value> = (0..count / 50)
+                .map(|n| {
+                    let mut finding = template.clone();
+                    finding["VulnerabilityID"] = json!(format!("CVE-2024-{:05}", r * 1000 + n));
+                    finding["PkgName"] = json!(format!("package-{}", n % 400));
+                    finding["Severity"] = json!(severities[n % severities.len()]);
+                    finding
+                })
+                .collect();
+            json!({"Target": format!("layer-{r}"), "Class": "os-pkgs", "Type": "alpine", "Vulnerabilities": vulnerabilities})
+        })
+        .collect();
+    let mut document = fixture.clone();
+    document["Results"] = json!(results);
+    serde_json::to_vec(&document).unwrap()
+}
+
+fn main() {
+    let body = trivy_document(5_000);
+    println!("trivy document: 5,000 findings, {} bytes", body.len());
+    let baseline = measure("baseline: serde_json::from_slice::<Value>", || {
+        black_box(serde_json::from_slice::<Value>(black_box(&body)).unwrap());
+    });
+    let parse = measure("detect + parse + normalise (parse_findings)", || {
+        black_box(parse_findings(black_box(&body)).unwrap());
+    });
+    println!("ratio to the Value parse: {:.2}", parse.as_secs_f64() / baseline.as_secs_f64());
+    let document = parse_findings(&body).unwrap();
+    assert_eq!(document.findings.len(), 5_000);
+    measure("chunk for storage (JSON, at most 300 KB a chunk)", || {
+        black_box(chunk_findings(black_box(&document.findings)));
+    });
+    measure("merge with a second scanner's 5,000 findings", || {
+        black_box(merge([("trivy", document.findings.as_slice()), ("grype", document.findings.as_slice())]));
+    });
+}
