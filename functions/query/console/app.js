@@ -107,11 +107,24 @@ function barChart(title, bars, options) {
   return h("figure", {}, h("figcaption", {}, title), chart);
 }
 
+const SEVERITIES = ["critical", "high", "medium", "low", "negligible", "unknown"];
+
+// "2 critical, 1 high" from an image's counts; "" when it has none worth naming.
+function severityText(counts) {
+  if (!counts) return "";
+  return SEVERITIES.slice(0, 4).filter((s) => counts[s]).map((s) => `${counts[s]} ${s}`).join(", ");
+}
+
+function severityBadge(severity) {
+  return h("span", { class: `badge sev-${severity}` }, severity);
+}
+
 // ---- views -----------------------------------------------------------------------------------
 
 async function showClusters() {
   say("Loading clusters…");
-  const { clusters } = await api("/v2/clusters");
+  const [{ clusters }, exposure] = await Promise.all([api("/v2/clusters"), api("/v2/exposure?min_severity=high")]);
+  const exposed = new Map(exposure.clusters.map((c) => [`${c.inventory_type} ${c.cluster}`, c.by_severity]));
   clusters.sort((a, b) => (b.stale - a.stale) || a.cluster.localeCompare(b.cluster));
   const rows = clusters.map((c) => h("tr", { "data-cluster": c.cluster },
     h("td", {}, c.stale ? h("span", { class: "badge stale" }, "stale") : h("span", { class: "badge ok" }, "reporting")),
@@ -121,11 +134,13 @@ async function showClusters() {
     h("td", { class: "hide-narrow" }, `${c.context_count}: ${c.contexts.slice(0, 5).join(", ")}${c.contexts.length > 5 ? ", …" : ""}`),
     h("td", { title: c.last_report_at }, ago(c.last_report_at)),
     h("td", {}, c.container_count),
-    h("td", {}, c.image_count)));
+    h("td", {}, c.image_count),
+    h("td", { class: "exposure" }, (exposed.get(`${c.inventory_type} ${c.cluster}`) || {}).critical || 0),
+    h("td", { class: "exposure" }, (exposed.get(`${c.inventory_type} ${c.cluster}`) || {}).high || 0)));
   view.replaceChildren(
     h("h2", {}, "Clusters"),
     h("div", { class: "table-wrap" }, h("table", { id: "clusters" },
-      h("thead", {}, h("tr", {}, ["Status", "Cluster", "Type", "Source", "Contexts", "Last report", "Containers", "Images"].map(
+      h("thead", {}, h("tr", {}, ["Status", "Cluster", "Type", "Source", "Contexts", "Last report", "Containers", "Images", "Critical images", "High images"].map(
         (name) => h("th", { scope: "col", class: name === "Contexts" ? "hide-narrow" : undefined }, name)))),
       h("tbody", {}, rows))),
     h("div", { class: "charts" },
@@ -165,7 +180,8 @@ const imageState = { cursors: [null], page: 0, items: [], sort: null };
 function imageFilters() {
   const params = new URLSearchParams(location.hash.split("?")[1] || "");
   return { type: params.get("type") || "", context: params.get("context") || "", digest: params.get("digest") || "",
-           kind: params.get("kind") || "", workload: params.get("workload") || "" };
+           kind: params.get("kind") || "", workload: params.get("workload") || "",
+           severity: params.get("severity") || "", cve: params.get("cve") || "" };
 }
 
 function inventoryQuery(filters, cursor) {
@@ -175,6 +191,8 @@ function inventoryQuery(filters, cursor) {
   if (filters.digest) query.set("image_digest", filters.digest.trim());
   if (filters.kind) query.set("workload_kind", filters.kind);
   if (filters.workload) query.set("workload", filters.workload);
+  if (filters.severity) query.set("min_severity", filters.severity);
+  if (filters.cve) query.set("vulnerability_id", filters.cve.trim());
   if (cursor) query.set("next", cursor);
   return "/v2/inventories?" + query;
 }
@@ -196,6 +214,8 @@ async function showImages() {
     field("Image digest", "digest", filters.digest, { placeholder: "sha256:…" }),
     select("Workload kind", "kind", filters.kind, [["", "any"], ...["Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod", "EcsService", "EcsTaskFamily"].map((k) => [k, k])]),
     field("Workload", "workload", filters.workload, { placeholder: "payments-*" }),
+    select("Findings at least", "severity", filters.severity, [["", "any"], ...SEVERITIES.map((s) => [s, s])]),
+    field("Vulnerability", "cve", filters.cve, { placeholder: "CVE-2024-3094" }),
     h("button", { type: "submit" }, "Filter"));
   view.replaceChildren(h("h2", {}, "Images"), form, h("div", { id: "image-page" }));
   imageState.cursors = [null];
@@ -234,7 +254,8 @@ function renderImagePage(filters) {
     h("td", {}, item.container_count),
     h("td", { class: "hide-narrow" }, workloadText(item)),
     h("td", { title: item.first_seen }, item.first_seen.slice(0, 16).replace("T", " ")),
-    h("td", { title: item.last_seen }, item.last_seen.slice(0, 16).replace("T", " "))));
+    h("td", { title: item.last_seen }, item.last_seen.slice(0, 16).replace("T", " ")),
+    h("td", { class: "vulnerabilities" }, severityText(item.vulnerabilities))));
   const pager = h("div", { class: "pager" },
     h("button", { type: "button", class: "secondary", disabled: imageState.page === 0, onclick: () => { imageState.page -= 1; loadImagePage(filters); } }, "Previous"),
     h("span", {}, `Page ${imageState.page + 1}`),
@@ -242,17 +263,20 @@ function renderImagePage(filters) {
   document.getElementById("image-page").replaceChildren(
     h("div", { class: "table-wrap" }, h("table", { id: "images" },
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Image"), h("th", { scope: "col" }, "Context"), h("th", { scope: "col" }, "Containers"),
-        h("th", { scope: "col", class: "hide-narrow" }, "Workloads"), sortButton("First seen", "first_seen"), sortButton("Last seen", "last_seen"))),
+        h("th", { scope: "col", class: "hide-narrow" }, "Workloads"),
+        sortButton("First seen", "first_seen"), sortButton("Last seen", "last_seen"), h("th", { scope: "col" }, "Vulnerabilities"))),
       h("tbody", {}, rows))),
     pager);
 }
 
 async function showImage(digest) {
   say("Finding where it runs…");
-  const [inventory, scheduled] = await Promise.all([
+  // A digest is path-safe as it is (an encoded ':' would not match the route).
+  const pathSafe = /^sha256:[0-9a-f]{64}$/.test(digest);
+  const [inventory, scheduled, findings] = await Promise.all([
     api(`/v2/inventories?image_digest=${encodeURIComponent(digest)}`),
-    // A digest is path-safe as it is (an encoded ':' would not match the route).
-    /^sha256:[0-9a-f]{64}$/.test(digest) ? api(`/v2/images/${digest}/scheduled`) : { scheduled: [] },
+    pathSafe ? api(`/v2/images/${digest}/scheduled`) : { scheduled: [] },
+    pathSafe ? api(`/v2/images/${digest}/vulnerabilities`).catch(() => null) : null,
   ]);
   const items = inventory.items;
   // A namespace holds no "/", an EKS cluster's ARN does: the cluster ends at the last one.
@@ -269,8 +293,74 @@ async function showImage(digest) {
     h("h3", {}, "Scheduled for analysis"),
     h("p", { id: "image-scheduled" }, scheduled.scheduled.length
       ? scheduled.scheduled.map((s) => `by subscription ${s.subscription_key} (${s.subscription_id})`).join("; ")
-      : "No subscription has scheduled it."));
+      : "No subscription has scheduled it."),
+    h("h3", {}, "Vulnerabilities"),
+    findings ? findingsTable(findings) : h("p", { id: "image-findings" }, "No scanner has posted findings of this image."));
   say("");
+}
+
+function findingsTable(findings) {
+  const sources = findings.scanners.map((s) => `${s.scanner} (${s.findings}, ${s.posted_at.slice(0, 16).replace("T", " ")})`).join("; ");
+  return h("div", { id: "image-findings" },
+    h("p", {}, `${severityText(findings.vulnerabilities) || "No vulnerability at low or above"} — from ${sources}`),
+    h("div", { class: "table-wrap" }, h("table", { id: "findings" },
+      h("thead", {}, h("tr", {}, ["Vulnerability", "Severity", "Package", "Fixed in", "Scanners"].map((name) => h("th", { scope: "col" }, name)))),
+      h("tbody", {}, findings.findings.slice(0, 500).map((f) => h("tr", {},
+        h("td", {}, h("a", { href: `#/vulnerability/${encodeURIComponent(f.vulnerability_id)}` }, f.vulnerability_id)),
+        h("td", {}, severityBadge(f.severity)),
+        h("td", {}, `${f.package.name} ${f.package.version}`),
+        h("td", {}, (f.fixed_in || []).join(", ")),
+        h("td", {}, f.sources.join(", "))))))));
+}
+
+async function showVulnerabilities() {
+  say("Loading exposure…");
+  const exposure = await api("/v2/exposure?min_severity=high");
+  const form = h("form", { class: "filters", id: "cve-search", onsubmit: (event) => {
+      event.preventDefault();
+      const id = new FormData(event.target).get("cve").trim();
+      if (id) location.hash = `#/vulnerability/${encodeURIComponent(id)}`;
+    } },
+    h("label", {}, "Where does this vulnerability run?", h("input", { name: "cve", placeholder: "CVE-2024-3094", autocomplete: "off" })),
+    h("button", { type: "submit" }, "Find"));
+  const rows = exposure.clusters.map((c) => h("tr", {},
+    h("td", {}, h("a", { href: `#/images?context=${encodeURIComponent(c.inventory_type === "ecs" ? c.cluster : c.cluster + "/")}&type=${c.inventory_type}&severity=high` }, c.cluster)),
+    h("td", {}, c.inventory_type),
+    h("td", {}, c.by_severity.critical),
+    h("td", {}, c.by_severity.high),
+    h("td", {}, c.workloads)));
+  view.replaceChildren(h("h2", {}, "Vulnerabilities"), form,
+    h("h3", {}, "Running images with high or critical findings, per cluster"),
+    h("div", { class: "table-wrap" }, h("table", { id: "exposure" },
+      h("thead", {}, h("tr", {}, ["Cluster", "Type", "Critical images", "High images", "Workloads running them"].map((name) => h("th", { scope: "col" }, name)))),
+      h("tbody", {}, rows))));
+  say(exposure.clusters.length ? `${exposure.clusters.length} clusters run images with high or critical findings` : "No running image has high or critical findings.");
+}
+
+async function showVulnerability(id) {
+  say(`Finding where ${id} runs…`);
+  let found;
+  try {
+    found = await api(`/v2/vulnerabilities/${encodeURIComponent(id)}?limit=200`);
+  } catch (error) {
+    view.replaceChildren(h("h2", {}, id), h("p", { id: "vulnerability-summary" }, "No image of this account carries it."));
+    return say("");
+  }
+  const rows = found.images.flatMap((image) => image.contexts.map((c) => h("tr", {},
+    h("td", {}, h("a", { href: `#/image/${encodeURIComponent(image.image_digest)}` }, image.image_tag)),
+    h("td", {}, c.context),
+    h("td", {}, workloadText(c)),
+    h("td", {}, image.packages.map((p) => `${p.name} ${p.version}`).join(", ")),
+    h("td", { title: c.first_seen }, c.first_seen.slice(0, 16).replace("T", " ")))));
+  const contexts = found.images.reduce((n, image) => n + image.contexts.length, 0);
+  view.replaceChildren(h("h2", {}, found.vulnerability_id, " ", severityBadge(found.severity)),
+    h("p", { id: "vulnerability-summary" }, found.images.length
+      ? `Runs in ${contexts} contexts, from ${found.images.length} images.${found.fixed_in.length ? " Fixed in " + found.fixed_in.join(", ") + "." : ""}`
+      : "Images carry it, but none runs now."),
+    h("div", { class: "table-wrap" }, h("table", { id: "vulnerability-contexts" },
+      h("thead", {}, h("tr", {}, ["Image", "Context", "Workloads", "Packages", "Since"].map((name) => h("th", { scope: "col" }, name)))),
+      h("tbody", {}, rows))));
+  say(found.next ? "More images carry it than one page shows." : "");
 }
 
 async function showSubscriptions() {
@@ -318,12 +408,15 @@ async function route() {
   const [path] = hash.slice(1).split("?");
   const parts = path.split("/").filter(Boolean);
   for (const link of document.querySelectorAll("header nav a")) {
-    if (link.dataset.view === (parts[0] === "image" ? "images" : parts[0])) link.setAttribute("aria-current", "page");
+    const current = { image: "images", vulnerability: "vulnerabilities" }[parts[0]] || parts[0];
+    if (link.dataset.view === current) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
   try {
     if (parts[0] === "images") await showImages();
     else if (parts[0] === "image" && parts[1]) await showImage(decodeURIComponent(parts[1]));
+    else if (parts[0] === "vulnerabilities") await showVulnerabilities();
+    else if (parts[0] === "vulnerability" && parts[1]) await showVulnerability(decodeURIComponent(parts[1]));
     else if (parts[0] === "subscriptions") await showSubscriptions();
     else await showClusters();
     document.body.dataset.ready = hash;

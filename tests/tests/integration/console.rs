@@ -132,3 +132,47 @@ async fn without_credentials_the_console_asks_for_them() {
         "{body}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_finds_where_a_vulnerability_runs() {
+    let harness = Harness::new(120, false).await;
+    let containers = [("default", "shop/web:1", 1), ("batch", "shop/web:1", 1), ("default", "shop/db:1", 2)];
+    assert_eq!(harness.post_k8s(&k8s_report("prod", day(0), &containers)).await.status, StatusCode::CREATED);
+    for (n, scanner) in [(1, "grype.json"), (2, "trivy.json")] {
+        let body = std::fs::read_to_string(workspace_root().join("tests/fixtures/scanners").join(scanner)).unwrap();
+        let path = format!("/v2/images/{}/vulnerabilities", digest(n));
+        let posted =
+            harness.call_path("post-image-vulnerabilities.json", Some(&path), Some(&body), Some("admin"), &[]).await;
+        assert_eq!(posted.status, StatusCode::CREATED, "{}", posted.body);
+    }
+    let base = harness.serve(&[("victor", "victor-password", Role::ReadOnly)]).await;
+    let browser = Browser::launch().await;
+    let page = browser.page("victor", "victor-password").await;
+    page.navigate(&format!("{base}/ui")).await;
+    page.wait_for("document.body.dataset.ready === '#/clusters'").await;
+    // Per cluster, its running images with critical and high findings.
+    let prod = "[...document.querySelectorAll('#clusters tbody tr')].find(row => row.dataset.cluster === 'prod')";
+    let critical = page.eval(&format!("{prod}.querySelectorAll('td.exposure')[0].textContent")).await;
+    assert_eq!(critical, "2");
+
+    open(&page, "#/vulnerabilities").await;
+    assert_eq!(texts(&page, "#exposure tbody tr td:nth-child(3)").await, ["2"]);
+    page.eval("document.querySelector('#cve-search input').value = 'CVE-1999-0002'").await;
+    page.eval("document.querySelector('#cve-search button').click()").await;
+    page.wait_for("document.body.dataset.ready === '#/vulnerability/CVE-1999-0002'").await;
+    assert_eq!(texts(&page, "#vulnerability-contexts tbody tr td:nth-child(2)").await, ["prod/batch", "prod/default"]);
+    let summary = page.eval("document.getElementById('vulnerability-summary').textContent").await;
+    assert!(summary.as_str().unwrap().starts_with("Runs in 2 contexts, from 1 images"), "{summary}");
+    shot(&page, "vulnerability").await;
+
+    open(&page, &format!("#/image/{}", digest(2).replace(':', "%3A"))).await;
+    let first = texts(&page, "#findings tbody tr:first-child td").await;
+    assert_eq!(first[..2], ["CVE-2024-24790".to_owned(), "critical".to_owned()], "{first:?}");
+    shot(&page, "image-findings").await;
+
+    open(&page, "#/images?severity=critical").await;
+    assert_eq!(texts(&page, "#images tbody tr").await.len(), 3);
+    let counts = texts(&page, "#images tbody tr td.vulnerabilities").await;
+    assert!(counts.iter().all(|text| text.contains("critical")), "{counts:?}");
+    shot(&page, "images-critical").await;
+}
