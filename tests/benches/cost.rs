@@ -6,6 +6,10 @@
 //! Per cluster size it measures one first report, one unchanged poll, one poll with 1% of the
 //! containers changed and one daily refresh, then scales them to a month of 60-second polls with
 //! 1% churn an hour. Under `cargo test` it runs one small cluster as a smoke test.
+//!
+//! Findings: one image's findings posted (100 findings, trivy's shape), the same findings posted
+//! again (what the daily sync does for an image whose findings did not change) and a changed
+//! post, measured the same way, then priced for the mix's distinct images.
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
@@ -171,6 +175,95 @@ fn monthly(cluster: &Cluster) -> (f64, f64) {
     (now + storage, before + storage)
 }
 
+/// Distinct images per cluster of the mix (the reports' 200 digests), findings per image, and
+/// the share of images whose findings change on a given day (a new CVE published for them).
+const IMAGES_PER_CLUSTER: f64 = 200.0;
+const FINDINGS_PER_IMAGE: usize = 100;
+const FINDINGS_CHANGED_PER_DAY: f64 = 0.01;
+
+/// What one image's findings cost to post, re-post unchanged and store.
+struct ImageFindings {
+    first_write_units: f64,
+    unchanged_units: (f64, f64),
+    changed_units: (f64, f64),
+    stored_bytes: f64,
+}
+
+/// A trivy document of `count` findings, each shaped like the fixture's.
+fn trivy_document(count: usize, generation: usize) -> String {
+    let path = local_stack::moto::workspace_root().join("tests/fixtures/scanners/trivy.json");
+    let mut document: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let template = document["Results"][0]["Vulnerabilities"][0].clone();
+    let findings: Vec<serde_json::Value> = (0..count)
+        .map(|n| {
+            let mut finding = template.clone();
+            finding["VulnerabilityID"] = format!("CVE-2024-{:05}", n + generation).into();
+            finding["PkgName"] = format!("package-{}", n % 40).into();
+            finding
+        })
+        .collect();
+    document["Results"] =
+        serde_json::json!([{"Target": "image", "Class": "os-pkgs", "Type": "alpine", "Vulnerabilities": findings}]);
+    document.to_string()
+}
+
+async fn measure_findings() -> ImageFindings {
+    let harness = Harness::new(120, false).await;
+    let meter = WriteMeter::default();
+    let ingest = harness.ingest_with(meter.clone());
+    let post = |body: String| {
+        let (harness, ingest, meter) = (&harness, &ingest, &meter);
+        async move {
+            harness.requests.reset();
+            let path = format!("/v2/images/{}/vulnerabilities", integration_tests::digest(1));
+            let event = integration_tests::admin_event(
+                "post-image-vulnerabilities.json",
+                Some(&path),
+                Some(&body),
+                Some("admin"),
+                &[],
+            );
+            let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+            let response = inventory::http::ApiFunction::handle(ingest, request).await;
+            assert!(response.status().is_success());
+            let stored = harness.stored_items().await;
+            let sizes = |prefix: &str| -> usize {
+                stored
+                    .iter()
+                    .filter(|item| item["sk"].as_s().is_ok_and(|sk| sk.starts_with(prefix)))
+                    .map(|item| read_units(item_size(item)))
+                    .sum()
+            };
+            // The record read (GetItem), and every chunk read (one Query) when a post writes.
+            let read = sizes("findings") + if harness.requests.get("Query") > 0 { sizes("scan#") } else { 0 };
+            (meter.take() as f64, read as f64)
+        }
+    };
+    let (first_write_units, _) = post(trivy_document(FINDINGS_PER_IMAGE, 0)).await;
+    let unchanged = post(trivy_document(FINDINGS_PER_IMAGE, 0)).await;
+    let changed = post(trivy_document(FINDINGS_PER_IMAGE, 1)).await;
+    let stored_bytes = harness.stored_items().await.iter().map(item_size).sum::<usize>() as f64;
+    ImageFindings {
+        first_write_units,
+        unchanged_units: (unchanged.0, unchanged.1),
+        changed_units: (changed.0, changed.1),
+        stored_bytes,
+    }
+}
+
+/// Dollars a month of one cluster's images' findings: stored, re-synced daily, some changed.
+fn findings_monthly(image: &ImageFindings) -> f64 {
+    let price = |(writes, reads): (f64, f64)| {
+        writes * DYNAMODB_PER_MILLION_WRITE_UNITS / 1e6 + reads * DYNAMODB_PER_MILLION_READ_UNITS / 1e6
+    };
+    // The sync function: ~50 ms of waiting on Inspector and DynamoDB per image, at 256 MB.
+    let lambda = 0.25 * 0.050 * LAMBDA_ARM_PER_GB_SECOND;
+    let daily = (1.0 - FINDINGS_CHANGED_PER_DAY) * price(image.unchanged_units)
+        + FINDINGS_CHANGED_PER_DAY * price(image.changed_units)
+        + lambda;
+    IMAGES_PER_CLUSTER * (30.0 * daily + image.stored_bytes / 1e9 * DYNAMODB_PER_GB_MONTH)
+}
+
 #[tokio::main]
 async fn main() {
     let bench = std::env::args().any(|arg| arg == "--bench");
@@ -208,5 +301,17 @@ async fn main() {
     println!(
         "fleet of {clusters}: ${:.2} a month, ${:.4} per cluster-month; before content hashes ${:.2}, ${:.4} per cluster-month ({:.1}x)",
         total, total / clusters as f64, total_before, total_before / clusters as f64, total_before / total
+    );
+    let image = measure_findings().await;
+    let findings = findings_monthly(&image) * clusters as f64;
+    println!(
+        "findings of one image ({FINDINGS_PER_IMAGE}): first post {} WU; same findings again {} WU / {} RU; changed {} WU / {} RU; {} bytes stored",
+        image.first_write_units, image.unchanged_units.0, image.unchanged_units.1, image.changed_units.0, image.changed_units.1, image.stored_bytes
+    );
+    println!(
+        "findings of the fleet ({IMAGES_PER_CLUSTER} images a cluster, synced daily, {}% changed a day): ${findings:.2} a month, ${:.4} per cluster-month; with the inventory ${:.2}",
+        FINDINGS_CHANGED_PER_DAY * 100.0,
+        findings / clusters as f64,
+        total + findings
     );
 }

@@ -668,6 +668,7 @@ pub fn item_size(item: &HashMap<String, AttributeValue>) -> usize {
             AttributeValue::N(n) => n.len().div_ceil(2) + 1,
             AttributeValue::M(map) => 3 + map.iter().map(|(k, v)| k.len() + 1 + value_size(v)).sum::<usize>(),
             AttributeValue::L(list) => 3 + list.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
+            AttributeValue::B(blob) => blob.as_ref().len(),
             _ => 1,
         }
     }
