@@ -177,7 +177,12 @@ impl Notifier {
         if running.is_empty() {
             return Ok(Vec::new());
         }
-        let Some(image) = self.vulnerabilities.image(account, digest).await? else { return Ok(Vec::new()) };
+        let image = match self.vulnerabilities.image(account, digest).await {
+            Ok(Some(image)) => image,
+            // No findings, or a digest no findings can be stored under: nothing is exposed.
+            Ok(None) | Err(VulnerabilityError::Digest(_)) => return Ok(Vec::new()),
+            Err(error) => return Err(error.into()),
+        };
         Ok(exposures(account, digest, running, &image.findings, self.threshold)
             .into_iter()
             .map(|(marker, detail)| Pending::new(marker, VULNERABLE_DETAIL_TYPE, &detail))

@@ -364,3 +364,30 @@ async fn a_large_document_comes_gzip_compressed() {
     let brotli = send(compressed, "br").await;
     assert_eq!(brotli.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
+
+#[tokio::test]
+async fn an_image_whose_digest_cannot_hold_findings_announces_no_exposure_and_blocks_nothing() {
+    use inventory::model::{ImageContent, ImageRecord, InventoryType, Tracking};
+    use inventory::store::BatchWrite;
+    let harness = Harness::new(120, false).await;
+    let mut notifications = harness.notifications().await;
+    // Written before digests were validated: no findings can be stored under it.
+    let at = integration_tests::day(0);
+    let content = ImageContent {
+        image_digest: "sha256:legacy".into(),
+        image_tag: "docker.io/shop/old:1".into(),
+        container_count: 1,
+        workloads: Vec::new(),
+        workload_count: None,
+    };
+    let tracking = Tracking { first_seen: at, last_seen: at, present: true, updated_at: at, expires_at: None };
+    let record =
+        ImageRecord::new("admin", InventoryType::Kubernetes, "prod/default", "sha256:legacy", content, tracking);
+    let store = harness.store_for("ingest");
+    store.batch_write(vec![BatchWrite::Put(inventory::store::encode(&record))]).await.unwrap();
+    let batch = notifications.next_event().await;
+    assert!(notifications.deliver(batch).await.batch_item_failures.is_empty(), "the shard is not held up");
+    let kinds: Vec<String> =
+        notifications.received().await.iter().map(|event| event["detail-type"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(kinds, [inventory::bus::ADDED_DETAIL_TYPE]);
+}
