@@ -4,6 +4,7 @@
 //! tests build and run without compiling an SDK. `inventory` re-exports every module.
 
 pub mod clock;
+pub mod cluster_config;
 pub mod findings;
 pub mod image;
 pub mod inventory_type;

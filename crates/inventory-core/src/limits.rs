@@ -118,3 +118,18 @@ pub const MAX_SCANNER_NAME_BYTES: usize = 64;
 /// A chunk of stored findings, before compression: inside DynamoDB's 400 KB item whatever its
 /// content (gzip never grows data by more than a few bytes per 32 KiB block).
 pub const FINDINGS_CHUNK_BYTES: usize = 300 * 1024;
+
+/// A cluster configuration's body (`POST /v1/enterprise/inventories/clusters`).
+pub const MAX_CLUSTER_CONFIG_BODY_BYTES: usize = 256 * 1024;
+/// A configured cluster's name: a path segment and a context's first part.
+pub const MAX_CLUSTER_CONFIG_NAME_BYTES: usize = 253;
+/// The API server's URL.
+pub const MAX_CLUSTER_SERVER_BYTES: usize = 2048;
+/// A base64 PEM certificate (chain) or client key, as posted.
+pub const MAX_PEM_BASE64_BYTES: usize = 64 * 1024;
+/// A bearer token (a service-account token is about 1 KB).
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+/// Namespaces a configuration lists.
+pub const MAX_CONFIGURED_NAMESPACES: usize = 1000;
+/// A collection error kept on a configuration.
+pub const MAX_COLLECTION_ERROR_CHARS: usize = 1024;
