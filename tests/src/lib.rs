@@ -14,6 +14,7 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use chrono::{DateTime, TimeZone, Utc};
+use clusters::ClustersApp;
 use delete::DeleteApp;
 use ingest::IngestApp;
 use inventory::auth::{Caller, Role, Verdict};
@@ -210,6 +211,8 @@ pub struct Harness {
     pub requests: RequestCounter,
     pub settings: Settings,
     pub functions: Functions,
+    /// The KMS key cluster credentials are encrypted with (moto's).
+    pub credentials_key: String,
 }
 
 /// The notifier with the table's stream as input and a queue behind its bus as output.
@@ -331,9 +334,12 @@ impl Harness {
         let query = QueryApp::new(store_of("query"), settings.clone(), clock.clone());
         let delete = DeleteApp::new(store_of("delete"), settings.clone(), clock.clone());
         let subscriptions = SubscriptionsApp::new(store_of("subscriptions"), clock.clone());
+        let credentials_key = local_stack::credentials_key(&config).await.expect("a KMS key");
+        let kms = aws_sdk_kms::Client::new(&config);
+        let clusters = ClustersApp::new(store_of("clusters"), kms, credentials_key.clone(), clock.clone());
         requests.reset();
-        let functions = Functions { ingest, query, delete, subscriptions };
-        Self { dynamodb, table, clock, requests, settings, functions }
+        let functions = Functions { ingest, query, delete, subscriptions, clusters };
+        Self { dynamodb, table, clock, requests, settings, functions, credentials_key }
     }
 
     /// A DynamoDB client counted like the others and held to `binary`'s policy.
@@ -398,6 +404,12 @@ impl Harness {
             query: QueryApp::new(store_of("query"), self.settings.clone(), self.clock.clone()),
             delete: DeleteApp::new(store_of("delete"), self.settings.clone(), self.clock.clone()),
             subscriptions: SubscriptionsApp::new(store_of("subscriptions"), self.clock.clone()),
+            clusters: ClustersApp::new(
+                store_of("clusters"),
+                aws_sdk_kms::Client::new(&config),
+                self.credentials_key.clone(),
+                self.clock.clone(),
+            ),
         };
         let ssm_requests = RequestCounter::default();
         let counted = aws_sdk_ssm::config::Builder::from(&config).interceptor(ssm_requests.clone()).build();

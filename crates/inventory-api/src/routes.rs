@@ -42,6 +42,10 @@ pub enum Endpoint {
     ImageVulnerabilities,
     VulnerabilityExposure,
     ClusterExposure,
+    CreateClusterConfig,
+    ListClusterConfigs,
+    GetClusterConfig,
+    DeleteClusterConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +131,17 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/v2/images/{image_digest}/vulnerabilities", "query", ImageVulnerabilities, Some(Read)),
     route("GET", "/v2/vulnerabilities/{vulnerability_id}", "query", VulnerabilityExposure, Some(Read)),
     route("GET", "/v2/exposure", "query", ClusterExposure, Some(Read)),
+    // The embedded mode's cluster configurations: admins only, like every configuration.
+    route("POST", "/v1/enterprise/inventories/clusters", "clusters", CreateClusterConfig, Some(Manage)),
+    route("GET", "/v1/enterprise/inventories/clusters", "clusters", ListClusterConfigs, Some(Manage)),
+    route("GET", "/v1/enterprise/inventories/clusters/{cluster_name}", "clusters", GetClusterConfig, Some(Manage)),
+    route(
+        "DELETE",
+        "/v1/enterprise/inventories/clusters/{cluster_name}",
+        "clusters",
+        DeleteClusterConfig,
+        Some(Manage),
+    ),
 ];
 
 /// The function that answers requests no route matches (API Gateway's `$default` route), with

@@ -198,5 +198,60 @@ pub fn parse_cluster_config(body: &[u8]) -> Result<ClusterConfigInput, ConfigErr
     })
 }
 
+pub const KIND_CLUSTER_CONFIG: &str = "cluster_config";
+
+/// How a cluster's last collection went.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct LastCollection {
+    pub at: String,
+    /// `stored`, or `failed` (nothing of the cluster was stored that run).
+    pub status: String,
+    pub contexts: u32,
+    pub containers: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A configuration as stored: the credential only as KMS ciphertext (base64), bound to the
+/// account and cluster by its encryption context.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ClusterConfigRecord {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    pub cluster_name: String,
+    pub inventory_type: String,
+    pub cluster_config: ClusterSettings,
+    pub credential_ciphertext: String,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_collection: Option<LastCollection>,
+}
+
+/// A configuration as answered: everything but the credential.
+#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+pub struct ClusterConfigView {
+    pub cluster_name: String,
+    pub inventory_type: String,
+    pub cluster_config: ClusterSettings,
+    pub created_at: String,
+    pub updated_at: String,
+    pub last_collection: Option<LastCollection>,
+}
+
+impl ClusterConfigRecord {
+    pub fn view(&self) -> ClusterConfigView {
+        ClusterConfigView {
+            cluster_name: self.cluster_name.clone(),
+            inventory_type: self.inventory_type.clone(),
+            cluster_config: self.cluster_config.clone(),
+            created_at: self.created_at.clone(),
+            updated_at: self.updated_at.clone(),
+            last_collection: self.last_collection.clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

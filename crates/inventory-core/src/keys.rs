@@ -74,6 +74,11 @@ pub fn integrations_pk(account: &str) -> String {
     format!("{account}#integ")
 }
 
+/// The partition of an account's cluster configurations (`sk`: the cluster's name).
+pub fn cluster_configs_pk(account: &str) -> String {
+    format!("{account}#k8scfg")
+}
+
 /// An image's findings (`{account}#find#{digest}`): its findings record (`sk` =
 /// `FINDINGS_RECORD_SK`), which guards the rest with a lease, and each scanner's findings in
 /// chunks (`findings_chunk_sk`).
@@ -173,6 +178,7 @@ pub fn documented_layout() -> Vec<(String, String)> {
         (typed(lifecycle_marker_pk("{account}", t, "{context}")), "{event_id}".to_owned()),
         (typed(exposure_marker_pk("{account}", t, "{context}")), exposure_marker_sk("{digest}", "{vulnerability_id}")),
         (integrations_pk("{account}"), "{uuid}".to_owned()),
+        (cluster_configs_pk("{account}"), "{cluster_name}".to_owned()),
         (findings_pk("{account}", "{digest}"), FINDINGS_RECORD_SK.to_owned()),
         (findings_pk("{account}", "{digest}"), findings_chunk_sk("{scanner}", "{generation}", 0).replace("000", "{n}")),
         (vulnerability_pk("{account}", "{vulnerability_id}"), "{digest}".to_owned()),

@@ -31,3 +31,13 @@ pub async fn moto_sdk_config(endpoint: &str) -> SdkConfig {
         .load()
         .await
 }
+
+/// A KMS key in moto for the cluster configurations' credentials, as the stack's key is.
+pub async fn credentials_key(config: &SdkConfig) -> Result<String, aws_sdk_kms::Error> {
+    let created = aws_sdk_kms::Client::new(config)
+        .create_key()
+        .description("cluster configuration credentials (local stack)")
+        .send()
+        .await?;
+    Ok(created.key_metadata().map(|metadata| metadata.key_id().to_owned()).unwrap_or_default())
+}

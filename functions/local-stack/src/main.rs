@@ -82,6 +82,12 @@ async fn api(config: &SdkConfig, store: &Store, settings: &Settings) -> Result<A
             query: query::QueryApp::new(store.clone(), settings.clone(), Arc::new(SystemClock)),
             delete: delete::DeleteApp::new(store.clone(), settings.clone(), Arc::new(SystemClock)),
             subscriptions: subscriptions::SubscriptionsApp::new(store.clone(), Arc::new(SystemClock)),
+            clusters: clusters::ClustersApp::new(
+                store.clone(),
+                aws_sdk_kms::Client::new(config),
+                local_stack::credentials_key(config).await?,
+                Arc::new(SystemClock),
+            ),
         },
     }))
 }

@@ -3,6 +3,7 @@
 
 use authorizer::decide::Authorizer;
 use bytes::Bytes;
+use clusters::ClustersApp;
 use delete::DeleteApp;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -27,6 +28,7 @@ pub struct Functions {
     pub query: QueryApp,
     pub delete: DeleteApp,
     pub subscriptions: SubscriptionsApp,
+    pub clusters: ClustersApp,
 }
 
 impl Functions {
@@ -39,6 +41,7 @@ impl Functions {
             Some(function) if function == QueryApp::FUNCTION => self.query.handle(request).await,
             Some(function) if function == DeleteApp::FUNCTION => self.delete.handle(request).await,
             Some(function) if function == SubscriptionsApp::FUNCTION => self.subscriptions.handle(request).await,
+            Some(function) if function == ClustersApp::FUNCTION => self.clusters.handle(request).await,
             _ => version::respond(&request),
         }
     }

@@ -4,6 +4,7 @@
 
 mod anchore_api;
 mod auth;
+mod cluster_configs;
 mod clusters;
 mod collector;
 mod console;

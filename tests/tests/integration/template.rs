@@ -9,8 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 /// The functions built from this workspace, by binary.
-const BINARIES: [&str; 11] = [
+const BINARIES: [&str; 12] = [
     "authorizer",
+    "clusters",
     "collector",
     "coverage-check",
     "delete",
@@ -43,6 +44,7 @@ fn code_environment() -> BTreeMap<&'static str, BTreeSet<String>> {
     let with = |extra: &[&str]| settings.iter().cloned().chain(extra.iter().map(|name| name.to_string())).collect();
     BTreeMap::from([
         ("authorizer", set(authorizer::config::ENVIRONMENT_VARIABLES.iter().copied())),
+        ("clusters", with(clusters::ENVIRONMENT_VARIABLES)),
         ("collector", with(collector::config::ENVIRONMENT_VARIABLES)),
         ("coverage-check", with(&[inventory::bus::EVENT_BUS_NAME])),
         ("delete", settings.clone()),
@@ -296,4 +298,13 @@ fn the_notifier_stream_filter_passes_every_kind_it_announces() {
         .map(|kind| kind.as_str().unwrap().to_owned())
         .collect();
     assert_eq!(passed, set(notifier::notify::ANNOUNCED_KINDS));
+}
+
+#[test]
+fn only_the_clusters_function_may_use_the_credentials_key_and_none_may_decrypt_yet() {
+    let allowed = |action: &str| -> BTreeSet<String> {
+        functions().iter().filter(|(_, spec)| spec.actions.contains(action)).map(|(binary, _)| binary.clone()).collect()
+    };
+    assert_eq!(allowed("kms:Encrypt"), set(["clusters"]));
+    assert_eq!(allowed("kms:Decrypt"), BTreeSet::new(), "the cluster collector, when it comes, is the one reader");
 }

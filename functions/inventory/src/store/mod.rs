@@ -9,12 +9,14 @@
 //! | `subscriptions` | subscriptions and their uniqueness guards |
 //! | `markers` | "sent once" markers and their claims, stale-cluster markers |
 //! | `integrations` | registered agents and their health reports |
+//! | `clusters` | cluster configurations of the embedded mode |
 //! | `findings` | images' findings (a record and chunks per scanner) and the vulnerability and severity indexes |
 //! | `migration` | the one-shot move of the old layout (the project's one full `Scan`) |
 //!
 //! No service holds a DynamoDB client: they call a `Store`.
 
 mod batch;
+mod clusters;
 mod contexts;
 mod findings;
 mod integrations;

@@ -1,0 +1,156 @@
+//! Clusters function: the embedded mode's cluster configurations (admin only, per account) on
+//! `/v1/enterprise/inventories/clusters`. The credential (a token or a client key) is encrypted
+//! with the stack's KMS key, bound to the account and cluster by its encryption context, before it
+//! is stored; no answer and no log line carries it, and this function can encrypt but not decrypt.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use inventory::auth::Caller;
+use inventory::clock::format_time;
+use inventory::cluster_config::{check_cluster_name, parse_cluster_config, ClusterConfigRecord, KIND_CLUSTER_CONFIG};
+use inventory::http::{body_bytes, json_response, not_found, ApiError, ApiFunction};
+use inventory::keys::cluster_configs_pk;
+use inventory::routes::{Endpoint, Matched};
+use inventory::store::StoreError;
+use inventory::{Clock, Store, SystemClock};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Error, Request, RequestExt, Response};
+use std::sync::Arc;
+
+/// The KMS key (id, ARN or alias) credentials are encrypted with.
+pub const CREDENTIALS_KEY: &str = "CLUSTER_CREDENTIALS_KEY";
+/// Every environment variable this crate reads, beside the settings.
+pub const ENVIRONMENT_VARIABLES: &[&str] = &[CREDENTIALS_KEY];
+
+/// The encryption context every credential is encrypted under: decrypting needs the same, so a
+/// ciphertext copied to another account's or cluster's configuration cannot be used there.
+pub fn encryption_context(account: &str, cluster_name: &str) -> [(&'static str, String); 2] {
+    [("account", account.to_owned()), ("cluster_name", cluster_name.to_owned())]
+}
+
+pub struct ClustersApp {
+    store: Store,
+    kms: aws_sdk_kms::Client,
+    key_id: String,
+    clock: Arc<dyn Clock>,
+}
+
+fn unavailable(what: &str) -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", format!("{what}; retry"))
+}
+
+fn stored(error: StoreError, account: &str) -> ApiError {
+    tracing::error!(account, %error, "cluster configuration storage failed");
+    unavailable("the cluster configuration could not be read or stored")
+}
+
+impl ClustersApp {
+    pub fn new(store: Store, kms: aws_sdk_kms::Client, key_id: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, kms, key_id: key_id.into(), clock }
+    }
+
+    /// Builds the app from the environment the template sets.
+    pub async fn from_env() -> Result<Self, Error> {
+        let (store, _) = inventory::store_from_env().await?;
+        let key_id = std::env::var(CREDENTIALS_KEY).map_err(|_| format!("{CREDENTIALS_KEY} must be set"))?;
+        let kms = aws_sdk_kms::Client::new(&inventory::sdk_config().await);
+        Ok(Self::new(store, kms, key_id, Arc::new(SystemClock)))
+    }
+
+    async fn encrypt(&self, account: &str, cluster_name: &str, credential: &str) -> Result<String, ApiError> {
+        let mut request = self
+            .kms
+            .encrypt()
+            .key_id(&self.key_id)
+            .plaintext(aws_sdk_kms::primitives::Blob::new(credential.as_bytes()));
+        for (name, value) in encryption_context(account, cluster_name) {
+            request = request.encryption_context(name, value);
+        }
+        let output = request.send().await.map_err(|error| {
+            tracing::error!(account, cluster_name, error = %aws_sdk_kms::error::DisplayErrorContext(error), "encrypting a cluster credential failed");
+            unavailable("the credential could not be encrypted")
+        })?;
+        let ciphertext = output.ciphertext_blob().ok_or_else(|| unavailable("KMS answered no ciphertext"))?;
+        Ok(STANDARD.encode(ciphertext.as_ref()))
+    }
+
+    async fn create(&self, request: &Request, account: &str) -> Result<Response<Body>, ApiError> {
+        let input = parse_cluster_config(body_bytes(request.body())).map_err(|error| {
+            if error.too_large {
+                ApiError::payload_too_large(&error.field, error.to_string())
+            } else {
+                ApiError::bad_request(&error.field, &error.message)
+            }
+        })?;
+        let ciphertext = self.encrypt(account, &input.cluster_name, &input.credential).await?;
+        let existing =
+            self.store.cluster_config(account, &input.cluster_name).await.map_err(|error| stored(error, account))?;
+        let now = format_time(self.clock.now());
+        let record = ClusterConfigRecord {
+            pk: cluster_configs_pk(account),
+            sk: input.cluster_name.clone(),
+            kind: KIND_CLUSTER_CONFIG.to_owned(),
+            cluster_name: input.cluster_name.clone(),
+            inventory_type: "kubernetes".to_owned(),
+            cluster_config: input.settings,
+            credential_ciphertext: ciphertext,
+            created_at: existing.as_ref().map_or_else(|| now.clone(), |record| record.created_at.clone()),
+            updated_at: now,
+            last_collection: existing.and_then(|record| record.last_collection),
+        };
+        self.store.put_cluster_config(&record).await.map_err(|error| stored(error, account))?;
+        tracing::info!(account, cluster = %record.cluster_name, "cluster configuration stored");
+        Ok(json_response(StatusCode::OK, &record.view()))
+    }
+}
+
+impl ApiFunction for ClustersApp {
+    const FUNCTION: &'static str = "clusters";
+
+    async fn route(
+        &self,
+        request: &Request,
+        caller: &Caller,
+        matched: &Matched<'_>,
+    ) -> Result<Response<Body>, ApiError> {
+        let account = caller.account.as_str();
+        let name = matched.param("cluster_name").unwrap_or_default();
+        match matched.route.endpoint {
+            Endpoint::CreateClusterConfig => self.create(request, account).await,
+            Endpoint::ListClusterConfigs => {
+                let params = request.query_string_parameters();
+                let wanted = params.first("inventory_type").filter(|kind| !kind.is_empty());
+                let configs = self.store.cluster_configs(account).await.map_err(|error| stored(error, account))?;
+                let views: Vec<_> = configs
+                    .iter()
+                    .filter(|record| wanted.is_none_or(|kind| kind == record.inventory_type))
+                    .map(ClusterConfigRecord::view)
+                    .collect();
+                Ok(json_response(StatusCode::OK, &views))
+            }
+            Endpoint::GetClusterConfig => {
+                check_cluster_name("cluster_name", name)
+                    .map_err(|error| ApiError::bad_request(&error.field, &error.message))?;
+                match self.store.cluster_config(account, name).await.map_err(|error| stored(error, account))? {
+                    Some(record) => Ok(json_response(StatusCode::OK, &record.view())),
+                    None => Err(ApiError::not_found(format!("no cluster configuration {name:?} in this account"))),
+                }
+            }
+            Endpoint::DeleteClusterConfig => {
+                check_cluster_name("cluster_name", name)
+                    .map_err(|error| ApiError::bad_request(&error.field, &error.message))?;
+                match self.store.delete_cluster_config(account, name).await {
+                    Ok(()) => Ok(Response::builder()
+                        .status(StatusCode::NO_CONTENT)
+                        .body(Body::Empty)
+                        .expect("static response parts are valid")),
+                    Err(StoreError::ConditionFailed) => {
+                        Err(ApiError::not_found(format!("no cluster configuration {name:?} in this account")))
+                    }
+                    Err(error) => Err(stored(error, account)),
+                }
+            }
+            _ => Err(not_found(request)),
+        }
+    }
+}
