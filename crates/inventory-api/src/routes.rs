@@ -13,6 +13,7 @@ pub enum Endpoint {
     EcsReport,
     KaiReport,
     ListInventories,
+    ListInventoriesV1,
     DeleteInventories,
     ListSubscriptions,
     CreateSubscription,
@@ -90,6 +91,8 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/v1/enterprise/ecs-inventory", "ingest", EcsReport, Some(PostReports)),
     route("POST", "/v1/enterprise/inventories", "ingest", KaiReport, Some(PostReports)),
     route("GET", "/v2/inventories", "query", ListInventories, Some(Read)),
+    // kai's documentation lists the inventory here: a bare array of items.
+    route("GET", "/v1/enterprise/inventories", "query", ListInventoriesV1, Some(Read)),
     route("DELETE", "/v2/inventories", "delete", DeleteInventories, Some(Manage)),
     route("GET", "/v1/subscriptions", "subscriptions", ListSubscriptions, Some(Read)),
     route("POST", "/v1/subscriptions", "subscriptions", CreateSubscription, Some(Manage)),

@@ -102,7 +102,8 @@ impl ApiFunction for QueryApp {
             };
         }
         match endpoint {
-            Endpoint::ListInventories => self.list(request, account).await,
+            Endpoint::ListInventories => self.list(request, account, false).await,
+            Endpoint::ListInventoriesV1 => self.list(request, account, true).await,
             Endpoint::Console => Ok(console::page(caller)),
             Endpoint::ConsoleAsset => console::asset(matched.param("asset").unwrap_or_default()),
             Endpoint::ListClusters => {
@@ -172,7 +173,8 @@ impl ApiFunction for QueryApp {
 }
 
 impl QueryApp {
-    async fn list(&self, request: &Request, account: &str) -> Result<Response<Body>, ApiError> {
+    /// `GET /v2/inventories`, or with `bare` the v1 route's bare array of the same items.
+    async fn list(&self, request: &Request, account: &str, bare: bool) -> Result<Response<Body>, ApiError> {
         let params = request.query_string_parameters();
         let query = InventoryQuery::from_params(|name| params.first(name).map(str::to_owned))?;
         let list = self.reader.list(account, &query).await.map_err(|error| failed(error, account, "inventory"))?;
@@ -188,6 +190,9 @@ impl QueryApp {
                     ),
                 )
             });
+        }
+        if bare {
+            return negotiated_json(request, StatusCode::OK, &list.items);
         }
         negotiated_json(request, StatusCode::OK, &list)
     }

@@ -295,3 +295,20 @@ async fn kai_namespaces_are_listed_without_containers() {
         "kai sends no containers"
     );
 }
+
+#[tokio::test]
+async fn kai_lists_the_inventory_as_the_v1_bare_array() {
+    let harness = Harness::new(120, false).await;
+    let report = sample_report("post-kai-inventory.json");
+    assert_eq!(
+        harness.call("post-kai-inventory.json", Some(&report.to_string()), Some("admin"), &[]).await.status,
+        StatusCode::OK
+    );
+    let v1 = harness.call("get-inventories-v1.json", None, Some("admin"), &[]).await;
+    assert_eq!(v1.status, StatusCode::OK, "{}", v1.body);
+    let v2 = harness.call("get-inventories.json", None, Some("admin"), &[]).await;
+    assert!(v1.body.as_array().is_some_and(|items| !items.is_empty()), "{}", v1.body);
+    assert_eq!(v1.body, v2.body["items"], "the same items, without the envelope");
+    let filtered = harness.call("get-inventories-v1.json", None, Some("admin"), &[("inventory_type", "ecs")]).await;
+    assert_eq!(filtered.body, serde_json::json!([]));
+}
