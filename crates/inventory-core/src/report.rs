@@ -9,6 +9,7 @@
 mod ecs;
 mod kai;
 mod kubernetes;
+pub mod kubernetes_api;
 
 pub use ecs::{
     parse_ecs, probably_truncated_warning, validate_ecs, EcsContainer, EcsReport, EcsService, EcsTask,
