@@ -132,6 +132,11 @@ async fn no_log_line_carries_the_credential_at_the_most_verbose_level() {
         .with(inventory::logging::filter(Some("trace")))
         .with(fmt::layer().with_ansi(false).with_writer(move || writer.clone()));
     let _default = lambda_http::tracing::dispatcher::set_default(&lambda_http::tracing::Dispatch::new(subscriber));
+    // With a single dispatcher registered, tracing decides a callsite's interest from the
+    // default of whichever thread reaches it first (another test's, with none): a second one
+    // makes it ask every registered dispatcher, this test's included.
+    let _second = lambda_http::tracing::Dispatch::new(lambda_http::tracing::subscriber::Registry::default());
+    lambda_http::tracing::callsite::rebuild_interest_cache();
     let harness = Harness::new(120, false).await;
     let mut key_cluster = sample();
     key_cluster["cluster_name"] = "with-key".into();
