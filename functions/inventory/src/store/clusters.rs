@@ -11,16 +11,7 @@ impl Store {
     }
 
     pub async fn cluster_config(&self, account: &str, name: &str) -> Result<Option<ClusterConfigRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(&cluster_configs_pk(account), name)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error("GetItem"))?;
-        output.item.map(decode).transpose()
+        self.get(&cluster_configs_pk(account), name, true).await
     }
 
     /// Stores a configuration, replacing one of the same name.

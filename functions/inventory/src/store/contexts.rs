@@ -1,7 +1,7 @@
 //! Context records: reads, the conditional writes that carry leases and versions, and the
 //! listings of the keys-only `contexts` index.
 
-use super::{decode, encode, item_key, key, sdk_error, string, Expect, Item, Store, StoreError};
+use super::{decode, encode, item_key, sdk_error, string, Expect, Item, Store, StoreError};
 use crate::keys::{context_sk, contexts_shard_pk, inventory_pk, CONTEXTS_INDEX, INDEX_SHARDS};
 use crate::model::{ContextRecord, InventoryType};
 use crate::plan::StoredContext;
@@ -28,16 +28,7 @@ impl Store {
         context: &str,
         consistent: bool,
     ) -> Result<Option<ContextRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(&inventory_pk(account, inventory_type, context), &context_sk(context))))
-            .consistent_read(consistent)
-            .send()
-            .await
-            .map_err(sdk_error("GetItem"))?;
-        output.item.map(decode).transpose()
+        self.get(&inventory_pk(account, inventory_type, context), &context_sk(context), consistent).await
     }
 
     /// Everything stored for one context, read consistently.

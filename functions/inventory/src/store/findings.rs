@@ -103,16 +103,7 @@ impl Store {
         account: &str,
         digest: &str,
     ) -> Result<Option<ImageFindingsRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(&findings_pk(account, digest), FINDINGS_RECORD_SK)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error("GetItem"))?;
-        output.item.map(decode).transpose()
+        self.get(&findings_pk(account, digest), FINDINGS_RECORD_SK, true).await
     }
 
     /// The findings records of `digests` that exist, in no particular order.

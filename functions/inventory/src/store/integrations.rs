@@ -22,16 +22,7 @@ impl Store {
         account: &str,
         uuid: &str,
     ) -> Result<Option<T>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(&integrations_pk(account), uuid)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error("GetItem"))?;
-        output.item.map(decode).transpose()
+        self.get(&integrations_pk(account), uuid, true).await
     }
 
     /// Every integration record of the account, in uuid order.

@@ -176,6 +176,25 @@ impl Store {
         request.into_paginator().items().send().try_collect().await.map_err(sdk_error("Query"))
     }
 
+    /// The item at (`pk`, `sk`), if any, decoded; `consistent` for a strongly consistent read.
+    async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        pk: &str,
+        sk: &str,
+        consistent: bool,
+    ) -> Result<Option<T>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(consistent)
+            .send()
+            .await
+            .map_err(sdk_error("GetItem"))?;
+        output.item.map(decode).transpose()
+    }
+
     /// Writes `item` if `condition` holds; `ConditionFailed` if it does not.
     async fn put_if(&self, item: Item, condition: &str) -> Result<(), StoreError> {
         let result = self

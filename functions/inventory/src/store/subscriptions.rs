@@ -97,16 +97,10 @@ impl Store {
     }
 
     pub async fn subscription(&self, account: &str, id: &str) -> Result<Option<Subscription>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(&subscriptions_pk(account), id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error("GetItem"))?;
-        Ok(output.item.map(decode::<SubscriptionRecord>).transpose()?.map(|record| record.subscription))
+        Ok(self
+            .get::<SubscriptionRecord>(&subscriptions_pk(account), id, true)
+            .await?
+            .map(|record| record.subscription))
     }
 
     /// Replaces a stored subscription; `ConditionFailed` if it was deleted meanwhile.
