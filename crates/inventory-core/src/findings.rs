@@ -53,6 +53,11 @@ impl Severity {
         }
     }
 
+    /// Every normalised name, highest first, as errors list them.
+    pub fn names() -> String {
+        Self::ALL.map(Self::as_str).join(", ")
+    }
+
     /// A normalised name exactly (`min_severity=high`).
     pub fn parse(raw: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|severity| severity.as_str() == raw)
@@ -93,6 +98,12 @@ pub struct Finding {
     pub cvss_score: Option<f64>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub data_source: String,
+}
+
+/// A vulnerability id this service keys by: 1 to `MAX_VULNERABILITY_ID_BYTES` bytes, without `#`
+/// (a key separator) or control characters.
+pub fn is_vulnerability_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_VULNERABILITY_ID_BYTES && !id.chars().any(|c| c.is_control() || c == '#')
 }
 
 /// Which scanner output a document is.
@@ -318,7 +329,7 @@ impl Collected {
 
 fn finding(raw: RawFinding<'_>) -> Result<Finding, &'static str> {
     let id = raw.id.map(str::trim).filter(|id| !id.is_empty()).ok_or("no vulnerability id")?;
-    if id.len() > MAX_VULNERABILITY_ID_BYTES || id.chars().any(|c| c.is_control() || c == '#') {
+    if !is_vulnerability_id(id) {
         return Err("vulnerability id longer than 128 bytes or holding '#' or control characters");
     }
     let name = raw.package_name.map(str::trim).filter(|name| !name.is_empty()).ok_or("no package name")?;

@@ -2,7 +2,7 @@
 
 use crate::clock::format_time;
 use crate::clock::Clock;
-use crate::findings::{Severity, SeverityCounts};
+use crate::findings::{is_vulnerability_id, Severity, SeverityCounts};
 use crate::image::Digest;
 use crate::limits::{MAX_UNPAGED_ITEMS, MAX_VULNERABILITY_ID_BYTES};
 use crate::model::{
@@ -49,6 +49,22 @@ impl From<QueryError> for crate::http::ApiError {
 
 fn invalid(parameter: &'static str, message: impl Into<String>) -> QueryError {
     QueryError { parameter, message: message.into() }
+}
+
+/// A `vulnerability_id` parameter (query or path): a vulnerability id this service keys by.
+pub fn vulnerability_id_param(raw: &str) -> Result<(), QueryError> {
+    if !is_vulnerability_id(raw) {
+        return Err(invalid(
+            "vulnerability_id",
+            format!("must be 1 to {MAX_VULNERABILITY_ID_BYTES} bytes without '#' or control characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// A `min_severity` parameter: a normalised severity's name.
+pub fn min_severity_param(raw: &str) -> Result<Severity, QueryError> {
+    Severity::parse(raw).ok_or_else(|| invalid("min_severity", format!("must be one of {}", Severity::names())))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,25 +190,9 @@ impl InventoryQuery {
                 None => ContextFilter::Exact(raw),
             }),
         };
-        let vulnerability_id = present("vulnerability_id")
-            .map(|raw| {
-                if raw.len() > MAX_VULNERABILITY_ID_BYTES || raw.contains('#') || raw.chars().any(char::is_control) {
-                    return Err(invalid(
-                        "vulnerability_id",
-                        format!("must be at most {MAX_VULNERABILITY_ID_BYTES} bytes without '#' or control characters"),
-                    ));
-                }
-                Ok(raw)
-            })
-            .transpose()?;
-        let min_severity = present("min_severity")
-            .map(|raw| {
-                Severity::parse(&raw).ok_or_else(|| {
-                    let names: Vec<&str> = Severity::ALL.iter().map(|severity| severity.as_str()).collect();
-                    invalid("min_severity", format!("must be one of {}", names.join(", ")))
-                })
-            })
-            .transpose()?;
+        let vulnerability_id =
+            present("vulnerability_id").map(|raw| vulnerability_id_param(&raw).map(|()| raw)).transpose()?;
+        let min_severity = present("min_severity").map(|raw| min_severity_param(&raw)).transpose()?;
         let unpaged = present("limit").is_none() && present("next").is_none();
         let limit = match present("limit") {
             None if unpaged => MAX_UNPAGED_ITEMS,

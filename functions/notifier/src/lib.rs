@@ -49,9 +49,8 @@ impl NotifierApp {
         let bus = std::env::var(EVENT_BUS_NAME).unwrap_or_else(|_| DEFAULT_EVENT_BUS.to_owned());
         let config = inventory::sdk_config().await;
         let threshold = match std::env::var(EXPOSURE_SEVERITY_THRESHOLD) {
-            Ok(raw) => Severity::parse(raw.trim()).ok_or(format!(
-                "{EXPOSURE_SEVERITY_THRESHOLD} must be critical, high, medium, low, negligible or unknown"
-            ))?,
+            Ok(raw) => Severity::parse(raw.trim())
+                .ok_or(format!("{EXPOSURE_SEVERITY_THRESHOLD} must be one of {}", Severity::names()))?,
             Err(_) => DEFAULT_THRESHOLD,
         };
         let store = Store::from_sdk_config(&config, settings.table_name.clone());

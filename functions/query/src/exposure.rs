@@ -6,7 +6,6 @@
 
 use inventory::findings::{AffectedPackage, Severity, SeverityCounts, VulnerableImage};
 use inventory::image::Digest;
-use inventory::limits::MAX_VULNERABILITY_ID_BYTES;
 use inventory::model::{split_kubernetes_context, InventoryType, WorkloadContainers};
 use inventory::query::{InventoryItem, QueryError};
 use inventory::store::{Store, StoreError};
@@ -75,17 +74,6 @@ impl ExposurePage {
             .map_err(|_| invalid("next", "is not a cursor returned by this route".to_owned()))?;
         Ok(Self { limit, after })
     }
-}
-
-/// A vulnerability id from a path: bounded, and never part of another key.
-pub fn check_vulnerability_id(id: &str) -> Result<(), QueryError> {
-    if id.is_empty() || id.len() > MAX_VULNERABILITY_ID_BYTES || id.contains('#') || id.chars().any(char::is_control) {
-        return Err(QueryError {
-            parameter: "vulnerability_id",
-            message: format!("must be 1 to {MAX_VULNERABILITY_ID_BYTES} bytes without '#' or control characters"),
-        });
-    }
-    Ok(())
 }
 
 /// One cluster's exposure.
@@ -264,9 +252,11 @@ mod tests {
 
     #[test]
     fn paths_and_pages_are_checked() {
-        assert!(check_vulnerability_id("CVE-2024-3094").is_ok());
+        use inventory::limits::MAX_VULNERABILITY_ID_BYTES;
+        use inventory::query::vulnerability_id_param;
+        assert!(vulnerability_id_param("CVE-2024-3094").is_ok());
         for bad in ["", "CVE#1", &"C".repeat(MAX_VULNERABILITY_ID_BYTES + 1)] {
-            assert_eq!(check_vulnerability_id(bad).unwrap_err().parameter, "vulnerability_id");
+            assert_eq!(vulnerability_id_param(bad).unwrap_err().parameter, "vulnerability_id");
         }
         let params = |pairs: &'static [(&'static str, &'static str)]| {
             ExposurePage::from_params(move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()))

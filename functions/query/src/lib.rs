@@ -6,12 +6,12 @@ pub mod details;
 pub mod exposure;
 
 use details::{check_id, DetailReader, Listing, Page};
-use exposure::{check_vulnerability_id, Exposure, ExposurePage};
+use exposure::{Exposure, ExposurePage};
 use inventory::auth::Caller;
 use inventory::coverage::{attach_agents, list_clusters};
-use inventory::findings::Severity;
 use inventory::http::{json_response, negotiated_json, not_found, ApiError, ApiFunction};
 use inventory::integrations::IntegrationRegistry;
+use inventory::query::{min_severity_param, vulnerability_id_param};
 use inventory::routes::{Endpoint, Matched};
 use inventory::vulnerabilities::{Vulnerabilities, VulnerabilityError};
 use inventory::{Clock, InventoryQuery, InventoryReader, Settings, Store, SystemClock};
@@ -128,7 +128,7 @@ impl ApiFunction for QueryApp {
             }
             Endpoint::VulnerabilityExposure => {
                 let id = matched.param("vulnerability_id").unwrap_or_default();
-                check_vulnerability_id(id)?;
+                vulnerability_id_param(id)?;
                 let params = request.query_string_parameters();
                 let page = ExposurePage::from_params(|name| params.first(name).map(str::to_owned))?;
                 match self.exposure.vulnerability(account, id, &page).await {
@@ -139,11 +139,7 @@ impl ApiFunction for QueryApp {
             }
             Endpoint::ClusterExposure => {
                 let params = request.query_string_parameters();
-                let raw = params.first("min_severity").unwrap_or("high");
-                let min = Severity::parse(raw).ok_or_else(|| {
-                    let names: Vec<&str> = Severity::ALL.iter().map(|severity| severity.as_str()).collect();
-                    ApiError::bad_request("min_severity", format!("must be one of {}", names.join(", ")))
-                })?;
+                let min = min_severity_param(params.first("min_severity").unwrap_or("high"))?;
                 let clusters =
                     self.exposure.clusters(account, min).await.map_err(|error| failed(error, account, "exposure"))?;
                 let answer = serde_json::json!({ "min_severity": min, "clusters": clusters });
