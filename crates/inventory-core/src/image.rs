@@ -152,13 +152,17 @@ pub const TAG_KEY_PREFIX: &str = "tag:";
 /// A reference a scanner pulls exactly: the normalised tag's repository pinned to the digest
 /// (`registry/repository@sha256:…`).
 pub fn pinned_reference(normalized_tag: &str, digest: &str) -> String {
-    let name = normalized_tag.split_once('@').map_or(normalized_tag, |(name, _)| name);
+    format!("{}@{digest}", repository_of(normalized_tag))
+}
+
+/// A reference without its tag or digest: `registry[:port]/repository`.
+pub fn repository_of(reference: &str) -> &str {
+    let name = reference.split_once('@').map_or(reference, |(name, _)| name);
     // A tag follows the last `:` after the last `/` (a registry's port comes before a `/`).
-    let repository = match name.rsplit_once(':') {
+    match name.rsplit_once(':') {
         Some((repository, tag)) if !tag.contains('/') => repository,
         _ => name,
-    };
-    format!("{repository}@{digest}")
+    }
 }
 
 /// The identity of an image within a context: its digest, or its tag while no digest is known.

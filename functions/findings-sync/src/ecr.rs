@@ -22,11 +22,7 @@ pub fn ecr_image(reference: &str) -> Option<EcrImage> {
     if !(is_ecr && is_aws && is_account) || region.is_empty() {
         return None;
     }
-    let name = path.split_once('@').map_or(path, |(name, _)| name);
-    let repository = match name.rsplit_once(':') {
-        Some((repository, tag)) if !tag.contains('/') => repository,
-        _ => name,
-    };
+    let repository = inventory::image::repository_of(path);
     (!repository.is_empty()).then(|| EcrImage {
         registry: registry.to_owned(),
         region: region.to_owned(),
