@@ -14,7 +14,7 @@ use inventory::vulnerabilities::{Vulnerabilities, VulnerabilityError};
 use inventory::{Clock, InventoryReader};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// The clients for one region with one set of credentials (a role's, or the function's own).
 #[derive(Clone, Debug)]
@@ -90,6 +90,8 @@ pub struct FindingsSync {
     targets: Vec<Target>,
     concurrency: usize,
     clock: Arc<dyn Clock>,
+    /// Whether Inspector scans each (region, registry), asked once per run.
+    inspector_scans: Mutex<HashMap<(String, String), bool>>,
 }
 
 impl FindingsSync {
@@ -101,7 +103,7 @@ impl FindingsSync {
         clock: Arc<dyn Clock>,
     ) -> Self {
         let vulnerabilities = Vulnerabilities::new(store.clone(), Arc::clone(&clock));
-        Self { store, reader, vulnerabilities, targets, concurrency, clock }
+        Self { store, reader, vulnerabilities, targets, concurrency, clock, inspector_scans: Mutex::default() }
     }
 
     /// The clients for the image's registry: its region, with the role in its account, else the
@@ -162,6 +164,8 @@ impl FindingsSync {
     /// Syncs `images`, a few at once, starting none after `deadline`.
     pub async fn sync(&self, images: Vec<RunningImage>, deadline: Option<DateTime<Utc>>) -> SyncSummary {
         let mut summary = SyncSummary { images: images.len(), ..SyncSummary::default() };
+        // A registry may turn Inspector on between runs.
+        self.inspector_scans.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
         let clock = &self.clock;
         let outcomes = futures::stream::iter(images)
             .map(|image| async move {
@@ -191,6 +195,18 @@ impl FindingsSync {
         summary
     }
 
+    /// Whether Inspector scans the image's registry: asked once per (region, registry) a run.
+    async fn inspector_scans(&self, target: &Target, ecr: &EcrImage) -> Result<bool, SourceError> {
+        let key = (ecr.region.clone(), ecr.registry.clone());
+        let known = self.inspector_scans.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(&key).copied();
+        if let Some(scans) = known {
+            return Ok(scans);
+        }
+        let scans = inspector_scans(&target.inspector, &ecr.registry).await?;
+        self.inspector_scans.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(key, scans);
+        Ok(scans)
+    }
+
     async fn sync_image(&self, image: &RunningImage) -> Result<Synced, SyncError> {
         let Some(ecr) = ecr_image(&image.image_tag) else { return Ok(Synced::Skipped("not an ECR image".into())) };
         let Ok(digest) = Digest::parse(&image.digest) else { return Ok(Synced::Skipped("no valid digest".into())) };
@@ -200,7 +216,7 @@ impl FindingsSync {
                 ecr.region, ecr.registry
             )));
         };
-        let (document, synced) = if inspector_scans(&target.inspector, &ecr.registry).await? {
+        let (document, synced) = if self.inspector_scans(target, &ecr).await? {
             (inspector_document(&target.inspector, &ecr, digest.as_str()).await?, Synced::Inspector)
         } else {
             match ecr_document(&target.ecr, &ecr, digest.as_str()).await? {
