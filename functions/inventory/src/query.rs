@@ -17,7 +17,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::limits::{DEFAULT_LIMIT, MAX_LIMIT};
@@ -331,17 +331,28 @@ impl InventoryReader {
         Ok(self.list_all(account, &InventoryQuery::default(), None).await?.items)
     }
 
-    /// Every live entry of the images with findings at `min` or above (the severity index).
-    pub async fn running_at_least(&self, account: &str, min: Severity) -> Result<Vec<InventoryItem>, StoreError> {
+    /// Every live entry of the images with findings at `min` or above, with each digest's highest
+    /// severity, as the severity index files them.
+    pub async fn running_at_least(
+        &self,
+        account: &str,
+        min: Severity,
+    ) -> Result<(Vec<InventoryItem>, HashMap<String, Severity>), StoreError> {
         let severe = self.digests_at_least(account, min).await?;
-        Ok(self.list_all(account, &InventoryQuery::default(), Some(&severe)).await?.items)
+        let items = self.list_all(account, &InventoryQuery::default(), Some(&severe)).await?.items;
+        Ok((items, severe))
     }
 
     /// The digests of images whose highest severity is `min` or above (the severity index).
-    async fn digests_at_least(&self, account: &str, min: Severity) -> Result<HashSet<String>, StoreError> {
-        let levels = Severity::ALL.into_iter().filter(|severity| *severity >= min);
-        let reads = levels.map(|severity| self.store.digests_at_severity(account, severity));
-        Ok(futures::future::try_join_all(reads).await?.into_iter().flatten().collect())
+    async fn digests_at_least(&self, account: &str, min: Severity) -> Result<HashMap<String, Severity>, StoreError> {
+        let levels: Vec<Severity> = Severity::ALL.into_iter().filter(|severity| *severity >= min).collect();
+        let reads = levels.iter().map(|severity| self.store.digests_at_severity(account, *severity));
+        let found = futures::future::try_join_all(reads).await?;
+        Ok(levels
+            .into_iter()
+            .zip(found)
+            .flat_map(|(severity, digests)| digests.into_iter().map(move |digest| (digest, severity)))
+            .collect())
     }
 
     /// Each item's vulnerability counts: one batched read of the findings records of the page's
@@ -372,7 +383,7 @@ impl InventoryReader {
         &self,
         account: &str,
         query: &InventoryQuery,
-        severe: Option<&HashSet<String>>,
+        severe: Option<&HashMap<String, Severity>>,
     ) -> Result<InventoryList, StoreError> {
         let wanted = query.limit + 1;
         let mut page_of = PageBuilder::new(query, self.clock.now(), self.settings.ttl_delta(), severe);
@@ -458,7 +469,7 @@ impl InventoryReader {
         account: &str,
         query: &InventoryQuery,
         digests: &[String],
-        severe: Option<&HashSet<String>>,
+        severe: Option<&HashMap<String, Severity>>,
     ) -> Result<InventoryList, StoreError> {
         let prefix = query.sort_key_prefix();
         let mut page_of = PageBuilder::new(query, self.clock.now(), self.settings.ttl_delta(), severe);
@@ -497,14 +508,14 @@ struct Admission<'q> {
     now: DateTime<Utc>,
     ttl: Option<chrono::TimeDelta>,
     workload: &'q WorkloadFilter,
-    severe: Option<&'q HashSet<String>>,
+    severe: Option<&'q HashMap<String, Severity>>,
 }
 
 impl Admission<'_> {
     fn admits(&self, record: &ImageRecord, last_report: Option<DateTime<Utc>>) -> bool {
         is_live(effective_last_seen(&record.tracking, last_report), self.now, self.ttl)
             && self.workload.admits(&record.content)
-            && self.severe.is_none_or(|digests| digests.contains(&record.content.image_digest))
+            && self.severe.is_none_or(|digests| digests.contains_key(&record.content.image_digest))
     }
 }
 
@@ -522,7 +533,7 @@ impl<'q> PageBuilder<'q> {
         query: &'q InventoryQuery,
         now: DateTime<Utc>,
         ttl: Option<chrono::TimeDelta>,
-        severe: Option<&'q HashSet<String>>,
+        severe: Option<&'q HashMap<String, Severity>>,
     ) -> Self {
         let admission = Admission { now, ttl, workload: &query.workload, severe };
         Self { items: Vec::new(), last_returned: None, limit: query.limit, admission }

@@ -187,16 +187,7 @@ impl Exposure {
 
     /// Per cluster, the running images with findings at `min` or above.
     pub async fn clusters(&self, account: &str, min: Severity) -> Result<Vec<ClusterExposure>, StoreError> {
-        let items = self.reader.running_at_least(account, min).await?;
-        let digests: Vec<String> =
-            items.iter().map(|item| item.image_digest.clone()).collect::<BTreeSet<_>>().into_iter().collect();
-        let highest: HashMap<String, Severity> = self
-            .store
-            .findings_records(account, &digests)
-            .await?
-            .into_iter()
-            .filter_map(|record| Some((record.image_digest.clone(), record.counts.highest()?)))
-            .collect();
+        let (items, highest) = self.reader.running_at_least(account, min).await?;
         Ok(clusters_exposed(&items, &highest))
     }
 }
