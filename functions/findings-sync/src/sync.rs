@@ -13,7 +13,7 @@ use inventory::store::{Store, StoreError};
 use inventory::vulnerabilities::{Vulnerabilities, VulnerabilityError};
 use inventory::{Clock, InventoryReader};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 /// The clients for one region with one set of credentials (a role's, or the function's own).
@@ -137,25 +137,17 @@ impl FindingsSync {
         Ok(entries)
     }
 
-    /// The highest severity of each (account, digest) of `entries` with findings.
+    /// The highest severity of each (account, digest) with findings, of the accounts of `entries`,
+    /// from the severity index.
     pub async fn highest_severities(
         &self,
         entries: &[(String, InventoryItem)],
     ) -> Result<HashMap<(String, String), Severity>, StoreError> {
-        let mut by_account: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
-        for (account, item) in entries.iter().filter(|(_, item)| !item.image_digest.is_empty()) {
-            by_account.entry(account).or_default().insert(item.image_digest.clone());
-        }
+        let accounts: BTreeSet<&str> = entries.iter().map(|(account, _)| account.as_str()).collect();
         let mut highest = HashMap::new();
-        for (account, digests) in by_account {
-            if !self.store.any_findings(account).await? {
-                continue;
-            }
-            let digests: Vec<String> = digests.into_iter().collect();
-            for record in self.store.findings_records(account, &digests).await? {
-                if let Some(severity) = record.counts.highest() {
-                    highest.insert((account.to_owned(), record.image_digest), severity);
-                }
+        for account in accounts {
+            for (digest, severity) in self.reader.severity_index(account, Severity::Unknown).await? {
+                highest.insert((account.to_owned(), digest), severity);
             }
         }
         Ok(highest)

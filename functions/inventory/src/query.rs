@@ -297,7 +297,7 @@ impl InventoryReader {
     /// sort-key order; a few contexts are read ahead at once.
     pub async fn list(&self, account: &str, query: &InventoryQuery) -> Result<InventoryList, StoreError> {
         let severe = match query.min_severity {
-            Some(min) => Some(self.digests_at_least(account, min).await?),
+            Some(min) => Some(self.severity_index(account, min).await?),
             None => None,
         };
         let mut list = match (&query.vulnerability_id, &query.image_digest) {
@@ -338,13 +338,14 @@ impl InventoryReader {
         account: &str,
         min: Severity,
     ) -> Result<(Vec<InventoryItem>, HashMap<String, Severity>), StoreError> {
-        let severe = self.digests_at_least(account, min).await?;
+        let severe = self.severity_index(account, min).await?;
         let items = self.list_all(account, &InventoryQuery::default(), Some(&severe)).await?.items;
         Ok((items, severe))
     }
 
-    /// The digests of images whose highest severity is `min` or above (the severity index).
-    async fn digests_at_least(&self, account: &str, min: Severity) -> Result<HashMap<String, Severity>, StoreError> {
+    /// The digests of images whose highest severity is `min` or above, with that severity (the
+    /// severity index: one `Query` per severity).
+    pub async fn severity_index(&self, account: &str, min: Severity) -> Result<HashMap<String, Severity>, StoreError> {
         let levels: Vec<Severity> = Severity::ALL.into_iter().filter(|severity| *severity >= min).collect();
         let reads = levels.iter().map(|severity| self.store.digests_at_severity(account, *severity));
         let found = futures::future::try_join_all(reads).await?;
