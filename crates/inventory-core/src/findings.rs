@@ -164,6 +164,14 @@ pub enum FindingsError {
 }
 
 impl FindingsError {
+    /// What is wrong with `field()`, without repeating the field's name.
+    pub fn reason(&self) -> String {
+        match self {
+            Self::Invalid { message, .. } => message.clone(),
+            other => other.to_string(),
+        }
+    }
+
     /// The request field the error is about, for the 4xx answer.
     pub fn field(&self) -> &str {
         match self {

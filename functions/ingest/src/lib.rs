@@ -153,7 +153,7 @@ impl IngestApp {
 fn vulnerability_error(error: VulnerabilityError, account: &str) -> ApiError {
     match error {
         VulnerabilityError::Input(FindingsError::TooLarge(_)) => ApiError::payload_too_large("body", error.to_string()),
-        VulnerabilityError::Input(input) => ApiError::bad_request(input.field(), &input),
+        VulnerabilityError::Input(input) => ApiError::bad_request(input.field(), input.reason()),
         VulnerabilityError::Digest(message) => ApiError::bad_request("image_digest", message),
         VulnerabilityError::Busy => ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string()),
         VulnerabilityError::Store(_) | VulnerabilityError::Lease(_) => {

@@ -160,6 +160,10 @@ async fn documents_that_cannot_be_read_are_refused_and_store_nothing() {
     assert!(unknown.body["message"].as_str().unwrap().contains("trivy JSON"), "{}", unknown.body);
     let not_json = post(&harness, DIGEST, "<html>").await;
     assert_eq!((not_json.status, not_json.body["detail"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("body")));
+    let broken = post(&harness, DIGEST, r#"{"matches": 3}"#).await;
+    assert_eq!(broken.body["detail"]["field"], "matches");
+    let message = broken.body["message"].as_str().unwrap();
+    assert!(message.starts_with("matches: ") && !message.starts_with("matches: matches"), "{message}");
     let bad_digest = post(&harness, "sha256:nothex", &fixture("grype.json")).await;
     assert_eq!(bad_digest.status, StatusCode::BAD_REQUEST);
     assert_eq!(bad_digest.body["detail"]["field"], "image_digest");

@@ -254,3 +254,11 @@ fn findings_are_stored_in_bounded_chunks_and_read_back_whole() {
     assert_eq!(unchunk_findings(&chunk_findings(&[])).unwrap(), Vec::<Finding>::new());
     assert_ne!(findings_hash(&chunks), findings_hash(&chunk_findings(&many[1..])));
 }
+
+#[test]
+fn a_reason_does_not_repeat_its_field() {
+    let broken = parse_findings(br#"{"matches": 3}"#).unwrap_err();
+    assert_eq!(broken.field(), "matches");
+    assert!(!broken.reason().starts_with("matches:"), "{}", broken.reason());
+    assert_eq!(FindingsError::UnknownFormat.reason(), FindingsError::UnknownFormat.to_string());
+}
