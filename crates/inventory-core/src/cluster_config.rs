@@ -200,6 +200,12 @@ pub fn parse_cluster_config(body: &[u8]) -> Result<ClusterConfigInput, ConfigErr
 
 pub const KIND_CLUSTER_CONFIG: &str = "cluster_config";
 
+/// The KMS encryption context every credential is encrypted under: decrypting needs the same,
+/// so a ciphertext copied to another account's or cluster's configuration cannot be used there.
+pub fn encryption_context(account: &str, cluster_name: &str) -> [(&'static str, String); 2] {
+    [("account", account.to_owned()), ("cluster_name", cluster_name.to_owned())]
+}
+
 /// How a cluster's last collection went.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct LastCollection {
@@ -219,6 +225,7 @@ pub struct ClusterConfigRecord {
     pub pk: String,
     pub sk: String,
     pub kind: String,
+    pub account: String,
     pub cluster_name: String,
     pub inventory_type: String,
     pub cluster_config: ClusterSettings,
@@ -227,6 +234,24 @@ pub struct ClusterConfigRecord {
     pub updated_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_collection: Option<LastCollection>,
+    /// The contexts the last stored collection held: one missing from the next is departed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stored_contexts: Vec<String>,
+}
+
+pub const KIND_EKS_COLLECTION: &str = "eks_collection";
+
+/// An agentless EKS cluster's collection state (it has no configuration to hold it).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct EksCollectionRecord {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    pub account: String,
+    pub cluster_arn: String,
+    pub last_collection: LastCollection,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stored_contexts: Vec<String>,
 }
 
 /// A configuration as answered: everything but the credential.

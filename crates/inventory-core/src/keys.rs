@@ -74,9 +74,23 @@ pub fn integrations_pk(account: &str) -> String {
     format!("{account}#integ")
 }
 
-/// The partition of an account's cluster configurations (`sk`: the cluster's name).
-pub fn cluster_configs_pk(account: &str) -> String {
-    format!("{account}#k8scfg")
+/// The one partition of every account's cluster configurations: the collector reads them all
+/// with one `Query`, an account's with `begins_with(sk, "{account}#")`. Configurations are few
+/// and written by admins and once per collection.
+pub const CLUSTER_CONFIGS_PK: &str = "cluster-configs";
+
+/// A cluster configuration's sort key. Neither part contains `#`.
+pub fn cluster_config_sk(account: &str, cluster_name: &str) -> String {
+    format!("{account}#{cluster_name}")
+}
+
+/// The one partition of the agentless EKS clusters' collection state: the last collection and
+/// the contexts it stored, as a configuration holds them.
+pub const EKS_COLLECTIONS_PK: &str = "eks-collections";
+
+/// An EKS cluster's collection state sort key; the ARN contains no `#`.
+pub fn eks_collection_sk(account: &str, cluster_arn: &str) -> String {
+    format!("{account}#{cluster_arn}")
 }
 
 /// An image's findings (`{account}#find#{digest}`): its findings record (`sk` =
@@ -178,7 +192,8 @@ pub fn documented_layout() -> Vec<(String, String)> {
         (typed(lifecycle_marker_pk("{account}", t, "{context}")), "{event_id}".to_owned()),
         (typed(exposure_marker_pk("{account}", t, "{context}")), exposure_marker_sk("{digest}", "{vulnerability_id}")),
         (integrations_pk("{account}"), "{uuid}".to_owned()),
-        (cluster_configs_pk("{account}"), "{cluster_name}".to_owned()),
+        (CLUSTER_CONFIGS_PK.to_owned(), cluster_config_sk("{account}", "{cluster_name}")),
+        (EKS_COLLECTIONS_PK.to_owned(), eks_collection_sk("{account}", "{cluster_arn}")),
         (findings_pk("{account}", "{digest}"), FINDINGS_RECORD_SK.to_owned()),
         (findings_pk("{account}", "{digest}"), findings_chunk_sk("{scanner}", "{generation}", 0).replace("000", "{n}")),
         (vulnerability_pk("{account}", "{vulnerability_id}"), "{digest}".to_owned()),

@@ -133,3 +133,7 @@ pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 pub const MAX_CONFIGURED_NAMESPACES: usize = 1000;
 /// A collection error kept on a configuration.
 pub const MAX_COLLECTION_ERROR_CHARS: usize = 1024;
+/// Items the embedded mode asks the Kubernetes API for per page (`limit`).
+pub const KUBERNETES_PAGE_SIZE: u32 = 500;
+/// Pods, nodes or namespaces the embedded mode reads of one cluster: an agent's report bound.
+pub const MAX_COLLECTED_OBJECTS: usize = MAX_ARRAY_ITEMS;

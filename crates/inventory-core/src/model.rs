@@ -157,6 +157,10 @@ pub enum ReportSource {
     /// neither make the next sweep look stale nor take a context from an agent.
     #[serde(rename = "ecs-events")]
     EcsEvents,
+    /// The embedded mode: the service reads a configured (or EKS) cluster's API itself, every
+    /// namespace of the cluster (or each configured one) at once.
+    #[serde(rename = "embedded")]
+    Embedded,
 }
 
 /// Per-context state: when it was last reported, and the context lease.

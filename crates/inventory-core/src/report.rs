@@ -16,7 +16,7 @@ pub use ecs::{
     ECS_CREDENTIAL_CHECK_CLUSTER,
 };
 pub use kai::parse_kai;
-pub use kubernetes::parse_kubernetes;
+pub use kubernetes::{parse_collected_kubernetes, parse_kubernetes};
 
 use crate::image::{normalize_reference, Digest, ImageKey};
 use crate::limits::{
@@ -201,6 +201,18 @@ pub struct ContextSnapshot {
 }
 
 impl ContextSnapshot {
+    /// A context with nothing in it: what a whole-cluster source reports for a namespace that
+    /// is gone.
+    pub fn empty(context: &str) -> Self {
+        Self {
+            context: context.to_owned(),
+            namespace: None,
+            images: BTreeMap::new(),
+            details: BTreeMap::new(),
+            digest_tags: BTreeSet::new(),
+        }
+    }
+
     /// How many containers it has.
     pub fn container_count(&self) -> u32 {
         self.details.keys().filter(|key| key.starts_with("c#")).count() as u32

@@ -7,9 +7,11 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use inventory::auth::Caller;
 use inventory::clock::format_time;
-use inventory::cluster_config::{check_cluster_name, parse_cluster_config, ClusterConfigRecord, KIND_CLUSTER_CONFIG};
+use inventory::cluster_config::{
+    check_cluster_name, encryption_context, parse_cluster_config, ClusterConfigRecord, KIND_CLUSTER_CONFIG,
+};
 use inventory::http::{body_bytes, json_response, not_found, ApiError, ApiFunction};
-use inventory::keys::cluster_configs_pk;
+use inventory::keys::{cluster_config_sk, CLUSTER_CONFIGS_PK};
 use inventory::routes::{Endpoint, Matched};
 use inventory::store::StoreError;
 use inventory::{Clock, Store, SystemClock};
@@ -17,16 +19,9 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 use std::sync::Arc;
 
-/// The KMS key (id, ARN or alias) credentials are encrypted with.
-pub const CREDENTIALS_KEY: &str = "CLUSTER_CREDENTIALS_KEY";
+pub use inventory::settings::CLUSTER_CREDENTIALS_KEY as CREDENTIALS_KEY;
 /// Every environment variable this crate reads, beside the settings.
 pub const ENVIRONMENT_VARIABLES: &[&str] = &[CREDENTIALS_KEY];
-
-/// The encryption context every credential is encrypted under: decrypting needs the same, so a
-/// ciphertext copied to another account's or cluster's configuration cannot be used there.
-pub fn encryption_context(account: &str, cluster_name: &str) -> [(&'static str, String); 2] {
-    [("account", account.to_owned()), ("cluster_name", cluster_name.to_owned())]
-}
 
 pub struct ClustersApp {
     store: Store,
@@ -87,16 +82,18 @@ impl ClustersApp {
             self.store.cluster_config(account, &input.cluster_name).await.map_err(|error| stored(error, account))?;
         let now = format_time(self.clock.now());
         let record = ClusterConfigRecord {
-            pk: cluster_configs_pk(account),
-            sk: input.cluster_name.clone(),
+            pk: CLUSTER_CONFIGS_PK.to_owned(),
+            sk: cluster_config_sk(account, &input.cluster_name),
             kind: KIND_CLUSTER_CONFIG.to_owned(),
+            account: account.to_owned(),
             cluster_name: input.cluster_name.clone(),
             inventory_type: "kubernetes".to_owned(),
             cluster_config: input.settings,
             credential_ciphertext: ciphertext,
             created_at: existing.as_ref().map_or_else(|| now.clone(), |record| record.created_at.clone()),
             updated_at: now,
-            last_collection: existing.and_then(|record| record.last_collection),
+            last_collection: existing.as_ref().and_then(|record| record.last_collection.clone()),
+            stored_contexts: existing.map(|record| record.stored_contexts).unwrap_or_default(),
         };
         self.store.put_cluster_config(&record).await.map_err(|error| stored(error, account))?;
         tracing::info!(account, cluster = %record.cluster_name, "cluster configuration stored");

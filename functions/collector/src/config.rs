@@ -1,9 +1,7 @@
 //! Collector settings, from the environment variables the template sets from its parameters.
 
 use aws_config::retry::RetryConfig;
-use aws_config::sts::AssumeRoleProvider;
 use aws_config::{Region, SdkConfig};
-use aws_sdk_ecs::config::SharedCredentialsProvider;
 
 pub use inventory::settings::{AwsScope, REGIONS, ROLE_ARNS};
 /// How many clusters are collected at once.
@@ -55,39 +53,29 @@ impl CollectorConfig {
         Ok(Self { regions, role_arns, concurrency, account })
     }
 
-    /// One ECS client per (role, region). Clients of one role share its assume-role provider,
-    /// so its credentials are fetched once and cached across regions and invocations.
+    /// One ECS client per (role, region).
     pub async fn targets(&self, sdk_config: &SdkConfig) -> Vec<Target> {
-        let roles: Vec<Option<String>> =
-            if self.role_arns.is_empty() { vec![None] } else { self.role_arns.iter().cloned().map(Some).collect() };
-        let mut targets = Vec::new();
-        for role_arn in roles {
-            let provider = match &role_arn {
-                Some(arn) => {
-                    let provider =
-                        AssumeRoleProvider::builder(arn).session_name(SESSION_NAME).configure(sdk_config).build().await;
-                    Some(SharedCredentialsProvider::new(provider))
-                }
-                None => None,
-            };
-            for region in &self.regions {
+        let scope = AwsScope { regions: self.regions.clone(), role_arns: self.role_arns.clone() };
+        let places = scope.places(sdk_config, SESSION_NAME).await;
+        places
+            .into_iter()
+            .map(|place| {
                 let mut builder = aws_sdk_ecs::config::Builder::from(sdk_config)
-                    .region(Region::new(region.clone()))
+                    .region(Region::new(place.region.clone()))
                     .retry_config(RetryConfig::adaptive().with_max_attempts(MAX_ATTEMPTS))
                     .timeout_config(
                         inventory::sdk_timeouts().to_builder().operation_timeout(ECS_OPERATION_TIMEOUT).build(),
                     );
-                if let Some(provider) = &provider {
-                    builder = builder.credentials_provider(provider.clone());
+                if let Some(credentials) = place.credentials {
+                    builder = builder.credentials_provider(credentials);
                 }
-                targets.push(Target {
-                    region: region.clone(),
-                    role_arn: role_arn.clone(),
+                Target {
+                    region: place.region,
+                    role_arn: place.role_arn,
                     client: aws_sdk_ecs::Client::from_conf(builder.build()),
-                });
-            }
-        }
-        targets
+                }
+            })
+            .collect()
     }
 }
 

@@ -8,7 +8,6 @@ pub mod sources;
 pub mod sync;
 
 use aws_config::retry::RetryConfig;
-use aws_config::sts::AssumeRoleProvider;
 use aws_config::{Region, SdkConfig};
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, Utc};
@@ -34,36 +33,28 @@ pub struct FindingsSyncApp {
 
 /// The Inspector and ECR clients of every configured (role, region).
 pub async fn targets(sdk_config: &SdkConfig, scope: &AwsScope) -> Vec<Target> {
-    let roles: Vec<Option<&String>> =
-        if scope.role_arns.is_empty() { vec![None] } else { scope.role_arns.iter().map(Some).collect() };
-    let mut targets = Vec::new();
-    for role_arn in roles {
-        let provider = match role_arn {
-            Some(arn) => Some(aws_sdk_ecr::config::SharedCredentialsProvider::new(
-                AssumeRoleProvider::builder(arn).session_name(SESSION_NAME).configure(sdk_config).build().await,
-            )),
-            None => None,
-        };
-        for region in &scope.regions {
+    let places = scope.places(sdk_config, SESSION_NAME).await;
+    places
+        .into_iter()
+        .map(|place| {
             let retry = RetryConfig::adaptive().with_max_attempts(5);
+            let region = Region::new(place.region.clone());
             let mut inspector = aws_sdk_inspector2::config::Builder::from(sdk_config)
-                .region(Region::new(region.clone()))
+                .region(region.clone())
                 .retry_config(retry.clone());
-            let mut ecr =
-                aws_sdk_ecr::config::Builder::from(sdk_config).region(Region::new(region.clone())).retry_config(retry);
-            if let Some(provider) = &provider {
-                inspector = inspector.credentials_provider(provider.clone());
-                ecr = ecr.credentials_provider(provider.clone());
+            let mut ecr = aws_sdk_ecr::config::Builder::from(sdk_config).region(region).retry_config(retry);
+            if let Some(credentials) = place.credentials {
+                inspector = inspector.credentials_provider(credentials.clone());
+                ecr = ecr.credentials_provider(credentials);
             }
-            targets.push(Target {
-                region: region.clone(),
-                role_account: role_arn.and_then(|arn| role_account(arn)).map(str::to_owned),
+            Target {
+                region: place.region,
+                role_account: place.role_arn.as_deref().and_then(role_account).map(str::to_owned),
                 inspector: aws_sdk_inspector2::Client::from_conf(inspector.build()),
                 ecr: aws_sdk_ecr::Client::from_conf(ecr.build()),
-            });
-        }
-    }
-    targets
+            }
+        })
+        .collect()
 }
 
 impl FindingsSyncApp {

@@ -36,6 +36,9 @@ pub const COLLECTOR_ACCOUNT: &str = "COLLECTOR_ACCOUNT";
 pub const REGIONS: &str = "COLLECTOR_REGIONS";
 /// Comma-separated IAM role ARNs to assume; empty means the function's own credentials.
 pub const ROLE_ARNS: &str = "COLLECTOR_ROLE_ARNS";
+/// The KMS key (id, ARN or alias) cluster credentials are encrypted with: the clusters function
+/// encrypts with it, the Kubernetes collector decrypts.
+pub const CLUSTER_CREDENTIALS_KEY: &str = "CLUSTER_CREDENTIALS_KEY";
 
 /// Where the collector and the findings sync read AWS: regions, and roles to assume.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +101,42 @@ impl AwsScope {
         }
         Ok(Self { regions, role_arns })
     }
+
+    /// Every (role, region) to read, with the credentials to read it with: the function's own
+    /// (`None`), or the role's. One assume-role provider per role, shared by its regions, so its
+    /// credentials are fetched once and cached across regions and invocations.
+    pub async fn places(&self, sdk_config: &aws_config::SdkConfig, session_name: &str) -> Vec<AwsPlace> {
+        let roles: Vec<Option<&String>> =
+            if self.role_arns.is_empty() { vec![None] } else { self.role_arns.iter().map(Some).collect() };
+        let mut places = Vec::new();
+        for role_arn in roles {
+            let credentials = match role_arn {
+                Some(arn) => Some(aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_config::sts::AssumeRoleProvider::builder(arn)
+                        .session_name(session_name)
+                        .configure(sdk_config)
+                        .build()
+                        .await,
+                )),
+                None => None,
+            };
+            places.extend(self.regions.iter().map(|region| AwsPlace {
+                region: region.clone(),
+                role_arn: role_arn.cloned(),
+                credentials: credentials.clone(),
+            }));
+        }
+        places
+    }
+}
+
+/// One region, read with one set of credentials.
+#[derive(Clone, Debug)]
+pub struct AwsPlace {
+    pub region: String,
+    pub role_arn: Option<String>,
+    /// `None`: the function's own credentials.
+    pub credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
 }
 
 pub fn collector_account(lookup: impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {

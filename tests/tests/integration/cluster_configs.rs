@@ -63,7 +63,7 @@ async fn the_credential_is_stored_as_ciphertext_bound_to_its_account_and_cluster
     let items = harness.stored_items().await;
     let stored = serde_json::to_string(&items.iter().map(|item| format!("{item:?}")).collect::<Vec<_>>()).unwrap();
     assert!(!stored.contains(TOKEN), "the token is stored in plain text");
-    let record = items.iter().find(|item| item["pk"].as_s().is_ok_and(|pk| pk == "admin#k8scfg")).unwrap();
+    let record = items.iter().find(|item| item["pk"].as_s().is_ok_and(|pk| pk == "cluster-configs")).unwrap();
     let ciphertext = base64::Engine::decode(
         &base64::engine::general_purpose::STANDARD,
         record["credential_ciphertext"].as_s().unwrap(),
@@ -77,10 +77,10 @@ async fn the_credential_is_stored_as_ciphertext_bound_to_its_account_and_cluster
         }
         request.send()
     };
-    let plain = decrypt(Some(clusters::encryption_context("admin", "prod-eu-1"))).await.unwrap();
+    let plain = decrypt(Some(inventory::cluster_config::encryption_context("admin", "prod-eu-1"))).await.unwrap();
     assert_eq!(plain.plaintext().unwrap().as_ref(), TOKEN.as_bytes());
     assert!(
-        decrypt(Some(clusters::encryption_context("team", "prod-eu-1"))).await.is_err(),
+        decrypt(Some(inventory::cluster_config::encryption_context("team", "prod-eu-1"))).await.is_err(),
         "another account's context"
     );
     assert!(decrypt(None).await.is_err(), "no context");

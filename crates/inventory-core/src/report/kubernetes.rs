@@ -66,8 +66,16 @@ struct Report<'a> {
 
 impl<'a> Report<'a> {
     /// One typed pass when every item decodes; else the arrays raw, each item decoded alone.
-    fn decode(body: &'a [u8]) -> Result<Self, ReportError> {
-        check_body(body)?;
+    /// An agent's body is bounded (`MAX_REPORT_BYTES`); one the embedded mode built is not,
+    /// since it never crossed the network as one body (its items are bounded as an agent's).
+    fn decode(body: &'a [u8], source: ReportSource) -> Result<Self, ReportError> {
+        if source == ReportSource::Embedded {
+            if body.trim_ascii_start().first() != Some(&b'{') {
+                return Err(ReportError::new("body", "must be a JSON object"));
+            }
+        } else {
+            check_body(body)?;
+        }
         if let Ok(wire) = serde_json::from_slice::<TypedWire>(body) {
             return Ok(Self {
                 cluster_name: wire.cluster_name,
@@ -229,7 +237,17 @@ struct NamespaceContext {
 /// Validates the report and hashes each namespace's content, without building it: the stored
 /// form of a context is built only if its hash differs from the stored one.
 pub fn parse_kubernetes(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport<'_>, ReportError> {
-    let wire = Report::decode(body)?;
+    parse(body, now, ReportSource::K8sInventory)
+}
+
+/// A report the embedded mode built from a cluster's API (`kubernetes_api::agent_report`): the
+/// agent's rules, source `embedded`.
+pub fn parse_collected_kubernetes(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport<'_>, ReportError> {
+    parse(body, now, ReportSource::Embedded)
+}
+
+fn parse(body: &[u8], now: DateTime<Utc>, source: ReportSource) -> Result<ParsedReport<'_>, ReportError> {
+    let wire = Report::decode(body, source)?;
     let timestamp = parse_timestamp(&wire.timestamp, now)?;
     let cluster = validate_cluster("cluster_name", &wire.cluster_name, CLUSTER_NAME_HINT)?;
     wire.check_counts()?;
@@ -363,7 +381,7 @@ pub fn parse_kubernetes(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport<
         .collect();
     Ok(ParsedReport {
         inventory_type: InventoryType::Kubernetes,
-        source: ReportSource::K8sInventory,
+        source,
         timestamp,
         contexts,
         notes,

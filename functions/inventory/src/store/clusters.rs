@@ -1,17 +1,24 @@
-//! Cluster configurations of the embedded mode (`{account}#k8scfg`).
+//! Cluster configurations of the embedded mode (`cluster-configs`, `{account}#{cluster_name}`).
 
-use super::{decode, encode, key, sdk_error, Store, StoreError};
-use crate::cluster_config::ClusterConfigRecord;
-use crate::keys::cluster_configs_pk;
+use super::{decode, encode, key, sdk_error, string, Store, StoreError};
+use crate::cluster_config::{ClusterConfigRecord, EksCollectionRecord, LastCollection};
+use crate::keys::{cluster_config_sk, CLUSTER_CONFIGS_PK, EKS_COLLECTIONS_PK};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 impl Store {
+    /// Every configuration of every account, in (account, name) order: the collector's list.
+    pub async fn all_cluster_configs(&self) -> Result<Vec<ClusterConfigRecord>, StoreError> {
+        self.query_all(CLUSTER_CONFIGS_PK, None).await?.into_iter().map(decode).collect()
+    }
+
     /// Every configuration of the account, in name order.
     pub async fn cluster_configs(&self, account: &str) -> Result<Vec<ClusterConfigRecord>, StoreError> {
-        self.query_partition(&cluster_configs_pk(account)).await?.into_iter().map(decode).collect()
+        let prefix = cluster_config_sk(account, "");
+        self.query_all(CLUSTER_CONFIGS_PK, Some(&prefix)).await?.into_iter().map(decode).collect()
     }
 
     pub async fn cluster_config(&self, account: &str, name: &str) -> Result<Option<ClusterConfigRecord>, StoreError> {
-        self.get(&cluster_configs_pk(account), name, true).await
+        self.get(CLUSTER_CONFIGS_PK, &cluster_config_sk(account, name), true).await
     }
 
     /// Stores a configuration, replacing one of the same name.
@@ -26,13 +33,64 @@ impl Store {
         Ok(())
     }
 
+    /// Every agentless EKS cluster's collection state.
+    pub async fn eks_collections(&self) -> Result<Vec<EksCollectionRecord>, StoreError> {
+        self.query_all(EKS_COLLECTIONS_PK, None).await?.into_iter().map(decode).collect()
+    }
+
+    /// Stores an EKS cluster's collection state, replacing the previous one.
+    pub async fn put_eks_collection(&self, record: &EksCollectionRecord) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(encode(record)))
+            .send()
+            .await
+            .map_err(sdk_error("PutItem"))?;
+        Ok(())
+    }
+
+    /// Records a collection on the configuration, and, when it stored the cluster, the contexts
+    /// it stored. Only those attributes are written, so a configuration posted meanwhile stays;
+    /// `ConditionFailed` if the configuration was deleted meanwhile (it is not brought back).
+    pub async fn record_collection(
+        &self,
+        account: &str,
+        name: &str,
+        collection: &LastCollection,
+        stored_contexts: Option<&[String]>,
+    ) -> Result<(), StoreError> {
+        let collection = serde_dynamo::to_attribute_value(collection).expect("records serialise to DynamoDB values");
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(CLUSTER_CONFIGS_PK, &cluster_config_sk(account, name))))
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":collection", collection);
+        request = match stored_contexts {
+            Some(contexts) => request
+                .update_expression("SET last_collection = :collection, stored_contexts = :contexts")
+                .expression_attribute_values(
+                    ":contexts",
+                    AttributeValue::L(contexts.iter().map(|context| string(context)).collect()),
+                ),
+            None => request.update_expression("SET last_collection = :collection"),
+        };
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(error) if super::is_condition_failure(&error) => Err(StoreError::ConditionFailed),
+            Err(error) => Err(sdk_error("UpdateItem")(error)),
+        }
+    }
+
     /// Deletes a configuration; `ConditionFailed` if there was none.
     pub async fn delete_cluster_config(&self, account: &str, name: &str) -> Result<(), StoreError> {
         let result = self
             .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key(&cluster_configs_pk(account), name)))
+            .set_key(Some(key(CLUSTER_CONFIGS_PK, &cluster_config_sk(account, name))))
             .condition_expression("attribute_exists(pk)")
             .send()
             .await;

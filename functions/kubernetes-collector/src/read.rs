@@ -1,0 +1,149 @@
+//! Reading one cluster through its API: namespaces (all, or each configured one), the nodes,
+//! and the pods, every list paged with `limit` and `continue`. Any error fails the whole read:
+//! a cluster read in part is never stored.
+
+use inventory::limits::{KUBERNETES_PAGE_SIZE, MAX_COLLECTED_OBJECTS};
+use inventory::report::kubernetes_api::{List, Namespace, Node, Pod};
+use kube::core::params::{GetParams, ListParams};
+use kube::core::Request;
+use serde::de::DeserializeOwned;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Which namespaces a configuration reads.
+#[derive(Debug, Clone, Copy)]
+pub enum Namespaces<'a> {
+    All,
+    Listed(&'a [String]),
+}
+
+impl<'a> Namespaces<'a> {
+    /// `["all"]` or the configured names.
+    pub fn of(configured: &'a [String]) -> Self {
+        if configured.iter().any(|name| name == inventory::cluster_config::ALL_NAMESPACES) {
+            Self::All
+        } else {
+            Self::Listed(configured)
+        }
+    }
+}
+
+/// Everything one read found.
+#[derive(Debug, Default)]
+pub struct ClusterRead {
+    pub namespaces: Vec<Namespace>,
+    pub nodes: Vec<Node>,
+    pub pods: Vec<Pod>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("the API server answered {code} {reason} to GET {path}: {message}")]
+    Api { path: String, code: u16, reason: String, message: String },
+    #[error("GET {path} failed: {message}")]
+    Transport { path: String, message: String },
+    #[error("{path} lists more than {MAX_COLLECTED_OBJECTS} objects; the cluster is too large to store")]
+    TooLarge { path: String },
+    #[error("{path}: {message}")]
+    Request { path: String, message: String },
+}
+
+/// A client and a count of the requests it made.
+pub struct Reader<'a> {
+    client: &'a kube::Client,
+    requests: &'a AtomicU64,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(client: &'a kube::Client, requests: &'a AtomicU64) -> Self {
+        Self { client, requests }
+    }
+
+    async fn send<T: DeserializeOwned>(&self, path: &str, request: http::Request<Vec<u8>>) -> Result<T, ReadError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.client.request::<T>(request).await.map_err(|error| match error {
+            kube::Error::Api(status) => ReadError::Api {
+                path: path.to_owned(),
+                code: status.code,
+                reason: status.reason,
+                message: status.message,
+            },
+            other => ReadError::Transport { path: path.to_owned(), message: error_chain(&other) },
+        })
+    }
+
+    /// Every item of a list, page by page.
+    async fn list<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, ReadError> {
+        let mut items = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut params = ListParams::default().limit(KUBERNETES_PAGE_SIZE);
+            if let Some(token) = &token {
+                params = params.continue_token(token);
+            }
+            let request = Request::new(path)
+                .list(&params)
+                .map_err(|error| ReadError::Request { path: path.to_owned(), message: error.to_string() })?;
+            let page: List<T> = self.send(path, request).await?;
+            items.extend(page.items);
+            if items.len() > MAX_COLLECTED_OBJECTS {
+                return Err(ReadError::TooLarge { path: path.to_owned() });
+            }
+            match page.metadata.continue_token.filter(|token| !token.is_empty()) {
+                Some(next) => token = Some(next),
+                None => return Ok(items),
+            }
+        }
+    }
+
+    /// One namespace; `None` if the cluster has no such namespace (a configured one may be
+    /// created later).
+    async fn namespace(&self, name: &str) -> Result<Option<Namespace>, ReadError> {
+        let path = format!("/api/v1/namespaces/{name}");
+        let request = Request::new("/api/v1/namespaces")
+            .get(name, &GetParams::default())
+            .map_err(|error| ReadError::Request { path: path.clone(), message: error.to_string() })?;
+        match self.send(&path, request).await {
+            Ok(namespace) => Ok(Some(namespace)),
+            Err(ReadError::Api { code: 404, .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Reads the cluster: the namespaces, the nodes, then the pods of the namespaces.
+    pub async fn read(&self, namespaces: Namespaces<'_>) -> Result<ClusterRead, ReadError> {
+        let (namespaces, pods) = match namespaces {
+            Namespaces::All => (self.list("/api/v1/namespaces").await?, self.list("/api/v1/pods").await?),
+            Namespaces::Listed(names) => {
+                let mut found = Vec::new();
+                let mut pods = Vec::new();
+                for name in names {
+                    if let Some(namespace) = self.namespace(name).await? {
+                        found.push(namespace);
+                        pods.extend(self.list::<Pod>(&format!("/api/v1/namespaces/{name}/pods")).await?);
+                        if pods.len() > MAX_COLLECTED_OBJECTS {
+                            return Err(ReadError::TooLarge { path: "/api/v1/namespaces/*/pods".to_owned() });
+                        }
+                    }
+                }
+                (found, pods)
+            }
+        };
+        let nodes = self.list("/api/v1/nodes").await?;
+        Ok(ClusterRead { namespaces, nodes, pods })
+    }
+}
+
+/// An error and its sources, one line: a TLS failure's reason is several sources down.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(next) = source {
+        let text = next.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = next.source();
+    }
+    message
+}

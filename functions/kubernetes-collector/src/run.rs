@@ -1,0 +1,443 @@
+//! One run: every configured cluster and every EKS cluster, a bounded number at a time, each
+//! within its own deadline. A cluster is stored only when read whole; its configuration (or
+//! its EKS collection state) records how the run went either way.
+
+use crate::access::{ClusterAccess, Credential};
+use crate::eks::{find_clusters, iam_token, EksCluster, EksTarget};
+use crate::read::{error_chain, Namespaces, Reader};
+use crate::settings::{CollectorSettings, EksClusters};
+use aws_credential_types::provider::ProvideCredentials;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use chrono::{DateTime, TimeDelta, Utc};
+use futures::StreamExt;
+use inventory::clock::format_time;
+use inventory::cluster_config::{
+    encryption_context, ClusterConfigRecord, CredentialType, EksCollectionRecord, LastCollection, KIND_EKS_COLLECTION,
+};
+use inventory::keys::{eks_collection_sk, EKS_COLLECTIONS_PK};
+use inventory::limits::MAX_COLLECTION_ERROR_CHARS;
+use inventory::report::kubernetes_api::agent_report;
+use inventory::report::{parse_collected_kubernetes, ContextReport, ContextSnapshot};
+use inventory::store::StoreError;
+use inventory::{Clock, Ingestor, Store};
+use secrecy::SecretString;
+use serde::Serialize;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Time kept back before the Lambda deadline: a cluster read in time is still stored.
+pub const DEADLINE_RESERVE: TimeDelta = TimeDelta::seconds(20);
+/// A cluster with less time than this left is not started.
+const MIN_CLUSTER_TIME: Duration = Duration::from_secs(5);
+
+/// `last_collection.status` of a cluster stored this run.
+pub const STORED: &str = "stored";
+/// `last_collection.status` of a cluster not stored this run (what was stored before stays).
+pub const FAILED: &str = "failed";
+
+/// A cluster the run failed to collect.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ClusterError {
+    pub account: String,
+    pub cluster: String,
+    pub message: String,
+}
+
+/// What one run did; logged once and returned as the function result.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RunSummary {
+    pub started_at: String,
+    pub duration_ms: i64,
+    pub clusters: usize,
+    pub clusters_stored: usize,
+    pub contexts: usize,
+    /// Contexts of a stored cluster's previous collection that it no longer has.
+    pub contexts_departed: usize,
+    pub containers: usize,
+    /// Requests to Kubernetes API servers.
+    pub kubernetes_requests: u64,
+    pub write_requests: u64,
+    pub errors: Vec<ClusterError>,
+    /// Clusters left for the next run: the Lambda deadline was near.
+    pub skipped: Vec<String>,
+}
+
+/// A cluster to collect, and where its collection is recorded.
+enum Source {
+    Configured(Box<ClusterConfigRecord>),
+    Eks(EksCluster, Vec<String>),
+}
+
+impl Source {
+    fn account<'a>(&'a self, eks_account: &'a str) -> &'a str {
+        match self {
+            Self::Configured(record) => &record.account,
+            Self::Eks(..) => eks_account,
+        }
+    }
+
+    /// The report's cluster name: the configured name, or the EKS cluster's ARN (unique across
+    /// regions and accounts, as `kubectl` names EKS contexts).
+    fn cluster(&self) -> &str {
+        match self {
+            Self::Configured(record) => &record.cluster_name,
+            Self::Eks(cluster, _) => &cluster.arn,
+        }
+    }
+
+    fn previous_contexts(&self) -> &[String] {
+        match self {
+            Self::Configured(record) => &record.stored_contexts,
+            Self::Eks(_, previous) => previous,
+        }
+    }
+}
+
+/// What collecting one cluster came to.
+struct Collected {
+    collection: LastCollection,
+    /// Set when the cluster was stored whole: the contexts it now has.
+    stored_contexts: Option<Vec<String>>,
+    departed: usize,
+    requests: u64,
+    write_requests: u64,
+}
+
+pub struct KubernetesCollector {
+    store: Store,
+    ingestor: Ingestor,
+    kms: aws_sdk_kms::Client,
+    key_id: String,
+    settings: CollectorSettings,
+    eks_targets: Vec<EksTarget>,
+    /// The function's own credentials, to sign EKS tokens where no role is assumed.
+    own_credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
+    clock: Arc<dyn Clock>,
+}
+
+/// The contexts a cluster's previous collection stored that this one does not have.
+pub fn departed_contexts(previous: &[String], current: &[String]) -> Vec<String> {
+    let current: BTreeSet<&String> = current.iter().collect();
+    let mut departed: Vec<String> = previous.iter().filter(|context| !current.contains(context)).cloned().collect();
+    departed.sort();
+    departed.dedup();
+    departed
+}
+
+/// An error message as kept on a configuration: bounded.
+pub fn bounded_error(message: &str) -> String {
+    match message.char_indices().nth(MAX_COLLECTION_ERROR_CHARS) {
+        Some((cut, _)) => format!("{}…", &message[..cut]),
+        None => message.to_owned(),
+    }
+}
+
+impl KubernetesCollector {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: Store,
+        ingestor: Ingestor,
+        kms: aws_sdk_kms::Client,
+        key_id: String,
+        settings: CollectorSettings,
+        eks_targets: Vec<EksTarget>,
+        own_credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self { store, ingestor, kms, key_id, settings, eks_targets, own_credentials, clock }
+    }
+
+    /// Collects every cluster; `deadline` is when the invocation ends (none: no limit).
+    pub async fn run(&self, deadline: Option<DateTime<Utc>>) -> RunSummary {
+        let started = self.clock.now();
+        let mut summary = RunSummary { started_at: format_time(started), ..RunSummary::default() };
+        let mut sources: Vec<Source> = match self.store.all_cluster_configs().await {
+            Ok(records) => records.into_iter().map(|record| Source::Configured(Box::new(record))).collect(),
+            Err(error) => {
+                tracing::error!(%error, "listing cluster configurations failed");
+                summary.errors.push(ClusterError {
+                    account: String::new(),
+                    cluster: String::new(),
+                    message: format!("listing cluster configurations failed: {error}"),
+                });
+                Vec::new()
+            }
+        };
+        sources.extend(self.eks_sources(&mut summary).await);
+        summary.clusters = sources.len();
+
+        let cutoff = deadline.map(|at| at - DEADLINE_RESERVE);
+        let results: Vec<_> = futures::stream::iter(sources)
+            .map(|source| async move {
+                let collected = self.collect(&source, cutoff).await;
+                (source, collected)
+            })
+            .buffer_unordered(self.settings.concurrency)
+            .collect()
+            .await;
+        for (source, collected) in results {
+            let account = source.account(&self.settings.eks_account).to_owned();
+            let Some(collected) = collected else {
+                summary.skipped.push(source.cluster().to_owned());
+                continue;
+            };
+            summary.kubernetes_requests += collected.requests;
+            summary.write_requests += collected.write_requests;
+            if collected.stored_contexts.is_some() {
+                summary.clusters_stored += 1;
+                summary.contexts += collected.collection.contexts as usize;
+                summary.containers += collected.collection.containers as usize;
+                summary.contexts_departed += collected.departed;
+            }
+            if let Some(message) = collected.collection.error.clone().filter(|_| collected.stored_contexts.is_none()) {
+                summary.errors.push(ClusterError {
+                    account: account.clone(),
+                    cluster: source.cluster().to_owned(),
+                    message,
+                });
+            }
+            if let Err(error) = self.record(&source, &account, &collected).await {
+                tracing::error!(account, cluster = source.cluster(), %error, "recording the collection failed");
+            } else {
+                summary.write_requests += 1;
+            }
+        }
+        summary.errors.sort();
+        summary.skipped.sort();
+        summary.duration_ms = (self.clock.now() - started).num_milliseconds();
+        summary
+    }
+
+    async fn eks_sources(&self, summary: &mut RunSummary) -> Vec<Source> {
+        if self.settings.eks == EksClusters::None {
+            return Vec::new();
+        }
+        let (clusters, errors) = find_clusters(&self.eks_targets, &self.settings.eks).await;
+        for error in errors {
+            tracing::error!(%error, "finding EKS clusters failed");
+            summary.errors.push(ClusterError {
+                account: self.settings.eks_account.clone(),
+                cluster: String::new(),
+                message: error.to_string(),
+            });
+        }
+        let previous: HashMap<String, Vec<String>> = match self.store.eks_collections().await {
+            Ok(records) => records
+                .into_iter()
+                .filter(|record| record.account == self.settings.eks_account)
+                .map(|record| (record.cluster_arn, record.stored_contexts))
+                .collect(),
+            Err(error) => {
+                // Without them a departed namespace is missed this run, not mis-stored.
+                tracing::error!(%error, "reading EKS collection states failed");
+                HashMap::new()
+            }
+        };
+        clusters
+            .into_iter()
+            .map(|cluster| {
+                let stored = previous.get(&cluster.arn).cloned().unwrap_or_default();
+                Source::Eks(cluster, stored)
+            })
+            .collect()
+    }
+
+    /// Records the collection where its cluster's state lives.
+    async fn record(&self, source: &Source, account: &str, collected: &Collected) -> Result<(), StoreError> {
+        match source {
+            Source::Configured(record) => {
+                let result = self
+                    .store
+                    .record_collection(
+                        account,
+                        &record.cluster_name,
+                        &collected.collection,
+                        collected.stored_contexts.as_deref(),
+                    )
+                    .await;
+                match result {
+                    // Deleted while it was read: it stays deleted.
+                    Err(StoreError::ConditionFailed) => Ok(()),
+                    other => other,
+                }
+            }
+            Source::Eks(cluster, previous) => {
+                let record = EksCollectionRecord {
+                    pk: EKS_COLLECTIONS_PK.to_owned(),
+                    sk: eks_collection_sk(account, &cluster.arn),
+                    kind: KIND_EKS_COLLECTION.to_owned(),
+                    account: account.to_owned(),
+                    cluster_arn: cluster.arn.clone(),
+                    last_collection: collected.collection.clone(),
+                    stored_contexts: collected.stored_contexts.clone().unwrap_or_else(|| previous.clone()),
+                };
+                self.store.put_eks_collection(&record).await
+            }
+        }
+    }
+
+    /// Reads and stores one cluster; `None` when too little time was left to start it.
+    async fn collect(&self, source: &Source, cutoff: Option<DateTime<Utc>>) -> Option<Collected> {
+        let mut timeout = self.settings.cluster_timeout;
+        if let Some(cutoff) = cutoff {
+            let left = (cutoff - self.clock.now()).to_std().unwrap_or_default();
+            if left < MIN_CLUSTER_TIME {
+                return None;
+            }
+            timeout = timeout.min(left);
+        }
+        let requests = AtomicU64::new(0);
+        let at = self.clock.now();
+        let result = tokio::time::timeout(timeout, self.read_and_store(source, &requests, timeout)).await;
+        let failed = |message: String| {
+            tracing::error!(cluster = source.cluster(), error = %message, "collecting the cluster failed");
+            Collected {
+                collection: LastCollection {
+                    at: format_time(at),
+                    status: FAILED.to_owned(),
+                    contexts: 0,
+                    containers: 0,
+                    error: Some(bounded_error(&message)),
+                },
+                stored_contexts: None,
+                departed: 0,
+                requests: requests.load(Ordering::Relaxed),
+                write_requests: 0,
+            }
+        };
+        Some(match result {
+            Ok(Ok(mut collected)) => {
+                collected.requests = requests.load(Ordering::Relaxed);
+                collected.collection.at = format_time(at);
+                collected
+            }
+            Ok(Err(message)) => failed(message),
+            Err(_) => failed(format!("the cluster was not read within {} seconds; nothing stored", timeout.as_secs())),
+        })
+    }
+
+    async fn access(&self, source: &Source) -> Result<ClusterAccess, String> {
+        match source {
+            Source::Configured(record) => {
+                let credential = self.decrypt(record).await?;
+                let settings = &record.cluster_config;
+                let credential = match settings.credential_type {
+                    CredentialType::Token => Credential::Token(credential),
+                    CredentialType::PrivateKey => Credential::ClientCertificate {
+                        certificate: settings.client_certificate.clone().unwrap_or_default(),
+                        key: credential,
+                    },
+                };
+                Ok(ClusterAccess {
+                    server: settings.cluster_server.clone(),
+                    certificate_authority: settings.cluster_certificate.clone(),
+                    credential,
+                })
+            }
+            Source::Eks(cluster, _) => {
+                let provider = cluster.place.credentials.clone().or_else(|| self.own_credentials.clone());
+                let provider = provider.ok_or_else(|| "no AWS credentials to sign the IAM token with".to_owned())?;
+                let credentials = provider.provide_credentials().await.map_err(|error| {
+                    format!("no AWS credentials to sign the IAM token with: {}", error_chain(&error))
+                })?;
+                let token = iam_token(&credentials, &cluster.place.region, &cluster.name, self.clock.now().into())
+                    .map_err(|error| error.to_string())?;
+                Ok(ClusterAccess {
+                    server: cluster.endpoint.clone(),
+                    certificate_authority: cluster.certificate_authority.clone(),
+                    credential: Credential::Token(SecretString::from(token)),
+                })
+            }
+        }
+    }
+
+    /// The configuration's credential, decrypted under its account's and cluster's context.
+    async fn decrypt(&self, record: &ClusterConfigRecord) -> Result<SecretString, String> {
+        let ciphertext = STANDARD
+            .decode(&record.credential_ciphertext)
+            .map_err(|_| "the stored credential is not base64; post the configuration again".to_owned())?;
+        let mut request =
+            self.kms.decrypt().key_id(&self.key_id).ciphertext_blob(aws_sdk_kms::primitives::Blob::new(ciphertext));
+        for (name, value) in encryption_context(&record.account, &record.cluster_name) {
+            request = request.encryption_context(name, value);
+        }
+        let output = request.send().await.map_err(|error| {
+            format!("decrypting the credential failed: {}", aws_sdk_kms::error::DisplayErrorContext(error))
+        })?;
+        let plaintext = output.plaintext.ok_or_else(|| "KMS answered no plaintext".to_owned())?;
+        String::from_utf8(plaintext.into_inner())
+            .map(SecretString::from)
+            .map_err(|_| "the decrypted credential is not text; post the configuration again".to_owned())
+    }
+
+    /// Reads the cluster whole, then stores it; an error message otherwise.
+    async fn read_and_store(
+        &self,
+        source: &Source,
+        requests: &AtomicU64,
+        timeout: Duration,
+    ) -> Result<Collected, String> {
+        let access = self.access(source).await?;
+        let client = access.client(timeout).await.map_err(|error| error_chain(&error))?;
+        let namespaces = match source {
+            Source::Configured(record) => Namespaces::of(&record.cluster_config.namespaces),
+            Source::Eks(..) => Namespaces::All,
+        };
+        let read = Reader::new(&client, requests).read(namespaces).await.map_err(|error| error.to_string())?;
+        let now = self.clock.now();
+        let body = serde_json::to_vec(&agent_report(source.cluster(), now, &read.namespaces, &read.nodes, &read.pods))
+            .map_err(|error| error.to_string())?;
+        let mut report = parse_collected_kubernetes(&body, now)
+            .map_err(|error| format!("the cluster's content cannot be stored: {error}"))?;
+        let current: Vec<String> = report.contexts.iter().map(|context| context.context.clone()).collect();
+        let containers: u32 = report.contexts.iter().map(|context| context.container_count).sum();
+        let departed = departed_contexts(source.previous_contexts(), &current);
+        // An empty context departs every item of a namespace that is gone.
+        report.contexts.extend(departed.iter().map(|context| ContextReport::from(ContextSnapshot::empty(context))));
+        let skipped = report.notes.skipped.first().map(|first| {
+            format!("{} items could not be stored, first {}: {}", report.notes.skipped_count, first.field, first.reason)
+        });
+        let account = source.account(&self.settings.eks_account);
+        let stored = self.ingestor.ingest(account, report).await;
+        let failure = stored.contexts.iter().find_map(|context| {
+            context.error.as_ref().map(|error| format!("storing {} failed: {error}", context.context))
+        });
+        let collection = LastCollection {
+            at: String::new(),
+            status: if failure.is_some() { FAILED } else { STORED }.to_owned(),
+            contexts: current.len() as u32,
+            containers,
+            error: failure.clone().or(skipped).map(|message| bounded_error(&message)),
+        };
+        Ok(Collected {
+            collection,
+            stored_contexts: failure.is_none().then_some(current),
+            departed: departed.len(),
+            requests: 0,
+            write_requests: stored.write_requests,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_context_of_the_previous_collection_that_is_gone_departs_once() {
+        let previous = ["prod/a".to_owned(), "prod/b".to_owned(), "prod/c".to_owned()];
+        let current = ["prod/a".to_owned(), "prod/d".to_owned()];
+        assert_eq!(departed_contexts(&previous, &current), ["prod/b", "prod/c"]);
+        assert!(departed_contexts(&current, &current).is_empty(), "the next run has nothing to depart");
+    }
+
+    #[test]
+    fn errors_kept_on_a_configuration_are_bounded() {
+        let long = "é".repeat(MAX_COLLECTION_ERROR_CHARS + 10);
+        assert_eq!(bounded_error(&long).chars().count(), MAX_COLLECTION_ERROR_CHARS + 1);
+        assert_eq!(bounded_error("401"), "401");
+    }
+}
