@@ -429,6 +429,28 @@ impl Harness {
         collector::run::Collector::new(ingestor, "admin".into(), concurrency, self.clock.clone())
     }
 
+    /// A Kubernetes collector storing into this test's table with the test's clock, decrypting
+    /// with moto's KMS, finding EKS clusters through `eks_targets`.
+    pub async fn kubernetes_collector(
+        &self,
+        settings: kubernetes_collector::settings::CollectorSettings,
+        eks_targets: Vec<kubernetes_collector::eks::EksTarget>,
+    ) -> kubernetes_collector::run::KubernetesCollector {
+        let store = Store::new(self.client_for("kubernetes-collector"), self.table.clone());
+        let ingestor = inventory::Ingestor::new(store.clone(), self.settings.clone(), self.clock.clone());
+        let config = local_stack::moto_sdk_config(moto().endpoint()).await;
+        kubernetes_collector::run::KubernetesCollector::new(
+            store,
+            ingestor,
+            aws_sdk_kms::Client::new(&config),
+            self.credentials_key.clone(),
+            settings,
+            eks_targets,
+            config.credentials_provider(),
+            self.clock.clone(),
+        )
+    }
+
     /// Sends an API Gateway v2 event built from `events/<name>` with body, account and
     /// query string replaced, to the function that serves its route.
     pub async fn call(

@@ -5,7 +5,7 @@
 use crate::access::{ClusterAccess, Credential};
 use crate::eks::{find_clusters, iam_token, EksCluster, EksTarget};
 use crate::read::{error_chain, Namespaces, Reader};
-use crate::settings::{CollectorSettings, EksClusters};
+use crate::settings::CollectorSettings;
 use aws_credential_types::provider::ProvideCredentials;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -150,10 +150,33 @@ impl KubernetesCollector {
         Self { store, ingestor, kms, key_id, settings, eks_targets, own_credentials, clock }
     }
 
-    /// Collects every cluster; `deadline` is when the invocation ends (none: no limit).
+    /// Collects every configured cluster and every EKS cluster found; `deadline` is when the
+    /// invocation ends (none: no limit).
     pub async fn run(&self, deadline: Option<DateTime<Utc>>) -> RunSummary {
+        let (clusters, errors) = find_clusters(&self.eks_targets, &self.settings.eks).await;
+        let errors = errors
+            .into_iter()
+            .map(|error| {
+                tracing::error!(%error, "finding EKS clusters failed");
+                ClusterError {
+                    account: self.settings.eks_account.clone(),
+                    cluster: String::new(),
+                    message: error.to_string(),
+                }
+            })
+            .collect();
+        self.run_with_eks(deadline, clusters, errors).await
+    }
+
+    /// Collects every configured cluster and the EKS clusters given.
+    pub async fn run_with_eks(
+        &self,
+        deadline: Option<DateTime<Utc>>,
+        eks_clusters: Vec<EksCluster>,
+        errors: Vec<ClusterError>,
+    ) -> RunSummary {
         let started = self.clock.now();
-        let mut summary = RunSummary { started_at: format_time(started), ..RunSummary::default() };
+        let mut summary = RunSummary { started_at: format_time(started), errors, ..RunSummary::default() };
         let mut sources: Vec<Source> = match self.store.all_cluster_configs().await {
             Ok(records) => records.into_iter().map(|record| Source::Configured(Box::new(record))).collect(),
             Err(error) => {
@@ -166,7 +189,7 @@ impl KubernetesCollector {
                 Vec::new()
             }
         };
-        sources.extend(self.eks_sources(&mut summary).await);
+        sources.extend(self.eks_sources(eks_clusters).await);
         summary.clusters = sources.len();
 
         let cutoff = deadline.map(|at| at - DEADLINE_RESERVE);
@@ -211,18 +234,10 @@ impl KubernetesCollector {
         summary
     }
 
-    async fn eks_sources(&self, summary: &mut RunSummary) -> Vec<Source> {
-        if self.settings.eks == EksClusters::None {
+    /// The EKS clusters with the contexts their previous collection stored.
+    async fn eks_sources(&self, clusters: Vec<EksCluster>) -> Vec<Source> {
+        if clusters.is_empty() {
             return Vec::new();
-        }
-        let (clusters, errors) = find_clusters(&self.eks_targets, &self.settings.eks).await;
-        for error in errors {
-            tracing::error!(%error, "finding EKS clusters failed");
-            summary.errors.push(ClusterError {
-                account: self.settings.eks_account.clone(),
-                cluster: String::new(),
-                message: error.to_string(),
-            });
         }
         let previous: HashMap<String, Vec<String>> = match self.store.eks_collections().await {
             Ok(records) => records

@@ -3,6 +3,7 @@
 
 pub mod collector;
 pub mod coverage;
+pub mod kube_api;
 pub mod moto;
 pub mod schedule;
 pub mod server;

@@ -14,6 +14,7 @@ mod ecs_events;
 mod findings_sync;
 mod hot_keys;
 mod inventory_api;
+mod kubernetes_collector;
 mod large_report;
 mod lease;
 mod lifecycle_events;

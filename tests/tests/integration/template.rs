@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 /// The functions built from this workspace, by binary.
-const BINARIES: [&str; 12] = [
+const BINARIES: [&str; 13] = [
     "authorizer",
     "clusters",
     "collector",
@@ -18,6 +18,7 @@ const BINARIES: [&str; 12] = [
     "ecs-events",
     "findings-sync",
     "ingest",
+    "kubernetes-collector",
     "notifier",
     "query",
     "subscriptions",
@@ -51,6 +52,7 @@ fn code_environment() -> BTreeMap<&'static str, BTreeSet<String>> {
         ("ecs-events", with(&[inventory::settings::COLLECTOR_ACCOUNT])),
         ("findings-sync", with(&[inventory::settings::REGIONS, inventory::settings::ROLE_ARNS])),
         ("ingest", settings.clone()),
+        ("kubernetes-collector", with(kubernetes_collector::settings::ENVIRONMENT_VARIABLES)),
         (
             "notifier",
             with(&[
@@ -86,6 +88,12 @@ fn the_declared_variable_lists_are_what_the_loaders_read() {
     let collector =
         looked_up(|lookup| drop(collector::config::CollectorConfig::from_lookup(lookup, Some("eu-west-2"))));
     assert_eq!(collector, set(collector::config::ENVIRONMENT_VARIABLES.iter().copied()));
+
+    let kubernetes = looked_up(|lookup| {
+        drop(kubernetes_collector::settings::CollectorSettings::from_lookup(lookup, Some("eu-west-2")));
+        lookup(kubernetes_collector::settings::CREDENTIALS_KEY);
+    });
+    assert_eq!(kubernetes, set(kubernetes_collector::settings::ENVIRONMENT_VARIABLES.iter().copied()));
 
     let auth = looked_up(|lookup| {
         drop(authorizer::config::AuthConfig::from_lookup(|key| {
@@ -158,8 +166,8 @@ fn policies_name_actions_not_wildcards() {
 #[test]
 fn a_context_lease_outlives_every_function_that_can_hold_one() {
     use inventory::lease::{LEASE_DURATION, LEASE_WRITE_MARGIN};
-    // Ingest and DELETE take leases; the collector stores through the ingest library.
-    for binary in ["ingest", "delete", "collector"] {
+    // Ingest and DELETE take leases; the collectors store through the ingest library.
+    for binary in ["ingest", "delete", "collector", "kubernetes-collector"] {
         let timeout = chrono::TimeDelta::seconds(functions()[binary].timeout_seconds as i64);
         assert!(
             timeout + LEASE_WRITE_MARGIN <= LEASE_DURATION,
@@ -190,10 +198,22 @@ fn a_notifier_claim_outlives_the_notifier() {
 }
 
 #[test]
-fn the_errors_alarm_watches_every_function() {
-    let alarm = &template()["Resources"]["FunctionErrorsAlarm"]["Properties"];
+fn the_errors_alarms_watch_every_function() {
     let mut watched = BTreeSet::new();
-    for metric in alarm["Metrics"].as_sequence().expect("metric math") {
+    for alarm in ["FunctionErrorsAlarm", "BackgroundFunctionErrorsAlarm"] {
+        let metrics =
+            template()["Resources"][alarm]["Properties"]["Metrics"].as_sequence().expect("metric math").clone();
+        let read = metrics.iter().filter(|metric| !metric["MetricStat"].is_null()).count();
+        assert!(read <= 10, "{alarm} reads {read} metrics; CloudWatch refuses more than 10 in one alarm");
+        watched.extend(lambda_error_metrics(&metrics));
+    }
+    assert_eq!(watched, set(functions().values().map(|spec| spec.logical_id.clone())));
+}
+
+/// The functions whose `Errors` the metrics read.
+fn lambda_error_metrics(metrics: &[serde_yaml::Value]) -> BTreeSet<String> {
+    let mut watched = BTreeSet::new();
+    for metric in metrics {
         let stat = &metric["MetricStat"]["Metric"];
         if stat.is_null() {
             continue;
@@ -205,7 +225,7 @@ fn the_errors_alarm_watches_every_function() {
             }
         }
     }
-    assert_eq!(watched, set(functions().values().map(|spec| spec.logical_id.clone())));
+    watched
 }
 
 #[test]
@@ -301,10 +321,14 @@ fn the_notifier_stream_filter_passes_every_kind_it_announces() {
 }
 
 #[test]
-fn only_the_clusters_function_may_use_the_credentials_key_and_none_may_decrypt_yet() {
+fn only_the_clusters_function_encrypts_credentials_and_only_the_kubernetes_collector_decrypts() {
     let allowed = |action: &str| -> BTreeSet<String> {
         functions().iter().filter(|(_, spec)| spec.actions.contains(action)).map(|(binary, _)| binary.clone()).collect()
     };
     assert_eq!(allowed("kms:Encrypt"), set(["clusters"]));
-    assert_eq!(allowed("kms:Decrypt"), BTreeSet::new(), "the cluster collector, when it comes, is the one reader");
+    assert_eq!(allowed("kms:Decrypt"), set(["kubernetes-collector"]));
+    let kms_actions = |binary: &str| -> BTreeSet<String> {
+        functions()[binary].actions.iter().filter(|action| action.starts_with("kms:")).cloned().collect()
+    };
+    assert_eq!(kms_actions("kubernetes-collector"), set(["kms:Decrypt"]), "it never encrypts");
 }

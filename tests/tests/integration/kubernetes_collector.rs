@@ -1,0 +1,257 @@
+//! The embedded mode end to end: clusters configured through the API, read by the Kubernetes
+//! collector from a Kubernetes API server served over real HTTPS on loopback (certificates made
+//! at test time), stored in moto's DynamoDB and listed by the query routes.
+
+use integration_tests::{Harness, Response};
+use kubernetes_collector::run::{RunSummary, FAILED, STORED};
+use kubernetes_collector::settings::{CollectorSettings, EksClusters};
+use lambda_http::http::StatusCode;
+use local_stack::kube_api::{namespace, node, pod, unrelated_certificate_authority, Failure, KubeApiServer};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const TOKEN: &str = "service-account-token-of-the-reader";
+const DIGEST_A: &str = "sha256:34410e4ca45948d82e3809cf74acbc5c77e319db2d565f5a589ad0f5670323c3";
+const DIGEST_B: &str = "sha256:9b2a6a8a5e4c7c7f1c8e0b4f3a7d1c2e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c";
+
+fn settings() -> CollectorSettings {
+    CollectorSettings::from_lookup(|_| None, Some("us-east-1")).expect("defaults")
+}
+
+/// Two namespaces, one node, five pods: three in `shop`, two in `web`.
+fn fill(server: &KubeApiServer) {
+    let shop = (0..3).map(|n| pod("shop", &format!("cart-{n}"), "node-a", "registry.example.com/cart:1.2", DIGEST_A));
+    let web = (0..2).map(|n| pod("web", &format!("front-{n}"), "node-a", "nginx:1.27", DIGEST_B));
+    server.set_content(vec![namespace("shop"), namespace("web")], vec![node("node-a")], shop.chain(web).collect());
+}
+
+fn config(server: &KubeApiServer, name: &str, namespaces: Value) -> Value {
+    json!({"cluster_name": name, "inventory_type": "kubernetes", "cluster_config": {
+        "cluster_server": server.url, "cluster_certificate": server.certificate_authority,
+        "credential_type": "token", "credential": TOKEN, "namespaces": namespaces}})
+}
+
+async fn post(harness: &Harness, body: &Value) {
+    let posted = harness.call("post-cluster-config.json", Some(&body.to_string()), Some("admin"), &[]).await;
+    assert_eq!(posted.status, StatusCode::OK, "{}", posted.body);
+}
+
+async fn configuration(harness: &Harness, name: &str) -> Response {
+    let path = format!("/v1/enterprise/inventories/clusters/{name}");
+    harness.call_path("get-cluster-config.json", Some(&path), None, Some("admin"), &[]).await
+}
+
+/// (context, image tag) of every listed image.
+async fn listed(harness: &Harness) -> Vec<(String, String)> {
+    let mut pairs: Vec<_> = harness
+        .list("admin", &[])
+        .await
+        .iter()
+        .map(|item| (item["context"].as_str().unwrap().to_owned(), item["image_tag"].as_str().unwrap().to_owned()))
+        .collect();
+    pairs.sort();
+    pairs
+}
+
+async fn run(harness: &Harness, settings: CollectorSettings) -> RunSummary {
+    harness.kubernetes_collector(settings, Vec::new()).await.run(None).await
+}
+
+#[tokio::test]
+async fn a_token_cluster_is_read_page_by_page_and_a_gone_namespace_departs_at_once() {
+    let harness = Harness::new(120, true).await;
+    let server = KubeApiServer::start(TOKEN).await.unwrap();
+    fill(&server);
+    // The API server may answer fewer items than `limit`: two pods a page make three pages.
+    server.state.lock().unwrap().page_cap = Some(2);
+    post(&harness, &config(&server, "prod", json!(["all"]))).await;
+
+    let summary = run(&harness, settings()).await;
+    assert_eq!((summary.clusters, summary.clusters_stored, summary.errors.len()), (1, 1, 0), "{summary:?}");
+    assert_eq!((summary.contexts, summary.containers), (2, 5));
+    let requests = server.take_requests();
+    let pods: Vec<&String> = requests.iter().filter(|request| request.starts_with("/api/v1/pods")).collect();
+    assert_eq!(pods.len(), 3, "{requests:?}");
+    assert!(pods[0].contains("limit=500") && pods[1].contains("continue=2") && pods[2].contains("continue=4"));
+    assert_eq!(requests.len(), 5, "one namespaces page, three pods pages, one nodes page: {requests:?}");
+    assert_eq!(summary.kubernetes_requests, 5);
+
+    assert_eq!(
+        listed(&harness).await,
+        [
+            ("prod/shop".to_owned(), "registry.example.com/cart:1.2".to_owned()),
+            ("prod/web".to_owned(), "docker.io/library/nginx:1.27".to_owned()),
+        ]
+    );
+    let v1 = harness.call("get-inventories-v1.json", None, Some("admin"), &[]).await;
+    assert_eq!(v1.body.as_array().map(Vec::len), Some(2), "{}", v1.body);
+    let shown = configuration(&harness, "prod").await.body;
+    assert_eq!(shown["last_collection"]["status"], STORED);
+    assert_eq!(
+        (shown["last_collection"]["contexts"].clone(), shown["last_collection"]["containers"].clone()),
+        (json!(2), json!(5))
+    );
+    assert!(shown["last_collection"].get("error").is_none(), "{shown}");
+    let clusters = harness.call("get-clusters.json", None, Some("admin"), &[]).await;
+    assert!(clusters.body.to_string().contains("embedded"), "the source is shown: {}", clusters.body);
+
+    // `web` is deleted from the cluster: the next run departs it, and the run after has
+    // nothing more to depart.
+    server.set_content(
+        vec![namespace("shop")],
+        vec![node("node-a")],
+        (0..3)
+            .map(|n| pod("shop", &format!("cart-{n}"), "node-a", "registry.example.com/cart:1.2", DIGEST_A))
+            .collect(),
+    );
+    harness.clock.advance(chrono::TimeDelta::minutes(5));
+    let summary = run(&harness, settings()).await;
+    assert_eq!((summary.clusters_stored, summary.contexts_departed), (1, 1), "{summary:?}");
+    assert_eq!(listed(&harness).await, [("prod/shop".to_owned(), "registry.example.com/cart:1.2".to_owned())]);
+    harness.clock.advance(chrono::TimeDelta::minutes(5));
+    assert_eq!(run(&harness, settings()).await.contexts_departed, 0);
+}
+
+#[tokio::test]
+async fn a_client_certificate_cluster_reads_only_its_listed_namespaces() {
+    let harness = Harness::new(120, false).await;
+    let server = KubeApiServer::start("no-token-is-accepted-here").await.unwrap();
+    server.state.lock().unwrap().accepted_tokens.clear();
+    fill(&server);
+    let mut body = config(&server, "edge", json!(["shop", "absent"]));
+    body["cluster_config"]["credential_type"] = "private_key".into();
+    body["cluster_config"]["credential"] = server.client_key.clone().into();
+    body["cluster_config"]["client_certificate"] = server.client_certificate.clone().into();
+    post(&harness, &body).await;
+
+    let summary = run(&harness, settings()).await;
+    assert_eq!((summary.clusters_stored, summary.contexts, summary.containers), (1, 1, 3), "{summary:?}");
+    let mut requests = server.take_requests();
+    requests.sort();
+    assert_eq!(
+        requests,
+        [
+            "/api/v1/namespaces/absent",
+            "/api/v1/namespaces/shop",
+            "/api/v1/namespaces/shop/pods?&limit=500",
+            "/api/v1/nodes?&limit=500",
+        ],
+        "a namespace the cluster does not have is not listed"
+    );
+    assert_eq!(listed(&harness).await, [("edge/shop".to_owned(), "registry.example.com/cart:1.2".to_owned())]);
+}
+
+#[tokio::test]
+async fn a_cluster_read_in_part_is_not_stored_and_its_configuration_says_why() {
+    let harness = Harness::new(120, false).await;
+    let server = KubeApiServer::start(TOKEN).await.unwrap();
+    fill(&server);
+    server.state.lock().unwrap().page_cap = Some(2);
+    post(&harness, &config(&server, "prod", json!(["all"]))).await;
+    assert_eq!(run(&harness, settings()).await.clusters_stored, 1);
+    let stored = listed(&harness).await;
+    // What the cluster runs now would change the inventory, were it stored.
+    let redis = (0..5).map(|n| pod("shop", &format!("redis-{n}"), "node-a", "redis:7", DIGEST_A)).collect();
+    server.set_content(vec![namespace("shop")], vec![node("node-a")], redis);
+
+    let quick = CollectorSettings { cluster_timeout: Duration::from_secs(1), ..settings() };
+    let cases: [(&str, Box<dyn Fn()>, &str); 5] = [
+        ("401", Box::new(|| server.state.lock().unwrap().accepted_tokens = vec!["rotated".into()]), "401"),
+        ("403", Box::new(|| server.fail(Some(Failure::Status(403)))), "403"),
+        ("a missing page", Box::new(|| server.fail(Some(Failure::PodsPage(2, 500)))), "500"),
+        ("a timeout", Box::new(|| server.fail(Some(Failure::Hang))), "not read within 1 seconds"),
+        ("a wrong CA", Box::new(|| {}), "certificate"),
+    ];
+    for (case, break_it, expected) in cases {
+        {
+            let mut state = server.state.lock().unwrap();
+            state.accepted_tokens = vec![TOKEN.into()];
+            state.failure = None;
+        }
+        let mut body = config(&server, "prod", json!(["all"]));
+        if case == "a wrong CA" {
+            body["cluster_config"]["cluster_certificate"] = unrelated_certificate_authority().into();
+        }
+        post(&harness, &body).await;
+        server.take_requests();
+        break_it();
+        let summary = run(&harness, quick.clone()).await;
+        assert_eq!(summary.clusters_stored, 0, "{case}: {summary:?}");
+        assert!(summary.errors[0].message.contains(expected), "{case}: {:?}", summary.errors);
+        assert_eq!(listed(&harness).await, stored, "{case}: the stored inventory is unchanged");
+        let shown = configuration(&harness, "prod").await.body;
+        assert_eq!(shown["last_collection"]["status"], FAILED, "{case}");
+        let error = shown["last_collection"]["error"].as_str().unwrap();
+        assert!(error.contains(expected), "{case}: {error}");
+        assert!(!error.contains(TOKEN) && !shown.to_string().contains(TOKEN));
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_configuration_is_no_longer_read() {
+    let harness = Harness::new(120, false).await;
+    let server = KubeApiServer::start(TOKEN).await.unwrap();
+    fill(&server);
+    post(&harness, &config(&server, "prod", json!(["all"]))).await;
+    assert_eq!(run(&harness, settings()).await.clusters_stored, 1);
+    server.take_requests();
+    let path = "/v1/enterprise/inventories/clusters/prod";
+    let deleted = harness.call_path("delete-cluster-config.json", Some(path), None, Some("admin"), &[]).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let summary = run(&harness, settings()).await;
+    assert_eq!(summary.clusters, 0);
+    assert!(server.take_requests().is_empty());
+    assert_eq!(listed(&harness).await.len(), 2, "its inventory goes by TTL or DELETE /v2/inventories");
+}
+
+#[tokio::test]
+async fn eks_clusters_are_found_in_moto_and_read_with_an_iam_token() {
+    use kubernetes_collector::eks::{find_clusters, EksTarget, TOKEN_PREFIX};
+    let harness = Harness::new(120, false).await;
+    let config = integration_tests::moto_config().await;
+    let eks = aws_sdk_eks::Client::new(&config);
+    let name = format!("eks-{}", harness.table);
+    eks.create_cluster()
+        .name(&name)
+        .role_arn("arn:aws:iam::123456789012:role/eks")
+        .resources_vpc_config(aws_sdk_eks::types::VpcConfigRequest::builder().subnet_ids("subnet-1").build())
+        .send()
+        .await
+        .unwrap();
+    let place = inventory::settings::AwsPlace { region: "us-east-1".into(), role_arn: None, credentials: None };
+    let targets = vec![EksTarget { place, client: eks.clone() }];
+    let (found, errors) = find_clusters(&targets, &EksClusters::Discover).await;
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut cluster = found.into_iter().find(|cluster| cluster.name == name).expect("discovered");
+    assert!(cluster.arn.ends_with(&format!(":cluster/{name}")) && cluster.endpoint.starts_with("https://"));
+    let arn = cluster.arn.clone();
+    let listed_only = EksClusters::Listed(vec![kubernetes_collector::settings::EksArn::parse(&arn).unwrap()]);
+    assert_eq!(find_clusters(&targets, &listed_only).await.0.len(), 1);
+
+    // moto's endpoint names no server: the test server stands in for the cluster.
+    let server = KubeApiServer::start("no-static-token").await.unwrap();
+    fill(&server);
+    {
+        let mut state = server.state.lock().unwrap();
+        state.accepted_tokens.clear();
+        state.token_check = Some(|token| {
+            use base64::Engine;
+            let Some(encoded) = token.strip_prefix(TOKEN_PREFIX) else { return false };
+            let url = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(encoded).unwrap_or_default();
+            let url = String::from_utf8(url).unwrap_or_default();
+            url.starts_with("https://sts.us-east-1.amazonaws.com/?Action=GetCallerIdentity")
+                && url.contains("X-Amz-SignedHeaders=host%3Bx-k8s-aws-id")
+        });
+    }
+    cluster.endpoint = server.url.clone();
+    cluster.certificate_authority = server.certificate_authority.clone();
+    let settings = CollectorSettings { eks: listed_only, ..settings() };
+    let collector = harness.kubernetes_collector(settings, Vec::new()).await;
+    let summary = collector.run_with_eks(None, vec![cluster], Vec::new()).await;
+    assert_eq!((summary.clusters_stored, summary.contexts), (1, 2), "{summary:?}");
+    let contexts: Vec<String> = listed(&harness).await.into_iter().map(|(context, _)| context).collect();
+    assert!(contexts.contains(&format!("{arn}/shop")), "{contexts:?}");
+    let states = harness.store_for("kubernetes-collector").eks_collections().await.unwrap();
+    assert_eq!(states.len(), 1);
+    assert_eq!((states[0].last_collection.status.as_str(), states[0].stored_contexts.len()), (STORED, 2));
+}
