@@ -4,6 +4,7 @@
 pub mod collector;
 pub mod coverage;
 pub mod kube_api;
+pub mod kubernetes;
 pub mod moto;
 pub mod schedule;
 pub mod server;

@@ -6,7 +6,7 @@ use inventory::{Settings, Store, SystemClock};
 use lambda_http::Error;
 use local_stack::moto::{moto_binary, MotoServer};
 use local_stack::server::{serve, Api, Functions};
-use local_stack::{collector, coverage, moto_sdk_config, schedule, stream, template, LOCAL_REGION};
+use local_stack::{collector, coverage, kubernetes, moto_sdk_config, schedule, stream, template, LOCAL_REGION};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,12 +31,21 @@ async fn main() -> Result<(), Error> {
     template::create_inventory_table(&dynamodb, &settings.table_name).await?;
     let store = Store::new(dynamodb.clone(), settings.table_name.clone());
 
-    let api = api(&config, &store, &settings).await?;
+    // One key: the clusters function encrypts with it, the Kubernetes collector decrypts.
+    let credentials_key = local_stack::credentials_key(&config).await?;
+    let api = api(&config, &store, &settings, &credentials_key).await?;
     let check_schedule = start_notifier_and_coverage_check(&config, &dynamodb, &settings, port).await?;
-    let collector_schedule = start_collector(&config, moto.endpoint(), store, &settings).await?;
+    let collector_schedule = start_collector(&config, moto.endpoint(), store.clone(), &settings).await?;
+    let (kubernetes_schedule, _demo_server) =
+        start_kubernetes_collector(&config, store, &settings, &credentials_key, port).await?;
 
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
     print_banner(port, moto.endpoint(), &settings, &collector_schedule, &check_schedule);
+    println!(
+        "  kubernetes: collector every {:?} ({}); see docs/clusters.md",
+        kubernetes_schedule.1, kubernetes_schedule.0
+    );
+    println!("Press Ctrl-C to stop.");
     tokio::select! {
         result = serve(listener, api) => result?,
         _ = tokio::signal::ctrl_c() => println!("stopping"),
@@ -63,7 +72,7 @@ fn settings_from_env() -> Result<Settings, Error> {
 
 /// The API: the authorizer against the local user in moto's SSM (as it reads SSM when
 /// deployed), then the functions.
-async fn api(config: &SdkConfig, store: &Store, settings: &Settings) -> Result<Arc<Api>, Error> {
+async fn api(config: &SdkConfig, store: &Store, settings: &Settings, credentials_key: &str) -> Result<Arc<Api>, Error> {
     let users = authorizer::users::SsmUsers::new(aws_sdk_ssm::Client::new(config), LOCAL_USERS_PATH);
     let local_user = authorizer::users::UserRecord {
         password_hash: authorizer::password::hash_password(LOCAL_PASSWORD)?,
@@ -85,7 +94,7 @@ async fn api(config: &SdkConfig, store: &Store, settings: &Settings) -> Result<A
             clusters: clusters::ClustersApp::new(
                 store.clone(),
                 aws_sdk_kms::Client::new(config),
-                local_stack::credentials_key(config).await?,
+                credentials_key,
                 Arc::new(SystemClock),
             ),
         },
@@ -157,6 +166,49 @@ async fn start_collector(
     Ok((schedule, interval, collector_config.regions))
 }
 
+/// The Kubernetes collector on the template's schedule, and the demo API server unless
+/// `LOCAL_STACK_DEMO_KUBERNETES=0`. Answers its schedule, and the server to keep running.
+async fn start_kubernetes_collector(
+    config: &SdkConfig,
+    store: Store,
+    settings: &Settings,
+    credentials_key: &str,
+    port: u16,
+) -> Result<((String, Duration), Option<local_stack::kube_api::KubeApiServer>), Error> {
+    let schedule = schedule::scheduled(kubernetes::SCHEDULE_VARIABLE, kubernetes::SCHEDULE_PARAMETER)?;
+    let demo = if std::env::var("LOCAL_STACK_DEMO_KUBERNETES").as_deref() != Ok("0") {
+        let path = kubernetes::demo_body_path();
+        let server = kubernetes::start_demo_server(&path).await?;
+        let path = std::fs::canonicalize(&path)?;
+        println!(
+            "  demo Kubernetes API: {} (token {:?}; LOCAL_STACK_DEMO_KUBERNETES=0 leaves it out)",
+            server.url,
+            kubernetes::DEMO_TOKEN
+        );
+        println!("    register it: curl -u admin:admin -H 'content-type: application/json' -d @{} http://127.0.0.1:{port}/v1/enterprise/inventories/clusters", path.display());
+        Some(server)
+    } else {
+        None
+    };
+    let collector_settings = kubernetes_collector::settings::CollectorSettings::from_lookup(
+        |key| std::env::var(key).ok(),
+        Some(LOCAL_REGION),
+    )?;
+    let clock = Arc::new(SystemClock);
+    let collector = kubernetes_collector::run::KubernetesCollector::new(
+        store.clone(),
+        inventory::Ingestor::new(store, settings.clone(), clock.clone()),
+        aws_sdk_kms::Client::new(config),
+        credentials_key.to_owned(),
+        collector_settings,
+        Vec::new(),
+        config.credentials_provider(),
+        clock,
+    );
+    tokio::spawn(kubernetes::run_on_schedule(collector, schedule.1));
+    Ok((schedule, demo))
+}
+
 fn print_banner(
     port: u16,
     moto_endpoint: &str,
@@ -183,5 +235,4 @@ fn print_banner(
         "  coverage:  check every {check_interval:?} ({check_schedule}); a cluster silent for STALE_AFTER_MINUTES={} puts a stale event",
         settings.stale_after_minutes
     );
-    println!("Press Ctrl-C to stop.");
 }

@@ -47,7 +47,11 @@ mod tests {
 
     #[test]
     fn the_template_default_schedules_run_locally() {
-        for parameter in [crate::collector::SCHEDULE_PARAMETER, crate::coverage::SCHEDULE_PARAMETER] {
+        for parameter in [
+            crate::collector::SCHEDULE_PARAMETER,
+            crate::coverage::SCHEDULE_PARAMETER,
+            crate::kubernetes::SCHEDULE_PARAMETER,
+        ] {
             let (_, interval) = scheduled("NO_SUCH_VARIABLE_FOR_THIS_TEST", parameter).expect(parameter);
             assert_eq!(interval, Duration::from_secs(300), "{parameter}");
         }
