@@ -149,9 +149,38 @@ async fn no_log_line_carries_the_credential_at_the_most_verbose_level() {
         assert_eq!(post(&harness, &body).await.status, StatusCode::OK);
     }
     harness.call("get-cluster-configs.json", None, Some("admin"), &[]).await;
+
+    // The collector decrypts them and reads a reachable cluster with each kind of credential.
+    let server = local_stack::kube_api::KubeApiServer::start(TOKEN).await.unwrap();
+    server.set_content(vec![local_stack::kube_api::namespace("shop")], Vec::new(), Vec::new());
+    let mut reachable = sample();
+    reachable["cluster_name"] = "reachable".into();
+    reachable["cluster_config"]["cluster_server"] = server.url.clone().into();
+    reachable["cluster_config"]["cluster_certificate"] = server.certificate_authority.clone().into();
+    let mut reachable_key = reachable.clone();
+    reachable_key["cluster_name"] = "reachable-key".into();
+    reachable_key["cluster_config"]["credential_type"] = "private_key".into();
+    reachable_key["cluster_config"]["credential"] = server.client_key.clone().into();
+    reachable_key["cluster_config"]["client_certificate"] = server.client_certificate.clone().into();
+    for body in [reachable, reachable_key] {
+        assert_eq!(post(&harness, &body).await.status, StatusCode::OK);
+    }
+    let settings = kubernetes_collector::settings::CollectorSettings {
+        cluster_timeout: std::time::Duration::from_secs(1),
+        ..kubernetes_collector::settings::CollectorSettings::from_lookup(|_| None, Some("us-east-1")).unwrap()
+    };
+    let summary = harness.kubernetes_collector(settings, Vec::new()).await.run(None).await;
+    assert_eq!(summary.clusters_stored, 2, "{summary:?}");
+
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("cluster configuration stored"), "the capture sees the functions' logs: {logs}");
-    for secret in [TOKEN, key.as_str(), "SECRETKEYMATERIAL"] {
+    assert!(logs.contains("collecting the cluster failed"), "and the collector's: {logs}");
+    let server_key = String::from_utf8(
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &server.client_key).unwrap(),
+    )
+    .unwrap();
+    let key_body = server_key.lines().nth(1).unwrap().to_owned();
+    for secret in [TOKEN, key.as_str(), "SECRETKEYMATERIAL", server.client_key.as_str(), key_body.as_str()] {
         assert!(!logs.contains(secret), "a credential was logged");
     }
 }
