@@ -218,6 +218,13 @@ pub struct ContextRecord {
 }
 
 impl ContextRecord {
+    /// Whether the context's latest content holds anything (an emptied one holds nothing).
+    pub fn holds_items(&self) -> bool {
+        self.detail_counts.as_ref().is_none_or(|counts| counts.values().any(|count| *count > 0))
+    }
+}
+
+impl ContextRecord {
     /// A context record last reported at `last_report_at`, every optional field empty: the
     /// tests' starting point, which each test overrides with what it is about.
     #[cfg(any(test, feature = "test-fixtures"))]

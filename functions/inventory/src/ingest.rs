@@ -5,7 +5,10 @@
 use crate::clock::{format_time, Clock};
 use crate::keys::{context_sk, contexts_pk, detail_pk, image_sk, inventory_pk};
 use crate::lease::{ContextLease, LeaseError};
-use crate::model::{ContextRecord, DetailRecord, ImageRecord, InventoryType, KIND_CONTEXT, KIND_DETAIL};
+use crate::model::{
+    split_kubernetes_context, ContextRecord, DetailRecord, ImageRecord, InventoryType, ReportSource, KIND_CONTEXT,
+    KIND_DETAIL,
+};
 use crate::plan::{plan_context, plan_from_record, ContextPlan, Plan, ReportMeta, Retention, StoredContext, Write};
 use crate::report::{ContextReport, ContextSnapshot, ItemNotes, ParsedReport};
 use crate::settings::Settings;
@@ -144,6 +147,12 @@ impl Ingestor {
             .collect();
         let mut summaries: Vec<ContextSummary> =
             futures::stream::iter(pending).buffer_unordered(CONTEXT_CONCURRENCY).collect().await;
+        // kai reports a whole cluster: with overwrite ("always the latest inventory", kai's
+        // `image_ttl_days: -1`), a namespace it no longer lists departs at once.
+        if source == ReportSource::Kai && retention.overwrite {
+            let reported: Vec<&str> = contexts.iter().map(|content| content.context.as_str()).collect();
+            summaries.extend(self.depart_unreported_namespaces(account, &reported, meta, retention).await);
+        }
         summaries.sort_by(|a, b| a.context.cmp(&b.context));
         let total = |field: fn(&ContextSummary) -> u32| summaries.iter().map(field).sum();
         IngestSummary {
@@ -157,6 +166,45 @@ impl Ingestor {
             notes,
             warnings: probably_truncated.then(crate::report::probably_truncated_warning).into_iter().collect(),
         }
+    }
+
+    /// Empties the stored namespaces of the reported contexts' cluster that the report does not
+    /// list and that still hold items. A failure to find them is logged: the report itself is
+    /// stored, and the next one tries again.
+    async fn depart_unreported_namespaces(
+        &self,
+        account: &str,
+        reported: &[&str],
+        meta: ReportMeta,
+        retention: Retention,
+    ) -> Vec<ContextSummary> {
+        let Some(cluster) = reported.first().map(|context| split_kubernetes_context(context).0) else {
+            return Vec::new();
+        };
+        let kubernetes = InventoryType::Kubernetes;
+        let stored = match self.store.contexts_with_prefix(account, kubernetes, &format!("{cluster}/")).await {
+            Ok(stored) => stored,
+            Err(error) => {
+                tracing::error!(account, cluster, %error, "listing the cluster's namespaces failed");
+                return Vec::new();
+            }
+        };
+        let mut departed = Vec::new();
+        for context in stored {
+            // Cluster `a`'s prefix also finds the namespaces of a cluster named `a/b`.
+            if split_kubernetes_context(&context).0 != cluster || reported.contains(&context.as_str()) {
+                continue;
+            }
+            match self.store.get_context(account, kubernetes, &context, false).await {
+                Ok(Some(record)) if record.holds_items() => {
+                    let empty = ContextReport::from(ContextSnapshot::empty(&context));
+                    departed.push(self.ingest_report_context(account, kubernetes, meta, retention, &empty).await);
+                }
+                Ok(_) => {}
+                Err(error) => tracing::error!(account, context, %error, "reading a namespace to depart failed"),
+            }
+        }
+        departed
     }
 
     /// Stores one context of a report; a failure is its summary's, not the report's.

@@ -312,3 +312,36 @@ async fn kai_lists_the_inventory_as_the_v1_bare_array() {
     let filtered = harness.call("get-inventories-v1.json", None, Some("admin"), &[("inventory_type", "ecs")]).await;
     assert_eq!(filtered.body, serde_json::json!([]));
 }
+
+/// kai's `image_ttl_days: -1` ("always show the latest inventory") is `InventoryIngestOverwrite`:
+/// a kai report replaces its cluster, so a namespace it stops listing departs at once (without
+/// overwrite, it stays until the TTL).
+#[tokio::test]
+async fn with_overwrite_a_namespace_kai_stops_reporting_departs_at_once() {
+    for overwrite in [true, false] {
+        let harness = Harness::new(120, overwrite).await;
+        let mut report = sample_report("post-kai-inventory.json");
+        let post = async |report: &serde_json::Value| {
+            harness.call("post-kai-inventory.json", Some(&report.to_string()), Some("admin"), &[]).await
+        };
+        assert_eq!(post(&report).await.status, StatusCode::OK);
+        let namespaces_of = |items: &[serde_json::Value]| -> BTreeSet<String> {
+            items.iter().map(|item| item["context"].as_str().unwrap().to_owned()).collect()
+        };
+        let before = namespaces_of(&harness.list("admin", &[]).await);
+        assert!(before.contains("eks-prod/kube-system") && before.contains("eks-prod/default"), "{before:?}");
+
+        harness.clock.advance(chrono::TimeDelta::minutes(5));
+        report["timestamp"] = "2026-11-20T10:20:00Z".into();
+        report["results"].as_array_mut().unwrap().retain(|result| result["namespace"] == "default");
+        let answer = post(&report).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        let after = namespaces_of(&harness.list("admin", &[]).await);
+        if overwrite {
+            assert_eq!(after, BTreeSet::from(["eks-prod/default".to_owned()]), "{}", answer.body);
+            assert!(answer.body["images_removed"].as_u64().unwrap() > 0);
+        } else {
+            assert_eq!(after, before, "without overwrite the TTL decides");
+        }
+    }
+}

@@ -106,16 +106,20 @@ impl Store {
         Ok(self.context_keys(account, inventory_type).await?.into_iter().map(|(_, context)| context).collect())
     }
 
-    /// The contexts of an account and type whose names start with `prefix`, in order.
+    /// The contexts of an account and type whose names start with `prefix`, in order: each
+    /// shard's query reads only those (a cluster's namespaces, not the account's contexts).
     pub async fn contexts_with_prefix(
         &self,
         account: &str,
         inventory_type: InventoryType,
         prefix: &str,
     ) -> Result<Vec<String>, StoreError> {
-        let mut names = self.context_names(account, inventory_type).await?;
-        names.retain(|name| name.starts_with(prefix));
-        Ok(names)
+        let keys = self
+            .sharded_index_keys_with(CONTEXTS_INDEX, "context_pk", Some(prefix), |shard| {
+                contexts_shard_pk(account, inventory_type, shard)
+            })
+            .await?;
+        Ok(keys.into_iter().map(|(_, context)| context).collect())
     }
 
     /// The keys of an account's context records of a type, ordered by context.
@@ -135,9 +139,20 @@ impl Store {
         attribute: &str,
         shard_pk: impl Fn(u8) -> String,
     ) -> Result<Vec<(String, String)>, StoreError> {
+        self.sharded_index_keys_with(index, attribute, None, shard_pk).await
+    }
+
+    /// As `sharded_index_keys`, only the keys whose sort key starts with `sk_prefix`.
+    async fn sharded_index_keys_with(
+        &self,
+        index: &str,
+        attribute: &str,
+        sk_prefix: Option<&str>,
+        shard_pk: impl Fn(u8) -> String,
+    ) -> Result<Vec<(String, String)>, StoreError> {
         let shards = (0..INDEX_SHARDS).map(|shard| {
             let value = shard_pk(shard);
-            async move { self.index_keys(index, attribute, &value).await }
+            async move { self.index_keys(index, attribute, &value, sk_prefix).await }
         });
         let mut keys: Vec<(String, String)> = futures::future::try_join_all(shards).await?.concat();
         keys.sort_by(|a, b| a.1.cmp(&b.1));
@@ -145,21 +160,28 @@ impl Store {
     }
 
     /// The keys (`pk`, `sk`) a keys-only index holds under one partition value, in sort-key order.
-    async fn index_keys(&self, index: &str, attribute: &str, value: &str) -> Result<Vec<(String, String)>, StoreError> {
-        let items: Vec<Item> = self
+    async fn index_keys(
+        &self,
+        index: &str,
+        attribute: &str,
+        value: &str,
+        sk_prefix: Option<&str>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let request = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(index)
-            .key_condition_expression("#partition = :value")
             .expression_attribute_names("#partition", attribute)
-            .expression_attribute_values(":value", string(value))
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(sdk_error("Query"))?;
+            .expression_attribute_values(":value", string(value));
+        let request = match sk_prefix {
+            Some(prefix) => request
+                .key_condition_expression("#partition = :value AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":prefix", string(prefix)),
+            None => request.key_condition_expression("#partition = :value"),
+        };
+        let items: Vec<Item> =
+            request.into_paginator().items().send().try_collect().await.map_err(sdk_error("Query"))?;
         Ok(items.iter().filter_map(item_key).collect())
     }
 }
