@@ -33,7 +33,13 @@ pub struct ClusterRead {
     pub namespaces: Vec<Namespace>,
     pub nodes: Vec<Node>,
     pub pods: Vec<Pod>,
+    /// What was left out and why (nodes a namespaced role may not list).
+    pub notes: Vec<String>,
 }
+
+/// Why a cluster is stored without its nodes.
+pub const NODES_FORBIDDEN: &str =
+    "nodes are not readable (403): stored without node details; grant get and list on nodes to read them";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -128,8 +134,18 @@ impl<'a> Reader<'a> {
                 (found, pods)
             }
         };
-        let nodes = self.list("/api/v1/nodes").await?;
-        Ok(ClusterRead { namespaces, nodes, pods })
+        // Nodes only describe where pods run: a role without them (EKS's AmazonEKSViewPolicy,
+        // Kubernetes' `view`) still reads the inventory, and the configuration says what is missing.
+        let mut notes = Vec::new();
+        let nodes = match self.list("/api/v1/nodes").await {
+            Ok(nodes) => nodes,
+            Err(ReadError::Api { code: 403, .. }) => {
+                notes.push(NODES_FORBIDDEN.to_owned());
+                Vec::new()
+            }
+            Err(error) => return Err(error),
+        };
+        Ok(ClusterRead { namespaces, nodes, pods, notes })
     }
 }
 

@@ -425,7 +425,7 @@ impl KubernetesCollector {
             status: if failure.is_some() { FAILED } else { STORED }.to_owned(),
             contexts: current.len() as u32,
             containers,
-            error: failure.clone().or(skipped).map(|message| bounded_error(&message)),
+            error: failure.clone().or(skipped).or(read.notes.first().cloned()).map(|message| bounded_error(&message)),
         };
         Ok(Collected {
             collection,

@@ -29,6 +29,8 @@ pub enum Failure {
     Hang,
     /// A `Status` with this code to the `n`th pods page (from 1), the others as usual.
     PodsPage(usize, u16),
+    /// 403 to the nodes list (a namespaced role), the others as usual.
+    NodesForbidden,
 }
 
 /// The cluster's content and how the server behaves; change it between reads.
@@ -221,13 +223,13 @@ async fn answer(
             ["api", "v1", "namespaces", ns, "pods"] => {
                 Some(list("PodList", state.pods.iter().filter(|pod| pod["metadata"]["namespace"] == *ns).collect()))
             }
-            ["api", "v1", "namespaces", ns] => {
-                match state.namespaces.iter().find(|namespace| namespace["metadata"]["name"] == *ns) {
-                    Some(namespace) if state.failure.is_none() => return response(200, namespace),
-                    None if state.failure.is_none() => return status(404),
-                    _ => None,
-                }
+            ["api", "v1", "namespaces", ns] if !matches!(state.failure, Some(Failure::Status(_) | Failure::Hang)) => {
+                return match state.namespaces.iter().find(|namespace| namespace["metadata"]["name"] == *ns) {
+                    Some(namespace) => response(200, namespace),
+                    None => status(404),
+                };
             }
+            ["api", "v1", "namespaces", _] => None,
             _ => return status(404),
         };
         (state.failure, page, state.page_cap)
@@ -238,6 +240,7 @@ async fn answer(
         Some(Failure::PodsPage(n, code)) if path.ends_with("/pods") && pods_pages_before + 1 == n => {
             return status(code)
         }
+        Some(Failure::NodesForbidden) if path == "/api/v1/nodes" => return status(403),
         _ => {}
     }
     let Some(listed) = page else { return status(500) };

@@ -139,6 +139,16 @@ async fn a_client_certificate_cluster_reads_only_its_listed_namespaces() {
         "a namespace the cluster does not have is not listed"
     );
     assert_eq!(listed(&harness).await, [("edge/shop".to_owned(), "registry.example.com/cart:1.2".to_owned())]);
+    assert!(configuration(&harness, "edge").await.body["last_collection"].get("error").is_none());
+
+    // A role that may not list nodes (EKS's AmazonEKSViewPolicy) still reads the inventory.
+    server.fail(Some(Failure::NodesForbidden));
+    harness.clock.advance(chrono::TimeDelta::minutes(5));
+    assert_eq!(run(&harness, settings()).await.clusters_stored, 1);
+    let collection = configuration(&harness, "edge").await.body["last_collection"].clone();
+    assert_eq!(collection["status"], STORED);
+    assert_eq!(collection["error"], kubernetes_collector::read::NODES_FORBIDDEN);
+    assert_eq!(listed(&harness).await.len(), 1);
 }
 
 #[tokio::test]
