@@ -59,13 +59,11 @@ impl CollectorApp {
         // A runtime that sets no deadline (0) gets no cutoff rather than an instant one.
         let deadline = (event.context.deadline > 0).then(|| DateTime::<Utc>::from(event.context.deadline()));
         let summary = self.run(deadline).await;
-        if !summary.errors.is_empty() && summary.clusters_stored + summary.clusters_stale == 0 {
-            return Err(format!(
-                "no cluster collected; {} errors, first: {}",
-                summary.errors.len(),
-                summary.errors[0].message
-            )
-            .into());
+        let errors = summary.errors.iter().map(|error| error.message.as_str());
+        if let Some(failure) =
+            inventory::failed_run("cluster collected", errors, summary.clusters_stored + summary.clusters_stale)
+        {
+            return Err(failure.into());
         }
         Ok(summary)
     }

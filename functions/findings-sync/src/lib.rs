@@ -92,10 +92,9 @@ impl FindingsSyncApp {
             }
         };
         tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "findings sync finished");
-        if !summary.errors.is_empty() && summary.from_inspector + summary.from_ecr + summary.not_scanned == 0 {
-            return Err(
-                format!("no image synced; {} errors, first: {}", summary.errors.len(), summary.errors[0]).into()
-            );
+        let done = summary.from_inspector + summary.from_ecr + summary.not_scanned;
+        if let Some(failure) = inventory::failed_run("image synced", summary.errors.iter().map(String::as_str), done) {
+            return Err(failure.into());
         }
         Ok(summary)
     }

@@ -59,13 +59,9 @@ impl KubernetesCollectorApp {
         let deadline = (event.context.deadline > 0).then(|| DateTime::<Utc>::from(event.context.deadline()));
         let summary = self.collector.run(deadline).await;
         tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "kubernetes collector run finished");
-        if !summary.errors.is_empty() && summary.clusters_stored == 0 {
-            return Err(format!(
-                "no cluster collected; {} errors, first: {}",
-                summary.errors.len(),
-                summary.errors[0].message
-            )
-            .into());
+        let errors = summary.errors.iter().map(|error| error.message.as_str());
+        if let Some(failure) = inventory::failed_run("cluster collected", errors, summary.clusters_stored) {
+            return Err(failure.into());
         }
         Ok(summary)
     }

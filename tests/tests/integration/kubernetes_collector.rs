@@ -92,6 +92,16 @@ async fn a_token_cluster_is_read_page_by_page_and_a_gone_namespace_departs_at_on
         (json!(2), json!(5))
     );
     assert!(shown["last_collection"].get("error").is_none(), "{shown}");
+    // The same content again: the Kubernetes reads, then per run one Query of the
+    // configurations, per namespace one GetItem and one PutItem (the report time), and one
+    // UpdateItem of the configuration's last collection.
+    harness.clock.advance(chrono::TimeDelta::minutes(5));
+    harness.requests.reset();
+    let again = run(&harness, settings()).await;
+    assert_eq!((again.clusters_stored, again.kubernetes_requests), (1, 5));
+    let counted = ["Query", "GetItem", "PutItem", "UpdateItem", "BatchWriteItem", "BatchGetItem"]
+        .map(|operation| harness.requests.get(operation));
+    assert_eq!(counted, [1, 2, 2, 1, 0, 0], "Query, GetItem, PutItem, UpdateItem, batches");
     let clusters = harness.call("get-clusters.json", None, Some("admin"), &[]).await;
     assert!(clusters.body.to_string().contains("embedded"), "the source is shown: {}", clusters.body);
 

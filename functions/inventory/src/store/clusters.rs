@@ -1,6 +1,6 @@
 //! Cluster configurations of the embedded mode (`cluster-configs`, `{account}#{cluster_name}`).
 
-use super::{decode, encode, key, sdk_error, string, Store, StoreError};
+use super::{decode, key, sdk_error, string, Store, StoreError};
 use crate::cluster_config::{ClusterConfigRecord, EksCollectionRecord, LastCollection};
 use crate::keys::{cluster_config_sk, CLUSTER_CONFIGS_PK, EKS_COLLECTIONS_PK};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -23,14 +23,7 @@ impl Store {
 
     /// Stores a configuration, replacing one of the same name.
     pub async fn put_cluster_config(&self, record: &ClusterConfigRecord) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(encode(record)))
-            .send()
-            .await
-            .map_err(sdk_error("PutItem"))?;
-        Ok(())
+        self.put(record).await
     }
 
     /// Every agentless EKS cluster's collection state.
@@ -40,14 +33,7 @@ impl Store {
 
     /// Stores an EKS cluster's collection state, replacing the previous one.
     pub async fn put_eks_collection(&self, record: &EksCollectionRecord) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(encode(record)))
-            .send()
-            .await
-            .map_err(sdk_error("PutItem"))?;
-        Ok(())
+        self.put(record).await
     }
 
     /// Records a collection on the configuration, and, when it stored the cluster, the contexts

@@ -1,7 +1,7 @@
 //! Registered agents (`{account}#integ`) and their latest health reports. The record's shape is
 //! the integrations service's; this module reads and writes it.
 
-use super::{decode, encode, key, sdk_error, string, Store, StoreError};
+use super::{decode, key, sdk_error, string, Store, StoreError};
 use crate::keys::integrations_pk;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
@@ -31,14 +31,7 @@ impl Store {
     }
 
     pub async fn put_integration<T: serde::Serialize>(&self, record: &T) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(encode(record)))
-            .send()
-            .await
-            .map_err(sdk_error("PutItem"))?;
-        Ok(())
+        self.put(record).await
     }
 
     /// Writes a health report onto a live integration in one conditional update, no read;

@@ -176,6 +176,18 @@ impl Store {
         request.into_paginator().items().send().try_collect().await.map_err(sdk_error("Query"))
     }
 
+    /// Writes `record`, replacing any item of its key.
+    async fn put<T: serde::Serialize>(&self, record: &T) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(encode(record)))
+            .send()
+            .await
+            .map_err(sdk_error("PutItem"))?;
+        Ok(())
+    }
+
     /// The item at (`pk`, `sk`), if any, decoded; `consistent` for a strongly consistent read.
     async fn get<T: serde::de::DeserializeOwned>(
         &self,
