@@ -4,7 +4,7 @@
 
 use crate::access::{ClusterAccess, Credential};
 use crate::eks::{find_clusters, iam_token, EksCluster, EksTarget};
-use crate::read::{error_chain, Namespaces, Reader};
+use crate::read::{error_chain, ClusterRead, Namespaces, Reader};
 use crate::settings::CollectorSettings;
 use aws_credential_types::provider::ProvideCredentials;
 use base64::engine::general_purpose::STANDARD;
@@ -104,6 +104,20 @@ struct Collected {
     departed: usize,
     requests: u64,
     write_requests: u64,
+}
+
+impl Collected {
+    /// Nothing stored this run, and why; the time and requests are filled in by the caller.
+    fn failed(message: &str) -> Self {
+        let collection = LastCollection {
+            at: String::new(),
+            status: FAILED.to_owned(),
+            contexts: 0,
+            containers: 0,
+            error: Some(bounded_error(message)),
+        };
+        Self { collection, stored_contexts: None, departed: 0, requests: 0, write_requests: 0 }
+    }
 }
 
 pub struct KubernetesCollector {
@@ -294,7 +308,8 @@ impl KubernetesCollector {
         }
     }
 
-    /// Reads and stores one cluster; `None` when too little time was left to start it.
+    /// Reads and stores one cluster; `None` when too little time was left to start it, or to
+    /// store it once read.
     async fn collect(&self, source: &Source, cutoff: Option<DateTime<Utc>>) -> Option<Collected> {
         let mut timeout = self.settings.cluster_timeout;
         if let Some(cutoff) = cutoff {
@@ -306,32 +321,24 @@ impl KubernetesCollector {
         }
         let requests = AtomicU64::new(0);
         let at = self.clock.now();
-        let result = tokio::time::timeout(timeout, self.read_and_store(source, &requests, timeout)).await;
-        let failed = |message: String| {
-            tracing::error!(cluster = source.cluster(), error = %message, "collecting the cluster failed");
-            Collected {
-                collection: LastCollection {
-                    at: format_time(at),
-                    status: FAILED.to_owned(),
-                    contexts: 0,
-                    containers: 0,
-                    error: Some(bounded_error(&message)),
-                },
-                stored_contexts: None,
-                departed: 0,
-                requests: requests.load(Ordering::Relaxed),
-                write_requests: 0,
+        // Only the read is cut off: storing runs to its end, so no context lease is left held.
+        let read = match tokio::time::timeout(timeout, self.read(source, &requests, timeout)).await {
+            Ok(read) => read,
+            Err(_) => Err(format!("the cluster was not read within {} seconds; nothing stored", timeout.as_secs())),
+        };
+        if read.is_ok() && cutoff.is_some_and(|cutoff| self.clock.now() >= cutoff) {
+            return None;
+        }
+        let mut collected = match read {
+            Ok(read) => self.store(source, read).await,
+            Err(message) => {
+                tracing::error!(cluster = source.cluster(), error = %message, "collecting the cluster failed");
+                Collected::failed(&message)
             }
         };
-        Some(match result {
-            Ok(Ok(mut collected)) => {
-                collected.requests = requests.load(Ordering::Relaxed);
-                collected.collection.at = format_time(at);
-                collected
-            }
-            Ok(Err(message)) => failed(message),
-            Err(_) => failed(format!("the cluster was not read within {} seconds; nothing stored", timeout.as_secs())),
-        })
+        collected.requests = requests.load(Ordering::Relaxed);
+        collected.collection.at = format_time(at);
+        Some(collected)
     }
 
     async fn access(&self, source: &Source) -> Result<ClusterAccess, String> {
@@ -388,25 +395,33 @@ impl KubernetesCollector {
             .map_err(|_| "the decrypted credential is not text; post the configuration again".to_owned())
     }
 
-    /// Reads the cluster whole, then stores it; an error message otherwise.
-    async fn read_and_store(
-        &self,
-        source: &Source,
-        requests: &AtomicU64,
-        timeout: Duration,
-    ) -> Result<Collected, String> {
+    /// Reads the cluster whole; an error message otherwise.
+    async fn read(&self, source: &Source, requests: &AtomicU64, timeout: Duration) -> Result<ClusterRead, String> {
         let access = self.access(source).await?;
         let client = access.client(timeout).await.map_err(|error| error_chain(&error))?;
         let namespaces = match source {
             Source::Configured(record) => Namespaces::of(&record.cluster_config.namespaces),
             Source::Eks(..) => Namespaces::All,
         };
-        let read = Reader::new(&client, requests).read(namespaces).await.map_err(|error| error.to_string())?;
+        Reader::new(&client, requests).read(namespaces).await.map_err(|error| error.to_string())
+    }
+
+    /// Stores what was read, and departs the namespaces of the previous collection it lacks.
+    async fn store(&self, source: &Source, read: ClusterRead) -> Collected {
         let now = self.clock.now();
-        let body = serde_json::to_vec(&agent_report(source.cluster(), now, &read.namespaces, &read.nodes, &read.pods))
-            .map_err(|error| error.to_string())?;
-        let mut report = parse_collected_kubernetes(&body, now)
-            .map_err(|error| format!("the cluster's content cannot be stored: {error}"))?;
+        let failed = |message: String| {
+            tracing::error!(cluster = source.cluster(), error = %message, "storing the cluster failed");
+            Collected::failed(&message)
+        };
+        let body =
+            match serde_json::to_vec(&agent_report(source.cluster(), now, &read.namespaces, &read.nodes, &read.pods)) {
+                Ok(body) => body,
+                Err(error) => return failed(error.to_string()),
+            };
+        let mut report = match parse_collected_kubernetes(&body, now) {
+            Ok(report) => report,
+            Err(error) => return failed(format!("the cluster's content cannot be stored: {error}")),
+        };
         let current: Vec<String> = report.contexts.iter().map(|context| context.context.clone()).collect();
         let containers: u32 = report.contexts.iter().map(|context| context.container_count).sum();
         let departed = departed_contexts(source.previous_contexts(), &current);
@@ -420,6 +435,9 @@ impl KubernetesCollector {
         let failure = stored.contexts.iter().find_map(|context| {
             context.error.as_ref().map(|error| format!("storing {} failed: {error}", context.context))
         });
+        if let Some(failure) = &failure {
+            tracing::error!(cluster = source.cluster(), error = %failure, "storing the cluster failed");
+        }
         let collection = LastCollection {
             at: String::new(),
             status: if failure.is_some() { FAILED } else { STORED }.to_owned(),
@@ -427,13 +445,13 @@ impl KubernetesCollector {
             containers,
             error: failure.clone().or(skipped).or(read.notes.first().cloned()).map(|message| bounded_error(&message)),
         };
-        Ok(Collected {
+        Collected {
             collection,
             stored_contexts: failure.is_none().then_some(current),
             departed: departed.len(),
             requests: 0,
             write_requests: stored.write_requests,
-        })
+        }
     }
 }
 
