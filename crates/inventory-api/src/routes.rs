@@ -43,6 +43,7 @@ pub enum Endpoint {
     ImageVulnerabilities,
     VulnerabilityExposure,
     ClusterExposure,
+    ImageHistory,
     CreateClusterConfig,
     ListClusterConfigs,
     GetClusterConfig,
@@ -134,6 +135,7 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/v2/images/{image_digest}/vulnerabilities", "query", ImageVulnerabilities, Some(Read)),
     route("GET", "/v2/vulnerabilities/{vulnerability_id}", "query", VulnerabilityExposure, Some(Read)),
     route("GET", "/v2/exposure", "query", ClusterExposure, Some(Read)),
+    route("GET", "/v2/history", "query", ImageHistory, Some(Read)),
     // The embedded mode's cluster configurations: admins only, like every configuration.
     route("POST", "/v1/enterprise/inventories/clusters", "clusters", CreateClusterConfig, Some(Manage)),
     route("GET", "/v1/enterprise/inventories/clusters", "clusters", ListClusterConfigs, Some(Manage)),

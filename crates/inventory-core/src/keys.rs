@@ -131,6 +131,22 @@ pub fn findings_flag_pk(account: &str) -> String {
 
 pub const FINDINGS_FLAG_SK: &str = "any";
 
+/// An image's running intervals (`sk`: `history_open_sk` while it runs in a context,
+/// `history_closed_sk` once it left): every question asked by digest reads this partition alone.
+pub fn history_pk(account: &str, digest: &str) -> String {
+    format!("{account}#hist#{digest}")
+}
+
+/// The interval still running in a context: one per (context, digest) at a time.
+pub fn history_open_sk(inventory_type: InventoryType, context: &str) -> String {
+    format!("{inventory_type}#{context}#open")
+}
+
+/// A closed interval, by its context and start.
+pub fn history_closed_sk(inventory_type: InventoryType, context: &str, from: chrono::DateTime<chrono::Utc>) -> String {
+    format!("{inventory_type}#{context}#{}", crate::clock::format_time(from))
+}
+
 /// The one partition of stale-cluster markers, written only when a cluster turns stale or
 /// recovers.
 pub const STALE_MARKERS_PK: &str = "stale-clusters";
@@ -199,6 +215,12 @@ pub fn documented_layout() -> Vec<(String, String)> {
         (vulnerability_pk("{account}", "{vulnerability_id}"), "{digest}".to_owned()),
         (severity_pk("{account}", "{severity}"), "{digest}".to_owned()),
         (findings_flag_pk("{account}"), FINDINGS_FLAG_SK.to_owned()),
+        (history_pk("{account}", "{digest}"), typed(history_open_sk(t, "{context}"))),
+        (
+            history_pk("{account}", "{digest}"),
+            typed(history_closed_sk(t, "{context}", chrono::DateTime::UNIX_EPOCH))
+                .replace("1970-01-01T00:00:00.000Z", "{from}"),
+        ),
         (STALE_MARKERS_PK.to_owned(), typed(stale_marker_sk("{account}", t, "{cluster}"))),
     ]
 }

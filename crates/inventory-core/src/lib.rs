@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod cluster_config;
 pub mod findings;
+pub mod history;
 pub mod image;
 pub mod inventory_type;
 pub mod keys;

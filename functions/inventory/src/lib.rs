@@ -37,7 +37,8 @@ pub mod vulnerabilities;
 
 pub use inventory_api::{auth, http, logging, routes};
 pub use inventory_core::{
-    clock, cluster_config, findings, image, inventory_type, keys, limits, model, plan, report, subscription, workload,
+    clock, cluster_config, findings, history, image, inventory_type, keys, limits, model, plan, report, subscription,
+    workload,
 };
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -15,6 +15,9 @@ use std::sync::Arc;
 /// The API's base URL, for the findings URL of scheduled events.
 pub const API_URL: &str = "API_URL";
 
+/// Days closed running intervals are kept (`HistoryRetentionDays`); 0 records no history.
+pub const HISTORY_RETENTION_DAYS: &str = "HISTORY_RETENTION_DAYS";
+
 /// The bus used when `EVENT_BUS_NAME` is not set.
 pub const DEFAULT_EVENT_BUS: &str = "default";
 
@@ -43,6 +46,11 @@ impl NotifierApp {
         Self { notifier: self.notifier.with_api_url(api_url) }
     }
 
+    /// Closed running intervals are kept `days`; 0 records none.
+    pub fn with_history_retention(self, days: u32) -> Self {
+        Self { notifier: self.notifier.with_history_retention(days) }
+    }
+
     /// Builds the app from the environment the template sets.
     pub async fn from_env() -> Result<Self, Error> {
         let settings = Settings::from_env()?;
@@ -53,9 +61,21 @@ impl NotifierApp {
                 .ok_or(format!("{EXPOSURE_SEVERITY_THRESHOLD} must be one of {}", Severity::names()))?,
             Err(_) => DEFAULT_THRESHOLD,
         };
+        let history_days = match std::env::var(HISTORY_RETENTION_DAYS) {
+            Ok(raw) => raw.trim().parse::<u32>().ok().filter(|days| *days <= inventory::limits::MAX_TTL_DAYS).ok_or(
+                format!(
+                    "{HISTORY_RETENTION_DAYS} must be a number of days from 0 to {}",
+                    inventory::limits::MAX_TTL_DAYS
+                ),
+            )?,
+            Err(_) => inventory::history::DEFAULT_HISTORY_RETENTION_DAYS,
+        };
         let store = Store::from_sdk_config(&config, settings.table_name.clone());
         let app = Self::new(store, settings, aws_sdk_eventbridge::Client::new(&config), &bus, Arc::new(SystemClock));
-        Ok(app.with_api_url(std::env::var(API_URL).ok()).with_exposure_threshold(threshold))
+        Ok(app
+            .with_api_url(std::env::var(API_URL).ok())
+            .with_exposure_threshold(threshold)
+            .with_history_retention(history_days))
     }
 
     pub async fn handle(&self, event: LambdaEvent<Event>) -> Result<DynamoDbEventResponse, Error> {

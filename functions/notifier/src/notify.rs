@@ -10,6 +10,7 @@
 
 mod change;
 pub mod exposure;
+pub mod history;
 
 pub use change::{change, Change, ImageAdded, ImageRemoved, ANNOUNCED_KINDS, TTL_PRINCIPAL};
 
@@ -96,6 +97,8 @@ pub struct Notifier {
     bus: Bus,
     /// The API's base URL, without a trailing `/`.
     api_url: Option<String>,
+    /// Days closed running intervals are kept; 0 records none.
+    history_retention_days: u32,
     clock: Arc<dyn Clock>,
 }
 
@@ -156,6 +159,7 @@ impl Notifier {
             store,
             bus: Bus::new(events, bus),
             api_url: None,
+            history_retention_days: inventory::history::DEFAULT_HISTORY_RETENTION_DAYS,
             clock,
         }
     }
@@ -187,6 +191,22 @@ impl Notifier {
             .into_iter()
             .map(|(marker, detail)| Pending::new(marker, VULNERABLE_DETAIL_TYPE, &detail))
             .collect())
+    }
+
+    /// Closed running intervals are kept this many days; 0 records none.
+    pub fn with_history_retention(mut self, days: u32) -> Self {
+        self.history_retention_days = days;
+        self
+    }
+
+    async fn record_history(&self, step: history::HistoryStep) -> Result<(), NotifyError> {
+        match step {
+            history::HistoryStep::Open(interval) => self.store.open_interval(&interval).await?,
+            history::HistoryStep::Close { place, to } => {
+                self.store.close_interval(&place, to, self.history_retention_days).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Scheduled events carry the full URL to post findings to under this base URL.
@@ -291,6 +311,9 @@ impl Notifier {
         record: &EventRecord,
         active: &mut HashMap<String, Vec<Subscription>>,
     ) -> Result<usize, NotifyError> {
+        if let Some(step) = history::history_step(record)?.filter(|_| self.history_retention_days > 0) {
+            self.record_history(step).await?;
+        }
         let Some(change) = change(record)? else {
             return Ok(0);
         };

@@ -4,6 +4,7 @@
 mod console;
 pub mod details;
 pub mod exposure;
+pub mod history;
 
 use details::{check_id, DetailReader, Listing, Page};
 use exposure::{Exposure, ExposurePage};
@@ -136,6 +137,16 @@ impl ApiFunction for QueryApp {
                     Ok(None) => Err(ApiError::not_found(format!("no image of this account carries {id}"))),
                     Err(error) => Err(failed(error, account, "vulnerability exposure")),
                 }
+            }
+            Endpoint::ImageHistory => {
+                let params = request.query_string_parameters();
+                let query = history::HistoryQuery::from_params(|name| params.first(name).map(str::to_owned))?;
+                let (records, next) = self
+                    .store
+                    .intervals(account, query.image_digest.as_str(), query.next.as_deref(), query.limit)
+                    .await
+                    .map_err(|error| failed(error, account, "history"))?;
+                negotiated_json(request, StatusCode::OK, &history::page(&query, records, next))
             }
             Endpoint::ClusterExposure => {
                 let params = request.query_string_parameters();

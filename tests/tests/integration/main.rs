@@ -12,6 +12,7 @@ mod delete_api;
 mod docs;
 mod ecs_events;
 mod findings_sync;
+mod history;
 mod hot_keys;
 mod inventory_api;
 mod kubernetes_collector;

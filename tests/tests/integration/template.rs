@@ -59,6 +59,7 @@ fn code_environment() -> BTreeMap<&'static str, BTreeSet<String>> {
                 inventory::bus::EVENT_BUS_NAME,
                 notifier::API_URL,
                 notifier::notify::exposure::EXPOSURE_SEVERITY_THRESHOLD,
+                notifier::HISTORY_RETENTION_DAYS,
             ]),
         ),
         ("query", settings.clone()),
@@ -318,6 +319,17 @@ fn the_notifier_stream_filter_passes_every_kind_it_announces() {
         .map(|kind| kind.as_str().unwrap().to_owned())
         .collect();
     assert_eq!(passed, set(notifier::notify::ANNOUNCED_KINDS));
+    // Running intervals open and close on an image record's `present` flipping either way.
+    let flips: BTreeSet<(bool, bool)> = patterns
+        .iter()
+        .filter(|pattern| pattern["eventName"] == serde_json::json!(["MODIFY"]))
+        .filter(|pattern| pattern["dynamodb"]["NewImage"]["kind"]["S"] == serde_json::json!(["image"]))
+        .map(|pattern| {
+            let present = |image: &str| pattern["dynamodb"][image]["present"]["BOOL"][0].as_bool().unwrap();
+            (present("OldImage"), present("NewImage"))
+        })
+        .collect();
+    assert_eq!(flips, BTreeSet::from([(true, false), (false, true)]));
 }
 
 #[test]

@@ -19,6 +19,7 @@ mod batch;
 mod clusters;
 mod contexts;
 mod findings;
+mod history;
 mod integrations;
 mod items;
 mod markers;

@@ -95,7 +95,7 @@ struct Kind {
     kind: Option<String>,
 }
 
-fn image_of(item: &serde_dynamo::Item) -> Result<Option<ImageRecord>, NotifyError> {
+pub(super) fn image_of(item: &serde_dynamo::Item) -> Result<Option<ImageRecord>, NotifyError> {
     let kind: Kind = serde_dynamo::from_item(item.clone()).map_err(|e| NotifyError::Unreadable(e.to_string()))?;
     if kind.kind.as_deref() != Some(KIND_IMAGE) {
         return Ok(None);
@@ -105,7 +105,7 @@ fn image_of(item: &serde_dynamo::Item) -> Result<Option<ImageRecord>, NotifyErro
 
 /// The account of an image record in the current layout; `None` for a record in the layout
 /// before per-context partitions, which only `inventory-migrate` deletes.
-fn account_of(image: &ImageRecord) -> Result<Option<String>, NotifyError> {
+pub(super) fn account_of(image: &ImageRecord) -> Result<Option<String>, NotifyError> {
     let (account, _) = image
         .pk
         .split_once('#')
@@ -149,13 +149,7 @@ pub fn change(record: &EventRecord) -> Result<Option<Change>, NotifyError> {
             },
         }));
     }
-    let by_ttl = record.user_identity.as_ref().is_some_and(|identity| identity.principal_id == TTL_PRINCIPAL);
-    let reason = match (by_ttl, image.removal) {
-        (true, _) => RemovalReason::Expired,
-        (false, Some(reason)) => reason,
-        // The other writer that deletes image records is a report in overwrite mode.
-        (false, None) => RemovalReason::Overwritten,
-    };
+    let reason = removal_reason(record, &image);
     Ok(Some(Change::Removed {
         event_id: record.event_id.clone(),
         removed: ImageRemoved {
@@ -170,6 +164,17 @@ pub fn change(record: &EventRecord) -> Result<Option<Change>, NotifyError> {
             removed_at: format_time(record.change.approximate_creation_date_time),
         },
     }))
+}
+
+/// Why an image record was deleted: by DynamoDB's TTL, by a `DELETE` route (which says so on
+/// the record first), or else by a report in overwrite mode.
+pub(super) fn removal_reason(record: &EventRecord, image: &ImageRecord) -> RemovalReason {
+    let by_ttl = record.user_identity.as_ref().is_some_and(|identity| identity.principal_id == TTL_PRINCIPAL);
+    match (by_ttl, image.removal) {
+        (true, _) => RemovalReason::Expired,
+        (false, Some(reason)) => reason,
+        (false, None) => RemovalReason::Overwritten,
+    }
 }
 
 impl Change {

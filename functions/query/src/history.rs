@@ -1,0 +1,144 @@
+//! `GET /v2/history?image_digest=`: where an image ran, from when to when, kept after it left.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use inventory::clock::format_time;
+use inventory::history::IntervalRecord;
+use inventory::http::ApiError;
+use inventory::image::Digest;
+use inventory::limits::{DEFAULT_LIMIT, DYNAMODB_SORT_KEY_BYTES, MAX_LIMIT};
+use inventory::model::{InventoryType, WorkloadContainers};
+use serde::Serialize;
+
+/// The question, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryQuery {
+    pub image_digest: Digest,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: usize,
+    /// The sort key the previous page ended with.
+    pub next: Option<String>,
+}
+
+fn time(field: &str, raw: &str) -> Result<DateTime<Utc>, ApiError> {
+    DateTime::parse_from_rfc3339(raw)
+        .map(|time| time.with_timezone(&Utc))
+        .map_err(|_| ApiError::bad_request(field, "must be an RFC 3339 time (2026-11-20T10:15:00Z)"))
+}
+
+impl HistoryQuery {
+    pub fn from_params(get: impl Fn(&str) -> Option<String>) -> Result<Self, ApiError> {
+        let present = |name: &str| get(name).filter(|value| !value.is_empty());
+        if present("context").is_some() || present("at").is_some() {
+            return Err(ApiError::bad_request(
+                "context",
+                "history is asked by image_digest; by context is not served yet",
+            ));
+        }
+        let raw = present("image_digest").ok_or_else(|| ApiError::bad_request("image_digest", "is required"))?;
+        let image_digest =
+            Digest::parse(&raw).map_err(|error| ApiError::bad_request("image_digest", error.to_string()))?;
+        let from = present("from").map(|raw| time("from", &raw)).transpose()?;
+        let to = present("to").map(|raw| time("to", &raw)).transpose()?;
+        if let (Some(from), Some(to)) = (from, to) {
+            if from > to {
+                return Err(ApiError::bad_request("from", "must not be after to"));
+            }
+        }
+        let limit = match present("limit") {
+            None => DEFAULT_LIMIT,
+            Some(raw) => {
+                raw.parse::<usize>().ok().filter(|limit| (1..=MAX_LIMIT).contains(limit)).ok_or_else(|| {
+                    ApiError::bad_request("limit", format!("must be a whole number from 1 to {MAX_LIMIT}"))
+                })?
+            }
+        };
+        let not_a_cursor = || ApiError::bad_request("next", "is not a cursor this route answered");
+        let next = present("next")
+            .map(|raw| {
+                let bytes = URL_SAFE_NO_PAD.decode(raw.as_bytes()).map_err(|_| not_a_cursor())?;
+                String::from_utf8(bytes)
+                    .ok()
+                    .filter(|sk| {
+                        !sk.is_empty() && sk.len() <= DYNAMODB_SORT_KEY_BYTES && !sk.contains(char::is_control)
+                    })
+                    .ok_or_else(not_a_cursor)
+            })
+            .transpose()?;
+        Ok(Self { image_digest, from, to, limit, next })
+    }
+}
+
+/// One interval as answered: `to` is null while the image still runs there.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct Interval {
+    pub inventory_type: InventoryType,
+    pub context: String,
+    pub image_digest: String,
+    pub image_tag: String,
+    pub workloads: Vec<WorkloadContainers>,
+    pub from: String,
+    pub to: Option<String>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct HistoryPage {
+    pub intervals: Vec<Interval>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// The page of the records read that overlap the question's window.
+pub fn page(query: &HistoryQuery, records: Vec<IntervalRecord>, next: Option<String>) -> HistoryPage {
+    let intervals = records
+        .into_iter()
+        .filter(|record| record.overlaps(query.from, query.to))
+        .map(|record| Interval {
+            inventory_type: record.inventory_type,
+            context: record.context,
+            image_digest: record.image_digest,
+            image_tag: record.image_tag,
+            workloads: record.workloads,
+            from: format_time(record.from),
+            to: record.to.map(format_time),
+        })
+        .collect();
+    HistoryPage { intervals, next: next.map(|sk| URL_SAFE_NO_PAD.encode(sk)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DIGEST: &str = "sha256:34410e4ca45948d82e3809cf74acbc5c77e319db2d565f5a589ad0f5670323c3";
+
+    fn query(pairs: &[(&str, &str)]) -> Result<HistoryQuery, ApiError> {
+        HistoryQuery::from_params(|key| {
+            pairs.iter().find(|(name, _)| *name == key).map(|(_, value)| (*value).to_owned())
+        })
+    }
+
+    #[test]
+    fn each_bad_parameter_is_named() {
+        let field = |pairs: &[(&str, &str)]| query(pairs).unwrap_err().detail["field"].clone();
+        assert_eq!(field(&[]), "image_digest");
+        assert_eq!(field(&[("image_digest", "sha256:nothex")]), "image_digest");
+        assert_eq!(field(&[("image_digest", DIGEST), ("from", "yesterday")]), "from");
+        assert_eq!(
+            field(&[("image_digest", DIGEST), ("from", "2026-11-21T00:00:00Z"), ("to", "2026-11-20T00:00:00Z")]),
+            "from"
+        );
+        assert_eq!(field(&[("image_digest", DIGEST), ("limit", "0")]), "limit");
+        assert_eq!(field(&[("context", "prod/*")]), "context");
+        assert_eq!(field(&[("image_digest", DIGEST), ("next", "kubernetes#prod/shop#open")]), "next");
+        let cursor = URL_SAFE_NO_PAD.encode("kubernetes#prod/shop#open");
+        assert_eq!(
+            query(&[("image_digest", DIGEST), ("next", &cursor)]).unwrap().next.as_deref(),
+            Some("kubernetes#prod/shop#open")
+        );
+        let fine = query(&[("image_digest", DIGEST), ("from", "2026-11-20T00:00:00Z")]).unwrap();
+        assert_eq!((fine.limit, fine.to), (DEFAULT_LIMIT, None));
+    }
+}

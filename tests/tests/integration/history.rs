@@ -1,0 +1,74 @@
+//! Running intervals end to end: reports stored, the table's stream delivered to the notifier,
+//! which opens and closes intervals, read with `GET /v2/history`.
+
+use chrono::TimeDelta;
+use integration_tests::{day, digest, k8s_report, Harness, Notifications};
+use lambda_http::http::StatusCode;
+use serde_json::Value;
+
+async fn deliver(notifications: &mut Notifications) {
+    let batch = notifications.next_event().await;
+    assert!(notifications.deliver(batch).await.batch_item_failures.is_empty());
+}
+
+async fn history(harness: &Harness, query: &[(&str, &str)]) -> Vec<Value> {
+    let answer = harness.call("get-history.json", None, Some("admin"), query).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    answer.body["intervals"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn an_image_that_left_one_context_came_back_and_was_deleted_from_another_has_three_intervals() {
+    let harness = Harness::new(120, false).await;
+    let mut notifications = harness.notifications().await;
+    let at = |hours: i64| day(0) + TimeDelta::hours(hours);
+    let post = async |hours: i64, containers: &[(&str, &str, u64)]| {
+        harness.clock.set(at(hours) + TimeDelta::minutes(1));
+        let answer = harness.post_k8s(&k8s_report("c", at(hours), containers)).await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+    };
+    post(0, &[("a", "app:1", 1), ("b", "app:1", 1)]).await;
+    deliver(&mut notifications).await;
+    // It leaves c/a (a departure: the context still reports) and comes back an hour later.
+    post(1, &[("a", "app:2", 2), ("b", "app:1", 1)]).await;
+    deliver(&mut notifications).await;
+    post(2, &[("a", "app:1", 1), ("a", "app:2", 2), ("b", "app:1", 1)]).await;
+    deliver(&mut notifications).await;
+    // Then c/b's inventory is deleted: history stays, with the interval closed.
+    let deleted = harness
+        .call("delete-inventories.json", None, Some("admin"), &[("inventory_type", "kubernetes"), ("context", "c/b")])
+        .await;
+    assert!(deleted.status.is_success(), "{}", deleted.body);
+    deliver(&mut notifications).await;
+
+    let digest_1 = digest(1);
+    let intervals = history(&harness, &[("image_digest", &digest_1)]).await;
+    let bounds: Vec<(&str, &str, Option<&str>)> = intervals
+        .iter()
+        .map(|interval| {
+            (interval["context"].as_str().unwrap(), interval["from"].as_str().unwrap(), interval["to"].as_str())
+        })
+        .collect();
+    let time = |hours| inventory::clock::format_time(at(hours));
+    assert_eq!(bounds.len(), 3, "{intervals:?}");
+    assert_eq!(bounds[0], ("c/a", time(0).as_str(), Some(time(0).as_str())), "left after its last sighting at 0");
+    assert_eq!(bounds[1], ("c/a", time(2).as_str(), None), "back at 2, still running");
+    assert_eq!((bounds[2].0, bounds[2].1), ("c/b", time(0).as_str()));
+    assert!(bounds[2].2.is_some_and(|to| to >= time(2).as_str()), "closed when deleted: {intervals:?}");
+    assert_eq!(intervals[1]["image_tag"], "docker.io/library/app:1");
+
+    // Between the two c/a intervals only c/b ran it; an unchanged report adds nothing.
+    let (from, to) = (time(1), inventory::clock::format_time(at(1) + TimeDelta::minutes(30)));
+    let during = history(&harness, &[("image_digest", &digest_1), ("from", &from), ("to", &to)]).await;
+    assert_eq!(during.iter().map(|interval| interval["context"].as_str().unwrap()).collect::<Vec<_>>(), ["c/b"]);
+    post(3, &[("a", "app:1", 1), ("a", "app:2", 2)]).await;
+    deliver(&mut notifications).await;
+    assert_eq!(history(&harness, &[("image_digest", &digest_1)]).await, intervals);
+    // Paged, the same intervals.
+    let first =
+        harness.call("get-history.json", None, Some("admin"), &[("image_digest", &digest_1), ("limit", "2")]).await;
+    let next = first.body["next"].as_str().expect("a next page").to_owned();
+    let rest = history(&harness, &[("image_digest", &digest_1), ("limit", "2"), ("next", &next)]).await;
+    let paged: Vec<Value> = first.body["intervals"].as_array().unwrap().iter().chain(&rest).cloned().collect();
+    assert_eq!(paged, intervals);
+}
