@@ -44,6 +44,7 @@ pub enum Endpoint {
     VulnerabilityExposure,
     ClusterExposure,
     ImageHistory,
+    VulnerabilityHistory,
     CreateClusterConfig,
     ListClusterConfigs,
     GetClusterConfig,
@@ -136,6 +137,7 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/v2/vulnerabilities/{vulnerability_id}", "query", VulnerabilityExposure, Some(Read)),
     route("GET", "/v2/exposure", "query", ClusterExposure, Some(Read)),
     route("GET", "/v2/history", "query", ImageHistory, Some(Read)),
+    route("GET", "/v2/vulnerabilities/{vulnerability_id}/history", "query", VulnerabilityHistory, Some(Read)),
     // The embedded mode's cluster configurations: admins only, like every configuration.
     route("POST", "/v1/enterprise/inventories/clusters", "clusters", CreateClusterConfig, Some(Manage)),
     route("GET", "/v1/enterprise/inventories/clusters", "clusters", ListClusterConfigs, Some(Manage)),

@@ -1,14 +1,18 @@
 //! `GET /v2/history?image_digest=`: where an image ran, from when to when, kept after it left.
 
+use crate::exposure::ExposurePage;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
 use inventory::clock::format_time;
+use inventory::findings::Severity;
 use inventory::history::IntervalRecord;
 use inventory::http::ApiError;
 use inventory::image::Digest;
 use inventory::limits::{DEFAULT_LIMIT, DYNAMODB_SORT_KEY_BYTES, MAX_LIMIT};
 use inventory::model::{InventoryType, WorkloadContainers};
+use inventory::store::{Store, StoreError};
 use serde::Serialize;
 
 /// The question, validated.
@@ -28,6 +32,21 @@ fn time(field: &str, raw: &str) -> Result<DateTime<Utc>, ApiError> {
         .map_err(|_| ApiError::bad_request(field, "must be an RFC 3339 time (2026-11-20T10:15:00Z)"))
 }
 
+/// `from` and `to`, each optional, in order.
+pub fn window(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>), ApiError> {
+    let present = |name: &str| get(name).filter(|value| !value.is_empty());
+    let from = present("from").map(|raw| time("from", &raw)).transpose()?;
+    let to = present("to").map(|raw| time("to", &raw)).transpose()?;
+    if let (Some(from), Some(to)) = (from, to) {
+        if from > to {
+            return Err(ApiError::bad_request("from", "must not be after to"));
+        }
+    }
+    Ok((from, to))
+}
+
 impl HistoryQuery {
     pub fn from_params(get: impl Fn(&str) -> Option<String>) -> Result<Self, ApiError> {
         let present = |name: &str| get(name).filter(|value| !value.is_empty());
@@ -40,13 +59,7 @@ impl HistoryQuery {
         let raw = present("image_digest").ok_or_else(|| ApiError::bad_request("image_digest", "is required"))?;
         let image_digest =
             Digest::parse(&raw).map_err(|error| ApiError::bad_request("image_digest", error.to_string()))?;
-        let from = present("from").map(|raw| time("from", &raw)).transpose()?;
-        let to = present("to").map(|raw| time("to", &raw)).transpose()?;
-        if let (Some(from), Some(to)) = (from, to) {
-            if from > to {
-                return Err(ApiError::bad_request("from", "must not be after to"));
-            }
-        }
+        let (from, to) = window(&get)?;
         let limit = match present("limit") {
             None => DEFAULT_LIMIT,
             Some(raw) => {
@@ -90,11 +103,11 @@ pub struct HistoryPage {
     pub next: Option<String>,
 }
 
-/// The page of the records read that overlap the question's window.
-pub fn page(query: &HistoryQuery, records: Vec<IntervalRecord>, next: Option<String>) -> HistoryPage {
-    let intervals = records
+/// The records that overlap the window, as answered.
+fn overlapping(records: Vec<IntervalRecord>, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Vec<Interval> {
+    records
         .into_iter()
-        .filter(|record| record.overlaps(query.from, query.to))
+        .filter(|record| record.overlaps(from, to))
         .map(|record| Interval {
             inventory_type: record.inventory_type,
             context: record.context,
@@ -104,8 +117,73 @@ pub fn page(query: &HistoryQuery, records: Vec<IntervalRecord>, next: Option<Str
             from: format_time(record.from),
             to: record.to.map(format_time),
         })
+        .collect()
+}
+
+/// The page of the records read that overlap the question's window.
+pub fn page(query: &HistoryQuery, records: Vec<IntervalRecord>, next: Option<String>) -> HistoryPage {
+    HistoryPage {
+        intervals: overlapping(records, query.from, query.to),
+        next: next.map(|sk| URL_SAFE_NO_PAD.encode(sk)),
+    }
+}
+
+/// One image carrying a vulnerability, and where and when it ran.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct ImageWindows {
+    pub image_digest: String,
+    pub severity: Severity,
+    pub windows: Vec<Interval>,
+}
+
+/// `GET /v2/vulnerabilities/{vulnerability_id}/history`: the exposure windows of a vulnerability.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct ExposureWindows {
+    pub vulnerability_id: String,
+    pub severity: Severity,
+    /// The images carrying it that ran in the window, in digest order.
+    pub images: Vec<ImageWindows>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// Where the images carrying `id` ran in the window: the vulnerability's partition, then each
+/// image's intervals on the page (reads follow the images that carry it and their intervals).
+pub async fn exposure_windows(
+    store: &Store,
+    account: &str,
+    id: &str,
+    page: &ExposurePage,
+    (from, to): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+) -> Result<Option<ExposureWindows>, StoreError> {
+    let entries = store.vulnerable_images(account, id).await?;
+    let Some(severity) = entries.iter().map(|entry| entry.severity).max() else { return Ok(None) };
+    let remaining: Vec<_> = entries
+        .iter()
+        .filter(|entry| page.after.as_ref().is_none_or(|after| entry.image_digest.as_str() > after.as_str()))
         .collect();
-    HistoryPage { intervals, next: next.map(|sk| URL_SAFE_NO_PAD.encode(sk)) }
+    let on_page = &remaining[..remaining.len().min(page.limit)];
+    let next = (remaining.len() > page.limit).then(|| on_page.last().map(|entry| entry.image_digest.clone())).flatten();
+    // Owned and collected first: a stream mapping borrowed entries fails rustc's `Send` check of
+    // the handler's future ("implementation of `FnOnce` is not general enough").
+    let pending: Vec<_> = on_page
+        .iter()
+        .map(|entry| {
+            let (digest, severity) = (entry.image_digest.clone(), entry.severity);
+            async move {
+                let records = store.all_intervals(account, &digest).await?;
+                Ok::<_, StoreError>((digest, severity, records))
+            }
+        })
+        .collect();
+    let mut images = Vec::new();
+    for (image_digest, severity, records) in futures::stream::iter(pending).buffered(8).try_collect::<Vec<_>>().await? {
+        let windows = overlapping(records, from, to);
+        if !windows.is_empty() {
+            images.push(ImageWindows { image_digest, severity, windows });
+        }
+    }
+    Ok(Some(ExposureWindows { vulnerability_id: id.to_owned(), severity, images, next }))
 }
 
 #[cfg(test)]

@@ -148,6 +148,19 @@ impl ApiFunction for QueryApp {
                     .map_err(|error| failed(error, account, "history"))?;
                 negotiated_json(request, StatusCode::OK, &history::page(&query, records, next))
             }
+            Endpoint::VulnerabilityHistory => {
+                let id = matched.param("vulnerability_id").unwrap_or_default();
+                vulnerability_id_param(id)?;
+                let params = request.query_string_parameters();
+                let get = |name: &str| params.first(name).map(str::to_owned);
+                let page = ExposurePage::from_params(get)?;
+                let window = history::window(&get)?;
+                match history::exposure_windows(&self.store, account, id, &page, window).await {
+                    Ok(Some(found)) => negotiated_json(request, StatusCode::OK, &found),
+                    Ok(None) => Err(ApiError::not_found(format!("no image of this account carries {id}"))),
+                    Err(error) => Err(failed(error, account, "vulnerability history")),
+                }
+            }
             Endpoint::ClusterExposure => {
                 let params = request.query_string_parameters();
                 let min = min_severity_param(params.first("min_severity").unwrap_or("high"))?;

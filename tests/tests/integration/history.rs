@@ -71,4 +71,44 @@ async fn an_image_that_left_one_context_came_back_and_was_deleted_from_another_h
     let rest = history(&harness, &[("image_digest", &digest_1), ("limit", "2"), ("next", &next)]).await;
     let paged: Vec<Value> = first.body["intervals"].as_array().unwrap().iter().chain(&rest).cloned().collect();
     assert_eq!(paged, intervals);
+
+    // Its findings name a vulnerability: the exposure windows are where it ran, and when.
+    let grype = std::fs::read_to_string(local_stack::moto::workspace_root().join("tests/fixtures/scanners/grype.json"));
+    let findings_path = format!("/v2/images/{digest_1}/vulnerabilities");
+    let posted = harness
+        .call_path("post-image-vulnerabilities.json", Some(&findings_path), Some(&grype.unwrap()), Some("admin"), &[])
+        .await;
+    assert!(posted.status.is_success(), "{}", posted.body);
+    let findings =
+        harness.call_path("get-image-vulnerabilities.json", Some(&findings_path), None, Some("admin"), &[]).await;
+    let id = findings.body["findings"][0]["vulnerability_id"].as_str().expect("a vulnerability").to_owned();
+    let windows_path = format!("/v2/vulnerabilities/{id}/history");
+    let windows = harness
+        .call_path(
+            "get-vulnerability-history.json",
+            Some(&windows_path),
+            None,
+            Some("admin"),
+            &[("from", &from), ("to", &to)],
+        )
+        .await;
+    assert_eq!(windows.status, StatusCode::OK, "{}", windows.body);
+    assert_eq!(windows.body["images"][0]["image_digest"], digest_1.as_str());
+    let contexts: Vec<&str> = windows.body["images"][0]["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["context"].as_str().unwrap())
+        .collect();
+    assert_eq!(contexts, ["c/b"], "{}", windows.body);
+    let unknown = harness
+        .call_path(
+            "get-vulnerability-history.json",
+            Some("/v2/vulnerabilities/CVE-2000-9999/history"),
+            None,
+            Some("admin"),
+            &[],
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 }

@@ -44,6 +44,11 @@ impl Store {
         }
     }
 
+    /// Every interval of a digest.
+    pub async fn all_intervals(&self, account: &str, digest: &str) -> Result<Vec<IntervalRecord>, StoreError> {
+        self.query_partition(&history_pk(account, digest)).await?.into_iter().map(decode).collect()
+    }
+
     /// One page of a digest's intervals, in (type, context, start) order, the open one of each
     /// context after its closed ones; `after` is the sort key the previous page ended with.
     pub async fn intervals(
