@@ -3,7 +3,7 @@
 //! closed when it leaves; an image that leaves and comes back has two.
 
 use crate::inventory_type::InventoryType;
-use crate::keys::{history_closed_sk, history_open_sk, history_pk};
+use crate::keys::{history_closed_sk, history_context_pk, history_context_sk, history_open_sk, history_pk};
 use crate::model::WorkloadContainers;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -84,6 +84,15 @@ impl IntervalRecord {
         }
     }
 
+    /// The same interval in its context's partition, ordered by its end.
+    pub fn in_context(&self) -> Self {
+        Self {
+            pk: history_context_pk(&self.account, self.inventory_type, &self.context),
+            sk: history_context_sk(self.to, self.from, &self.image_digest),
+            ..self.clone()
+        }
+    }
+
     /// Whether it ran at some time in `[from, to]` (either end open).
     pub fn overlaps(&self, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> bool {
         to.is_none_or(|to| self.from <= to) && from.is_none_or(|from| self.to.is_none_or(|end| end >= from))
@@ -117,5 +126,8 @@ mod tests {
         assert!(!closed.overlaps(Some(at(13)), None) && !closed.overlaps(None, Some(at(9))));
         assert!(open.overlaps(Some(at(23)), None), "an open interval still runs");
         assert_eq!(open.closed(at(9), 400).to, Some(at(10)), "never ends before it starts");
+        assert_eq!(open.in_context().sk, "~open#2026-11-20T10:00:00.000Z#sha256:abc");
+        assert_eq!(closed.in_context().pk, "admin#hctx#kubernetes#prod/shop");
+        assert!(closed.in_context().sk < open.in_context().sk, "open intervals sort after every end");
     }
 }

@@ -147,6 +147,32 @@ pub fn history_closed_sk(inventory_type: InventoryType, context: &str, from: chr
     format!("{inventory_type}#{context}#{}", crate::clock::format_time(from))
 }
 
+/// A context's running intervals, ordered by their end (`history_context_sk`): what ran there at
+/// a time T is read from the intervals ending at or after T, never the older ones.
+pub fn history_context_pk(account: &str, inventory_type: InventoryType, context: &str) -> String {
+    format!("{account}#hctx#{inventory_type}#{context}")
+}
+
+/// Sorts after every end time: intervals still running.
+pub const HISTORY_OPEN_END: &str = "~open";
+
+/// A context interval's sort key: its end (`HISTORY_OPEN_END` while open), start and digest.
+pub fn history_context_sk(
+    to: Option<chrono::DateTime<chrono::Utc>>,
+    from: chrono::DateTime<chrono::Utc>,
+    digest: &str,
+) -> String {
+    let end = to.map_or_else(|| HISTORY_OPEN_END.to_owned(), crate::clock::format_time);
+    format!("{end}#{}#{digest}", crate::clock::format_time(from))
+}
+
+/// One shard of the contexts that ever had an interval (`sk`: the context), spread over
+/// `INDEX_SHARDS` keys by the context as the `contexts` index is: `prefix*` history questions
+/// find contexts deleted since.
+pub fn history_contexts_pk(account: &str, inventory_type: InventoryType, shard: u8) -> String {
+    format!("{account}#hctxs#{inventory_type}#{shard:02}")
+}
+
 /// The one partition of stale-cluster markers, written only when a cluster turns stale or
 /// recovers.
 pub const STALE_MARKERS_PK: &str = "stale-clusters";
@@ -221,6 +247,13 @@ pub fn documented_layout() -> Vec<(String, String)> {
             typed(history_closed_sk(t, "{context}", chrono::DateTime::UNIX_EPOCH))
                 .replace("1970-01-01T00:00:00.000Z", "{from}"),
         ),
+        (
+            typed(history_context_pk("{account}", t, "{context}")),
+            history_context_sk(None, chrono::DateTime::UNIX_EPOCH, "{digest}")
+                .replace(HISTORY_OPEN_END, "{to}")
+                .replace("1970-01-01T00:00:00.000Z", "{from}"),
+        ),
+        (typed(history_contexts_pk("{account}", t, 0)).replace("#00", "#{shard}"), "{context}".to_owned()),
         (STALE_MARKERS_PK.to_owned(), typed(stale_marker_sk("{account}", t, "{cluster}"))),
     ]
 }

@@ -47,15 +47,56 @@ pub fn window(
     Ok((from, to))
 }
 
+/// `GET /v2/history?context=C&at=T`: what ran in a context (exact, or `prefix*`) at a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AtQuery {
+    pub inventory_type: Option<InventoryType>,
+    /// The exact context, or with `prefix` the start of every context asked about.
+    pub context: String,
+    pub prefix: bool,
+    pub at: DateTime<Utc>,
+}
+
+/// Either question `GET /v2/history` answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HistoryQuestion {
+    Digest(HistoryQuery),
+    At(AtQuery),
+}
+
+/// Contexts one `prefix*` question may read: narrower prefixes for more.
+pub const MAX_HISTORY_CONTEXTS: usize = 1000;
+
+impl HistoryQuestion {
+    pub fn from_params(get: impl Fn(&str) -> Option<String>) -> Result<Self, ApiError> {
+        let present = |name: &str| get(name).filter(|value| !value.is_empty());
+        match (present("context"), present("at")) {
+            (None, None) => HistoryQuery::from_params(get).map(Self::Digest),
+            (Some(raw), Some(at)) => {
+                if raw.contains('#') || raw.chars().any(char::is_control) {
+                    return Err(ApiError::bad_request("context", "must not contain '#' or control characters"));
+                }
+                let inventory_type = present("inventory_type")
+                    .map(|raw| {
+                        InventoryType::parse(&raw)
+                            .ok_or_else(|| ApiError::bad_request("inventory_type", "must be 'ecs' or 'kubernetes'"))
+                    })
+                    .transpose()?;
+                let (context, prefix) = match raw.strip_suffix('*') {
+                    Some(prefix) => (prefix.to_owned(), true),
+                    None => (raw, false),
+                };
+                Ok(Self::At(AtQuery { inventory_type, context, prefix, at: time("at", &at)? }))
+            }
+            (Some(_), None) => Err(ApiError::bad_request("at", "is required with context")),
+            (None, Some(_)) => Err(ApiError::bad_request("context", "is required with at")),
+        }
+    }
+}
+
 impl HistoryQuery {
     pub fn from_params(get: impl Fn(&str) -> Option<String>) -> Result<Self, ApiError> {
         let present = |name: &str| get(name).filter(|value| !value.is_empty());
-        if present("context").is_some() || present("at").is_some() {
-            return Err(ApiError::bad_request(
-                "context",
-                "history is asked by image_digest; by context is not served yet",
-            ));
-        }
         let raw = present("image_digest").ok_or_else(|| ApiError::bad_request("image_digest", "is required"))?;
         let image_digest =
             Digest::parse(&raw).map_err(|error| ApiError::bad_request("image_digest", error.to_string()))?;
@@ -126,6 +167,48 @@ pub fn page(query: &HistoryQuery, records: Vec<IntervalRecord>, next: Option<Str
         intervals: overlapping(records, query.from, query.to),
         next: next.map(|sk| URL_SAFE_NO_PAD.encode(sk)),
     }
+}
+
+/// `GET /v2/history?context=&at=`: the intervals that were running at `at`.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct RanAt {
+    pub at: String,
+    pub intervals: Vec<Interval>,
+}
+
+/// What ran in the question's contexts at its time: per context, the intervals ending at or
+/// after it (reads follow those, not the context's whole history), kept if they had started.
+pub async fn ran_at(store: &Store, account: &str, query: &AtQuery) -> Result<Result<RanAt, ApiError>, StoreError> {
+    let types = query.inventory_type.map_or_else(|| vec![InventoryType::Kubernetes, InventoryType::Ecs], |t| vec![t]);
+    let mut contexts = Vec::new();
+    for inventory_type in types {
+        if query.prefix {
+            let names = store.history_contexts_with_prefix(account, inventory_type, &query.context).await?;
+            contexts.extend(names.into_iter().map(|name| (inventory_type, name)));
+        } else {
+            contexts.push((inventory_type, query.context.clone()));
+        }
+    }
+    if contexts.len() > MAX_HISTORY_CONTEXTS {
+        return Ok(Err(ApiError::bad_request(
+            "context",
+            format!(
+                "names {} contexts; at most {MAX_HISTORY_CONTEXTS} are read at once: narrow the prefix",
+                contexts.len()
+            ),
+        )));
+    }
+    let pending: Vec<_> = contexts
+        .into_iter()
+        .map(|(inventory_type, context)| async move {
+            store.context_intervals_ending_after(account, inventory_type, &context, query.at).await
+        })
+        .collect();
+    let mut intervals = Vec::new();
+    for records in futures::stream::iter(pending).buffered(8).try_collect::<Vec<_>>().await? {
+        intervals.extend(overlapping(records, Some(query.at), Some(query.at)));
+    }
+    Ok(Ok(RanAt { at: format_time(query.at), intervals }))
 }
 
 /// One image carrying a vulnerability, and where and when it ran.
@@ -209,7 +292,12 @@ mod tests {
             "from"
         );
         assert_eq!(field(&[("image_digest", DIGEST), ("limit", "0")]), "limit");
-        assert_eq!(field(&[("context", "prod/*")]), "context");
+        assert_eq!(question(&[("context", "prod/*")]).unwrap_err().detail["field"], "at");
+        assert_eq!(question(&[("at", "2026-11-20T00:00:00Z")]).unwrap_err().detail["field"], "context");
+        assert_eq!(question(&[("context", "prod/*"), ("at", "noon")]).unwrap_err().detail["field"], "at");
+        let at = question(&[("context", "prod/*"), ("at", "2026-11-20T12:00:00Z")]).unwrap();
+        let HistoryQuestion::At(at) = at else { panic!("an at question") };
+        assert_eq!((at.context.as_str(), at.prefix, at.inventory_type), ("prod/", true, None));
         assert_eq!(field(&[("image_digest", DIGEST), ("next", "kubernetes#prod/shop#open")]), "next");
         let cursor = URL_SAFE_NO_PAD.encode("kubernetes#prod/shop#open");
         assert_eq!(

@@ -140,13 +140,22 @@ impl ApiFunction for QueryApp {
             }
             Endpoint::ImageHistory => {
                 let params = request.query_string_parameters();
-                let query = history::HistoryQuery::from_params(|name| params.first(name).map(str::to_owned))?;
-                let (records, next) = self
-                    .store
-                    .intervals(account, query.image_digest.as_str(), query.next.as_deref(), query.limit)
-                    .await
-                    .map_err(|error| failed(error, account, "history"))?;
-                negotiated_json(request, StatusCode::OK, &history::page(&query, records, next))
+                match history::HistoryQuestion::from_params(|name| params.first(name).map(str::to_owned))? {
+                    history::HistoryQuestion::Digest(query) => {
+                        let (records, next) = self
+                            .store
+                            .intervals(account, query.image_digest.as_str(), query.next.as_deref(), query.limit)
+                            .await
+                            .map_err(|error| failed(error, account, "history"))?;
+                        negotiated_json(request, StatusCode::OK, &history::page(&query, records, next))
+                    }
+                    history::HistoryQuestion::At(query) => {
+                        let ran = history::ran_at(&self.store, account, &query)
+                            .await
+                            .map_err(|error| failed(error, account, "history at"))??;
+                        negotiated_json(request, StatusCode::OK, &ran)
+                    }
+                }
             }
             Endpoint::VulnerabilityHistory => {
                 let id = matched.param("vulnerability_id").unwrap_or_default();

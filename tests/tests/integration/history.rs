@@ -112,3 +112,54 @@ async fn an_image_that_left_one_context_came_back_and_was_deleted_from_another_h
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn what_ran_in_a_context_at_a_time_reads_only_the_intervals_ending_after_it() {
+    let harness = Harness::new(120, false).await;
+    let mut notifications = harness.notifications().await;
+    let at = |hours: i64| day(0) + TimeDelta::hours(hours);
+    let post = async |hours: i64, containers: &[(&str, &str, u64)]| {
+        harness.clock.set(at(hours) + TimeDelta::minutes(1));
+        let answer = harness.post_k8s(&k8s_report("c", at(hours), containers)).await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+    };
+    post(0, &[("a", "app:1", 1), ("b", "app:1", 1)]).await;
+    deliver(&mut notifications).await;
+    post(1, &[("a", "app:2", 2), ("b", "app:1", 1)]).await;
+    deliver(&mut notifications).await;
+    post(2, &[("a", "app:1", 1), ("a", "app:2", 2), ("b", "app:1", 1)]).await;
+    deliver(&mut notifications).await;
+    let deleted = harness
+        .call("delete-inventories.json", None, Some("admin"), &[("inventory_type", "kubernetes"), ("context", "c/b")])
+        .await;
+    assert!(deleted.status.is_success(), "{}", deleted.body);
+    deliver(&mut notifications).await;
+
+    let ran_at = async |context: &str, hours: i64, minutes: i64| -> Vec<(String, String)> {
+        let when = inventory::clock::format_time(at(hours) + TimeDelta::minutes(minutes));
+        let answer =
+            harness.call("get-history.json", None, Some("admin"), &[("context", context), ("at", &when)]).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        let mut pairs: Vec<(String, String)> = answer.body["intervals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| (i["context"].as_str().unwrap().to_owned(), i["image_digest"].as_str().unwrap().to_owned()))
+            .collect();
+        pairs.sort();
+        pairs
+    };
+    let pair = |context: &str, n: u64| (context.to_owned(), digest(n));
+    // Between the two stays of image 1 in c/a, only image 2 ran there; c/b (deleted since) ran 1.
+    assert_eq!(ran_at("c/a", 1, 30).await, [pair("c/a", 2)]);
+    assert_eq!(ran_at("c/*", 1, 30).await, [pair("c/a", 2), pair("c/b", 1)], "a deleted context is still found");
+    assert_eq!(ran_at("c/a", 2, 30).await, [pair("c/a", 1), pair("c/a", 2)]);
+    assert_eq!(ran_at("c/a", 0, 0).await, [pair("c/a", 1)], "its last sighting is inside its interval");
+    assert!(ran_at("c/*", -1, 0).await.is_empty(), "before anything ran");
+
+    // A question at 1:30 in c/a reads the intervals ending then or later: the closed first stay
+    // of image 1 ended at 0 and is not read.
+    harness.requests.reset();
+    ran_at("c/a", 1, 30).await;
+    assert_eq!(harness.requests.get("Query"), 2, "one Query per type (kubernetes, ecs)");
+}

@@ -6,10 +6,57 @@ use crate::history::{IntervalPlace, IntervalRecord};
 use crate::keys::history_pk;
 use aws_sdk_dynamodb::types::AttributeValue;
 
+/// A context that had an interval: listed by `history_contexts_with_prefix`. One small item per
+/// context ever seen, with no expiry: an open interval can outlast any retention.
+#[derive(serde::Serialize)]
+struct HistoryContext {
+    pk: String,
+    sk: String,
+    kind: &'static str,
+}
+
+impl HistoryContext {
+    fn of(record: &IntervalRecord) -> Self {
+        let shard = crate::keys::index_shard(&record.context);
+        Self {
+            pk: crate::keys::history_contexts_pk(&record.account, record.inventory_type, shard),
+            sk: record.context.clone(),
+            kind: "history_context",
+        }
+    }
+}
+
 impl Store {
-    /// Opens an interval; a redelivered open writes the same item again.
+    /// Opens an interval, in its digest's and its context's partitions; a redelivered open
+    /// writes the same items again.
     pub async fn open_interval(&self, record: &IntervalRecord) -> Result<(), StoreError> {
+        self.put(&HistoryContext::of(record)).await?;
+        self.put(&record.in_context()).await?;
         self.put(record).await
+    }
+
+    /// The contexts of a type whose names start with `prefix` that ever had an interval kept.
+    pub async fn history_contexts_with_prefix(
+        &self,
+        account: &str,
+        inventory_type: crate::model::InventoryType,
+        prefix: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let shards = (0..crate::keys::INDEX_SHARDS).map(|shard| {
+            let pk = crate::keys::history_contexts_pk(account, inventory_type, shard);
+            async move { self.query_all(&pk, Some(prefix)).await }
+        });
+        let mut names: Vec<String> = futures::future::try_join_all(shards)
+            .await?
+            .into_iter()
+            .flatten()
+            .filter_map(|item| match item.get("sk") {
+                Some(AttributeValue::S(context)) => Some(context.clone()),
+                _ => None,
+            })
+            .collect();
+        names.sort();
+        Ok(names)
     }
 
     /// Closes the place's open interval at `to`, if one is open: writes the closed interval, then
@@ -24,7 +71,18 @@ impl Store {
         let Some(open) = self.get::<IntervalRecord>(&place.pk(), &place.open_sk(), true).await? else {
             return Ok(false);
         };
-        self.put(&open.closed(to, retention_days)).await?;
+        let closed = open.closed(to, retention_days);
+        self.put(&closed.in_context()).await?;
+        self.put(&closed).await?;
+        let open_in_context = open.in_context();
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(&open_in_context.pk, &open_in_context.sk)))
+            .send()
+            .await
+            .map_err(sdk_error("DeleteItem"))?;
+        // Last: while it exists, a retry of this close finds the interval still to close.
         let from = serde_dynamo::to_attribute_value(open.from).expect("times serialise");
         let deleted = self
             .client
@@ -42,6 +100,32 @@ impl Store {
             Err(error) if super::is_condition_failure(&error) => Ok(true),
             Err(error) => Err(sdk_error("DeleteItem")(error)),
         }
+    }
+
+    /// The intervals of a context that ended at `at` or later, or still run: a superset of
+    /// what ran there at `at` (the caller keeps those that had started).
+    pub async fn context_intervals_ending_after(
+        &self,
+        account: &str,
+        inventory_type: crate::model::InventoryType,
+        context: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<IntervalRecord>, StoreError> {
+        let pk = crate::keys::history_context_pk(account, inventory_type, context);
+        let items: Vec<super::Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk >= :end")
+            .expression_attribute_values(":pk", string(&pk))
+            .expression_attribute_values(":end", string(&crate::clock::format_time(at)))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(sdk_error("Query"))?;
+        items.into_iter().map(decode).collect()
     }
 
     /// Every interval of a digest.
