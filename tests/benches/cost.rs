@@ -35,9 +35,9 @@ const CHURN_POLLS_PER_MONTH: f64 = 30.0 * 24.0;
 const REFRESHES_PER_MONTH: f64 = 30.0;
 
 /// Write units of every write request the client sends: a put costs a unit per KB of its item,
-/// a delete or update one.
+/// a delete or update one. With `only`, the writes of items whose `pk` contains one of these.
 #[derive(Clone, Debug, Default)]
-struct WriteMeter(Arc<Mutex<usize>>);
+struct WriteMeter(Arc<Mutex<usize>>, Option<&'static [&'static str]>);
 
 impl WriteMeter {
     fn take(&self) -> usize {
@@ -56,8 +56,15 @@ impl Intercept for WriteMeter {
         _components: &RuntimeComponents,
         _config: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        let metered = |item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>| {
+            let pk = item.get("pk").and_then(|pk| pk.as_s().ok()).map_or("", String::as_str);
+            self.1.is_none_or(|only| only.iter().any(|part| pk.contains(part)))
+        };
         let units: usize = item_writes(context.input())
             .iter()
+            .filter(|write| match write {
+                ItemWrite::Put(item) | ItemWrite::Key(item) => metered(item),
+            })
             .map(|write| match write {
                 ItemWrite::Put(item) => item_size(item).div_ceil(1024).max(1),
                 ItemWrite::Key(_) => 1,
@@ -264,6 +271,66 @@ fn findings_monthly(image: &ImageFindings) -> f64 {
     IMAGES_PER_CLUSTER * (30.0 * daily + image.stored_bytes / 1e9 * DYNAMODB_PER_GB_MONTH)
 }
 
+/// The partitions of running intervals.
+const HISTORY_PARTS: &[&str] = &["#hist#", "#hctx#", "#hctxs#"];
+/// Days closed intervals are kept by default (`HistoryRetentionDays`).
+const HISTORY_RETENTION_DAYS: f64 = inventory::history::DEFAULT_HISTORY_RETENTION_DAYS as f64;
+
+/// What running intervals cost, measured through the notifier from the table's stream: an
+/// image arriving in a context (an interval opened) and leaving it (closed).
+struct HistoryCost {
+    open_units: f64,
+    close_units: f64,
+    close_read_units: f64,
+    /// A closed interval's items: in its digest's and its context's partitions.
+    closed_bytes: f64,
+}
+
+async fn measure_history() -> HistoryCost {
+    let harness = Harness::new(120, false).await;
+    let mut notifications = harness.notifications().await;
+    let meter = WriteMeter(Arc::default(), Some(HISTORY_PARTS));
+    let notifier = notifications.notifier_with_store(&harness, meter.clone());
+    let mut step = async |minute: i64, containers: &[(&str, &str, u64)]| {
+        harness.clock.set(day(0) + TimeDelta::minutes(minute + 1));
+        let report = k8s_report("fleet", day(0) + TimeDelta::minutes(minute), containers);
+        assert!(harness.post_k8s(&report).await.status.is_success());
+        let batch = notifications.next_event().await;
+        harness.requests.reset();
+        assert!(integration_tests::Notifications::deliver_to(&notifier, batch).await.batch_item_failures.is_empty());
+        (meter.take() as f64, harness.requests.get("GetItem") as f64)
+    };
+    // Two images arrive; then one leaves (a departure: the context still reports the other).
+    let (two_opens, _) = step(0, &[("a", "app:1", 1), ("a", "app:2", 2)]).await;
+    let (close_units, close_gets) = step(60, &[("a", "app:2", 2)]).await;
+    let stored = harness.stored_items().await;
+    let closed_bytes: usize = stored
+        .iter()
+        .filter(|item| item.get("to").is_some())
+        .filter(|item| item["pk"].as_s().is_ok_and(|pk| HISTORY_PARTS.iter().any(|part| pk.contains(part))))
+        .map(item_size)
+        .sum();
+    HistoryCost {
+        open_units: two_opens / 2.0,
+        close_units,
+        close_read_units: close_gets,
+        closed_bytes: closed_bytes as f64,
+    }
+}
+
+/// Dollars a month of one cluster's history: 1% of its containers changing image an hour opens
+/// as many intervals and (in a steady state) closes as many; closed ones are kept the retention.
+fn history_monthly(cost: &HistoryCost, containers: usize) -> (f64, f64) {
+    let per_hour = containers as f64 / 100.0;
+    let requests = 30.0
+        * 24.0
+        * per_hour
+        * ((cost.open_units + cost.close_units) * DYNAMODB_PER_MILLION_WRITE_UNITS / 1e6
+            + cost.close_read_units * DYNAMODB_PER_MILLION_READ_UNITS / 1e6);
+    let stored_bytes = per_hour * 24.0 * HISTORY_RETENTION_DAYS * cost.closed_bytes;
+    (requests + stored_bytes / 1e9 * DYNAMODB_PER_GB_MONTH, stored_bytes)
+}
+
 #[tokio::main]
 async fn main() {
     let bench = std::env::args().any(|arg| arg == "--bench");
@@ -313,5 +380,22 @@ async fn main() {
         FINDINGS_CHANGED_PER_DAY * 100.0,
         findings / clusters as f64,
         total + findings
+    );
+    let history = measure_history().await;
+    let (mut history_total, mut history_bytes) = (0.0, 0.0);
+    for &(size, count) in mix {
+        let (dollars, bytes) = history_monthly(&history, size);
+        history_total += dollars * count as f64;
+        history_bytes += bytes * count as f64;
+    }
+    println!(
+        "history (1% of containers changing image an hour, HistoryRetentionDays {HISTORY_RETENTION_DAYS}): an interval opened {} WU, closed {} WU + {} RU, {} bytes kept per closed interval",
+        history.open_units, history.close_units, history.close_read_units, history.closed_bytes
+    );
+    println!(
+        "history of the fleet: ${history_total:.2} a month at the steady state ({:.2} GB kept), ${:.4} per cluster-month; with the inventory and findings ${:.2}",
+        history_bytes / 1e9,
+        history_total / clusters as f64,
+        total + findings + history_total
     );
 }

@@ -275,10 +275,17 @@ mod tests {
 
     const DIGEST: &str = "sha256:34410e4ca45948d82e3809cf74acbc5c77e319db2d565f5a589ad0f5670323c3";
 
-    fn query(pairs: &[(&str, &str)]) -> Result<HistoryQuery, ApiError> {
-        HistoryQuery::from_params(|key| {
+    fn question(pairs: &[(&str, &str)]) -> Result<HistoryQuestion, ApiError> {
+        HistoryQuestion::from_params(|key| {
             pairs.iter().find(|(name, _)| *name == key).map(|(_, value)| (*value).to_owned())
         })
+    }
+
+    fn query(pairs: &[(&str, &str)]) -> Result<HistoryQuery, ApiError> {
+        match question(pairs)? {
+            HistoryQuestion::Digest(query) => Ok(query),
+            other => panic!("a digest question, not {other:?}"),
+        }
     }
 
     #[test]
