@@ -45,6 +45,7 @@ pub enum Endpoint {
     ClusterExposure,
     ImageHistory,
     VulnerabilityHistory,
+    DeleteHistory,
     CreateClusterConfig,
     ListClusterConfigs,
     GetClusterConfig,
@@ -138,6 +139,7 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/v2/exposure", "query", ClusterExposure, Some(Read)),
     route("GET", "/v2/history", "query", ImageHistory, Some(Read)),
     route("GET", "/v2/vulnerabilities/{vulnerability_id}/history", "query", VulnerabilityHistory, Some(Read)),
+    route("DELETE", "/v2/history", "delete", DeleteHistory, Some(Manage)),
     // The embedded mode's cluster configurations: admins only, like every configuration.
     route("POST", "/v1/enterprise/inventories/clusters", "clusters", CreateClusterConfig, Some(Manage)),
     route("GET", "/v1/enterprise/inventories/clusters", "clusters", ListClusterConfigs, Some(Manage)),

@@ -152,6 +152,17 @@ impl InventoryDeleter {
 }
 
 impl InventoryDeleter {
+    /// `DELETE /v2/history?inventory_type=&context=`: the context's running intervals, which
+    /// deleting its inventory keeps. No lease: history is written by the notifier alone.
+    pub async fn delete_history(&self, account: &str, target: &DeleteTarget) -> Result<DeleteOutcome, LeaseError> {
+        let intervals = self.store.delete_context_history(account, target.inventory_type, &target.context).await?;
+        Ok(if intervals == 0 {
+            DeleteOutcome::NotFound
+        } else {
+            DeleteOutcome::Deleted { items: intervals as u64 * 2 }
+        })
+    }
+
     /// `DELETE /v2/kubernetes-namespaces?cluster_name=`: every namespace context of the
     /// cluster, each under its own lease. Contexts a report is being stored for are left and
     /// answered `Busy` once the others are deleted.

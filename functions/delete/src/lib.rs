@@ -1,5 +1,5 @@
-//! Delete function: `DELETE /v2/inventories?inventory_type=&context=[&image_digest=]` and
-//! `DELETE /v2/kubernetes-namespaces?cluster_name=`.
+//! Delete function: `DELETE /v2/inventories?inventory_type=&context=[&image_digest=]`,
+//! `DELETE /v2/kubernetes-namespaces?cluster_name=` and `DELETE /v2/history?inventory_type=&context=`.
 
 pub mod deleter;
 
@@ -51,6 +51,15 @@ impl ApiFunction for DeleteApp {
                     None => format!("{} context {:?}", target.inventory_type, target.context),
                 };
                 (self.deleter.delete(account, &target).await, what)
+            }
+            Endpoint::DeleteHistory => {
+                let target = DeleteTarget::from_params(param)?;
+                if target.image_digest.is_some() {
+                    return Err(ApiError::bad_request("image_digest", "history is deleted a whole context at a time"));
+                }
+                let what = format!("history of {} context {:?}", target.inventory_type, target.context);
+                let deleted = self.deleter.delete_history(account, &target).await;
+                (deleted, what)
             }
             Endpoint::DeleteKubernetesNamespaces => {
                 let cluster = cluster_param(param)?;

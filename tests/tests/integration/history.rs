@@ -162,4 +162,21 @@ async fn what_ran_in_a_context_at_a_time_reads_only_the_intervals_ending_after_i
     harness.requests.reset();
     ran_at("c/a", 1, 30).await;
     assert_eq!(harness.requests.get("Query"), 2, "one Query per type (kubernetes, ecs)");
+
+    // A data-removal request: an admin deletes c/b's history; c/a's stays.
+    let delete = async |context: &str| {
+        let query = [("inventory_type", "kubernetes"), ("context", context)];
+        harness.call("delete-history.json", None, Some("admin"), &query).await
+    };
+    let removed = delete("c/b").await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
+    assert_eq!(removed.headers["x-deleted-items"], "2", "one interval, in its two partitions");
+    assert_eq!(ran_at("c/*", 1, 30).await, [pair("c/a", 2)], "c/b is gone from prefix questions too");
+    let of_1 = harness.call("get-history.json", None, Some("admin"), &[("image_digest", &digest(1))]).await;
+    let contexts: Vec<&str> =
+        of_1.body["intervals"].as_array().unwrap().iter().map(|i| i["context"].as_str().unwrap()).collect();
+    assert_eq!(contexts, ["c/a", "c/a"]);
+    assert_eq!(delete("c/b").await.status, StatusCode::NOT_FOUND);
+    let bad = harness.call("delete-history.json", None, Some("admin"), &[("context", "c/a")]).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 }

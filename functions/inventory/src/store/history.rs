@@ -1,7 +1,7 @@
 //! Running intervals (`{account}#hist#{digest}`): opened and closed by the notifier from the
 //! table's stream, read by digest.
 
-use super::{decode, key, sdk_error, string, Store, StoreError};
+use super::{decode, key, sdk_error, string, BatchWrite, Store, StoreError};
 use crate::history::{IntervalPlace, IntervalRecord};
 use crate::keys::history_pk;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -126,6 +126,33 @@ impl Store {
             .await
             .map_err(sdk_error("Query"))?;
         items.into_iter().map(decode).collect()
+    }
+
+    /// Deletes every interval of a context, from both partitions, and its entry in the list of
+    /// contexts with history (data-removal requests). Answers how many intervals went.
+    pub async fn delete_context_history(
+        &self,
+        account: &str,
+        inventory_type: crate::model::InventoryType,
+        context: &str,
+    ) -> Result<usize, StoreError> {
+        use crate::keys::{history_closed_sk, history_context_pk, history_contexts_pk, history_open_sk, index_shard};
+        let pk = history_context_pk(account, inventory_type, context);
+        let records: Vec<IntervalRecord> =
+            self.query_all(&pk, None).await?.into_iter().map(decode).collect::<Result<_, _>>()?;
+        let mut writes = Vec::with_capacity(records.len() * 2 + 1);
+        for record in &records {
+            let sk = match record.to {
+                Some(_) => history_closed_sk(inventory_type, context, record.from),
+                None => history_open_sk(inventory_type, context),
+            };
+            writes.push(BatchWrite::Delete { pk: history_pk(account, &record.image_digest), sk });
+            writes.push(BatchWrite::Delete { pk: pk.clone(), sk: record.sk.clone() });
+        }
+        let listed = history_contexts_pk(account, inventory_type, index_shard(context));
+        writes.push(BatchWrite::Delete { pk: listed, sk: context.to_owned() });
+        self.batch_write(writes).await?;
+        Ok(records.len())
     }
 
     /// Every interval of a digest.
