@@ -17,29 +17,35 @@ async fn history(harness: &Harness, query: &[(&str, &str)]) -> Vec<Value> {
     answer.body["intervals"].as_array().unwrap().clone()
 }
 
+/// A report of cluster `c` at `hours` after `day(0)`, with the clock just after it.
+async fn post(harness: &Harness, hours: i64, containers: &[(&str, &str, u64)]) {
+    let at = day(0) + TimeDelta::hours(hours);
+    harness.clock.set(at + TimeDelta::minutes(1));
+    let answer = harness.post_k8s(&k8s_report("c", at, containers)).await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+}
+
+/// Image 1 runs in c/a and c/b from hour 0; it leaves c/a at 1 (a departure: the context still
+/// reports, with image 2) and comes back at 2; then c/b's inventory is deleted (history stays).
+async fn three_intervals(harness: &Harness, notifications: &mut Notifications) {
+    post(harness, 0, &[("a", "app:1", 1), ("b", "app:1", 1)]).await;
+    deliver(notifications).await;
+    post(harness, 1, &[("a", "app:2", 2), ("b", "app:1", 1)]).await;
+    deliver(notifications).await;
+    post(harness, 2, &[("a", "app:1", 1), ("a", "app:2", 2), ("b", "app:1", 1)]).await;
+    deliver(notifications).await;
+    let query = [("inventory_type", "kubernetes"), ("context", "c/b")];
+    let deleted = harness.call("delete-inventories.json", None, Some("admin"), &query).await;
+    assert!(deleted.status.is_success(), "{}", deleted.body);
+    deliver(notifications).await;
+}
+
 #[tokio::test]
 async fn an_image_that_left_one_context_came_back_and_was_deleted_from_another_has_three_intervals() {
     let harness = Harness::new(120, false).await;
     let mut notifications = harness.notifications().await;
     let at = |hours: i64| day(0) + TimeDelta::hours(hours);
-    let post = async |hours: i64, containers: &[(&str, &str, u64)]| {
-        harness.clock.set(at(hours) + TimeDelta::minutes(1));
-        let answer = harness.post_k8s(&k8s_report("c", at(hours), containers)).await;
-        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
-    };
-    post(0, &[("a", "app:1", 1), ("b", "app:1", 1)]).await;
-    deliver(&mut notifications).await;
-    // It leaves c/a (a departure: the context still reports) and comes back an hour later.
-    post(1, &[("a", "app:2", 2), ("b", "app:1", 1)]).await;
-    deliver(&mut notifications).await;
-    post(2, &[("a", "app:1", 1), ("a", "app:2", 2), ("b", "app:1", 1)]).await;
-    deliver(&mut notifications).await;
-    // Then c/b's inventory is deleted: history stays, with the interval closed.
-    let deleted = harness
-        .call("delete-inventories.json", None, Some("admin"), &[("inventory_type", "kubernetes"), ("context", "c/b")])
-        .await;
-    assert!(deleted.status.is_success(), "{}", deleted.body);
-    deliver(&mut notifications).await;
+    three_intervals(&harness, &mut notifications).await;
 
     let digest_1 = digest(1);
     let intervals = history(&harness, &[("image_digest", &digest_1)]).await;
@@ -61,7 +67,7 @@ async fn an_image_that_left_one_context_came_back_and_was_deleted_from_another_h
     let (from, to) = (time(1), inventory::clock::format_time(at(1) + TimeDelta::minutes(30)));
     let during = history(&harness, &[("image_digest", &digest_1), ("from", &from), ("to", &to)]).await;
     assert_eq!(during.iter().map(|interval| interval["context"].as_str().unwrap()).collect::<Vec<_>>(), ["c/b"]);
-    post(3, &[("a", "app:1", 1), ("a", "app:2", 2)]).await;
+    post(&harness, 3, &[("a", "app:1", 1), ("a", "app:2", 2)]).await;
     deliver(&mut notifications).await;
     assert_eq!(history(&harness, &[("image_digest", &digest_1)]).await, intervals);
     // Paged, the same intervals.
@@ -118,22 +124,7 @@ async fn what_ran_in_a_context_at_a_time_reads_only_the_intervals_ending_after_i
     let harness = Harness::new(120, false).await;
     let mut notifications = harness.notifications().await;
     let at = |hours: i64| day(0) + TimeDelta::hours(hours);
-    let post = async |hours: i64, containers: &[(&str, &str, u64)]| {
-        harness.clock.set(at(hours) + TimeDelta::minutes(1));
-        let answer = harness.post_k8s(&k8s_report("c", at(hours), containers)).await;
-        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
-    };
-    post(0, &[("a", "app:1", 1), ("b", "app:1", 1)]).await;
-    deliver(&mut notifications).await;
-    post(1, &[("a", "app:2", 2), ("b", "app:1", 1)]).await;
-    deliver(&mut notifications).await;
-    post(2, &[("a", "app:1", 1), ("a", "app:2", 2), ("b", "app:1", 1)]).await;
-    deliver(&mut notifications).await;
-    let deleted = harness
-        .call("delete-inventories.json", None, Some("admin"), &[("inventory_type", "kubernetes"), ("context", "c/b")])
-        .await;
-    assert!(deleted.status.is_success(), "{}", deleted.body);
-    deliver(&mut notifications).await;
+    three_intervals(&harness, &mut notifications).await;
 
     let ran_at = async |context: &str, hours: i64, minutes: i64| -> Vec<(String, String)> {
         let when = inventory::clock::format_time(at(hours) + TimeDelta::minutes(minutes));
