@@ -171,3 +171,89 @@ async fn what_ran_in_a_context_at_a_time_reads_only_the_intervals_ending_after_i
     let bad = harness.call("delete-history.json", None, Some("admin"), &[("context", "c/a")]).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 }
+
+/// Reads against the history's size: `HISTORY_INTERVALS` (default 2,000; 100,000 for the
+/// figure in BENCHMARKS.md) closed intervals of other images in one busy context, plus the
+/// three a question matches. Read units computed from the items each read returns, as DynamoDB
+/// bills them, beside a `Scan` of the history (all a store without these keys could do).
+#[tokio::test]
+async fn history_reads_follow_the_intervals_returned_not_the_history_stored() {
+    use inventory::history::IntervalPlace;
+    use inventory::model::InventoryType;
+    use inventory::store::{encode, BatchWrite};
+    let count: usize = std::env::var("HISTORY_INTERVALS").ok().and_then(|n| n.parse().ok()).unwrap_or(2_000);
+    let harness = Harness::new(120, false).await;
+    let store = harness.store_for("notifier");
+    let start = day(0) - TimeDelta::days(300);
+    let place = |context: &str, n: u64| IntervalPlace {
+        account: "admin".into(),
+        inventory_type: InventoryType::Kubernetes,
+        context: context.into(),
+        image_digest: digest(n),
+    };
+    // Other images, each run an hour in prod/busy long ago: in both partitions, as closes write.
+    let mut writes = Vec::with_capacity(count * 2);
+    for n in 0..count {
+        let from = start + TimeDelta::minutes(n as i64);
+        let closed = place("prod/busy", 1_000 + n as u64)
+            .open("app:1", Vec::new(), from)
+            .closed(from + TimeDelta::hours(1), 400);
+        writes.push(BatchWrite::Put(encode(&closed.in_context())));
+        writes.push(BatchWrite::Put(encode(&closed)));
+    }
+    // Seeded as the test's own writes, not a function's (none batch-writes history).
+    inventory::Store::new(harness.dynamodb.clone(), harness.table.clone()).batch_write(writes).await.unwrap();
+    // The image asked about: two closed stays and one still running.
+    for (context, hours) in [("prod/busy", 0), ("prod/shop", 2), ("prod/busy", 4)] {
+        let open = place(context, 1).open("app:1", Vec::new(), day(0) + TimeDelta::hours(hours));
+        store.open_interval(&open).await.unwrap();
+        if hours < 4 {
+            store.close_interval(&place(context, 1), day(0) + TimeDelta::hours(hours + 1), 400).await.unwrap();
+        }
+    }
+
+    let items = harness.stored_items().await;
+    let history_bytes: usize = items
+        .iter()
+        .filter(|item| item["pk"].as_s().is_ok_and(|pk| pk.contains("#hist#") || pk.contains("#hctx#")))
+        .map(integration_tests::item_size)
+        .sum();
+    let bytes_of = |pk: &str, filter: &dyn Fn(&Value) -> bool| -> usize {
+        items
+            .iter()
+            .filter(|item| item["pk"].as_s().is_ok_and(|p| p == pk))
+            .filter(|item| {
+                filter(&serde_json::to_value(serde_dynamo::from_item::<_, Value>((*item).clone()).unwrap()).unwrap())
+            })
+            .map(integration_tests::item_size)
+            .sum()
+    };
+    let scan_units = integration_tests::read_units(history_bytes) as f64 / 2.0;
+
+    harness.requests.reset();
+    let by_digest = history(&harness, &[("image_digest", &digest(1))]).await;
+    assert_eq!(by_digest.len(), 3);
+    assert_eq!(harness.requests.get("Query"), 1, "the digest's partition alone");
+    let digest_units = integration_tests::read_units(bytes_of(&format!("admin#hist#{}", digest(1)), &|_| true)) as f64;
+
+    harness.requests.reset();
+    let when = inventory::clock::format_time(day(0) + TimeDelta::minutes(30));
+    let query = [("context", "prod/busy"), ("at", when.as_str()), ("inventory_type", "kubernetes")];
+    let answer = harness.call("get-history.json", None, Some("admin"), &query).await;
+    let ran: Vec<&str> =
+        answer.body["intervals"].as_array().unwrap().iter().map(|i| i["image_digest"].as_str().unwrap()).collect();
+    assert_eq!(ran, [digest(1).as_str()], "{}", answer.body);
+    assert_eq!(harness.requests.get("Query"), 1);
+    let at = day(0) + TimeDelta::minutes(30);
+    let ending_after =
+        |item: &Value| item["to"].as_str().is_none_or(|to| to >= inventory::clock::format_time(at).as_str());
+    let context_units =
+        integration_tests::read_units(bytes_of("admin#hctx#kubernetes#prod/busy", &ending_after)) as f64;
+    println!(
+        "history of {count} other intervals: by digest {digest_units} read units, by context at a time {context_units}; \
+         a Scan of the history {scan_units} ({:.0}x, {:.0}x)",
+        scan_units / digest_units,
+        scan_units / context_units
+    );
+    assert!(context_units < scan_units && digest_units < scan_units);
+}
