@@ -273,10 +273,11 @@ async function showImage(digest) {
   say("Finding where it runs…");
   // A digest is path-safe as it is (an encoded ':' would not match the route).
   const pathSafe = /^sha256:[0-9a-f]{64}$/.test(digest);
-  const [inventory, scheduled, findings] = await Promise.all([
+  const [inventory, scheduled, findings, history] = await Promise.all([
     api(`/v2/inventories?image_digest=${encodeURIComponent(digest)}`),
     pathSafe ? api(`/v2/images/${digest}/scheduled`) : { scheduled: [] },
     pathSafe ? api(`/v2/images/${digest}/vulnerabilities`).catch(() => null) : null,
+    api(`/v2/history?image_digest=${encodeURIComponent(digest)}&limit=1000`).catch(() => ({ intervals: [] })),
   ]);
   const items = inventory.items;
   // A namespace holds no "/", an EKS cluster's ARN does: the cluster ends at the last one.
@@ -290,6 +291,8 @@ async function showImage(digest) {
       h("tbody", {}, items.map((item) => h("tr", {},
         h("td", {}, item.context), h("td", {}, item.inventory_type), h("td", {}, item.container_count),
         h("td", {}, workloadText(item)), h("td", {}, item.first_seen), h("td", {}, item.last_seen)))))),
+    h("h3", {}, "Where it ran"),
+    timeline(history.intervals),
     h("h3", {}, "Scheduled for analysis"),
     h("p", { id: "image-scheduled" }, scheduled.scheduled.length
       ? scheduled.scheduled.map((s) => `by subscription ${s.subscription_key} (${s.subscription_id})`).join("; ")
@@ -297,6 +300,30 @@ async function showImage(digest) {
     h("h3", {}, "Vulnerabilities"),
     findings ? findingsTable(findings) : h("p", { id: "image-findings" }, "No scanner has posted findings of this image."));
   say("");
+}
+
+// One row per context, each running interval a bar from its start to its end (now while it runs).
+function timeline(intervals) {
+  if (!intervals.length) return h("p", { id: "timeline" }, "No running interval is recorded for this image.");
+  const now = Date.now();
+  const spans = intervals.map((interval) => ({ ...interval, start: Date.parse(interval.from), end: interval.to ? Date.parse(interval.to) : now }));
+  const first = Math.min(...spans.map((span) => span.start));
+  const last = Math.max(first + 1, ...spans.map((span) => span.end));
+  const contexts = [...new Set(spans.map((span) => span.context))];
+  const width = 520, rowHeight = 20, labelWidth = 170, plot = width - labelWidth - 10;
+  const x = (time) => labelWidth + Math.round(((time - first) / (last - first)) * plot);
+  const day = (time) => new Date(time).toISOString().slice(0, 10);
+  const height = contexts.length * rowHeight + 20;
+  const chart = svg("svg", { id: "timeline", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "Where it ran, and when", width: "100%" },
+    contexts.map((context, row) => svg("g", { "data-context": context },
+      svg("text", { x: 0, y: row * rowHeight + 14 }, context.length > 26 ? context.slice(0, 25) + "…" : context),
+      spans.filter((span) => span.context === context).map((span) =>
+        svg("rect", { class: span.to ? "interval" : "interval running", x: x(span.start), y: row * rowHeight + 3,
+          width: Math.max(2, x(span.end) - x(span.start)), height: rowHeight - 6 },
+          svg("title", {}, `${context}: ${span.from} to ${span.to || "now"}`))))),
+    svg("text", { x: labelWidth, y: height - 4 }, day(first)),
+    svg("text", { x: width, y: height - 4, "text-anchor": "end" }, spans.some((span) => !span.to) ? "now" : day(last)));
+  return h("figure", {}, h("figcaption", {}, `${intervals.length} intervals in ${contexts.length} contexts`), chart);
 }
 
 function findingsTable(findings) {

@@ -176,3 +176,34 @@ async fn the_console_finds_where_a_vulnerability_runs() {
     assert!(counts.iter().all(|text| text.contains("critical")), "{counts:?}");
     shot(&page, "images-critical").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_images_view_draws_where_it_ran_as_a_timeline() {
+    let harness = Harness::new(120, false).await;
+    let mut notifications = harness.notifications().await;
+    // Image 1 runs in c/a and c/b, leaves c/a for an hour and comes back.
+    for (hours, containers) in [
+        (0, vec![("a", "app:1", 1), ("b", "app:1", 1)]),
+        (1, vec![("a", "app:2", 2), ("b", "app:1", 1)]),
+        (2, vec![("a", "app:1", 1), ("a", "app:2", 2), ("b", "app:1", 1)]),
+    ] {
+        harness.clock.set(day(0) + TimeDelta::hours(hours) + TimeDelta::minutes(1));
+        let report = k8s_report("c", day(0) + TimeDelta::hours(hours), &containers);
+        assert_eq!(harness.post_k8s(&report).await.status, StatusCode::CREATED);
+        let batch = notifications.next_event().await;
+        assert!(notifications.deliver(batch).await.batch_item_failures.is_empty());
+    }
+    let base = harness.serve(&[("victor", "victor-password", Role::ReadOnly)]).await;
+    let browser = Browser::launch().await;
+    let page = browser.page("victor", "victor-password").await;
+    page.navigate(&format!("{base}/ui")).await;
+    page.wait_for("document.body.dataset.ready === '#/clusters'").await;
+    open(&page, &format!("#/image/{}", digest(1).replace(':', "%3A"))).await;
+    let rows =
+        page.eval("[...document.querySelectorAll('#timeline g[data-context]')].map(g => g.dataset.context)").await;
+    assert_eq!(rows, json!(["c/a", "c/b"]));
+    let bars = |selector: &str| format!("document.querySelectorAll({}).length", json!(selector));
+    assert_eq!(page.eval(&bars("#timeline rect.interval")).await, json!(3), "c/a twice, c/b once");
+    assert_eq!(page.eval(&bars("#timeline rect.interval.running")).await, json!(2));
+    shot(&page, "image-timeline").await;
+}
