@@ -181,7 +181,7 @@ function imageFilters() {
   const params = new URLSearchParams(location.hash.split("?")[1] || "");
   return { type: params.get("type") || "", context: params.get("context") || "", digest: params.get("digest") || "",
            kind: params.get("kind") || "", workload: params.get("workload") || "",
-           severity: params.get("severity") || "", cve: params.get("cve") || "" };
+           severity: params.get("severity") || "", cve: params.get("cve") || "", at: params.get("at") || "" };
 }
 
 function inventoryQuery(filters, cursor) {
@@ -216,12 +216,39 @@ async function showImages() {
     field("Workload", "workload", filters.workload, { placeholder: "payments-*" }),
     select("Findings at least", "severity", filters.severity, [["", "any"], ...SEVERITIES.map((s) => [s, s])]),
     field("Vulnerability", "cve", filters.cve, { placeholder: "CVE-2024-3094" }),
+    field("As of", "at", filters.at, { placeholder: "2026-11-20T10:15:00Z" }),
     h("button", { type: "submit" }, "Filter"));
   view.replaceChildren(h("h2", {}, "Images"), form, h("div", { id: "image-page" }));
+  if (filters.at) return showImagesAsOf(filters);
   imageState.cursors = [null];
   imageState.page = 0;
   imageState.sort = null;
   await loadImagePage(filters);
+}
+
+// What ran at a past moment, from the running intervals (`GET /v2/history?context=&at=`): the
+// type and context filters apply; the others describe today's inventory and are not used.
+async function showImagesAsOf(filters) {
+  const at = new Date(filters.at);
+  if (Number.isNaN(at.getTime())) return say(`"${filters.at}" is not a date and time (2026-11-20T10:15:00Z)`, true);
+  say("Finding what ran then…");
+  const query = new URLSearchParams({ context: (filters.context.replace(/\*$/, "")) + "*", at: at.toISOString() });
+  if (filters.type) query.set("inventory_type", filters.type);
+  const ran = await api("/v2/history?" + query);
+  const rows = ran.intervals.map((interval) => h("tr", {},
+    h("td", {}, h("a", { href: `#/image/${encodeURIComponent(interval.image_digest)}` }, interval.image_tag),
+      h("br"), h("code", {}, shortDigest(interval.image_digest))),
+    h("td", {}, interval.context),
+    h("td", { class: "hide-narrow" }, workloadText(interval)),
+    h("td", {}, interval.from.slice(0, 16).replace("T", " ")),
+    h("td", {}, interval.to ? interval.to.slice(0, 16).replace("T", " ") : "still running")));
+  document.getElementById("image-page").replaceChildren(
+    h("p", {}, `As of ${ran.at}: ${ran.intervals.length} images running.`),
+    h("div", { class: "table-wrap" }, h("table", { id: "images-as-of" },
+      h("thead", {}, h("tr", {}, ["Image", "Context", "Workloads", "From", "To"].map((name, index) =>
+        h("th", { scope: "col", class: index === 2 ? "hide-narrow" : undefined }, name)))),
+      h("tbody", {}, rows))));
+  say("");
 }
 
 async function loadImagePage(filters) {

@@ -206,4 +206,15 @@ async fn an_images_view_draws_where_it_ran_as_a_timeline() {
     assert_eq!(page.eval(&bars("#timeline rect.interval")).await, json!(3), "c/a twice, c/b once");
     assert_eq!(page.eval(&bars("#timeline rect.interval.running")).await, json!(2));
     shot(&page, "image-timeline").await;
+
+    // The images view as of a moment between image 1's two stays in c/a.
+    let at = inventory::clock::format_time(day(0) + TimeDelta::minutes(90));
+    open(&page, &format!("#/images?context=c%2F&at={at}")).await;
+    let contexts = texts(&page, "#images-as-of tbody tr td:nth-child(2)").await;
+    let images = texts(&page, "#images-as-of tbody tr td:first-child a").await;
+    let mut pairs: Vec<(String, String)> = contexts.into_iter().zip(images).collect();
+    pairs.sort();
+    let ran = |context: &str, tag: &str| (context.to_owned(), format!("docker.io/library/{tag}"));
+    assert_eq!(pairs, [ran("c/a", "app:2"), ran("c/b", "app:1")], "image 1 had left c/a then");
+    shot(&page, "images-as-of").await;
 }
