@@ -147,6 +147,7 @@ async fn what_ran_in_a_context_at_a_time_reads_only_the_intervals_ending_after_i
     assert_eq!(ran_at("c/a", 2, 30).await, [pair("c/a", 1), pair("c/a", 2)]);
     assert_eq!(ran_at("c/a", 0, 0).await, [pair("c/a", 1)], "its last sighting is inside its interval");
     assert!(ran_at("c/*", -1, 0).await.is_empty(), "before anything ran");
+    assert_eq!(ran_at("*", 1, 30).await, [pair("c/a", 2), pair("c/b", 1)], "every context of the account");
 
     // A question at 1:30 in c/a reads the intervals ending then or later: the closed first stay
     // of image 1 ended at 0 and is not read.

@@ -174,7 +174,8 @@ impl Store {
             .index_name(index)
             .expression_attribute_names("#partition", attribute)
             .expression_attribute_values(":value", string(value));
-        let request = match sk_prefix {
+        // DynamoDB refuses an empty key value: no prefix is no condition.
+        let request = match sk_prefix.filter(|prefix| !prefix.is_empty()) {
             Some(prefix) => request
                 .key_condition_expression("#partition = :value AND begins_with(sk, :prefix)")
                 .expression_attribute_values(":prefix", string(prefix)),

@@ -168,7 +168,8 @@ impl Store {
             .table_name(&self.table)
             .consistent_read(true)
             .expression_attribute_values(":pk", string(pk));
-        request = match sk_prefix {
+        // DynamoDB refuses an empty key value: no prefix is no condition.
+        request = match sk_prefix.filter(|prefix| !prefix.is_empty()) {
             Some(prefix) => request
                 .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
                 .expression_attribute_values(":prefix", string(prefix)),
