@@ -41,29 +41,10 @@ pub fn metric_lines(table: &str, now: DateTime<Utc>, counts: &BTreeMap<Severity,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use inventory::model::{InventoryType, WorkloadContainers};
-    use inventory::workload::WorkloadKind;
+    use inventory::model::InventoryType;
 
     fn item(context: &str, digest: &str, workload: &str) -> InventoryItem {
-        InventoryItem {
-            inventory_type: InventoryType::Kubernetes,
-            context: context.into(),
-            image_tag: String::new(),
-            image_digest: digest.into(),
-            container_count: 1,
-            first_seen: String::new(),
-            last_seen: String::new(),
-            created_at: String::new(),
-            last_updated: String::new(),
-            workloads: vec![WorkloadContainers {
-                kind: WorkloadKind::Deployment,
-                name: workload.into(),
-                containers: 1,
-            }],
-            workload_count: None,
-            vulnerabilities: None,
-            findings_updated_at: None,
-        }
+        InventoryItem::running(InventoryType::Kubernetes, context, digest, workload)
     }
 
     #[test]

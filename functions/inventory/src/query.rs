@@ -273,6 +273,33 @@ pub struct InventoryItem {
     pub findings_updated_at: Option<String>,
 }
 
+impl InventoryItem {
+    /// One container of `digest` running in `context` for a Deployment `workload`, every other
+    /// field empty: the tests' starting point.
+    #[cfg(any(test, feature = "test-fixtures"))]
+    pub fn running(inventory_type: InventoryType, context: &str, digest: &str, workload: &str) -> Self {
+        Self {
+            inventory_type,
+            context: context.into(),
+            image_tag: String::new(),
+            image_digest: digest.into(),
+            container_count: 1,
+            first_seen: String::new(),
+            last_seen: String::new(),
+            created_at: String::new(),
+            last_updated: String::new(),
+            workloads: vec![WorkloadContainers {
+                kind: WorkloadKind::Deployment,
+                name: workload.into(),
+                containers: 1,
+            }],
+            workload_count: None,
+            vulnerabilities: None,
+            findings_updated_at: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InventoryList {
     pub items: Vec<InventoryItem>,

@@ -195,28 +195,9 @@ impl Exposure {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use inventory::workload::WorkloadKind;
 
     fn item(inventory_type: InventoryType, context: &str, digest: &str, workload: &str) -> InventoryItem {
-        InventoryItem {
-            inventory_type,
-            context: context.into(),
-            image_tag: "t".into(),
-            image_digest: digest.into(),
-            container_count: 1,
-            first_seen: String::new(),
-            last_seen: String::new(),
-            created_at: String::new(),
-            last_updated: String::new(),
-            workloads: vec![WorkloadContainers {
-                kind: WorkloadKind::Deployment,
-                name: workload.into(),
-                containers: 1,
-            }],
-            workload_count: None,
-            vulnerabilities: None,
-            findings_updated_at: None,
-        }
+        InventoryItem::running(inventory_type, context, digest, workload)
     }
 
     #[test]
