@@ -202,8 +202,11 @@ pub const KIND_CLUSTER_CONFIG: &str = "cluster_config";
 
 /// The KMS encryption context every credential is encrypted under: decrypting needs the same,
 /// so a ciphertext copied to another account's or cluster's configuration cannot be used there.
-pub fn encryption_context(account: &str, cluster_name: &str) -> [(&'static str, String); 2] {
-    [("account", account.to_owned()), ("cluster_name", cluster_name.to_owned())]
+pub fn encryption_context(account: &str, cluster_name: &str) -> std::collections::HashMap<String, String> {
+    [("account", account), ("cluster_name", cluster_name)]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect()
 }
 
 /// How a cluster's last collection went.

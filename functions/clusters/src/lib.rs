@@ -53,14 +53,12 @@ impl ClustersApp {
     }
 
     async fn encrypt(&self, account: &str, cluster_name: &str, credential: &str) -> Result<String, ApiError> {
-        let mut request = self
+        let request = self
             .kms
             .encrypt()
             .key_id(&self.key_id)
-            .plaintext(aws_sdk_kms::primitives::Blob::new(credential.as_bytes()));
-        for (name, value) in encryption_context(account, cluster_name) {
-            request = request.encryption_context(name, value);
-        }
+            .plaintext(aws_sdk_kms::primitives::Blob::new(credential.as_bytes()))
+            .set_encryption_context(Some(encryption_context(account, cluster_name)));
         let output = request.send().await.map_err(|error| {
             tracing::error!(account, cluster_name, error = %aws_sdk_kms::error::DisplayErrorContext(error), "encrypting a cluster credential failed");
             unavailable("the credential could not be encrypted")

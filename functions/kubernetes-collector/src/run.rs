@@ -381,11 +381,12 @@ impl KubernetesCollector {
         let ciphertext = STANDARD
             .decode(&record.credential_ciphertext)
             .map_err(|_| "the stored credential is not base64; post the configuration again".to_owned())?;
-        let mut request =
-            self.kms.decrypt().key_id(&self.key_id).ciphertext_blob(aws_sdk_kms::primitives::Blob::new(ciphertext));
-        for (name, value) in encryption_context(&record.account, &record.cluster_name) {
-            request = request.encryption_context(name, value);
-        }
+        let request = self
+            .kms
+            .decrypt()
+            .key_id(&self.key_id)
+            .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(ciphertext))
+            .set_encryption_context(Some(encryption_context(&record.account, &record.cluster_name)));
         let output = request.send().await.map_err(|error| {
             format!("decrypting the credential failed: {}", aws_sdk_kms::error::DisplayErrorContext(error))
         })?;

@@ -70,12 +70,11 @@ async fn the_credential_is_stored_as_ciphertext_bound_to_its_account_and_cluster
     )
     .unwrap();
     let kms = aws_sdk_kms::Client::new(&integration_tests::moto_config().await);
-    let decrypt = |context: Option<[(&'static str, String); 2]>| {
-        let mut request = kms.decrypt().ciphertext_blob(aws_sdk_kms::primitives::Blob::new(ciphertext.clone()));
-        for (name, value) in context.into_iter().flatten() {
-            request = request.encryption_context(name, value);
-        }
-        request.send()
+    let decrypt = |context: Option<std::collections::HashMap<String, String>>| {
+        kms.decrypt()
+            .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(ciphertext.clone()))
+            .set_encryption_context(context)
+            .send()
     };
     let plain = decrypt(Some(inventory::cluster_config::encryption_context("admin", "prod-eu-1"))).await.unwrap();
     assert_eq!(plain.plaintext().unwrap().as_ref(), TOKEN.as_bytes());
