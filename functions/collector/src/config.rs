@@ -13,7 +13,7 @@ pub const ACCOUNT: &str = inventory::settings::COLLECTOR_ACCOUNT;
 pub const ENVIRONMENT_VARIABLES: &[&str] = &[REGIONS, ROLE_ARNS, CONCURRENCY, ACCOUNT];
 
 pub const DEFAULT_CONCURRENCY: usize = 4;
-const MAX_CONCURRENCY: usize = 64;
+const MAX_CONCURRENCY: u64 = 64;
 /// Adaptive retry absorbs ECS throttling; enough attempts to ride out a burst.
 const MAX_ATTEMPTS: u32 = 8;
 /// A whole ECS call with those retries; the collector runs for minutes, so this is longer than
@@ -39,15 +39,9 @@ impl CollectorConfig {
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>, own_region: Option<&str>) -> Result<Self, ConfigError> {
         let AwsScope { regions, role_arns } = AwsScope::from_lookup(&lookup, own_region)?;
-        let concurrency = match lookup(CONCURRENCY).filter(|value| !value.trim().is_empty()) {
-            None => DEFAULT_CONCURRENCY,
-            Some(value) => value
-                .trim()
-                .parse()
-                .ok()
-                .filter(|n| (1..=MAX_CONCURRENCY).contains(n))
-                .ok_or(ConfigError { name: CONCURRENCY, expected: "a whole number from 1 to 64", value })?,
-        };
+        let concurrency =
+            inventory::settings::number_in(&lookup, CONCURRENCY, 1..=MAX_CONCURRENCY, "a whole number from 1 to 64")?
+                .map_or(DEFAULT_CONCURRENCY, |n| n as usize);
 
         let account = inventory::settings::collector_account(&lookup)?;
         Ok(Self { regions, role_arns, concurrency, account })

@@ -163,6 +163,23 @@ pub struct ConfigError {
     pub value: String,
 }
 
+/// The whole number in variable `name`, checked to lie in `range`; `None` when it is unset or
+/// empty (the caller's default applies).
+pub fn number_in(
+    lookup: impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    range: std::ops::RangeInclusive<u64>,
+    expected: &'static str,
+) -> Result<Option<u64>, ConfigError> {
+    match lookup(name).filter(|value| !value.trim().is_empty()) {
+        None => Ok(None),
+        Some(value) => match value.trim().parse::<u64>() {
+            Ok(number) if range.contains(&number) => Ok(Some(number)),
+            _ => Err(ConfigError { name, expected, value }),
+        },
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SettingsError {
     #[error("{0} must be set")]
@@ -228,6 +245,16 @@ mod tests {
     fn settings(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
         let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Settings::from_lookup(|key| map.get(key).cloned())
+    }
+
+    #[test]
+    fn a_number_outside_its_range_names_its_variable_and_an_empty_one_takes_the_default() {
+        let lookup = |value: &'static str| move |_: &str| Some(value.to_owned());
+        assert_eq!(number_in(lookup(" 7 "), "N", 1..=10, "1 to 10"), Ok(Some(7)));
+        assert_eq!(number_in(lookup(""), "N", 1..=10, "1 to 10"), Ok(None));
+        for bad in ["0", "11", "-1", "seven"] {
+            assert_eq!(number_in(lookup(bad), "N", 1..=10, "1 to 10").unwrap_err().name, "N", "{bad}");
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The Kubernetes collector's settings, from the environment variables the template sets.
 
-use inventory::settings::{AwsScope, ConfigError};
+use inventory::settings::{number_in, AwsScope, ConfigError};
 use std::time::Duration;
 
 /// Clusters read at once.
@@ -74,21 +74,9 @@ pub struct CollectorSettings {
 
 impl CollectorSettings {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>, own_region: Option<&str>) -> Result<Self, ConfigError> {
-        let number =
-            |name: &'static str, range: std::ops::RangeInclusive<u64>, expected: &'static str| match lookup(name)
-                .map(|value| value.trim().to_owned())
-                .filter(|value| !value.is_empty())
-            {
-                None => Ok(None),
-                Some(value) => value.parse::<u64>().ok().filter(|n| range.contains(n)).map(Some).ok_or(ConfigError {
-                    name,
-                    expected,
-                    value,
-                }),
-            };
-        let concurrency =
-            number(CONCURRENCY, 1..=32, "a whole number from 1 to 32")?.map_or(DEFAULT_CONCURRENCY, |n| n as usize);
-        let cluster_timeout = number(CLUSTER_TIMEOUT, 5..=840, "a number of seconds from 5 to 840")?
+        let concurrency = number_in(&lookup, CONCURRENCY, 1..=32, "a whole number from 1 to 32")?
+            .map_or(DEFAULT_CONCURRENCY, |n| n as usize);
+        let cluster_timeout = number_in(&lookup, CLUSTER_TIMEOUT, 5..=840, "a number of seconds from 5 to 840")?
             .map_or(DEFAULT_CLUSTER_TIMEOUT, Duration::from_secs);
         let eks_value = lookup(EKS_CLUSTERS).unwrap_or_default();
         let eks = match eks_value.trim() {

@@ -61,15 +61,13 @@ impl NotifierApp {
                 .ok_or(format!("{EXPOSURE_SEVERITY_THRESHOLD} must be one of {}", Severity::names()))?,
             Err(_) => DEFAULT_THRESHOLD,
         };
-        let history_days = match std::env::var(HISTORY_RETENTION_DAYS) {
-            Ok(raw) => raw.trim().parse::<u32>().ok().filter(|days| *days <= inventory::limits::MAX_TTL_DAYS).ok_or(
-                format!(
-                    "{HISTORY_RETENTION_DAYS} must be a number of days from 0 to {}",
-                    inventory::limits::MAX_TTL_DAYS
-                ),
-            )?,
-            Err(_) => inventory::history::DEFAULT_HISTORY_RETENTION_DAYS,
-        };
+        let history_days = inventory::settings::number_in(
+            |key| std::env::var(key).ok(),
+            HISTORY_RETENTION_DAYS,
+            0..=u64::from(inventory::limits::MAX_TTL_DAYS),
+            "a whole number of days from 0 (no history) to 36500",
+        )?
+        .map_or(inventory::history::DEFAULT_HISTORY_RETENTION_DAYS, |days| days as u32);
         let store = Store::from_sdk_config(&config, settings.table_name.clone());
         let app = Self::new(store, settings, aws_sdk_eventbridge::Client::new(&config), &bus, Arc::new(SystemClock));
         Ok(app

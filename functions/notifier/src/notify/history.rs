@@ -99,7 +99,7 @@ mod tests {
             updated_at: at(last_seen),
             expires_at: None,
         };
-        ImageRecord::new("admin", InventoryType::Kubernetes, "prod/shop", &format!("{digest}"), content, tracking)
+        ImageRecord::new("admin", InventoryType::Kubernetes, "prod/shop", digest, content, tracking)
     }
 
     fn record(event: &str, old: Option<&ImageRecord>, new: Option<&ImageRecord>, at_hour: u32) -> EventRecord {
