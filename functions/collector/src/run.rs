@@ -3,7 +3,7 @@
 
 use crate::config::Target;
 use crate::gather::{gather_cluster, list_clusters, ApiCallCounts, ApiCalls, ClusterInventory, Deadline, GatherError};
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use inventory::clock::format_time;
 use inventory::ingest::ContextStatus;
@@ -11,9 +11,6 @@ use inventory::report::validate_ecs;
 use inventory::{Clock, Ingestor};
 use serde::Serialize;
 use std::sync::Arc;
-
-/// Time kept back before the Lambda deadline: a cluster already read is still stored in it.
-pub const DEADLINE_RESERVE: TimeDelta = TimeDelta::seconds(20);
 
 /// Where something went wrong or was skipped. `cluster` is absent when a whole target is meant.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -107,7 +104,7 @@ impl Collector {
     /// Collects every target; `deadline` is when the invocation ends (none: no limit).
     pub async fn run(&self, targets: &[Target], deadline: Option<DateTime<Utc>>) -> RunSummary {
         let started = self.clock.now();
-        let deadline = Deadline::new(Arc::clone(&self.clock), deadline.map(|at| at - DEADLINE_RESERVE));
+        let deadline = Deadline::new(Arc::clone(&self.clock), deadline.map(|at| at - inventory::RUN_DEADLINE_RESERVE));
         let calls = ApiCalls::default();
         let mut summary = RunSummary { started_at: format_time(started), targets: targets.len(), ..Default::default() };
         let scope = |target: &Target, cluster: Option<&str>| Scope {

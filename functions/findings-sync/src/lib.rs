@@ -23,8 +23,6 @@ use sync::{ecr_images, FindingsSync, RunningImage, SyncSummary, Target};
 /// Images synced at once.
 pub const CONCURRENCY: usize = 8;
 const SESSION_NAME: &str = "runtime-inventory-findings-sync";
-/// A run stops starting images this long before its function times out.
-const DEADLINE_MARGIN: chrono::TimeDelta = chrono::TimeDelta::seconds(20);
 
 pub struct FindingsSyncApp {
     sync: FindingsSync,
@@ -75,8 +73,8 @@ impl FindingsSyncApp {
 
     /// An `Image Added` event syncs its image; anything else (the schedule) every running one.
     pub async fn handle(&self, event: LambdaEvent<EventBridgeEvent<Value>>) -> Result<SyncSummary, Error> {
-        let deadline =
-            (event.context.deadline > 0).then(|| DateTime::<Utc>::from(event.context.deadline()) - DEADLINE_MARGIN);
+        let deadline = (event.context.deadline > 0)
+            .then(|| DateTime::<Utc>::from(event.context.deadline()) - inventory::RUN_DEADLINE_RESERVE);
         // Boxed: the run's future nested in the runtime's is too deep a type for the compiler.
         let summary = match added_image(&event.payload) {
             Some(image) => Box::pin(self.sync.sync(vec![image], deadline)).await,

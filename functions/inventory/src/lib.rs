@@ -95,6 +95,10 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
     sdk_config_loader().load().await
 }
 
+/// Time a scheduled run keeps back before its Lambda deadline: what it read by then is still
+/// stored (the collectors, the findings sync).
+pub const RUN_DEADLINE_RESERVE: chrono::TimeDelta = chrono::TimeDelta::seconds(20);
+
 /// Why a scheduled run failed, if it did: only when it met errors and did nothing (`done`), so
 /// the function's Errors metric and alarm show a run that is wholly broken, while a run that did
 /// some of its work succeeds with its errors in its summary.

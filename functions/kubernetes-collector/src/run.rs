@@ -9,7 +9,7 @@ use crate::settings::CollectorSettings;
 use aws_credential_types::provider::ProvideCredentials;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use inventory::clock::format_time;
 use inventory::cluster_config::{
@@ -28,8 +28,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Time kept back before the Lambda deadline: a cluster read in time is still stored.
-pub const DEADLINE_RESERVE: TimeDelta = TimeDelta::seconds(20);
 /// A cluster with less time than this left is not started.
 const MIN_CLUSTER_TIME: Duration = Duration::from_secs(5);
 
@@ -206,7 +204,7 @@ impl KubernetesCollector {
         sources.extend(self.eks_sources(eks_clusters).await);
         summary.clusters = sources.len();
 
-        let cutoff = deadline.map(|at| at - DEADLINE_RESERVE);
+        let cutoff = deadline.map(|at| at - inventory::RUN_DEADLINE_RESERVE);
         let results: Vec<_> = futures::stream::iter(sources)
             .map(|source| async move {
                 let collected = self.collect(&source, cutoff).await;

@@ -281,7 +281,7 @@ async fn one_failing_region_or_cluster_does_not_stop_the_others() {
 async fn a_deadline_mid_run_skips_the_clusters_not_started_or_not_yet_stored() {
     let harness = Harness::new(120, false).await;
     // No call starts after the cutoff, 25 s from now.
-    let deadline = harness.clock.now() + TimeDelta::seconds(25) + collector::run::DEADLINE_RESERVE;
+    let deadline = harness.clock.now() + TimeDelta::seconds(25) + inventory::RUN_DEADLINE_RESERVE;
     let clock = harness.clock.clone();
     // Reading a cluster takes 20 s: the first is read and stored in time, the second is read
     // but the cutoff has passed before it could be stored, the third is not started.
