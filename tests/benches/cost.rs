@@ -272,7 +272,7 @@ fn findings_monthly(image: &ImageFindings) -> f64 {
 }
 
 /// The partitions of running intervals.
-const HISTORY_PARTS: &[&str] = &["#hist#", "#hctx#", "#hctxs#"];
+const HISTORY_PARTS: &[&str] = &["#hist#", "#hctx#", "hctxs#"];
 /// Days closed intervals are kept by default (`HistoryRetentionDays`).
 const HISTORY_RETENTION_DAYS: f64 = inventory::history::DEFAULT_HISTORY_RETENTION_DAYS as f64;
 

@@ -166,11 +166,16 @@ pub fn history_context_sk(
     format!("{end}#{}#{digest}", crate::clock::format_time(from))
 }
 
-/// One shard of the contexts that ever had an interval (`sk`: the context), spread over
-/// `INDEX_SHARDS` keys by the context as the `contexts` index is: `prefix*` history questions
-/// find contexts deleted since.
-pub fn history_contexts_pk(account: &str, inventory_type: InventoryType, shard: u8) -> String {
-    format!("{account}#hctxs#{inventory_type}#{shard:02}")
+/// One shard of the contexts of every account that ever had an interval (`sk`:
+/// `history_contexts_sk`), spread over `INDEX_SHARDS` keys by the context: `prefix*` history
+/// questions find an account's contexts deleted since, and the daily export finds them all.
+pub fn history_contexts_pk(shard: u8) -> String {
+    format!("hctxs#{shard:02}")
+}
+
+/// A context's entry in the list of contexts with history: an account's entries share a prefix.
+pub fn history_contexts_sk(account: &str, inventory_type: InventoryType, context: &str) -> String {
+    format!("{account}#{inventory_type}#{context}")
 }
 
 /// The one partition of stale-cluster markers, written only when a cluster turns stale or
@@ -253,7 +258,7 @@ pub fn documented_layout() -> Vec<(String, String)> {
                 .replace(HISTORY_OPEN_END, "{to}")
                 .replace("1970-01-01T00:00:00.000Z", "{from}"),
         ),
-        (typed(history_contexts_pk("{account}", t, 0)).replace("#00", "#{shard}"), "{context}".to_owned()),
+        (history_contexts_pk(0).replace("#00", "#{shard}"), typed(history_contexts_sk("{account}", t, "{context}"))),
         (STALE_MARKERS_PK.to_owned(), typed(stale_marker_sk("{account}", t, "{cluster}"))),
     ]
 }

@@ -3,26 +3,37 @@
 
 use super::{decode, key, sdk_error, string, BatchWrite, Store, StoreError};
 use crate::history::{IntervalPlace, IntervalRecord};
-use crate::keys::history_pk;
+use crate::keys::{history_contexts_pk, history_contexts_sk, history_pk, index_shard, INDEX_SHARDS};
+use crate::model::InventoryType;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-/// A context that had an interval: listed by `history_contexts_with_prefix`. One small item per
-/// context ever seen, with no expiry: an open interval can outlast any retention.
-#[derive(serde::Serialize)]
-struct HistoryContext {
+/// A context that had an interval: listed by `history_contexts_with_prefix` and
+/// `all_history_contexts`. One small item per context ever seen, with no expiry: an open
+/// interval can outlast any retention.
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct HistoryContext {
     pk: String,
     sk: String,
-    kind: &'static str,
+    kind: String,
+    pub account: String,
+    pub inventory_type: InventoryType,
+    pub context: String,
 }
 
 impl HistoryContext {
-    fn of(record: &IntervalRecord) -> Self {
-        let shard = crate::keys::index_shard(&record.context);
+    pub fn new(account: &str, inventory_type: InventoryType, context: &str) -> Self {
         Self {
-            pk: crate::keys::history_contexts_pk(&record.account, record.inventory_type, shard),
-            sk: record.context.clone(),
-            kind: "history_context",
+            pk: history_contexts_pk(index_shard(context)),
+            sk: history_contexts_sk(account, inventory_type, context),
+            kind: "history_context".to_owned(),
+            account: account.to_owned(),
+            inventory_type,
+            context: context.to_owned(),
         }
+    }
+
+    fn of(record: &IntervalRecord) -> Self {
+        Self::new(&record.account, record.inventory_type, &record.context)
     }
 }
 
@@ -39,24 +50,32 @@ impl Store {
     pub async fn history_contexts_with_prefix(
         &self,
         account: &str,
-        inventory_type: crate::model::InventoryType,
+        inventory_type: InventoryType,
         prefix: &str,
     ) -> Result<Vec<String>, StoreError> {
-        let shards = (0..crate::keys::INDEX_SHARDS).map(|shard| {
-            let pk = crate::keys::history_contexts_pk(account, inventory_type, shard);
-            async move { self.query_all(&pk, Some(prefix)).await }
+        let listed = self.history_contexts(&history_contexts_sk(account, inventory_type, prefix)).await?;
+        Ok(listed.into_iter().map(|listed| listed.context).collect())
+    }
+
+    /// Every context of every account that ever had an interval kept, in account, type and
+    /// context order: what the daily export reads.
+    pub async fn all_history_contexts(&self) -> Result<Vec<HistoryContext>, StoreError> {
+        self.history_contexts("").await
+    }
+
+    async fn history_contexts(&self, sk_prefix: &str) -> Result<Vec<HistoryContext>, StoreError> {
+        let shards = (0..INDEX_SHARDS).map(|shard| {
+            let pk = history_contexts_pk(shard);
+            async move { self.query_all(&pk, Some(sk_prefix)).await }
         });
-        let mut names: Vec<String> = futures::future::try_join_all(shards)
+        let mut listed: Vec<HistoryContext> = futures::future::try_join_all(shards)
             .await?
             .into_iter()
             .flatten()
-            .filter_map(|item| match item.get("sk") {
-                Some(AttributeValue::S(context)) => Some(context.clone()),
-                _ => None,
-            })
-            .collect();
-        names.sort();
-        Ok(names)
+            .map(decode)
+            .collect::<Result<_, _>>()?;
+        listed.sort_by(|a, b| a.sk.cmp(&b.sk));
+        Ok(listed)
     }
 
     /// Closes the place's open interval at `to`, if one is open: writes the closed interval, then
@@ -107,7 +126,7 @@ impl Store {
     pub async fn context_intervals_ending_after(
         &self,
         account: &str,
-        inventory_type: crate::model::InventoryType,
+        inventory_type: InventoryType,
         context: &str,
         at: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<IntervalRecord>, StoreError> {
@@ -133,10 +152,10 @@ impl Store {
     pub async fn delete_context_history(
         &self,
         account: &str,
-        inventory_type: crate::model::InventoryType,
+        inventory_type: InventoryType,
         context: &str,
     ) -> Result<usize, StoreError> {
-        use crate::keys::{history_closed_sk, history_context_pk, history_contexts_pk, history_open_sk, index_shard};
+        use crate::keys::{history_closed_sk, history_context_pk, history_open_sk};
         let pk = history_context_pk(account, inventory_type, context);
         let records: Vec<IntervalRecord> =
             self.query_all(&pk, None).await?.into_iter().map(decode).collect::<Result<_, _>>()?;
@@ -149,8 +168,8 @@ impl Store {
             writes.push(BatchWrite::Delete { pk: history_pk(account, &record.image_digest), sk });
             writes.push(BatchWrite::Delete { pk: pk.clone(), sk: record.sk.clone() });
         }
-        let listed = history_contexts_pk(account, inventory_type, index_shard(context));
-        writes.push(BatchWrite::Delete { pk: listed, sk: context.to_owned() });
+        let listed = HistoryContext::new(account, inventory_type, context);
+        writes.push(BatchWrite::Delete { pk: listed.pk, sk: listed.sk });
         self.batch_write(writes).await?;
         Ok(records.len())
     }
