@@ -214,10 +214,8 @@ mod tests {
         assert_eq!(build().1, bytes);
         let mut text = String::new();
         GzDecoder::new(bytes.as_slice()).read_to_string(&mut text).unwrap();
-        let contexts: Vec<String> = text
-            .lines()
-            .map(|line| serde_json::from_str::<ArchivedInterval>(line).unwrap().context)
-            .collect();
+        let contexts: Vec<String> =
+            text.lines().map(|line| serde_json::from_str::<ArchivedInterval>(line).unwrap().context).collect();
         assert_eq!(contexts, ["prod/shop", "prod/pay"]);
         assert_eq!(object_key(date(11)), "intervals/dt=2026-11-11/intervals.json.gz");
     }

@@ -72,7 +72,9 @@ impl HistoryExport {
             intervals.sort_by(|a, b| (&a.image_digest, a.from).cmp(&(&b.image_digest, b.from)));
             for archive in &mut archives {
                 for interval in &intervals {
-                    archive.add(interval).map_err(|source| ExportError::Compress { key: object_key(archive.day), source })?;
+                    archive
+                        .add(interval)
+                        .map_err(|source| ExportError::Compress { key: object_key(archive.day), source })?;
                 }
             }
         }

@@ -65,7 +65,9 @@ impl HistoryExportApp {
 
     pub async fn handle(&self, event: LambdaEvent<serde_json::Value>) -> Result<ExportSummary, Error> {
         let request = ExportRequest::deserialize(&event.payload).map_err(|error| {
-            format!("expected {{\"day\": \"YYYY-MM-DD\"}}, {{\"from\": ..., \"to\": ...}} or a scheduled event: {error}")
+            format!(
+                "expected {{\"day\": \"YYYY-MM-DD\"}}, {{\"from\": ..., \"to\": ...}} or a scheduled event: {error}"
+            )
         })?;
         let range = request.range(self.clock.now())?;
         // Boxed: the export's future nested in the runtime's is too deep a type for the compiler.
@@ -88,7 +90,8 @@ mod tests {
         let request = ExportRequest::deserialize(&scheduled).unwrap();
         let day = |d| NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
         assert_eq!(request.range(now).unwrap().days().collect::<Vec<_>>(), [day(4)]);
-        let manual = ExportRequest::deserialize(&serde_json::json!({"from": "2026-12-01", "to": "2026-12-03"})).unwrap();
+        let manual =
+            ExportRequest::deserialize(&serde_json::json!({"from": "2026-12-01", "to": "2026-12-03"})).unwrap();
         assert_eq!(manual.range(now).unwrap().days().count(), 3);
         let today = ExportRequest::deserialize(&serde_json::json!({"day": "2026-12-05"})).unwrap();
         assert_eq!(today.range(now), Err(RangeError::NotOver { day: day(5) }));

@@ -13,6 +13,7 @@ mod docs;
 mod ecs_events;
 mod findings_sync;
 mod history;
+mod history_export;
 mod hot_keys;
 mod inventory_api;
 mod kubernetes_collector;

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 /// The functions built from this workspace, by binary.
-const BINARIES: [&str; 13] = [
+const BINARIES: [&str; 14] = [
     "authorizer",
     "clusters",
     "collector",
@@ -17,6 +17,7 @@ const BINARIES: [&str; 13] = [
     "delete",
     "ecs-events",
     "findings-sync",
+    "history-export",
     "ingest",
     "kubernetes-collector",
     "notifier",
@@ -51,6 +52,7 @@ fn code_environment() -> BTreeMap<&'static str, BTreeSet<String>> {
         ("delete", settings.clone()),
         ("ecs-events", with(&[inventory::settings::COLLECTOR_ACCOUNT])),
         ("findings-sync", with(&[inventory::settings::REGIONS, inventory::settings::ROLE_ARNS])),
+        ("history-export", with(&[history_export::HISTORY_ARCHIVE_BUCKET])),
         ("ingest", settings.clone()),
         ("kubernetes-collector", with(kubernetes_collector::settings::ENVIRONMENT_VARIABLES)),
         (
@@ -343,4 +345,72 @@ fn only_the_clusters_function_encrypts_credentials_and_only_the_kubernetes_colle
         functions()[binary].actions.iter().filter(|action| action.starts_with("kms:")).cloned().collect()
     };
     assert_eq!(kms_actions("kubernetes-collector"), set(["kms:Decrypt"]), "it never encrypts");
+}
+
+/// A `!Sub` (or plain) string of the template.
+fn sub_string(value: &serde_yaml::Value) -> &str {
+    match value {
+        serde_yaml::Value::Tagged(tagged) => tagged.value.as_str().expect("a !Sub string"),
+        other => other.as_str().expect("a string"),
+    }
+}
+
+/// Whether `json` (one object, no nesting) has exactly the fields `names`, in that order.
+fn has_fields_in_order(json: &str, names: &[&str]) -> bool {
+    let fields = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json).expect("an object");
+    let mut at = 0;
+    fields.len() == names.len()
+        && names.iter().all(|name| match json[at..].find(&format!("\"{name}\":")) {
+            Some(found) => {
+                at += found + 1;
+                true
+            }
+            None => false,
+        })
+}
+
+#[test]
+fn the_history_table_reads_the_objects_the_export_writes() {
+    use history_export::archive::{object_key, ArchivedInterval, INTERVALS_PREFIX};
+    let table = &template()["Resources"]["HistoryIntervalsTable"]["Properties"]["TableInput"];
+    let storage = &table["StorageDescriptor"];
+    let columns: BTreeMap<&str, &str> = storage["Columns"]
+        .as_sequence()
+        .expect("columns")
+        .iter()
+        .map(|column| (column["Name"].as_str().unwrap(), column["Type"].as_str().unwrap()))
+        .collect();
+    let names: Vec<&str> =
+        storage["Columns"].as_sequence().unwrap().iter().map(|c| c["Name"].as_str().unwrap()).collect();
+    // The columns are a row's fields, in the order the export writes them.
+    let epoch = chrono::DateTime::UNIX_EPOCH;
+    let place = inventory::history::IntervalPlace {
+        account: "a".into(),
+        inventory_type: inventory::model::InventoryType::Ecs,
+        context: "arn".into(),
+        image_digest: "sha256:1".into(),
+    };
+    let row = ArchivedInterval::on_day(&place.open("r.example/app:1", Vec::new(), epoch), epoch.date_naive()).unwrap();
+    assert!(has_fields_in_order(&serde_json::to_string(&row).unwrap(), &names), "{names:?}");
+    let workload = inventory::model::WorkloadContainers {
+        kind: inventory::workload::WorkloadKind::Deployment,
+        name: "web".into(),
+        containers: 1,
+    };
+    let workload = serde_json::to_string(&workload).unwrap();
+    assert!(has_fields_in_order(&workload, &["kind", "name", "containers"]), "{workload}");
+    assert_eq!(columns["workloads"], "array<struct<kind:string,name:string,containers:int>>");
+    assert_eq!(columns["running_at_day_end"], "boolean");
+
+    // The partitions the export writes are where the table projects them.
+    let location = sub_string(&storage["Location"]);
+    assert_eq!(location, format!("s3://${{HistoryArchiveBucket}}/{INTERVALS_PREFIX}"));
+    let projected = sub_string(&table["Parameters"]["storage.location.template"])
+        .replace("${!dt}", "2026-11-20")
+        .replace("s3://${HistoryArchiveBucket}/", "");
+    let key = object_key(chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap());
+    assert!(key.starts_with(&projected) && !key[projected.len()..].contains('/'), "{key} is not under {projected}");
+    assert_eq!(table["PartitionKeys"][0]["Name"], "dt");
+    assert_eq!(table["Parameters"]["projection.dt.format"], "yyyy-MM-dd");
+    assert_eq!(storage["SerdeInfo"]["SerializationLibrary"], "org.openx.data.jsonserde.JsonSerDe");
 }

@@ -68,12 +68,8 @@ impl Store {
             let pk = history_contexts_pk(shard);
             async move { self.query_all(&pk, Some(sk_prefix)).await }
         });
-        let mut listed: Vec<HistoryContext> = futures::future::try_join_all(shards)
-            .await?
-            .into_iter()
-            .flatten()
-            .map(decode)
-            .collect::<Result<_, _>>()?;
+        let mut listed: Vec<HistoryContext> =
+            futures::future::try_join_all(shards).await?.into_iter().flatten().map(decode).collect::<Result<_, _>>()?;
         listed.sort_by(|a, b| a.sk.cmp(&b.sk));
         Ok(listed)
     }

@@ -28,11 +28,11 @@ mod subscriptions;
 
 pub use batch::{BatchWrite, BATCH_GET_LIMIT, BATCH_WRITE_LIMIT};
 pub use contexts::COVERAGE_FIELDS;
-pub use history::HistoryContext;
 pub use findings::{
     findings_chunk_write, findings_flag_write, severity_entry_delete, severity_entry_write, vulnerable_image_delete,
     vulnerable_image_write, FindingsChunk,
 };
+pub use history::HistoryContext;
 pub use integrations::HealthWrite;
 pub use items::InventoryPage;
 pub use markers::{Claim, SentOnceMarker};
