@@ -331,6 +331,44 @@ fn history_monthly(cost: &HistoryCost, containers: usize) -> (f64, f64) {
     (requests + stored_bytes / 1e9 * DYNAMODB_PER_GB_MONTH, stored_bytes)
 }
 
+const S3_PER_GB_MONTH: f64 = 0.023;
+const ATHENA_PER_TB_SCANNED: f64 = 5.0;
+
+/// Bytes a row of the history archive takes, gzip-compressed in a day's object of `rows` rows:
+/// a fleet's day of running images, with digests (random), tags, contexts and a workload each.
+fn archive_row_bytes(rows: usize) -> f64 {
+    use inventory::history::IntervalPlace;
+    use inventory::model::{InventoryType, WorkloadContainers};
+    let mut archive = history_export::archive::DayArchive::new(day(0).date_naive());
+    // splitmix64: digests as incompressible as real ones.
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut random = move || {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    for n in 0..rows {
+        let digest = format!("sha256:{:016x}{:016x}{:016x}{:016x}", random(), random(), random(), random());
+        let service = n % 2_000;
+        let place = IntervalPlace {
+            account: "admin".into(),
+            inventory_type: InventoryType::Kubernetes,
+            context: format!("cluster-{:03}/namespace-{}", n % 100, service % 10),
+            image_digest: digest,
+        };
+        let workload = WorkloadContainers {
+            kind: inventory::workload::WorkloadKind::Deployment,
+            name: format!("service-{service}"),
+            containers: 3,
+        };
+        let tag = format!("registry.example.com/team-{}/service-{service}:1.{}.{}", service % 40, n % 7, n % 13);
+        archive.add(&place.open(&tag, vec![workload], day(0) - TimeDelta::days((n % 30) as i64))).expect("a row");
+    }
+    archive.finish().expect("gzip").len() as f64 / rows as f64
+}
+
 #[tokio::main]
 async fn main() {
     let bench = std::env::args().any(|arg| arg == "--bench");
@@ -397,5 +435,17 @@ async fn main() {
         history_bytes / 1e9,
         history_total / clusters as f64,
         total + findings + history_total
+    );
+    // The archive: a row per running image per day (its intervals that day), exported daily.
+    let row_bytes = archive_row_bytes(20_000);
+    let rows_per_day: f64 =
+        mix.iter().map(|&(size, count)| (IMAGES_PER_CLUSTER + size as f64 * 0.24) * count as f64).sum();
+    let year_bytes = 365.0 * rows_per_day * row_bytes;
+    println!(
+        "history archive ({IMAGES_PER_CLUSTER} images a cluster running, plus the day's new intervals): {row_bytes:.0} bytes a row (gzip), {:.0} rows a day for the fleet, {:.2} GB a year; S3 ${:.2} a month after a year, a query of the whole year scans it for ${:.3} (Athena ${ATHENA_PER_TB_SCANNED}/TB)",
+        rows_per_day,
+        year_bytes / 1e9,
+        year_bytes / 1e9 * S3_PER_GB_MONTH,
+        year_bytes / 1e12 * ATHENA_PER_TB_SCANNED
     );
 }

@@ -218,6 +218,10 @@ mod tests {
             text.lines().map(|line| serde_json::from_str::<ArchivedInterval>(line).unwrap().context).collect();
         assert_eq!(contexts, ["prod/shop", "prod/pay"]);
         assert_eq!(object_key(date(11)), "intervals/dt=2026-11-11/intervals.json.gz");
+        let empty = DayArchive::new(date(1)).finish().unwrap();
+        let mut text = String::from("?");
+        GzDecoder::new(empty.as_slice()).read_to_string(&mut text).unwrap();
+        assert_eq!(text, "?", "a day without rows is a valid, empty gzip object");
     }
 
     #[test]

@@ -58,14 +58,14 @@ impl HistoryExport {
     pub async fn export(&self, range: DayRange) -> Result<ExportSummary, ExportError> {
         let contexts = self.store.all_history_contexts().await?;
         let mut archives: Vec<DayArchive> = range.days().map(DayArchive::new).collect();
-        let mut reads = futures::stream::iter(&contexts)
-            .map(|listed| {
-                self.store.context_intervals_ending_after(
-                    &listed.account,
-                    listed.inventory_type,
-                    &listed.context,
-                    range.start(),
-                )
+        let start = range.start();
+        let store = &self.store;
+        // Owned entries and `async move`: a spawned export's future must be `Send` for any borrow.
+        let mut reads = futures::stream::iter(contexts.iter().cloned())
+            .map(|listed| async move {
+                store
+                    .context_intervals_ending_after(&listed.account, listed.inventory_type, &listed.context, start)
+                    .await
             })
             .buffered(CONCURRENT_READS);
         while let Some(mut intervals) = reads.try_next().await? {

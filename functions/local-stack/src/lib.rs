@@ -3,6 +3,7 @@
 
 pub mod collector;
 pub mod coverage;
+pub mod history_export;
 pub mod kube_api;
 pub mod kubernetes;
 pub mod moto;

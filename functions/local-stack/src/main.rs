@@ -1,12 +1,14 @@
 //! `make local`: runs the API on http://127.0.0.1:8228 against a moto server, with the notifier,
-//! the coverage check and the collector on their schedules. Each step below starts one part.
+//! the coverage check, the collectors and the history export on their schedules. Each step below starts one part.
 
 use aws_config::SdkConfig;
 use inventory::{Settings, Store, SystemClock};
 use lambda_http::Error;
 use local_stack::moto::{moto_binary, MotoServer};
 use local_stack::server::{serve, Api, Functions};
-use local_stack::{collector, coverage, kubernetes, moto_sdk_config, schedule, stream, template, LOCAL_REGION};
+use local_stack::{
+    collector, coverage, history_export, kubernetes, moto_sdk_config, schedule, stream, template, LOCAL_REGION,
+};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,13 +39,18 @@ async fn main() -> Result<(), Error> {
     let check_schedule = start_notifier_and_coverage_check(&config, &dynamodb, &settings, port).await?;
     let collector_schedule = start_collector(&config, moto.endpoint(), store.clone(), &settings).await?;
     let (kubernetes_schedule, _demo_server) =
-        start_kubernetes_collector(&config, store, &settings, &credentials_key, port).await?;
+        start_kubernetes_collector(&config, store.clone(), &settings, &credentials_key, port).await?;
+    let (export_schedule, export_interval) = history_export::start(&config, store).await?;
 
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
     print_banner(port, moto.endpoint(), &settings, &collector_schedule, &check_schedule);
     println!(
         "  kubernetes: collector every {:?} ({}); see docs/clusters.md",
         kubernetes_schedule.1, kubernetes_schedule.0
+    );
+    println!(
+        "  history:   the day before exported every {export_interval:?} ({export_schedule}) to s3://{}/intervals/ in moto; see docs/history.md",
+        history_export::LOCAL_BUCKET
     );
     println!("Press Ctrl-C to stop.");
     tokio::select! {
