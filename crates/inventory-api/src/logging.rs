@@ -36,6 +36,22 @@ pub fn init() {
     }
 }
 
+/// An error and its sources on one line, for a log or a run's answer: an SDK or TLS failure's
+/// reason is several sources down. A source whose text its parent already quotes is left out.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(next) = source {
+        let text = next.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = next.source();
+    }
+    message
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +87,29 @@ mod tests {
             assert!(enabled!(target: "inventory::store", Level::INFO), "unreadable settings leave INFO");
             assert!(!enabled!(target: "inventory::store", Level::DEBUG));
         });
+    }
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|layer| layer as _)
+        }
+    }
+
+    #[test]
+    fn an_error_chain_names_every_source_once() {
+        let root = Layer("certificate expired", None);
+        let quoting = Layer("handshake failed: certificate expired", Some(Box::new(root)));
+        let top = Layer("reading /api/v1/pods", Some(Box::new(quoting)));
+        assert_eq!(error_chain(&top), "reading /api/v1/pods: handshake failed: certificate expired");
+        assert_eq!(error_chain(&Layer("alone", None)), "alone");
     }
 }

@@ -9,6 +9,7 @@ pub mod export;
 use archive::{DayRange, RangeError};
 use chrono::{DateTime, NaiveDate, Utc};
 use export::{ExportSummary, HistoryExport};
+use inventory::logging::error_chain;
 use inventory::{Clock, SystemClock};
 use lambda_runtime::{Error, LambdaEvent};
 use serde::Deserialize;
@@ -71,7 +72,12 @@ impl HistoryExportApp {
         })?;
         let range = request.range(self.clock.now())?;
         // Boxed: the export's future nested in the runtime's is too deep a type for the compiler.
-        let summary = Box::pin(self.export.export(range)).await?;
+        let summary = Box::pin(self.export.export(range)).await.map_err(|error| {
+            // The runtime reports only the top error; the S3 or DynamoDB reason is sources down.
+            let error = error_chain(&error);
+            tracing::error!(%error, "history export failed");
+            error
+        })?;
         tracing::info!(contexts = summary.contexts, days = summary.days.len(), "history exported");
         Ok(summary)
     }

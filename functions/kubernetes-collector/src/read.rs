@@ -3,6 +3,7 @@
 //! a cluster read in part is never stored.
 
 use inventory::limits::{KUBERNETES_PAGE_SIZE, MAX_COLLECTED_OBJECTS};
+use inventory::logging::error_chain;
 use inventory::report::kubernetes_api::{List, Namespace, Node, Pod};
 use kube::core::params::{GetParams, ListParams};
 use kube::core::Request;
@@ -147,19 +148,4 @@ impl<'a> Reader<'a> {
         };
         Ok(ClusterRead { namespaces, nodes, pods, notes })
     }
-}
-
-/// An error and its sources, one line: a TLS failure's reason is several sources down.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(next) = source {
-        let text = next.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = next.source();
-    }
-    message
 }

@@ -4,7 +4,7 @@
 
 use crate::access::{ClusterAccess, Credential};
 use crate::eks::{find_clusters, iam_token, EksCluster, EksTarget};
-use crate::read::{error_chain, ClusterRead, Namespaces, Reader};
+use crate::read::{ClusterRead, Namespaces, Reader};
 use crate::settings::CollectorSettings;
 use aws_credential_types::provider::ProvideCredentials;
 use base64::engine::general_purpose::STANDARD;
@@ -17,6 +17,7 @@ use inventory::cluster_config::{
 };
 use inventory::keys::{eks_collection_sk, EKS_COLLECTIONS_PK};
 use inventory::limits::MAX_COLLECTION_ERROR_CHARS;
+use inventory::logging::error_chain;
 use inventory::report::kubernetes_api::agent_report;
 use inventory::report::{parse_collected_kubernetes, ContextReport, ContextSnapshot};
 use inventory::store::StoreError;

@@ -7,6 +7,7 @@ use super::{
 use inventory::bus::{Bus, Event, Failure, RECOVERED_DETAIL_TYPE, STALE_DETAIL_TYPE};
 use inventory::clock::Clock;
 use inventory::coverage::ClusterCoverage;
+use inventory::logging::error_chain;
 use inventory::settings::Settings;
 use inventory::store::{Store, StoreError};
 use std::sync::Arc;
@@ -24,18 +25,6 @@ fn moved(key: &ClusterKey) -> impl FnOnce(StoreError) -> StalenessError + '_ {
         StoreError::ConditionFailed => StalenessError::MarkerMoved(key.sort_key()),
         other => StalenessError::Store(other),
     }
-}
-
-/// An error and its causes on one line.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 impl StalenessCheck {
@@ -79,7 +68,7 @@ impl StalenessCheck {
                     Step::Forget => summary.forgotten += 1,
                 },
                 Err(error) => {
-                    let error = chain(&error);
+                    let error = error_chain(&error);
                     tracing::error!(cluster = %key.sort_key(), %error, "coverage check step failed");
                     summary.errors.push(format!("{}: {error}", key.sort_key()));
                 }
