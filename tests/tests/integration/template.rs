@@ -414,3 +414,18 @@ fn the_history_table_reads_the_objects_the_export_writes() {
     assert_eq!(table["Parameters"]["projection.dt.format"], "yyyy-MM-dd");
     assert_eq!(storage["SerdeInfo"]["SerializationLibrary"], "org.openx.data.jsonserde.JsonSerDe");
 }
+
+#[test]
+fn the_daily_export_runs_only_while_history_is_recorded() {
+    // With HistoryRetentionDays 0 there are no intervals: a daily run would write empty days.
+    let template = template();
+    let condition = format!("{:?}", template["Conditions"]["RecordsHistory"]);
+    assert!(condition.contains("Not") && condition.contains("HistoryRetentionDays"), "{condition}");
+    let schedule = &template["Resources"]["HistoryExportFunction"]["Properties"]["Events"]["Daily"]["Properties"];
+    let state = match &schedule["State"] {
+        serde_yaml::Value::Tagged(tagged) if tagged.tag == "!If" => tagged.value.clone(),
+        other => panic!("the schedule's state follows no condition: {other:?}"),
+    };
+    let state: Vec<&str> = state.as_sequence().expect("!If's list").iter().filter_map(|value| value.as_str()).collect();
+    assert_eq!(state, ["RecordsHistory", "ENABLED", "DISABLED"]);
+}
