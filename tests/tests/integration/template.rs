@@ -423,7 +423,7 @@ fn the_daily_export_runs_only_while_history_is_recorded() {
     assert!(condition.contains("Not") && condition.contains("HistoryRetentionDays"), "{condition}");
     let schedule = &template["Resources"]["HistoryExportFunction"]["Properties"]["Events"]["Daily"]["Properties"];
     let state = match &schedule["State"] {
-        serde_yaml::Value::Tagged(tagged) if tagged.tag == "!If" => tagged.value.clone(),
+        serde_yaml::Value::Tagged(tagged) if tagged.tag == "!If" => &tagged.value,
         other => panic!("the schedule's state follows no condition: {other:?}"),
     };
     let state: Vec<&str> = state.as_sequence().expect("!If's list").iter().filter_map(|value| value.as_str()).collect();
