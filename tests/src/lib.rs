@@ -336,7 +336,7 @@ impl Harness {
         let subscriptions = SubscriptionsApp::new(store_of("subscriptions"), clock.clone());
         let credentials_key = local_stack::credentials_key(&config).await.expect("a KMS key");
         let kms = aws_sdk_kms::Client::new(&config);
-        let clusters = ClustersApp::new(store_of("clusters"), kms, credentials_key.clone(), clock.clone());
+        let clusters = ClustersApp::new(store_of("clusters"), kms, credentials_key.clone(), loopback(), clock.clone());
         requests.reset();
         let functions = Functions { ingest, query, delete, subscriptions, clusters };
         Self { dynamodb, table, clock, requests, settings, functions, credentials_key }
@@ -408,6 +408,7 @@ impl Harness {
                 store_of("clusters"),
                 aws_sdk_kms::Client::new(&config),
                 self.credentials_key.clone(),
+                loopback(),
                 self.clock.clone(),
             ),
         };
@@ -573,6 +574,17 @@ impl Harness {
 }
 
 /// `api_event` as API Gateway passes it on once the authorizer accepted an admin of the account.
+/// The clusters function's settings as the local stack's: servers on loopback are reachable.
+fn loopback() -> clusters::ClustersSettings {
+    clusters::ClustersSettings::from_lookup(loopback_lookup).expect("the local allow-list")
+}
+
+/// No environment but the local stack's allow-list (loopback), which the test API servers need.
+pub fn loopback_lookup(key: &str) -> Option<String> {
+    (key == inventory::settings::KUBERNETES_ALLOWED_NETWORKS)
+        .then(|| local_stack::kubernetes::LOCAL_ALLOWED_NETWORKS.to_owned())
+}
+
 pub fn admin_event(
     event_name: &str,
     path: Option<&str>,

@@ -1,6 +1,8 @@
 //! CPU cost of reading a scanner's document: a 5,000-finding trivy JSON (descriptions, references
 //! and CVSS kept, as trivy prints them) parsed and normalised, beside a `serde_json::Value` parse
 //! of the same bytes; then chunking the findings for storage and merging two scanners' findings.
+//! Then the hostile documents of issue 32, refused: 20 million empty findings (what a 64 KiB gzip
+//! body inflates to) and 70,000 repo digests, beside a parse that only skips over the same bytes.
 //! Run with `make bench`; numbers are recorded in BENCHMARKS.md.
 
 use inventory_core::findings::{chunk_findings, merge, parse_findings};
@@ -78,4 +80,23 @@ fn main() {
     measure("merge with a second scanner's 5,000 findings", || {
         black_box(merge([("trivy", document.findings.as_slice()), ("grype", document.findings.as_slice())]));
     });
+    hostile_documents();
+}
+
+/// Refused documents: the time to the answer against a pass that skips every byte once.
+fn hostile_documents() {
+    let empty_findings =
+        format!("{{\"SchemaVersion\": 2, \"Results\": [{{\"Vulnerabilities\": [{}{{}}]}}]}}", "{},".repeat(20_000_000));
+    let digests: Vec<String> = (0..70_000).map(|n| format!("registry.example/app@sha256:{n:064x}")).collect();
+    let many_digests = json!({"SchemaVersion": 2, "Metadata": {"RepoDigests": digests}, "Results": []}).to_string();
+    for (name, body) in [("20,000,000 empty findings", empty_findings), ("70,000 repo digests", many_digests)] {
+        println!("hostile document: {name}, {} bytes", body.len());
+        let skip = measure("baseline: serde_json::from_slice::<IgnoredAny>", || {
+            black_box(serde_json::from_slice::<serde::de::IgnoredAny>(black_box(body.as_bytes())).unwrap());
+        });
+        let refused = measure("refused by parse_findings", || {
+            black_box(parse_findings(black_box(body.as_bytes())).unwrap_err());
+        });
+        println!("ratio to the skipping pass: {:.2}", refused.as_secs_f64() / skip.as_secs_f64());
+    }
 }

@@ -281,5 +281,7 @@ impl ClusterConfigRecord {
     }
 }
 
+pub mod network;
+
 #[cfg(test)]
 mod tests;

@@ -2,6 +2,7 @@
 //! and CycloneDX 1.5+ JSON with `vulnerabilities`, told apart by their shape and normalised to
 //! one `Finding` per (vulnerability, package). Long texts (descriptions, references) are not kept.
 
+mod bounded;
 mod cyclonedx;
 mod grype;
 mod merge;
@@ -15,11 +16,14 @@ pub use stored::{
 };
 
 use crate::limits::{
-    MAX_FINDINGS_BODY_BYTES, MAX_FINDINGS_PER_DOCUMENT, MAX_FINDING_FIELD_BYTES, MAX_FIXED_IN_VERSIONS,
-    MAX_LISTED_ITEM_NOTES, MAX_SCANNER_NAME_BYTES, MAX_VULNERABILITY_ID_BYTES,
+    MAX_DOCUMENT_DIGESTS, MAX_DOCUMENT_ENTRIES, MAX_FINDINGS_BODY_BYTES, MAX_FINDINGS_PER_DOCUMENT,
+    MAX_FINDING_FIELD_BYTES, MAX_FIXED_IN_VERSIONS, MAX_LISTED_ITEM_NOTES, MAX_SCANNER_NAME_BYTES,
+    MAX_VULNERABILITY_ID_BYTES,
 };
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashSet};
 
 /// The formats a findings document may be in, as the error for any other names them.
 pub const ACCEPTED_FORMATS: &str =
@@ -159,8 +163,10 @@ pub enum FindingsError {
     UnknownFormat,
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
-    #[error("the document holds {0} findings; at most {MAX_FINDINGS_PER_DOCUMENT} are accepted")]
-    TooMany(usize),
+    #[error("the document holds more than {MAX_FINDINGS_PER_DOCUMENT} findings, the most accepted")]
+    TooMany,
+    #[error("the document's lists hold more than {MAX_DOCUMENT_ENTRIES} entries in all, the most accepted")]
+    TooManyEntries,
 }
 
 impl FindingsError {
@@ -176,7 +182,7 @@ impl FindingsError {
     pub fn field(&self) -> &str {
         match self {
             Self::Invalid { field, .. } => field,
-            Self::TooMany(_) => "findings",
+            Self::TooMany => "findings",
             _ => "body",
         }
     }
@@ -186,14 +192,14 @@ fn invalid(field: &str, error: impl std::fmt::Display) -> FindingsError {
     FindingsError::Invalid { field: field.to_owned(), message: error.to_string() }
 }
 
-/// Only the fields that tell the formats apart.
+/// Only the fields that tell the formats apart, none of them built beyond a borrowed slice.
 #[derive(Deserialize)]
-struct Shape {
+struct Shape<'a> {
     matches: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "SchemaVersion")]
-    schema_version: Option<serde_json::Value>,
-    #[serde(rename = "bomFormat")]
-    bom_format: Option<String>,
+    #[serde(rename = "SchemaVersion", borrow)]
+    schema_version: Option<&'a RawValue>,
+    #[serde(rename = "bomFormat", borrow)]
+    bom_format: Option<Cow<'a, str>>,
 }
 
 /// Reads a scanner's document; the format is told by its shape.
@@ -212,8 +218,9 @@ pub fn parse_findings(body: &[u8]) -> Result<ScanDocument, FindingsError> {
             (Format::CycloneDx, scanner, digests)
         }
         Shape { schema_version: Some(version), .. } => {
-            if version != 2 {
-                return Err(invalid("SchemaVersion", format!("is {version}; trivy's SchemaVersion 2 is read")));
+            if version.get() != "2" {
+                let given = bounded(version.get(), MAX_FINDING_FIELD_BYTES);
+                return Err(invalid("SchemaVersion", format!("is {given}; trivy's SchemaVersion 2 is read")));
             }
             (Format::Trivy, "trivy".to_owned(), trivy::read(body, &mut collected)?)
         }
@@ -221,7 +228,7 @@ pub fn parse_findings(body: &[u8]) -> Result<ScanDocument, FindingsError> {
         _ => return Err(FindingsError::UnknownFormat),
     };
     if collected.seen > MAX_FINDINGS_PER_DOCUMENT {
-        return Err(FindingsError::TooMany(collected.seen));
+        return Err(FindingsError::TooMany);
     }
     Ok(ScanDocument {
         format,
@@ -287,7 +294,7 @@ pub fn document_of<'a>(
         collected.add(|| at, raw);
     }
     if collected.seen > MAX_FINDINGS_PER_DOCUMENT {
-        return Err(FindingsError::TooMany(collected.seen));
+        return Err(FindingsError::TooMany);
     }
     Ok(ScanDocument {
         format,
@@ -384,30 +391,44 @@ impl Deduplicated {
     }
 }
 
-/// The `sha256:…` digests in `text` (a repo digest `name@sha256:…`, a purl's `sha256%3A…`).
-fn digests_in(text: &str) -> Vec<String> {
-    let text = text.replace("%3A", ":").replace("%3a", ":");
-    let mut found = Vec::new();
-    let mut rest = text.as_str();
-    while let Some(at) = rest.find("sha256:") {
-        let hex: String = rest[at + 7..].chars().take_while(char::is_ascii_hexdigit).collect();
-        if hex.len() == 64 {
-            found.push(format!("sha256:{}", hex.to_ascii_lowercase()));
-        }
-        rest = &rest[at + 7..];
-    }
-    found
+/// The image digests a document names, each once, in the order first named.
+#[derive(Default)]
+struct DigestSet {
+    order: Vec<String>,
+    seen: HashSet<String>,
 }
 
-/// Digests once each, in the order first named.
-fn distinct(digests: impl IntoIterator<Item = String>) -> Vec<String> {
-    let mut kept: Vec<String> = Vec::new();
-    for digest in digests {
-        if !kept.contains(&digest) {
-            kept.push(digest);
+impl DigestSet {
+    /// Adds the `sha256:…` digests in `text` (a repo digest `name@sha256:…`, a purl's
+    /// `sha256%3A…`); a document naming more than `MAX_DOCUMENT_DIGESTS` is refused at the first
+    /// past it, with `field`.
+    fn add_in(&mut self, text: &str, field: &str) -> Result<(), FindingsError> {
+        for digest in digests_in(text) {
+            if self.seen.contains(&digest) {
+                continue;
+            }
+            if self.order.len() == MAX_DOCUMENT_DIGESTS {
+                return Err(invalid(field, format!("names more than {MAX_DOCUMENT_DIGESTS} image digests")));
+            }
+            self.seen.insert(digest.clone());
+            self.order.push(digest);
         }
+        Ok(())
     }
-    kept
+
+    fn into_vec(self) -> Vec<String> {
+        self.order
+    }
+}
+
+/// The `sha256:` (or URL-encoded `sha256%3A`) digests in `text`, lower case.
+fn digests_in(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.match_indices("sha256").filter_map(move |(at, _)| {
+        let rest = &text[at + 6..];
+        let hex = rest.strip_prefix(':').or_else(|| rest.strip_prefix("%3A")).or_else(|| rest.strip_prefix("%3a"))?;
+        let length = hex.bytes().take_while(u8::is_ascii_hexdigit).count();
+        (length == 64).then(|| format!("sha256:{}", hex[..64].to_ascii_lowercase()))
+    })
 }
 
 #[cfg(test)]

@@ -105,8 +105,15 @@ const _: () = assert!(32 + 1 + MAX_SUBSCRIPTION_KEY_BYTES <= DYNAMODB_SORT_KEY_B
 /// finding (descriptions, references), so large documents come `Content-Encoding: gzip` (a
 /// 5,000-finding trivy document is 16 MB; trivy's own sample compresses 5.6-fold; BENCHMARKS.md).
 pub const MAX_FINDINGS_BODY_BYTES: usize = 64 * 1024 * 1024;
-/// Findings kept from one document; a document with more answers 400.
+/// Findings kept from one document; a document with more answers 400, read no further.
 pub const MAX_FINDINGS_PER_DOCUMENT: usize = 20_000;
+/// Elements of a findings document's other lists read (targets, components, vulnerabilities of
+/// a CycloneDX document, scores, fixed-in versions, digests), all together: a document with more
+/// answers 400, read no further. Twenty findings' worth of entries each for the largest document.
+pub const MAX_DOCUMENT_ENTRIES: usize = 20 * MAX_FINDINGS_PER_DOCUMENT;
+/// Distinct image digests a findings document may name (an image's repo digests, one per
+/// repository it was pushed to); a document naming more answers 400.
+pub const MAX_DOCUMENT_DIGESTS: usize = 64;
 /// A vulnerability id (`CVE-2024-3094`, `GHSA-…`, `ALAS2-…`); a longer one skips its finding.
 pub const MAX_VULNERABILITY_ID_BYTES: usize = 128;
 /// A package's name, version, type, a fixed-in version or a data source, kept to this many bytes.
@@ -135,5 +142,7 @@ pub const MAX_CONFIGURED_NAMESPACES: usize = 1000;
 pub const MAX_COLLECTION_ERROR_CHARS: usize = 1024;
 /// Items the embedded mode asks the Kubernetes API for per page (`limit`).
 pub const KUBERNETES_PAGE_SIZE: u32 = 500;
+/// One answer of a Kubernetes API server, read no further: a page of 500 pods is a few MB.
+pub const MAX_KUBERNETES_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 /// Pods, nodes or namespaces the embedded mode reads of one cluster: an agent's report bound.
 pub const MAX_COLLECTED_OBJECTS: usize = MAX_ARRAY_ITEMS;

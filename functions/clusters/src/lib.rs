@@ -7,12 +7,14 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use inventory::auth::Caller;
 use inventory::clock::format_time;
+use inventory::cluster_config::network::{literal_address, AllowedNetworks};
 use inventory::cluster_config::{
     check_cluster_name, encryption_context, parse_cluster_config, ClusterConfigRecord, KIND_CLUSTER_CONFIG,
 };
 use inventory::http::{body_bytes, json_response, not_found, ApiError, ApiFunction};
 use inventory::keys::{cluster_config_sk, CLUSTER_CONFIGS_PK};
 use inventory::routes::{Endpoint, Matched};
+use inventory::settings::ConfigError;
 use inventory::store::StoreError;
 use inventory::{Clock, Store, SystemClock};
 use lambda_http::http::StatusCode;
@@ -21,12 +23,26 @@ use std::sync::Arc;
 
 pub use inventory::settings::CLUSTER_CREDENTIALS_KEY as CREDENTIALS_KEY;
 /// Every environment variable this crate reads, beside the settings.
-pub const ENVIRONMENT_VARIABLES: &[&str] = &[CREDENTIALS_KEY];
+pub const ENVIRONMENT_VARIABLES: &[&str] = &[CREDENTIALS_KEY, inventory::settings::KUBERNETES_ALLOWED_NETWORKS];
+
+/// What a posted configuration is checked against.
+#[derive(Debug, Clone, Default)]
+pub struct ClustersSettings {
+    /// Non-public networks a server's literal address may be in (the collector's own list).
+    pub allowed_networks: AllowedNetworks,
+}
+
+impl ClustersSettings {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(Self { allowed_networks: inventory::settings::allowed_networks(lookup)? })
+    }
+}
 
 pub struct ClustersApp {
     store: Store,
     kms: aws_sdk_kms::Client,
     key_id: String,
+    settings: ClustersSettings,
     clock: Arc<dyn Clock>,
 }
 
@@ -40,16 +56,23 @@ fn stored(error: StoreError, account: &str) -> ApiError {
 }
 
 impl ClustersApp {
-    pub fn new(store: Store, kms: aws_sdk_kms::Client, key_id: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, kms, key_id: key_id.into(), clock }
+    pub fn new(
+        store: Store,
+        kms: aws_sdk_kms::Client,
+        key_id: impl Into<String>,
+        settings: ClustersSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self { store, kms, key_id: key_id.into(), settings, clock }
     }
 
     /// Builds the app from the environment the template sets.
     pub async fn from_env() -> Result<Self, Error> {
         let (store, _) = inventory::store_from_env().await?;
         let key_id = std::env::var(CREDENTIALS_KEY).map_err(|_| format!("{CREDENTIALS_KEY} must be set"))?;
+        let settings = ClustersSettings::from_lookup(|key| std::env::var(key).ok())?;
         let kms = aws_sdk_kms::Client::new(&inventory::sdk_config().await);
-        Ok(Self::new(store, kms, key_id, Arc::new(SystemClock)))
+        Ok(Self::new(store, kms, key_id, settings, Arc::new(SystemClock)))
     }
 
     async fn encrypt(&self, account: &str, cluster_name: &str, credential: &str) -> Result<String, ApiError> {
@@ -75,6 +98,15 @@ impl ClustersApp {
                 ApiError::bad_request(&error.field, &error.message)
             }
         })?;
+        let server = &input.settings.cluster_server;
+        if let Some(refusal) =
+            literal_address(server).and_then(|address| self.settings.allowed_networks.refusal(address))
+        {
+            return Err(ApiError::bad_request(
+                "cluster_config.cluster_server",
+                format!("{refusal}: not reachable from here"),
+            ));
+        }
         let ciphertext = self.encrypt(account, &input.cluster_name, &input.credential).await?;
         let existing =
             self.store.cluster_config(account, &input.cluster_name).await.map_err(|error| stored(error, account))?;

@@ -2,11 +2,13 @@
 //! images that run, read on each `Image Added` event and on its schedule (new CVEs on images that
 //! keep running), across the collector's regions and roles.
 
+pub mod accounts;
 pub mod ecr;
 pub mod metrics;
 pub mod sources;
 pub mod sync;
 
+use accounts::SyncAccounts;
 use aws_config::retry::RetryConfig;
 use aws_config::{Region, SdkConfig};
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
@@ -19,6 +21,14 @@ use metrics::{exposed_workloads, metric_lines};
 use serde_json::Value;
 use std::sync::Arc;
 use sync::{ecr_images, FindingsSync, RunningImage, SyncSummary, Target};
+
+/// Every environment variable this crate reads, beside the library's settings.
+pub const ENVIRONMENT_VARIABLES: &[&str] = &[
+    inventory::settings::REGIONS,
+    inventory::settings::ROLE_ARNS,
+    inventory::settings::COLLECTOR_ACCOUNT,
+    accounts::FINDINGS_SYNC_ACCOUNTS,
+];
 
 /// Images synced at once.
 pub const CONCURRENCY: usize = 8;
@@ -56,10 +66,16 @@ pub async fn targets(sdk_config: &SdkConfig, scope: &AwsScope) -> Vec<Target> {
 }
 
 impl FindingsSyncApp {
-    pub fn new(store: Store, settings: Settings, targets: Vec<Target>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        store: Store,
+        settings: Settings,
+        targets: Vec<Target>,
+        accounts: SyncAccounts,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let table = settings.table_name.clone();
         let reader = InventoryReader::new(store.clone(), settings, Arc::clone(&clock));
-        Self { sync: FindingsSync::new(store, reader, targets, CONCURRENCY, clock), table }
+        Self { sync: FindingsSync::new(store, reader, targets, accounts, CONCURRENCY, clock), table }
     }
 
     /// Builds the store, the clients and the settings from the environment the template sets.
@@ -68,7 +84,8 @@ impl FindingsSyncApp {
         let (store, settings) = inventory::store_from_env().await?;
         let own_region = sdk_config.region().map(|region| region.as_ref().to_owned());
         let scope = AwsScope::from_lookup(|key| std::env::var(key).ok(), own_region.as_deref())?;
-        Ok(Self::new(store, settings, targets(&sdk_config, &scope).await, Arc::new(SystemClock)))
+        let accounts = SyncAccounts::from_lookup(|key| std::env::var(key).ok())?;
+        Ok(Self::new(store, settings, targets(&sdk_config, &scope).await, accounts, Arc::new(SystemClock)))
     }
 
     /// An `Image Added` event syncs its image; anything else (the schedule) every running one.

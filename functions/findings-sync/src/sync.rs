@@ -2,6 +2,7 @@
 //! schedule), its findings from Inspector, or from ECR basic scanning where Inspector does not
 //! scan its registry, stored as that source's findings of the image.
 
+use crate::accounts::SyncAccounts;
 use crate::ecr::{ecr_image, EcrImage};
 use crate::sources::{ecr_document, inspector_document, inspector_scans, SourceError};
 use chrono::{DateTime, Utc};
@@ -88,6 +89,7 @@ pub struct FindingsSync {
     reader: InventoryReader,
     vulnerabilities: Vulnerabilities,
     targets: Vec<Target>,
+    accounts: SyncAccounts,
     concurrency: usize,
     clock: Arc<dyn Clock>,
     /// Whether Inspector scans each (region, registry), asked once per run.
@@ -99,11 +101,13 @@ impl FindingsSync {
         store: Store,
         reader: InventoryReader,
         targets: Vec<Target>,
+        accounts: SyncAccounts,
         concurrency: usize,
         clock: Arc<dyn Clock>,
     ) -> Self {
         let vulnerabilities = Vulnerabilities::new(store.clone(), Arc::clone(&clock));
-        Self { store, reader, vulnerabilities, targets, concurrency, clock, inspector_scans: Mutex::default() }
+        let inspector_scans = Mutex::default();
+        Self { store, reader, vulnerabilities, targets, accounts, concurrency, clock, inspector_scans }
     }
 
     /// The clients for the image's registry: its region, with the role in its account, else the
@@ -202,6 +206,12 @@ impl FindingsSync {
     async fn sync_image(&self, image: &RunningImage) -> Result<Synced, SyncError> {
         let Some(ecr) = ecr_image(&image.image_tag) else { return Ok(Synced::Skipped("not an ECR image".into())) };
         let Ok(digest) = Digest::parse(&image.digest) else { return Ok(Synced::Skipped("no valid digest".into())) };
+        if !self.accounts.allows(&image.account, &ecr.registry) {
+            return Ok(Synced::Skipped(format!(
+                "registry {} is not synced for account {} (FINDINGS_SYNC_ACCOUNTS)",
+                ecr.registry, image.account
+            )));
+        }
         let Some(target) = self.target_for(&ecr) else {
             return Ok(Synced::Skipped(format!(
                 "region {} or registry {} is not read (COLLECTOR_REGIONS, COLLECTOR_ROLE_ARNS)",

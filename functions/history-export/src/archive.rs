@@ -87,6 +87,11 @@ pub enum RangeError {
     TooLong { days: i64 },
     #[error("{day} has not ended yet: a day is exported once it is over")]
     NotOver { day: NaiveDate },
+    #[error(
+        "{day} is older than the history kept (HistoryRetentionDays {retention_days}): its intervals may have \
+         expired, and exporting it again would replace its archived object with fewer rows"
+    )]
+    PastRetention { day: NaiveDate, retention_days: u32 },
 }
 
 impl DayRange {
@@ -103,6 +108,16 @@ impl DayRange {
             return Err(RangeError::NotOver { day: last });
         }
         Ok(Self { first, last })
+    }
+
+    /// The range, if every interval that ran on its days is still in the table at `now`: one
+    /// that ended on a day is kept `retention_days` after it, so a day is whole until its start
+    /// plus the retention.
+    pub fn within_retention(self, now: DateTime<Utc>, retention_days: u32) -> Result<Self, RangeError> {
+        if bounds(self.first).0 + TimeDelta::days(i64::from(retention_days)) <= now {
+            return Err(RangeError::PastRetention { day: self.first, retention_days });
+        }
+        Ok(self)
     }
 
     /// The day before `now`'s: what the daily schedule exports.
@@ -148,6 +163,40 @@ impl DayArchive {
     pub fn finish(self) -> std::io::Result<Vec<u8>> {
         self.body.finish()
     }
+}
+
+/// Whose rows a data-removal request takes out of the archive: one context's, as
+/// `DELETE /v2/history` takes them out of the table.
+#[derive(Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct RemovedContext {
+    pub account: String,
+    pub inventory_type: InventoryType,
+    pub context: String,
+}
+
+impl RemovedContext {
+    fn matches(&self, row: &ArchivedInterval) -> bool {
+        row.account == self.account && row.inventory_type == self.inventory_type && row.context == self.context
+    }
+}
+
+/// A day's object without `removed`'s rows, the others kept byte for byte in their order; the
+/// rows it took out. Reads the archive's own rows: a line that is not one is an error.
+pub fn without_context(gzip: &[u8], removed: &RemovedContext) -> std::io::Result<(Vec<u8>, usize)> {
+    use std::io::BufRead;
+    let mut kept = GzEncoder::new(Vec::new(), Compression::default());
+    let mut taken = 0;
+    for line in std::io::BufReader::new(flate2::read::GzDecoder::new(gzip)).lines() {
+        let line = line?;
+        let row: ArchivedInterval = serde_json::from_str(&line)?;
+        if removed.matches(&row) {
+            taken += 1;
+        } else {
+            kept.write_all(line.as_bytes())?;
+            kept.write_all(b"\n")?;
+        }
+    }
+    Ok((kept.finish()?, taken))
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! One export: reads the intervals that ran on the range's days, context by context, and
 //! replaces each day's object in the bucket.
 
-use crate::archive::{object_key, DayArchive, DayRange};
+use crate::archive::{object_key, without_context, DayArchive, DayRange, RemovedContext};
 use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::operation::put_object::PutObjectError;
 use aws_sdk_s3::primitives::ByteStream;
 use futures::{StreamExt, TryStreamExt};
@@ -19,6 +20,15 @@ pub enum ExportError {
     Read(#[from] StoreError),
     #[error("compressing {key} failed")]
     Compress { key: String, source: std::io::Error },
+    #[error("reading s3://{bucket}/{key} failed")]
+    Fetch {
+        bucket: String,
+        key: String,
+        #[source]
+        source: Box<SdkError<GetObjectError>>,
+    },
+    #[error("s3://{bucket}/{key} is not an archive object")]
+    NotArchive { bucket: String, key: String, source: std::io::Error },
     #[error("writing s3://{bucket}/{key} failed")]
     Write {
         bucket: String,
@@ -83,23 +93,65 @@ impl HistoryExport {
             let key = object_key(archive.day);
             let rows = archive.rows;
             let body = archive.finish().map_err(|source| ExportError::Compress { key: key.clone(), source })?;
-            let bytes = body.len();
-            self.s3
-                .put_object()
-                .bucket(&self.bucket)
-                .key(&key)
-                .content_type("application/x-ndjson")
-                .body(ByteStream::from(body))
-                .send()
-                .await
-                .map_err(|source| ExportError::Write {
-                    bucket: self.bucket.clone(),
-                    key: key.clone(),
-                    source: Box::new(source),
-                })?;
-            tracing::info!(key, rows, bytes, "history day exported");
-            days.push(ExportedDay { key, rows, bytes });
+            days.push(self.put(key, rows, body).await?);
+            tracing::info!(key = days[days.len() - 1].key, rows, "history day exported");
         }
         Ok(ExportSummary { contexts: contexts.len(), days })
+    }
+
+    /// A data-removal request: rewrites each day's object of the range without `removed`'s rows,
+    /// the other rows as they were archived (a re-export would lose what the table no longer
+    /// holds). A day without an object is left so; `rows` of each day written counts the rows
+    /// taken out.
+    pub async fn remove(&self, range: DayRange, removed: &RemovedContext) -> Result<ExportSummary, ExportError> {
+        let mut days = Vec::new();
+        for day in range.days() {
+            let key = object_key(day);
+            let Some(archived) = self.get(&key).await? else { continue };
+            let (kept, taken) = without_context(&archived, removed).map_err(|source| ExportError::NotArchive {
+                bucket: self.bucket.clone(),
+                key: key.clone(),
+                source,
+            })?;
+            if taken > 0 {
+                days.push(self.put(key, taken, kept).await?);
+            }
+        }
+        tracing::info!(days = days.len(), context = removed.context, "context removed from the history archive");
+        Ok(ExportSummary { contexts: 1, days })
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, ExportError> {
+        let fetched = self.s3.get_object().bucket(&self.bucket).key(key).send().await;
+        let fetch_error = |source| ExportError::Fetch { bucket: self.bucket.clone(), key: key.to_owned(), source };
+        let object = match fetched {
+            Ok(object) => object,
+            Err(error) if error.as_service_error().is_some_and(GetObjectError::is_no_such_key) => return Ok(None),
+            Err(error) => return Err(fetch_error(Box::new(error))),
+        };
+        let body = object.body.collect().await.map_err(|source| ExportError::NotArchive {
+            bucket: self.bucket.clone(),
+            key: key.to_owned(),
+            source: std::io::Error::other(source),
+        })?;
+        Ok(Some(body.into_bytes().to_vec()))
+    }
+
+    async fn put(&self, key: String, rows: usize, body: Vec<u8>) -> Result<ExportedDay, ExportError> {
+        let bytes = body.len();
+        self.s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .content_type("application/x-ndjson")
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|source| ExportError::Write {
+                bucket: self.bucket.clone(),
+                key: key.clone(),
+                source: Box::new(source),
+            })?;
+        Ok(ExportedDay { key, rows, bytes })
     }
 }

@@ -40,6 +40,38 @@ pub const ROLE_ARNS: &str = "COLLECTOR_ROLE_ARNS";
 /// encrypts with it, the Kubernetes collector decrypts.
 pub const CLUSTER_CREDENTIALS_KEY: &str = "CLUSTER_CREDENTIALS_KEY";
 
+/// Comma-separated CIDRs of non-public networks the Kubernetes collector may connect to (private
+/// EKS endpoints, a VPC's clusters); the clusters function refuses a literal server address
+/// outside them when a configuration is posted.
+pub const KUBERNETES_ALLOWED_NETWORKS: &str = "KUBERNETES_ALLOWED_NETWORKS";
+
+/// `KUBERNETES_ALLOWED_NETWORKS`; unset or empty allows public addresses only.
+pub fn allowed_networks(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<crate::cluster_config::network::AllowedNetworks, ConfigError> {
+    let value = lookup(KUBERNETES_ALLOWED_NETWORKS).unwrap_or_default();
+    crate::cluster_config::network::AllowedNetworks::parse(&value).map_err(|_| ConfigError {
+        name: KUBERNETES_ALLOWED_NETWORKS,
+        expected: "comma-separated CIDRs such as 10.0.0.0/16,fd00::/8",
+        value,
+    })
+}
+
+/// Days a closed running interval is kept (`HistoryRetentionDays`): the notifier expires what it
+/// records after them, and the history export refuses days whose intervals may be gone.
+pub const HISTORY_RETENTION_DAYS: &str = "HISTORY_RETENTION_DAYS";
+
+/// `HISTORY_RETENTION_DAYS`, the default when unset; 0 records no history.
+pub fn history_retention_days(lookup: impl Fn(&str) -> Option<String>) -> Result<u32, ConfigError> {
+    let days = number_in(
+        lookup,
+        HISTORY_RETENTION_DAYS,
+        0..=u64::from(MAX_TTL_DAYS),
+        "a whole number of days from 0 (no history) to 36500",
+    )?;
+    Ok(days.map_or(crate::history::DEFAULT_HISTORY_RETENTION_DAYS, |days| days as u32))
+}
+
 /// Where the collector and the findings sync read AWS: regions, and roles to assume.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsScope {

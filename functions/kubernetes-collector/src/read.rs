@@ -2,7 +2,7 @@
 //! and the pods, every list paged with `limit` and `continue`. Any error fails the whole read:
 //! a cluster read in part is never stored.
 
-use inventory::limits::{KUBERNETES_PAGE_SIZE, MAX_COLLECTED_OBJECTS};
+use inventory::limits::{KUBERNETES_PAGE_SIZE, MAX_COLLECTED_OBJECTS, MAX_KUBERNETES_RESPONSE_BYTES};
 use inventory::logging::error_chain;
 use inventory::report::kubernetes_api::{List, Namespace, Node, Pod};
 use kube::core::params::{GetParams, ListParams};
@@ -42,16 +42,43 @@ pub struct ClusterRead {
 pub const NODES_FORBIDDEN: &str =
     "nodes are not readable (403): stored without node details; grant get and list on nodes to read them";
 
+/// Why a read failed, in words of this service: what a server answered is not repeated (its
+/// status code is), so a configuration cannot turn the collector into a reader of other hosts.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    #[error("the API server answered {code} {reason} to GET {path}: {message}")]
-    Api { path: String, code: u16, reason: String, message: String },
+    #[error("the API server answered {code} {} to GET {path}", reason(*code))]
+    Api { path: String, code: u16 },
     #[error("GET {path} failed: {message}")]
     Transport { path: String, message: String },
+    #[error("GET {path}: the answer is not the Kubernetes API's JSON (line {line}, column {column})")]
+    NotKubernetes { path: String, line: usize, column: usize },
+    #[error("GET {path}: the answer is longer than {MAX_KUBERNETES_RESPONSE_BYTES} bytes")]
+    AnswerTooLarge { path: String },
     #[error("{path} lists more than {MAX_COLLECTED_OBJECTS} objects; the cluster is too large to store")]
     TooLarge { path: String },
     #[error("{path}: {message}")]
     Request { path: String, message: String },
+}
+
+/// The fixed reason of a status code.
+fn reason(code: u16) -> &'static str {
+    http::StatusCode::from_u16(code).ok().and_then(|status| status.canonical_reason()).unwrap_or("")
+}
+
+fn read_error(path: &str, error: kube::Error) -> ReadError {
+    let path = path.to_owned();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+    while let Some(cause) = source {
+        if cause.is::<http_body_util::LengthLimitError>() {
+            return ReadError::AnswerTooLarge { path };
+        }
+        source = cause.source();
+    }
+    match error {
+        kube::Error::Api(status) => ReadError::Api { path, code: status.code },
+        kube::Error::SerdeError(error) => ReadError::NotKubernetes { path, line: error.line(), column: error.column() },
+        other => ReadError::Transport { path, message: error_chain(&other) },
+    }
 }
 
 /// A client and a count of the requests it made.
@@ -67,15 +94,7 @@ impl<'a> Reader<'a> {
 
     async fn send<T: DeserializeOwned>(&self, path: &str, request: http::Request<Vec<u8>>) -> Result<T, ReadError> {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        self.client.request::<T>(request).await.map_err(|error| match error {
-            kube::Error::Api(status) => ReadError::Api {
-                path: path.to_owned(),
-                code: status.code,
-                reason: status.reason,
-                message: status.message,
-            },
-            other => ReadError::Transport { path: path.to_owned(), message: error_chain(&other) },
-        })
+        self.client.request::<T>(request).await.map_err(|error| read_error(path, error))
     }
 
     /// Every item of a list, page by page.

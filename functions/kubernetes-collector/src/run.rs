@@ -398,7 +398,8 @@ impl KubernetesCollector {
     /// Reads the cluster whole; an error message otherwise.
     async fn read(&self, source: &Source, requests: &AtomicU64, timeout: Duration) -> Result<ClusterRead, String> {
         let access = self.access(source).await?;
-        let client = access.client(timeout).await.map_err(|error| error_chain(&error))?;
+        let client =
+            access.client(timeout, &self.settings.allowed_networks).await.map_err(|error| error_chain(&error))?;
         let namespaces = match source {
             Source::Configured(record) => Namespaces::of(&record.cluster_config.namespaces),
             Source::Eks(..) => Namespaces::All,

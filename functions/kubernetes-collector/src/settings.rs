@@ -1,5 +1,6 @@
 //! The Kubernetes collector's settings, from the environment variables the template sets.
 
+use inventory::cluster_config::network::AllowedNetworks;
 use inventory::settings::{number_in, AwsScope, ConfigError};
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ pub const ENVIRONMENT_VARIABLES: &[&str] = &[
     inventory::settings::REGIONS,
     inventory::settings::ROLE_ARNS,
     inventory::settings::COLLECTOR_ACCOUNT,
+    inventory::settings::KUBERNETES_ALLOWED_NETWORKS,
 ];
 
 pub const DEFAULT_CONCURRENCY: usize = 4;
@@ -70,6 +72,8 @@ pub struct CollectorSettings {
     pub scope: AwsScope,
     /// The account EKS clusters are stored under.
     pub eks_account: String,
+    /// Non-public networks a cluster's server may be in.
+    pub allowed_networks: AllowedNetworks,
 }
 
 impl CollectorSettings {
@@ -95,7 +99,8 @@ impl CollectorSettings {
         };
         let scope = AwsScope::from_lookup(&lookup, own_region)?;
         let eks_account = inventory::settings::collector_account(&lookup)?;
-        Ok(Self { concurrency, cluster_timeout, eks, scope, eks_account })
+        let allowed_networks = inventory::settings::allowed_networks(&lookup)?;
+        Ok(Self { concurrency, cluster_timeout, eks, scope, eks_account, allowed_networks })
     }
 }
 

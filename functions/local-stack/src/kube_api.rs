@@ -31,6 +31,11 @@ pub enum Failure {
     PodsPage(usize, u16),
     /// 403 to the nodes list (a namespaced role), the others as usual.
     NodesForbidden,
+    /// This code with a body that is not a `Status` (what any other web server answers), to
+    /// every request.
+    Page(u16, &'static str),
+    /// 200 with a body of this many bytes (JSON white space around an empty list).
+    Oversized(usize),
 }
 
 /// The cluster's content and how the server behaves; change it between reads.
@@ -241,6 +246,21 @@ async fn answer(
             return status(code)
         }
         Some(Failure::NodesForbidden) if path == "/api/v1/nodes" => return status(403),
+        Some(Failure::Page(code, text)) => {
+            return hyper::Response::builder()
+                .status(code)
+                .header("content-type", "text/html")
+                .body(Full::new(Bytes::from(text)))
+                .expect("a valid response")
+        }
+        Some(Failure::Oversized(bytes)) => {
+            let mut body = vec![b' '; bytes.saturating_sub(12)];
+            body.extend_from_slice(b"{\"items\":[]}");
+            return hyper::Response::builder()
+                .status(200)
+                .body(Full::new(Bytes::from(body)))
+                .expect("a valid response");
+        }
         _ => {}
     }
     let Some(listed) = page else { return status(500) };

@@ -14,6 +14,16 @@ pub const SCHEDULE_PARAMETER: &str = "KubernetesCollectorSchedule";
 /// The demo server's bearer token: local only.
 pub const DEMO_TOKEN: &str = "local-demo-token";
 pub const DEMO_CLUSTER: &str = "local-kind";
+/// The networks the local collector (and the clusters function's check) allow: loopback, where
+/// the demo API server and a kind or minikube cluster's forwarded port are, and nothing else.
+pub const LOCAL_ALLOWED_NETWORKS: &str = "127.0.0.0/8,::1/128";
+
+/// The environment, with `KUBERNETES_ALLOWED_NETWORKS` loopback only unless it is set.
+pub fn local_lookup(key: &str) -> Option<String> {
+    std::env::var(key).ok().or_else(|| {
+        (key == inventory::settings::KUBERNETES_ALLOWED_NETWORKS).then(|| LOCAL_ALLOWED_NETWORKS.to_owned())
+    })
+}
 
 /// Starts the demo API server (two namespaces, three pods) and writes the configuration body
 /// that registers it to `body_path`, for `curl -d @<path>`.

@@ -102,6 +102,7 @@ async fn api(config: &SdkConfig, store: &Store, settings: &Settings, credentials
                 store.clone(),
                 aws_sdk_kms::Client::new(config),
                 credentials_key,
+                clusters::ClustersSettings::from_lookup(local_stack::kubernetes::local_lookup)?,
                 Arc::new(SystemClock),
             ),
         },
@@ -197,10 +198,8 @@ async fn start_kubernetes_collector(
     } else {
         None
     };
-    let collector_settings = kubernetes_collector::settings::CollectorSettings::from_lookup(
-        |key| std::env::var(key).ok(),
-        Some(LOCAL_REGION),
-    )?;
+    let collector_settings =
+        kubernetes_collector::settings::CollectorSettings::from_lookup(kubernetes::local_lookup, Some(LOCAL_REGION))?;
     let clock = Arc::new(SystemClock);
     let collector = kubernetes_collector::run::KubernetesCollector::new(
         store.clone(),

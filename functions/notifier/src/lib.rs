@@ -16,7 +16,7 @@ use std::sync::Arc;
 pub const API_URL: &str = "API_URL";
 
 /// Days closed running intervals are kept (`HistoryRetentionDays`); 0 records no history.
-pub const HISTORY_RETENTION_DAYS: &str = "HISTORY_RETENTION_DAYS";
+pub use inventory::settings::HISTORY_RETENTION_DAYS;
 
 /// The bus used when `EVENT_BUS_NAME` is not set.
 pub const DEFAULT_EVENT_BUS: &str = "default";
@@ -61,13 +61,7 @@ impl NotifierApp {
                 .ok_or(format!("{EXPOSURE_SEVERITY_THRESHOLD} must be one of {}", Severity::names()))?,
             Err(_) => DEFAULT_THRESHOLD,
         };
-        let history_days = inventory::settings::number_in(
-            |key| std::env::var(key).ok(),
-            HISTORY_RETENTION_DAYS,
-            0..=u64::from(inventory::limits::MAX_TTL_DAYS),
-            "a whole number of days from 0 (no history) to 36500",
-        )?
-        .map_or(inventory::history::DEFAULT_HISTORY_RETENTION_DAYS, |days| days as u32);
+        let history_days = inventory::settings::history_retention_days(|key| std::env::var(key).ok())?;
         let store = Store::from_sdk_config(&config, settings.table_name.clone());
         let app = Self::new(store, settings, aws_sdk_eventbridge::Client::new(&config), &bus, Arc::new(SystemClock));
         Ok(app

@@ -28,7 +28,7 @@ async fn an_admin_posts_lists_reads_replaces_and_deletes_a_configuration() {
     let posted = post(&harness, &sample()).await;
     assert_eq!(posted.status, StatusCode::OK, "{}", posted.body);
     assert_eq!(posted.body["cluster_name"], "prod-eu-1");
-    assert_eq!(posted.body["cluster_config"]["cluster_server"], "https://10.0.0.1:6443");
+    assert_eq!(posted.body["cluster_config"]["cluster_server"], "https://kube.prod-eu-1.example.com:6443");
     assert_eq!(posted.body["cluster_config"]["namespaces"], json!(["all"]));
     assert!(posted.body["cluster_config"].get("credential").is_none() && !posted.body.to_string().contains(TOKEN));
     assert_eq!(posted.body["last_collection"], Value::Null);
@@ -166,7 +166,11 @@ async fn no_log_line_carries_the_credential_at_the_most_verbose_level() {
     }
     let settings = kubernetes_collector::settings::CollectorSettings {
         cluster_timeout: std::time::Duration::from_secs(1),
-        ..kubernetes_collector::settings::CollectorSettings::from_lookup(|_| None, Some("us-east-1")).unwrap()
+        ..kubernetes_collector::settings::CollectorSettings::from_lookup(
+            integration_tests::loopback_lookup,
+            Some("us-east-1"),
+        )
+        .unwrap()
     };
     let summary = harness.kubernetes_collector(settings, Vec::new()).await.run(None).await;
     assert_eq!(summary.clusters_stored, 2, "{summary:?}");

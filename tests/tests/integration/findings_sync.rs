@@ -2,6 +2,7 @@
 //! the registry, Inspector's once it does, each stored as that source's findings of the image.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use findings_sync::accounts::SyncAccounts;
 use findings_sync::sync::SyncSummary;
 use findings_sync::FindingsSyncApp;
 use integration_tests::{day, digest, k8s_report, moto_config, moto_static_result, Harness};
@@ -92,6 +93,7 @@ async fn ecr_basic_findings_are_stored_until_inspector_scans_the_registry() {
         harness.store_for("findings-sync"),
         harness.settings.clone(),
         findings_sync::targets(&config, &scope).await,
+        SyncAccounts::from_lookup(|_| None).unwrap(),
         harness.clock.clone(),
     );
     let summary = app.handle(event("Scheduled Event", json!({}))).await.unwrap();
@@ -136,4 +138,17 @@ async fn ecr_basic_findings_are_stored_until_inspector_scans_the_registry() {
     assert_eq!(stored["vulnerabilities"]["critical"], 1);
     assert_eq!(stored["findings"][0]["package"], json!({"name": "stdlib", "version": "1.22.1", "type": "GOBINARY"}));
     assert_eq!(stored["findings"][0]["fixed_in"], json!(["1.22.4"]));
+
+    // Issue 32, item 3: another tenant reporting the operator's image reads none of its findings.
+    let other_tenant =
+        json!({"account": "tenant-b", "image_digest": api_digest, "image_tag": api_tag, "context": "prod/default"});
+    let summary = app.handle(event(inventory::bus::ADDED_DETAIL_TYPE, other_tenant)).await.unwrap();
+    assert_eq!(
+        summary.skipped,
+        [format!("{api_tag}: registry {REGISTRY} is not synced for account tenant-b (FINDINGS_SYNC_ACCOUNTS)")]
+    );
+    assert_eq!((summary.from_inspector, summary.from_ecr), (0, 0));
+    let tenant_items = harness.stored_items().await;
+    let tenant_keys: Vec<&String> = tenant_items.iter().filter_map(|item| item["pk"].as_s().ok()).collect();
+    assert!(tenant_keys.iter().all(|pk| !pk.starts_with("tenant-b#")), "{tenant_keys:?}");
 }

@@ -106,7 +106,8 @@ async fn the_export_writes_one_object_per_day_and_the_same_bytes_when_run_again(
     );
 
     // The schedule's run of Nov 23 at 00:15 writes Nov 22 again: the same object, byte for byte.
-    let app = HistoryExportApp::new(export(), harness.clock.clone());
+    let app =
+        HistoryExportApp::new(export(), inventory::history::DEFAULT_HISTORY_RETENTION_DAYS, harness.clock.clone());
     harness.clock.set(now);
     let scheduled = serde_json::json!({"detail-type": "Scheduled Event", "source": "aws.events", "time": now});
     let summary = app.handle(lambda_runtime::LambdaEvent::new(scheduled, Default::default())).await.expect("ran");
@@ -119,4 +120,27 @@ async fn the_export_writes_one_object_per_day_and_the_same_bytes_when_run_again(
     let refused = app.handle(lambda_runtime::LambdaEvent::new(today, Default::default())).await;
     assert!(refused.unwrap_err().to_string().contains("has not ended yet"));
     assert_eq!(objects(&s3, &bucket).await, expected);
+
+    // Issue 32, item 5: with history kept 3 days, Nov 20's intervals that ended as it began
+    // expired at Nov 23 00:00: exporting it again would replace its object with fewer rows.
+    let nov_20 = object(&s3, &bucket, &keys[0]).await;
+    let short = HistoryExportApp::new(export(), 3, harness.clock.clone());
+    let old = serde_json::json!({"from": "2026-11-20", "to": "2026-11-22"});
+    let refused = short.handle(lambda_runtime::LambdaEvent::new(old, Default::default())).await.unwrap_err();
+    assert!(refused.to_string().contains("older than the history kept"), "{refused}");
+    assert_eq!(object(&s3, &bucket, &keys[0]).await, nov_20, "the archived day is untouched");
+
+    // A data-removal request takes the context's rows out of the archived objects as they are,
+    // reading no history from the table.
+    harness.requests.reset();
+    let removal = serde_json::json!({"remove": {"account": "admin", "inventory_type": "kubernetes", "context": "c/a"},
+                                     "from": "2026-11-19", "to": "2026-11-22"});
+    let summary = short.handle(lambda_runtime::LambdaEvent::new(removal, Default::default())).await.expect("removed");
+    assert_eq!(summary.days.iter().map(|day| day.rows).collect::<Vec<_>>(), [1, 1, 2], "rows taken out");
+    assert_eq!(harness.requests.get("Query"), 0);
+    // Four days read (Nov 19 has no object); three rewritten, after the three exports and the rerun.
+    assert_eq!((s3_requests.get("GetObject"), s3_requests.get("PutObject")), (4, 3 + 1 + 3));
+    assert_eq!(rows(&object(&s3, &bucket, &keys[0]).await), [row("c/b", &d1, 0, None, true)]);
+    assert_eq!(rows(&object(&s3, &bucket, &keys[2]).await), [row("c/b", &d1, 0, None, true)]);
+    assert_eq!(objects(&s3, &bucket).await, expected, "a day without an object is left so");
 }

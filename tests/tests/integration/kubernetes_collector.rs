@@ -15,7 +15,7 @@ const DIGEST_A: &str = "sha256:34410e4ca45948d82e3809cf74acbc5c77e319db2d565f5a5
 const DIGEST_B: &str = "sha256:9b2a6a8a5e4c7c7f1c8e0b4f3a7d1c2e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c";
 
 fn settings() -> CollectorSettings {
-    CollectorSettings::from_lookup(|_| None, Some("us-east-1")).expect("defaults")
+    CollectorSettings::from_lookup(integration_tests::loopback_lookup, Some("us-east-1")).expect("defaults")
 }
 
 /// Two namespaces, one node, five pods: three in `shop`, two in `web`.
@@ -205,6 +205,60 @@ async fn a_cluster_read_in_part_is_not_stored_and_its_configuration_says_why() {
         assert!(error.contains(expected), "{case}: {error}");
         assert!(!error.contains(TOKEN) && !shown.to_string().contains(TOKEN));
     }
+}
+
+/// Issue 32, item 4: a server URL may not reach the metadata service, loopback or a private
+/// network the operator has not named, whether given as an address or as a name that resolves to
+/// one; and what a server answers is recorded as its status code, never its body.
+#[tokio::test]
+async fn a_cluster_server_reaches_only_allowed_networks_and_its_answers_are_not_echoed() {
+    let harness = Harness::new(120, false).await;
+    for server in ["https://169.254.169.254/latest", "https://[fd00:ec2::254]/", "https://10.0.0.1:6443"] {
+        let mut body = config(&KubeApiServer::start(TOKEN).await.unwrap(), "metadata", json!(["all"]));
+        body["cluster_config"]["cluster_server"] = server.into();
+        let posted = harness.call("post-cluster-config.json", Some(&body.to_string()), Some("admin"), &[]).await;
+        assert_eq!(posted.status, StatusCode::BAD_REQUEST, "{server}: {}", posted.body);
+        assert_eq!(posted.body["detail"]["field"], "cluster_config.cluster_server", "{server}");
+    }
+
+    // The stack allows loopback (the test servers'); a collector whose operator did not refuses
+    // it, by address and by a name that resolves to it, before any request.
+    let server = KubeApiServer::start(TOKEN).await.unwrap();
+    fill(&server);
+    post(&harness, &config(&server, "by-address", json!(["all"]))).await;
+    let mut by_name = config(&server, "by-name", json!(["all"]));
+    by_name["cluster_config"]["cluster_server"] = server.url.replace("127.0.0.1", "localhost").into();
+    post(&harness, &by_name).await;
+    let public_only = CollectorSettings::from_lookup(|_| None, Some("us-east-1")).unwrap();
+    let summary = run(&harness, public_only).await;
+    assert_eq!((summary.clusters, summary.clusters_stored), (2, 0), "{summary:?}");
+    assert_eq!(server.take_requests(), Vec::<String>::new(), "no request reached the server");
+    for error in &summary.errors {
+        assert!(error.message.contains("is a loopback address"), "{error:?}");
+    }
+    assert!(summary.errors.iter().any(|error| error.message.contains("localhost resolves to")), "{summary:?}");
+    harness
+        .call_path(
+            "delete-cluster-config.json",
+            Some("/v1/enterprise/inventories/clusters/by-name"),
+            None,
+            Some("admin"),
+            &[],
+        )
+        .await;
+
+    let quick = CollectorSettings { cluster_timeout: Duration::from_secs(5), ..settings() };
+    server.fail(Some(Failure::Page(500, "<html>internal-host-secret: 42</html>")));
+    let summary = run(&harness, quick.clone()).await;
+    let shown = configuration(&harness, "by-address").await.body;
+    let error = shown["last_collection"]["error"].as_str().unwrap();
+    assert!(error.contains("500 Internal Server Error"), "{error}");
+    assert!(!error.contains("internal-host-secret") && !format!("{summary:?}").contains("internal-host-secret"));
+
+    // An answer past the bound is not read whole.
+    server.fail(Some(Failure::Oversized(inventory::limits::MAX_KUBERNETES_RESPONSE_BYTES + 1)));
+    let summary = run(&harness, quick).await;
+    assert!(summary.errors[0].message.contains("the answer is longer than"), "{summary:?}");
 }
 
 #[tokio::test]

@@ -51,8 +51,11 @@ fn code_environment() -> BTreeMap<&'static str, BTreeSet<String>> {
         ("coverage-check", with(&[inventory::bus::EVENT_BUS_NAME])),
         ("delete", settings.clone()),
         ("ecs-events", with(&[inventory::settings::COLLECTOR_ACCOUNT])),
-        ("findings-sync", with(&[inventory::settings::REGIONS, inventory::settings::ROLE_ARNS])),
-        ("history-export", with(&[history_export::HISTORY_ARCHIVE_BUCKET])),
+        ("findings-sync", with(findings_sync::ENVIRONMENT_VARIABLES)),
+        (
+            "history-export",
+            with(&[history_export::HISTORY_ARCHIVE_BUCKET, inventory::settings::HISTORY_RETENTION_DAYS]),
+        ),
         ("ingest", settings.clone()),
         ("kubernetes-collector", with(kubernetes_collector::settings::ENVIRONMENT_VARIABLES)),
         (
@@ -428,4 +431,23 @@ fn the_daily_export_runs_only_while_history_is_recorded() {
     };
     let state: Vec<&str> = state.as_sequence().expect("!If's list").iter().filter_map(|value| value.as_str()).collect();
     assert_eq!(state, ["RecordsHistory", "ENABLED", "DISABLED"]);
+}
+
+#[test]
+fn ingest_and_the_authorizer_reserve_concurrency_by_default() {
+    // A flood of one route's posts is throttled at ingest's reservation instead of taking the
+    // account's concurrency from the authorizer, which every route needs (issue 32).
+    let template = template();
+    for (function, parameter) in
+        [("IngestFunction", "IngestReservedConcurrency"), ("AuthorizerFunction", "AuthorizerReservedConcurrency")]
+    {
+        let reserved = &template["Resources"][function]["Properties"]["ReservedConcurrentExecutions"];
+        let reserved = match reserved {
+            serde_yaml::Value::Tagged(tagged) if tagged.tag == "!If" => format!("{:?}", tagged.value),
+            other => panic!("{function} reserves no concurrency: {other:?}"),
+        };
+        assert!(reserved.contains(parameter), "{function}: {reserved}");
+        let default = template["Parameters"][parameter]["Default"].as_u64().unwrap_or_default();
+        assert!(default > 0, "{parameter} reserves none by default");
+    }
 }

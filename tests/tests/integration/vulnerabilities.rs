@@ -369,6 +369,39 @@ async fn a_large_document_comes_gzip_compressed() {
     assert_eq!(brotli.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
 
+/// Issue 32, item 1: the two bodies that held the function (41 s and 27.5 s) answer 400 and
+/// store nothing. The time each took is printed (`-- --nocapture`), not asserted.
+#[tokio::test]
+async fn hostile_findings_documents_answer_400_and_store_nothing() {
+    use std::io::Write;
+    let harness = Harness::new(120, false).await;
+    let gzip = |body: &[u8]| {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        encoder.write_all(body).unwrap();
+        encoder.finish().unwrap()
+    };
+    let empty_findings =
+        format!("{{\"SchemaVersion\": 2, \"Results\": [{{\"Vulnerabilities\": [{}{{}}]}}]}}", "{},".repeat(20_000_000));
+    let digests: Vec<String> = (0..70_000).map(|n| format!("registry.example/app@sha256:{n:064x}")).collect();
+    let many_digests = json!({"SchemaVersion": 2, "Metadata": {"RepoDigests": digests}, "Results": []}).to_string();
+    for (name, body, field) in [
+        ("20,000,000 empty findings", gzip(empty_findings.as_bytes()), "findings"),
+        ("70,000 repo digests", gzip(many_digests.as_bytes()), "Metadata.RepoDigests"),
+    ] {
+        assert!(body.len() < 6 * 1024 * 1024, "{name}: {} bytes fit a Lambda request", body.len());
+        let mut event = admin_event("post-image-vulnerabilities.json", Some(&path(DIGEST)), None, Some("admin"), &[]);
+        event["body"] = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &body).into();
+        event["isBase64Encoded"] = true.into();
+        event["headers"]["content-encoding"] = "gzip".into();
+        let started = std::time::Instant::now();
+        let answer = harness.send(event).await;
+        println!("{name}: {} bytes gzip, answered {} in {:?}", body.len(), answer.status, started.elapsed());
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{name}: {}", answer.body);
+        assert_eq!(answer.body["detail"]["field"], field, "{name}: {}", answer.body);
+    }
+    assert_eq!(stored(&harness, "admin#").await, BTreeSet::new(), "nothing is stored");
+}
+
 #[tokio::test]
 async fn an_image_whose_digest_cannot_hold_findings_announces_no_exposure_and_blocks_nothing() {
     use inventory::model::{ImageContent, ImageRecord, InventoryType, Tracking};

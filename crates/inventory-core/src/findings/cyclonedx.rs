@@ -2,8 +2,10 @@
 //! cyclonedx --scanners vuln`): each vulnerability `affects` components by `bom-ref`; the
 //! scanner is the BOM's tool, the image its `metadata.component`.
 
-use super::{digests_in, distinct, invalid, Collected, FindingsError, RawFinding};
+use super::bounded::{self, EntryList, FindingList};
+use super::{invalid, Collected, DigestSet, FindingsError, RawFinding};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::collections::HashMap;
 
@@ -11,19 +13,34 @@ use std::collections::HashMap;
 #[serde(rename_all = "camelCase")]
 struct Bom<'a> {
     spec_version: Option<String>,
-    #[serde(default)]
-    metadata: Option<Metadata>,
     #[serde(default, borrow)]
-    components: Vec<Component<'a>>,
+    metadata: Option<Metadata<'a>>,
+    #[serde(default, borrow)]
+    components: EntryList<Component<'a>>,
     #[serde(borrow)]
-    vulnerabilities: Option<Vec<Vulnerability<'a>>>,
+    vulnerabilities: Option<EntryList<Vulnerability<'a>>>,
 }
 
 #[derive(Deserialize)]
-struct Metadata {
+struct Metadata<'a> {
     /// 1.5+: `{"components": [{"name"}]}`; before: `[{"vendor", "name"}]`.
-    tools: Option<serde_json::Value>,
-    component: Option<serde_json::Value>,
+    #[serde(borrow)]
+    tools: Option<&'a RawValue>,
+    /// The image: its digests are anywhere in it (version, purl, properties).
+    #[serde(borrow)]
+    component: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct ToolsObject<'a> {
+    #[serde(default, borrow)]
+    components: EntryList<Tool<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Tool<'a> {
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -45,9 +62,9 @@ struct Vulnerability<'a> {
     #[serde(default, borrow)]
     source: Option<Source<'a>>,
     #[serde(default)]
-    ratings: Vec<Rating>,
+    ratings: EntryList<Rating>,
     #[serde(default, borrow)]
-    affects: Vec<Affects<'a>>,
+    affects: FindingList<Affects<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -67,7 +84,7 @@ struct Affects<'a> {
     #[serde(rename = "ref", borrow)]
     reference: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
-    versions: Vec<AffectedVersion<'a>>,
+    versions: EntryList<AffectedVersion<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -89,21 +106,26 @@ fn purl_type(purl: &str) -> Option<&str> {
     purl.strip_prefix("pkg:")?.split('/').next().filter(|kind| !kind.is_empty())
 }
 
-/// The first tool's name, in either form of `metadata.tools`.
-fn tool_name(tools: Option<&serde_json::Value>) -> Option<String> {
-    let tools = tools?;
-    let first = tools.get("components").and_then(|components| components.get(0)).or_else(|| tools.get(0))?;
-    first.get("name")?.as_str().map(str::to_owned)
+/// The first tool's name, in either form of `metadata.tools`; none when it is in neither.
+fn tool_name(tools: Option<&RawValue>) -> Option<String> {
+    let tools = tools?.get().as_bytes();
+    let tools: EntryList<Tool> = match tools.first()? {
+        b'[' => bounded::read(tools, "metadata.tools").ok()?,
+        _ => bounded::read::<ToolsObject>(tools, "metadata.tools").ok()?.components,
+    };
+    tools.iter().next().and_then(|tool| tool.name.as_deref()).map(str::to_owned)
 }
 
 /// The digests anywhere in the image component (its version, purl, properties).
-fn component_digests(component: Option<&serde_json::Value>) -> Vec<String> {
-    component.map_or_else(Vec::new, |component| distinct(digests_in(&component.to_string())))
+fn component_digests(component: Option<&RawValue>) -> Result<Vec<String>, FindingsError> {
+    let mut digests = DigestSet::default();
+    digests.add_in(component.map(RawValue::get).unwrap_or_default(), "metadata.component")?;
+    Ok(digests.into_vec())
 }
 
 /// Collects the document's findings; answers its scanner and the digests it names.
 pub(super) fn read(body: &[u8], collected: &mut Collected) -> Result<(String, Vec<String>), FindingsError> {
-    let bom: Bom = serde_json::from_slice(body).map_err(|error| invalid("vulnerabilities", error))?;
+    let bom: Bom = bounded::read(body, "vulnerabilities")?;
     if !supported(bom.spec_version.as_deref()) {
         let given = bom.spec_version.as_deref().unwrap_or("missing");
         return Err(invalid("specVersion", format!("is {given}; CycloneDX 1.5 or later is read")));
@@ -145,6 +167,6 @@ pub(super) fn read(body: &[u8], collected: &mut Collected) -> Result<(String, Ve
         }
     }
     let metadata = bom.metadata.as_ref();
-    let scanner = tool_name(metadata.and_then(|m| m.tools.as_ref())).unwrap_or_else(|| "cyclonedx".to_owned());
-    Ok((scanner, component_digests(metadata.and_then(|m| m.component.as_ref()))))
+    let scanner = tool_name(metadata.and_then(|m| m.tools)).unwrap_or_else(|| "cyclonedx".to_owned());
+    Ok((scanner, component_digests(metadata.and_then(|m| m.component))?))
 }

@@ -1,16 +1,18 @@
 //! grype's JSON (`grype -o json`): `matches[]` of `{vulnerability, artifact}`; the image in
 //! `source.target` (`manifestDigest`, `repoDigests`).
 
-use super::{digests_in, distinct, invalid, Collected, FindingsError, RawFinding};
+use super::bounded::{self, EntryList, FindingList};
+use super::{Collected, DigestSet, FindingsError, RawFinding};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use std::borrow::Cow;
 
 #[derive(Deserialize)]
 struct Document<'a> {
     #[serde(borrow)]
-    matches: Vec<Match<'a>>,
-    #[serde(default)]
-    source: Option<Source>,
+    matches: FindingList<Match<'a>>,
+    #[serde(default, borrow)]
+    source: Option<Source<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -32,7 +34,7 @@ struct Vulnerability<'a> {
     #[serde(borrow)]
     namespace: Option<Cow<'a, str>>,
     #[serde(default)]
-    cvss: Vec<Cvss>,
+    cvss: EntryList<Cvss>,
     #[serde(default, borrow)]
     fix: Option<Fix<'a>>,
 }
@@ -51,7 +53,7 @@ struct Metrics {
 #[derive(Deserialize)]
 struct Fix<'a> {
     #[serde(default, borrow)]
-    versions: Vec<Cow<'a, str>>,
+    versions: EntryList<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -65,13 +67,23 @@ struct Artifact<'a> {
 }
 
 #[derive(Deserialize)]
-struct Source {
-    target: Option<serde_json::Value>,
+struct Source<'a> {
+    /// An image's is an object; a directory's or a file's a string, with no image digests.
+    #[serde(borrow)]
+    target: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct ImageTarget<'a> {
+    #[serde(rename = "manifestDigest", borrow)]
+    manifest_digest: Option<Cow<'a, str>>,
+    #[serde(rename = "repoDigests", default, borrow)]
+    repo_digests: EntryList<Cow<'a, str>>,
 }
 
 /// Collects the document's findings; answers the digests it names.
 pub(super) fn read(body: &[u8], collected: &mut Collected) -> Result<Vec<String>, FindingsError> {
-    let document: Document = serde_json::from_slice(body).map_err(|error| invalid("matches", error))?;
+    let document: Document = bounded::read(body, "matches")?;
     for (n, found) in document.matches.iter().enumerate() {
         let vulnerability = &found.vulnerability;
         let score = vulnerability.cvss.iter().filter_map(|cvss| cvss.metrics.as_ref()?.base_score).reduce(f64::max);
@@ -88,17 +100,13 @@ pub(super) fn read(body: &[u8], collected: &mut Collected) -> Result<Vec<String>
         };
         collected.add(|| format!("matches[{n}]"), raw);
     }
-    // A directory or file source has a string target: no image digests.
-    let target = document.source.and_then(|source| source.target).unwrap_or_default();
-    let named = ["manifestDigest", "repoDigests"].iter().filter_map(|field| target.get(field));
-    let texts: Vec<String> = named
-        .flat_map(|value| match value {
-            serde_json::Value::String(text) => vec![text.clone()],
-            serde_json::Value::Array(items) => {
-                items.iter().filter_map(|item| item.as_str().map(str::to_owned)).collect()
-            }
-            _ => Vec::new(),
-        })
-        .collect();
-    Ok(distinct(texts.iter().flat_map(|text| digests_in(text))))
+    let target = document.source.and_then(|source| source.target).map(RawValue::get).unwrap_or_default();
+    let mut digests = DigestSet::default();
+    if target.starts_with('{') {
+        let target: ImageTarget = bounded::read(target.as_bytes(), "source.target")?;
+        for text in target.manifest_digest.iter().chain(target.repo_digests.iter()) {
+            digests.add_in(text, "source.target")?;
+        }
+    }
+    Ok(digests.into_vec())
 }

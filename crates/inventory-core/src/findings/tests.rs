@@ -128,9 +128,63 @@ fn a_document_past_the_cap_is_refused_whole() {
     let matches: Vec<_> =
         (0..=MAX_FINDINGS_PER_DOCUMENT).map(|n| grype_match(&format!("CVE-2024-{n}"), "openssl")).collect();
     let body = serde_json::json!({ "matches": matches }).to_string();
-    assert_eq!(parse_findings(body.as_bytes()).unwrap_err(), FindingsError::TooMany(MAX_FINDINGS_PER_DOCUMENT + 1));
+    assert_eq!(parse_findings(body.as_bytes()).unwrap_err(), FindingsError::TooMany);
     let too_large = vec![b' '; MAX_FINDINGS_BODY_BYTES + 1];
     assert_eq!(parse_findings(&too_large).unwrap_err(), FindingsError::TooLarge(MAX_FINDINGS_BODY_BYTES + 1));
+}
+
+/// A trivy document of `count` empty findings, then one whose id is a number: read, it would
+/// be refused as invalid, so `TooMany` shows that reading stopped before it.
+fn trivy_of_empty_findings(count: usize) -> String {
+    let mut body = String::with_capacity(3 * count + 100);
+    body.push_str("{\"SchemaVersion\": 2, \"Results\": [{\"Vulnerabilities\": [");
+    for _ in 0..count {
+        body.push_str("{},");
+    }
+    body.push_str("{\"VulnerabilityID\": 7}]}]}");
+    body
+}
+
+#[test]
+fn a_document_of_millions_of_empty_findings_is_refused_at_the_bound_unread_past_it() {
+    // What a 64 KiB gzip body inflates to: 20 million `{}`, 60 MB.
+    let body = trivy_of_empty_findings(20_000_000);
+    assert_eq!(parse_findings(body.as_bytes()).unwrap_err(), FindingsError::TooMany);
+    let just_past = trivy_of_empty_findings(MAX_FINDINGS_PER_DOCUMENT + 1);
+    assert_eq!(parse_findings(just_past.as_bytes()).unwrap_err(), FindingsError::TooMany);
+    // Empty findings are skipped, and still count: a CycloneDX document of vulnerabilities that
+    // affect nothing stops at the entries bound.
+    let nothing = vec!["{}"; crate::limits::MAX_DOCUMENT_ENTRIES + 1].join(",");
+    let bom =
+        format!("{{\"bomFormat\": \"CycloneDX\", \"specVersion\": \"1.6\", \"vulnerabilities\": [{nothing}, 7]}}");
+    assert_eq!(parse_findings(bom.as_bytes()).unwrap_err(), FindingsError::TooManyEntries);
+}
+
+/// `count` distinct repo digests of one repository.
+fn repo_digests(count: usize) -> Vec<String> {
+    (0..count).map(|n| format!("registry.example/app@sha256:{n:064x}")).collect()
+}
+
+#[test]
+fn a_document_naming_more_digests_than_an_image_has_is_refused() {
+    use crate::limits::MAX_DOCUMENT_DIGESTS;
+    // The 5 MB trivy document of 70,000 digests that held a function for 41 s.
+    let trivy = |digests: Vec<String>| {
+        serde_json::json!({"SchemaVersion": 2, "Metadata": {"RepoDigests": digests}, "Results": []}).to_string()
+    };
+    let error = parse_findings(trivy(repo_digests(70_000)).as_bytes()).unwrap_err();
+    assert_eq!(error.field(), "Metadata.RepoDigests", "{error}");
+    let grype = serde_json::json!({"matches": [], "source": {"target": {"repoDigests": repo_digests(MAX_DOCUMENT_DIGESTS + 1)}}});
+    assert_eq!(parse_findings(grype.to_string().as_bytes()).unwrap_err().field(), "source.target");
+    let purls = repo_digests(MAX_DOCUMENT_DIGESTS + 1).join(" ").replace("sha256:", "sha256%3A");
+    let bom = serde_json::json!({"bomFormat": "CycloneDX", "specVersion": "1.6", "vulnerabilities": [],
+                                 "metadata": {"component": {"purl": purls}}});
+    assert_eq!(parse_findings(bom.to_string().as_bytes()).unwrap_err().field(), "metadata.component");
+    // The bound is on distinct digests: one named 70,000 times, and exactly the bound, are read.
+    let repeated = vec![repo_digests(1)[0].clone(); 70_000];
+    assert_eq!(parse_findings(trivy(repeated).as_bytes()).unwrap().digests, [format!("sha256:{:064x}", 0)]);
+    let at_the_bound = parse_findings(trivy(repo_digests(MAX_DOCUMENT_DIGESTS)).as_bytes()).unwrap();
+    assert_eq!(at_the_bound.digests.len(), MAX_DOCUMENT_DIGESTS);
 }
 
 #[test]

@@ -1,25 +1,25 @@
 //! trivy's JSON (`trivy image --format json`, SchemaVersion 2): `Results[]` per target, each
 //! with `Vulnerabilities[]`; the image's digests in `Metadata.RepoDigests`.
 
-use super::{digests_in, distinct, invalid, Collected, FindingsError, RawFinding};
+use super::bounded::{self, EntryList, EntryMap, FindingList};
+use super::{Collected, DigestSet, FindingsError, RawFinding};
 use serde::Deserialize;
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Document<'a> {
     #[serde(default, borrow)]
-    results: Vec<TargetResult<'a>>,
-    #[serde(default)]
-    metadata: Option<Metadata>,
+    results: EntryList<TargetResult<'a>>,
+    #[serde(default, borrow)]
+    metadata: Option<Metadata<'a>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct Metadata {
-    #[serde(default)]
-    repo_digests: Vec<String>,
+struct Metadata<'a> {
+    #[serde(default, borrow)]
+    repo_digests: EntryList<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -28,7 +28,7 @@ struct TargetResult<'a> {
     #[serde(rename = "Type", borrow)]
     package_type: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
-    vulnerabilities: Option<Vec<Vulnerability<'a>>>,
+    vulnerabilities: Option<FindingList<Vulnerability<'a>>>,
 }
 
 #[derive(Deserialize)]
@@ -49,8 +49,8 @@ struct Vulnerability<'a> {
     severity_source: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     data_source: Option<DataSource<'a>>,
-    #[serde(rename = "CVSS", default)]
-    cvss: BTreeMap<String, Cvss>,
+    #[serde(rename = "CVSS", default, borrow)]
+    cvss: EntryMap<'a, Cvss>,
 }
 
 #[derive(Deserialize)]
@@ -81,7 +81,7 @@ impl Vulnerability<'_> {
 
 /// Collects the document's findings; answers the digests it names.
 pub(super) fn read(body: &[u8], collected: &mut Collected) -> Result<Vec<String>, FindingsError> {
-    let document: Document = serde_json::from_slice(body).map_err(|error| invalid("Results", error))?;
+    let document: Document = bounded::read(body, "Results")?;
     for (r, result) in document.results.iter().enumerate() {
         for (n, vulnerability) in result.vulnerabilities.iter().flatten().enumerate() {
             let source = vulnerability.data_source.as_ref();
@@ -98,6 +98,9 @@ pub(super) fn read(body: &[u8], collected: &mut Collected) -> Result<Vec<String>
             collected.add(|| format!("Results[{r}].Vulnerabilities[{n}]"), raw);
         }
     }
-    let digests = document.metadata.map(|metadata| metadata.repo_digests).unwrap_or_default();
-    Ok(distinct(digests.iter().flat_map(|text| digests_in(text))))
+    let mut digests = DigestSet::default();
+    for text in document.metadata.iter().flat_map(|metadata| metadata.repo_digests.iter()) {
+        digests.add_in(text, "Metadata.RepoDigests")?;
+    }
+    Ok(digests.into_vec())
 }
