@@ -23,18 +23,27 @@ use std::sync::Arc;
 
 pub use inventory::settings::CLUSTER_CREDENTIALS_KEY as CREDENTIALS_KEY;
 /// Every environment variable this crate reads, beside the settings.
-pub const ENVIRONMENT_VARIABLES: &[&str] = &[CREDENTIALS_KEY, inventory::settings::KUBERNETES_ALLOWED_NETWORKS];
+pub const ENVIRONMENT_VARIABLES: &[&str] = &[
+    CREDENTIALS_KEY,
+    inventory::settings::KUBERNETES_ALLOWED_NETWORKS,
+    inventory::settings::KUBERNETES_CLUSTERS_PER_ACCOUNT,
+];
 
 /// What a posted configuration is checked against.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ClustersSettings {
     /// Non-public networks a server's literal address may be in (the collector's own list).
     pub allowed_networks: AllowedNetworks,
+    /// Configurations one account may have.
+    pub clusters_per_account: usize,
 }
 
 impl ClustersSettings {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        Ok(Self { allowed_networks: inventory::settings::allowed_networks(lookup)? })
+        Ok(Self {
+            allowed_networks: inventory::settings::allowed_networks(&lookup)?,
+            clusters_per_account: inventory::settings::clusters_per_account(&lookup)?,
+        })
     }
 }
 
@@ -98,19 +107,15 @@ impl ClustersApp {
                 ApiError::bad_request(&error.field, &error.message)
             }
         })?;
-        let server = &input.settings.cluster_server;
-        if let Some(refusal) =
-            literal_address(server).and_then(|address| self.settings.allowed_networks.refusal(address))
-        {
-            return Err(ApiError::bad_request(
-                "cluster_config.cluster_server",
-                format!("{refusal}: not reachable from here"),
-            ));
-        }
-        let ciphertext = self.encrypt(account, &input.cluster_name, &input.credential).await?;
+        self.check_reachable(&input.settings.cluster_server)?;
         let existing =
             self.store.cluster_config(account, &input.cluster_name).await.map_err(|error| stored(error, account))?;
+        if existing.is_none() {
+            self.check_room(account).await?;
+        }
+        let ciphertext = self.encrypt(account, &input.cluster_name, &input.credential).await?;
         let now = format_time(self.clock.now());
+        let exists = existing.is_some();
         let record = ClusterConfigRecord {
             pk: CLUSTER_CONFIGS_PK.to_owned(),
             sk: cluster_config_sk(account, &input.cluster_name),
@@ -125,9 +130,42 @@ impl ClustersApp {
             last_collection: existing.as_ref().and_then(|record| record.last_collection.clone()),
             stored_contexts: existing.map(|record| record.stored_contexts).unwrap_or_default(),
         };
-        self.store.put_cluster_config(&record).await.map_err(|error| stored(error, account))?;
+        match self.store.save_cluster_config(&record, exists).await {
+            Ok(()) => {}
+            Err(StoreError::ConditionFailed) => {
+                let message = "the configuration was created or deleted while this post was stored; retry";
+                return Err(ApiError::new(StatusCode::CONFLICT, "conflict", message));
+            }
+            Err(error) => return Err(stored(error, account)),
+        }
         tracing::info!(account, cluster = %record.cluster_name, "cluster configuration stored");
         Ok(json_response(StatusCode::OK, &record.view()))
+    }
+
+    /// A literal address the collector would refuse is refused now; a name is checked on each
+    /// address it resolves to when the collector connects.
+    fn check_reachable(&self, server: &str) -> Result<(), ApiError> {
+        match literal_address(server).and_then(|address| self.settings.allowed_networks.refusal(address)) {
+            Some(refusal) => Err(ApiError::bad_request(
+                "cluster_config.cluster_server",
+                format!("{refusal}: not reachable from here"),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// A new configuration fits under the account's bound: one account's many clusters would
+    /// take the collector's runs from every other account's.
+    async fn check_room(&self, account: &str) -> Result<(), ApiError> {
+        let configured = self.store.cluster_configs(account).await.map_err(|error| stored(error, account))?.len();
+        let most = self.settings.clusters_per_account;
+        if configured >= most {
+            let message = format!(
+                "the account has {configured} cluster configurations, the most KubernetesClustersPerAccount allows ({most}); delete one first"
+            );
+            return Err(ApiError::new(StatusCode::CONFLICT, "conflict", message));
+        }
+        Ok(())
     }
 }
 

@@ -57,6 +57,17 @@ pub fn allowed_networks(
     })
 }
 
+/// Cluster configurations one account may have: the clusters function refuses one more, and the
+/// Kubernetes collector reads no more of an account per run.
+pub const KUBERNETES_CLUSTERS_PER_ACCOUNT: &str = "KUBERNETES_CLUSTERS_PER_ACCOUNT";
+pub const DEFAULT_CLUSTERS_PER_ACCOUNT: usize = 25;
+
+/// `KUBERNETES_CLUSTERS_PER_ACCOUNT`, the default when unset.
+pub fn clusters_per_account(lookup: impl Fn(&str) -> Option<String>) -> Result<usize, ConfigError> {
+    let most = number_in(lookup, KUBERNETES_CLUSTERS_PER_ACCOUNT, 1..=1000, "a whole number from 1 to 1000")?;
+    Ok(most.map_or(DEFAULT_CLUSTERS_PER_ACCOUNT, |most| most as usize))
+}
+
 /// Days a closed running interval is kept (`HistoryRetentionDays`): the notifier expires what it
 /// records after them, and the history export refuses days whose intervals may be gone.
 pub const HISTORY_RETENTION_DAYS: &str = "HISTORY_RETENTION_DAYS";

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod eks;
+pub mod order;
 pub mod read;
 pub mod run;
 pub mod settings;

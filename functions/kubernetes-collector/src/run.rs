@@ -4,6 +4,7 @@
 
 use crate::access::{ClusterAccess, Credential};
 use crate::eks::{find_clusters, iam_token, EksCluster, EksTarget};
+use crate::order::{collection_order, Scheduled};
 use crate::read::{ClusterRead, Namespaces, Reader};
 use crate::settings::CollectorSettings;
 use aws_credential_types::provider::ProvideCredentials;
@@ -36,6 +37,10 @@ const MIN_CLUSTER_TIME: Duration = Duration::from_secs(5);
 pub const STORED: &str = "stored";
 /// `last_collection.status` of a cluster not stored this run (what was stored before stays).
 pub const FAILED: &str = "failed";
+/// `last_collection.status` of a cluster the run did not read: its time ran out first, or the
+/// account has more configurations than `KubernetesClustersPerAccount`. The time and counts are
+/// the last collection's, so the cluster is read first next run.
+pub const SKIPPED: &str = "skipped";
 
 /// A cluster the run failed to collect.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -60,21 +65,39 @@ pub struct RunSummary {
     pub kubernetes_requests: u64,
     pub write_requests: u64,
     pub errors: Vec<ClusterError>,
-    /// Clusters left for the next run: the Lambda deadline was near.
+    /// Clusters left for the next run: the Lambda deadline was near, or the account has more
+    /// than `KubernetesClustersPerAccount`.
     pub skipped: Vec<String>,
 }
 
 /// A cluster to collect, and where its collection is recorded.
 enum Source {
     Configured(Box<ClusterConfigRecord>),
-    Eks(EksCluster, Vec<String>),
+    Eks { cluster: EksCluster, account: String, previous: Option<EksCollectionRecord> },
+}
+
+impl Scheduled for Source {
+    fn account(&self) -> &str {
+        match self {
+            Self::Configured(record) => &record.account,
+            Self::Eks { account, .. } => account,
+        }
+    }
+
+    fn last_collected(&self) -> &str {
+        self.last_collection().map_or("", |collection| collection.at.as_str())
+    }
+
+    fn bounded(&self) -> bool {
+        matches!(self, Self::Configured(_))
+    }
 }
 
 impl Source {
-    fn account<'a>(&'a self, eks_account: &'a str) -> &'a str {
+    fn last_collection(&self) -> Option<&LastCollection> {
         match self {
-            Self::Configured(record) => &record.account,
-            Self::Eks(..) => eks_account,
+            Self::Configured(record) => record.last_collection.as_ref(),
+            Self::Eks { previous, .. } => previous.as_ref().map(|record| &record.last_collection),
         }
     }
 
@@ -83,14 +106,14 @@ impl Source {
     fn cluster(&self) -> &str {
         match self {
             Self::Configured(record) => &record.cluster_name,
-            Self::Eks(cluster, _) => &cluster.arn,
+            Self::Eks { cluster, .. } => &cluster.arn,
         }
     }
 
     fn previous_contexts(&self) -> &[String] {
         match self {
             Self::Configured(record) => &record.stored_contexts,
-            Self::Eks(_, previous) => previous,
+            Self::Eks { previous, .. } => previous.as_ref().map_or(&[], |record| &record.stored_contexts),
         }
     }
 }
@@ -204,6 +227,14 @@ impl KubernetesCollector {
         };
         sources.extend(self.eks_sources(eks_clusters).await);
         summary.clusters = sources.len();
+        let (sources, beyond) = collection_order(sources, self.settings.clusters_per_account);
+        for source in &beyond {
+            let reason = format!(
+                "the account has more clusters than KubernetesClustersPerAccount ({})",
+                self.settings.clusters_per_account
+            );
+            self.skip(source, &reason, &mut summary).await;
+        }
 
         let cutoff = deadline.map(|at| at - inventory::RUN_DEADLINE_RESERVE);
         let results: Vec<_> = futures::stream::iter(sources)
@@ -215,30 +246,9 @@ impl KubernetesCollector {
             .collect()
             .await;
         for (source, collected) in results {
-            let account = source.account(&self.settings.eks_account).to_owned();
-            let Some(collected) = collected else {
-                summary.skipped.push(source.cluster().to_owned());
-                continue;
-            };
-            summary.kubernetes_requests += collected.requests;
-            summary.write_requests += collected.write_requests;
-            if collected.stored_contexts.is_some() {
-                summary.clusters_stored += 1;
-                summary.contexts += collected.collection.contexts as usize;
-                summary.containers += collected.collection.containers as usize;
-                summary.contexts_departed += collected.departed;
-            }
-            if let Some(message) = collected.collection.error.clone().filter(|_| collected.stored_contexts.is_none()) {
-                summary.errors.push(ClusterError {
-                    account: account.clone(),
-                    cluster: source.cluster().to_owned(),
-                    message,
-                });
-            }
-            if let Err(error) = self.record(&source, &account, &collected).await {
-                tracing::error!(account, cluster = source.cluster(), %error, "recording the collection failed");
-            } else {
-                summary.write_requests += 1;
+            match collected {
+                Some(collected) => self.account_for(&source, collected, &mut summary).await,
+                None => self.skip(&source, "the run's time ran out before it was read", &mut summary).await,
             }
         }
         summary.errors.sort();
@@ -247,16 +257,62 @@ impl KubernetesCollector {
         summary
     }
 
+    /// Adds a collected cluster to the summary and records its collection.
+    async fn account_for(&self, source: &Source, collected: Collected, summary: &mut RunSummary) {
+        let account = source.account().to_owned();
+        summary.kubernetes_requests += collected.requests;
+        summary.write_requests += collected.write_requests;
+        if collected.stored_contexts.is_some() {
+            summary.clusters_stored += 1;
+            summary.contexts += collected.collection.contexts as usize;
+            summary.containers += collected.collection.containers as usize;
+            summary.contexts_departed += collected.departed;
+        }
+        if let Some(message) = collected.collection.error.clone().filter(|_| collected.stored_contexts.is_none()) {
+            summary.errors.push(ClusterError {
+                account: account.clone(),
+                cluster: source.cluster().to_owned(),
+                message,
+            });
+        }
+        if let Err(error) = self.record(source, &account, &collected).await {
+            tracing::error!(account, cluster = source.cluster(), %error, "recording the collection failed");
+        } else {
+            summary.write_requests += 1;
+        }
+    }
+
+    /// A cluster the run does not read: listed, and its configuration says so, keeping its last
+    /// collection's time (so it is read first next run) and counts.
+    async fn skip(&self, source: &Source, reason: &str, summary: &mut RunSummary) {
+        summary.skipped.push(source.cluster().to_owned());
+        let previous = source.last_collection();
+        let collection = LastCollection {
+            at: previous.map(|collection| collection.at.clone()).unwrap_or_default(),
+            status: SKIPPED.to_owned(),
+            contexts: previous.map_or(0, |collection| collection.contexts),
+            containers: previous.map_or(0, |collection| collection.containers),
+            error: Some(format!("not read in the run of {}: {reason}", summary.started_at)),
+        };
+        let skipped = Collected { collection, stored_contexts: None, departed: 0, requests: 0, write_requests: 0 };
+        let account = source.account().to_owned();
+        if let Err(error) = self.record(source, &account, &skipped).await {
+            tracing::error!(account, cluster = source.cluster(), %error, "recording a skipped cluster failed");
+        } else {
+            summary.write_requests += 1;
+        }
+    }
+
     /// The EKS clusters with the contexts their previous collection stored.
     async fn eks_sources(&self, clusters: Vec<EksCluster>) -> Vec<Source> {
         if clusters.is_empty() {
             return Vec::new();
         }
-        let previous: HashMap<String, Vec<String>> = match self.store.eks_collections().await {
+        let mut previous: HashMap<String, EksCollectionRecord> = match self.store.eks_collections().await {
             Ok(records) => records
                 .into_iter()
                 .filter(|record| record.account == self.settings.eks_account)
-                .map(|record| (record.cluster_arn, record.stored_contexts))
+                .map(|record| (record.cluster_arn.clone(), record))
                 .collect(),
             Err(error) => {
                 // Without them a departed namespace is missed this run, not mis-stored.
@@ -267,8 +323,8 @@ impl KubernetesCollector {
         clusters
             .into_iter()
             .map(|cluster| {
-                let stored = previous.get(&cluster.arn).cloned().unwrap_or_default();
-                Source::Eks(cluster, stored)
+                let previous = previous.remove(&cluster.arn);
+                Source::Eks { cluster, account: self.settings.eks_account.clone(), previous }
             })
             .collect()
     }
@@ -292,7 +348,7 @@ impl KubernetesCollector {
                     other => other,
                 }
             }
-            Source::Eks(cluster, previous) => {
+            Source::Eks { cluster, .. } => {
                 let record = EksCollectionRecord {
                     pk: EKS_COLLECTIONS_PK.to_owned(),
                     sk: eks_collection_sk(account, &cluster.arn),
@@ -300,7 +356,10 @@ impl KubernetesCollector {
                     account: account.to_owned(),
                     cluster_arn: cluster.arn.clone(),
                     last_collection: collected.collection.clone(),
-                    stored_contexts: collected.stored_contexts.clone().unwrap_or_else(|| previous.clone()),
+                    stored_contexts: collected
+                        .stored_contexts
+                        .clone()
+                        .unwrap_or_else(|| source.previous_contexts().to_vec()),
                 };
                 self.store.put_eks_collection(&record).await
             }
@@ -358,7 +417,7 @@ impl KubernetesCollector {
                     credential,
                 })
             }
-            Source::Eks(cluster, _) => {
+            Source::Eks { cluster, .. } => {
                 let provider = cluster.place.credentials.clone().or_else(|| self.own_credentials.clone());
                 let provider = provider.ok_or_else(|| "no AWS credentials to sign the IAM token with".to_owned())?;
                 let credentials = provider.provide_credentials().await.map_err(|error| {
@@ -402,7 +461,7 @@ impl KubernetesCollector {
             access.client(timeout, &self.settings.allowed_networks).await.map_err(|error| error_chain(&error))?;
         let namespaces = match source {
             Source::Configured(record) => Namespaces::of(&record.cluster_config.namespaces),
-            Source::Eks(..) => Namespaces::All,
+            Source::Eks { .. } => Namespaces::All,
         };
         Reader::new(&client, requests).read(namespaces).await.map_err(|error| error.to_string())
     }
@@ -431,8 +490,7 @@ impl KubernetesCollector {
         let skipped = report.notes.skipped.first().map(|first| {
             format!("{} items could not be stored, first {}: {}", report.notes.skipped_count, first.field, first.reason)
         });
-        let account = source.account(&self.settings.eks_account);
-        let stored = self.ingestor.ingest(account, report).await;
+        let stored = self.ingestor.ingest(source.account(), report).await;
         let failure = stored.contexts.iter().find_map(|context| {
             context.error.as_ref().map(|error| format!("storing {} failed: {error}", context.context))
         });

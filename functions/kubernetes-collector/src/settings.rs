@@ -22,6 +22,7 @@ pub const ENVIRONMENT_VARIABLES: &[&str] = &[
     inventory::settings::ROLE_ARNS,
     inventory::settings::COLLECTOR_ACCOUNT,
     inventory::settings::KUBERNETES_ALLOWED_NETWORKS,
+    inventory::settings::KUBERNETES_CLUSTERS_PER_ACCOUNT,
 ];
 
 pub const DEFAULT_CONCURRENCY: usize = 4;
@@ -74,6 +75,8 @@ pub struct CollectorSettings {
     pub eks_account: String,
     /// Non-public networks a cluster's server may be in.
     pub allowed_networks: AllowedNetworks,
+    /// Configured clusters of one account read per run.
+    pub clusters_per_account: usize,
 }
 
 impl CollectorSettings {
@@ -100,7 +103,8 @@ impl CollectorSettings {
         let scope = AwsScope::from_lookup(&lookup, own_region)?;
         let eks_account = inventory::settings::collector_account(&lookup)?;
         let allowed_networks = inventory::settings::allowed_networks(&lookup)?;
-        Ok(Self { concurrency, cluster_timeout, eks, scope, eks_account, allowed_networks })
+        let clusters_per_account = inventory::settings::clusters_per_account(&lookup)?;
+        Ok(Self { concurrency, cluster_timeout, eks, scope, eks_account, allowed_networks, clusters_per_account })
     }
 }
 

@@ -329,3 +329,97 @@ async fn eks_clusters_are_found_in_moto_and_read_with_an_iam_token() {
     assert_eq!(states.len(), 1);
     assert_eq!((states[0].last_collection.status.as_str(), states[0].stored_contexts.len()), (STORED, 2));
 }
+
+/// Issue 32, item 2: a cluster the run does not read says so on its configuration, keeping its
+/// last collection's time so it is read first next run; an account past its bound of
+/// configurations can post no more, and a run reads no more of it.
+#[tokio::test]
+async fn clusters_a_run_leaves_out_are_recorded_as_skipped_and_an_account_is_bounded() {
+    use inventory::http::ApiFunction;
+    use kubernetes_collector::run::SKIPPED;
+    let harness = Harness::new(120, false).await;
+    let server = KubeApiServer::start(TOKEN).await.unwrap();
+    fill(&server);
+    post(&harness, &config(&server, "first", json!(["all"]))).await;
+    post(&harness, &config(&server, "second", json!(["all"]))).await;
+    assert_eq!(run(&harness, settings()).await.clusters_stored, 2);
+    let collected_at = configuration(&harness, "first").await.body["last_collection"]["at"].clone();
+
+    // Lowered to one a run: the more recently collected of the two waits, and is first next run.
+    let later = |minutes| inventory::Clock::now(harness.clock.as_ref()) + chrono::TimeDelta::minutes(minutes);
+    harness.clock.set(later(5));
+    let one_each = CollectorSettings { clusters_per_account: 1, ..settings() };
+    let summary = run(&harness, one_each.clone()).await;
+    assert_eq!((summary.clusters_stored, summary.skipped.clone()), (1, vec!["second".to_owned()]), "{summary:?}");
+    let second = configuration(&harness, "second").await.body["last_collection"].clone();
+    assert_eq!(second["status"], SKIPPED);
+    assert_eq!(second["at"], collected_at, "the last collection's time stays");
+    assert!(second["error"].as_str().unwrap().contains("KubernetesClustersPerAccount"), "{second}");
+    harness.clock.set(later(5));
+    let summary = run(&harness, one_each).await;
+    assert_eq!(summary.skipped, ["first"], "the clusters take turns");
+
+    // The run's time is out before any cluster starts: each is recorded as skipped.
+    let deadline =
+        inventory::Clock::now(harness.clock.as_ref()) + inventory::RUN_DEADLINE_RESERVE + chrono::TimeDelta::seconds(1);
+    let summary = harness.kubernetes_collector(settings(), Vec::new()).await.run(Some(deadline)).await;
+    assert_eq!(summary.skipped, ["first", "second"]);
+    for name in ["first", "second"] {
+        let collection = configuration(&harness, name).await.body["last_collection"].clone();
+        assert_eq!(collection["status"], SKIPPED, "{name}");
+        assert!(collection["error"].as_str().unwrap().contains("time ran out"), "{collection}");
+    }
+
+    // Two configurations allowed: a third is refused, a replacement is not.
+    let settings = clusters::ClustersSettings {
+        clusters_per_account: 2,
+        ..clusters::ClustersSettings::from_lookup(integration_tests::loopback_lookup).unwrap()
+    };
+    let kms = aws_sdk_kms::Client::new(&integration_tests::moto_config().await);
+    let app = clusters::ClustersApp::new(
+        harness.store_for("clusters"),
+        kms,
+        harness.credentials_key.clone(),
+        settings,
+        harness.clock.clone(),
+    );
+    for (name, expected) in [("third", StatusCode::CONFLICT), ("second", StatusCode::OK)] {
+        let body = config(&server, name, json!(["all"])).to_string();
+        let event = integration_tests::admin_event("post-cluster-config.json", None, Some(&body), Some("admin"), &[]);
+        let answer = app.handle(lambda_http::request::from_str(&event.to_string()).unwrap()).await;
+        assert_eq!(answer.status(), expected, "{name}");
+    }
+}
+
+/// Issue 32, item 8: a post stores only what it sets. The collector's record of the namespaces
+/// it stored, written between a post's read and its write, stays, so a namespace gone from the
+/// cluster still departs.
+#[tokio::test]
+async fn a_posted_configuration_keeps_the_namespaces_the_collector_recorded_meanwhile() {
+    let harness = Harness::new(120, false).await;
+    let server = KubeApiServer::start(TOKEN).await.unwrap();
+    fill(&server);
+    post(&harness, &config(&server, "prod", json!(["all"]))).await;
+    let store = harness.store_for("clusters");
+    let read_by_the_post = store.cluster_config("admin", "prod").await.unwrap().expect("stored");
+    assert!(read_by_the_post.stored_contexts.is_empty());
+    // Meanwhile, the collector stores the cluster.
+    assert_eq!(run(&harness, settings()).await.clusters_stored, 1);
+    // The post writes what it read with its own changes.
+    let mut posted = read_by_the_post;
+    posted.cluster_config.namespaces = vec!["all".into()];
+    posted.updated_at = "2026-12-07T03:00:00Z".into();
+    store.save_cluster_config(&posted, true).await.unwrap();
+    let kept = store.cluster_config("admin", "prod").await.unwrap().unwrap();
+    assert_eq!(kept.stored_contexts, ["prod/shop", "prod/web"]);
+    assert_eq!(kept.last_collection.map(|collection| collection.status), Some(STORED.to_owned()));
+    assert_eq!(kept.updated_at, "2026-12-07T03:00:00Z");
+
+    // So the namespace that is gone departs on the next run.
+    server.set_content(vec![namespace("shop")], vec![node("node-a")], Vec::new());
+    assert_eq!(run(&harness, settings()).await.contexts_departed, 1);
+
+    // A post that read no configuration does not overwrite one created meanwhile.
+    let error = store.save_cluster_config(&posted, false).await.unwrap_err();
+    assert!(matches!(error, inventory::store::StoreError::ConditionFailed), "{error:?}");
+}

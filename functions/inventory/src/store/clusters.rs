@@ -21,9 +21,36 @@ impl Store {
         self.get(CLUSTER_CONFIGS_PK, &cluster_config_sk(account, name), true).await
     }
 
-    /// Stores a configuration, replacing one of the same name.
-    pub async fn put_cluster_config(&self, record: &ClusterConfigRecord) -> Result<(), StoreError> {
-        self.put(record).await
+    /// Stores a posted configuration: only what a post sets, so the collector's record of its
+    /// last collection and stored namespaces, written meanwhile, stays (a namespace collected
+    /// between a post's read and its write still departs when it is gone). `exists` is what the
+    /// post read: `ConditionFailed` when the configuration was created or deleted since.
+    pub async fn save_cluster_config(&self, record: &ClusterConfigRecord, exists: bool) -> Result<(), StoreError> {
+        let mut posted = super::encode(record);
+        for collector_owned in ["pk", "sk", "created_at", "last_collection", "stored_contexts"] {
+            posted.remove(collector_owned);
+        }
+        let mut sets: Vec<String> = Vec::with_capacity(posted.len() + 1);
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(CLUSTER_CONFIGS_PK, &cluster_config_sk(&record.account, &record.cluster_name))))
+            .condition_expression(if exists { "attribute_exists(pk)" } else { "attribute_not_exists(pk)" })
+            .expression_attribute_names("#created_at", "created_at")
+            .expression_attribute_values(":created_at", string(&record.created_at));
+        for (n, (name, value)) in posted.into_iter().enumerate() {
+            sets.push(format!("#f{n} = :f{n}"));
+            request = request
+                .expression_attribute_names(format!("#f{n}"), name)
+                .expression_attribute_values(format!(":f{n}"), value);
+        }
+        sets.push("#created_at = if_not_exists(#created_at, :created_at)".to_owned());
+        match request.update_expression(format!("SET {}", sets.join(", "))).send().await {
+            Ok(_) => Ok(()),
+            Err(error) if super::is_condition_failure(&error) => Err(StoreError::ConditionFailed),
+            Err(error) => Err(sdk_error("UpdateItem")(error)),
+        }
     }
 
     /// Every agentless EKS cluster's collection state.
