@@ -189,6 +189,12 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
+    /// What every route answers when the store failed (throttled, timed out, unreachable): 503,
+    /// which clients retry, as Anchore's agents and CLI do; the cause is logged, never answered.
+    pub fn store_unavailable(what: &str) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", format!("{what}; retry"))
+    }
+
     pub fn internal() -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error; see the function logs")
     }

@@ -84,7 +84,7 @@ impl ApiFunction for DeleteApp {
             Ok(DeleteOutcome::NotFound) => Err(ApiError::not_found(format!("no {what}"))),
             Err(error) => {
                 tracing::error!(%error, account, "deleting inventory failed");
-                Err(ApiError::internal())
+                Err(ApiError::store_unavailable(&format!("the {what} could not be deleted")))
             }
         }
     }

@@ -1,7 +1,7 @@
 //! `runtime_inventory` subscriptions, Anchore-compatible: created inactive, activated with PUT.
 //!
-//! Stored by `store::subscriptions`, with a guard item written in the same transaction so a key
-//! and type are unique per account.
+//! Stored by `store::subscriptions`, with a guard item written first so a key and type are
+//! unique per account.
 
 use crate::clock::format_time;
 use crate::clock::Clock;
@@ -86,7 +86,8 @@ impl Subscriptions {
             ));
         }
         check_value(request.subscription_value.as_deref())?;
-        let now = format_time(self.clock.now());
+        let at = self.clock.now();
+        let now = format_time(at);
         let subscription = Subscription {
             subscription_id: format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..)),
             subscription_key: key.clone(),
@@ -97,7 +98,7 @@ impl Subscriptions {
             created_at: now.clone(),
             last_updated: now,
         };
-        match self.store.create_subscription(account, &subscription).await {
+        match self.store.create_subscription(account, &subscription, at).await {
             Ok(()) => Ok(subscription),
             Err(StoreError::ConditionFailed) => Err(SubscriptionError::Duplicate { subscription_type, key }),
             Err(error) => Err(error.into()),

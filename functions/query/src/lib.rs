@@ -74,7 +74,7 @@ fn detail_route(endpoint: Endpoint) -> Option<(Listing, Option<&'static str>)> {
 
 fn failed(error: impl std::fmt::Display, account: &str, what: &str) -> ApiError {
     tracing::error!(%error, account, what, "reading failed");
-    ApiError::internal()
+    ApiError::store_unavailable(&format!("the {what} could not be read"))
 }
 
 impl ApiFunction for QueryApp {

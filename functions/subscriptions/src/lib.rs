@@ -89,7 +89,7 @@ fn api_error(error: SubscriptionError) -> ApiError {
         SubscriptionError::NotFound(_) => ApiError::not_found(error.to_string()),
         SubscriptionError::Store(_) => {
             tracing::error!(%error, "subscription storage failed");
-            ApiError::internal()
+            ApiError::store_unavailable("the subscriptions could not be read or stored")
         }
     }
 }

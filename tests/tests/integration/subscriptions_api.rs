@@ -162,3 +162,76 @@ async fn which_subscriptions_scheduled_an_image_is_answered_and_a_bad_digest_ref
         .await;
     assert_eq!((bad.status, bad.body["detail"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("image_digest")));
 }
+
+/// Issue 32, item 12: subscriptions are written without a transaction (moto's failed under the
+/// notifier's writes and answered 500); a create that failed half way leaves the key free, and a
+/// store that fails answers 503, which clients retry.
+#[tokio::test]
+async fn subscriptions_need_no_transaction_and_a_failing_store_answers_503() {
+    use integration_tests::FailNth;
+    use inventory::http::ApiFunction;
+    let harness = Harness::new(120, false).await;
+    let body = json!({"subscription_key": CLUSTER, "subscription_type": "runtime_inventory"});
+    harness.requests.reset();
+    let (status, created) = create(&harness, "admin", &body).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let id = created[0]["subscription_id"].as_str().unwrap().to_owned();
+    let deleted = harness
+        .call_path("delete-subscription.json", Some(&format!("/v1/subscriptions/{id}")), None, Some("admin"), &[])
+        .await;
+    assert!(deleted.status.is_success(), "{}", deleted.body);
+    assert_eq!(harness.requests.get("TransactWriteItems"), 0);
+
+    // The record's write fails after its guard's: the guard goes with it, and a retry succeeds.
+    let app_with = |fail: FailNth| {
+        let store = inventory::Store::new(harness.client_with("subscriptions", fail), harness.table.clone());
+        subscriptions::SubscriptionsApp::new(store, harness.clock.clone())
+    };
+    let send = |app: subscriptions::SubscriptionsApp,
+                event: &'static str,
+                path: Option<String>,
+                body: Option<String>| async move {
+        let event = integration_tests::admin_event(event, path.as_deref(), body.as_deref(), Some("admin"), &[]);
+        app.handle(lambda_http::request::from_str(&event.to_string()).unwrap()).await.status()
+    };
+    let failing = app_with(FailNth::new("PutItem", 2));
+    assert_eq!(
+        send(failing, "post-subscriptions.json", None, Some(body.to_string())).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    let (status, created) = create(&harness, "admin", &body).await;
+    assert_eq!(status, StatusCode::OK, "the key is free: {created}");
+
+    // A guard left by a create that died between its writes frees its key once stale.
+    let other = json!({"subscription_key": "prod-eu-2", "subscription_type": "runtime_inventory"});
+    let guard = |written_at: i64| {
+        std::collections::HashMap::from([
+            (
+                "pk".to_owned(),
+                aws_sdk_dynamodb::types::AttributeValue::S(inventory::keys::subscription_guard_pk("admin")),
+            ),
+            (
+                "sk".to_owned(),
+                aws_sdk_dynamodb::types::AttributeValue::S(inventory::keys::subscription_guard_sk(
+                    "runtime_inventory",
+                    "prod-eu-2",
+                )),
+            ),
+            ("kind".to_owned(), aws_sdk_dynamodb::types::AttributeValue::S("subscription_key".into())),
+            ("subscription_id".to_owned(), aws_sdk_dynamodb::types::AttributeValue::S("0".repeat(32))),
+            ("written_at".to_owned(), aws_sdk_dynamodb::types::AttributeValue::N(written_at.to_string())),
+        ])
+    };
+    let now = inventory::Clock::now(harness.clock.as_ref()).timestamp();
+    let put = |item| harness.dynamodb.put_item().table_name(&harness.table).set_item(Some(item)).send();
+    put(guard(now - 10)).await.unwrap();
+    assert_eq!(create(&harness, "admin", &other).await.0, StatusCode::CONFLICT, "a create may still be under way");
+    put(guard(now - 600)).await.unwrap();
+    let (status, created) = create(&harness, "admin", &other).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    assert_eq!(create(&harness, "admin", &other).await.0, StatusCode::CONFLICT, "and it is unique again");
+
+    // Listing fails in the store: 503, not 500.
+    let failing = app_with(FailNth::new("Query", 1));
+    assert_eq!(send(failing, "get-subscriptions.json", None, None).await, StatusCode::SERVICE_UNAVAILABLE);
+}

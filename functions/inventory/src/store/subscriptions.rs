@@ -1,12 +1,9 @@
-//! Subscriptions (`{account}#sub`) and their uniqueness guards (`{account}#subkey`), written
-//! together in one transaction so a (type, key) is unique per account.
+//! Subscriptions (`{account}#sub`) and their uniqueness guards (`{account}#subkey`): a guard is
+//! written before its subscription, conditionally, so a (type, key) is unique per account.
 
 use super::{decode, encode, key, sdk_error, string, Item, Store, StoreError};
 use crate::keys::{subscription_guard_pk, subscription_guard_sk, subscriptions_pk};
 use crate::subscription::Subscription;
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize)]
@@ -35,47 +32,95 @@ struct GuardRecord {
     sk: String,
     kind: String,
     subscription_id: String,
+    /// When the guard was written: a guard without its record, older than
+    /// `STALE_GUARD_SECONDS`, is what a failed create left.
+    #[serde(default)]
+    written_at: i64,
 }
 
-fn transaction_condition_failed<R>(error: &SdkError<TransactWriteItemsError, R>) -> bool {
-    match error.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
-            cancelled.cancellation_reasons().iter().any(|reason| reason.code() == Some("ConditionalCheckFailed"))
-        }
-        _ => false,
-    }
-}
+/// A create writes its record within seconds of its guard (the API answers in 30 s at the most);
+/// a guard whose record is still missing after this long was left by a create that failed.
+const STALE_GUARD_SECONDS: i64 = 120;
 
 impl Store {
-    /// Writes a new subscription and its guard; `ConditionFailed` if the account has one of that
-    /// type and key already.
-    pub async fn create_subscription(&self, account: &str, subscription: &Subscription) -> Result<(), StoreError> {
+    /// Writes a new subscription: its guard first, conditionally, so a (type, key) is unique
+    /// per account, then its record. No transaction: moto's copies the whole table and fails
+    /// under concurrent writes, and two conditional puts are as safe. A create that fails
+    /// between the two removes its guard; one that dies there leaves a guard without a record,
+    /// which readers never see (they list records) and a later create of the key replaces.
+    /// `ConditionFailed` if the account has a subscription of that type and key already.
+    pub async fn create_subscription(
+        &self,
+        account: &str,
+        subscription: &Subscription,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
         let guard = GuardRecord {
             pk: subscription_guard_pk(account),
             sk: subscription_guard_sk(&subscription.subscription_type, &subscription.subscription_key),
             kind: "subscription_key".to_owned(),
             subscription_id: subscription.subscription_id.clone(),
+            written_at: now.timestamp(),
         };
+        match self.put_if(encode(&guard), "attribute_not_exists(pk)").await {
+            Err(StoreError::ConditionFailed) => self.replace_stale_guard(account, &guard, now).await?,
+            other => other?,
+        }
         let record = SubscriptionRecord::new(account, subscription.clone());
-        let put = |item: Item| {
-            Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .expect("table and item are set")
+        if let Err(error) = self.put_if(encode(&record), "attribute_not_exists(pk)").await {
+            // The guard would keep the key taken by nothing until it is stale.
+            let _ = self.delete_guard(&guard.pk, &guard.sk, &guard.subscription_id).await;
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    /// Takes the key over from a guard whose subscription was never written (a create that
+    /// failed half way); `ConditionFailed` when the key is taken by a subscription, or by a create
+    /// still under way.
+    async fn replace_stale_guard(
+        &self,
+        account: &str,
+        guard: &GuardRecord,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        let Some(existing) = self.get::<GuardRecord>(&guard.pk, &guard.sk, true).await? else {
+            return self.put_if(encode(guard), "attribute_not_exists(pk)").await;
         };
-        let result = self
+        let stale = now.timestamp() - existing.written_at > STALE_GUARD_SECONDS
+            && self.subscription(account, &existing.subscription_id).await?.is_none();
+        if !stale {
+            return Err(StoreError::ConditionFailed);
+        }
+        let replace = self
             .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put(encode(&guard))).build())
-            .transact_items(TransactWriteItem::builder().put(put(encode(&record))).build())
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(encode(guard)))
+            .condition_expression("subscription_id = :stale")
+            .expression_attribute_values(":stale", string(&existing.subscription_id));
+        match replace.send().await {
+            Ok(_) => Ok(()),
+            Err(error) if super::is_condition_failure(&error) => Err(StoreError::ConditionFailed),
+            Err(error) => Err(sdk_error("PutItem")(error)),
+        }
+    }
+
+    /// Deletes a guard if it is still `subscription_id`'s.
+    async fn delete_guard(&self, pk: &str, sk: &str, subscription_id: &str) -> Result<(), StoreError> {
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .condition_expression("subscription_id = :id")
+            .expression_attribute_values(":id", string(subscription_id))
             .send()
             .await;
-        match result {
+        match deleted {
             Ok(_) => Ok(()),
-            Err(error) if transaction_condition_failed(&error) => Err(StoreError::ConditionFailed),
-            Err(error) => Err(sdk_error("TransactWriteItems")(error)),
+            Err(error) if super::is_condition_failure(&error) => Ok(()),
+            Err(error) => Err(sdk_error("DeleteItem")(error)),
         }
     }
 
@@ -109,29 +154,17 @@ impl Store {
         self.put_if(encode(&record), "attribute_exists(pk)").await
     }
 
-    /// Deletes a subscription and its guard together.
+    /// Deletes a subscription, then its guard: a guard left by a failure between the two frees
+    /// its key once stale, as one a failed create leaves.
     pub async fn delete_subscription(&self, account: &str, subscription: &Subscription) -> Result<(), StoreError> {
-        let delete = |pk: String, sk: String| {
-            Delete::builder()
-                .table_name(&self.table)
-                .set_key(Some(key(&pk, &sk)))
-                .build()
-                .expect("table and key are set")
-        };
-        let guard_sk = subscription_guard_sk(&subscription.subscription_type, &subscription.subscription_key);
         self.client
-            .transact_write_items()
-            .transact_items(
-                TransactWriteItem::builder()
-                    .delete(delete(subscriptions_pk(account), subscription.subscription_id.clone()))
-                    .build(),
-            )
-            .transact_items(
-                TransactWriteItem::builder().delete(delete(subscription_guard_pk(account), guard_sk)).build(),
-            )
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(&subscriptions_pk(account), &subscription.subscription_id)))
             .send()
             .await
-            .map_err(sdk_error("TransactWriteItems"))?;
-        Ok(())
+            .map_err(sdk_error("DeleteItem"))?;
+        let guard_sk = subscription_guard_sk(&subscription.subscription_type, &subscription.subscription_key);
+        self.delete_guard(&subscription_guard_pk(account), &guard_sk, &subscription.subscription_id).await
     }
 }
