@@ -44,6 +44,10 @@ pub const MAX_RESPONSE_PAYLOAD_BYTES: usize = 6 * 1024 * 1024 - 32 * 1024;
 /// Bodies smaller than this are not worth compressing.
 pub const MIN_COMPRESSED_BODY_BYTES: usize = 1024;
 
+/// Running intervals one history question reads (`GET /v2/history?context=&at=`, one page of
+/// `GET /v2/vulnerabilities/{id}/history`): past it, the question is narrowed or the page ends.
+pub const MAX_HISTORY_READ: usize = 20_000;
+
 /// Items on one page of a detail listing (`page_size`), and without one.
 pub const MAX_DETAIL_PAGE_SIZE: usize = 5000;
 pub const DEFAULT_DETAIL_PAGE_SIZE: usize = 1000;

@@ -74,8 +74,16 @@ impl HistoryExport {
         let mut reads = futures::stream::iter(contexts.iter().cloned())
             .map(|listed| async move {
                 store
-                    .context_intervals_ending_after(&listed.account, listed.inventory_type, &listed.context, start)
+                    .context_intervals_ending_after(
+                        &listed.account,
+                        listed.inventory_type,
+                        &listed.context,
+                        start,
+                        // No bound: the export writes every interval of its days.
+                        usize::MAX,
+                    )
                     .await
+                    .map(Option::unwrap_or_default)
             })
             .buffered(CONCURRENT_READS);
         while let Some(mut intervals) = reads.try_next().await? {

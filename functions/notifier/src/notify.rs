@@ -201,7 +201,9 @@ impl Notifier {
 
     async fn record_history(&self, step: history::HistoryStep) -> Result<(), NotifyError> {
         match step {
-            history::HistoryStep::Open(interval) => self.store.open_interval(&interval).await?,
+            history::HistoryStep::Open(interval) => {
+                self.store.open_interval(&interval, self.history_retention_days).await?;
+            }
             history::HistoryStep::Close { place, to } => {
                 self.store.close_interval(&place, to, self.history_retention_days).await?;
             }

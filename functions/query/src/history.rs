@@ -10,7 +10,7 @@ use inventory::findings::Severity;
 use inventory::history::IntervalRecord;
 use inventory::http::ApiError;
 use inventory::image::Digest;
-use inventory::limits::{DEFAULT_LIMIT, DYNAMODB_SORT_KEY_BYTES, MAX_LIMIT};
+use inventory::limits::{DEFAULT_LIMIT, DYNAMODB_SORT_KEY_BYTES, MAX_HISTORY_READ, MAX_LIMIT};
 use inventory::model::{InventoryType, WorkloadContainers};
 use inventory::store::{Store, StoreError};
 use serde::Serialize;
@@ -201,11 +201,24 @@ pub async fn ran_at(store: &Store, account: &str, query: &AtQuery) -> Result<Res
     let pending: Vec<_> = contexts
         .into_iter()
         .map(|(inventory_type, context)| async move {
-            store.context_intervals_ending_after(account, inventory_type, &context, query.at).await
+            store.context_intervals_ending_after(account, inventory_type, &context, query.at, MAX_HISTORY_READ).await
         })
         .collect();
+    let too_many = || {
+        let message = format!(
+            "more than {MAX_HISTORY_READ} intervals of these contexts end after it: ask about a later time or fewer contexts"
+        );
+        Ok(Err(ApiError::bad_request("at", message)))
+    };
     let mut intervals = Vec::new();
-    for records in futures::stream::iter(pending).buffered(8).try_collect::<Vec<_>>().await? {
+    let mut read = 0;
+    let mut reads = futures::stream::iter(pending).buffered(8);
+    while let Some(records) = reads.try_next().await? {
+        let Some(records) = records else { return too_many() };
+        read += records.len();
+        if read > MAX_HISTORY_READ {
+            return too_many();
+        }
         intervals.extend(overlapping(records, Some(query.at), Some(query.at)));
     }
     Ok(Ok(RanAt { at: format_time(query.at), intervals }))
@@ -232,21 +245,24 @@ pub struct ExposureWindows {
 
 /// Where the images carrying `id` ran in the window: the vulnerability's partition, then each
 /// image's intervals on the page (reads follow the images that carry it and their intervals).
+/// A page ends early, its `next` at the last image answered, once its images' intervals pass
+/// `MAX_HISTORY_READ`; one image past it alone is refused, naming the paged route.
 pub async fn exposure_windows(
     store: &Store,
     account: &str,
     id: &str,
     page: &ExposurePage,
     (from, to): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
-) -> Result<Option<ExposureWindows>, StoreError> {
+) -> Result<Result<Option<ExposureWindows>, ApiError>, StoreError> {
     let entries = store.vulnerable_images(account, id).await?;
-    let Some(severity) = entries.iter().map(|entry| entry.severity).max() else { return Ok(None) };
+    let Some(severity) = entries.iter().map(|entry| entry.severity).max() else { return Ok(Ok(None)) };
     let remaining: Vec<_> = entries
         .iter()
         .filter(|entry| page.after.as_ref().is_none_or(|after| entry.image_digest.as_str() > after.as_str()))
         .collect();
     let on_page = &remaining[..remaining.len().min(page.limit)];
-    let next = (remaining.len() > page.limit).then(|| on_page.last().map(|entry| entry.image_digest.clone())).flatten();
+    let mut next =
+        (remaining.len() > page.limit).then(|| on_page.last().map(|entry| entry.image_digest.clone())).flatten();
     // Owned and collected first: a stream mapping borrowed entries fails rustc's `Send` check of
     // the handler's future ("implementation of `FnOnce` is not general enough").
     let pending: Vec<_> = on_page
@@ -254,19 +270,37 @@ pub async fn exposure_windows(
         .map(|entry| {
             let (digest, severity) = (entry.image_digest.clone(), entry.severity);
             async move {
-                let records = store.all_intervals(account, &digest).await?;
+                let records = store.all_intervals(account, &digest, MAX_HISTORY_READ).await?;
                 Ok::<_, StoreError>((digest, severity, records))
             }
         })
         .collect();
     let mut images = Vec::new();
-    for (image_digest, severity, records) in futures::stream::iter(pending).buffered(8).try_collect::<Vec<_>>().await? {
-        let windows = overlapping(records, from, to);
-        if !windows.is_empty() {
-            images.push(ImageWindows { image_digest, severity, windows });
+    let (mut read, mut answered): (usize, Option<String>) = (0, None);
+    let mut reads = futures::stream::iter(pending).buffered(8);
+    while let Some((image_digest, severity, records)) = reads.try_next().await? {
+        read = read.saturating_add(records.as_ref().map_or(usize::MAX, Vec::len));
+        match records.filter(|_| read <= MAX_HISTORY_READ) {
+            Some(records) => {
+                let windows = overlapping(records, from, to);
+                if !windows.is_empty() {
+                    images.push(ImageWindows { image_digest: image_digest.clone(), severity, windows });
+                }
+                answered = Some(image_digest);
+            }
+            None if answered.is_none() => {
+                let message = format!(
+                    "image {image_digest} ran in more than {MAX_HISTORY_READ} intervals: read them with GET /v2/history?image_digest= (paged)"
+                );
+                return Ok(Err(ApiError::bad_request("limit", message)));
+            }
+            None => {
+                next = answered;
+                break;
+            }
         }
     }
-    Ok(Some(ExposureWindows { vulnerability_id: id.to_owned(), severity, images, next }))
+    Ok(Ok(Some(ExposureWindows { vulnerability_id: id.to_owned(), severity, images, next })))
 }
 
 #[cfg(test)]

@@ -165,8 +165,9 @@ impl ApiFunction for QueryApp {
                 let page = ExposurePage::from_params(get)?;
                 let window = history::window(&get)?;
                 match history::exposure_windows(&self.store, account, id, &page, window).await {
-                    Ok(Some(found)) => negotiated_json(request, StatusCode::OK, &found),
-                    Ok(None) => Err(ApiError::not_found(format!("no image of this account carries {id}"))),
+                    Ok(Ok(Some(found))) => negotiated_json(request, StatusCode::OK, &found),
+                    Ok(Ok(None)) => Err(ApiError::not_found(format!("no image of this account carries {id}"))),
+                    Ok(Err(refused)) => Err(refused),
                     Err(error) => Err(failed(error, account, "vulnerability history")),
                 }
             }

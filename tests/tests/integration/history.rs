@@ -207,7 +207,7 @@ async fn history_reads_follow_the_intervals_returned_not_the_history_stored() {
     // The image asked about: two closed stays and one still running.
     for (context, hours) in [("prod/busy", 0), ("prod/shop", 2), ("prod/busy", 4)] {
         let open = place(context, 1).open("app:1", Vec::new(), day(0) + TimeDelta::hours(hours));
-        store.open_interval(&open).await.unwrap();
+        store.open_interval(&open, 400).await.unwrap();
         if hours < 4 {
             store.close_interval(&place(context, 1), day(0) + TimeDelta::hours(hours + 1), 400).await.unwrap();
         }
@@ -257,4 +257,53 @@ async fn history_reads_follow_the_intervals_returned_not_the_history_stored() {
         scan_units / context_units
     );
     assert!(context_units < scan_units && digest_units < scan_units);
+
+    // Issue 32, item 9: a question about the whole history stops reading at its bound: at most
+    // one page past it (`GET /v2/history?context=p*&at=0001-01-01` read everything at once).
+    let long_ago = day(0) - TimeDelta::days(3650);
+    harness.requests.reset();
+    let bounded = store.context_intervals_ending_after("admin", InventoryType::Kubernetes, "prod/busy", long_ago, 100);
+    assert_eq!(bounded.await.unwrap(), None, "more than 100 end after it");
+    assert_eq!(harness.requests.get("Query"), 1, "one page of the {count}");
+    let all =
+        store.context_intervals_ending_after("admin", InventoryType::Kubernetes, "prod/busy", long_ago, count + 2);
+    assert_eq!(all.await.unwrap().map(|records| records.len()), Some(count + 2));
+    assert_eq!(store.all_intervals("admin", &digest(1), 2).await.unwrap(), None, "three, more than two");
+}
+
+/// Issue 32, item 9: an open interval whose close was lost is closed when its image opens
+/// again there, at the new start: no copy of it shows the image running forever.
+#[tokio::test]
+async fn an_interval_whose_close_was_lost_is_closed_when_the_image_opens_again() {
+    use inventory::history::IntervalPlace;
+    use inventory::model::InventoryType;
+    let harness = Harness::new(120, false).await;
+    let store = harness.store_for("notifier");
+    let place = IntervalPlace {
+        account: "admin".into(),
+        inventory_type: InventoryType::Kubernetes,
+        context: "prod/shop".into(),
+        image_digest: digest(1),
+    };
+    let first = place.open("app:1", Vec::new(), day(0));
+    let second = place.open("app:1", Vec::new(), day(0) + TimeDelta::hours(5));
+    store.open_interval(&first, 400).await.unwrap();
+    // The departure's close never arrived; the image is back five hours later.
+    store.open_interval(&second, 400).await.unwrap();
+    // A late redelivery of the first open changes nothing.
+    store.open_interval(&first, 400).await.unwrap();
+
+    let intervals = history(&harness, &[("image_digest", &digest(1))]).await;
+    let bounds: Vec<(String, Value)> =
+        intervals.iter().map(|i| (i["from"].as_str().unwrap().to_owned(), i["to"].clone())).collect();
+    let time = |hours| inventory::clock::format_time(day(0) + TimeDelta::hours(hours));
+    assert_eq!(bounds, [(time(0), Value::String(time(5))), (time(5), Value::Null)]);
+    let open_copies = harness
+        .stored_items()
+        .await
+        .iter()
+        .filter(|item| item["pk"].as_s().is_ok_and(|pk| pk.contains("#hctx#")))
+        .filter(|item| item["sk"].as_s().is_ok_and(|sk| sk.starts_with(inventory::keys::HISTORY_OPEN_END)))
+        .count();
+    assert_eq!(open_copies, 1, "one interval is open in the context");
 }

@@ -37,13 +37,72 @@ impl HistoryContext {
     }
 }
 
+/// The records `query` finds, or `None` when there are more than `most`: no page is read past
+/// the one that holds the first record too many.
+async fn at_most(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    most: usize,
+) -> Result<Option<Vec<IntervalRecord>>, StoreError> {
+    let mut items = query.into_paginator().items().send();
+    let mut records = Vec::new();
+    while let Some(item) = items.next().await {
+        if records.len() == most {
+            return Ok(None);
+        }
+        records.push(decode(item.map_err(sdk_error("Query"))?)?);
+    }
+    Ok(Some(records))
+}
+
 impl Store {
-    /// Opens an interval, in its digest's and its context's partitions; a redelivered open
-    /// writes the same items again.
-    pub async fn open_interval(&self, record: &IntervalRecord) -> Result<(), StoreError> {
-        self.put(&HistoryContext::of(record)).await?;
-        self.put(&record.in_context()).await?;
-        self.put(record).await
+    /// Opens an interval, in its digest's and its context's partitions, unless another is open
+    /// there: one that started earlier was left by a lost close and is closed first, at this
+    /// one's start (the latest it can have ended), so no copy of it shows the image running
+    /// forever; one that started later wins over this late delivery. A redelivered open writes
+    /// the same items again.
+    pub async fn open_interval(&self, record: &IntervalRecord, retention_days: u32) -> Result<(), StoreError> {
+        let place = IntervalPlace {
+            account: record.account.clone(),
+            inventory_type: record.inventory_type,
+            context: record.context.clone(),
+            image_digest: record.image_digest.clone(),
+        };
+        // The digest's open record decides; the context's copy follows it. Each turn closes or
+        // yields to the open interval found; one more turn than that is a concurrent open.
+        for _ in 0..3 {
+            if self.put_open(record).await? {
+                self.put(&HistoryContext::of(record)).await?;
+                return self.put(&record.in_context()).await;
+            }
+            match self.get::<IntervalRecord>(&place.pk(), &place.open_sk(), true).await? {
+                Some(newer) if newer.from > record.from => return Ok(()),
+                Some(_) => {
+                    self.close_interval(&place, record.from, retention_days).await?;
+                }
+                None => {}
+            }
+        }
+        Err(StoreError::ConditionFailed)
+    }
+
+    /// Writes an open interval unless another one is open at its key; false when one is.
+    async fn put_open(&self, record: &IntervalRecord) -> Result<bool, StoreError> {
+        let from = serde_dynamo::to_attribute_value(record.from).expect("times serialise");
+        let written = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(super::encode(record)))
+            .condition_expression("attribute_not_exists(pk) OR #from = :from")
+            .expression_attribute_names("#from", "from")
+            .expression_attribute_values(":from", from)
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(true),
+            Err(error) if super::is_condition_failure(&error) => Ok(false),
+            Err(error) => Err(sdk_error("PutItem")(error)),
+        }
     }
 
     /// The contexts of a type whose names start with `prefix` that ever had an interval kept.
@@ -118,29 +177,25 @@ impl Store {
     }
 
     /// The intervals of a context that ended at `at` or later, or still run: a superset of
-    /// what ran there at `at` (the caller keeps those that had started).
+    /// what ran there at `at` (the caller keeps those that had started). `None` when there are
+    /// more than `most`: reading stops there.
     pub async fn context_intervals_ending_after(
         &self,
         account: &str,
         inventory_type: InventoryType,
         context: &str,
         at: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Vec<IntervalRecord>, StoreError> {
+        most: usize,
+    ) -> Result<Option<Vec<IntervalRecord>>, StoreError> {
         let pk = crate::keys::history_context_pk(account, inventory_type, context);
-        let items: Vec<super::Item> = self
+        let request = self
             .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND sk >= :end")
             .expression_attribute_values(":pk", string(&pk))
-            .expression_attribute_values(":end", string(&crate::clock::format_time(at)))
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(sdk_error("Query"))?;
-        items.into_iter().map(decode).collect()
+            .expression_attribute_values(":end", string(&crate::clock::format_time(at)));
+        at_most(request, most).await
     }
 
     /// Deletes every interval of a context, from both partitions, and its entry in the list of
@@ -170,9 +225,20 @@ impl Store {
         Ok(records.len())
     }
 
-    /// Every interval of a digest.
-    pub async fn all_intervals(&self, account: &str, digest: &str) -> Result<Vec<IntervalRecord>, StoreError> {
-        self.query_partition(&history_pk(account, digest)).await?.into_iter().map(decode).collect()
+    /// Every interval of a digest; `None` when there are more than `most`: reading stops there.
+    pub async fn all_intervals(
+        &self,
+        account: &str,
+        digest: &str,
+        most: usize,
+    ) -> Result<Option<Vec<IntervalRecord>>, StoreError> {
+        let request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", string(&history_pk(account, digest)));
+        at_most(request, most).await
     }
 
     /// One page of a digest's intervals, in (type, context, start) order, the open one of each
