@@ -79,6 +79,21 @@ fn statements(value: &Value) -> Vec<&Value> {
     }
 }
 
+/// The documents of `AWS::IAM::Policy` resources attached to `role` (a function's role, as SAM
+/// names it: its logical id and `Role`), beside the function's own `Policies`.
+fn attached_policies<'a>(template: &'a Value, role: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+    template["Resources"].as_mapping().into_iter().flat_map(|resources| resources.values()).filter_map(
+        move |resource| {
+            let attached = resource["Type"].as_str() == Some("AWS::IAM::Policy")
+                && resource["Properties"]["Roles"].as_sequence().into_iter().flatten().any(|named| match named {
+                    Value::Tagged(tagged) => tagged.tag == "Ref" && tagged.value.as_str() == Some(role),
+                    _ => false,
+                });
+            attached.then(|| &resource["Properties"]["PolicyDocument"])
+        },
+    )
+}
+
 /// Every function of the template, by the binary it is built from.
 pub fn functions() -> &'static BTreeMap<String, FunctionSpec> {
     static FUNCTIONS: OnceLock<BTreeMap<String, FunctionSpec>> = OnceLock::new();
@@ -113,7 +128,10 @@ pub fn functions() -> &'static BTreeMap<String, FunctionSpec> {
                 spec.routes.insert(route);
             }
             let mut unconditional = BTreeSet::new();
-            for policy in properties["Policies"].as_sequence().into_iter().flatten() {
+            let role = format!("{}Role", spec.logical_id);
+            for policy in
+                properties["Policies"].as_sequence().into_iter().flatten().chain(attached_policies(template, &role))
+            {
                 for statement in statements(&policy["Statement"]) {
                     if statement["Effect"].as_str() != Some("Allow") {
                         continue;

@@ -232,7 +232,12 @@ pub struct ClusterConfigRecord {
     pub cluster_name: String,
     pub inventory_type: String,
     pub cluster_config: ClusterSettings,
+    /// The credential: sealed under `credential_data_key` (base64), or, without one (written
+    /// before envelope encryption), KMS ciphertext of the credential itself.
     pub credential_ciphertext: String,
+    /// The data key the credential is sealed with, as KMS ciphertext (base64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_data_key: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -281,6 +286,7 @@ impl ClusterConfigRecord {
     }
 }
 
+pub mod envelope;
 pub mod network;
 
 #[cfg(test)]

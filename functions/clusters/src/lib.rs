@@ -1,12 +1,14 @@
 //! Clusters function: the embedded mode's cluster configurations (admin only, per account) on
-//! `/v1/enterprise/inventories/clusters`. The credential (a token or a client key) is encrypted
-//! with the stack's KMS key, bound to the account and cluster by its encryption context, before it
-//! is stored; no answer and no log line carries it, and this function can encrypt but not decrypt.
+//! `/v1/enterprise/inventories/clusters`. The credential (a token or a client key) is sealed under
+//! a data key the stack's KMS key makes for it, bound to the account and cluster by its encryption
+//! context, before it is stored; no answer and no log line carries it, and this function can make
+//! data keys but never decrypt one.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use inventory::auth::Caller;
 use inventory::clock::format_time;
+use inventory::cluster_config::envelope;
 use inventory::cluster_config::network::{literal_address, AllowedNetworks};
 use inventory::cluster_config::{
     check_cluster_name, encryption_context, parse_cluster_config, ClusterConfigRecord, KIND_CLUSTER_CONFIG,
@@ -84,19 +86,28 @@ impl ClustersApp {
         Ok(Self::new(store, kms, key_id, settings, Arc::new(SystemClock)))
     }
 
-    async fn encrypt(&self, account: &str, cluster_name: &str, credential: &str) -> Result<String, ApiError> {
+    /// The credential sealed under a data key KMS makes for it, bound to the account and cluster
+    /// (`envelope`): answers the sealed credential and the data key's KMS ciphertext, base64.
+    async fn encrypt(&self, account: &str, cluster_name: &str, credential: &str) -> Result<(String, String), ApiError> {
         let request = self
             .kms
-            .encrypt()
+            .generate_data_key()
             .key_id(&self.key_id)
-            .plaintext(aws_sdk_kms::primitives::Blob::new(credential.as_bytes()))
+            .key_spec(aws_sdk_kms::types::DataKeySpec::Aes256)
             .set_encryption_context(Some(encryption_context(account, cluster_name)));
         let output = request.send().await.map_err(|error| {
-            tracing::error!(account, cluster_name, error = %aws_sdk_kms::error::DisplayErrorContext(error), "encrypting a cluster credential failed");
+            tracing::error!(account, cluster_name, error = %aws_sdk_kms::error::DisplayErrorContext(error), "a data key for a cluster credential could not be made");
             unavailable("the credential could not be encrypted")
         })?;
-        let ciphertext = output.ciphertext_blob().ok_or_else(|| unavailable("KMS answered no ciphertext"))?;
-        Ok(STANDARD.encode(ciphertext.as_ref()))
+        let (Some(data_key), Some(encrypted_key)) = (output.plaintext(), output.ciphertext_blob()) else {
+            return Err(unavailable("KMS answered no data key"));
+        };
+        let sealed =
+            envelope::seal(data_key.as_ref(), account, cluster_name, credential.as_bytes()).map_err(|error| {
+                tracing::error!(account, cluster_name, %error, "sealing a cluster credential failed");
+                unavailable("the credential could not be encrypted")
+            })?;
+        Ok((STANDARD.encode(sealed), STANDARD.encode(encrypted_key.as_ref())))
     }
 
     async fn create(&self, request: &Request, account: &str) -> Result<Response<Body>, ApiError> {
@@ -113,7 +124,7 @@ impl ClustersApp {
         if existing.is_none() {
             self.check_room(account).await?;
         }
-        let ciphertext = self.encrypt(account, &input.cluster_name, &input.credential).await?;
+        let (ciphertext, data_key) = self.encrypt(account, &input.cluster_name, &input.credential).await?;
         let now = format_time(self.clock.now());
         let exists = existing.is_some();
         let record = ClusterConfigRecord {
@@ -125,6 +136,7 @@ impl ClustersApp {
             inventory_type: "kubernetes".to_owned(),
             cluster_config: input.settings,
             credential_ciphertext: ciphertext,
+            credential_data_key: Some(data_key),
             created_at: existing.as_ref().map_or_else(|| now.clone(), |record| record.created_at.clone()),
             updated_at: now,
             last_collection: existing.as_ref().and_then(|record| record.last_collection.clone()),

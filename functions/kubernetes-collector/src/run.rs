@@ -13,6 +13,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use inventory::clock::format_time;
+use inventory::cluster_config::envelope;
 use inventory::cluster_config::{
     encryption_context, ClusterConfigRecord, CredentialType, EksCollectionRecord, LastCollection, KIND_EKS_COLLECTION,
 };
@@ -434,11 +435,26 @@ impl KubernetesCollector {
         }
     }
 
-    /// The configuration's credential, decrypted under its account's and cluster's context.
+    /// The configuration's credential: its data key decrypted by KMS under the account's and
+    /// cluster's context, then opened with it (a configuration stored before envelope encryption
+    /// holds the credential itself as KMS ciphertext).
     async fn decrypt(&self, record: &ClusterConfigRecord) -> Result<SecretString, String> {
-        let ciphertext = STANDARD
-            .decode(&record.credential_ciphertext)
-            .map_err(|_| "the stored credential is not base64; post the configuration again".to_owned())?;
+        let not_base64 = |_| "the stored credential is not base64; post the configuration again".to_owned();
+        let ciphertext = STANDARD.decode(&record.credential_ciphertext).map_err(not_base64)?;
+        let plaintext = match &record.credential_data_key {
+            Some(data_key) => {
+                let data_key = self.kms_decrypt(record, STANDARD.decode(data_key).map_err(not_base64)?).await?;
+                envelope::open(&data_key, &record.account, &record.cluster_name, &ciphertext)
+                    .map_err(|error| format!("{error}; post the configuration again"))?
+            }
+            None => self.kms_decrypt(record, ciphertext).await?,
+        };
+        String::from_utf8(plaintext)
+            .map(SecretString::from)
+            .map_err(|_| "the decrypted credential is not text; post the configuration again".to_owned())
+    }
+
+    async fn kms_decrypt(&self, record: &ClusterConfigRecord, ciphertext: Vec<u8>) -> Result<Vec<u8>, String> {
         let request = self
             .kms
             .decrypt()
@@ -448,10 +464,7 @@ impl KubernetesCollector {
         let output = request.send().await.map_err(|error| {
             format!("decrypting the credential failed: {}", aws_sdk_kms::error::DisplayErrorContext(error))
         })?;
-        let plaintext = output.plaintext.ok_or_else(|| "KMS answered no plaintext".to_owned())?;
-        String::from_utf8(plaintext.into_inner())
-            .map(SecretString::from)
-            .map_err(|_| "the decrypted credential is not text; post the configuration again".to_owned())
+        Ok(output.plaintext.ok_or_else(|| "KMS answered no plaintext".to_owned())?.into_inner())
     }
 
     /// Reads the cluster whole; an error message otherwise.

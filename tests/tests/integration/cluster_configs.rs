@@ -64,20 +64,22 @@ async fn the_credential_is_stored_as_ciphertext_bound_to_its_account_and_cluster
     let stored = serde_json::to_string(&items.iter().map(|item| format!("{item:?}")).collect::<Vec<_>>()).unwrap();
     assert!(!stored.contains(TOKEN), "the token is stored in plain text");
     let record = items.iter().find(|item| item["pk"].as_s().is_ok_and(|pk| pk == "cluster-configs")).unwrap();
-    let ciphertext = base64::Engine::decode(
-        &base64::engine::general_purpose::STANDARD,
-        record["credential_ciphertext"].as_s().unwrap(),
-    )
-    .unwrap();
+    let base64 = |field: &str| {
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, record[field].as_s().unwrap()).unwrap()
+    };
+    // Sealed under a data key, which only KMS can decrypt, under the same context.
+    let (sealed, data_key) = (base64("credential_ciphertext"), base64("credential_data_key"));
     let kms = aws_sdk_kms::Client::new(&integration_tests::moto_config().await);
     let decrypt = |context: Option<std::collections::HashMap<String, String>>| {
         kms.decrypt()
-            .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(ciphertext.clone()))
+            .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(data_key.clone()))
             .set_encryption_context(context)
             .send()
     };
-    let plain = decrypt(Some(inventory::cluster_config::encryption_context("admin", "prod-eu-1"))).await.unwrap();
-    assert_eq!(plain.plaintext().unwrap().as_ref(), TOKEN.as_bytes());
+    let key = decrypt(Some(inventory::cluster_config::encryption_context("admin", "prod-eu-1"))).await.unwrap();
+    let opened =
+        inventory::cluster_config::envelope::open(key.plaintext().unwrap().as_ref(), "admin", "prod-eu-1", &sealed);
+    assert_eq!(opened.unwrap(), TOKEN.as_bytes());
     assert!(
         decrypt(Some(inventory::cluster_config::encryption_context("team", "prod-eu-1"))).await.is_err(),
         "another account's context"

@@ -423,3 +423,21 @@ async fn a_posted_configuration_keeps_the_namespaces_the_collector_recorded_mean
     let error = store.save_cluster_config(&posted, false).await.unwrap_err();
     assert!(matches!(error, inventory::store::StoreError::ConditionFailed), "{error:?}");
 }
+
+/// Issue 32, item 7: a credential longer than KMS encrypts (4,096 bytes; an RSA-4096 client key
+/// as PEM is longer) is sealed under a data key and read back by the collector.
+#[tokio::test]
+async fn a_credential_longer_than_kms_encrypts_is_stored_and_used() {
+    let harness = Harness::new(120, false).await;
+    let long_token = "t".repeat(10_000);
+    let server = KubeApiServer::start(&long_token).await.unwrap();
+    fill(&server);
+    let mut body = config(&server, "prod", json!(["all"]));
+    body["cluster_config"]["credential"] = long_token.clone().into();
+    post(&harness, &body).await;
+    let stored = harness.store_for("clusters").cluster_config("admin", "prod").await.unwrap().expect("stored");
+    assert!(stored.credential_data_key.is_some(), "sealed under a data key");
+    assert!(!format!("{stored:?}").contains(&long_token[..64]), "never stored as it was posted");
+    let summary = run(&harness, settings()).await;
+    assert_eq!((summary.clusters_stored, summary.errors.clone()), (1, Vec::new()), "{summary:?}");
+}

@@ -342,12 +342,29 @@ fn only_the_clusters_function_encrypts_credentials_and_only_the_kubernetes_colle
     let allowed = |action: &str| -> BTreeSet<String> {
         functions().iter().filter(|(_, spec)| spec.actions.contains(action)).map(|(binary, _)| binary.clone()).collect()
     };
-    assert_eq!(allowed("kms:Encrypt"), set(["clusters"]));
+    assert_eq!(allowed("kms:GenerateDataKey"), set(["clusters"]));
+    assert!(allowed("kms:Encrypt").is_empty(), "credentials are sealed under data keys");
     assert_eq!(allowed("kms:Decrypt"), set(["kubernetes-collector"]));
     let kms_actions = |binary: &str| -> BTreeSet<String> {
         functions()[binary].actions.iter().filter(|action| action.starts_with("kms:")).cloned().collect()
     };
     assert_eq!(kms_actions("kubernetes-collector"), set(["kms:Decrypt"]), "it never encrypts");
+
+    // Issue 32, item 10: the key's own policy refuses kms:Decrypt to every other principal (an
+    // IAM policy allowing kms:Decrypt on "*" is no way in), and to the collector without a
+    // configuration's encryption context.
+    let statements = template()["Resources"]["ClusterCredentialsKey"]["Properties"]["KeyPolicy"]["Statement"]
+        .as_sequence()
+        .expect("the key's statements");
+    let denied = |sid: &str| {
+        let statement = statements.iter().find(|statement| statement["Sid"].as_str() == Some(sid)).expect(sid);
+        assert_eq!((statement["Effect"].as_str(), statement["Action"].as_str()), (Some("Deny"), Some("kms:Decrypt")));
+        format!("{:?}", statement["Condition"])
+    };
+    let only = denied("OnlyTheKubernetesCollectorDecrypts");
+    assert!(only.contains("ArnNotEquals") && only.contains("KubernetesCollectorFunctionRole"), "{only}");
+    assert!(denied("DecryptOnlyUnderAnAccountsContext").contains("kms:EncryptionContext:account"));
+    assert!(denied("DecryptOnlyUnderAClustersContext").contains("kms:EncryptionContext:cluster_name"));
 }
 
 /// A `!Sub` (or plain) string of the template.
