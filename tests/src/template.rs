@@ -2,6 +2,7 @@
 //! environment it gets and the actions its policy allows. The consistency tests and the
 //! policy guard compare the code against it.
 
+use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemInput;
 use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemInput;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemInput;
 use aws_sdk_dynamodb::operation::get_item::GetItemInput;
@@ -226,6 +227,10 @@ fn leading_keys(input: &Input) -> Vec<String> {
                 pk(put.or_else(|| request.delete_request().map(|delete| delete.key())))
             })
             .collect();
+    }
+    if let Some(batch) = input.downcast_ref::<BatchGetItemInput>() {
+        let keys = batch.request_items.iter().flat_map(|tables| tables.values()).flat_map(|read| read.keys());
+        return keys.filter_map(|key| pk(Some(key))).collect();
     }
     leading_key(input, pk).into_iter().collect()
 }

@@ -11,8 +11,9 @@ mod trivy;
 
 pub use merge::{merge, MergedFinding, SeverityCounts};
 pub use stored::{
-    chunk_findings, findings_hash, index_entries, merged_index, plan_index, unchunk_findings, AffectedPackage,
-    ImageFindingsRecord, IndexChange, ScannerFindings, VulnerableImage, KIND_FINDINGS, KIND_VULNERABLE_IMAGE,
+    add_package, chunk_findings, findings_hash, index_entries, merged_index, plan_index, unchunk_findings,
+    AffectedPackage, ImageFindingsRecord, IndexChange, ScannerFindings, VulnerableImage, KIND_FINDINGS,
+    KIND_VULNERABLE_IMAGE,
 };
 
 use crate::limits::{
@@ -109,6 +110,11 @@ pub struct Finding {
 pub fn is_vulnerability_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= MAX_VULNERABILITY_ID_BYTES && !id.chars().any(|c| c.is_control() || c == '#')
 }
+
+/// The scanner names the findings synced from AWS are stored under; a posted document may not
+/// take them (its findings would replace the synced ones, and the next sync its own).
+pub const INSPECTOR_SCANNER: &str = "inspector";
+pub const ECR_SCANNER: &str = "ecr";
 
 /// Which scanner output a document is.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -230,9 +236,15 @@ pub fn parse_findings(body: &[u8]) -> Result<ScanDocument, FindingsError> {
     if collected.seen > MAX_FINDINGS_PER_DOCUMENT {
         return Err(FindingsError::TooMany);
     }
+    let scanner = scanner_name(&scanner);
+    if [INSPECTOR_SCANNER, ECR_SCANNER].contains(&scanner.as_str()) {
+        let message =
+            format!("names the tool {scanner:?}, the name of the findings synced from AWS: name it otherwise");
+        return Err(invalid("metadata.tools", message));
+    }
     Ok(ScanDocument {
         format,
-        scanner: scanner_name(&scanner),
+        scanner,
         digests,
         findings: collected.findings.order,
         skipped: collected.skipped,

@@ -124,6 +124,11 @@ pub const MAX_VULNERABILITY_ID_BYTES: usize = 128;
 pub const MAX_FINDING_FIELD_BYTES: usize = 256;
 /// Fixed-in versions kept per finding.
 pub const MAX_FIXED_IN_VERSIONS: usize = 8;
+/// Packages listed per vulnerability of an image (its index entry, a Vulnerable Image Running
+/// event); the rest are counted (`package_count`).
+pub const MAX_LISTED_PACKAGES: usize = 50;
+/// Scanners whose findings an image keeps; a document of one more answers 400.
+pub const MAX_SCANNERS_PER_IMAGE: usize = 16;
 /// A scanner's name (`grype`, `trivy`, a CycloneDX tool), which keys its findings of an image.
 pub const MAX_SCANNER_NAME_BYTES: usize = 64;
 /// A chunk of stored findings, before compression: inside DynamoDB's 400 KB item whatever its

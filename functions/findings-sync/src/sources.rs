@@ -8,8 +8,7 @@ use aws_sdk_inspector2::types::{FilterCriteria, Finding, FindingStatus, FindingT
 use inventory::findings::{document_of, FindingsError, Format, RawFinding, ScanDocument};
 
 /// The scanner names findings from AWS are stored under.
-pub const INSPECTOR: &str = "inspector";
-pub const ECR_BASIC: &str = "ecr";
+pub use inventory::findings::{ECR_SCANNER as ECR_BASIC, INSPECTOR_SCANNER as INSPECTOR};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {

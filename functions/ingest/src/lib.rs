@@ -9,6 +9,7 @@ use inventory::integrations::{IntegrationError, IntegrationRegistry, Registered}
 use inventory::limits::MAX_FINDINGS_BODY_BYTES;
 use inventory::report::{parse_ecs, parse_kai, parse_kubernetes, ParsedReport, Rejection, ReportError};
 use inventory::routes::{Endpoint, Matched};
+use inventory::store::StoreError;
 use inventory::vulnerabilities::{Vulnerabilities, VulnerabilityError};
 use inventory::{Clock, Ingestor, Settings, Store, SystemClock};
 use lambda_http::http::StatusCode;
@@ -156,6 +157,12 @@ fn vulnerability_error(error: VulnerabilityError, account: &str) -> ApiError {
         VulnerabilityError::Input(input) => ApiError::bad_request(input.field(), input.reason()),
         VulnerabilityError::Digest(message) => ApiError::bad_request("image_digest", message),
         VulnerabilityError::Busy => ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string()),
+        VulnerabilityError::TooManyScanners(_) => ApiError::bad_request("scanner", error.to_string()),
+        // DynamoDB refused the request itself (an item past 400 KB): the same post fails again.
+        VulnerabilityError::Store(StoreError::Refused { .. }) => {
+            tracing::warn!(account, %error, "findings refused by the store");
+            ApiError::bad_request("body", "the findings cannot be stored: DynamoDB refused them as too large")
+        }
         VulnerabilityError::Store(_) | VulnerabilityError::Lease(_) => {
             tracing::error!(account, %error, "storing findings failed");
             ApiError::new(
@@ -189,5 +196,22 @@ fn rejected(error: ReportError) -> ApiError {
     match error.rejection {
         Rejection::Invalid => ApiError::bad_request(&error.field, &error.message),
         Rejection::TooLarge => ApiError::payload_too_large(&error.field, error.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_the_store_refuses_answers_4xx_and_a_failing_store_503() {
+        let refused = StoreError::Refused { operation: "BatchWriteItem", message: "Item size has exceeded".into() };
+        let answer = vulnerability_error(VulnerabilityError::Store(refused), "admin");
+        assert_eq!((answer.status, answer.detail["field"].as_str()), (StatusCode::BAD_REQUEST, Some("body")));
+        let failed = StoreError::Sdk { operation: "BatchWriteItem", message: "throttled".into() };
+        assert_eq!(
+            vulnerability_error(VulnerabilityError::Store(failed), "admin").status,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
     }
 }

@@ -12,6 +12,7 @@ use crate::findings::{
 };
 use crate::image::Digest;
 use crate::lease::{FindingsLease, LeaseError};
+use crate::limits::MAX_SCANNERS_PER_IMAGE;
 use crate::store::{
     backoff, findings_chunk_write, findings_flag_write, severity_entry_delete, severity_entry_write,
     vulnerable_image_delete, vulnerable_image_write, BatchWrite, FindingsChunk, Store, StoreError,
@@ -32,6 +33,8 @@ pub enum VulnerabilityError {
     Digest(String),
     #[error("another post of this image's findings is being written; retry")]
     Busy,
+    #[error("the image has findings of {MAX_SCANNERS_PER_IMAGE} scanners, the most kept: post as one of them ({0})")]
+    TooManyScanners(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -171,6 +174,12 @@ impl Vulnerabilities {
                 tokio::time::sleep(backoff(attempt)).await;
             }
             let current = self.store.findings_record(account, &digest).await?;
+            if let Some(scanners) = current.as_ref().map(|record| &record.scanners) {
+                if !scanners.contains_key(&posted.scanner) && scanners.len() >= MAX_SCANNERS_PER_IMAGE {
+                    let names: Vec<&str> = scanners.keys().map(String::as_str).collect();
+                    return Err(VulnerabilityError::TooManyScanners(names.join(", ")));
+                }
+            }
             let placeholder = || ImageFindingsRecord::new(account, &digest);
             let lease = FindingsLease::acquire(&self.store, self.clock.clone(), current.as_ref(), placeholder).await?;
             if let Some(lease) = lease {

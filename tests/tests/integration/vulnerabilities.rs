@@ -428,3 +428,29 @@ async fn an_image_whose_digest_cannot_hold_findings_announces_no_exposure_and_bl
         notifications.received().await.iter().map(|event| event["detail-type"].as_str().unwrap().to_owned()).collect();
     assert_eq!(kinds, [inventory::bus::ADDED_DETAIL_TYPE]);
 }
+
+/// Issue 32, item 6: an image keeps the findings of a bounded number of scanners; a document of
+/// one more is refused, one of a scanner it has replaces that scanner's.
+#[tokio::test]
+async fn an_image_keeps_a_bounded_number_of_scanners() {
+    use inventory::limits::MAX_SCANNERS_PER_IMAGE;
+    let harness = Harness::new(120, false).await;
+    let bom = |tool: &str| {
+        json!({"bomFormat": "CycloneDX", "specVersion": "1.6", "metadata": {"tools": {"components": [{"name": tool}]}},
+               "components": [{"bom-ref": "p", "name": "openssl", "version": "1"}],
+               "vulnerabilities": [{"id": "CVE-2024-1", "ratings": [{"severity": "high"}], "affects": [{"ref": "p"}]}]})
+        .to_string()
+    };
+    for n in 0..MAX_SCANNERS_PER_IMAGE {
+        let answer = post(&harness, DIGEST, &bom(&format!("scanner-{n}"))).await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+    }
+    let one_more = post(&harness, DIGEST, &bom("scanner-extra")).await;
+    assert_eq!(
+        (one_more.status, one_more.body["detail"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("scanner"))
+    );
+    assert_eq!(post(&harness, DIGEST, &bom("scanner-3")).await.status, StatusCode::CREATED, "a known scanner");
+    let read = image(&harness, DIGEST).await;
+    assert_eq!(read.body["scanners"].as_array().unwrap().len(), MAX_SCANNERS_PER_IMAGE);
+}

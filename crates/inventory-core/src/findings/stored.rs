@@ -4,7 +4,7 @@
 
 use super::{merge, Finding, Format, MergedFinding, Package, Severity, SeverityCounts};
 use crate::keys::{findings_pk, FINDINGS_RECORD_SK};
-use crate::limits::FINDINGS_CHUNK_BYTES;
+use crate::limits::{FINDINGS_CHUNK_BYTES, MAX_LISTED_PACKAGES};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -81,10 +81,28 @@ pub struct VulnerableImage {
     pub vulnerability_id: String,
     pub image_digest: String,
     pub severity: Severity,
+    /// The first `MAX_LISTED_PACKAGES` packages that carry it.
     pub packages: Vec<AffectedPackage>,
+    /// How many packages carry it, when more than `packages` lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_count: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cvss_score: Option<f64>,
     pub sources: Vec<String>,
+}
+
+/// Adds a package to a list bounded by `MAX_LISTED_PACKAGES` (an index entry, an event's
+/// detail): past the bound it is only counted, in `count`. A vulnerability in thousands of
+/// packages would otherwise make an index entry past DynamoDB's 400 KB or an event past
+/// EventBridge's 256 KB.
+pub fn add_package(packages: &mut Vec<AffectedPackage>, count: &mut Option<usize>, package: AffectedPackage) {
+    let total = count.unwrap_or(packages.len()) + 1;
+    if packages.len() < MAX_LISTED_PACKAGES {
+        packages.push(package);
+    }
+    if total > packages.len() {
+        *count = Some(total);
+    }
 }
 
 /// A package of an image that carries the vulnerability, and the versions that fix it.
@@ -110,6 +128,7 @@ pub fn index_entries(account: &str, digest: &str, merged: &[MergedFinding]) -> B
             image_digest: digest.to_owned(),
             severity: finding.severity,
             packages: Vec::new(),
+            package_count: None,
             cvss_score: None,
             sources: Vec::new(),
         });
@@ -118,7 +137,8 @@ pub fn index_entries(account: &str, digest: &str, merged: &[MergedFinding]) -> B
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
-        entry.packages.push(AffectedPackage { package: finding.package.clone(), fixed_in: finding.fixed_in.clone() });
+        let package = AffectedPackage { package: finding.package.clone(), fixed_in: finding.fixed_in.clone() };
+        add_package(&mut entry.packages, &mut entry.package_count, package);
         for source in &finding.sources {
             if !entry.sources.contains(source) {
                 entry.sources.push(source.clone());

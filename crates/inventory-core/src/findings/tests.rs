@@ -316,3 +316,30 @@ fn a_reason_does_not_repeat_its_field() {
     assert!(!broken.reason().starts_with("matches:"), "{}", broken.reason());
     assert_eq!(FindingsError::UnknownFormat.reason(), FindingsError::UnknownFormat.to_string());
 }
+
+#[test]
+fn a_posted_document_may_not_take_the_name_of_the_findings_synced_from_aws() {
+    for tool in ["Inspector", "ECR", " inspector "] {
+        let bom = serde_json::json!({"bomFormat": "CycloneDX", "specVersion": "1.6", "vulnerabilities": [],
+                                     "metadata": {"tools": {"components": [{"name": tool}]}}});
+        let error = parse_findings(bom.to_string().as_bytes()).unwrap_err();
+        assert_eq!(error.field(), "metadata.tools", "{tool}: {error}");
+    }
+    let bom = serde_json::json!({"bomFormat": "CycloneDX", "specVersion": "1.6", "vulnerabilities": [],
+                                 "metadata": {"tools": {"components": [{"name": "Amazon Inspector SBOM"}]}}});
+    assert_eq!(parse_findings(bom.to_string().as_bytes()).unwrap().scanner, "amazon inspector sbom");
+}
+
+#[test]
+fn an_index_entry_lists_a_bounded_number_of_packages_and_counts_the_rest() {
+    use crate::limits::MAX_LISTED_PACKAGES;
+    let matches: Vec<_> =
+        (0..MAX_LISTED_PACKAGES + 5).map(|n| grype_match("CVE-2024-1", &format!("package-{n}"))).collect();
+    let document = parse_findings(serde_json::json!({ "matches": matches }).to_string().as_bytes()).unwrap();
+    let merged = merge([("grype", document.findings.as_slice())]);
+    let entries = index_entries("admin", DIGEST, &merged);
+    let entry = &entries["CVE-2024-1"];
+    assert_eq!((entry.packages.len(), entry.package_count), (MAX_LISTED_PACKAGES, Some(MAX_LISTED_PACKAGES + 5)));
+    let one = index_entries("admin", DIGEST, &merged[..1]);
+    assert_eq!((one["CVE-2024-1"].packages.len(), one["CVE-2024-1"].package_count), (1, None));
+}

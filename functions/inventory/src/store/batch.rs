@@ -231,4 +231,22 @@ mod tests {
         let requests = Store::new(client, "table").batch_write((0..60).map(put).collect()).await.unwrap();
         assert_eq!((requests, accepted.num_calls()), (3, 3));
     }
+
+    /// Issue 32, item 6: an item past DynamoDB's 400 KB is refused with `ValidationException`,
+    /// which retrying repeats: the caller answers 4xx for it, not 503 again and again.
+    #[tokio::test]
+    async fn a_request_dynamodb_refuses_is_told_apart_from_a_failure() {
+        use aws_sdk_dynamodb::error::ErrorMetadata;
+        use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemError;
+        let refused = mock!(Client::batch_write_item).then_error(|| {
+            let metadata = ErrorMetadata::builder()
+                .code("ValidationException")
+                .message("Item size has exceeded the maximum allowed size")
+                .build();
+            BatchWriteItemError::generic(metadata)
+        });
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&refused]);
+        let error = Store::new(client, "table").batch_write(vec![put(0)]).await.unwrap_err();
+        assert!(matches!(error, StoreError::Refused { operation: "BatchWriteItem", .. }), "{error:?}");
+    }
 }

@@ -62,19 +62,25 @@ pub enum StoreError {
     Corrupt { key: String, message: String },
     #[error("the conditional write was rejected")]
     ConditionFailed,
+    /// DynamoDB refused the request itself (`ValidationException`: an item past 400 KB, a key
+    /// too long): retrying the same request fails again, so it is the caller's input at fault.
+    #[error("DynamoDB {operation} refused the request: {message}")]
+    Refused { operation: &'static str, message: String },
 }
 
 pub(crate) fn sdk_error<E, R>(operation: &'static str) -> impl FnOnce(SdkError<E, R>) -> StoreError
 where
-    E: std::error::Error + 'static,
+    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + 'static,
     R: std::fmt::Debug,
 {
-    move |error| {
-        let message = match &error {
-            SdkError::ServiceError(service) => service.err().to_string(),
-            other => aws_sdk_dynamodb::error::DisplayErrorContext(other).to_string(),
-        };
-        StoreError::Sdk { operation, message }
+    move |error| match &error {
+        SdkError::ServiceError(service) if service.err().code() == Some("ValidationException") => {
+            StoreError::Refused { operation, message: service.err().to_string() }
+        }
+        SdkError::ServiceError(service) => StoreError::Sdk { operation, message: service.err().to_string() },
+        other => {
+            StoreError::Sdk { operation, message: aws_sdk_dynamodb::error::DisplayErrorContext(other).to_string() }
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 //! image starts running there or when such findings arrive for an image that runs: pure, from the
 //! image's merged findings and where it runs.
 
-use inventory::findings::{AffectedPackage, MergedFinding, Severity};
+use inventory::findings::{add_package, AffectedPackage, MergedFinding, Severity};
 use inventory::model::{InventoryType, WorkloadContainers};
 use inventory::store::SentOnceMarker;
 use serde::{Deserialize, Serialize};
@@ -32,7 +32,11 @@ pub struct VulnerableImageRunning {
     pub image_tag: String,
     pub vulnerability_id: String,
     pub severity: Severity,
+    /// The first `MAX_LISTED_PACKAGES` packages that carry it.
     pub packages: Vec<AffectedPackage>,
+    /// How many packages carry it, when more than `packages` lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_count: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cvss_score: Option<f64>,
     pub workloads: Vec<WorkloadContainers>,
@@ -46,20 +50,21 @@ pub fn exposures(
     findings: &[MergedFinding],
     threshold: Severity,
 ) -> Vec<(SentOnceMarker, VulnerableImageRunning)> {
-    let mut severe: BTreeMap<&str, (Severity, Option<f64>, Vec<AffectedPackage>)> = BTreeMap::new();
+    let mut severe: BTreeMap<&str, (Severity, Option<f64>, Vec<AffectedPackage>, Option<usize>)> = BTreeMap::new();
     for finding in findings.iter().filter(|finding| finding.severity >= threshold) {
-        let (severity, score, packages) =
-            severe.entry(&finding.vulnerability_id).or_insert((finding.severity, None, Vec::new()));
+        let (severity, score, packages, package_count) =
+            severe.entry(&finding.vulnerability_id).or_insert((finding.severity, None, Vec::new(), None));
         *severity = (*severity).max(finding.severity);
         *score = match (*score, finding.cvss_score) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
-        packages.push(AffectedPackage { package: finding.package.clone(), fixed_in: finding.fixed_in.clone() });
+        let package = AffectedPackage { package: finding.package.clone(), fixed_in: finding.fixed_in.clone() };
+        add_package(packages, package_count, package);
     }
     let mut events = Vec::new();
     for place in running {
-        for (id, (severity, score, packages)) in &severe {
+        for (id, (severity, score, packages, package_count)) in &severe {
             let marker = SentOnceMarker::exposure(account, place.inventory_type, &place.context, digest, id);
             let detail = VulnerableImageRunning {
                 account: account.to_owned(),
@@ -70,6 +75,7 @@ pub fn exposures(
                 vulnerability_id: id.to_string(),
                 severity: *severity,
                 packages: packages.clone(),
+                package_count: *package_count,
                 cvss_score: *score,
                 workloads: place.workloads.clone(),
             };
