@@ -18,20 +18,21 @@ use exposure::{exposures, RunningIn, DEFAULT_THRESHOLD};
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use futures::StreamExt;
 use inventory::bus::{
-    Bus, Event as BusEvent, Failure, ADDED_DETAIL_TYPE, REMOVED_DETAIL_TYPE, SCHEDULED_DETAIL_TYPE,
-    VULNERABLE_DETAIL_TYPE,
+    Bus, Event as BusEvent, ADDED_DETAIL_TYPE, REMOVED_DETAIL_TYPE, SCHEDULED_DETAIL_TYPE, VULNERABLE_DETAIL_TYPE,
 };
 use inventory::clock::Clock;
 use inventory::findings::Severity;
 use inventory::image::pinned_reference;
 use inventory::model::InventoryType;
+use inventory::store::{interval_copies, BatchWrite};
 use inventory::store::{Claim as MarkerClaim, SentOnceMarker as Marker, Store, StoreError};
 use inventory::subscriptions::{Subscription, SubscriptionError, Subscriptions, RUNTIME_INVENTORY};
 use inventory::vulnerabilities::{Vulnerabilities, VulnerabilityError};
 use inventory::{InventoryReader, Settings};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 /// How long a claim on a marker holds before another delivery may take it: longer than the
@@ -199,12 +200,23 @@ impl Notifier {
         self
     }
 
-    async fn record_history(&self, step: history::HistoryStep) -> Result<(), NotifyError> {
+    async fn record_history(
+        &self,
+        step: history::HistoryStep,
+        copies: &mut Vec<(usize, BatchWrite)>,
+        index: usize,
+    ) -> Result<(), NotifyError> {
         match step {
             history::HistoryStep::Open(interval) => {
-                self.store.open_interval(&interval, self.history_retention_days).await?;
+                if self.store.open_interval_record(&interval, self.history_retention_days).await? {
+                    copies.extend(interval_copies(&interval).into_iter().map(|write| (index, write)));
+                }
             }
             history::HistoryStep::Close { place, to } => {
+                // A copy of this item's open interval still to write would outlive its close.
+                if !copies.is_empty() {
+                    self.store.batch_write(distinct(std::mem::take(copies))).await?;
+                }
                 self.store.close_interval(&place, to, self.history_retention_days).await?;
             }
         }
@@ -217,38 +229,107 @@ impl Notifier {
         self
     }
 
-    /// Processes a stream batch in order and stops at the first record that fails: Lambda
-    /// resumes from the reported record, so the ones after it are delivered again anyway. A
-    /// record that can never be read is logged and skipped rather than blocking its shard.
+    /// Processes a stream batch: the reads every record shares once, then the records of
+    /// different items at once (each item's in order, stopping at its first failure), then every
+    /// event of the batch, ten to a `PutEvents`. The earliest record that failed is reported:
+    /// Lambda delivers the batch again from it, and what the records after it did is done once
+    /// (claimed markers, conditional intervals). A record that can never be read is logged and
+    /// skipped rather than blocking its shard.
     pub async fn handle(&self, event: Event) -> DynamoDbEventResponse {
-        let mut response = DynamoDbEventResponse::default();
-        let mut active: HashMap<String, Vec<Subscription>> = HashMap::new();
-        for record in &event.records {
-            let sequence = record.change.sequence_number.clone();
-            match self.process(record, &mut active).await {
-                Ok(_) => {}
+        let records = &event.records;
+        let reads = match self.batch_reads(records).await {
+            Ok(reads) => reads,
+            Err(error) => {
+                tracing::error!(%error, "the batch's shared reads failed; it is delivered again");
+                return failure_at(records, Some(0));
+            }
+        };
+        let outcomes: Vec<ItemOutcome> = futures::stream::iter(items(records))
+            .map(|indices| self.process_item(records, indices, &reads))
+            .buffer_unordered(CONCURRENT_ITEMS)
+            .collect()
+            .await;
+        let mut failed = outcomes.iter().filter_map(|outcome| outcome.failed).min();
+        let mut copies: Vec<(usize, BatchWrite)> = Vec::new();
+        let mut claims: Vec<(usize, Claim)> = Vec::new();
+        for outcome in outcomes {
+            copies.extend(outcome.copies);
+            claims.extend(outcome.claims);
+        }
+        if let Some(index) = self.write_copies(copies).await {
+            failed = failed.min(Some(index)).or(Some(index));
+        }
+        if let Some(index) = self.put_events(claims).await {
+            failed = failed.min(Some(index)).or(Some(index));
+        }
+        failure_at(records, failed)
+    }
+
+    /// Each account's active `runtime_inventory` subscriptions and whether it has findings at
+    /// all, read once for the batch's added images.
+    async fn batch_reads(&self, records: &[EventRecord]) -> Result<BatchReads, NotifyError> {
+        let accounts: BTreeSet<String> = records
+            .iter()
+            .filter_map(|record| change(record).ok().flatten())
+            .filter_map(|change| match change {
+                Change::Added { added, .. } => Some(added.account),
+                _ => None,
+            })
+            .collect();
+        let reads = accounts.into_iter().map(|account| async move {
+            let (subscriptions, findings) = futures::try_join!(
+                async { Ok::<_, NotifyError>(self.subscriptions.list(&account, Some(RUNTIME_INVENTORY), None).await?) },
+                async { Ok::<_, NotifyError>(self.store.any_findings(&account).await?) },
+            )?;
+            Ok::<_, NotifyError>((account, subscriptions, findings))
+        });
+        let mut batch = BatchReads::default();
+        for (account, subscriptions, findings) in futures::future::try_join_all(reads).await? {
+            if findings {
+                batch.with_findings.insert(account.clone());
+            }
+            batch.subscriptions.insert(account, subscriptions.into_iter().filter(|s| s.active).collect());
+        }
+        Ok(batch)
+    }
+
+    /// One item's records, in order, up to the first that fails.
+    async fn process_item(&self, records: &[EventRecord], indices: Vec<usize>, reads: &BatchReads) -> ItemOutcome {
+        let mut outcome = ItemOutcome::default();
+        for index in indices {
+            let record = &records[index];
+            let sequence = record.change.sequence_number.as_deref().unwrap_or("?");
+            match self.process(record, reads, &mut outcome.copies, index).await {
+                Ok(claims) => outcome.claims.extend(claims.into_iter().map(|claim| (index, claim))),
                 Err(NotifyError::Unreadable(reason)) => {
-                    tracing::error!(%reason, sequence = sequence.as_deref().unwrap_or("?"), "skipping a stream record that cannot be read");
+                    tracing::error!(%reason, sequence, "skipping a stream record that cannot be read");
                 }
                 Err(error) => {
-                    tracing::error!(%error, sequence = sequence.as_deref().unwrap_or("?"), "stream record failed; the batch resumes from it");
-                    let mut failure = DynamoDbBatchItemFailure::default();
-                    failure.item_identifier = sequence;
-                    response.batch_item_failures.push(failure);
+                    tracing::error!(%error, sequence, "stream record failed; the batch resumes from it");
+                    outcome.failed = Some(index);
                     break;
                 }
             }
         }
-        response
+        outcome
+    }
+
+    /// Writes the batch's interval copies together; the earliest record whose copies could not
+    /// be written, if any.
+    async fn write_copies(&self, copies: Vec<(usize, BatchWrite)>) -> Option<usize> {
+        let earliest = copies.iter().map(|(index, _)| *index).min()?;
+        match self.store.batch_write(distinct(copies)).await {
+            Ok(_) => None,
+            Err(error) => {
+                tracing::error!(%error, "writing running intervals failed");
+                Some(earliest)
+            }
+        }
     }
 
     /// The events a change puts: its added or removed event, and for an added image one
     /// scheduled event per active subscription watching its context.
-    async fn events_of(
-        &self,
-        change: &Change,
-        active: &mut HashMap<String, Vec<Subscription>>,
-    ) -> Result<Vec<Pending>, NotifyError> {
+    async fn events_of(&self, change: &Change, reads: &BatchReads) -> Result<Vec<Pending>, NotifyError> {
         let expires_at = (self.clock.now() + LIFECYCLE_MARKER_RETENTION).timestamp();
         let added = match change {
             Change::Removed { event_id, removed } => {
@@ -276,11 +357,8 @@ impl Notifier {
         let marker =
             Marker::lifecycle(&added.account, added.inventory_type, &added.context, change.event_id(), expires_at);
         let mut pending = vec![Pending::new(marker, ADDED_DETAIL_TYPE, added)];
-        if !active.contains_key(&added.account) {
-            let subscriptions = self.subscriptions.list(&added.account, Some(RUNTIME_INVENTORY), None).await?;
-            active.insert(added.account.clone(), subscriptions.into_iter().filter(|s| s.active).collect());
-        }
-        for subscription in active[&added.account].iter().filter(|s| s.watches(&added.context)) {
+        let watching = reads.subscriptions.get(&added.account).into_iter().flatten();
+        for subscription in watching.filter(|s| s.watches(&added.context)) {
             let detail = ScheduledImage {
                 account: added.account.clone(),
                 image_digest: added.image_digest.clone(),
@@ -304,25 +382,41 @@ impl Notifier {
             image_tag: added.image_tag.clone(),
             workloads: added.workloads.clone(),
         };
-        pending.extend(self.exposure_events(&added.account, &added.image_digest, &[here]).await?);
+        // An account without findings has no exposure to read.
+        if reads.with_findings.contains(&added.account) {
+            pending.extend(self.exposure_events(&added.account, &added.image_digest, &[here]).await?);
+        }
         Ok(pending)
     }
 
+    /// One record: its history step, then its events' markers claimed; the claims, for the
+    /// batch's `PutEvents`. An opened interval's copies join `copies` (written with the batch's),
+    /// or are written first when this record closes the interval.
     async fn process(
         &self,
         record: &EventRecord,
-        active: &mut HashMap<String, Vec<Subscription>>,
-    ) -> Result<usize, NotifyError> {
+        reads: &BatchReads,
+        copies: &mut Vec<(usize, BatchWrite)>,
+        index: usize,
+    ) -> Result<Vec<Claim>, NotifyError> {
         if let Some(step) = history::history_step(record)?.filter(|_| self.history_retention_days > 0) {
-            self.record_history(step).await?;
+            self.record_history(step, copies, index).await?;
         }
         let Some(change) = change(record)? else {
-            return Ok(0);
+            return Ok(Vec::new());
         };
+        let events = self.events_of(&change, reads).await?;
+        // Two records of a batch may announce one event (an image's new findings and its
+        // arrival): the first to get here claims and sends it, for both.
+        let events = events.into_iter().filter(|pending| reads.first_to_claim(&pending.marker));
+        let claiming = events.map(|pending| async move {
+            let claimed = self.claim(&pending.marker).await;
+            (pending, claimed)
+        });
         let mut claims = Vec::new();
         let mut first_error = None;
-        for pending in self.events_of(&change, active).await? {
-            match self.claim(&pending.marker).await {
+        for (pending, claimed) in futures::future::join_all(claiming).await {
+            match claimed {
                 Ok(Claimed::Now(token)) => claims.push(Claim { pending, token }),
                 Ok(Claimed::Fired) => {}
                 // Not sent yet: the record is retried until that delivery settles or its claim runs out.
@@ -334,13 +428,10 @@ impl Notifier {
         }
         if let Some(error) = first_error {
             // Claims taken so far go back, so the retry sends them (or they run out).
-            for claim in &claims {
-                self.settle(claim, false).await.ok();
-            }
+            futures::future::join_all(claims.iter().map(|claim| self.settle(claim, false))).await;
             return Err(error);
         }
-        // Every claim is settled (sent or given back) before the record is reported.
-        self.put_events(&claims).await
+        Ok(claims)
     }
 
     /// Claims a marker under a fresh token.
@@ -360,41 +451,104 @@ impl Notifier {
         Ok(self.store.settle_marker(&claim.pending.marker, &claim.token, fired).await?)
     }
 
-    /// Puts one event per claim; accepted ones are marked fired, the others given back so the
-    /// retry sends them.
-    async fn put_events(&self, claims: &[Claim]) -> Result<usize, NotifyError> {
+    /// Puts the batch's events, ten to a request; accepted ones are marked fired, the others
+    /// given back so the retry sends them. Every claim is settled even when one cannot be (a
+    /// claim left behind runs out). The earliest record with an event not sent or not settled.
+    async fn put_events(&self, claims: Vec<(usize, Claim)>) -> Option<usize> {
         let events: Vec<BusEvent> = claims
             .iter()
-            .map(|claim| BusEvent { detail_type: claim.pending.detail_type, detail: &claim.pending.detail })
+            .map(|(_, claim)| BusEvent { detail_type: claim.pending.detail_type, detail: &claim.pending.detail })
             .collect();
         let fates = self.bus.put(&events).await;
-        let (mut settle_error, mut not_sent, mut rejected) = (None, None, 0);
-        for (claim, fate) in claims.iter().zip(fates) {
-            match fate {
-                // Every claim is settled even when one cannot be: a claim left behind runs out.
-                Ok(()) => {
-                    if let Err(error) = self.settle(claim, true).await {
-                        settle_error = settle_error.or(Some(error));
-                    }
+        let settled = claims.iter().zip(fates).map(|((index, claim), fate)| async move {
+            let sent = fate.is_ok();
+            let settled = self.settle(claim, sent).await;
+            match (fate, settled) {
+                (Ok(()), Ok(())) => None,
+                (Ok(()), Err(error)) => {
+                    tracing::error!(%error, "settling a sent event's marker failed");
+                    Some(*index)
                 }
-                Err(failure) => {
-                    self.settle(claim, false).await.ok();
-                    match failure {
-                        Failure::NotSent(error) => not_sent = not_sent.or(Some(error)),
-                        Failure::Rejected { .. } => rejected += 1,
-                    }
+                (Err(failure), _) => {
+                    tracing::error!(?failure, "an event was not put");
+                    Some(*index)
                 }
             }
-        }
-        if let Some(error) = settle_error {
-            return Err(error);
-        }
-        if let Some(error) = not_sent {
-            return Err(NotifyError::PutEvents(error));
-        }
-        if rejected > 0 {
-            return Err(NotifyError::Rejected { failed: rejected, sent: claims.len() });
-        }
-        Ok(claims.len())
+        });
+        futures::stream::iter(settled)
+            .buffer_unordered(CONCURRENT_ITEMS)
+            .filter_map(|failed| async move { failed })
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .min()
     }
+}
+
+/// Items whose records are processed at once.
+const CONCURRENT_ITEMS: usize = 16;
+
+/// What a batch reads once, for every record.
+#[derive(Default)]
+struct BatchReads {
+    /// Each account's active `runtime_inventory` subscriptions.
+    subscriptions: HashMap<String, Vec<Subscription>>,
+    /// The accounts with any findings.
+    with_findings: HashSet<String>,
+    /// The markers this batch's records claimed.
+    claimed: std::sync::Mutex<HashSet<(String, String)>>,
+}
+
+impl BatchReads {
+    /// Whether no other record of the batch claimed `marker` yet (this one now does).
+    fn first_to_claim(&self, marker: &Marker) -> bool {
+        let mut claimed = self.claimed.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        claimed.insert((marker.pk.clone(), marker.sk.clone()))
+    }
+}
+
+/// What one item's records came to: interval copies and claims, each with its record's index in
+/// the batch, and the record that failed, if one did.
+#[derive(Default)]
+struct ItemOutcome {
+    copies: Vec<(usize, BatchWrite)>,
+    claims: Vec<(usize, Claim)>,
+    failed: Option<usize>,
+}
+
+/// The indices of the batch's records, grouped by the item each changes, in batch order.
+fn items(records: &[EventRecord]) -> Vec<Vec<usize>> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut by_key: HashMap<Vec<(String, String)>, usize> = HashMap::new();
+    for (index, record) in records.iter().enumerate() {
+        let mut key: Vec<(String, String)> =
+            record.change.keys.iter().map(|(name, value)| (name.clone(), format!("{value:?}"))).collect();
+        key.sort();
+        match by_key.get(&key) {
+            Some(&group) => groups[group].push(index),
+            None => {
+                by_key.insert(key, groups.len());
+                groups.push(vec![index]);
+            }
+        }
+    }
+    groups
+}
+
+/// The writes once each: a batch may not write one key twice (the contexts' list entry is every
+/// open's in the context).
+fn distinct(copies: Vec<(usize, BatchWrite)>) -> Vec<BatchWrite> {
+    let mut seen = HashSet::new();
+    copies.into_iter().map(|(_, write)| write).filter(|write| seen.insert(write.key())).collect()
+}
+
+/// The answer that has Lambda deliver the batch again from `failed`, if a record failed.
+fn failure_at(records: &[EventRecord], failed: Option<usize>) -> DynamoDbEventResponse {
+    let mut response = DynamoDbEventResponse::default();
+    if let Some(record) = failed.and_then(|index| records.get(index)) {
+        let mut failure = DynamoDbBatchItemFailure::default();
+        failure.item_identifier = record.change.sequence_number.clone();
+        response.batch_item_failures.push(failure);
+    }
+    response
 }

@@ -284,3 +284,47 @@ async fn an_event_sent_again_after_a_lost_confirmation_carries_the_same_event_id
     assert_eq!(again[0][notifier::notify::EVENT_ID_FIELD].as_str(), Some(id), "the same id to deduplicate on");
     assert_eq!(first[0]["image_digest"], again[0]["image_digest"]);
 }
+
+/// Issue 32, item 11: the requests the notifier makes for a burst of 100 added images with an
+/// active subscription (200 events), exactly. Reads shared by the batch happen once, events go
+/// ten to a `PutEvents`; what remains per image is its history and each event's claim and
+/// settlement. `NOTIFIER_BURST` (default 100) sizes the burst for BENCHMARKS.md's drain time.
+#[tokio::test]
+async fn a_burst_of_added_images_costs_a_fixed_number_of_requests_per_image() {
+    let images: u64 = std::env::var("NOTIFIER_BURST").ok().and_then(|n| n.parse().ok()).unwrap_or(100);
+    let harness = Harness::new(120, false).await;
+    let mut notifications = harness.notifications().await;
+    harness.subscribe("admin", "prod", true).await;
+    let containers: Vec<(String, String, u64)> =
+        (0..images).map(|n| (format!("ns-{}", n % 10), format!("app-{n}:1"), n + 1)).collect();
+    let containers: Vec<(&str, &str, u64)> =
+        containers.iter().map(|(ns, tag, n)| (ns.as_str(), tag.as_str(), *n)).collect();
+    let answer = harness.post_k8s(&k8s_report("prod", integration_tests::day(0), &containers)).await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+    let event = notifications.next_event().await;
+    let added = event.records.iter().filter(|record| record.event_name == "INSERT").count();
+    let events_counter = integration_tests::RequestCounter::default();
+    let notifier = notifications.notifier_with(&harness, events_counter.clone());
+    harness.requests.reset();
+    let started = std::time::Instant::now();
+    let response = Notifications::deliver_to(&notifier, event).await;
+    let drained = started.elapsed();
+    assert!(response.batch_item_failures.is_empty());
+    let operations = ["GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "BatchGetItem", "BatchWriteItem"];
+    let counts: Vec<(&str, u64)> = operations.iter().map(|op| (*op, harness.requests.get(op))).collect();
+    let put_events = events_counter.get("PutEvents");
+    println!("{added} records ({images} images added) drained in {drained:?}: {counts:?}, PutEvents {put_events}");
+    let fired = notifications.fired().await;
+    assert_eq!(fired.len() as u64, images, "one scheduled event per image");
+    // Before issue 32 (one record at a time): 100 GetItem (each image's findings), 1 Query, 700
+    // PutItem (3 interval writes and 2 claims and 2 settlements an image), 100 PutEvents.
+    // Now: the account's subscriptions and findings flag once; per image, its open interval
+    // (conditional) and two claims and settlements; its interval copies and the contexts' list
+    // entries batched; the events ten to a request.
+    let copies = (images + 10).div_ceil(25);
+    let expected = [("GetItem", 1), ("Query", 1), ("PutItem", 5 * images), ("BatchWriteItem", copies)];
+    for (operation, count) in expected {
+        assert_eq!(harness.requests.get(operation), count, "{operation}");
+    }
+    assert_eq!(put_events, (2 * images).div_ceil(10));
+}

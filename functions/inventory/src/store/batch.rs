@@ -44,6 +44,14 @@ pub enum BatchWrite {
 }
 
 impl BatchWrite {
+    /// The item it writes or deletes: two writes of one key in one batch are refused.
+    pub fn key(&self) -> Option<(String, String)> {
+        match self {
+            Self::Put(item) => super::item_key(item),
+            Self::Delete { pk, sk } => Some((pk.clone(), sk.clone())),
+        }
+    }
+
     fn into_request(self) -> WriteRequest {
         match self {
             Self::Put(item) => WriteRequest::builder()

@@ -54,28 +54,47 @@ async fn at_most(
     Ok(Some(records))
 }
 
+/// An opened interval's other items: its copy in its context's partition, ordered by its end, and
+/// the context's entry in the list of contexts with history. Unconditional, so a burst's are
+/// written together in batches.
+pub fn interval_copies(record: &IntervalRecord) -> Vec<BatchWrite> {
+    vec![
+        BatchWrite::Put(super::encode(&HistoryContext::of(record))),
+        BatchWrite::Put(super::encode(&record.in_context())),
+    ]
+}
+
 impl Store {
     /// Opens an interval, in its digest's and its context's partitions, unless another is open
-    /// there: one that started earlier was left by a lost close and is closed first, at this
-    /// one's start (the latest it can have ended), so no copy of it shows the image running
-    /// forever; one that started later wins over this late delivery. A redelivered open writes
-    /// the same items again.
+    /// there (`open_interval_record`).
     pub async fn open_interval(&self, record: &IntervalRecord, retention_days: u32) -> Result<(), StoreError> {
+        if self.open_interval_record(record, retention_days).await? {
+            self.batch_write(interval_copies(record)).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes an interval's open record in its digest's partition, unless another is open there:
+    /// one that started earlier was left by a lost close and is closed first, at this one's start
+    /// (the latest it can have ended), so no copy of it shows the image running forever; one that
+    /// started later wins over this late delivery (false: nothing to copy). A redelivered open
+    /// writes the same record again. Its copies (`interval_copies`) are the caller's to write,
+    /// before any close of the same place.
+    pub async fn open_interval_record(&self, record: &IntervalRecord, retention_days: u32) -> Result<bool, StoreError> {
         let place = IntervalPlace {
             account: record.account.clone(),
             inventory_type: record.inventory_type,
             context: record.context.clone(),
             image_digest: record.image_digest.clone(),
         };
-        // The digest's open record decides; the context's copy follows it. Each turn closes or
-        // yields to the open interval found; one more turn than that is a concurrent open.
+        // Each turn closes or yields to the open interval found; one more turn than that is a
+        // concurrent open.
         for _ in 0..3 {
             if self.put_open(record).await? {
-                self.put(&HistoryContext::of(record)).await?;
-                return self.put(&record.in_context()).await;
+                return Ok(true);
             }
             match self.get::<IntervalRecord>(&place.pk(), &place.open_sk(), true).await? {
-                Some(newer) if newer.from > record.from => return Ok(()),
+                Some(newer) if newer.from > record.from => return Ok(false),
                 Some(_) => {
                     self.close_interval(&place, record.from, retention_days).await?;
                 }

@@ -32,7 +32,7 @@ pub use findings::{
     findings_chunk_write, findings_flag_write, severity_entry_delete, severity_entry_write, vulnerable_image_delete,
     vulnerable_image_write, FindingsChunk,
 };
-pub use history::HistoryContext;
+pub use history::{interval_copies, HistoryContext};
 pub use integrations::HealthWrite;
 pub use items::InventoryPage;
 pub use markers::{Claim, SentOnceMarker};
