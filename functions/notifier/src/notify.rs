@@ -244,11 +244,11 @@ impl Notifier {
                 return failure_at(records, Some(0));
             }
         };
-        let outcomes: Vec<ItemOutcome> = futures::stream::iter(items(records))
-            .map(|indices| self.process_item(records, indices, &reads))
-            .buffer_unordered(CONCURRENT_ITEMS)
-            .collect()
-            .await;
+        let reads = &reads;
+        let processing: Vec<_> =
+            items(records).into_iter().map(|indices| self.process_item(records, indices, reads)).collect();
+        let outcomes: Vec<ItemOutcome> =
+            futures::stream::iter(processing).buffer_unordered(CONCURRENT_ITEMS).collect().await;
         let mut failed = outcomes.iter().filter_map(|outcome| outcome.failed).min();
         let mut copies: Vec<(usize, BatchWrite)> = Vec::new();
         let mut claims: Vec<(usize, Claim)> = Vec::new();
@@ -460,21 +460,27 @@ impl Notifier {
             .map(|(_, claim)| BusEvent { detail_type: claim.pending.detail_type, detail: &claim.pending.detail })
             .collect();
         let fates = self.bus.put(&events).await;
-        let settled = claims.iter().zip(fates).map(|((index, claim), fate)| async move {
-            let sent = fate.is_ok();
-            let settled = self.settle(claim, sent).await;
-            match (fate, settled) {
-                (Ok(()), Ok(())) => None,
-                (Ok(()), Err(error)) => {
-                    tracing::error!(%error, "settling a sent event's marker failed");
-                    Some(*index)
+        // Futures collected before they are streamed: a stream mapping borrowed claims fails
+        // rustc's `Send` check of the spawned future ("`FnOnce` is not general enough").
+        let settled: Vec<_> = claims
+            .iter()
+            .zip(fates)
+            .map(|((index, claim), fate)| async move {
+                let sent = fate.is_ok();
+                let settled = self.settle(claim, sent).await;
+                match (fate, settled) {
+                    (Ok(()), Ok(())) => None,
+                    (Ok(()), Err(error)) => {
+                        tracing::error!(%error, "settling a sent event's marker failed");
+                        Some(*index)
+                    }
+                    (Err(failure), _) => {
+                        tracing::error!(?failure, "an event was not put");
+                        Some(*index)
+                    }
                 }
-                (Err(failure), _) => {
-                    tracing::error!(?failure, "an event was not put");
-                    Some(*index)
-                }
-            }
-        });
+            })
+            .collect();
         futures::stream::iter(settled)
             .buffer_unordered(CONCURRENT_ITEMS)
             .filter_map(|failed| async move { failed })

@@ -46,11 +46,7 @@ impl Store {
                 .expression_attribute_values(format!(":f{n}"), value);
         }
         sets.push("#created_at = if_not_exists(#created_at, :created_at)".to_owned());
-        match request.update_expression(format!("SET {}", sets.join(", "))).send().await {
-            Ok(_) => Ok(()),
-            Err(error) if super::is_condition_failure(&error) => Err(StoreError::ConditionFailed),
-            Err(error) => Err(sdk_error("UpdateItem")(error)),
-        }
+        super::conditional("UpdateItem", request.update_expression(format!("SET {}", sets.join(", "))).send().await)
     }
 
     /// Every agentless EKS cluster's collection state.

@@ -117,10 +117,10 @@ impl Store {
             .expression_attribute_values(":from", from)
             .send()
             .await;
-        match written {
-            Ok(_) => Ok(true),
-            Err(error) if super::is_condition_failure(&error) => Ok(false),
-            Err(error) => Err(sdk_error("PutItem")(error)),
+        match super::conditional("PutItem", written) {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed) => Ok(false),
+            Err(error) => Err(error),
         }
     }
 

@@ -112,6 +112,19 @@ pub fn is_condition_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>
     error.as_service_error().and_then(|error| error.code()) == Some("ConditionalCheckFailedException")
 }
 
+/// A conditional request's outcome: `ConditionFailed` when its condition did not hold.
+pub(crate) fn conditional<T, E, R>(operation: &'static str, result: Result<T, SdkError<E, R>>) -> Result<(), StoreError>
+where
+    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(error) if is_condition_failure(&error) => Err(StoreError::ConditionFailed),
+        Err(error) => Err(sdk_error(operation)(error)),
+    }
+}
+
 pub fn encode<T: serde::Serialize>(value: &T) -> Item {
     serde_dynamo::to_item(value).expect("records serialise to DynamoDB items")
 }
@@ -226,11 +239,7 @@ impl Store {
             .condition_expression(condition)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) if is_condition_failure(&error) => Err(StoreError::ConditionFailed),
-            Err(error) => Err(sdk_error("PutItem")(error)),
-        }
+        conditional("PutItem", result)
     }
 
     /// Writes a leased record (`lease::Leased`) if the stored one is in the expected state.

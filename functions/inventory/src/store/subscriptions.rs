@@ -99,11 +99,7 @@ impl Store {
             .set_item(Some(encode(guard)))
             .condition_expression("subscription_id = :stale")
             .expression_attribute_values(":stale", string(&existing.subscription_id));
-        match replace.send().await {
-            Ok(_) => Ok(()),
-            Err(error) if super::is_condition_failure(&error) => Err(StoreError::ConditionFailed),
-            Err(error) => Err(sdk_error("PutItem")(error)),
-        }
+        super::conditional("PutItem", replace.send().await)
     }
 
     /// Deletes a guard if it is still `subscription_id`'s.
@@ -117,10 +113,10 @@ impl Store {
             .expression_attribute_values(":id", string(subscription_id))
             .send()
             .await;
-        match deleted {
-            Ok(_) => Ok(()),
-            Err(error) if super::is_condition_failure(&error) => Ok(()),
-            Err(error) => Err(sdk_error("DeleteItem")(error)),
+        match super::conditional("DeleteItem", deleted) {
+            // Another create's guard by now: it stays.
+            Err(StoreError::ConditionFailed) => Ok(()),
+            other => other,
         }
     }
 
