@@ -256,12 +256,9 @@ impl Notifier {
             copies.extend(outcome.copies);
             claims.extend(outcome.claims);
         }
-        if let Some(index) = self.write_copies(copies).await {
-            failed = failed.min(Some(index)).or(Some(index));
-        }
-        if let Some(index) = self.put_events(claims).await {
-            failed = failed.min(Some(index)).or(Some(index));
-        }
+        let copies_failed = self.write_copies(copies).await;
+        let events_failed = self.put_events(claims).await;
+        failed = [failed, copies_failed, events_failed].into_iter().flatten().min();
         failure_at(records, failed)
     }
 
