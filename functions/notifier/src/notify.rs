@@ -249,7 +249,7 @@ impl Notifier {
             items(records).into_iter().map(|indices| self.process_item(records, indices, reads)).collect();
         let outcomes: Vec<ItemOutcome> =
             futures::stream::iter(processing).buffer_unordered(CONCURRENT_ITEMS).collect().await;
-        let mut failed = outcomes.iter().filter_map(|outcome| outcome.failed).min();
+        let item_failed = outcomes.iter().filter_map(|outcome| outcome.failed).min();
         let mut copies: Vec<(usize, BatchWrite)> = Vec::new();
         let mut claims: Vec<(usize, Claim)> = Vec::new();
         for outcome in outcomes {
@@ -258,8 +258,7 @@ impl Notifier {
         }
         let copies_failed = self.write_copies(copies).await;
         let events_failed = self.put_events(claims).await;
-        failed = [failed, copies_failed, events_failed].into_iter().flatten().min();
-        failure_at(records, failed)
+        failure_at(records, [item_failed, copies_failed, events_failed].into_iter().flatten().min())
     }
 
     /// Each account's active `runtime_inventory` subscriptions and whether it has findings at
