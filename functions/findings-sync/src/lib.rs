@@ -37,6 +37,8 @@ const SESSION_NAME: &str = "runtime-inventory-findings-sync";
 pub struct FindingsSyncApp {
     sync: FindingsSync,
     table: String,
+    /// How long the inventory keeps an image that left (`InventoryTtlDays`; none: forever).
+    ttl: Option<chrono::TimeDelta>,
 }
 
 /// The Inspector and ECR clients of every configured (role, region).
@@ -73,9 +75,9 @@ impl FindingsSyncApp {
         accounts: SyncAccounts,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let table = settings.table_name.clone();
+        let (table, ttl) = (settings.table_name.clone(), settings.ttl_delta());
         let reader = InventoryReader::new(store.clone(), settings, Arc::clone(&clock));
-        Self { sync: FindingsSync::new(store, reader, targets, accounts, CONCURRENCY, clock), table }
+        Self { sync: FindingsSync::new(store, reader, targets, accounts, CONCURRENCY, clock), table, ttl }
     }
 
     /// Builds the store, the clients and the settings from the environment the template sets.
@@ -96,8 +98,10 @@ impl FindingsSyncApp {
         let summary = match added_image(&event.payload) {
             Some(image) => Box::pin(self.sync.sync(vec![image], deadline)).await,
             None => {
-                let entries = Box::pin(self.sync.running_entries()).await?;
-                let summary = Box::pin(self.sync.sync(ecr_images(&entries), deadline)).await;
+                let accounts = Box::pin(self.sync.accounts()).await?;
+                let entries = Box::pin(self.sync.running_entries(&accounts)).await?;
+                let mut summary = Box::pin(self.sync.sync(ecr_images(&entries), deadline)).await;
+                summary.expired = Box::pin(self.sync.expire(&accounts, self.ttl)).await?;
                 // After the sync, so the metric counts the findings it just stored.
                 let highest = Box::pin(self.sync.highest_severities(&entries)).await?;
                 for line in metric_lines(&self.table, self.sync.now(), &exposed_workloads(&entries, &highest)) {

@@ -75,6 +75,14 @@ pub struct SyncSummary {
     pub errors: Vec<String>,
     /// The run stopped starting images at its deadline.
     pub cut_short: bool,
+    /// Images whose findings were removed: they ran nowhere, and were scanned, longer ago than
+    /// the inventory is kept.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub expired: usize,
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 enum Synced {
@@ -125,20 +133,53 @@ impl FindingsSync {
         self.clock.now()
     }
 
-    /// Every live inventory entry of every account.
-    pub async fn running_entries(&self) -> Result<Vec<(String, InventoryItem)>, StoreError> {
-        let accounts: BTreeSet<String> = self
-            .store
-            .all_context_coverage()
-            .await?
-            .iter()
-            .filter_map(|record| record.account().map(str::to_owned))
-            .collect();
+    /// Every account with inventory.
+    pub async fn accounts(&self) -> Result<BTreeSet<String>, StoreError> {
+        let coverage = self.store.all_context_coverage().await?;
+        Ok(coverage.iter().filter_map(|record| record.account().map(str::to_owned)).collect())
+    }
+
+    /// Every live inventory entry of `accounts`.
+    pub async fn running_entries(
+        &self,
+        accounts: &BTreeSet<String>,
+    ) -> Result<Vec<(String, InventoryItem)>, StoreError> {
         let mut entries = Vec::new();
         for account in accounts {
-            entries.extend(self.reader.running_at(&account).await?.into_iter().map(|item| (account.clone(), item)));
+            entries.extend(self.reader.running_at(account).await?.into_iter().map(|item| (account.clone(), item)));
         }
         Ok(entries)
+    }
+
+    /// Removes the findings of each account's images that have run nowhere within `ttl` (no
+    /// record of them is live: departed ones are kept that long) and whose findings are older
+    /// than it (an image scanned before it is deployed keeps them). Without a retention, findings
+    /// are kept as the inventory is: forever. Answers how many images' findings went.
+    pub async fn expire(
+        &self,
+        accounts: &BTreeSet<String>,
+        ttl: Option<chrono::TimeDelta>,
+    ) -> Result<usize, StoreError> {
+        let Some(ttl) = ttl else { return Ok(0) };
+        let cutoff = self.clock.now() - ttl;
+        let mut expired = 0;
+        for account in accounts {
+            let with_findings: Vec<String> =
+                self.reader.severity_index(account, Severity::Unknown).await?.into_keys().collect();
+            let running: BTreeSet<String> =
+                self.reader.running(account, &with_findings).await?.into_iter().map(|item| item.image_digest).collect();
+            let idle: Vec<String> = with_findings.into_iter().filter(|digest| !running.contains(digest)).collect();
+            let records = self.store.findings_records(account, &idle).await?;
+            let old = records.iter().filter(|record| record.updated_at.is_none_or(|at| at < cutoff));
+            for record in old {
+                match self.vulnerabilities.forget(account, &record.image_digest).await {
+                    Ok(forgotten) => expired += usize::from(forgotten),
+                    // A post holds the image's lease: it is scanned again, so it stays.
+                    Err(error) => tracing::warn!(account, image = %record.image_digest, %error, "findings not expired"),
+                }
+            }
+        }
+        Ok(expired)
     }
 
     /// The highest severity of each (account, digest) with findings, of the accounts of `entries`,

@@ -190,6 +190,27 @@ impl Vulnerabilities {
         Err(VulnerabilityError::Busy)
     }
 
+    /// Removes an image's findings (every scanner's chunks, its index entries, its record) under
+    /// its lease: for images that ran nowhere for the inventory's retention. False when it had
+    /// none; `Busy` when a post holds the lease (the next sweep tries again).
+    pub async fn forget(&self, account: &str, digest: &str) -> Result<bool, VulnerabilityError> {
+        let Some(current) = self.store.findings_record(account, digest).await? else { return Ok(false) };
+        let placeholder = || ImageFindingsRecord::new(account, digest);
+        let lease = FindingsLease::acquire(&self.store, self.clock.clone(), Some(&current), placeholder).await?;
+        let Some(mut lease) = lease else { return Err(VulnerabilityError::Busy) };
+        let record = lease.record().clone();
+        let stored = read_chunks(&record, self.store.findings_chunks(account, digest).await?);
+        let (_, before) = merged_index(account, digest, by_scanner(&stored.current));
+        let change = plan_index(&before, &stored.uncertain, &BTreeMap::new());
+        let mut writes: Vec<BatchWrite> =
+            change.deletes.iter().map(|id| vulnerable_image_delete(account, id, digest)).collect();
+        writes.extend(change.severity_leaves.iter().map(|severity| severity_entry_delete(account, *severity, digest)));
+        writes.extend(stored.named.iter().chain(&stored.stray).map(|chunk| chunk.delete(account, digest)));
+        lease.write(writes).await?;
+        lease.commit_delete().await?;
+        Ok(true)
+    }
+
     /// Under the lease: the scanner's new chunks, the index changes, then the record.
     async fn replace(
         &self,

@@ -152,3 +152,72 @@ async fn ecr_basic_findings_are_stored_until_inspector_scans_the_registry() {
     let tenant_keys: Vec<&String> = tenant_items.iter().filter_map(|item| item["pk"].as_s().ok()).collect();
     assert!(tenant_keys.iter().all(|pk| !pk.starts_with("tenant-b#")), "{tenant_keys:?}");
 }
+
+/// Issue 32, item 6: findings of an image that ran nowhere for `InventoryTtlDays`, and were
+/// posted longer ago than that, are removed on the schedule, index entries included; a running
+/// image's, and a recent scan of an image not deployed yet, stay.
+#[tokio::test]
+async fn findings_of_images_that_ran_nowhere_for_the_retention_expire() {
+    let harness = Harness::new(120, false).await;
+    let grype = |id: &str| {
+        json!({"matches": [{"vulnerability": {"id": id, "severity": "Critical"}, "artifact": {"name": "openssl", "version": "1"}}]})
+            .to_string()
+    };
+    let post = |image: String, body: String| {
+        let harness = &harness;
+        async move {
+            let path = format!("/v2/images/{image}/vulnerabilities");
+            let answer = harness
+                .call_path("post-image-vulnerabilities.json", Some(&path), Some(&body), Some("admin"), &[])
+                .await;
+            assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+        }
+    };
+    let (gone, running, recent) = (digest(1), digest(2), digest(3));
+    assert_eq!(
+        harness.post_k8s(&k8s_report("prod", day(0), &[("default", "app:1", 1)])).await.status,
+        StatusCode::CREATED
+    );
+    post(gone.clone(), grype("CVE-2024-1")).await;
+    post(running.clone(), grype("CVE-2024-2")).await;
+    // Image 1 leaves the next day; 121 days after that, image 2 still runs and image 3 was just
+    // scanned (a departed image's record is kept, live, 120 days after it left).
+    for at in [day(1), day(122)] {
+        assert_eq!(
+            harness.post_k8s(&k8s_report("prod", at, &[("default", "app:2", 2)])).await.status,
+            StatusCode::CREATED
+        );
+    }
+    post(recent.clone(), grype("CVE-2024-3")).await;
+
+    let app = FindingsSyncApp::new(
+        harness.store_for("findings-sync"),
+        harness.settings.clone(),
+        Vec::new(),
+        SyncAccounts::from_lookup(|_| None).unwrap(),
+        harness.clock.clone(),
+    );
+    let summary = app.handle(event("Scheduled Event", json!({}))).await.unwrap();
+    assert_eq!(summary.expired, 1, "{summary:?}");
+    let path = format!("/v2/images/{gone}/vulnerabilities");
+    let read = harness.call_path("get-image-vulnerabilities.json", Some(&path), None, Some("admin"), &[]).await;
+    assert_eq!(read.status, StatusCode::NOT_FOUND, "{}", read.body);
+    findings_of(&harness, &running).await;
+    findings_of(&harness, &recent).await;
+    let keys: Vec<String> = harness
+        .stored_items()
+        .await
+        .iter()
+        .filter_map(|item| Some(format!("{} {}", item["pk"].as_s().ok()?, item["sk"].as_s().ok()?)))
+        .collect();
+    let findings_partitions = ["#find#", "#vuln#", "#sev#"];
+    let left: Vec<&String> = keys
+        .iter()
+        .filter(|key| key.contains(&gone) && findings_partitions.iter().any(|partition| key.contains(partition)))
+        .collect();
+    assert!(left.is_empty(), "no findings of the image are left (its departed record waits for the TTL): {left:#?}");
+    let of_running = keys.iter().filter(|key| key.contains(&running) && key.contains("#vuln#")).count();
+    assert_eq!(of_running, 1, "the running image's index entry stays");
+    // A second run finds nothing more to expire.
+    assert_eq!(app.handle(event("Scheduled Event", json!({}))).await.unwrap().expired, 0);
+}
