@@ -77,12 +77,8 @@ pub struct SyncSummary {
     pub cut_short: bool,
     /// Images whose findings were removed: they ran nowhere, and were scanned, longer ago than
     /// the inventory is kept.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "inventory::vulnerabilities::is_zero")]
     pub expired: usize,
-}
-
-fn is_zero(count: &usize) -> bool {
-    *count == 0
 }
 
 enum Synced {
@@ -172,8 +168,8 @@ impl FindingsSync {
             let records = self.store.findings_records(account, &idle).await?;
             let old = records.iter().filter(|record| record.updated_at.is_none_or(|at| at < cutoff));
             for record in old {
-                match self.vulnerabilities.forget(account, &record.image_digest).await {
-                    Ok(forgotten) => expired += usize::from(forgotten),
+                match self.vulnerabilities.forget(account, record).await {
+                    Ok(()) => expired += 1,
                     // A post holds the image's lease: it is scanned again, so it stays.
                     Err(error) => tracing::warn!(account, image = %record.image_digest, %error, "findings not expired"),
                 }

@@ -59,7 +59,8 @@ pub struct PostedFindings {
     pub skipped_count: usize,
 }
 
-fn is_zero(count: &usize) -> bool {
+/// For `skip_serializing_if`: a count of nothing is left out of an answer.
+pub fn is_zero(count: &usize) -> bool {
     *count == 0
 }
 
@@ -190,13 +191,14 @@ impl Vulnerabilities {
         Err(VulnerabilityError::Busy)
     }
 
-    /// Removes an image's findings (every scanner's chunks, its index entries, its record) under
-    /// its lease: for images that ran nowhere for the inventory's retention. False when it had
-    /// none; `Busy` when a post holds the lease (the next sweep tries again).
-    pub async fn forget(&self, account: &str, digest: &str) -> Result<bool, VulnerabilityError> {
-        let Some(current) = self.store.findings_record(account, digest).await? else { return Ok(false) };
+    /// Removes an image's findings (every scanner's chunks, its index entries, its record, read
+    /// as `current`) under its lease: for images that ran nowhere for the inventory's retention.
+    /// `Busy` when a post holds the lease or changed the record since it was read (the next
+    /// sweep tries again).
+    pub async fn forget(&self, account: &str, current: &ImageFindingsRecord) -> Result<(), VulnerabilityError> {
+        let digest = current.image_digest.as_str();
         let placeholder = || ImageFindingsRecord::new(account, digest);
-        let lease = FindingsLease::acquire(&self.store, self.clock.clone(), Some(&current), placeholder).await?;
+        let lease = FindingsLease::acquire(&self.store, self.clock.clone(), Some(current), placeholder).await?;
         let Some(mut lease) = lease else { return Err(VulnerabilityError::Busy) };
         let record = lease.record().clone();
         let stored = read_chunks(&record, self.store.findings_chunks(account, digest).await?);
@@ -208,7 +210,7 @@ impl Vulnerabilities {
         writes.extend(stored.named.iter().chain(&stored.stray).map(|chunk| chunk.delete(account, digest)));
         lease.write(writes).await?;
         lease.commit_delete().await?;
-        Ok(true)
+        Ok(())
     }
 
     /// Under the lease: the scanner's new chunks, the index changes, then the record.

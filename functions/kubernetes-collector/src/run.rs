@@ -270,17 +270,9 @@ impl KubernetesCollector {
             summary.contexts_departed += collected.departed;
         }
         if let Some(message) = collected.collection.error.clone().filter(|_| collected.stored_contexts.is_none()) {
-            summary.errors.push(ClusterError {
-                account: account.clone(),
-                cluster: source.cluster().to_owned(),
-                message,
-            });
+            summary.errors.push(ClusterError { account, cluster: source.cluster().to_owned(), message });
         }
-        if let Err(error) = self.record(source, &account, &collected).await {
-            tracing::error!(account, cluster = source.cluster(), %error, "recording the collection failed");
-        } else {
-            summary.write_requests += 1;
-        }
+        self.record(source, &collected, summary).await;
     }
 
     /// A cluster the run does not read: listed, and its configuration says so, keeping its last
@@ -296,12 +288,7 @@ impl KubernetesCollector {
             error: Some(format!("not read in the run of {}: {reason}", summary.started_at)),
         };
         let skipped = Collected { collection, stored_contexts: None, departed: 0, requests: 0, write_requests: 0 };
-        let account = source.account().to_owned();
-        if let Err(error) = self.record(source, &account, &skipped).await {
-            tracing::error!(account, cluster = source.cluster(), %error, "recording a skipped cluster failed");
-        } else {
-            summary.write_requests += 1;
-        }
+        self.record(source, &skipped, summary).await;
     }
 
     /// The EKS clusters with the contexts their previous collection stored.
@@ -330,8 +317,21 @@ impl KubernetesCollector {
             .collect()
     }
 
-    /// Records the collection where its cluster's state lives.
-    async fn record(&self, source: &Source, account: &str, collected: &Collected) -> Result<(), StoreError> {
+    /// Records the collection, counted in the summary; a failure is logged (the next run records
+    /// its own).
+    async fn record(&self, source: &Source, collected: &Collected, summary: &mut RunSummary) {
+        match self.write_collection(source, collected).await {
+            Ok(()) => summary.write_requests += 1,
+            Err(error) => {
+                let (account, status) = (source.account(), &collected.collection.status);
+                tracing::error!(account, cluster = source.cluster(), status, %error, "recording the collection failed");
+            }
+        }
+    }
+
+    /// Writes the collection where its cluster's state lives.
+    async fn write_collection(&self, source: &Source, collected: &Collected) -> Result<(), StoreError> {
+        let account = source.account();
         match source {
             Source::Configured(record) => {
                 let result = self

@@ -261,14 +261,23 @@ impl Notifier {
         failure_at(records, [item_failed, copies_failed, events_failed].into_iter().flatten().min())
     }
 
-    /// Each account's active `runtime_inventory` subscriptions and whether it has findings at
-    /// all, read once for the batch's added images.
+    /// Each record's change, and each account's active `runtime_inventory` subscriptions and
+    /// whether it has findings at all, read once for the batch's added images.
     async fn batch_reads(&self, records: &[EventRecord]) -> Result<BatchReads, NotifyError> {
-        let accounts: BTreeSet<String> = records
+        // Every error `change` answers is the record's own: kept as why it cannot be read.
+        let changes: Vec<Result<Option<Change>, String>> = records
             .iter()
-            .filter_map(|record| change(record).ok().flatten())
+            .map(|record| {
+                change(record).map_err(|error| match error {
+                    NotifyError::Unreadable(reason) => reason,
+                    other => other.to_string(),
+                })
+            })
+            .collect();
+        let accounts: BTreeSet<String> = changes
+            .iter()
             .filter_map(|change| match change {
-                Change::Added { added, .. } => Some(added.account),
+                Ok(Some(Change::Added { added, .. })) => Some(added.account.clone()),
                 _ => None,
             })
             .collect();
@@ -279,7 +288,7 @@ impl Notifier {
             )?;
             Ok::<_, NotifyError>((account, subscriptions, findings))
         });
-        let mut batch = BatchReads::default();
+        let mut batch = BatchReads { changes, ..BatchReads::default() };
         for (account, subscriptions, findings) in futures::future::try_join_all(reads).await? {
             if findings {
                 batch.with_findings.insert(account.clone());
@@ -398,10 +407,11 @@ impl Notifier {
         if let Some(step) = history::history_step(record)?.filter(|_| self.history_retention_days > 0) {
             self.record_history(step, copies, index).await?;
         }
-        let Some(change) = change(record)? else {
+        let change = reads.changes[index].as_ref().map_err(|reason| NotifyError::Unreadable(reason.clone()))?;
+        let Some(change) = change else {
             return Ok(Vec::new());
         };
-        let events = self.events_of(&change, reads).await?;
+        let events = self.events_of(change, reads).await?;
         // Two records of a batch may announce one event (an image's new findings and its
         // arrival): the first to get here claims and sends it, for both.
         let events = events.into_iter().filter(|pending| reads.first_to_claim(&pending.marker));
@@ -493,6 +503,8 @@ const CONCURRENT_ITEMS: usize = 16;
 /// What a batch reads once, for every record.
 #[derive(Default)]
 struct BatchReads {
+    /// Each record's change, by its index in the batch; why, for a record that cannot be read.
+    changes: Vec<Result<Option<Change>, String>>,
     /// Each account's active `runtime_inventory` subscriptions.
     subscriptions: HashMap<String, Vec<Subscription>>,
     /// The accounts with any findings.

@@ -53,30 +53,27 @@ pub(super) fn read<'a, T: Deserialize<'a>>(body: &'a [u8], field: &str) -> Resul
     })
 }
 
-/// Whether another element fits in the budget; checked before it is read, so the budget bounds
-/// the work and not only what is kept.
-fn has_room(finding: bool) -> bool {
-    let budget = BUDGET.get();
-    (if finding { budget.findings } else { budget.entries }) > 0
-}
-
-/// Takes an element that was read from the budget.
-fn take(finding: bool) {
+/// Takes an element just read from the budget; past it, the error that stops reading there,
+/// remembered for `read`. Only that one element is read past the bound, and its own lists are
+/// bounded by the same budget.
+fn take<E: de::Error>(finding: bool) -> Result<(), E> {
     let mut budget = BUDGET.get();
     let left = if finding { &mut budget.findings } else { &mut budget.entries };
-    *left = left.saturating_sub(1);
+    let taken = match left.checked_sub(1) {
+        Some(rest) => {
+            *left = rest;
+            Ok(())
+        }
+        None => {
+            budget.exceeded = Some(if finding { Exceeded::Findings } else { Exceeded::Entries });
+            Err(E::custom("more elements than a document may hold"))
+        }
+    };
     BUDGET.set(budget);
+    taken
 }
 
-/// The error that stops reading at an element past the budget, remembered for `read`.
-fn exceeded<E: de::Error>(finding: bool) -> E {
-    let mut budget = BUDGET.get();
-    budget.exceeded = Some(if finding { Exceeded::Findings } else { Exceeded::Entries });
-    BUDGET.set(budget);
-    E::custom("more elements than a document may hold")
-}
-
-/// A JSON array read element by element, each taken from the document's budget first.
+/// A JSON array read element by element, each taken from the document's budget.
 #[derive(Debug)]
 pub(super) struct Bounded<T, const FINDINGS: bool>(pub Vec<T>);
 
@@ -116,21 +113,11 @@ impl<'de, T: Deserialize<'de>, const FINDINGS: bool> Deserialize<'de> for Bounde
 
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 let mut kept = Vec::new();
-                loop {
-                    if !has_room(FINDINGS) {
-                        return match seq.next_element::<de::IgnoredAny>()? {
-                            None => Ok(Bounded(kept)),
-                            Some(_) => Err(exceeded(FINDINGS)),
-                        };
-                    }
-                    match seq.next_element()? {
-                        Some(element) => {
-                            take(FINDINGS);
-                            kept.push(element);
-                        }
-                        None => return Ok(Bounded(kept)),
-                    }
+                while let Some(element) = seq.next_element()? {
+                    take(FINDINGS)?;
+                    kept.push(element);
                 }
+                Ok(Bounded(kept))
             }
         }
 
@@ -138,7 +125,7 @@ impl<'de, T: Deserialize<'de>, const FINDINGS: bool> Deserialize<'de> for Bounde
     }
 }
 
-/// A JSON object read entry by entry, each taken from the document's entries budget first.
+/// A JSON object read entry by entry, each taken from the document's entries budget.
 #[derive(Debug)]
 pub(super) struct EntryMap<'a, V>(pub Vec<(Cow<'a, str>, V)>);
 
@@ -171,21 +158,11 @@ impl<'de: 'a, 'a, V: Deserialize<'de>> Deserialize<'de> for EntryMap<'a, V> {
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut kept = Vec::new();
-                loop {
-                    if !has_room(false) {
-                        return match map.next_key::<de::IgnoredAny>()? {
-                            None => Ok(EntryMap(kept)),
-                            Some(_) => Err(exceeded(false)),
-                        };
-                    }
-                    match map.next_entry::<Cow<'a, str>, V>()? {
-                        Some(entry) => {
-                            take(false);
-                            kept.push(entry);
-                        }
-                        None => return Ok(EntryMap(kept)),
-                    }
+                while let Some(entry) = map.next_entry::<Cow<'a, str>, V>()? {
+                    take(false)?;
+                    kept.push(entry);
                 }
+                Ok(EntryMap(kept))
             }
         }
 

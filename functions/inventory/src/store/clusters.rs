@@ -1,6 +1,6 @@
 //! Cluster configurations of the embedded mode (`cluster-configs`, `{account}#{cluster_name}`).
 
-use super::{decode, key, sdk_error, string, Store, StoreError};
+use super::{decode, key, string, Store, StoreError};
 use crate::cluster_config::{ClusterConfigRecord, EksCollectionRecord, LastCollection};
 use crate::keys::{cluster_config_sk, CLUSTER_CONFIGS_PK, EKS_COLLECTIONS_PK};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -86,11 +86,7 @@ impl Store {
                 ),
             None => request.update_expression("SET last_collection = :collection"),
         };
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(error) if super::is_condition_failure(&error) => Err(StoreError::ConditionFailed),
-            Err(error) => Err(sdk_error("UpdateItem")(error)),
-        }
+        super::conditional("UpdateItem", request.send().await)
     }
 
     /// Deletes a configuration; `ConditionFailed` if there was none.
@@ -103,10 +99,6 @@ impl Store {
             .condition_expression("attribute_exists(pk)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) if super::is_condition_failure(&error) => Err(StoreError::ConditionFailed),
-            Err(error) => Err(sdk_error("DeleteItem")(error)),
-        }
+        super::conditional("DeleteItem", result)
     }
 }

@@ -187,11 +187,10 @@ impl Store {
             .expression_attribute_values(":from", from)
             .send()
             .await;
-        match deleted {
-            Ok(_) => Ok(true),
+        match super::conditional("DeleteItem", deleted) {
             // Reopened meanwhile (a later record of the same context): that interval stays open.
-            Err(error) if super::is_condition_failure(&error) => Ok(true),
-            Err(error) => Err(sdk_error("DeleteItem")(error)),
+            Ok(()) | Err(StoreError::ConditionFailed) => Ok(true),
+            Err(error) => Err(error),
         }
     }
 

@@ -209,11 +209,7 @@ impl Store {
                 .expression_attribute_names("#state", "state")
                 .expression_attribute_values(":from", string(from)),
         };
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(error) if is_condition_failure(&error) => Err(StoreError::ConditionFailed),
-            Err(error) => Err(sdk_error("PutItem")(error)),
-        }
+        super::conditional("PutItem", request.send().await)
     }
 
     /// Deletes a stale-cluster marker if it is still in state `from`.
@@ -228,10 +224,6 @@ impl Store {
             .expression_attribute_values(":from", string(from))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) if is_condition_failure(&error) => Err(StoreError::ConditionFailed),
-            Err(error) => Err(sdk_error("DeleteItem")(error)),
-        }
+        super::conditional("DeleteItem", result)
     }
 }
