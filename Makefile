@@ -64,9 +64,9 @@ sam-build: $(INFRA_TOOLS)
 
 ## CPU benchmarks: parsing and planning a 5,000-container report; deciding a request in the authorizer.
 bench:
-	cargo bench -p inventory --bench ingest
+	cargo bench -p inventory-store --bench ingest
 	cargo bench -p inventory-core --bench findings
-	cargo bench -p inventory --bench response_capacity
+	cargo bench -p inventory-store --bench response_capacity
 	cargo bench -p authorizer --bench authorize
 
 ## Dollars per cluster-month for a fleet mix, against moto (the design before content hashes beside it).
@@ -76,7 +76,7 @@ bench-cost: $(MOTO)
 
 ## Cold start and size of every function against the floor fixture (x86_64 release builds).
 bench-cold-start:
-	$(PYTHON) functions/cold-start-floor/measure.py 20
+	$(PYTHON) dev/cold-start-floor/measure.py 20
 
 clean:
 	rm -rf $(VENV) target .aws-sam

@@ -231,7 +231,7 @@ async fn measure_findings() -> ImageFindings {
                 &[],
             );
             let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-            let response = inventory::http::ApiFunction::handle(ingest, request).await;
+            let response = inventory_store::http::ApiFunction::handle(ingest, request).await;
             assert!(response.status().is_success());
             let stored = harness.stored_items().await;
             let sizes = |prefix: &str| -> usize {
@@ -274,7 +274,7 @@ fn findings_monthly(image: &ImageFindings) -> f64 {
 /// The partitions of running intervals.
 const HISTORY_PARTS: &[&str] = &["#hist#", "#hctx#", "hctxs#"];
 /// Days closed intervals are kept by default (`HistoryRetentionDays`).
-const HISTORY_RETENTION_DAYS: f64 = inventory::history::DEFAULT_HISTORY_RETENTION_DAYS as f64;
+const HISTORY_RETENTION_DAYS: f64 = inventory_store::history::DEFAULT_HISTORY_RETENTION_DAYS as f64;
 
 /// What running intervals cost, measured through the notifier from the table's stream: an
 /// image arriving in a context (an interval opened) and leaving it (closed).
@@ -290,7 +290,7 @@ async fn measure_history() -> HistoryCost {
     let harness = Harness::new(120, false).await;
     let mut notifications = harness.notifications().await;
     let meter = WriteMeter(Arc::default(), Some(HISTORY_PARTS));
-    let notifier = notifications.notifier_with_store(&harness, meter.clone());
+    let notifier = notifications.notifier_with(&harness, meter.clone());
     let mut step = async |minute: i64, containers: &[(&str, &str, u64)]| {
         harness.clock.set(day(0) + TimeDelta::minutes(minute + 1));
         let report = k8s_report("fleet", day(0) + TimeDelta::minutes(minute), containers);
@@ -337,8 +337,8 @@ const ATHENA_PER_TB_SCANNED: f64 = 5.0;
 /// Bytes a row of the history archive takes, gzip-compressed in a day's object of `rows` rows:
 /// a fleet's day of running images, with digests (random), tags, contexts and a workload each.
 fn archive_row_bytes(rows: usize) -> f64 {
-    use inventory::history::IntervalPlace;
-    use inventory::model::{InventoryType, WorkloadContainers};
+    use inventory_store::history::IntervalPlace;
+    use inventory_store::model::{InventoryType, WorkloadContainers};
     let mut archive = history_export::archive::DayArchive::new(day(0).date_naive());
     // splitmix64: digests as incompressible as real ones.
     let mut state = 0x9e37_79b9_7f4a_7c15_u64;
@@ -359,7 +359,7 @@ fn archive_row_bytes(rows: usize) -> f64 {
             image_digest: digest,
         };
         let workload = WorkloadContainers {
-            kind: inventory::workload::WorkloadKind::Deployment,
+            kind: inventory_store::workload::WorkloadKind::Deployment,
             name: format!("service-{service}"),
             containers: 3,
         };

@@ -128,7 +128,7 @@ impl Verdict {
         }
         let (user, account) = (text(CONTEXT_USER), text(CONTEXT_ACCOUNT));
         match Role::parse(&text(CONTEXT_ROLE)) {
-            Some(role) if !user.is_empty() && crate::auth::is_valid_account(&account) => {
+            Some(role) if !user.is_empty() && inventory_core::names::Account::is_valid(&account) => {
                 Verdict::Allowed(Caller { user, account, role })
             }
             _ => Verdict::Unauthenticated("the authorizer context is incomplete".into()),
@@ -208,9 +208,3 @@ mod tests {
 
 /// The account the collector stores under unless configured otherwise.
 pub const DEFAULT_ACCOUNT: &str = "admin";
-
-/// Account names end up in DynamoDB keys; `#` separates key parts.
-pub fn is_valid_account(account: &str) -> bool {
-    (1..=inventory_core::limits::MAX_ACCOUNT_BYTES).contains(&account.len())
-        && account.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@+=".contains(c))
-}

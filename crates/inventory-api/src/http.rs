@@ -44,9 +44,21 @@ pub trait ApiFunction: Send + Sync + 'static {
                 Ok(caller) => caller,
                 Err(refused) => return refused.into_response(),
             };
-            self.route(&request, &caller, &matched).await.unwrap_or_else(ApiError::into_response)
+            // Every log line of the request names its account and route (a store failure's, say).
+            let span =
+                lambda_http::tracing::info_span!("request", account = %caller.account, route = %matched.route.key());
+            let answer = lambda_http::tracing::Instrument::instrument(self.route(&request, &caller, &matched), span);
+            answer.await.unwrap_or_else(ApiError::into_response)
         }
     }
+}
+
+/// A request's query string parameters by name (the first of a repeated one), for the
+/// parameter parsers (`from_params`).
+pub fn query_params(request: &Request) -> impl Fn(&str) -> Option<String> + '_ {
+    use lambda_http::RequestExt;
+    let params = request.query_string_parameters_ref();
+    move |name| params.and_then(|params| params.first(name)).map(str::to_owned)
 }
 
 /// The answer to a request no route matches.
@@ -215,6 +227,17 @@ impl ApiError {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static(BASIC_CHALLENGE));
         }
         response
+    }
+}
+
+/// A field that cannot be used answers 400 naming it, or 413 when it is too large.
+impl From<inventory_core::field::FieldError> for ApiError {
+    fn from(error: inventory_core::field::FieldError) -> Self {
+        if error.is_too_large() {
+            Self::payload_too_large(&error.field, error.to_string())
+        } else {
+            Self::bad_request(&error.field, &error.message)
+        }
     }
 }
 

@@ -71,7 +71,7 @@ mod tests {
         let dispatch = Dispatch::new(Registry::default().with(filter(Some("TRACE"))));
         dispatcher::with_default(&dispatch, || {
             assert!(enabled!(target: "lambda_runtime::layers::api_response", Level::DEBUG));
-            assert!(enabled!(target: "inventory::ingest", Level::TRACE), "the functions' own code may trace");
+            assert!(enabled!(target: "inventory_store::ingest", Level::TRACE), "the functions' own code may trace");
         });
     }
 
@@ -79,13 +79,13 @@ mod tests {
     fn levels_and_directives_are_both_understood() {
         let dispatch = Dispatch::new(Registry::default().with(filter(Some("warn,inventory=debug"))));
         dispatcher::with_default(&dispatch, || {
-            assert!(enabled!(target: "inventory::store", Level::DEBUG));
+            assert!(enabled!(target: "inventory_store::store", Level::DEBUG));
             assert!(!enabled!(target: "aws_smithy_runtime", Level::INFO));
         });
         let dispatch = Dispatch::new(Registry::default().with(filter(Some("not a directive=="))));
         dispatcher::with_default(&dispatch, || {
-            assert!(enabled!(target: "inventory::store", Level::INFO), "unreadable settings leave INFO");
-            assert!(!enabled!(target: "inventory::store", Level::DEBUG));
+            assert!(enabled!(target: "inventory_store::store", Level::INFO), "unreadable settings leave INFO");
+            assert!(!enabled!(target: "inventory_store::store", Level::DEBUG));
         });
     }
 

@@ -20,18 +20,7 @@ pub enum CredentialType {
     PrivateKey,
 }
 
-/// A configuration's field that cannot be used, by its path in the body.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct ConfigError {
-    pub field: String,
-    pub message: String,
-    pub too_large: bool,
-}
-
-fn invalid(field: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError { field: field.to_owned(), message: message.into(), too_large: false }
-}
+use crate::field::FieldError;
 
 /// What a configuration says, the credential apart: answered and stored as it is.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -82,92 +71,127 @@ struct RawConfig {
 
 /// A configured cluster's name: a path segment (`/` is refused, unlike an agent's cluster name,
 /// which may be an EKS ARN) and a context's first part (`#` is refused).
-pub fn check_cluster_name(field: &str, name: &str) -> Result<(), ConfigError> {
+pub fn check_cluster_name(field: &str, name: &str) -> Result<(), FieldError> {
     if name.is_empty() || name.len() > MAX_CLUSTER_CONFIG_NAME_BYTES {
-        return Err(invalid(field, format!("must be 1 to {MAX_CLUSTER_CONFIG_NAME_BYTES} bytes")));
+        return Err(FieldError::invalid(field, format!("must be 1 to {MAX_CLUSTER_CONFIG_NAME_BYTES} bytes")));
     }
     if name.chars().any(|c| c == '/' || c == '#' || c.is_control() || c.is_whitespace()) {
-        return Err(invalid(field, "must not contain '/', '#', spaces or control characters"));
+        return Err(FieldError::invalid(field, "must not contain '/', '#', spaces or control characters"));
     }
     Ok(())
 }
 
 /// A base64 PEM block of `kind` (`CERTIFICATE`, `PRIVATE KEY`), as kubeconfig's `*-data` holds.
-fn check_pem(field: &str, value: &str, kind: &str) -> Result<(), ConfigError> {
+fn check_pem(field: &str, value: &str, kind: &str) -> Result<(), FieldError> {
     if value.len() > MAX_PEM_BASE64_BYTES {
-        return Err(ConfigError {
-            too_large: true,
-            ..invalid(field, format!("is {} bytes; at most {MAX_PEM_BASE64_BYTES} are accepted", value.len()))
-        });
+        return Err(FieldError::too_large(
+            field,
+            format!("is {} bytes; at most {MAX_PEM_BASE64_BYTES} are accepted", value.len()),
+        ));
     }
-    let decoded = STANDARD.decode(value.trim()).map_err(|_| invalid(field, "must be base64"))?;
-    let text = String::from_utf8(decoded).map_err(|_| invalid(field, "must be base64 PEM text"))?;
+    let decoded = STANDARD.decode(value.trim()).map_err(|_| FieldError::invalid(field, "must be base64"))?;
+    let text = String::from_utf8(decoded).map_err(|_| FieldError::invalid(field, "must be base64 PEM text"))?;
     let found =
         text.lines().any(|line| line.starts_with("-----BEGIN ") && line.ends_with("-----") && line.contains(kind));
     if !found {
-        return Err(invalid(field, format!("must be a base64 PEM {kind} (-----BEGIN ...{kind}-----)")));
+        return Err(FieldError::invalid(field, format!("must be a base64 PEM {kind} (-----BEGIN ...{kind}-----)")));
     }
     Ok(())
 }
 
 /// Parses and checks the documented body, naming the first field that cannot be used.
-pub fn parse_cluster_config(body: &[u8]) -> Result<ClusterConfigInput, ConfigError> {
+pub fn parse_cluster_config(body: &[u8]) -> Result<ClusterConfigInput, FieldError> {
     if body.len() > MAX_CLUSTER_CONFIG_BODY_BYTES {
-        return Err(ConfigError {
-            too_large: true,
-            ..invalid("body", format!("is {} bytes; at most {MAX_CLUSTER_CONFIG_BODY_BYTES} are accepted", body.len()))
-        });
+        return Err(FieldError::too_large(
+            "body",
+            format!("is {} bytes; at most {MAX_CLUSTER_CONFIG_BODY_BYTES} are accepted", body.len()),
+        ));
     }
-    let body: Body = serde_json::from_slice(body).map_err(|error| invalid("body", error.to_string()))?;
+    let body: Body = serde_json::from_slice(body).map_err(|error| FieldError::invalid("body", error.to_string()))?;
     let cluster_name = body.cluster_name.map(|name| name.trim().to_owned()).unwrap_or_default();
     check_cluster_name("cluster_name", &cluster_name)?;
     match body.inventory_type.as_deref() {
         Some("kubernetes") => {}
-        _ => return Err(invalid("inventory_type", "must be \"kubernetes\"")),
+        _ => return Err(FieldError::invalid("inventory_type", "must be \"kubernetes\"")),
     }
-    let config = body.cluster_config.ok_or_else(|| invalid("cluster_config", "is required"))?;
-    let server = config.cluster_server.map(|server| server.trim().to_owned()).unwrap_or_default();
+    let config = body.cluster_config.ok_or_else(|| FieldError::invalid("cluster_config", "is required"))?;
+    let cluster_server = server(config.cluster_server.as_deref())?;
+    let certificate = config.cluster_certificate.unwrap_or_default();
+    check_pem("cluster_config.cluster_certificate", &certificate, "CERTIFICATE")?;
+    let credential_type = match config.credential_type.as_deref() {
+        Some("token") => CredentialType::Token,
+        Some("private_key") => CredentialType::PrivateKey,
+        _ => return Err(FieldError::invalid("cluster_config.credential_type", "must be \"token\" or \"private_key\"")),
+    };
+    let credential = config.credential.map(|credential| credential.trim().to_owned()).unwrap_or_default();
+    let client_certificate = client_certificate(credential_type, &credential, config.client_certificate)?;
+    Ok(ClusterConfigInput {
+        cluster_name,
+        settings: ClusterSettings {
+            cluster_server,
+            cluster_certificate: certificate.trim().to_owned(),
+            credential_type,
+            client_certificate,
+            namespaces: namespaces(config.namespaces.unwrap_or_default())?,
+        },
+        credential,
+    })
+}
+
+/// `cluster_config.cluster_server`: an https:// URL.
+fn server(raw: Option<&str>) -> Result<String, FieldError> {
+    let server = raw.unwrap_or_default().trim();
     let host = server.strip_prefix("https://").unwrap_or_default();
     if host.is_empty()
         || host.starts_with('/')
         || server.len() > MAX_CLUSTER_SERVER_BYTES
         || server.contains(char::is_whitespace)
     {
-        return Err(invalid("cluster_config.cluster_server", "must be an https:// URL of the cluster's API server"));
+        return Err(FieldError::invalid(
+            "cluster_config.cluster_server",
+            "must be an https:// URL of the cluster's API server",
+        ));
     }
-    let certificate = config.cluster_certificate.unwrap_or_default();
-    check_pem("cluster_config.cluster_certificate", &certificate, "CERTIFICATE")?;
-    let credential_type = match config.credential_type.as_deref() {
-        Some("token") => CredentialType::Token,
-        Some("private_key") => CredentialType::PrivateKey,
-        _ => return Err(invalid("cluster_config.credential_type", "must be \"token\" or \"private_key\"")),
-    };
-    let credential = config.credential.map(|credential| credential.trim().to_owned()).unwrap_or_default();
-    let client_certificate = match credential_type {
+    Ok(server.to_owned())
+}
+
+/// The credential checked for its type; answers the client certificate a private key goes with.
+fn client_certificate(
+    credential_type: CredentialType,
+    credential: &str,
+    client_certificate: Option<String>,
+) -> Result<Option<String>, FieldError> {
+    match credential_type {
         CredentialType::Token => {
             if credential.is_empty()
                 || credential.len() > MAX_TOKEN_BYTES
                 || credential.chars().any(|c| c.is_whitespace() || c.is_control())
             {
-                return Err(invalid(
+                return Err(FieldError::invalid(
                     "cluster_config.credential",
                     format!("must be a bearer token of 1 to {MAX_TOKEN_BYTES} bytes"),
                 ));
             }
-            None
+            Ok(None)
         }
         CredentialType::PrivateKey => {
-            check_pem("cluster_config.credential", &credential, "PRIVATE KEY")?;
-            let certificate = config.client_certificate.ok_or_else(|| {
-                invalid("cluster_config.client_certificate", "is required with credential_type \"private_key\"")
+            check_pem("cluster_config.credential", credential, "PRIVATE KEY")?;
+            let certificate = client_certificate.ok_or_else(|| {
+                FieldError::invalid(
+                    "cluster_config.client_certificate",
+                    "is required with credential_type \"private_key\"",
+                )
             })?;
             check_pem("cluster_config.client_certificate", &certificate, "CERTIFICATE")?;
-            Some(certificate.trim().to_owned())
+            Ok(Some(certificate.trim().to_owned()))
         }
-    };
-    let namespaces = config.namespaces.unwrap_or_default();
+    }
+}
+
+/// `cluster_config.namespaces`: `["all"]`, or namespace names, sorted without repeats.
+fn namespaces(mut namespaces: Vec<String>) -> Result<Vec<String>, FieldError> {
     if namespaces.is_empty() || namespaces.len() > MAX_CONFIGURED_NAMESPACES {
-        return Err(invalid(
+        return Err(FieldError::invalid(
             "cluster_config.namespaces",
             format!("must be [\"{ALL_NAMESPACES}\"] or a list of 1 to {MAX_CONFIGURED_NAMESPACES} namespaces"),
         ));
@@ -177,28 +201,15 @@ pub fn parse_cluster_config(body: &[u8]) -> Result<ClusterConfigInput, ConfigErr
             && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
     };
     if let Some(bad) = namespaces.iter().find(|name| !is_label(name)) {
-        return Err(invalid("cluster_config.namespaces", format!("{bad:?} is not a namespace name")));
+        return Err(FieldError::invalid("cluster_config.namespaces", format!("{bad:?} is not a namespace name")));
     }
-    let mut namespaces = namespaces;
     namespaces.sort();
     namespaces.dedup();
     if namespaces.len() > 1 && namespaces.iter().any(|name| name == ALL_NAMESPACES) {
-        return Err(invalid("cluster_config.namespaces", format!("\"{ALL_NAMESPACES}\" stands alone")));
+        return Err(FieldError::invalid("cluster_config.namespaces", format!("\"{ALL_NAMESPACES}\" stands alone")));
     }
-    Ok(ClusterConfigInput {
-        cluster_name,
-        settings: ClusterSettings {
-            cluster_server: server,
-            cluster_certificate: certificate.trim().to_owned(),
-            credential_type,
-            client_certificate,
-            namespaces,
-        },
-        credential,
-    })
+    Ok(namespaces)
 }
-
-pub const KIND_CLUSTER_CONFIG: &str = "cluster_config";
 
 /// The KMS encryption context every credential is encrypted under: decrypting needs the same,
 /// so a ciphertext copied to another account's or cluster's configuration cannot be used there.
@@ -246,8 +257,6 @@ pub struct ClusterConfigRecord {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stored_contexts: Vec<String>,
 }
-
-pub const KIND_EKS_COLLECTION: &str = "eks_collection";
 
 /// An agentless EKS cluster's collection state (it has no configuration to hold it).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]

@@ -12,8 +12,7 @@ mod trivy;
 pub use merge::{merge, MergedFinding, SeverityCounts};
 pub use stored::{
     add_package, chunk_findings, findings_hash, index_entries, merged_index, plan_index, unchunk_findings,
-    AffectedPackage, ImageFindingsRecord, IndexChange, ScannerFindings, VulnerableImage, KIND_FINDINGS,
-    KIND_VULNERABLE_IMAGE,
+    AffectedPackage, ImageFindingsRecord, IndexChange, ScannerFindings, VulnerableImage,
 };
 
 use crate::limits::{
@@ -167,8 +166,8 @@ pub enum FindingsError {
     NotJson(String),
     #[error("body is not a findings document this service reads; accepted: {ACCEPTED_FORMATS}")]
     UnknownFormat,
-    #[error("{field}: {message}")]
-    Invalid { field: String, message: String },
+    #[error(transparent)]
+    Invalid(#[from] crate::field::FieldError),
     #[error("the document holds more than {MAX_FINDINGS_PER_DOCUMENT} findings, the most accepted")]
     TooMany,
     #[error("the document's lists hold more than {MAX_DOCUMENT_ENTRIES} entries in all, the most accepted")]
@@ -179,7 +178,7 @@ impl FindingsError {
     /// What is wrong with `field()`, without repeating the field's name.
     pub fn reason(&self) -> String {
         match self {
-            Self::Invalid { message, .. } => message.clone(),
+            Self::Invalid(invalid) => invalid.message.clone(),
             other => other.to_string(),
         }
     }
@@ -187,7 +186,7 @@ impl FindingsError {
     /// The request field the error is about, for the 4xx answer.
     pub fn field(&self) -> &str {
         match self {
-            Self::Invalid { field, .. } => field,
+            Self::Invalid(invalid) => &invalid.field,
             Self::TooMany => "findings",
             _ => "body",
         }
@@ -195,7 +194,7 @@ impl FindingsError {
 }
 
 fn invalid(field: &str, error: impl std::fmt::Display) -> FindingsError {
-    FindingsError::Invalid { field: field.to_owned(), message: error.to_string() }
+    crate::field::FieldError::invalid(field, error.to_string()).into()
 }
 
 /// Only the fields that tell the formats apart, none of them built beyond a borrowed slice.

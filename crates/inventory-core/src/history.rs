@@ -3,12 +3,10 @@
 //! closed when it leaves; an image that leaves and comes back has two.
 
 use crate::inventory_type::InventoryType;
-use crate::keys::{history_closed_sk, history_context_pk, history_context_sk, history_open_sk, history_pk};
+use crate::keys::{history_closed_sk, history_context_pk, history_context_sk, history_open_sk, history_pk, ItemKind};
 use crate::model::WorkloadContainers;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-
-pub const KIND_INTERVAL: &str = "interval";
 
 /// Default days a closed interval is kept (`HistoryRetentionDays`); 0 keeps no history.
 pub const DEFAULT_HISTORY_RETENTION_DAYS: u32 = 400;
@@ -58,7 +56,7 @@ impl IntervalPlace {
         IntervalRecord {
             pk: self.pk(),
             sk: self.open_sk(),
-            kind: KIND_INTERVAL.to_owned(),
+            kind: ItemKind::Interval.as_str().to_owned(),
             account: self.account.clone(),
             inventory_type: self.inventory_type,
             context: self.context.clone(),

@@ -7,6 +7,76 @@
 
 use crate::inventory_type::InventoryType;
 
+/// Every item's `kind` attribute: what the item is, whatever its keys say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ItemKind {
+    Context,
+    Image,
+    Detail,
+    Subscription,
+    SubscriptionKey,
+    /// A "sent once" marker of an event.
+    Fired,
+    Interval,
+    HistoryContext,
+    Findings,
+    FindingsChunk,
+    FindingsFlag,
+    Severity,
+    VulnerableImage,
+    ClusterConfig,
+    EksCollection,
+    Integration,
+}
+
+impl ItemKind {
+    pub const ALL: [ItemKind; 16] = [
+        Self::Context,
+        Self::Image,
+        Self::Detail,
+        Self::Subscription,
+        Self::SubscriptionKey,
+        Self::Fired,
+        Self::Interval,
+        Self::HistoryContext,
+        Self::Findings,
+        Self::FindingsChunk,
+        Self::FindingsFlag,
+        Self::Severity,
+        Self::VulnerableImage,
+        Self::ClusterConfig,
+        Self::EksCollection,
+        Self::Integration,
+    ];
+
+    /// The stored value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Context => "context",
+            Self::Image => "image",
+            Self::Detail => "detail",
+            Self::Subscription => "subscription",
+            Self::SubscriptionKey => "subscription_key",
+            Self::Fired => "fired",
+            Self::Interval => "interval",
+            Self::HistoryContext => "history_context",
+            Self::Findings => "findings",
+            Self::FindingsChunk => "findings_chunk",
+            Self::FindingsFlag => "findings_flag",
+            Self::Severity => "severity",
+            Self::VulnerableImage => "vulnerable_image",
+            Self::ClusterConfig => "cluster_config",
+            Self::EksCollection => "eks_collection",
+            Self::Integration => "integration",
+        }
+    }
+
+    /// The kind a stored value names.
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == value)
+    }
+}
+
 /// A context's partition: its record (`sk` = `context_sk`) and its image records (`image_sk`).
 pub fn inventory_pk(account: &str, inventory_type: InventoryType, context: &str) -> String {
     format!("{account}#inv#{inventory_type}#{context}")
@@ -17,7 +87,8 @@ pub fn context_sk(context: &str) -> String {
     context.to_owned()
 }
 
-/// An image record's sort key; `image_key` is the digest or `tag:<normalised tag>`.
+/// An image record's sort key; `image_key` is the digest or `tag:<normalised tag>` (empty: the
+/// prefix of every image sort key of the context).
 pub fn image_sk(context: &str, image_key: &str) -> String {
     format!("{context}#{image_key}")
 }

@@ -5,6 +5,7 @@
 
 pub mod clock;
 pub mod cluster_config;
+pub mod field;
 pub mod findings;
 pub mod history;
 pub mod image;
@@ -12,6 +13,7 @@ pub mod inventory_type;
 pub mod keys;
 pub mod limits;
 pub mod model;
+pub mod names;
 pub mod plan;
 pub mod report;
 pub mod subscription;

@@ -2,7 +2,7 @@
 //! with the key formats of `keys`.
 
 pub use crate::inventory_type::InventoryType;
-use crate::keys::{detail_sk, digest_pk, image_sk, inventory_pk};
+use crate::keys::{detail_sk, digest_pk, image_sk, inventory_pk, ItemKind};
 use crate::workload::WorkloadKind;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -22,10 +22,6 @@ pub struct NamespaceMeta {
 
 /// The key of present images in `DetailCounts`.
 pub const IMAGE_COUNT_KEY: &str = "i";
-
-pub const KIND_CONTEXT: &str = "context";
-pub const KIND_IMAGE: &str = "image";
-pub const KIND_DETAIL: &str = "detail";
 
 /// Set on items `inventory-migrate` moved to the current layout: not new to their context.
 pub const MIGRATED_ATTRIBUTE: &str = "migrated";
@@ -238,7 +234,7 @@ impl ContextRecord {
             version: 1,
             pk: inventory_pk(account, inventory_type, context),
             sk: crate::keys::context_sk(context),
-            kind: KIND_CONTEXT.into(),
+            kind: ItemKind::Context.as_str().into(),
             inventory_type,
             context: context.into(),
             last_report_at: Some(last_report_at),
@@ -340,7 +336,7 @@ impl ImageRecord {
         Self {
             pk: inventory_pk(account, inventory_type, context),
             sk: image_sk(context, image_key),
-            kind: KIND_IMAGE.to_owned(),
+            kind: ItemKind::Image.as_str().to_owned(),
             inventory_type,
             context: context.to_owned(),
             image_key: image_key.to_owned(),
@@ -392,7 +388,7 @@ mod tests {
         let image = ImageRecord {
             pk: inventory_pk("admin", InventoryType::Ecs, "ctx"),
             sk: "ctx#sha256:x".into(),
-            kind: KIND_IMAGE.into(),
+            kind: ItemKind::Image.as_str().into(),
             inventory_type: InventoryType::Ecs,
             context: "ctx".into(),
             image_key: "sha256:x".into(),
@@ -419,7 +415,7 @@ mod tests {
         let detail = DetailRecord {
             pk: "p".into(),
             sk: "p#1".into(),
-            kind: KIND_DETAIL.into(),
+            kind: ItemKind::Detail.as_str().into(),
             inventory_type: InventoryType::Kubernetes,
             context: "c/n".into(),
             data: Detail::K8sPod {

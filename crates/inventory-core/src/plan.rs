@@ -95,6 +95,39 @@ pub struct ContextState {
     pub probably_truncated: bool,
 }
 
+impl ContextState {
+    /// The state a record holds; none for a record of the old layout (no `context_pk`) or
+    /// missing a field, which every plan rewrites.
+    pub fn of_record(record: &ContextRecord) -> Option<Self> {
+        record.context_pk.as_ref()?;
+        Some(Self {
+            last_report_at: record.last_report_at?,
+            first_seen: record.first_seen?,
+            namespace: record.namespace.clone(),
+            source: record.source?,
+            expires_at: record.expires_at,
+            detail_counts: record.detail_counts.clone()?,
+            content_hash: record.content_hash.clone()?,
+            refresh_due_at: record.refresh_due_at,
+            probably_truncated: record.probably_truncated,
+        })
+    }
+
+    /// Whether `stored` needs no write to become this state: every field equal, expiry by
+    /// whether there is one (each report moves its time). The one comparison both plans make.
+    pub fn matches(&self, stored: &ContextState) -> bool {
+        self.last_report_at == stored.last_report_at
+            && self.first_seen == stored.first_seen
+            && self.namespace == stored.namespace
+            && self.source == stored.source
+            && self.expires_at.is_some() == stored.expires_at.is_some()
+            && self.detail_counts == stored.detail_counts
+            && self.content_hash == stored.content_hash
+            && self.refresh_due_at == stored.refresh_due_at
+            && self.probably_truncated == stored.probably_truncated
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct ChangeCounts {
     pub added: u32,
@@ -305,33 +338,27 @@ pub fn plan_from_record(
     if let Some(plan) = refused(record, report) {
         return Some(plan);
     }
-    let record = record?;
-    let last_report = record.last_report_at.filter(|at| is_live(*at, now, retention.ttl))?;
-    let unchanged = record.content_hash.as_deref() == Some(content_hash)
-        && record.refresh_due_at.is_none_or(|due| report.time.timestamp() < due)
-        && record.namespace.as_ref() == namespace
-        && record.source == Some(report.source)
-        && record.expires_at.is_some() == retention.ttl.is_some()
-        && record.probably_truncated == report.probably_truncated
-        && record.context_pk.is_some();
-    if !unchanged {
+    let stored =
+        ContextState::of_record(record?).filter(|stored| is_live(stored.last_report_at, now, retention.ttl))?;
+    if stored.refresh_due_at.is_some_and(|due| report.time.timestamp() >= due) {
         return None;
     }
-    let detail_counts = record.detail_counts.clone()?;
-    let present_images = detail_counts.get(IMAGE_COUNT_KEY).copied().unwrap_or(0);
-    let images = ChangeCounts { unchanged: present_images, ..Default::default() };
+    // The report says what is stored: only its time moves.
     let state = ContextState {
         last_report_at: report.time,
-        first_seen: record.first_seen?,
         namespace: namespace.cloned(),
         source: report.source,
         expires_at: retention.ttl.map(|ttl| (report.time + ttl).timestamp()),
-        detail_counts,
         content_hash: content_hash.to_owned(),
-        refresh_due_at: record.refresh_due_at,
         probably_truncated: report.probably_truncated,
+        ..stored.clone()
     };
-    let context_write = (last_report != report.time).then_some(state);
+    if !state.matches(&ContextState { last_report_at: report.time, ..stored.clone() }) {
+        return None;
+    }
+    let present_images = state.detail_counts.get(IMAGE_COUNT_KEY).copied().unwrap_or(0);
+    let images = ChangeCounts { unchanged: present_images, ..Default::default() };
+    let context_write = (stored.last_report_at != report.time).then_some(state);
     Some(Plan::Apply(ContextPlan { image_writes: Vec::new(), detail_writes: Vec::new(), context_write, images }))
 }
 
@@ -349,54 +376,77 @@ pub fn plan_context(
     if let Some(plan) = refused(stored.record.as_ref(), report).filter(|_| report.source != ReportSource::EcsEvents) {
         return plan;
     }
-    let report_time = report.time;
-    let last_report = stored.record.as_ref().and_then(|record| record.last_report_at);
-    let live_last_report = last_report.filter(|at| is_live(*at, now, retention.ttl));
-    // The record's first item has fallen due: refresh every item due within the next interval.
-    let bulk_refresh = stored
-        .record
-        .as_ref()
-        .and_then(|record| record.refresh_due_at)
-        .is_some_and(|due| report_time.timestamp() >= due);
-    let refresh_horizon = if bulk_refresh { report_time + REFRESH_INTERVAL } else { report_time };
-    let timing = Timing {
-        report_time,
-        source: report.source,
-        refresh_horizon,
-        previous_report: live_last_report,
-        now,
-        retention,
-    };
+    let timing = Timing::of(stored.record.as_ref(), report, now, retention);
+    let superseded = take_superseded(&mut stored.images, &snapshot);
+    let nothing_reported = snapshot.images.is_empty() && snapshot.details.is_empty();
+    let mut images = diff(stored.images, desired_images(&snapshot), &timing);
+    images.writes.extend(superseded.into_iter().map(|key| Write::Delete { key }));
+    let mut detail_keys = kept_detail_keys(&stored.details, &snapshot, &timing);
+    let details = diff(stored.details, snapshot.details, &timing);
+    for write in &details.writes {
+        if let Write::Delete { key } = write {
+            detail_keys.remove(key.as_str());
+        }
+    }
+    let mut detail_counts = count_details(&detail_keys);
+    detail_counts.insert(IMAGE_COUNT_KEY.to_owned(), images.counts.added + images.counts.unchanged);
+    let record = stored.record.as_ref();
+    let mut state = next_state(record, snapshot.namespace, report, &timing, detail_counts);
+    state.refresh_due_at = images.next_refresh.into_iter().chain(details.next_refresh).min().map(|due| due.timestamp());
+    // What is stored is not the report's content when events overtook it: no hash, so the next
+    // report reads the items.
+    if !(images.newer_than_report || details.newer_than_report) {
+        state.content_hash = content_hash.to_owned();
+    }
+    let nothing_to_track = record.is_none() && nothing_reported;
+    let record_current = record.and_then(ContextState::of_record).is_some_and(|stored| state.matches(&stored));
+    let up_to_date = record_current && images.writes.is_empty() && details.writes.is_empty();
+    let context_write = (!nothing_to_track && !up_to_date).then_some(state);
+    Plan::Apply(ContextPlan {
+        image_writes: images.writes,
+        detail_writes: details.writes,
+        context_write,
+        images: images.counts,
+    })
+}
 
-    let desired_images = snapshot
-        .images
-        .iter()
-        .map(|(key, image)| {
-            let workloads = image
-                .workloads
-                .iter()
-                .take(MAX_WORKLOADS_PER_IMAGE)
-                .map(|(workload, containers)| WorkloadContainers {
-                    kind: workload.kind,
-                    name: workload.name.clone(),
-                    containers: *containers,
-                })
-                .collect();
-            let content = ImageContent {
-                image_digest: image.digest.as_ref().map(ToString::to_string).unwrap_or_default(),
-                image_tag: image.tag.clone(),
-                container_count: image.container_count,
-                workloads,
-                workload_count: (image.workloads.len() > MAX_WORKLOADS_PER_IMAGE)
-                    .then_some(image.workloads.len() as u32),
-            };
-            (key.clone(), content)
-        })
-        .collect();
-    // A container reported by tag while its digest was unknown (pending) now has one: the
-    // tag-only record was the same image and is replaced, not kept as departed.
+impl Timing {
+    fn of(record: Option<&ContextRecord>, report: ReportMeta, now: DateTime<Utc>, retention: Retention) -> Self {
+        let previous_report =
+            record.and_then(|record| record.last_report_at).filter(|at| is_live(*at, now, retention.ttl));
+        // The record's first item has fallen due: refresh every item due within the next interval.
+        let bulk_refresh =
+            record.and_then(|record| record.refresh_due_at).is_some_and(|due| report.time.timestamp() >= due);
+        let refresh_horizon = if bulk_refresh { report.time + REFRESH_INTERVAL } else { report.time };
+        Self { report_time: report.time, source: report.source, refresh_horizon, previous_report, now, retention }
+    }
+}
+
+/// The image records the snapshot asks for, by image key.
+fn desired_images(snapshot: &ContextSnapshot) -> BTreeMap<String, ImageContent> {
+    let content = |image: &crate::report::ImageState| {
+        let workloads = image.workloads.iter().take(MAX_WORKLOADS_PER_IMAGE);
+        let workloads = workloads.map(|(workload, containers)| WorkloadContainers {
+            kind: workload.kind,
+            name: workload.name.clone(),
+            containers: *containers,
+        });
+        ImageContent {
+            image_digest: image.digest.as_ref().map(ToString::to_string).unwrap_or_default(),
+            image_tag: image.tag.clone(),
+            container_count: image.container_count,
+            workloads: workloads.collect(),
+            workload_count: (image.workloads.len() > MAX_WORKLOADS_PER_IMAGE).then_some(image.workloads.len() as u32),
+        }
+    };
+    snapshot.images.iter().map(|(key, image)| (key.clone(), content(image))).collect()
+}
+
+/// A container reported by tag while its digest was unknown (pending) now has one: the tag-only
+/// record was the same image and is replaced, not kept as departed. Takes those records out of
+/// `stored` and answers their keys.
+fn take_superseded(stored: &mut HashMap<String, Tracked<ImageContent>>, snapshot: &ContextSnapshot) -> Vec<String> {
     let superseded: Vec<String> = stored
-        .images
         .keys()
         .filter(|key| {
             key.strip_prefix(TAG_KEY_PREFIX).is_some_and(|tag| snapshot.digest_tags.contains(tag))
@@ -405,82 +455,61 @@ pub fn plan_context(
         .cloned()
         .collect();
     for key in &superseded {
-        stored.images.remove(key);
+        stored.remove(key);
     }
-    let Diff { writes: mut image_writes, counts: images, next_refresh: images_due, newer_than_report: newer_images } =
-        diff(stored.images, desired_images, &timing);
-    image_writes.extend(superseded.into_iter().map(|key| Write::Delete { key }));
-    // What the context holds once the plan is applied: live stored details and the report's,
-    // less those the plan deletes.
-    let mut detail_keys: std::collections::BTreeSet<String> = stored
-        .details
-        .iter()
-        .filter(|(_, item)| timing.is_live(&item.tracking))
-        .map(|(key, _)| key)
-        .chain(snapshot.details.keys())
-        .cloned()
-        .collect();
-    let nothing_reported = snapshot.images.is_empty() && snapshot.details.is_empty();
-    let Diff { writes: detail_writes, next_refresh: details_due, newer_than_report: newer_details, .. } =
-        diff(stored.details, snapshot.details, &timing);
-    for write in &detail_writes {
-        if let Write::Delete { key } = write {
-            detail_keys.remove(key.as_str());
-        }
-    }
-    let mut detail_counts = count_details(&detail_keys);
-    detail_counts.insert(IMAGE_COUNT_KEY.to_owned(), images.added + images.unchanged);
-    let refresh_due_at = images_due.into_iter().chain(details_due).min().map(|due| due.timestamp());
+    superseded
+}
 
-    let record = stored.record.as_ref();
-    let first_seen = match (live_last_report, record.and_then(|r| r.first_seen)) {
+/// The details the context holds once the plan is applied, before its deletes: the live
+/// stored ones and the report's.
+fn kept_detail_keys(
+    stored: &HashMap<String, Tracked<Detail>>,
+    snapshot: &ContextSnapshot,
+    timing: &Timing,
+) -> std::collections::BTreeSet<String> {
+    let live = stored.iter().filter(|(_, item)| timing.is_live(&item.tracking)).map(|(key, _)| key);
+    live.chain(snapshot.details.keys()).cloned().collect()
+}
+
+/// The context's state after the report, its content hash and refresh time left for the caller.
+/// A task event keeps what the last complete report said of the context.
+fn next_state(
+    record: Option<&ContextRecord>,
+    namespace: Option<NamespaceMeta>,
+    report: ReportMeta,
+    timing: &Timing,
+    detail_counts: DetailCounts,
+) -> ContextState {
+    let first_seen = match (timing.previous_report, record.and_then(|r| r.first_seen)) {
         (Some(_), Some(first_seen)) => first_seen,
-        _ => report_time,
+        _ => report.time,
     };
-    // A task event keeps what the last complete report said of the context.
     let (last_report_at, source, probably_truncated) =
-        match (report.source, live_last_report, record.and_then(|r| r.source)) {
+        match (report.source, timing.previous_report, record.and_then(|r| r.source)) {
             (ReportSource::EcsEvents, Some(last_report_at), Some(source)) => {
                 (last_report_at, source, record.is_some_and(|r| r.probably_truncated))
             }
-            _ => (report_time, report.source, report.probably_truncated),
+            _ => (report.time, report.source, report.probably_truncated),
         };
-    let state = ContextState {
+    ContextState {
         last_report_at,
         first_seen,
-        namespace: snapshot.namespace,
+        namespace,
         source,
-        expires_at: retention.ttl.map(|ttl| (last_report_at + ttl).timestamp()),
+        expires_at: timing.retention.ttl.map(|ttl| (last_report_at + ttl).timestamp()),
         detail_counts,
-        // What is stored is not the report's content when events overtook it: no hash, so the
-        // next report reads the items.
-        content_hash: if newer_images || newer_details { String::new() } else { content_hash.to_owned() },
-        refresh_due_at,
+        content_hash: String::new(),
+        refresh_due_at: None,
         probably_truncated,
-    };
-    let nothing_to_track = record.is_none() && nothing_reported;
-    let record_current = record.is_some_and(|r| {
-        r.last_report_at == Some(last_report_at)
-            && r.first_seen == Some(first_seen)
-            && r.namespace == state.namespace
-            && r.source == Some(state.source)
-            && r.expires_at.is_some() == state.expires_at.is_some()
-            && r.context_pk.is_some()
-            && r.detail_counts.as_ref() == Some(&state.detail_counts)
-            && r.content_hash.as_ref() == Some(&state.content_hash)
-            && r.refresh_due_at == state.refresh_due_at
-            && r.probably_truncated == state.probably_truncated
-    });
-    let up_to_date = record_current && image_writes.is_empty() && detail_writes.is_empty();
-    let context_write = (!nothing_to_track && !up_to_date).then_some(state);
-    Plan::Apply(ContextPlan { image_writes, detail_writes, context_write, images })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::image::Digest;
-    use crate::model::{InventoryType, KIND_CONTEXT};
+    use crate::keys::ItemKind;
+    use crate::model::InventoryType;
     use crate::report::ImageState;
     use chrono::TimeZone;
     use std::collections::BTreeSet;
@@ -528,7 +557,7 @@ mod tests {
             stored.record = Some(ContextRecord {
                 pk: "pk".into(),
                 sk: "c/ns".into(),
-                kind: KIND_CONTEXT.into(),
+                kind: ItemKind::Context.as_str().into(),
                 inventory_type: InventoryType::Kubernetes,
                 context: "c/ns".into(),
                 version: stored.record.as_ref().map_or(0, |record| record.version) + 1,

@@ -12,16 +12,14 @@ mod kubernetes;
 pub mod kubernetes_api;
 
 pub use ecs::{
-    parse_ecs, probably_truncated_warning, validate_ecs, EcsContainer, EcsReport, EcsService, EcsTask,
-    ECS_CREDENTIAL_CHECK_CLUSTER,
+    parse_ecs, probably_truncated_warning, validate_ecs, ContainerDescription, EcsContainer, EcsReport, EcsService,
+    EcsTask, TaskDescription, ECS_CREDENTIAL_CHECK_CLUSTER, SERVICE_GROUP_PREFIX,
 };
 pub use kai::parse_kai;
 pub use kubernetes::{parse_collected_kubernetes, parse_kubernetes};
 
 use crate::image::{normalize_reference, Digest, ImageKey};
-use crate::limits::{
-    MAX_ARRAY_ITEMS, MAX_CLOCK_SKEW, MAX_CLUSTER_BYTES, MAX_LISTED_ITEM_NOTES, MAX_METADATA_BYTES, MAX_NAMESPACE_BYTES,
-};
+use crate::limits::{MAX_ARRAY_ITEMS, MAX_CLOCK_SKEW, MAX_LISTED_ITEM_NOTES, MAX_METADATA_BYTES, MAX_NAMESPACE_BYTES};
 use crate::model::{Detail, InventoryType, Metadata, NamespaceMeta, ReportSource};
 use crate::workload::Workload;
 use chrono::{DateTime, Utc};
@@ -31,33 +29,7 @@ use serde_json::value::RawValue;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
-/// How a whole report is refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rejection {
-    /// Malformed: 400.
-    Invalid,
-    /// Past a size limit: 413.
-    TooLarge,
-}
-
-/// A report that cannot be stored, naming the offending field.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct ReportError {
-    pub field: String,
-    pub message: String,
-    pub rejection: Rejection,
-}
-
-impl ReportError {
-    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into(), rejection: Rejection::Invalid }
-    }
-
-    fn too_large(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { rejection: Rejection::TooLarge, ..Self::new(field, message) }
-    }
-}
+pub use crate::field::{FieldError, Rejection};
 
 /// One item of a report that was skipped or stored with a value changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -215,7 +187,8 @@ impl ContextSnapshot {
 
     /// How many containers it has.
     pub fn container_count(&self) -> u32 {
-        self.details.keys().filter(|key| key.starts_with("c#")).count() as u32
+        let containers = crate::model::DetailKind::Container.sort_key_prefix();
+        self.details.keys().filter(|key| key.starts_with(&containers)).count() as u32
     }
 
     /// A hash of what the report says about the context's items (not its namespace metadata,
@@ -291,7 +264,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawItems<'a> {
 }
 
 impl<'a> RawItems<'a> {
-    fn check_count(&self, array: &str) -> Result<(), ReportError> {
+    fn check_count(&self, array: &str) -> Result<(), FieldError> {
         check_array_count(array, self.total)
     }
 
@@ -320,7 +293,7 @@ enum Array<'a, T> {
 }
 
 impl<'a, T: Deserialize<'a>> Array<'a, T> {
-    fn check_count(&self, array: &str) -> Result<(), ReportError> {
+    fn check_count(&self, array: &str) -> Result<(), FieldError> {
         match self {
             Self::Typed(items) => check_array_count(array, items.len()),
             Self::Raw(raw) => raw.check_count(array),
@@ -338,9 +311,9 @@ impl<'a, T: Deserialize<'a>> Array<'a, T> {
 
 /// A report with more items than the limit is refused whole: storing part of a cluster would
 /// look like the rest had stopped.
-fn check_array_count(array: &str, total: usize) -> Result<(), ReportError> {
+fn check_array_count(array: &str, total: usize) -> Result<(), FieldError> {
     if total > MAX_ARRAY_ITEMS {
-        return Err(ReportError::too_large(
+        return Err(FieldError::too_large(
             array,
             format!("{total} entries; at most {MAX_ARRAY_ITEMS} are accepted in one report. {SPLIT_HINT}"),
         ));
@@ -354,15 +327,15 @@ pub const SPLIT_HINT: &str = "Lower the agent's report size: k8s-inventory's \
     cluster's report into several POSTs by namespace.";
 
 /// Decodes a report body: it must be a JSON object.
-fn decode<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ReportError> {
+fn decode<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, FieldError> {
     check_body(body)?;
     decode_json(body, "")
 }
 
 /// A report body is at most `MAX_REPORT_BYTES` and a JSON object.
-fn check_body(body: &[u8]) -> Result<(), ReportError> {
+fn check_body(body: &[u8]) -> Result<(), FieldError> {
     if body.len() > crate::limits::MAX_REPORT_BYTES {
-        return Err(ReportError::too_large(
+        return Err(FieldError::too_large(
             "body",
             format!(
                 "{} bytes; at most {} bytes are accepted. {SPLIT_HINT}",
@@ -372,14 +345,14 @@ fn check_body(body: &[u8]) -> Result<(), ReportError> {
         ));
     }
     if body.trim_ascii_start().first() != Some(&b'{') {
-        return Err(ReportError::new("body", "must be a JSON object"));
+        return Err(FieldError::invalid("body", "must be a JSON object"));
     }
     Ok(())
 }
 
 /// Decodes JSON, naming the failing field below `prefix` (`containers[3]`, or the body). Path
 /// tracking is slow, so it only runs again on what failed without it.
-fn decode_json<'a, T: Deserialize<'a>>(json: &'a [u8], prefix: &str) -> Result<T, ReportError> {
+fn decode_json<'a, T: Deserialize<'a>>(json: &'a [u8], prefix: &str) -> Result<T, FieldError> {
     match serde_json::from_slice(json) {
         Ok(value) => Ok(value),
         Err(_) => Err(decode_error::<T>(json, prefix)),
@@ -387,10 +360,10 @@ fn decode_json<'a, T: Deserialize<'a>>(json: &'a [u8], prefix: &str) -> Result<T
 }
 
 /// The error of decoding `json`, with the failing field's path.
-fn decode_error<'a, T: Deserialize<'a>>(json: &'a [u8], prefix: &str) -> ReportError {
+fn decode_error<'a, T: Deserialize<'a>>(json: &'a [u8], prefix: &str) -> FieldError {
     let deserializer = &mut serde_json::Deserializer::from_slice(json);
     let Err(error) = serde_path_to_error::deserialize::<_, T>(deserializer) else {
-        return ReportError::new(if prefix.is_empty() { "body" } else { prefix }, "cannot be decoded");
+        return FieldError::invalid(if prefix.is_empty() { "body" } else { prefix }, "cannot be decoded");
     };
     let path = error.path().to_string();
     let inner = error.into_inner();
@@ -411,7 +384,7 @@ fn decode_error<'a, T: Deserialize<'a>>(json: &'a [u8], prefix: &str) -> ReportE
     };
     let message =
         if inner.is_syntax() || inner.is_eof() { format!("malformed JSON: {inner}") } else { strip_position(&message) };
-    ReportError::new(field, message)
+    FieldError::invalid(field, message)
 }
 
 fn strip_position(message: &str) -> String {
@@ -424,13 +397,15 @@ fn strip_position(message: &str) -> String {
 // ---- report-level checks ----------------------------------------------------------------
 
 /// The report time; more than `MAX_CLOCK_SKEW` ahead of `now` is refused.
-fn parse_timestamp(raw: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, ReportError> {
+fn parse_timestamp(raw: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, FieldError> {
     let time = DateTime::parse_from_rfc3339(raw.trim())
         .map(|time| crate::clock::truncate_to_millis(time.with_timezone(&Utc)))
-        .map_err(|error| ReportError::new("timestamp", format!("must be an RFC 3339 date-time ({error}): {raw:?}")))?;
+        .map_err(|error| {
+            FieldError::invalid("timestamp", format!("must be an RFC 3339 date-time ({error}): {raw:?}"))
+        })?;
     if time > now + MAX_CLOCK_SKEW {
         let ahead = (time - now).num_minutes();
-        return Err(ReportError::new(
+        return Err(FieldError::invalid(
             "timestamp",
             format!(
                 "{raw:?} is {ahead} minutes ahead of the server's clock ({}); the agent's clock is ahead. \
@@ -445,18 +420,11 @@ fn parse_timestamp(raw: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Repor
 }
 
 /// A cluster name or ARN: the first part of every context key, so `#` is refused.
-fn validate_cluster(field: &str, value: &str, empty_hint: &str) -> Result<String, ReportError> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(ReportError::new(field, format!("must not be empty: {empty_hint}")));
+fn validate_cluster(field: &str, value: &str, empty_hint: &str) -> Result<String, FieldError> {
+    if value.trim().is_empty() {
+        return Err(FieldError::invalid(field, format!("must not be empty: {empty_hint}")));
     }
-    if value.len() > MAX_CLUSTER_BYTES {
-        return Err(ReportError::new(field, format!("must be at most {MAX_CLUSTER_BYTES} bytes")));
-    }
-    if value.chars().any(|c| c == '#' || c.is_control()) {
-        return Err(ReportError::new(field, "must not contain '#' or control characters"));
-    }
-    Ok(value.to_owned())
+    Ok(crate::names::ClusterName::parse(field, value)?.into_string())
 }
 
 // ---- item-level checks ------------------------------------------------------------------

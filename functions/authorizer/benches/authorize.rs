@@ -10,7 +10,7 @@ use aws_sdk_ssm::types::Parameter;
 use aws_sdk_ssm::Client;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use base64::Engine;
-use inventory::auth::Verdict;
+use inventory_api::auth::Verdict;
 use std::time::{Duration, Instant};
 
 /// `cargo bench` passes `--bench`; under `cargo test` one run checks the bench still works.

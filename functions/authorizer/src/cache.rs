@@ -138,7 +138,7 @@ fn make_room<V>(map: &mut HashMap<String, V>, bound: usize, keep: impl Fn(&V) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use inventory::auth::Role;
+    use inventory_api::auth::Role;
 
     fn record() -> Arc<UserRecord> {
         Arc::new(UserRecord { password_hash: String::new(), accounts: vec!["a".into()], role: Role::ReadOnly })

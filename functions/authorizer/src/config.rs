@@ -7,19 +7,16 @@ pub const USERS_PATH: &str = "AUTH_USERS_PATH";
 /// Seconds a user read from SSM (and a password verified against it) is reused.
 pub const CACHE_SECONDS: &str = "AUTH_CACHE_SECONDS";
 
-/// Every environment variable this crate reads, for the template consistency check.
-pub const ENVIRONMENT_VARIABLES: &[&str] = &[USERS_PATH, CACHE_SECONDS];
-
 pub const DEFAULT_CACHE_SECONDS: u64 = 60;
 const MAX_CACHE_SECONDS: u64 = 900;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthConfig {
+pub struct Config {
     pub users_path: String,
     pub cache_ttl: Duration,
 }
 
-pub use inventory::settings::ConfigError;
+pub use inventory_runtime::ConfigError;
 
 /// An SSM parameter path: `/` then segments of letters, digits and `_.-`.
 pub fn is_valid_users_path(path: &str) -> bool {
@@ -32,11 +29,7 @@ pub fn is_valid_users_path(path: &str) -> bool {
         })
 }
 
-impl AuthConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|key| std::env::var(key).ok())
-    }
-
+impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let users_path = lookup(USERS_PATH).unwrap_or_default().trim().to_owned();
         if !is_valid_users_path(&users_path) {
@@ -66,9 +59,9 @@ impl AuthConfig {
 mod tests {
     use super::*;
 
-    fn config(pairs: &[(&str, &str)]) -> Result<AuthConfig, ConfigError> {
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        AuthConfig::from_lookup(|key| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()))
+        Config::from_lookup(|key| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()))
     }
 
     #[test]
@@ -76,7 +69,7 @@ mod tests {
         let parsed = config(&[(USERS_PATH, "/runtime-inventory/users/")]).unwrap();
         assert_eq!(
             parsed,
-            AuthConfig { users_path: "/runtime-inventory/users".into(), cache_ttl: Duration::from_secs(60) }
+            Config { users_path: "/runtime-inventory/users".into(), cache_ttl: Duration::from_secs(60) }
         );
         assert_eq!(config(&[(USERS_PATH, "/u"), (CACHE_SECONDS, "0")]).unwrap().cache_ttl, Duration::ZERO);
     }

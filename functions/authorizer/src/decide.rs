@@ -10,8 +10,8 @@ use crate::users::{is_valid_user_name, SsmUsers, UserRecord};
 use hmac::{Hmac, Mac};
 use http::header::AUTHORIZATION;
 use http::HeaderMap;
-use inventory::auth::{Caller, Verdict};
-use inventory::http::ACCOUNT_HEADER;
+use inventory_api::auth::{Caller, Verdict};
+use inventory_api::http::ACCOUNT_HEADER;
 use password_hash::rand_core::{OsRng, RngCore};
 use sha2::Sha256;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -133,7 +133,7 @@ mod tests {
     use aws_sdk_ssm::Client;
     use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
     use base64::Engine;
-    use inventory::auth::Role;
+    use inventory_api::auth::Role;
     use std::sync::OnceLock;
 
     const PASSWORD: &str = "correct horse battery";

@@ -1,6 +1,6 @@
 //! Authorizer function: HTTP basic auth for the HTTP API, against users kept in SSM.
 //! It answers every request "authorized" with its verdict in the context (see
-//! `inventory::auth`): the functions turn a refusal into a 401 with `WWW-Authenticate` or a 403.
+//! `inventory_api::auth`): the functions turn a refusal into a 401 with `WWW-Authenticate` or a 403.
 
 pub mod cache;
 pub mod config;
@@ -10,9 +10,10 @@ pub mod password;
 pub mod users;
 
 use aws_lambda_events::apigw::{ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request};
-use config::AuthConfig;
+pub use config::Config;
 use decide::Authorizer;
-use inventory::auth::Verdict;
+use inventory_api::auth::Verdict;
+use inventory_runtime::{EventFunction, Sdk};
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::Value;
 use users::SsmUsers;
@@ -22,21 +23,23 @@ pub struct AuthorizerApp {
 }
 
 impl AuthorizerApp {
-    pub fn new(authorizer: Authorizer) -> Self {
-        Self { authorizer }
+    /// The function as `main`, the local stack and the test harness run it.
+    pub fn build(sdk: &Sdk, config: Config) -> Self {
+        let users = SsmUsers::new(inventory_runtime::client!(sdk, aws_sdk_ssm), config.users_path);
+        Self { authorizer: Authorizer::new(users, config.cache_ttl) }
     }
 
-    /// Builds the SSM client and the settings from the environment the template sets.
-    pub async fn from_env() -> Result<Self, Error> {
-        let config = AuthConfig::from_env()?;
-        let client = aws_sdk_ssm::Client::new(&inventory::sdk_config().await);
-        Ok(Self::new(Authorizer::new(SsmUsers::new(client, config.users_path), config.cache_ttl)))
+    /// The verdict on a request's credentials, as `handle` answers it (the local stack's API).
+    pub async fn decide_headers(&self, headers: &http::HeaderMap) -> Verdict {
+        self.authorizer.decide_headers(headers).await
     }
+}
 
-    pub async fn handle(
-        &self,
-        event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>,
-    ) -> Result<ApiGatewayV2CustomAuthorizerSimpleResponse<Value>, Error> {
+impl EventFunction for AuthorizerApp {
+    type Event = ApiGatewayV2CustomAuthorizerV2Request;
+    type Response = ApiGatewayV2CustomAuthorizerSimpleResponse<Value>;
+
+    async fn handle(&self, event: LambdaEvent<Self::Event>) -> Result<Self::Response, Error> {
         let request = event.payload;
         let verdict = self.authorizer.decide_headers(&request.headers).await;
         let route = request.route_key.as_deref().unwrap_or_default();

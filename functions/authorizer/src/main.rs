@@ -1,13 +1,8 @@
-use lambda_runtime::{run, service_fn, Error};
-use std::sync::Arc;
+use inventory_runtime::{config::from_env, Sdk};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    inventory::logging::init();
-    let app = Arc::new(authorizer::AuthorizerApp::from_env().await?);
-    run(service_fn(move |event| {
-        let app = Arc::clone(&app);
-        async move { app.handle(event).await }
-    }))
-    .await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    inventory_api::logging::init();
+    let config = authorizer::Config::from_lookup(from_env)?;
+    inventory_runtime::events::run(authorizer::AuthorizerApp::build(&Sdk::load().await, config)).await
 }

@@ -4,7 +4,7 @@
 use aws_sdk_ssm::error::{DisplayErrorContext, SdkError};
 use aws_sdk_ssm::operation::get_parameter::GetParameterError;
 use aws_sdk_ssm::types::ParameterType;
-use inventory::auth::Role;
+use inventory_api::auth::Role;
 use serde::{Deserialize, Serialize};
 
 /// User names become SSM parameter names, which allow only these characters.
@@ -58,7 +58,7 @@ impl UserRecord {
         if self.accounts.is_empty() {
             return Err("accounts must name at least one account".into());
         }
-        if let Some(bad) = self.accounts.iter().find(|account| !inventory::auth::is_valid_account(account)) {
+        if let Some(bad) = self.accounts.iter().find(|account| !inventory_core::names::Account::is_valid(account)) {
             return Err(format!("account {bad:?} is not a valid account name"));
         }
         Ok(())

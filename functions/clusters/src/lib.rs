@@ -6,30 +6,44 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use inventory::auth::Caller;
-use inventory::clock::format_time;
-use inventory::cluster_config::envelope;
-use inventory::cluster_config::network::{literal_address, AllowedNetworks};
-use inventory::cluster_config::{
-    check_cluster_name, encryption_context, parse_cluster_config, ClusterConfigRecord, KIND_CLUSTER_CONFIG,
+use inventory_runtime::{ConfigError, Sdk};
+use inventory_store::auth::Caller;
+use inventory_store::clock::format_time;
+use inventory_store::cluster_config::envelope;
+use inventory_store::cluster_config::network::{literal_address, AllowedNetworks};
+use inventory_store::cluster_config::{
+    check_cluster_name, encryption_context, parse_cluster_config, ClusterConfigRecord,
 };
-use inventory::http::{body_bytes, json_response, not_found, ApiError, ApiFunction};
-use inventory::keys::{cluster_config_sk, CLUSTER_CONFIGS_PK};
-use inventory::routes::{Endpoint, Matched};
-use inventory::settings::ConfigError;
-use inventory::store::StoreError;
-use inventory::{Clock, Store, SystemClock};
+use inventory_store::http::{body_bytes, json_response, not_found, ApiError, ApiFunction};
+use inventory_store::keys::{cluster_config_sk, ItemKind, CLUSTER_CONFIGS_PK};
+use inventory_store::routes::{Endpoint, Matched};
+use inventory_store::store::StoreError;
+use inventory_store::{Clock, Settings, Store};
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Error, Request, RequestExt, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 use std::sync::Arc;
 
-pub use inventory::settings::CLUSTER_CREDENTIALS_KEY as CREDENTIALS_KEY;
-/// Every environment variable this crate reads, beside the settings.
-pub const ENVIRONMENT_VARIABLES: &[&str] = &[
-    CREDENTIALS_KEY,
-    inventory::settings::KUBERNETES_ALLOWED_NETWORKS,
-    inventory::settings::KUBERNETES_CLUSTERS_PER_ACCOUNT,
-];
+pub use inventory_store::settings::CLUSTER_CREDENTIALS_KEY as CREDENTIALS_KEY;
+
+/// Every variable the function reads.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub settings: Settings,
+    /// The KMS key data keys are made under.
+    pub credentials_key: String,
+    pub clusters: ClustersSettings,
+}
+
+impl Config {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            settings: Settings::from_lookup(&lookup)?,
+            credentials_key: inventory_runtime::config::value(&lookup, CREDENTIALS_KEY)
+                .ok_or(ConfigError::missing(CREDENTIALS_KEY))?,
+            clusters: ClustersSettings::from_lookup(&lookup)?,
+        })
+    }
+}
 
 /// What a posted configuration is checked against.
 #[derive(Debug, Clone)]
@@ -43,8 +57,8 @@ pub struct ClustersSettings {
 impl ClustersSettings {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         Ok(Self {
-            allowed_networks: inventory::settings::allowed_networks(&lookup)?,
-            clusters_per_account: inventory::settings::clusters_per_account(&lookup)?,
+            allowed_networks: inventory_store::settings::allowed_networks(&lookup)?,
+            clusters_per_account: inventory_store::settings::clusters_per_account(&lookup)?,
         })
     }
 }
@@ -61,29 +75,21 @@ fn unavailable(what: &str) -> ApiError {
     ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", format!("{what}; retry"))
 }
 
-fn stored(error: StoreError, account: &str) -> ApiError {
-    tracing::error!(account, %error, "cluster configuration storage failed");
-    unavailable("the cluster configuration could not be read or stored")
+/// A store failure: `StoreError::answer`'s policy, naming what this function stores.
+fn stored(error: StoreError) -> ApiError {
+    error.answer("the cluster configuration")
 }
 
 impl ClustersApp {
-    pub fn new(
-        store: Store,
-        kms: aws_sdk_kms::Client,
-        key_id: impl Into<String>,
-        settings: ClustersSettings,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        Self { store, kms, key_id: key_id.into(), settings, clock }
-    }
-
-    /// Builds the app from the environment the template sets.
-    pub async fn from_env() -> Result<Self, Error> {
-        let (store, _) = inventory::store_from_env().await?;
-        let key_id = std::env::var(CREDENTIALS_KEY).map_err(|_| format!("{CREDENTIALS_KEY} must be set"))?;
-        let settings = ClustersSettings::from_lookup(|key| std::env::var(key).ok())?;
-        let kms = aws_sdk_kms::Client::new(&inventory::sdk_config().await);
-        Ok(Self::new(store, kms, key_id, settings, Arc::new(SystemClock)))
+    /// The function as `main`, the local stack and the test harness run it.
+    pub fn build(sdk: &Sdk, config: Config, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store: Store::build(sdk, &config.settings.table_name),
+            kms: inventory_runtime::client!(sdk, aws_sdk_kms),
+            key_id: config.credentials_key,
+            settings: config.clusters,
+            clock,
+        }
     }
 
     /// The credential sealed under a data key KMS makes for it, bound to the account and cluster
@@ -111,16 +117,9 @@ impl ClustersApp {
     }
 
     async fn create(&self, request: &Request, account: &str) -> Result<Response<Body>, ApiError> {
-        let input = parse_cluster_config(body_bytes(request.body())).map_err(|error| {
-            if error.too_large {
-                ApiError::payload_too_large(&error.field, error.to_string())
-            } else {
-                ApiError::bad_request(&error.field, &error.message)
-            }
-        })?;
+        let input = parse_cluster_config(body_bytes(request.body()))?;
         self.check_reachable(&input.settings.cluster_server)?;
-        let existing =
-            self.store.cluster_config(account, &input.cluster_name).await.map_err(|error| stored(error, account))?;
+        let existing = self.store.cluster_config(account, &input.cluster_name).await.map_err(stored)?;
         if existing.is_none() {
             self.check_room(account).await?;
         }
@@ -130,7 +129,7 @@ impl ClustersApp {
         let record = ClusterConfigRecord {
             pk: CLUSTER_CONFIGS_PK.to_owned(),
             sk: cluster_config_sk(account, &input.cluster_name),
-            kind: KIND_CLUSTER_CONFIG.to_owned(),
+            kind: ItemKind::ClusterConfig.as_str().to_owned(),
             account: account.to_owned(),
             cluster_name: input.cluster_name.clone(),
             inventory_type: "kubernetes".to_owned(),
@@ -148,7 +147,7 @@ impl ClustersApp {
                 let message = "the configuration was created or deleted while this post was stored; retry";
                 return Err(ApiError::new(StatusCode::CONFLICT, "conflict", message));
             }
-            Err(error) => return Err(stored(error, account)),
+            Err(error) => return Err(stored(error)),
         }
         tracing::info!(account, cluster = %record.cluster_name, "cluster configuration stored");
         Ok(json_response(StatusCode::OK, &record.view()))
@@ -169,7 +168,7 @@ impl ClustersApp {
     /// A new configuration fits under the account's bound: one account's many clusters would
     /// take the collector's runs from every other account's.
     async fn check_room(&self, account: &str) -> Result<(), ApiError> {
-        let configured = self.store.cluster_configs(account).await.map_err(|error| stored(error, account))?.len();
+        let configured = self.store.cluster_configs(account).await.map_err(stored)?.len();
         let most = self.settings.clusters_per_account;
         if configured >= most {
             let message = format!(
@@ -197,7 +196,7 @@ impl ApiFunction for ClustersApp {
             Endpoint::ListClusterConfigs => {
                 let params = request.query_string_parameters();
                 let wanted = params.first("inventory_type").filter(|kind| !kind.is_empty());
-                let configs = self.store.cluster_configs(account).await.map_err(|error| stored(error, account))?;
+                let configs = self.store.cluster_configs(account).await.map_err(stored)?;
                 let views: Vec<_> = configs
                     .iter()
                     .filter(|record| wanted.is_none_or(|kind| kind == record.inventory_type))
@@ -206,16 +205,14 @@ impl ApiFunction for ClustersApp {
                 Ok(json_response(StatusCode::OK, &views))
             }
             Endpoint::GetClusterConfig => {
-                check_cluster_name("cluster_name", name)
-                    .map_err(|error| ApiError::bad_request(&error.field, &error.message))?;
-                match self.store.cluster_config(account, name).await.map_err(|error| stored(error, account))? {
+                check_cluster_name("cluster_name", name)?;
+                match self.store.cluster_config(account, name).await.map_err(stored)? {
                     Some(record) => Ok(json_response(StatusCode::OK, &record.view())),
                     None => Err(ApiError::not_found(format!("no cluster configuration {name:?} in this account"))),
                 }
             }
             Endpoint::DeleteClusterConfig => {
-                check_cluster_name("cluster_name", name)
-                    .map_err(|error| ApiError::bad_request(&error.field, &error.message))?;
+                check_cluster_name("cluster_name", name)?;
                 match self.store.delete_cluster_config(account, name).await {
                     Ok(()) => Ok(Response::builder()
                         .status(StatusCode::NO_CONTENT)
@@ -224,7 +221,7 @@ impl ApiFunction for ClustersApp {
                     Err(StoreError::ConditionFailed) => {
                         Err(ApiError::not_found(format!("no cluster configuration {name:?} in this account")))
                     }
-                    Err(error) => Err(stored(error, account)),
+                    Err(error) => Err(stored(error)),
                 }
             }
             _ => Err(not_found(request)),

@@ -1,7 +1,10 @@
-use lambda_http::Error;
+use inventory_runtime::{config::from_env, Sdk};
+use inventory_store::SystemClock;
+use std::sync::Arc;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    inventory::logging::init();
-    inventory::http::run(clusters::ClustersApp::from_env().await?).await
+async fn main() -> Result<(), lambda_http::Error> {
+    inventory_store::logging::init();
+    let config = clusters::Config::from_lookup(from_env)?;
+    inventory_store::http::run(clusters::ClustersApp::build(&Sdk::load().await, config, Arc::new(SystemClock))).await
 }

@@ -1,16 +1,14 @@
 //! Collector settings, from the environment variables the template sets from its parameters.
 
 use aws_config::retry::RetryConfig;
-use aws_config::{Region, SdkConfig};
+use aws_config::Region;
+use inventory_runtime::Sdk;
 
-pub use inventory::settings::{AwsScope, REGIONS, ROLE_ARNS};
+pub use inventory_store::settings::{AwsScope, REGIONS, ROLE_ARNS};
 /// How many clusters are collected at once.
 pub const CONCURRENCY: &str = "COLLECTOR_CONCURRENCY";
 /// The Anchore account the inventory is stored under.
-pub const ACCOUNT: &str = inventory::settings::COLLECTOR_ACCOUNT;
-
-/// Every environment variable this crate reads, for the template consistency check.
-pub const ENVIRONMENT_VARIABLES: &[&str] = &[REGIONS, ROLE_ARNS, CONCURRENCY, ACCOUNT];
+pub const ACCOUNT: &str = inventory_store::settings::COLLECTOR_ACCOUNT;
 
 pub const DEFAULT_CONCURRENCY: usize = 4;
 const MAX_CONCURRENCY: u64 = 64;
@@ -22,7 +20,7 @@ pub const ECS_OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from
 const SESSION_NAME: &str = "runtime-inventory-collector";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CollectorConfig {
+pub struct EcsConfig {
     pub regions: Vec<String>,
     /// Empty: collect with the function's own credentials.
     pub role_arns: Vec<String>,
@@ -30,44 +28,42 @@ pub struct CollectorConfig {
     pub account: String,
 }
 
-pub use inventory::settings::ConfigError;
+pub use inventory_runtime::ConfigError;
 
-impl CollectorConfig {
-    pub fn from_env(own_region: Option<&str>) -> Result<Self, ConfigError> {
-        Self::from_lookup(|key| std::env::var(key).ok(), own_region)
-    }
-
+impl EcsConfig {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>, own_region: Option<&str>) -> Result<Self, ConfigError> {
         let AwsScope { regions, role_arns } = AwsScope::from_lookup(&lookup, own_region)?;
-        let concurrency =
-            inventory::settings::number_in(&lookup, CONCURRENCY, 1..=MAX_CONCURRENCY, "a whole number from 1 to 64")?
-                .map_or(DEFAULT_CONCURRENCY, |n| n as usize);
+        let concurrency = inventory_runtime::config::number_in(
+            &lookup,
+            CONCURRENCY,
+            1..=MAX_CONCURRENCY,
+            "a whole number from 1 to 64",
+        )?
+        .map_or(DEFAULT_CONCURRENCY, |n| n as usize);
 
-        let account = inventory::settings::collector_account(&lookup)?;
+        let account = inventory_store::settings::collector_account(&lookup)?;
         Ok(Self { regions, role_arns, concurrency, account })
     }
 
     /// One ECS client per (role, region).
-    pub async fn targets(&self, sdk_config: &SdkConfig) -> Vec<Target> {
+    pub async fn targets(&self, sdk: &Sdk) -> Vec<Target> {
         let scope = AwsScope { regions: self.regions.clone(), role_arns: self.role_arns.clone() };
-        let places = scope.places(sdk_config, SESSION_NAME).await;
+        let places = scope.places(sdk.config(), SESSION_NAME).await;
         places
             .into_iter()
             .map(|place| {
-                let mut builder = aws_sdk_ecs::config::Builder::from(sdk_config)
-                    .region(Region::new(place.region.clone()))
-                    .retry_config(RetryConfig::adaptive().with_max_attempts(MAX_ATTEMPTS))
-                    .timeout_config(
-                        inventory::sdk_timeouts().to_builder().operation_timeout(ECS_OPERATION_TIMEOUT).build(),
-                    );
-                if let Some(credentials) = place.credentials {
-                    builder = builder.credentials_provider(credentials);
-                }
-                Target {
-                    region: place.region,
-                    role_arn: place.role_arn,
-                    client: aws_sdk_ecs::Client::from_conf(builder.build()),
-                }
+                let timeouts = inventory_runtime::sdk::timeouts().to_builder().operation_timeout(ECS_OPERATION_TIMEOUT);
+                let client = inventory_runtime::client!(sdk, aws_sdk_ecs, |builder| {
+                    let builder = builder
+                        .region(Region::new(place.region.clone()))
+                        .retry_config(RetryConfig::adaptive().with_max_attempts(MAX_ATTEMPTS))
+                        .timeout_config(timeouts.build());
+                    match place.credentials.clone() {
+                        Some(credentials) => builder.credentials_provider(credentials),
+                        None => builder,
+                    }
+                });
+                Target { region: place.region, role_arn: place.role_arn, client }
             })
             .collect()
     }
@@ -86,9 +82,9 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn config(pairs: &[(&str, &str)], own_region: Option<&str>) -> Result<CollectorConfig, ConfigError> {
+    fn config(pairs: &[(&str, &str)], own_region: Option<&str>) -> Result<EcsConfig, ConfigError> {
         let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        CollectorConfig::from_lookup(|key| map.get(key).cloned(), own_region)
+        EcsConfig::from_lookup(|key| map.get(key).cloned(), own_region)
     }
 
     #[test]
@@ -96,7 +92,7 @@ mod tests {
         let parsed = config(&[], Some("eu-west-2")).unwrap();
         assert_eq!(
             parsed,
-            CollectorConfig {
+            EcsConfig {
                 regions: vec!["eu-west-2".into()],
                 role_arns: vec![],
                 concurrency: DEFAULT_CONCURRENCY,

@@ -6,15 +6,12 @@ use aws_sdk_ecs::error::DisplayErrorContext;
 use aws_sdk_ecs::types::{DesiredStatus, Failure, ServiceField, Tag, TaskField};
 #[cfg(test)]
 use chrono::TimeDelta;
-use chrono::{DateTime, Utc};
-use inventory::ecs_events::SERVICE_GROUP_PREFIX;
-use inventory::model::Metadata;
-use inventory::report::{EcsContainer, EcsReport, EcsService, EcsTask};
-use inventory::Clock;
+use inventory_store::clock::Deadline;
+use inventory_store::model::Metadata;
+use inventory_store::report::{ContainerDescription, EcsReport, EcsService, TaskDescription, SERVICE_GROUP_PREFIX};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 /// The most a `ListTasks` page or a `DescribeTasks` call takes.
 pub const TASKS_PER_CALL: usize = 100;
@@ -36,28 +33,12 @@ impl GatherError {
     }
 }
 
-/// The point after which no new ECS call is started.
-#[derive(Clone)]
-pub struct Deadline {
-    clock: Arc<dyn Clock>,
-    cutoff: Option<DateTime<Utc>>,
-}
-
-impl Deadline {
-    pub fn new(clock: Arc<dyn Clock>, cutoff: Option<DateTime<Utc>>) -> Self {
-        Self { clock, cutoff }
+/// No new ECS call is started once the run's deadline passed.
+fn check(deadline: &Deadline) -> Result<(), GatherError> {
+    if deadline.passed() {
+        return Err(GatherError::Deadline);
     }
-
-    pub fn check(&self) -> Result<(), GatherError> {
-        match self.cutoff {
-            Some(cutoff) if self.clock.now() >= cutoff => Err(GatherError::Deadline),
-            _ => Ok(()),
-        }
-    }
-
-    pub fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
-    }
+    Ok(())
 }
 
 /// ECS operations sent during a run (one per page or batch; SDK retries not included).
@@ -137,7 +118,7 @@ pub async fn list_clusters(
     let mut pages = client.list_clusters().max_results(CLUSTERS_PER_PAGE).into_paginator().send();
     let mut clusters = Vec::new();
     loop {
-        deadline.check()?;
+        check(deadline)?;
         let Some(page) = pages.next().await else { break };
         ApiCalls::count(&calls.list_clusters);
         clusters
@@ -171,13 +152,34 @@ pub async fn gather_cluster(
     calls: &ApiCalls,
     deadline: &Deadline,
 ) -> Result<ClusterInventory, GatherError> {
-    let timestamp = inventory::clock::format_time(deadline.now());
-    let mut tasks = Vec::new();
+    let timestamp = inventory_store::clock::format_time(deadline.now());
     let mut failures = Vec::new();
-    let mut batch: Vec<String> = Vec::with_capacity(TASKS_PER_CALL);
+    let tasks = running_tasks(client, cluster_arn, calls, deadline, &mut failures).await?;
+    let services = services_of(client, cluster_arn, &tasks, calls, deadline, &mut failures).await?;
+    let mut report =
+        EcsReport { timestamp, cluster_arn: Some(cluster_arn.to_owned()), services, ..EcsReport::default() };
+    for task in tasks.iter().filter_map(|task| description(cluster_arn, task)) {
+        let (task, containers) = task.into_report(&report.services);
+        report.tasks.push(task);
+        report.containers.extend(containers);
+    }
+    let containers_without_digest =
+        report.containers.iter().filter(|container| container.image_digest.is_none()).count();
+    Ok(ClusterInventory { report, failures, containers_without_digest })
+}
 
+/// The cluster's running tasks, described (with their tags) a batch of pages at a time.
+async fn running_tasks(
+    client: &aws_sdk_ecs::Client,
+    cluster_arn: &str,
+    calls: &ApiCalls,
+    deadline: &Deadline,
+    failures: &mut Vec<DescribeFailure>,
+) -> Result<Vec<aws_sdk_ecs::types::Task>, GatherError> {
+    let mut tasks = Vec::new();
+    let mut batch: Vec<String> = Vec::with_capacity(TASKS_PER_CALL);
     let mut describe = async |arns: Vec<String>| -> Result<(), GatherError> {
-        deadline.check()?;
+        check(deadline)?;
         ApiCalls::count(&calls.describe_tasks);
         let output = client
             .describe_tasks()
@@ -191,7 +193,6 @@ pub async fn gather_cluster(
         tasks.extend(output.tasks.unwrap_or_default());
         Ok(())
     };
-
     let mut pages = client
         .list_tasks()
         .cluster(cluster_arn)
@@ -200,7 +201,7 @@ pub async fn gather_cluster(
         .into_paginator()
         .send();
     loop {
-        deadline.check()?;
+        check(deadline)?;
         let Some(page) = pages.next().await else { break };
         ApiCalls::count(&calls.list_tasks);
         let page = page.map_err(|error| GatherError::api("ListTasks", error))?;
@@ -214,14 +215,24 @@ pub async fn gather_cluster(
     if !batch.is_empty() {
         describe(batch).await?;
     }
+    Ok(tasks)
+}
 
-    let service_names: BTreeSet<&str> =
+/// The services that started `tasks`, with their tags.
+async fn services_of(
+    client: &aws_sdk_ecs::Client,
+    cluster_arn: &str,
+    tasks: &[aws_sdk_ecs::types::Task],
+    calls: &ApiCalls,
+    deadline: &Deadline,
+    failures: &mut Vec<DescribeFailure>,
+) -> Result<Vec<EcsService>, GatherError> {
+    let names: BTreeSet<&str> =
         tasks.iter().filter_map(|task| task.group()?.strip_prefix(SERVICE_GROUP_PREFIX)).collect();
+    let names: Vec<&str> = names.into_iter().collect();
     let mut services = Vec::new();
-    let mut service_arns: BTreeMap<String, String> = BTreeMap::new();
-    let names: Vec<&str> = service_names.into_iter().collect();
     for chunk in names.chunks(SERVICES_PER_CALL) {
-        deadline.check()?;
+        check(deadline)?;
         ApiCalls::count(&calls.describe_services);
         let output = client
             .describe_services()
@@ -233,43 +244,29 @@ pub async fn gather_cluster(
             .map_err(|error| GatherError::api("DescribeServices", error))?;
         failures.extend(describe_failures("DescribeServices", output.failures()));
         for service in output.services() {
-            let (Some(arn), Some(name)) = (service.service_arn(), service.service_name()) else { continue };
-            service_arns.insert(name.to_owned(), arn.to_owned());
+            let Some(arn) = service.service_arn() else { continue };
             services.push(EcsService { arn: arn.to_owned(), tags: tags_to_metadata(service.tags()) });
         }
     }
+    Ok(services)
+}
 
-    let mut report =
-        EcsReport { timestamp, cluster_arn: Some(cluster_arn.to_owned()), services, ..EcsReport::default() };
-    let mut containers_without_digest = 0;
-    for task in &tasks {
-        let Some(task_arn) = task.task_arn() else { continue };
-        let service_arn = task
-            .group()
-            .and_then(|group| group.strip_prefix(SERVICE_GROUP_PREFIX))
-            .and_then(|name| service_arns.get(name).cloned());
-        report.tasks.push(EcsTask {
-            arn: task_arn.to_owned(),
-            service_arn,
-            task_definition_arn: task.task_definition_arn().map(str::to_owned),
-            tags: tags_to_metadata(task.tags()),
-            version: Some(task.version()),
-        });
-        for container in task.containers() {
-            let arn = container.container_arn().unwrap_or_default().to_owned();
-            let image = container.image().unwrap_or_default();
-            // Pending tasks have no digest yet; the image is kept by tag until a later run sees it.
-            let digest = container.image_digest().filter(|digest| !digest.trim().is_empty());
-            containers_without_digest += usize::from(digest.is_none());
-            report.containers.push(EcsContainer {
-                arn,
-                image_tag: image.to_owned(),
-                image_digest: digest.map(str::to_owned),
-                task_arn: Some(task_arn.to_owned()),
-            });
-        }
-    }
-    Ok(ClusterInventory { report, failures, containers_without_digest })
+/// A task as `DescribeTasks` answers it; none without an ARN.
+fn description(cluster_arn: &str, task: &aws_sdk_ecs::types::Task) -> Option<TaskDescription> {
+    let containers = task.containers().iter().map(|container| ContainerDescription {
+        arn: container.container_arn().map(str::to_owned),
+        image: container.image().map(str::to_owned),
+        image_digest: container.image_digest().map(str::to_owned),
+    });
+    Some(TaskDescription {
+        arn: task.task_arn()?.to_owned(),
+        cluster_arn: cluster_arn.to_owned(),
+        group: task.group().map(str::to_owned),
+        task_definition_arn: task.task_definition_arn().map(str::to_owned),
+        version: task.version(),
+        tags: tags_to_metadata(task.tags()),
+        containers: containers.collect(),
+    })
 }
 
 #[cfg(test)]

@@ -2,13 +2,14 @@
 //! the ingest library, a bounded number of clusters at a time, until the deadline is near.
 
 use crate::config::Target;
-use crate::gather::{gather_cluster, list_clusters, ApiCallCounts, ApiCalls, ClusterInventory, Deadline, GatherError};
+use crate::gather::{gather_cluster, list_clusters, ApiCallCounts, ApiCalls, ClusterInventory, GatherError};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use inventory::clock::format_time;
-use inventory::ingest::ContextStatus;
-use inventory::report::validate_ecs;
-use inventory::{Clock, Ingestor};
+use inventory_store::clock::format_time;
+use inventory_store::clock::Deadline;
+use inventory_store::ingest::ContextStatus;
+use inventory_store::report::validate_ecs;
+use inventory_store::{Clock, Ingestor};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -104,7 +105,7 @@ impl Collector {
     /// Collects every target; `deadline` is when the invocation ends (none: no limit).
     pub async fn run(&self, targets: &[Target], deadline: Option<DateTime<Utc>>) -> RunSummary {
         let started = self.clock.now();
-        let deadline = Deadline::new(Arc::clone(&self.clock), deadline.map(|at| at - inventory::RUN_DEADLINE_RESERVE));
+        let deadline = Deadline::of_run(Arc::clone(&self.clock), deadline);
         let calls = ApiCalls::default();
         let mut summary = RunSummary { started_at: format_time(started), targets: targets.len(), ..Default::default() };
         let scope = |target: &Target, cluster: Option<&str>| Scope {
@@ -222,7 +223,7 @@ impl Collector {
             return ClusterOutcome::Skipped(reason, Box::new(counts));
         }
         // Storing takes time too: a cluster read just before the cutoff waits for the next run.
-        if deadline.check().is_err() {
+        if deadline.passed() {
             return ClusterOutcome::Skipped(DEADLINE_REASON.into(), Box::new(counts));
         }
         let stored = self.ingestor.ingest(&self.account, report).await;

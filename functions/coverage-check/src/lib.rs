@@ -4,34 +4,35 @@
 pub mod staleness;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use inventory::bus::EVENT_BUS_NAME;
-use inventory::{Clock, Settings, Store, SystemClock};
+use inventory_runtime::{ConfigError, EventFunction, Sdk};
+use inventory_store::{Clock, Settings, Store};
 use lambda_runtime::{Error, LambdaEvent};
 use staleness::{CheckSummary, StalenessCheck};
 use std::sync::Arc;
+
+/// Every variable the function reads.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub settings: Settings,
+    pub bus: String,
+}
+
+impl Config {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(Self { settings: Settings::from_lookup(&lookup)?, bus: inventory_store::bus::event_bus(&lookup) })
+    }
+}
 
 pub struct CoverageCheckApp {
     check: StalenessCheck,
 }
 
 impl CoverageCheckApp {
-    pub fn new(
-        store: Store,
-        events: aws_sdk_eventbridge::Client,
-        settings: Settings,
-        bus: &str,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        Self { check: StalenessCheck::new(store, events, bus, settings, clock) }
-    }
-
-    /// Builds the app from the environment the template sets.
-    pub async fn from_env() -> Result<Self, Error> {
-        let settings = Settings::from_env()?;
-        let bus = std::env::var(EVENT_BUS_NAME).map_err(|_| format!("{EVENT_BUS_NAME} must be set"))?;
-        let config = inventory::sdk_config().await;
-        let store = Store::from_sdk_config(&config, settings.table_name.clone());
-        Ok(Self::new(store, aws_sdk_eventbridge::Client::new(&config), settings, &bus, Arc::new(SystemClock)))
+    /// The function as `main`, the local stack and the test harness run it.
+    pub fn build(sdk: &Sdk, config: Config, clock: Arc<dyn Clock>) -> Self {
+        let store = Store::build(sdk, &config.settings.table_name);
+        let events = inventory_runtime::client!(sdk, aws_sdk_eventbridge);
+        Self { check: StalenessCheck::new(store, events, &config.bus, config.settings, clock) }
     }
 
     /// One run. A cluster whose step failed is an error, so it shows in the function's `Errors`
@@ -62,13 +63,15 @@ impl CoverageCheckApp {
         }
         Ok(summary)
     }
+}
+
+impl EventFunction for CoverageCheckApp {
+    type Event = EventBridgeEvent<serde_json::Value>;
+    type Response = CheckSummary;
 
     /// A scheduled invocation: the run, then its metrics for CloudWatch (the `StaleClusters`
     /// alarm reads them), printed even when a cluster's step failed.
-    pub async fn handle(
-        &self,
-        _event: LambdaEvent<EventBridgeEvent<serde_json::Value>>,
-    ) -> Result<CheckSummary, Error> {
+    async fn handle(&self, _event: LambdaEvent<Self::Event>) -> Result<CheckSummary, Error> {
         let summary = Box::pin(self.check.run()).await?;
         println!("{}", self.check.metric_line(&summary));
         Self::settle(summary)

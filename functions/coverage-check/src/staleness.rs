@@ -8,12 +8,12 @@
 //! a put whose confirmation was lost can be sent twice, never not at all.
 
 use chrono::{DateTime, Utc};
-use inventory::clock::format_time;
-use inventory::coverage::{summarize, ClusterCoverage};
-use inventory::keys::{stale_marker_sk, STALE_MARKERS_PK};
-use inventory::model::{ContextRecord, InventoryType, ReportSource};
-use inventory::settings::Settings;
-use inventory::store::StoreError;
+use inventory_store::clock::format_time;
+use inventory_store::coverage::{summarize, ClusterCoverage};
+use inventory_store::keys::{stale_marker_sk, STALE_MARKERS_PK};
+use inventory_store::model::{ContextRecord, InventoryType, ReportSource};
+use inventory_store::settings::Settings;
+use inventory_store::store::StoreError;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -187,7 +187,7 @@ pub fn plan(
 
 /// One line of CloudWatch Embedded Metric Format: the stale and total cluster counts.
 pub fn metric_line(table: &str, now: DateTime<Utc>, clusters: usize, stale: usize) -> String {
-    inventory::metrics::emf_line(table, now, &[], &[(STALE_CLUSTERS_METRIC, stale), (CLUSTERS_METRIC, clusters)])
+    inventory_store::metrics::emf_line(table, now, &[], &[(STALE_CLUSTERS_METRIC, stale), (CLUSTERS_METRIC, clusters)])
 }
 
 /// What one run saw and did.
@@ -210,7 +210,7 @@ pub enum StalenessError {
     #[error("another run moved the marker of {0} first")]
     MarkerMoved(String),
     #[error(transparent)]
-    Bus(#[from] inventory::bus::Failure),
+    Bus(#[from] inventory_store::bus::Failure),
 }
 
 mod run;

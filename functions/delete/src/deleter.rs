@@ -1,15 +1,16 @@
 //! `DELETE /v2/inventories`: removes a context, or one image of a context, with the
 //! supporting metadata that only it referenced.
 
-use inventory::clock::Clock;
-use inventory::image::Digest;
-use inventory::keys::{detail_pk, image_sk, inventory_pk};
-use inventory::lease::{ContextLease, LeaseError};
-use inventory::model::{split_kubernetes_context, Detail, ImageRecord, InventoryType, RemovalReason};
-use inventory::plan::{effective_last_seen, is_live, StoredContext};
-use inventory::query::QueryError;
-use inventory::settings::Settings;
-use inventory::store::{encode, BatchWrite, Store};
+use inventory_store::clock::Clock;
+use inventory_store::image::Digest;
+use inventory_store::keys::{detail_pk, image_sk, inventory_pk};
+use inventory_store::lease::{ContextLease, LeaseError};
+use inventory_store::model::{split_kubernetes_context, Detail, ImageRecord, InventoryType, RemovalReason};
+use inventory_store::names::{ClusterName, Context};
+use inventory_store::plan::{effective_last_seen, is_live, StoredContext};
+use inventory_store::query::FieldError;
+use inventory_store::settings::Settings;
+use inventory_store::store::{encode, BatchWrite, Store};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -20,32 +21,21 @@ pub struct DeleteTarget {
     pub image_digest: Option<Digest>,
 }
 
-fn invalid(parameter: &'static str, message: impl Into<String>) -> QueryError {
-    QueryError { parameter, message: message.into() }
-}
-
 impl DeleteTarget {
     /// Parses `inventory_type` and `context` (both required) and `image_digest`.
-    pub fn from_params(get: impl Fn(&str) -> Option<String>) -> Result<Self, QueryError> {
+    pub fn from_params(get: impl Fn(&str) -> Option<String>) -> Result<Self, FieldError> {
         let inventory_type = match get("inventory_type").filter(|value| !value.is_empty()) {
-            None => return Err(invalid("inventory_type", "is required: 'ecs' or 'kubernetes'")),
-            Some(raw) => {
-                InventoryType::parse(&raw).ok_or_else(|| invalid("inventory_type", "must be 'ecs' or 'kubernetes'"))?
-            }
+            None => return Err(FieldError::invalid("inventory_type", "is required: 'ecs' or 'kubernetes'")),
+            Some(raw) => InventoryType::parse(&raw)
+                .ok_or_else(|| FieldError::invalid("inventory_type", "must be 'ecs' or 'kubernetes'"))?,
         };
-        let context = get("context").map(|value| value.trim().to_owned()).filter(|value| !value.is_empty());
-        let Some(context) = context else {
-            return Err(invalid("context", "is required"));
-        };
-        if context.contains('#') || context.chars().any(char::is_control) {
-            return Err(invalid("context", "must not contain '#' or control characters"));
-        }
+        let context = Context::parse("context", &get("context").unwrap_or_default())?.into_string();
         if inventory_type == InventoryType::Kubernetes && !context.contains('/') {
-            return Err(invalid("context", "a Kubernetes context is 'cluster/namespace'"));
+            return Err(FieldError::invalid("context", "a Kubernetes context is 'cluster/namespace'"));
         }
         let image_digest = get("image_digest")
             .filter(|value| !value.is_empty())
-            .map(|raw| Digest::parse(&raw).map_err(|error| invalid("image_digest", error.to_string())))
+            .map(|raw| Digest::parse(&raw).map_err(|error| FieldError::invalid("image_digest", error.to_string())))
             .transpose()?;
         Ok(Self { inventory_type, context, image_digest })
     }
@@ -192,15 +182,12 @@ impl InventoryDeleter {
 
 /// `cluster_name` of `DELETE /v2/kubernetes-namespaces`: required, so that no request deletes
 /// every cluster's inventory by leaving it out.
-pub fn cluster_param(get: impl Fn(&str) -> Option<String>) -> Result<String, QueryError> {
-    let cluster = get("cluster_name").map(|value| value.trim().to_owned()).filter(|value| !value.is_empty());
+pub fn cluster_param(get: impl Fn(&str) -> Option<String>) -> Result<String, FieldError> {
+    let cluster = get("cluster_name").filter(|value| !value.trim().is_empty());
     let Some(cluster) = cluster else {
-        return Err(invalid("cluster_name", "is required: the cluster whose namespaces are deleted"));
+        return Err(FieldError::invalid("cluster_name", "is required: the cluster whose namespaces are deleted"));
     };
-    if cluster.contains('#') || cluster.chars().any(char::is_control) {
-        return Err(invalid("cluster_name", "must not contain '#' or control characters"));
-    }
-    Ok(cluster)
+    Ok(ClusterName::parse("cluster_name", &cluster)?.into_string())
 }
 
 /// The containers running `image_key`, and the pods, nodes, tasks and services that only
@@ -286,9 +273,10 @@ mod tests {
     use aws_sdk_dynamodb::Client;
     use aws_smithy_mocks::{mock, mock_client, RuleMode};
     use chrono::TimeZone;
-    use inventory::clock::ManualClock;
-    use inventory::model::{ContextRecord, ImageContent, ImageRecord, Tracking, KIND_IMAGE};
-    use inventory::store::encode;
+    use inventory_store::clock::ManualClock;
+    use inventory_store::keys::ItemKind;
+    use inventory_store::model::{ContextRecord, ImageContent, ImageRecord, Tracking};
+    use inventory_store::store::encode;
     use std::sync::Mutex;
 
     const DIGEST: &str = "sha256:34410e4ca45948d82e3809cf74acbc5c77e319db2d565f5a589ad0f5670323c3";
@@ -307,7 +295,7 @@ mod tests {
         let image = ImageRecord {
             pk: pk.clone(),
             sk: image_sk("c/a", DIGEST),
-            kind: KIND_IMAGE.into(),
+            kind: ItemKind::Image.as_str().into(),
             inventory_type: InventoryType::Kubernetes,
             context: "c/a".into(),
             image_key: DIGEST.into(),

@@ -4,30 +4,30 @@
 pub mod deleter;
 
 use deleter::{cluster_param, DeleteOutcome, DeleteTarget, InventoryDeleter};
-use inventory::auth::Caller;
-use inventory::http::{not_found, ApiError, ApiFunction};
-use inventory::routes::{Endpoint, Matched};
-use inventory::{Clock, Settings, Store, SystemClock};
+use inventory_runtime::Sdk;
+use inventory_store::auth::Caller;
+use inventory_store::http::{not_found, query_params, ApiError, ApiFunction};
+use inventory_store::routes::{Endpoint, Matched};
+use inventory_store::{Clock, Settings, Store};
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Error, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use std::sync::Arc;
 
 /// How many stored items a successful delete removed (the body of a 204 is empty).
 pub const DELETED_ITEMS_HEADER: &str = "x-deleted-items";
+
+/// Every variable the function reads: the store's settings.
+pub type Config = Settings;
 
 pub struct DeleteApp {
     deleter: InventoryDeleter,
 }
 
 impl DeleteApp {
-    pub fn new(store: Store, settings: Settings, clock: Arc<dyn Clock>) -> Self {
-        Self { deleter: InventoryDeleter::new(store, settings, clock) }
-    }
-
-    /// Builds the app from the environment the template sets.
-    pub async fn from_env() -> Result<Self, Error> {
-        let (store, settings) = inventory::store_from_env().await?;
-        Ok(Self::new(store, settings, Arc::new(SystemClock)))
+    /// The function as `main`, the local stack and the test harness run it.
+    pub fn build(sdk: &Sdk, config: Config, clock: Arc<dyn Clock>) -> Self {
+        let store = Store::build(sdk, &config.table_name);
+        Self { deleter: InventoryDeleter::new(store, config, clock) }
     }
 }
 
@@ -41,8 +41,7 @@ impl ApiFunction for DeleteApp {
         matched: &Matched<'_>,
     ) -> Result<Response<Body>, ApiError> {
         let account = caller.account.as_str();
-        let params = request.query_string_parameters();
-        let param = |name: &str| params.first(name).map(str::to_owned);
+        let param = query_params(request);
         let (outcome, what) = match matched.route.endpoint {
             Endpoint::DeleteInventories => {
                 let target = DeleteTarget::from_params(param)?;
@@ -82,10 +81,7 @@ impl ApiFunction for DeleteApp {
                 format!("a report for the {what} is being stored; retry later"),
             )),
             Ok(DeleteOutcome::NotFound) => Err(ApiError::not_found(format!("no {what}"))),
-            Err(error) => {
-                tracing::error!(%error, account, "deleting inventory failed");
-                Err(ApiError::store_unavailable(&format!("the {what} could not be deleted")))
-            }
+            Err(error) => Err(error.answer(&format!("the {what}"))),
         }
     }
 }

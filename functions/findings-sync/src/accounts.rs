@@ -4,7 +4,7 @@
 //! account to the registry accounts it may read (`FINDINGS_SYNC_ACCOUNTS`); by default only the
 //! collector's account, which holds the operator's own inventory, is synced.
 
-use inventory::settings::ConfigError;
+use inventory_runtime::ConfigError;
 
 /// `account=registry` pairs, comma-separated; `*` as the registry is any registry the function
 /// reads (`admin=*,team-b=111122223333`). Unset or empty: `<COLLECTOR_ACCOUNT>=*`.
@@ -20,7 +20,7 @@ impl SyncAccounts {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let value = lookup(FINDINGS_SYNC_ACCOUNTS).unwrap_or_default();
         if value.trim().is_empty() {
-            let account = inventory::settings::collector_account(&lookup)?;
+            let account = inventory_store::settings::collector_account(&lookup)?;
             return Ok(Self(vec![(account, ANY_REGISTRY.to_owned())]));
         }
         let invalid = || ConfigError {
@@ -33,7 +33,7 @@ impl SyncAccounts {
             let (account, registry) = (account.trim(), registry.trim());
             let registry_valid =
                 registry == ANY_REGISTRY || (registry.len() == 12 && registry.bytes().all(|b| b.is_ascii_digit()));
-            if !inventory::auth::is_valid_account(account) || !registry_valid {
+            if !inventory_store::names::Account::is_valid(account) || !registry_valid {
                 return Err(invalid());
             }
             Ok((account.to_owned(), registry.to_owned()))

@@ -22,7 +22,7 @@ pub fn ecr_image(reference: &str) -> Option<EcrImage> {
     if !(is_ecr && is_aws && is_account) || region.is_empty() {
         return None;
     }
-    let repository = inventory::image::repository_of(path);
+    let repository = inventory_store::image::repository_of(path);
     (!repository.is_empty()).then(|| EcrImage {
         registry: registry.to_owned(),
         region: region.to_owned(),

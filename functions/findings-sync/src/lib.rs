@@ -10,25 +10,38 @@ pub mod sync;
 
 use accounts::SyncAccounts;
 use aws_config::retry::RetryConfig;
-use aws_config::{Region, SdkConfig};
+use aws_config::Region;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use chrono::{DateTime, Utc};
-use inventory::bus::ADDED_DETAIL_TYPE;
-use inventory::settings::{role_account, AwsScope};
-use inventory::{Clock, InventoryReader, Settings, Store, SystemClock};
+use inventory_runtime::{ConfigError, EventFunction, Sdk};
+use inventory_store::bus::ADDED_DETAIL_TYPE;
+use inventory_store::settings::{role_account, AwsScope};
+use inventory_store::{Clock, InventoryReader, Settings, Store};
 use lambda_runtime::{Error, LambdaEvent};
 use metrics::{exposed_workloads, metric_lines};
 use serde_json::Value;
 use std::sync::Arc;
 use sync::{ecr_images, FindingsSync, RunningImage, SyncSummary, Target};
 
-/// Every environment variable this crate reads, beside the library's settings.
-pub const ENVIRONMENT_VARIABLES: &[&str] = &[
-    inventory::settings::REGIONS,
-    inventory::settings::ROLE_ARNS,
-    inventory::settings::COLLECTOR_ACCOUNT,
-    accounts::FINDINGS_SYNC_ACCOUNTS,
-];
+/// Every variable the function reads.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub settings: Settings,
+    /// Where Inspector and ECR are read.
+    pub scope: AwsScope,
+    /// Whose images a registry's findings are read for.
+    pub accounts: SyncAccounts,
+}
+
+impl Config {
+    /// `own_region`: the function's, read when `COLLECTOR_REGIONS` is empty.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>, own_region: Option<&str>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            settings: Settings::from_lookup(&lookup)?,
+            scope: AwsScope::from_lookup(&lookup, own_region)?,
+            accounts: SyncAccounts::from_lookup(&lookup)?,
+        })
+    }
+}
 
 /// Images synced at once.
 pub const CONCURRENCY: usize = 8;
@@ -42,58 +55,58 @@ pub struct FindingsSyncApp {
 }
 
 /// The Inspector and ECR clients of every configured (role, region).
-pub async fn targets(sdk_config: &SdkConfig, scope: &AwsScope) -> Vec<Target> {
-    let places = scope.places(sdk_config, SESSION_NAME).await;
+pub async fn targets(sdk: &Sdk, scope: &AwsScope) -> Vec<Target> {
+    let places = scope.places(sdk.config(), SESSION_NAME).await;
     places
         .into_iter()
         .map(|place| {
             let retry = RetryConfig::adaptive().with_max_attempts(5);
             let region = Region::new(place.region.clone());
-            let mut inspector = aws_sdk_inspector2::config::Builder::from(sdk_config)
-                .region(region.clone())
-                .retry_config(retry.clone());
-            let mut ecr = aws_sdk_ecr::config::Builder::from(sdk_config).region(region).retry_config(retry);
-            if let Some(credentials) = place.credentials {
-                inspector = inspector.credentials_provider(credentials.clone());
-                ecr = ecr.credentials_provider(credentials);
-            }
+            let credentials = place.credentials.clone();
+            let inspector = inventory_runtime::client!(sdk, aws_sdk_inspector2, |builder| {
+                let builder = builder.region(region.clone()).retry_config(retry.clone());
+                match credentials.clone() {
+                    Some(credentials) => builder.credentials_provider(credentials),
+                    None => builder,
+                }
+            });
+            let ecr = inventory_runtime::client!(sdk, aws_sdk_ecr, |builder| {
+                let builder = builder.region(region).retry_config(retry);
+                match credentials {
+                    Some(credentials) => builder.credentials_provider(credentials),
+                    None => builder,
+                }
+            });
             Target {
                 region: place.region,
                 role_account: place.role_arn.as_deref().and_then(role_account).map(str::to_owned),
-                inspector: aws_sdk_inspector2::Client::from_conf(inspector.build()),
-                ecr: aws_sdk_ecr::Client::from_conf(ecr.build()),
+                inspector,
+                ecr,
             }
         })
         .collect()
 }
 
 impl FindingsSyncApp {
-    pub fn new(
-        store: Store,
-        settings: Settings,
-        targets: Vec<Target>,
-        accounts: SyncAccounts,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        let (table, ttl) = (settings.table_name.clone(), settings.ttl_delta());
-        let reader = InventoryReader::new(store.clone(), settings, Arc::clone(&clock));
-        Self { sync: FindingsSync::new(store, reader, targets, accounts, CONCURRENCY, clock), table, ttl }
+    /// The function as `main`, the local stack and the test harness run it: the store, and the
+    /// Inspector and ECR clients of every configured region and role.
+    pub async fn build(sdk: &Sdk, config: Config, clock: Arc<dyn Clock>) -> Self {
+        let store = Store::build(sdk, &config.settings.table_name);
+        let targets = targets(sdk, &config.scope).await;
+        let (table, ttl) = (config.settings.table_name.clone(), config.settings.ttl_delta());
+        let reader = InventoryReader::new(store.clone(), config.settings, Arc::clone(&clock));
+        let sync = FindingsSync::new(store, reader, targets, config.accounts, CONCURRENCY, clock);
+        Self { sync, table, ttl }
     }
+}
 
-    /// Builds the store, the clients and the settings from the environment the template sets.
-    pub async fn from_env() -> Result<Self, Error> {
-        let sdk_config = inventory::sdk_config().await;
-        let (store, settings) = inventory::store_from_env().await?;
-        let own_region = sdk_config.region().map(|region| region.as_ref().to_owned());
-        let scope = AwsScope::from_lookup(|key| std::env::var(key).ok(), own_region.as_deref())?;
-        let accounts = SyncAccounts::from_lookup(|key| std::env::var(key).ok())?;
-        Ok(Self::new(store, settings, targets(&sdk_config, &scope).await, accounts, Arc::new(SystemClock)))
-    }
+impl EventFunction for FindingsSyncApp {
+    type Event = EventBridgeEvent<Value>;
+    type Response = SyncSummary;
 
     /// An `Image Added` event syncs its image; anything else (the schedule) every running one.
-    pub async fn handle(&self, event: LambdaEvent<EventBridgeEvent<Value>>) -> Result<SyncSummary, Error> {
-        let deadline = (event.context.deadline > 0)
-            .then(|| DateTime::<Utc>::from(event.context.deadline()) - inventory::RUN_DEADLINE_RESERVE);
+    async fn handle(&self, event: LambdaEvent<EventBridgeEvent<Value>>) -> Result<SyncSummary, Error> {
+        let deadline = inventory_runtime::run::invocation_end(&event.context);
         // Boxed: the run's future nested in the runtime's is too deep a type for the compiler.
         let summary = match added_image(&event.payload) {
             Some(image) => Box::pin(self.sync.sync(vec![image], deadline)).await,
@@ -112,7 +125,9 @@ impl FindingsSyncApp {
         };
         tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "findings sync finished");
         let done = summary.from_inspector + summary.from_ecr + summary.not_scanned;
-        if let Some(failure) = inventory::failed_run("image synced", summary.errors.iter().map(String::as_str), done) {
+        if let Some(failure) =
+            inventory_runtime::run::failed_run("image synced", summary.errors.iter().map(String::as_str), done)
+        {
             return Err(failure.into());
         }
         Ok(summary)

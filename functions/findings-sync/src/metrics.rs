@@ -3,8 +3,8 @@
 //! `Table` and `Severity`), so an alarm can watch the critical ones.
 
 use chrono::{DateTime, Utc};
-use inventory::findings::Severity;
-use inventory::query::InventoryItem;
+use inventory_store::findings::Severity;
+use inventory_store::query::InventoryItem;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub const EXPOSED_WORKLOADS_METRIC: &str = "ExposedWorkloads";
@@ -33,7 +33,7 @@ pub fn metric_lines(table: &str, now: DateTime<Utc>, counts: &BTreeMap<Severity,
         .iter()
         .map(|(severity, count)| {
             let dimensions = [(SEVERITY_DIMENSION, severity.as_str())];
-            inventory::metrics::emf_line(table, now, &dimensions, &[(EXPOSED_WORKLOADS_METRIC, *count)])
+            inventory_store::metrics::emf_line(table, now, &dimensions, &[(EXPOSED_WORKLOADS_METRIC, *count)])
         })
         .collect()
 }
@@ -41,7 +41,7 @@ pub fn metric_lines(table: &str, now: DateTime<Utc>, counts: &BTreeMap<Severity,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use inventory::model::InventoryType;
+    use inventory_store::model::InventoryType;
 
     fn item(context: &str, digest: &str, workload: &str) -> InventoryItem {
         InventoryItem::running(InventoryType::Kubernetes, context, digest, workload)

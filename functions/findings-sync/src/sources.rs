@@ -5,10 +5,10 @@ use crate::ecr::EcrImage;
 use aws_sdk_ecr::operation::describe_image_scan_findings::DescribeImageScanFindingsError;
 use aws_sdk_ecr::types::{ImageIdentifier, ImageScanFinding};
 use aws_sdk_inspector2::types::{FilterCriteria, Finding, FindingStatus, FindingType, StringComparison, StringFilter};
-use inventory::findings::{document_of, FindingsError, Format, RawFinding, ScanDocument};
+use inventory_store::findings::{document_of, FindingsError, Format, RawFinding, ScanDocument};
 
 /// The scanner names findings from AWS are stored under.
-pub use inventory::findings::{ECR_SCANNER as ECR_BASIC, INSPECTOR_SCANNER as INSPECTOR};
+pub use inventory_store::findings::{ECR_SCANNER as ECR_BASIC, INSPECTOR_SCANNER as INSPECTOR};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -179,7 +179,7 @@ mod tests {
     use aws_sdk_inspector2::types::{
         CvssScore, PackageManager, PackageVulnerabilityDetails, Severity, VulnerablePackage,
     };
-    use inventory::findings::Severity as Normalised;
+    use inventory_store::findings::Severity as Normalised;
 
     fn inspector_finding(id: &str, severity: Severity, packages: Vec<VulnerablePackage>) -> Finding {
         let details = PackageVulnerabilityDetails::builder()

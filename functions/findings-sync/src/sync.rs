@@ -7,12 +7,13 @@ use crate::ecr::{ecr_image, EcrImage};
 use crate::sources::{ecr_document, inspector_document, inspector_scans, SourceError};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use inventory::findings::Severity;
-use inventory::image::Digest;
-use inventory::query::InventoryItem;
-use inventory::store::{Store, StoreError};
-use inventory::vulnerabilities::{Vulnerabilities, VulnerabilityError};
-use inventory::{Clock, InventoryReader};
+use inventory_store::clock::Deadline;
+use inventory_store::findings::Severity;
+use inventory_store::image::Digest;
+use inventory_store::query::InventoryItem;
+use inventory_store::store::{Store, StoreError};
+use inventory_store::vulnerabilities::{Vulnerabilities, VulnerabilityError};
+use inventory_store::{Clock, InventoryReader};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -77,7 +78,7 @@ pub struct SyncSummary {
     pub cut_short: bool,
     /// Images whose findings were removed: they ran nowhere, and were scanned, longer ago than
     /// the inventory is kept.
-    #[serde(skip_serializing_if = "inventory::vulnerabilities::is_zero")]
+    #[serde(skip_serializing_if = "inventory_store::vulnerabilities::is_zero")]
     pub expired: usize,
 }
 
@@ -194,15 +195,16 @@ impl FindingsSync {
         Ok(highest)
     }
 
-    /// Syncs `images`, a few at once, starting none after `deadline`.
-    pub async fn sync(&self, images: Vec<RunningImage>, deadline: Option<DateTime<Utc>>) -> SyncSummary {
+    /// Syncs `images`, a few at once, starting none once the run's deadline passed (`ends`: when
+    /// the invocation ends).
+    pub async fn sync(&self, images: Vec<RunningImage>, ends: Option<DateTime<Utc>>) -> SyncSummary {
+        let deadline = &Deadline::of_run(Arc::clone(&self.clock), ends);
         let mut summary = SyncSummary { images: images.len(), ..SyncSummary::default() };
         // A registry may turn Inspector on between runs.
         self.inspector_scans.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
-        let clock = &self.clock;
         let outcomes = futures::stream::iter(images)
             .map(|image| async move {
-                if deadline.is_some_and(|deadline| clock.now() >= deadline) {
+                if deadline.passed() {
                     return (image, None);
                 }
                 let outcome = self.sync_image(&image).await;

@@ -4,9 +4,9 @@
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use inventory::coverage::cluster_of;
-use inventory::history::IntervalRecord;
-use inventory::model::{InventoryType, WorkloadContainers};
+use inventory_store::coverage::cluster_of;
+use inventory_store::history::IntervalRecord;
+use inventory_store::model::{InventoryType, WorkloadContainers};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 
@@ -65,8 +65,8 @@ impl ArchivedInterval {
             image_tag: record.image_tag.clone(),
             registry: record.image_tag.split_once('/').map_or("", |(registry, _)| registry).to_owned(),
             workloads: record.workloads.clone(),
-            started_at: inventory::clock::format_time(record.from),
-            ended_at: record.to.map(inventory::clock::format_time),
+            started_at: inventory_store::clock::format_time(record.from),
+            ended_at: record.to.map(inventory_store::clock::format_time),
             running_at_day_end: record.to.is_none_or(|to| to >= next),
         })
     }
@@ -204,7 +204,7 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
     use flate2::read::GzDecoder;
-    use inventory::history::IntervalPlace;
+    use inventory_store::history::IntervalPlace;
     use std::io::Read;
 
     fn at(day: u32, hour: u32) -> DateTime<Utc> {

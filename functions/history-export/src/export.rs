@@ -7,8 +7,8 @@ use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::operation::put_object::PutObjectError;
 use aws_sdk_s3::primitives::ByteStream;
 use futures::{StreamExt, TryStreamExt};
-use inventory::store::StoreError;
-use inventory::Store;
+use inventory_store::store::StoreError;
+use inventory_store::Store;
 use serde::Serialize;
 
 /// Contexts read at once; their intervals are added in context order all the same.

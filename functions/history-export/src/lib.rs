@@ -9,14 +9,35 @@ pub mod export;
 use archive::{DayRange, RangeError, RemovedContext};
 use chrono::{DateTime, NaiveDate, Utc};
 use export::{ExportSummary, HistoryExport};
-use inventory::logging::error_chain;
-use inventory::{Clock, SystemClock};
+use inventory_runtime::{ConfigError, EventFunction, Sdk};
+use inventory_store::logging::error_chain;
+use inventory_store::{Clock, Settings, Store};
 use lambda_runtime::{Error, LambdaEvent};
 use serde::Deserialize;
 use std::sync::Arc;
 
 /// The environment variable naming the archive bucket.
 pub const HISTORY_ARCHIVE_BUCKET: &str = "HISTORY_ARCHIVE_BUCKET";
+
+/// Every variable the function reads.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub settings: Settings,
+    pub bucket: String,
+    /// Days closed intervals are kept: older days can no longer be exported whole.
+    pub retention_days: u32,
+}
+
+impl Config {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            settings: Settings::from_lookup(&lookup)?,
+            bucket: inventory_runtime::config::value(&lookup, HISTORY_ARCHIVE_BUCKET)
+                .ok_or(ConfigError::missing(HISTORY_ARCHIVE_BUCKET))?,
+            retention_days: inventory_store::settings::history_retention_days(&lookup)?,
+        })
+    }
+}
 
 /// What an invocation asks: days by hand, a context's rows taken out of days (a data-removal
 /// request), or the schedule's event (the day before its time). Untagged, so the removal comes
@@ -50,30 +71,25 @@ pub struct HistoryExportApp {
 }
 
 /// The S3 client: path-style addresses when an endpoint is configured (moto, `make local`).
-pub fn s3_client(sdk_config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    let config = aws_sdk_s3::config::Builder::from(sdk_config).force_path_style(sdk_config.endpoint_url().is_some());
-    aws_sdk_s3::Client::from_conf(config.build())
+pub fn s3_client(sdk: &Sdk) -> aws_sdk_s3::Client {
+    let path_style = sdk.config().endpoint_url().is_some();
+    inventory_runtime::client!(sdk, aws_sdk_s3, |builder| builder.force_path_style(path_style))
 }
 
 impl HistoryExportApp {
-    pub fn new(export: HistoryExport, retention_days: u32, clock: Arc<dyn Clock>) -> Self {
-        Self { export, retention_days, clock }
+    /// The function as `main`, the local stack and the test harness run it.
+    pub fn build(sdk: &Sdk, config: Config, clock: Arc<dyn Clock>) -> Self {
+        let store = Store::build(sdk, &config.settings.table_name);
+        let export = HistoryExport::new(store, s3_client(sdk), config.bucket);
+        Self { export, retention_days: config.retention_days, clock }
     }
+}
 
-    /// Builds the store and the S3 client from the environment the template sets.
-    pub async fn from_env() -> Result<Self, Error> {
-        let bucket = std::env::var(HISTORY_ARCHIVE_BUCKET)
-            .ok()
-            .filter(|bucket| !bucket.is_empty())
-            .ok_or_else(|| format!("{HISTORY_ARCHIVE_BUCKET} must be set"))?;
-        let sdk_config = inventory::sdk_config().await;
-        let (store, _) = inventory::store_from_env().await?;
-        let retention_days = inventory::settings::history_retention_days(|key| std::env::var(key).ok())?;
-        let export = HistoryExport::new(store, s3_client(&sdk_config), bucket);
-        Ok(Self::new(export, retention_days, Arc::new(SystemClock)))
-    }
+impl EventFunction for HistoryExportApp {
+    type Event = serde_json::Value;
+    type Response = ExportSummary;
 
-    pub async fn handle(&self, event: LambdaEvent<serde_json::Value>) -> Result<ExportSummary, Error> {
+    async fn handle(&self, event: LambdaEvent<serde_json::Value>) -> Result<ExportSummary, Error> {
         let request = ExportRequest::deserialize(&event.payload).map_err(|error| {
             format!(
                 "expected {{\"day\": \"YYYY-MM-DD\"}}, {{\"from\": ..., \"to\": ...}}, {{\"remove\": {{\"account\", \"inventory_type\", \"context\"}}, \"from\", \"to\"}} or a scheduled event: {error}"

@@ -1,13 +1,12 @@
-use lambda_runtime::{run, service_fn, Error};
+use inventory_runtime::{config::from_env, Sdk};
+use inventory_store::SystemClock;
 use std::sync::Arc;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    inventory::logging::init();
-    let app = Arc::new(history_export::HistoryExportApp::from_env().await?);
-    run(service_fn(move |event| {
-        let app = Arc::clone(&app);
-        async move { app.handle(event).await }
-    }))
-    .await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    inventory_store::logging::init();
+    let sdk = Sdk::load().await;
+    let config = history_export::Config::from_lookup(from_env)?;
+    let app = history_export::HistoryExportApp::build(&sdk, config, Arc::new(SystemClock));
+    inventory_runtime::events::run(app).await
 }

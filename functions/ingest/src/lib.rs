@@ -1,20 +1,22 @@
 //! Ingest function: the agents' report routes.
 
 use chrono::{DateTime, Utc};
-use inventory::auth::Caller;
-use inventory::findings::FindingsError;
-use inventory::http::{body_bytes, decoded_body, json_response, not_found, ApiError, ApiFunction};
-use inventory::ingest::ContextStatus;
-use inventory::integrations::{IntegrationError, IntegrationRegistry, Registered};
-use inventory::limits::MAX_FINDINGS_BODY_BYTES;
-use inventory::report::{parse_ecs, parse_kai, parse_kubernetes, ParsedReport, Rejection, ReportError};
-use inventory::routes::{Endpoint, Matched};
-use inventory::store::StoreError;
-use inventory::vulnerabilities::{Vulnerabilities, VulnerabilityError};
-use inventory::{Clock, Ingestor, Settings, Store, SystemClock};
+use inventory_runtime::Sdk;
+use inventory_store::auth::Caller;
+use inventory_store::http::{body_bytes, decoded_body, json_response, not_found, ApiError, ApiFunction};
+use inventory_store::ingest::ContextStatus;
+use inventory_store::integrations::{IntegrationRegistry, Registered};
+use inventory_store::limits::MAX_FINDINGS_BODY_BYTES;
+use inventory_store::report::{parse_ecs, parse_kai, parse_kubernetes, FieldError, ParsedReport};
+use inventory_store::routes::{Endpoint, Matched};
+use inventory_store::vulnerabilities::Vulnerabilities;
+use inventory_store::{Clock, Ingestor, Settings, Store};
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Error, Request, Response};
+use lambda_http::{Body, Request, Response};
 use std::sync::Arc;
+
+/// Every variable the function reads: the store's settings.
+pub type Config = Settings;
 
 pub struct IngestApp {
     ingestor: Ingestor,
@@ -24,19 +26,19 @@ pub struct IngestApp {
 }
 
 impl IngestApp {
-    pub fn new(store: Store, settings: Settings, clock: Arc<dyn Clock>) -> Self {
+    /// The function as `main`, the local stack and the test harness run it.
+    pub fn build(sdk: &Sdk, config: Config, clock: Arc<dyn Clock>) -> Self {
+        let store = Store::build(sdk, &config.table_name);
+        Self::new(store, config, clock)
+    }
+
+    fn new(store: Store, settings: Settings, clock: Arc<dyn Clock>) -> Self {
         Self {
             integrations: IntegrationRegistry::new(store.clone(), Arc::clone(&clock)),
             vulnerabilities: Vulnerabilities::new(store.clone(), Arc::clone(&clock)),
             ingestor: Ingestor::new(store, settings, Arc::clone(&clock)),
             clock,
         }
-    }
-
-    /// Builds the app from the environment the template sets.
-    pub async fn from_env() -> Result<Self, Error> {
-        let (store, settings) = inventory::store_from_env().await?;
-        Ok(Self::new(store, settings, Arc::new(SystemClock)))
     }
 }
 
@@ -49,7 +51,7 @@ impl ApiFunction for IngestApp {
         caller: &Caller,
         matched: &Matched<'_>,
     ) -> Result<Response<Body>, ApiError> {
-        let parser: fn(&[u8], DateTime<Utc>) -> Result<ParsedReport, ReportError> = match matched.route.endpoint {
+        let parser: fn(&[u8], DateTime<Utc>) -> Result<ParsedReport, FieldError> = match matched.route.endpoint {
             Endpoint::KubernetesReport => parse_kubernetes,
             Endpoint::EcsReport => parse_ecs,
             Endpoint::KaiReport => parse_kai,
@@ -67,7 +69,7 @@ impl ApiFunction for IngestApp {
         // kai counts only exactly 200 as success; the v2 agents expect 201.
         let stored = if matched.route.endpoint == Endpoint::KaiReport { StatusCode::OK } else { StatusCode::CREATED };
         let account = caller.account.as_str();
-        let report = parser(body_bytes(request.body()), self.clock.now()).map_err(rejected)?;
+        let report = parser(body_bytes(request.body()), self.clock.now())?;
         if let Some(reason) = self.ingestor.past_retention(report.timestamp) {
             return Err(ApiError::bad_request("timestamp", reason));
         }
@@ -114,7 +116,7 @@ impl IngestApp {
                 let status = if registered == Registered::Created { StatusCode::CREATED } else { StatusCode::OK };
                 Ok(json_response(status, &integration))
             }
-            Err(error) => Err(integration_error(error, account)),
+            Err(error) => Err(error.into()),
         }
     }
 
@@ -126,7 +128,7 @@ impl IngestApp {
                 .status(StatusCode::CREATED)
                 .body(Body::Empty)
                 .expect("static response parts are valid")),
-            Err(error) => Err(integration_error(error, account)),
+            Err(error) => Err(error.into()),
         }
     }
 }
@@ -146,72 +148,7 @@ impl IngestApp {
                 tracing::info!(account, image = %posted.image_digest, scanner = %posted.scanner, findings = posted.findings, "findings stored");
                 Ok(json_response(StatusCode::CREATED, &posted))
             }
-            Err(error) => Err(vulnerability_error(error, account)),
+            Err(error) => Err(error.into()),
         }
-    }
-}
-
-fn vulnerability_error(error: VulnerabilityError, account: &str) -> ApiError {
-    match error {
-        VulnerabilityError::Input(FindingsError::TooLarge(_)) => ApiError::payload_too_large("body", error.to_string()),
-        VulnerabilityError::Input(input) => ApiError::bad_request(input.field(), input.reason()),
-        VulnerabilityError::Digest(message) => ApiError::bad_request("image_digest", message),
-        VulnerabilityError::Busy => ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string()),
-        VulnerabilityError::TooManyScanners(_) => ApiError::bad_request("scanner", error.to_string()),
-        // DynamoDB refused the request itself (an item past 400 KB): the same post fails again.
-        VulnerabilityError::Store(StoreError::Refused { .. }) => {
-            tracing::warn!(account, %error, "findings refused by the store");
-            ApiError::bad_request("body", "the findings cannot be stored: DynamoDB refused them as too large")
-        }
-        VulnerabilityError::Store(_) | VulnerabilityError::Lease(_) => {
-            tracing::error!(account, %error, "storing findings failed");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "service_unavailable",
-                "the findings could not be stored; retry",
-            )
-        }
-    }
-}
-
-fn integration_error(error: IntegrationError, account: &str) -> ApiError {
-    match error {
-        IntegrationError::Input(input) if input.too_large => {
-            ApiError::payload_too_large(&input.field, input.to_string())
-        }
-        IntegrationError::Input(input) => ApiError::bad_request(&input.field, &input.message),
-        IntegrationError::NotFound(_) => ApiError::not_found(error.to_string()),
-        IntegrationError::Store(store) => {
-            tracing::error!(account, error = %store, "storing an integration failed");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "service_unavailable",
-                "the integration could not be stored; retry",
-            )
-        }
-    }
-}
-
-fn rejected(error: ReportError) -> ApiError {
-    match error.rejection {
-        Rejection::Invalid => ApiError::bad_request(&error.field, &error.message),
-        Rejection::TooLarge => ApiError::payload_too_large(&error.field, error.to_string()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_request_the_store_refuses_answers_4xx_and_a_failing_store_503() {
-        let refused = StoreError::Refused { operation: "BatchWriteItem", message: "Item size has exceeded".into() };
-        let answer = vulnerability_error(VulnerabilityError::Store(refused), "admin");
-        assert_eq!((answer.status, answer.detail["field"].as_str()), (StatusCode::BAD_REQUEST, Some("body")));
-        let failed = StoreError::Sdk { operation: "BatchWriteItem", message: "throttled".into() };
-        assert_eq!(
-            vulnerability_error(VulnerabilityError::Store(failed), "admin").status,
-            StatusCode::SERVICE_UNAVAILABLE
-        );
     }
 }

@@ -7,8 +7,8 @@ use http_body_util::Limited;
 use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use inventory::cluster_config::network::{literal_address, AllowedNetworks};
-use inventory::limits::MAX_KUBERNETES_RESPONSE_BYTES;
+use inventory_store::cluster_config::network::{literal_address, AllowedNetworks};
+use inventory_store::limits::MAX_KUBERNETES_RESPONSE_BYTES;
 use kube::client::ConfigExt;
 use kube::config::{
     AuthInfo, Cluster, Context, KubeConfigOptions, Kubeconfig, NamedAuthInfo, NamedCluster, NamedContext,

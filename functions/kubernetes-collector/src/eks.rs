@@ -1,13 +1,13 @@
 //! Agentless EKS: clusters found with `eks:ListClusters`/`eks:DescribeCluster`, read with an IAM
 //! token as the AWS IAM authenticator makes one, so no credential is stored.
 
-use crate::settings::{EksArn, EksClusters};
+use crate::config::{EksArn, EksClusters};
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SignatureLocation, SigningSettings};
 use aws_sigv4::sign::v4;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use inventory::settings::AwsPlace;
+use inventory_store::settings::AwsPlace;
 use std::time::{Duration, SystemTime};
 
 /// What the IAM authenticator's tokens start with.
@@ -120,7 +120,9 @@ fn target_for<'a>(targets: &'a [EksTarget], arn: &EksArn) -> Option<&'a EksTarge
     let account = arn.arn.split(':').nth(4)?;
     let in_region = || targets.iter().filter(|target| target.place.region == arn.region);
     in_region()
-        .find(|target| target.place.role_arn.as_deref().and_then(inventory::settings::role_account) == Some(account))
+        .find(|target| {
+            target.place.role_arn.as_deref().and_then(inventory_store::settings::role_account) == Some(account)
+        })
         .or_else(|| in_region().find(|target| target.place.role_arn.is_none()))
 }
 

@@ -2,9 +2,9 @@
 //! and the pods, every list paged with `limit` and `continue`. Any error fails the whole read:
 //! a cluster read in part is never stored.
 
-use inventory::limits::{KUBERNETES_PAGE_SIZE, MAX_COLLECTED_OBJECTS, MAX_KUBERNETES_RESPONSE_BYTES};
-use inventory::logging::error_chain;
-use inventory::report::kubernetes_api::{List, Namespace, Node, Pod};
+use inventory_store::limits::{KUBERNETES_PAGE_SIZE, MAX_COLLECTED_OBJECTS, MAX_KUBERNETES_RESPONSE_BYTES};
+use inventory_store::logging::error_chain;
+use inventory_store::report::kubernetes_api::{List, Namespace, Node, Pod};
 use kube::core::params::{GetParams, ListParams};
 use kube::core::Request;
 use serde::de::DeserializeOwned;
@@ -20,7 +20,7 @@ pub enum Namespaces<'a> {
 impl<'a> Namespaces<'a> {
     /// `["all"]` or the configured names.
     pub fn of(configured: &'a [String]) -> Self {
-        if configured.iter().any(|name| name == inventory::cluster_config::ALL_NAMESPACES) {
+        if configured.iter().any(|name| name == inventory_store::cluster_config::ALL_NAMESPACES) {
             Self::All
         } else {
             Self::Listed(configured)

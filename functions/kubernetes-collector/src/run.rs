@@ -3,27 +3,27 @@
 //! its EKS collection state) records how the run went either way.
 
 use crate::access::{ClusterAccess, Credential};
-use crate::eks::{find_clusters, iam_token, EksCluster, EksTarget};
+use crate::config::KubernetesConfig;
+use crate::eks::{find_clusters, iam_token, EksCluster, EksError, EksTarget};
 use crate::order::{collection_order, Scheduled};
 use crate::read::{ClusterRead, Namespaces, Reader};
-use crate::settings::CollectorSettings;
 use aws_credential_types::provider::ProvideCredentials;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use inventory::clock::format_time;
-use inventory::cluster_config::envelope;
-use inventory::cluster_config::{
-    encryption_context, ClusterConfigRecord, CredentialType, EksCollectionRecord, LastCollection, KIND_EKS_COLLECTION,
+use inventory_store::clock::{format_time, Deadline};
+use inventory_store::cluster_config::envelope;
+use inventory_store::cluster_config::{
+    encryption_context, ClusterConfigRecord, CredentialType, EksCollectionRecord, LastCollection,
 };
-use inventory::keys::{eks_collection_sk, EKS_COLLECTIONS_PK};
-use inventory::limits::MAX_COLLECTION_ERROR_CHARS;
-use inventory::logging::error_chain;
-use inventory::report::kubernetes_api::agent_report;
-use inventory::report::{parse_collected_kubernetes, ContextReport, ContextSnapshot};
-use inventory::store::StoreError;
-use inventory::{Clock, Ingestor, Store};
+use inventory_store::keys::{eks_collection_sk, ItemKind, EKS_COLLECTIONS_PK};
+use inventory_store::limits::MAX_COLLECTION_ERROR_CHARS;
+use inventory_store::logging::error_chain;
+use inventory_store::report::kubernetes_api::agent_report;
+use inventory_store::report::{parse_collected_kubernetes, ContextReport, ContextSnapshot};
+use inventory_store::store::StoreError;
+use inventory_store::{Clock, Ingestor, Store};
 use secrecy::SecretString;
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
@@ -143,12 +143,32 @@ impl Collected {
     }
 }
 
+/// Why a cluster was not read: typed up to `collect`, which records its whole chain as the
+/// collection's error.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    #[error("the stored credential {0}; post the configuration again")]
+    Stored(&'static str),
+    #[error("{0}; post the configuration again")]
+    Envelope(#[from] inventory_store::cluster_config::envelope::EnvelopeError),
+    #[error("decrypting the credential failed")]
+    Kms(#[source] Box<aws_sdk_kms::error::SdkError<aws_sdk_kms::operation::decrypt::DecryptError>>),
+    #[error(transparent)]
+    Eks(#[from] EksError),
+    #[error(transparent)]
+    Access(#[from] crate::access::AccessError),
+    #[error(transparent)]
+    Read(#[from] crate::read::ReadError),
+    #[error("the cluster was not read within {0} seconds; nothing stored")]
+    Timeout(u64),
+}
+
 pub struct KubernetesCollector {
     store: Store,
     ingestor: Ingestor,
     kms: aws_sdk_kms::Client,
     key_id: String,
-    settings: CollectorSettings,
+    settings: KubernetesConfig,
     eks_targets: Vec<EksTarget>,
     /// The function's own credentials, to sign EKS tokens where no role is assumed.
     own_credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
@@ -179,7 +199,7 @@ impl KubernetesCollector {
         ingestor: Ingestor,
         kms: aws_sdk_kms::Client,
         key_id: String,
-        settings: CollectorSettings,
+        settings: KubernetesConfig,
         eks_targets: Vec<EksTarget>,
         own_credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
         clock: Arc<dyn Clock>,
@@ -237,10 +257,10 @@ impl KubernetesCollector {
             self.skip(source, &reason, &mut summary).await;
         }
 
-        let cutoff = deadline.map(|at| at - inventory::RUN_DEADLINE_RESERVE);
+        let deadline = &Deadline::of_run(Arc::clone(&self.clock), deadline);
         let results: Vec<_> = futures::stream::iter(sources)
             .map(|source| async move {
-                let collected = self.collect(&source, cutoff).await;
+                let collected = self.collect(&source, deadline).await;
                 (source, collected)
             })
             .buffer_unordered(self.settings.concurrency)
@@ -353,7 +373,7 @@ impl KubernetesCollector {
                 let record = EksCollectionRecord {
                     pk: EKS_COLLECTIONS_PK.to_owned(),
                     sk: eks_collection_sk(account, &cluster.arn),
-                    kind: KIND_EKS_COLLECTION.to_owned(),
+                    kind: ItemKind::EksCollection.as_str().to_owned(),
                     account: account.to_owned(),
                     cluster_arn: cluster.arn.clone(),
                     last_collection: collected.collection.clone(),
@@ -369,10 +389,9 @@ impl KubernetesCollector {
 
     /// Reads and stores one cluster; `None` when too little time was left to start it, or to
     /// store it once read.
-    async fn collect(&self, source: &Source, cutoff: Option<DateTime<Utc>>) -> Option<Collected> {
+    async fn collect(&self, source: &Source, deadline: &Deadline) -> Option<Collected> {
         let mut timeout = self.settings.cluster_timeout;
-        if let Some(cutoff) = cutoff {
-            let left = (cutoff - self.clock.now()).to_std().unwrap_or_default();
+        if let Some(left) = deadline.left() {
             if left < MIN_CLUSTER_TIME {
                 return None;
             }
@@ -383,14 +402,16 @@ impl KubernetesCollector {
         // Only the read is cut off: storing runs to its end, so no context lease is left held.
         let read = match tokio::time::timeout(timeout, self.read(source, &requests, timeout)).await {
             Ok(read) => read,
-            Err(_) => Err(format!("the cluster was not read within {} seconds; nothing stored", timeout.as_secs())),
+            Err(_) => Err(CollectError::Timeout(timeout.as_secs())),
         };
-        if read.is_ok() && cutoff.is_some_and(|cutoff| self.clock.now() >= cutoff) {
+        if read.is_ok() && deadline.passed() {
             return None;
         }
         let mut collected = match read {
             Ok(read) => self.store(source, read).await,
-            Err(message) => {
+            Err(error) => {
+                // The typed error ends here: its whole chain is what the collection records.
+                let message = error_chain(&error);
                 tracing::error!(cluster = source.cluster(), error = %message, "collecting the cluster failed");
                 Collected::failed(&message)
             }
@@ -400,7 +421,7 @@ impl KubernetesCollector {
         Some(collected)
     }
 
-    async fn access(&self, source: &Source) -> Result<ClusterAccess, String> {
+    async fn access(&self, source: &Source) -> Result<ClusterAccess, CollectError> {
         match source {
             Source::Configured(record) => {
                 let credential = self.decrypt(record).await?;
@@ -420,12 +441,10 @@ impl KubernetesCollector {
             }
             Source::Eks { cluster, .. } => {
                 let provider = cluster.place.credentials.clone().or_else(|| self.own_credentials.clone());
-                let provider = provider.ok_or_else(|| "no AWS credentials to sign the IAM token with".to_owned())?;
-                let credentials = provider.provide_credentials().await.map_err(|error| {
-                    format!("no AWS credentials to sign the IAM token with: {}", error_chain(&error))
-                })?;
-                let token = iam_token(&credentials, &cluster.place.region, &cluster.name, self.clock.now().into())
-                    .map_err(|error| error.to_string())?;
+                let provider = provider.ok_or_else(|| EksError::Credentials("the function has none".into()))?;
+                let credentials =
+                    provider.provide_credentials().await.map_err(|error| EksError::Credentials(error_chain(&error)))?;
+                let token = iam_token(&credentials, &cluster.place.region, &cluster.name, self.clock.now().into())?;
                 Ok(ClusterAccess {
                     server: cluster.endpoint.clone(),
                     certificate_authority: cluster.certificate_authority.clone(),
@@ -438,45 +457,46 @@ impl KubernetesCollector {
     /// The configuration's credential: its data key decrypted by KMS under the account's and
     /// cluster's context, then opened with it (a configuration stored before envelope encryption
     /// holds the credential itself as KMS ciphertext).
-    async fn decrypt(&self, record: &ClusterConfigRecord) -> Result<SecretString, String> {
-        let not_base64 = |_| "the stored credential is not base64; post the configuration again".to_owned();
+    async fn decrypt(&self, record: &ClusterConfigRecord) -> Result<SecretString, CollectError> {
+        let not_base64 = |_| CollectError::Stored("is not base64");
         let ciphertext = STANDARD.decode(&record.credential_ciphertext).map_err(not_base64)?;
         let plaintext = match &record.credential_data_key {
             Some(data_key) => {
                 let data_key = self.kms_decrypt(record, STANDARD.decode(data_key).map_err(not_base64)?).await?;
-                envelope::open(&data_key, &record.account, &record.cluster_name, &ciphertext)
-                    .map_err(|error| format!("{error}; post the configuration again"))?
+                envelope::open(&data_key, &record.account, &record.cluster_name, &ciphertext)?
             }
             None => self.kms_decrypt(record, ciphertext).await?,
         };
         String::from_utf8(plaintext)
             .map(SecretString::from)
-            .map_err(|_| "the decrypted credential is not text; post the configuration again".to_owned())
+            .map_err(|_| CollectError::Stored("is not text once decrypted"))
     }
 
-    async fn kms_decrypt(&self, record: &ClusterConfigRecord, ciphertext: Vec<u8>) -> Result<Vec<u8>, String> {
+    async fn kms_decrypt(&self, record: &ClusterConfigRecord, ciphertext: Vec<u8>) -> Result<Vec<u8>, CollectError> {
         let request = self
             .kms
             .decrypt()
             .key_id(&self.key_id)
             .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(ciphertext))
             .set_encryption_context(Some(encryption_context(&record.account, &record.cluster_name)));
-        let output = request.send().await.map_err(|error| {
-            format!("decrypting the credential failed: {}", aws_sdk_kms::error::DisplayErrorContext(error))
-        })?;
-        Ok(output.plaintext.ok_or_else(|| "KMS answered no plaintext".to_owned())?.into_inner())
+        let output = request.send().await.map_err(|error| CollectError::Kms(Box::new(error)))?;
+        Ok(output.plaintext.ok_or(CollectError::Stored("has no plaintext, KMS answered"))?.into_inner())
     }
 
-    /// Reads the cluster whole; an error message otherwise.
-    async fn read(&self, source: &Source, requests: &AtomicU64, timeout: Duration) -> Result<ClusterRead, String> {
+    /// Reads the cluster whole.
+    async fn read(
+        &self,
+        source: &Source,
+        requests: &AtomicU64,
+        timeout: Duration,
+    ) -> Result<ClusterRead, CollectError> {
         let access = self.access(source).await?;
-        let client =
-            access.client(timeout, &self.settings.allowed_networks).await.map_err(|error| error_chain(&error))?;
+        let client = access.client(timeout, &self.settings.allowed_networks).await?;
         let namespaces = match source {
             Source::Configured(record) => Namespaces::of(&record.cluster_config.namespaces),
             Source::Eks { .. } => Namespaces::All,
         };
-        Reader::new(&client, requests).read(namespaces).await.map_err(|error| error.to_string())
+        Ok(Reader::new(&client, requests).read(namespaces).await?)
     }
 
     /// Stores what was read, and departs the namespaces of the previous collection it lacks.

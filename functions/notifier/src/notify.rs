@@ -10,7 +10,7 @@
 
 mod change;
 pub mod exposure;
-pub mod history;
+pub mod intervals;
 
 pub use change::{change, Change, ImageAdded, ImageRemoved, ANNOUNCED_KINDS, TTL_PRINCIPAL};
 
@@ -19,18 +19,18 @@ use exposure::{exposures, RunningIn, DEFAULT_THRESHOLD};
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use futures::StreamExt;
-use inventory::bus::{
+use inventory_store::bus::{
     Bus, Event as BusEvent, ADDED_DETAIL_TYPE, REMOVED_DETAIL_TYPE, SCHEDULED_DETAIL_TYPE, VULNERABLE_DETAIL_TYPE,
 };
-use inventory::clock::Clock;
-use inventory::findings::Severity;
-use inventory::image::pinned_reference;
-use inventory::model::InventoryType;
-use inventory::store::{interval_copies, BatchWrite};
-use inventory::store::{Claim as MarkerClaim, SentOnceMarker as Marker, Store, StoreError};
-use inventory::subscriptions::{Subscription, SubscriptionError, Subscriptions, RUNTIME_INVENTORY};
-use inventory::vulnerabilities::{Vulnerabilities, VulnerabilityError};
-use inventory::{InventoryReader, Settings};
+use inventory_store::clock::Clock;
+use inventory_store::findings::Severity;
+use inventory_store::image::pinned_reference;
+use inventory_store::model::InventoryType;
+use inventory_store::store::{interval_copies, BatchWrite};
+use inventory_store::store::{Claim as MarkerClaim, SentOnceMarker as Marker, Store, StoreError};
+use inventory_store::subscriptions::{Subscription, SubscriptionError, Subscriptions, RUNTIME_INVENTORY};
+use inventory_store::vulnerabilities::{Vulnerabilities, VulnerabilityError};
+use inventory_store::{InventoryReader, Settings};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -160,7 +160,7 @@ impl Notifier {
             store,
             bus: Bus::new(events, bus),
             api_url: None,
-            history_retention_days: inventory::history::DEFAULT_HISTORY_RETENTION_DAYS,
+            history_retention_days: inventory_store::history::DEFAULT_HISTORY_RETENTION_DAYS,
             clock,
         }
     }
@@ -202,17 +202,17 @@ impl Notifier {
 
     async fn record_history(
         &self,
-        step: history::HistoryStep,
+        step: intervals::HistoryStep,
         copies: &mut Vec<(usize, BatchWrite)>,
         index: usize,
     ) -> Result<(), NotifyError> {
         match step {
-            history::HistoryStep::Open(interval) => {
+            intervals::HistoryStep::Open(interval) => {
                 if self.store.open_interval_record(&interval, self.history_retention_days).await? {
                     copies.extend(interval_copies(&interval).into_iter().map(|write| (index, write)));
                 }
             }
-            history::HistoryStep::Close { place, to } => {
+            intervals::HistoryStep::Close { place, to } => {
                 // A copy of this item's open interval still to write would outlive its close.
                 if !copies.is_empty() {
                     self.store.batch_write(distinct(std::mem::take(copies))).await?;
@@ -404,7 +404,7 @@ impl Notifier {
         copies: &mut Vec<(usize, BatchWrite)>,
         index: usize,
     ) -> Result<Vec<Claim>, NotifyError> {
-        if let Some(step) = history::history_step(record)?.filter(|_| self.history_retention_days > 0) {
+        if let Some(step) = intervals::history_step(record)?.filter(|_| self.history_retention_days > 0) {
             self.record_history(step, copies, index).await?;
         }
         let change = reads.changes[index].as_ref().map_err(|reason| NotifyError::Unreadable(reason.clone()))?;

@@ -2,8 +2,8 @@
 //! role (the console shows admin controls only to admins; the API enforces it regardless) and
 //! loads nothing from anywhere but this API.
 
-use inventory::auth::Caller;
-use inventory::http::ApiError;
+use inventory_store::auth::Caller;
+use inventory_store::http::ApiError;
 use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Response};
 
@@ -53,7 +53,7 @@ pub fn asset(name: &str) -> Result<Response<Body>, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use inventory::auth::Role;
+    use inventory_store::auth::Role;
 
     #[test]
     fn the_page_names_the_user_and_role_escaped() {

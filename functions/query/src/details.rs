@@ -9,15 +9,15 @@
 //! namespace that runs pods on it, so the node listing reads every node item and merges them.
 
 use chrono::{DateTime, Utc};
-use inventory::clock::format_time;
-use inventory::clock::Clock;
-use inventory::keys::{detail_pk, image_sk, inventory_pk};
-use inventory::limits::{DEFAULT_DETAIL_PAGE_SIZE, MAX_DETAIL_PAGE_SIZE, MAX_ID_BYTES};
-use inventory::model::{ContextRecord, Detail, DetailKind, DetailRecord, ImageRecord, InventoryType};
-use inventory::plan::{effective_last_seen, is_live};
-use inventory::query::QueryError;
-use inventory::settings::Settings;
-use inventory::store::{decode_item, Item, Store, StoreError};
+use inventory_store::clock::format_time;
+use inventory_store::clock::Clock;
+use inventory_store::keys::{detail_pk, image_sk, inventory_pk};
+use inventory_store::limits::{DEFAULT_DETAIL_PAGE_SIZE, MAX_DETAIL_PAGE_SIZE, MAX_ID_BYTES};
+use inventory_store::model::{ContextRecord, Detail, DetailKind, DetailRecord, ImageRecord, InventoryType};
+use inventory_store::plan::{effective_last_seen, is_live};
+use inventory_store::query::FieldError;
+use inventory_store::settings::Settings;
+use inventory_store::store::{decode_item, Item, Store, StoreError};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -72,24 +72,20 @@ pub struct Page {
     pub page_size: usize,
 }
 
-fn invalid(parameter: &'static str, message: impl Into<String>) -> QueryError {
-    QueryError { parameter, message: message.into() }
-}
-
 impl Page {
     /// `page` (required, from 1) and `page_size` (default 1,000).
-    pub fn from_params(get: impl Fn(&str) -> Option<String>) -> Result<Self, QueryError> {
-        let number = |name: &'static str, max: usize| -> Result<Option<usize>, QueryError> {
+    pub fn from_params(get: impl Fn(&str) -> Option<String>) -> Result<Self, FieldError> {
+        let number = |name: &'static str, max: usize| -> Result<Option<usize>, FieldError> {
             match get(name).filter(|raw| !raw.is_empty()) {
                 None => Ok(None),
                 Some(raw) => match raw.parse::<usize>() {
                     Ok(value) if (1..=max).contains(&value) => Ok(Some(value)),
-                    _ => Err(invalid(name, format!("must be a whole number from 1 to {max}"))),
+                    _ => Err(FieldError::invalid(name, format!("must be a whole number from 1 to {max}"))),
                 },
             }
         };
         let page = number("page", usize::MAX / MAX_DETAIL_PAGE_SIZE)?
-            .ok_or_else(|| invalid("page", "is required: 1 for the first page"))?;
+            .ok_or_else(|| FieldError::invalid("page", "is required: 1 for the first page"))?;
         let page_size = number("page_size", MAX_DETAIL_PAGE_SIZE)?.unwrap_or(DEFAULT_DETAIL_PAGE_SIZE);
         Ok(Self { page, page_size })
     }
@@ -130,9 +126,12 @@ pub fn page_slices(counts: &[usize], page: Page) -> Vec<Slice> {
 }
 
 /// An id from the path: a uid as the agent sent it.
-pub fn check_id(parameter: &'static str, id: &str) -> Result<(), QueryError> {
+pub fn check_id(parameter: &'static str, id: &str) -> Result<(), FieldError> {
     if id.is_empty() || id.len() > MAX_ID_BYTES || id.chars().any(char::is_control) || id.contains('#') {
-        return Err(invalid(parameter, format!("must be 1 to {MAX_ID_BYTES} bytes without '#' or control characters")));
+        return Err(FieldError::invalid(
+            parameter,
+            format!("must be 1 to {MAX_ID_BYTES} bytes without '#' or control characters"),
+        ));
     }
     Ok(())
 }
@@ -324,7 +323,7 @@ impl DetailReader {
     /// One detail in Anchore's shape for its kind (plus `context` where Anchore has none).
     fn entry(&self, account: &str, found: &Found, images: &HashMap<(String, String), ImageRecord>) -> Value {
         let image = |image_key: &str| {
-            let tag_only = image_key.strip_prefix(inventory::image::TAG_KEY_PREFIX);
+            let tag_only = image_key.strip_prefix(inventory_store::image::TAG_KEY_PREFIX);
             let record = images.get(&(found.context.clone(), image_key.to_owned()));
             let tag = record.map(|r| r.content.image_tag.clone()).or(tag_only.map(str::to_owned)).unwrap_or_default();
             let digest = record.map(|r| r.content.image_digest.clone()).unwrap_or_else(|| match tag_only {
@@ -346,7 +345,7 @@ impl DetailReader {
                        "node_id": node_uid, "namespace_id": namespace_uid, "context": context, "last_seen": last_seen})
             }
             Detail::K8sNode { uid, name, attributes, labels, annotations } => {
-                let (cluster, _) = inventory::model::split_kubernetes_context(context);
+                let (cluster, _) = inventory_store::model::split_kubernetes_context(context);
                 json!({"uid": uid, "name": name, "labels": labels, "annotations": annotations,
                        "attributes": attributes, "cluster_name": cluster, "last_seen": last_seen})
             }
@@ -393,7 +392,7 @@ fn node_name(found: &Found) -> &str {
 /// A Kubernetes context as Anchore's `KubernetesNamespace`.
 fn namespace_entry(context: &ContextRecord) -> Value {
     let namespace = context.namespace.as_ref();
-    let (cluster, name) = inventory::model::split_kubernetes_context(&context.context);
+    let (cluster, name) = inventory_store::model::split_kubernetes_context(&context.context);
     json!({
         "uid": namespace.map(|ns| ns.uid.as_str()),
         "name": namespace.map_or(name, |ns| ns.name.as_str()),
@@ -437,10 +436,10 @@ mod tests {
             let map: HashMap<&str, &str> = pairs.iter().copied().collect();
             Page::from_params(|name| map.get(name).map(|value| value.to_string()))
         };
-        assert_eq!(parse(&[]).unwrap_err().parameter, "page");
-        assert_eq!(parse(&[("page", "0")]).unwrap_err().parameter, "page");
-        assert_eq!(parse(&[("page", "1"), ("page_size", "0")]).unwrap_err().parameter, "page_size");
-        assert_eq!(parse(&[("page", "1"), ("page_size", "100000")]).unwrap_err().parameter, "page_size");
+        assert_eq!(parse(&[]).unwrap_err().field, "page");
+        assert_eq!(parse(&[("page", "0")]).unwrap_err().field, "page");
+        assert_eq!(parse(&[("page", "1"), ("page_size", "0")]).unwrap_err().field, "page_size");
+        assert_eq!(parse(&[("page", "1"), ("page_size", "100000")]).unwrap_err().field, "page_size");
         assert_eq!(parse(&[("page", "2")]).unwrap(), page(2, DEFAULT_DETAIL_PAGE_SIZE));
         assert!(check_id("pod_id", "a#b").is_err());
         assert!(check_id("pod_id", "c1d98ff5-2a4b-4d5b-9a26-6a0f0e6f1c11").is_ok());

@@ -4,12 +4,12 @@
 //! /v2/exposure`: per cluster, the running images and workloads with findings at or above a
 //! severity (the dashboard view).
 
-use inventory::findings::{AffectedPackage, Severity, SeverityCounts, VulnerableImage};
-use inventory::image::Digest;
-use inventory::model::{split_kubernetes_context, InventoryType, WorkloadContainers};
-use inventory::query::{InventoryItem, QueryError};
-use inventory::store::{Store, StoreError};
-use inventory::InventoryReader;
+use inventory_store::findings::{AffectedPackage, Severity, SeverityCounts, VulnerableImage};
+use inventory_store::image::Digest;
+use inventory_store::model::{split_kubernetes_context, InventoryType, WorkloadContainers};
+use inventory_store::query::{FieldError, InventoryItem};
+use inventory_store::store::{Store, StoreError};
+use inventory_store::InventoryReader;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -58,8 +58,8 @@ pub struct ExposurePage {
 }
 
 impl ExposurePage {
-    pub fn from_params(get: impl Fn(&str) -> Option<String>) -> Result<Self, QueryError> {
-        let invalid = |parameter, message: String| QueryError { parameter, message };
+    pub fn from_params(get: impl Fn(&str) -> Option<String>) -> Result<Self, FieldError> {
+        let invalid = |parameter: &str, message: String| FieldError::invalid(parameter, message);
         let limit = match get("limit").filter(|raw| !raw.is_empty()) {
             None => DEFAULT_EXPOSURE_PAGE,
             Some(raw) => match raw.parse::<usize>() {
@@ -224,17 +224,17 @@ mod tests {
 
     #[test]
     fn paths_and_pages_are_checked() {
-        use inventory::limits::MAX_VULNERABILITY_ID_BYTES;
-        use inventory::query::vulnerability_id_param;
+        use inventory_store::limits::MAX_VULNERABILITY_ID_BYTES;
+        use inventory_store::query::vulnerability_id_param;
         assert!(vulnerability_id_param("CVE-2024-3094").is_ok());
         for bad in ["", "CVE#1", &"C".repeat(MAX_VULNERABILITY_ID_BYTES + 1)] {
-            assert_eq!(vulnerability_id_param(bad).unwrap_err().parameter, "vulnerability_id");
+            assert_eq!(vulnerability_id_param(bad).unwrap_err().field, "vulnerability_id");
         }
         let params = |pairs: &'static [(&'static str, &'static str)]| {
             ExposurePage::from_params(move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
         };
         assert_eq!(params(&[]).unwrap(), ExposurePage { limit: DEFAULT_EXPOSURE_PAGE, after: None });
-        assert_eq!(params(&[("limit", "0")]).unwrap_err().parameter, "limit");
-        assert_eq!(params(&[("next", "sha256:zz")]).unwrap_err().parameter, "next");
+        assert_eq!(params(&[("limit", "0")]).unwrap_err().field, "limit");
+        assert_eq!(params(&[("next", "sha256:zz")]).unwrap_err().field, "next");
     }
 }

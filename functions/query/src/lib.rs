@@ -4,21 +4,26 @@
 mod console;
 pub mod details;
 pub mod exposure;
-pub mod history;
+pub mod running;
 
 use details::{check_id, DetailReader, Listing, Page};
 use exposure::{Exposure, ExposurePage};
-use inventory::auth::Caller;
-use inventory::coverage::{attach_agents, list_clusters};
-use inventory::http::{json_response, negotiated_json, not_found, ApiError, ApiFunction};
-use inventory::integrations::IntegrationRegistry;
-use inventory::query::{min_severity_param, vulnerability_id_param};
-use inventory::routes::{Endpoint, Matched};
-use inventory::vulnerabilities::{Vulnerabilities, VulnerabilityError};
-use inventory::{Clock, InventoryQuery, InventoryReader, Settings, Store, SystemClock};
+use inventory_runtime::Sdk;
+use inventory_store::auth::Caller;
+use inventory_store::coverage::{attach_agents, list_clusters};
+use inventory_store::http::{json_response, negotiated_json, not_found, query_params, ApiError, ApiFunction};
+use inventory_store::integrations::IntegrationRegistry;
+use inventory_store::query::{min_severity_param, vulnerability_id_param};
+use inventory_store::routes::{Endpoint, Matched};
+use inventory_store::store::StoreError;
+use inventory_store::vulnerabilities::Vulnerabilities;
+use inventory_store::{Clock, InventoryQuery, InventoryReader, Settings, Store};
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Error, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use std::sync::Arc;
+
+/// Every variable the function reads: the store's settings.
+pub type Config = Settings;
 
 pub struct QueryApp {
     reader: InventoryReader,
@@ -32,7 +37,13 @@ pub struct QueryApp {
 }
 
 impl QueryApp {
-    pub fn new(store: Store, settings: Settings, clock: Arc<dyn Clock>) -> Self {
+    /// The function as `main`, the local stack and the test harness run it.
+    pub fn build(sdk: &Sdk, config: Config, clock: Arc<dyn Clock>) -> Self {
+        let store = Store::build(sdk, &config.table_name);
+        Self::new(store, config, clock)
+    }
+
+    fn new(store: Store, settings: Settings, clock: Arc<dyn Clock>) -> Self {
         Self {
             details: DetailReader::new(store.clone(), settings.clone(), Arc::clone(&clock)),
             integrations: IntegrationRegistry::new(store.clone(), Arc::clone(&clock)),
@@ -46,12 +57,6 @@ impl QueryApp {
             settings,
             clock,
         }
-    }
-
-    /// Builds the app from the environment the template sets.
-    pub async fn from_env() -> Result<Self, Error> {
-        let (store, settings) = inventory::store_from_env().await?;
-        Ok(Self::new(store, settings, Arc::new(SystemClock)))
     }
 }
 
@@ -72,14 +77,10 @@ fn detail_route(endpoint: Endpoint) -> Option<(Listing, Option<&'static str>)> {
     })
 }
 
-fn failed(error: impl std::fmt::Display, account: &str, what: &str) -> ApiError {
-    tracing::error!(%error, account, what, "reading failed");
-    ApiError::store_unavailable(&format!("the {what} could not be read"))
-}
-
 impl ApiFunction for QueryApp {
     const FUNCTION: &'static str = "query";
 
+    /// One line a route: each answers in its own method.
     async fn route(
         &self,
         request: &Request,
@@ -87,117 +88,138 @@ impl ApiFunction for QueryApp {
         matched: &Matched<'_>,
     ) -> Result<Response<Body>, ApiError> {
         let account = caller.account.as_str();
+        let path = |name: &str| matched.param(name).unwrap_or_default();
         let endpoint = matched.route.endpoint;
         if let Some((listing, id_parameter)) = detail_route(endpoint) {
             return match id_parameter {
                 None => self.list_details(request, account, listing).await,
-                Some(parameter) => {
-                    let id = matched.param(parameter).unwrap_or_default();
-                    check_id(parameter, id)?;
-                    match self.details.get(account, listing, id).await {
-                        Ok(Some(found)) => Ok(json_response(StatusCode::OK, &found)),
-                        Ok(None) => Err(ApiError::not_found(format!("no {parameter} {id:?} in this account"))),
-                        Err(error) => Err(failed(error, account, "detail")),
-                    }
-                }
+                Some(parameter) => self.detail(account, listing, parameter, path(parameter)).await,
             };
         }
         match endpoint {
             Endpoint::ListInventories => self.list(request, account, false).await,
             Endpoint::ListInventoriesV1 => self.list(request, account, true).await,
             Endpoint::Console => Ok(console::page(caller)),
-            Endpoint::ConsoleAsset => console::asset(matched.param("asset").unwrap_or_default()),
-            Endpoint::ListClusters => {
-                let (now, ttl, stale_after) =
-                    (self.clock.now(), self.settings.ttl_delta(), self.settings.stale_after());
-                let (mut clusters, agents) = futures::try_join!(
-                    list_clusters(&self.store, account, now, ttl, stale_after),
-                    self.integrations.list(account)
-                )
-                .map_err(|error| failed(error, account, "clusters"))?;
-                attach_agents(&mut clusters, &agents);
-                negotiated_json(request, StatusCode::OK, &serde_json::json!({ "clusters": clusters }))
-            }
-            Endpoint::ImageVulnerabilities => {
-                let digest = matched.param("image_digest").unwrap_or_default();
-                match self.vulnerabilities.image(account, digest).await {
-                    Ok(Some(found)) => negotiated_json(request, StatusCode::OK, &found),
-                    Ok(None) => Err(ApiError::not_found(format!("no findings of image {digest} in this account"))),
-                    Err(VulnerabilityError::Digest(message)) => Err(ApiError::bad_request("image_digest", message)),
-                    Err(error) => Err(failed(error, account, "image vulnerabilities")),
-                }
-            }
-            Endpoint::VulnerabilityExposure => {
-                let id = matched.param("vulnerability_id").unwrap_or_default();
-                vulnerability_id_param(id)?;
-                let params = request.query_string_parameters();
-                let page = ExposurePage::from_params(|name| params.first(name).map(str::to_owned))?;
-                match self.exposure.vulnerability(account, id, &page).await {
-                    Ok(Some(found)) => negotiated_json(request, StatusCode::OK, &found),
-                    Ok(None) => Err(ApiError::not_found(format!("no image of this account carries {id}"))),
-                    Err(error) => Err(failed(error, account, "vulnerability exposure")),
-                }
-            }
-            Endpoint::ImageHistory => {
-                let params = request.query_string_parameters();
-                match history::HistoryQuestion::from_params(|name| params.first(name).map(str::to_owned))? {
-                    history::HistoryQuestion::Digest(query) => {
-                        let (records, next) = self
-                            .store
-                            .intervals(account, query.image_digest.as_str(), query.next.as_deref(), query.limit)
-                            .await
-                            .map_err(|error| failed(error, account, "history"))?;
-                        negotiated_json(request, StatusCode::OK, &history::page(&query, records, next))
-                    }
-                    history::HistoryQuestion::At(query) => {
-                        let ran = history::ran_at(&self.store, account, &query)
-                            .await
-                            .map_err(|error| failed(error, account, "history at"))??;
-                        negotiated_json(request, StatusCode::OK, &ran)
-                    }
-                }
-            }
+            Endpoint::ConsoleAsset => console::asset(path("asset")),
+            Endpoint::ListClusters => self.clusters(request, account).await,
+            Endpoint::ImageVulnerabilities => self.image_vulnerabilities(request, account, path("image_digest")).await,
+            Endpoint::VulnerabilityExposure => self.exposure(request, account, path("vulnerability_id")).await,
+            Endpoint::ImageHistory => self.image_history(request, account).await,
             Endpoint::VulnerabilityHistory => {
-                let id = matched.param("vulnerability_id").unwrap_or_default();
-                vulnerability_id_param(id)?;
-                let params = request.query_string_parameters();
-                let get = |name: &str| params.first(name).map(str::to_owned);
-                let page = ExposurePage::from_params(get)?;
-                let window = history::window(&get)?;
-                match history::exposure_windows(&self.store, account, id, &page, window).await {
-                    Ok(Ok(Some(found))) => negotiated_json(request, StatusCode::OK, &found),
-                    Ok(Ok(None)) => Err(ApiError::not_found(format!("no image of this account carries {id}"))),
-                    Ok(Err(refused)) => Err(refused),
-                    Err(error) => Err(failed(error, account, "vulnerability history")),
-                }
+                self.vulnerability_history(request, account, path("vulnerability_id")).await
             }
-            Endpoint::ClusterExposure => {
-                let params = request.query_string_parameters();
-                let min = min_severity_param(params.first("min_severity").unwrap_or("high"))?;
-                let clusters =
-                    self.exposure.clusters(account, min).await.map_err(|error| failed(error, account, "exposure"))?;
-                let answer = serde_json::json!({ "min_severity": min, "clusters": clusters });
-                negotiated_json(request, StatusCode::OK, &answer)
-            }
-            Endpoint::ListIntegrations => match self.integrations.list(account).await {
-                Ok(integrations) => negotiated_json(request, StatusCode::OK, &integrations),
-                Err(error) => Err(failed(error, account, "integrations")),
-            },
-            Endpoint::GetIntegration => {
-                let uuid = matched.param("integration_uuid").unwrap_or_default();
-                check_id("integration_uuid", uuid)?;
-                match self.integrations.describe(account, uuid).await {
-                    Ok(Some(integration)) => Ok(json_response(StatusCode::OK, &integration)),
-                    Ok(None) => Err(ApiError::not_found(format!("no integration {uuid} in this account"))),
-                    Err(error) => Err(failed(error, account, "integration")),
-                }
-            }
-            // Anchore's CLI GETs its base URL before every command and stops on anything but 200.
-            Endpoint::ApiRoot => Ok(json_response(
-                StatusCode::OK,
-                &serde_json::json!({"service": "runtime-inventory", "api": matched.route.path.trim_start_matches('/')}),
-            )),
+            Endpoint::ClusterExposure => self.cluster_exposure(request, account).await,
+            Endpoint::ListIntegrations => self.integrations(request, account).await,
+            Endpoint::GetIntegration => self.integration(account, path("integration_uuid")).await,
+            Endpoint::ApiRoot => Ok(api_root(matched)),
             _ => Err(not_found(request)),
+        }
+    }
+}
+
+/// What Anchore's CLI GETs at its base URL before every command: it stops on anything but 200.
+fn api_root(matched: &Matched<'_>) -> Response<Body> {
+    let api = matched.route.path.trim_start_matches('/');
+    json_response(StatusCode::OK, &serde_json::json!({"service": "runtime-inventory", "api": api}))
+}
+
+impl QueryApp {
+    async fn detail(
+        &self,
+        account: &str,
+        listing: Listing,
+        parameter: &'static str,
+        id: &str,
+    ) -> Result<Response<Body>, ApiError> {
+        check_id(parameter, id)?;
+        match self.details.get(account, listing, id).await.map_err(|error| error.answer("the detail"))? {
+            Some(found) => Ok(json_response(StatusCode::OK, &found)),
+            None => Err(ApiError::not_found(format!("no {parameter} {id:?} in this account"))),
+        }
+    }
+
+    async fn clusters(&self, request: &Request, account: &str) -> Result<Response<Body>, ApiError> {
+        let (now, ttl, stale_after) = (self.clock.now(), self.settings.ttl_delta(), self.settings.stale_after());
+        let (mut clusters, agents) = futures::try_join!(
+            list_clusters(&self.store, account, now, ttl, stale_after),
+            self.integrations.list(account)
+        )
+        .map_err(|error| error.answer("the clusters"))?;
+        attach_agents(&mut clusters, &agents);
+        negotiated_json(request, StatusCode::OK, &serde_json::json!({ "clusters": clusters }))
+    }
+
+    async fn image_vulnerabilities(
+        &self,
+        request: &Request,
+        account: &str,
+        digest: &str,
+    ) -> Result<Response<Body>, ApiError> {
+        match self.vulnerabilities.image(account, digest).await? {
+            Some(found) => negotiated_json(request, StatusCode::OK, &found),
+            None => Err(ApiError::not_found(format!("no findings of image {digest} in this account"))),
+        }
+    }
+
+    async fn exposure(&self, request: &Request, account: &str, id: &str) -> Result<Response<Body>, ApiError> {
+        vulnerability_id_param(id)?;
+        let page = ExposurePage::from_params(query_params(request))?;
+        match self.exposure.vulnerability(account, id, &page).await.map_err(|error| error.answer("the exposure"))? {
+            Some(found) => negotiated_json(request, StatusCode::OK, &found),
+            None => Err(ApiError::not_found(format!("no image of this account carries {id}"))),
+        }
+    }
+
+    async fn image_history(&self, request: &Request, account: &str) -> Result<Response<Body>, ApiError> {
+        let read = |error: StoreError| error.answer("the history");
+        match running::HistoryQuestion::from_params(query_params(request))? {
+            running::HistoryQuestion::Digest(query) => {
+                let digest = query.image_digest.as_str();
+                let (records, next) =
+                    self.store.intervals(account, digest, query.next.as_deref(), query.limit).await.map_err(read)?;
+                negotiated_json(request, StatusCode::OK, &running::page(&query, records, next))
+            }
+            running::HistoryQuestion::At(query) => {
+                let ran = running::ran_at(&self.store, account, &query).await.map_err(read)??;
+                negotiated_json(request, StatusCode::OK, &ran)
+            }
+        }
+    }
+
+    async fn vulnerability_history(
+        &self,
+        request: &Request,
+        account: &str,
+        id: &str,
+    ) -> Result<Response<Body>, ApiError> {
+        vulnerability_id_param(id)?;
+        let get = query_params(request);
+        let (page, window) = (ExposurePage::from_params(&get)?, running::window(&get)?);
+        let windows = running::exposure_windows(&self.store, account, id, &page, window)
+            .await
+            .map_err(|error| error.answer("the vulnerability's history"))??;
+        match windows {
+            Some(found) => negotiated_json(request, StatusCode::OK, &found),
+            None => Err(ApiError::not_found(format!("no image of this account carries {id}"))),
+        }
+    }
+
+    async fn cluster_exposure(&self, request: &Request, account: &str) -> Result<Response<Body>, ApiError> {
+        let min = min_severity_param(query_params(request)("min_severity").as_deref().unwrap_or("high"))?;
+        let clusters = self.exposure.clusters(account, min).await.map_err(|error| error.answer("the exposure"))?;
+        negotiated_json(request, StatusCode::OK, &serde_json::json!({ "min_severity": min, "clusters": clusters }))
+    }
+
+    async fn integrations(&self, request: &Request, account: &str) -> Result<Response<Body>, ApiError> {
+        let integrations = self.integrations.list(account).await.map_err(|error| error.answer("the integrations"))?;
+        negotiated_json(request, StatusCode::OK, &integrations)
+    }
+
+    async fn integration(&self, account: &str, uuid: &str) -> Result<Response<Body>, ApiError> {
+        check_id("integration_uuid", uuid)?;
+        match self.integrations.describe(account, uuid).await.map_err(|error| error.answer("the integration"))? {
+            Some(integration) => Ok(json_response(StatusCode::OK, &integration)),
+            None => Err(ApiError::not_found(format!("no integration {uuid} in this account"))),
         }
     }
 }
@@ -205,9 +227,8 @@ impl ApiFunction for QueryApp {
 impl QueryApp {
     /// `GET /v2/inventories`, or with `bare` the v1 route's bare array of the same items.
     async fn list(&self, request: &Request, account: &str, bare: bool) -> Result<Response<Body>, ApiError> {
-        let params = request.query_string_parameters();
-        let query = InventoryQuery::from_params(|name| params.first(name).map(str::to_owned))?;
-        let list = self.reader.list(account, &query).await.map_err(|error| failed(error, account, "inventory"))?;
+        let query = InventoryQuery::from_params(query_params(request))?;
+        let list = self.reader.list(account, &query).await.map_err(|error| error.answer("the inventory"))?;
         if query.unpaged && list.next.is_some() {
             return Err(ApiError {
                 detail: serde_json::json!({ "field": "limit", "max_unpaged_items": query.limit }),
@@ -233,10 +254,8 @@ impl QueryApp {
         account: &str,
         listing: Listing,
     ) -> Result<Response<Body>, ApiError> {
-        let params = request.query_string_parameters();
-        let page = Page::from_params(|name| params.first(name).map(str::to_owned))?;
-        let body =
-            self.details.list(account, listing, page).await.map_err(|error| failed(error, account, "details"))?;
+        let page = Page::from_params(query_params(request))?;
+        let body = self.details.list(account, listing, page).await.map_err(|error| error.answer("the details"))?;
         negotiated_json(request, StatusCode::OK, &body)
     }
 }

@@ -1,30 +1,29 @@
 //! Subscriptions function: Anchore's subscription API for `runtime_inventory` subscriptions,
 //! on `/v1/subscriptions` and `/v2/subscriptions`.
 
-use inventory::auth::Caller;
-use inventory::http::{body_bytes, json_response, not_found, ApiError, ApiFunction};
-use inventory::image::Digest;
-use inventory::routes::{Endpoint, Matched};
-use inventory::subscriptions::{NewSubscription, SubscriptionError, SubscriptionUpdate, Subscriptions};
-use inventory::{Clock, Store, SystemClock};
+use inventory_runtime::Sdk;
+use inventory_store::auth::Caller;
+use inventory_store::http::{body_bytes, json_response, not_found, ApiError, ApiFunction};
+use inventory_store::image::Digest;
+use inventory_store::routes::{Endpoint, Matched};
+use inventory_store::subscriptions::{NewSubscription, SubscriptionUpdate, Subscriptions};
+use inventory_store::{Clock, Settings, Store};
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Error, Request, RequestExt, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
+
+/// Every variable the function reads: the store's settings.
+pub type Config = Settings;
 
 pub struct SubscriptionsApp {
     subscriptions: Subscriptions,
 }
 
 impl SubscriptionsApp {
-    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
-        Self { subscriptions: Subscriptions::new(store, clock) }
-    }
-
-    /// Builds the app from the environment the template sets.
-    pub async fn from_env() -> Result<Self, Error> {
-        let (store, _) = inventory::store_from_env().await?;
-        Ok(Self::new(store, Arc::new(SystemClock)))
+    /// The function as `main`, the local stack and the test harness run it.
+    pub fn build(sdk: &Sdk, config: Config, clock: Arc<dyn Clock>) -> Self {
+        Self { subscriptions: Subscriptions::new(Store::build(sdk, &config.table_name), clock) }
     }
 }
 
@@ -61,7 +60,7 @@ impl ApiFunction for SubscriptionsApp {
                         .status(StatusCode::NO_CONTENT)
                         .body(Body::Empty)
                         .expect("static response parts are valid")),
-                    Err(error) => Err(api_error(error)),
+                    Err(error) => Err(error.into()),
                 };
             }
             Endpoint::ImageScheduled => {
@@ -69,27 +68,15 @@ impl ApiFunction for SubscriptionsApp {
                 let digest = Digest::parse(digest).map_err(|error| ApiError::bad_request("image_digest", error))?;
                 return match self.subscriptions.scheduled(account, digest.as_str()).await {
                     Ok(scheduled) => Ok(json_response(StatusCode::OK, &serde_json::json!({ "scheduled": scheduled }))),
-                    Err(error) => Err(api_error(error)),
+                    Err(error) => Err(error.into()),
                 };
             }
             _ => return Err(not_found(request)),
         };
-        result.map(|subscriptions| json_response(StatusCode::OK, &subscriptions)).map_err(api_error)
+        result.map(|subscriptions| json_response(StatusCode::OK, &subscriptions)).map_err(ApiError::from)
     }
 }
 
 fn parse_body<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> {
     serde_json::from_slice(body_bytes(request.body())).map_err(|error| ApiError::bad_request("body", error))
-}
-
-fn api_error(error: SubscriptionError) -> ApiError {
-    match error {
-        SubscriptionError::Invalid { field, message } => ApiError::bad_request(field, message),
-        SubscriptionError::Duplicate { .. } => ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string()),
-        SubscriptionError::NotFound(_) => ApiError::not_found(error.to_string()),
-        SubscriptionError::Store(_) => {
-            tracing::error!(%error, "subscription storage failed");
-            ApiError::store_unavailable("the subscriptions could not be read or stored")
-        }
-    }
 }

@@ -1,7 +1,15 @@
-use lambda_http::Error;
+use inventory_runtime::{config::from_env, Sdk};
+use inventory_store::SystemClock;
+use std::sync::Arc;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    inventory::logging::init();
-    inventory::http::run(subscriptions::SubscriptionsApp::from_env().await?).await
+async fn main() -> Result<(), lambda_http::Error> {
+    inventory_store::logging::init();
+    let config = subscriptions::Config::from_lookup(from_env)?;
+    inventory_store::http::run(subscriptions::SubscriptionsApp::build(
+        &Sdk::load().await,
+        config,
+        Arc::new(SystemClock),
+    ))
+    .await
 }

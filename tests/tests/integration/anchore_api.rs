@@ -3,8 +3,8 @@
 
 use chrono::TimeDelta;
 use integration_tests::{admin_event, day, k8s_report, sample_report, Harness, Response};
-use inventory::keys::{inventory_pk, INDEX_SHARDS};
-use inventory::model::InventoryType;
+use inventory_store::keys::{inventory_pk, INDEX_SHARDS};
+use inventory_store::model::InventoryType;
 use lambda_http::http::StatusCode;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;

@@ -2,18 +2,17 @@
 //! verdict travels in the authorizer context as API Gateway carries it, and each function
 //! enforces it.
 
-use authorizer::decide::Authorizer;
 use authorizer::password::hash_password;
 use authorizer::users::{SsmUsers, UserRecord};
 use authorizer::AuthorizerApp;
 use aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
 use base64::Engine;
 use integration_tests::{api_event, day, k8s_report, listed, moto_config, sample_report, Harness, Response};
-use inventory::auth::Role;
-use inventory::routes::Route;
+use inventory_runtime::EventFunction;
+use inventory_store::auth::Role;
+use inventory_store::routes::Route;
 use lambda_http::http::StatusCode;
 use serde_json::{json, Value};
-use std::time::Duration;
 
 const PASSWORD: &str = "s3cret-for-tests";
 
@@ -42,14 +41,11 @@ impl Api {
             let record = UserRecord { password_hash: hash.clone(), accounts, role };
             users.put(user, &record, None).await.expect("user written to SSM");
         }
-        // The authorizer reads them with a client held to its policy.
-        let guarded = aws_sdk_ssm::Client::from_conf(
-            aws_sdk_ssm::config::Builder::from(&moto_config().await)
-                .interceptor(integration_tests::template::PolicyGuard::new("authorizer"))
-                .build(),
-        );
-        let users = SsmUsers::new(guarded, format!("/{}/users", harness.table));
-        let authorizer = AuthorizerApp::new(Authorizer::new(users, Duration::from_secs(60)));
+        // The authorizer as deployed, reading them with a client held to its policy.
+        let environment =
+            harness.environment().set(authorizer::config::USERS_PATH, format!("/{}/users", harness.table));
+        let config = authorizer::Config::from_lookup(|name| environment.lookup(name)).expect("its config");
+        let authorizer = AuthorizerApp::build(&harness.sdk_for("authorizer"), config);
         Self { harness, authorizer }
     }
 
@@ -62,7 +58,7 @@ impl Api {
             None => headers.remove("authorization"),
         };
         let method = event["requestContext"]["http"]["method"].as_str().unwrap();
-        let route = inventory::routes::find(method, event["rawPath"].as_str().unwrap());
+        let route = inventory_store::routes::find(method, event["rawPath"].as_str().unwrap());
         if route.and_then(|matched| matched.route.permission).is_some() {
             let request: ApiGatewayV2CustomAuthorizerV2Request = serde_json::from_value(json!({
                 "version": "2.0",
@@ -173,7 +169,7 @@ fn event_for(route: &Route) -> serde_json::Value {
 #[tokio::test]
 async fn each_role_reaches_exactly_its_routes() {
     let api = Api::new().await;
-    let authenticated = inventory::routes::ROUTES.iter().filter(|route| route.permission.is_some());
+    let authenticated = inventory_store::routes::ROUTES.iter().filter(|route| route.permission.is_some());
     let routes: Vec<&Route> = authenticated.collect();
     assert!(routes.len() >= 18, "every route of the table is tried");
     let users = [
@@ -216,7 +212,7 @@ async fn each_role_reaches_exactly_its_routes() {
 #[tokio::test]
 async fn the_api_roots_answer_any_user_and_unknown_routes_answer_anchores_404() {
     let api = Api::new().await;
-    for route in inventory::routes::ROUTES.iter().filter(|route| ["/v1", "/v2"].contains(&route.path)) {
+    for route in inventory_store::routes::ROUTES.iter().filter(|route| ["/v1", "/v2"].contains(&route.path)) {
         let response = api.send(event_for(route), Some(&basic("agent", PASSWORD))).await;
         assert_eq!(response.status, StatusCode::OK, "{}", response.body);
         let anonymous = api.send(event_for(route), None).await;

@@ -76,12 +76,16 @@ async fn the_credential_is_stored_as_ciphertext_bound_to_its_account_and_cluster
             .set_encryption_context(context)
             .send()
     };
-    let key = decrypt(Some(inventory::cluster_config::encryption_context("admin", "prod-eu-1"))).await.unwrap();
-    let opened =
-        inventory::cluster_config::envelope::open(key.plaintext().unwrap().as_ref(), "admin", "prod-eu-1", &sealed);
+    let key = decrypt(Some(inventory_store::cluster_config::encryption_context("admin", "prod-eu-1"))).await.unwrap();
+    let opened = inventory_store::cluster_config::envelope::open(
+        key.plaintext().unwrap().as_ref(),
+        "admin",
+        "prod-eu-1",
+        &sealed,
+    );
     assert_eq!(opened.unwrap(), TOKEN.as_bytes());
     assert!(
-        decrypt(Some(inventory::cluster_config::encryption_context("team", "prod-eu-1"))).await.is_err(),
+        decrypt(Some(inventory_store::cluster_config::encryption_context("team", "prod-eu-1"))).await.is_err(),
         "another account's context"
     );
     assert!(decrypt(None).await.is_err(), "no context");
@@ -130,7 +134,7 @@ async fn no_log_line_carries_the_credential_at_the_most_verbose_level() {
     let captured = Captured::default();
     let writer = captured.clone();
     let subscriber = Registry::default()
-        .with(inventory::logging::filter(Some("trace")))
+        .with(inventory_store::logging::filter(Some("trace")))
         .with(fmt::layer().with_ansi(false).with_writer(move || writer.clone()));
     let _default = lambda_http::tracing::dispatcher::set_default(&lambda_http::tracing::Dispatch::new(subscriber));
     // With a single dispatcher registered, tracing decides a callsite's interest from the
@@ -166,15 +170,15 @@ async fn no_log_line_carries_the_credential_at_the_most_verbose_level() {
     for body in [reachable, reachable_key] {
         assert_eq!(post(&harness, &body).await.status, StatusCode::OK);
     }
-    let settings = kubernetes_collector::settings::CollectorSettings {
+    let settings = kubernetes_collector::config::KubernetesConfig {
         cluster_timeout: std::time::Duration::from_secs(1),
-        ..kubernetes_collector::settings::CollectorSettings::from_lookup(
+        ..kubernetes_collector::config::KubernetesConfig::from_lookup(
             integration_tests::loopback_lookup,
             Some("us-east-1"),
         )
         .unwrap()
     };
-    let summary = harness.kubernetes_collector(settings, Vec::new()).await.run(None).await;
+    let summary = harness.kubernetes_collector(settings).await.run(None).await;
     assert_eq!(summary.clusters_stored, 2, "{summary:?}");
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();

@@ -118,7 +118,7 @@ async fn an_ecs_agent_report_at_its_page_limits_is_called_probably_truncated() {
     let report = |tasks: usize, minute: i64| {
         let mut report = sample_report("post-ecs-inventory.json");
         let arn = |n: usize| format!("arn:aws:ecs:eu-west-2:123456789012:task/myclustername/{n:04}");
-        report["timestamp"] = json!(inventory::clock::format_time(day(0) + TimeDelta::minutes(minute)));
+        report["timestamp"] = json!(inventory_store::clock::format_time(day(0) + TimeDelta::minutes(minute)));
         report["tasks"] = (0..tasks).map(|n| json!({"arn": arn(n)})).collect();
         report["containers"] = (0..tasks)
             .map(|n| {

@@ -12,12 +12,13 @@ use aws_sdk_ecs::types::{Container, Tag, Task};
 use aws_sdk_ecs::Client;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use chrono::TimeDelta;
-use collector::config::{CollectorConfig, Target};
+use collector::config::{EcsConfig, Target};
 use collector::gather::ApiCallCounts;
 use collector::run::{Scope, Skipped, DEADLINE_REASON};
 use collector::CollectorApp;
 use integration_tests::{digest, listed, moto_config, moto_ec2_instance, Harness, RequestCounter};
-use inventory::Clock;
+use inventory_runtime::EventFunction;
+use inventory_store::Clock;
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -170,7 +171,7 @@ async fn overwrite_mode_clears_a_cluster_whose_tasks_stopped() {
 #[tokio::test]
 async fn a_role_in_another_account_is_assumed() {
     let harness = Harness::new(120, false).await;
-    let config = CollectorConfig::from_lookup(
+    let config = EcsConfig::from_lookup(
         |key| match key {
             collector::config::ROLE_ARNS => Some("arn:aws:iam::111111111111:role/inventory-reader".into()),
             collector::config::REGIONS => Some("eu-north-1".into()),
@@ -179,7 +180,7 @@ async fn a_role_in_another_account_is_assumed() {
         None,
     )
     .unwrap();
-    let targets = config.targets(&moto_config().await).await;
+    let targets = config.targets(&inventory_runtime::Sdk::new(moto_config().await)).await;
     assert_eq!(targets.len(), 1);
     // moto keeps resources per account: the assumed role's credentials act in 111111111111.
     let workload = Workload { family: "api", image: "api:3", tasks: 1, service: None };
@@ -281,7 +282,7 @@ async fn one_failing_region_or_cluster_does_not_stop_the_others() {
 async fn a_deadline_mid_run_skips_the_clusters_not_started_or_not_yet_stored() {
     let harness = Harness::new(120, false).await;
     // No call starts after the cutoff, 25 s from now.
-    let deadline = harness.clock.now() + TimeDelta::seconds(25) + inventory::RUN_DEADLINE_RESERVE;
+    let deadline = harness.clock.now() + TimeDelta::seconds(25) + inventory_store::clock::RUN_DEADLINE_RESERVE;
     let clock = harness.clock.clone();
     // Reading a cluster takes 20 s: the first is read and stored in time, the second is read
     // but the cutoff has passed before it could be stored, the third is not started.
@@ -443,7 +444,7 @@ async fn an_agent_report_for_a_cluster_the_collector_reads_changes_nothing() {
 
     // The ecs-inventory agent saw part of the cluster (it sees at most 100 tasks).
     let partial = serde_json::json!({
-        "timestamp": inventory::clock::format_time(harness.clock.now()),
+        "timestamp": inventory_store::clock::format_time(harness.clock.now()),
         "cluster_arn": cluster_arn("web"),
         "containers": [{"arn": "c-0", "image_tag": "registry.example.com/web/app:1", "image_digest": digest(0), "task_arn": "t-0"}],
         "tasks": [{"arn": "t-0"}]
@@ -455,9 +456,9 @@ async fn an_agent_report_for_a_cluster_the_collector_reads_changes_nothing() {
     assert_eq!(listed(&harness.list("admin", &[]).await), stored, "no image disappeared");
 
     // An hour after the collector's last report, the agent's reports are stored again.
-    harness.clock.advance(inventory::plan::COLLECTOR_PRECEDENCE);
+    harness.clock.advance(inventory_store::plan::COLLECTOR_PRECEDENCE);
     let mut later = partial.clone();
-    later["timestamp"] = inventory::clock::format_time(harness.clock.now()).into();
+    later["timestamp"] = inventory_store::clock::format_time(harness.clock.now()).into();
     let response = harness.post_ecs(&later).await;
     assert_eq!(response.body["contexts"][0]["status"], "stored", "{}", response.body);
     assert_eq!(listed(&harness.list("admin", &[]).await).len(), 1);

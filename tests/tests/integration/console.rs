@@ -6,7 +6,7 @@
 use chrono::TimeDelta;
 use integration_tests::browser::{Browser, Page};
 use integration_tests::{day, digest, k8s_report, sample_report, Harness};
-use inventory::auth::Role;
+use inventory_store::auth::Role;
 use lambda_http::http::StatusCode;
 use local_stack::moto::workspace_root;
 use serde_json::json;
@@ -208,7 +208,7 @@ async fn an_images_view_draws_where_it_ran_as_a_timeline() {
     shot(&page, "image-timeline").await;
 
     // The images view as of a moment between image 1's two stays in c/a.
-    let at = inventory::clock::format_time(day(0) + TimeDelta::minutes(90));
+    let at = inventory_store::clock::format_time(day(0) + TimeDelta::minutes(90));
     open(&page, &format!("#/images?context=c%2F&at={at}")).await;
     let contexts = texts(&page, "#images-as-of tbody tr td:nth-child(2)").await;
     let images = texts(&page, "#images-as-of tbody tr td:first-child a").await;

@@ -1,8 +1,8 @@
 //! `DELETE /v2/inventories` against a moto server.
 
 use integration_tests::{day, digest, k8s_report, listed, sample_report, Harness};
-use inventory::keys::inventory_pk;
-use inventory::model::InventoryType;
+use inventory_store::keys::inventory_pk;
+use inventory_store::model::InventoryType;
 use lambda_http::http::StatusCode;
 
 const ECS_CLUSTER: &str = "arn:aws:ecs:eu-west-2:123456789012:cluster/myclustername";

@@ -72,7 +72,10 @@ async fn the_quick_start_requests_are_served() {
         let Some((_, url)) = command.split_once("http://127.0.0.1:8228") else { continue };
         let path = url.split(['\'', ' ', '?']).next().unwrap().replace("$ID", "0123456789abcdef");
         let method = command.split_once("-X ").map_or("GET", |(_, rest)| rest.split(' ').next().unwrap());
-        assert!(inventory::routes::find(method, &path).is_some(), "the quick start's {method} {path} has no route");
+        assert!(
+            inventory_store::routes::find(method, &path).is_some(),
+            "the quick start's {method} {path} has no route"
+        );
         if command.contains("--data") {
             assert!(command.contains("Content-Type: application/json"), "{command}: a body must be sent as JSON");
         }
@@ -104,5 +107,5 @@ fn the_storage_table_lists_every_key_format_in_the_order_of_keys_rs() {
             (cells[1].to_owned(), cells[2].to_owned())
         })
         .collect();
-    assert_eq!(documented, inventory::keys::documented_layout());
+    assert_eq!(documented, inventory_store::keys::documented_layout());
 }

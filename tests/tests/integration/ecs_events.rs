@@ -5,7 +5,8 @@
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use chrono::TimeDelta;
 use integration_tests::{day, load_event, Harness};
-use inventory::ecs_events::TaskStateChange;
+use inventory_runtime::EventFunction;
+use inventory_store::ecs_events::TaskStateChange;
 use serde_json::Value;
 
 const CLUSTER: &str = "arn:aws:ecs:us-west-2:111122223333:cluster/FargateCluster";
@@ -50,8 +51,8 @@ async fn a_task_that_ran_between_two_sweeps_is_recorded_and_late_events_do_not_r
     let items = listed(&harness).await;
     assert_eq!(items.len(), 1, "it ran, so it stays listed until the TTL: {items:?}");
     let seen = |field: &str| items[0][field].as_str().unwrap().to_owned();
-    assert_eq!(seen("first_seen"), inventory::clock::format_time(started));
-    assert_eq!(seen("last_seen"), inventory::clock::format_time(started + TimeDelta::seconds(20)));
+    assert_eq!(seen("first_seen"), inventory_store::clock::format_time(started));
+    assert_eq!(seen("last_seen"), inventory_store::clock::format_time(started + TimeDelta::seconds(20)));
 
     // The RUNNING event delivered again after the STOPPED one, and the STOPPED one again.
     harness.clock.set(started + TimeDelta::seconds(30));
@@ -60,7 +61,7 @@ async fn a_task_that_ran_between_two_sweeps_is_recorded_and_late_events_do_not_r
     let items = listed(&harness).await;
     assert_eq!(
         items[0]["last_seen"].as_str().unwrap(),
-        inventory::clock::format_time(started + TimeDelta::seconds(20))
+        inventory_store::clock::format_time(started + TimeDelta::seconds(20))
     );
 }
 
@@ -74,7 +75,7 @@ async fn a_stop_delivered_before_its_start_still_records_the_task_once() {
     let items = listed(&harness).await;
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["image_digest"], DIGEST);
-    assert_eq!(items[0]["last_seen"].as_str().unwrap(), inventory::clock::format_time(day(1)));
+    assert_eq!(items[0]["last_seen"].as_str().unwrap(), inventory_store::clock::format_time(day(1)));
 }
 
 const EVENT_TASK_ID: &str = "c13b4cb40f1f4fe4a2971f76ae5a47ad";
@@ -83,10 +84,10 @@ const EVENT_TASK: &str = "arn:aws:ecs:us-west-2:111122223333:task/FargateCluster
 /// A collector sweep of `CLUSTER` read at `time`, seeing `tasks` (task id, image digest number;
 /// 0 for the events' container and image) at version 1, stored as the collector stores it.
 async fn sweep(harness: &Harness, time: chrono::DateTime<chrono::Utc>, tasks: &[(&str, u64)]) -> Value {
-    use inventory::report::{validate_ecs, EcsContainer, EcsReport, EcsTask};
+    use inventory_store::report::{validate_ecs, EcsContainer, EcsReport, EcsTask};
     let arn = |id: &str| format!("arn:aws:ecs:us-west-2:111122223333:task/FargateCluster/{id}");
     let report = EcsReport {
-        timestamp: inventory::clock::format_time(time),
+        timestamp: inventory_store::clock::format_time(time),
         cluster_arn: Some(CLUSTER.to_owned()),
         tasks: tasks.iter().map(|(id, _)| EcsTask { arn: arn(id), version: Some(1), ..EcsTask::default() }).collect(),
         containers: tasks
@@ -109,9 +110,9 @@ async fn sweep(harness: &Harness, time: chrono::DateTime<chrono::Utc>, tasks: &[
             .collect(),
         ..EcsReport::default()
     };
-    let store = inventory::Store::new(harness.client_for("collector"), harness.table.clone());
-    let ingestor = inventory::Ingestor::new(store, harness.settings.clone(), harness.clock.clone());
-    let parsed = validate_ecs(report, inventory::Clock::now(harness.clock.as_ref())).expect("a valid sweep");
+    let store = inventory_store::Store::new(harness.client_for("collector"), harness.table.clone());
+    let ingestor = inventory_store::Ingestor::new(store, harness.settings.clone(), harness.clock.clone());
+    let parsed = validate_ecs(report, inventory_store::Clock::now(harness.clock.as_ref())).expect("a valid sweep");
     serde_json::to_value(ingestor.ingest("admin", parsed).await).unwrap()
 }
 
@@ -164,7 +165,7 @@ async fn a_stop_applied_after_a_sweep_was_read_is_not_undone_by_it() {
     let stopped = items.iter().find(|item| item["image_digest"] == DIGEST).expect("it ran, so it is listed");
     assert_eq!(
         stopped["last_seen"],
-        inventory::clock::format_time(read_at + TimeDelta::seconds(30)),
+        inventory_store::clock::format_time(read_at + TimeDelta::seconds(30)),
         "seen until it stopped"
     );
     // The next sweep, read after the stop, removes it under overwrite.
@@ -182,7 +183,7 @@ async fn events_never_take_a_cluster_from_its_agent() {
     let mut report = integration_tests::sample_report("post-ecs-inventory.json");
     report["cluster_arn"] = CLUSTER.into();
     for minute in [1, 30, 59] {
-        report["timestamp"] = inventory::clock::format_time(day(1) + TimeDelta::minutes(minute)).into();
+        report["timestamp"] = inventory_store::clock::format_time(day(1) + TimeDelta::minutes(minute)).into();
         let posted = harness.post_ecs(&report).await;
         assert_eq!(posted.body["contexts"][0]["status"], "stored", "minute {minute}: {}", posted.body);
     }

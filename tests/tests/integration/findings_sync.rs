@@ -6,7 +6,8 @@ use findings_sync::accounts::SyncAccounts;
 use findings_sync::sync::SyncSummary;
 use findings_sync::FindingsSyncApp;
 use integration_tests::{day, digest, k8s_report, moto_config, moto_static_result, Harness};
-use inventory::settings::AwsScope;
+use inventory_runtime::EventFunction;
+use inventory_store::settings::AwsScope;
 use lambda_http::http::StatusCode;
 use serde_json::{json, Value};
 
@@ -31,6 +32,16 @@ async fn pushed_and_scanned(ecr: &aws_sdk_ecr::Client, repository: &str) -> Stri
     let image = aws_sdk_ecr::types::ImageIdentifier::builder().image_digest(&image_digest).build();
     ecr.start_image_scan().repository_name(repository).image_id(image).send().await.unwrap();
     image_digest
+}
+
+/// The function as deployed, reading Inspector and ECR in `scope`, syncing the collector's account.
+async fn sync_app(harness: &Harness, scope: AwsScope) -> FindingsSyncApp {
+    let config = findings_sync::Config {
+        settings: harness.settings.clone(),
+        scope,
+        accounts: SyncAccounts::from_lookup(|_| None).unwrap(),
+    };
+    FindingsSyncApp::build(&harness.sdk_for("findings-sync"), config, harness.clock.clone()).await
 }
 
 fn event(detail_type: &str, detail: Value) -> lambda_runtime::LambdaEvent<EventBridgeEvent<Value>> {
@@ -89,13 +100,7 @@ async fn ecr_basic_findings_are_stored_until_inspector_scans_the_registry() {
     assert_eq!(harness.post_k8s(&report).await.status, StatusCode::CREATED);
 
     let scope = AwsScope { regions: vec![REGION.to_owned()], role_arns: vec![] };
-    let app = FindingsSyncApp::new(
-        harness.store_for("findings-sync"),
-        harness.settings.clone(),
-        findings_sync::targets(&config, &scope).await,
-        SyncAccounts::from_lookup(|_| None).unwrap(),
-        harness.clock.clone(),
-    );
+    let app = sync_app(&harness, scope).await;
     let summary = app.handle(event("Scheduled Event", json!({}))).await.unwrap();
     assert_eq!(
         summary,
@@ -129,7 +134,7 @@ async fn ecr_basic_findings_are_stored_until_inspector_scans_the_registry() {
     .await;
     let added =
         json!({"account": "admin", "image_digest": api_digest, "image_tag": api_tag, "context": "prod/default"});
-    let summary = app.handle(event(inventory::bus::ADDED_DETAIL_TYPE, added)).await.unwrap();
+    let summary = app.handle(event(inventory_store::bus::ADDED_DETAIL_TYPE, added)).await.unwrap();
     assert_eq!((summary.images, summary.from_inspector), (1, 1), "{summary:?}");
     let stored = findings_of(&harness, &api_digest).await;
     let scanners: Vec<&str> =
@@ -142,7 +147,7 @@ async fn ecr_basic_findings_are_stored_until_inspector_scans_the_registry() {
     // Issue 32, item 3: another tenant reporting the operator's image reads none of its findings.
     let other_tenant =
         json!({"account": "tenant-b", "image_digest": api_digest, "image_tag": api_tag, "context": "prod/default"});
-    let summary = app.handle(event(inventory::bus::ADDED_DETAIL_TYPE, other_tenant)).await.unwrap();
+    let summary = app.handle(event(inventory_store::bus::ADDED_DETAIL_TYPE, other_tenant)).await.unwrap();
     assert_eq!(
         summary.skipped,
         [format!("{api_tag}: registry {REGISTRY} is not synced for account tenant-b (FINDINGS_SYNC_ACCOUNTS)")]
@@ -190,13 +195,7 @@ async fn findings_of_images_that_ran_nowhere_for_the_retention_expire() {
     }
     post(recent.clone(), grype("CVE-2024-3")).await;
 
-    let app = FindingsSyncApp::new(
-        harness.store_for("findings-sync"),
-        harness.settings.clone(),
-        Vec::new(),
-        SyncAccounts::from_lookup(|_| None).unwrap(),
-        harness.clock.clone(),
-    );
+    let app = sync_app(&harness, AwsScope { regions: Vec::new(), role_arns: Vec::new() }).await;
     let summary = app.handle(event("Scheduled Event", json!({}))).await.unwrap();
     assert_eq!(summary.expired, 1, "{summary:?}");
     let path = format!("/v2/images/{gone}/vulnerabilities");

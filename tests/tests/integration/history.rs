@@ -55,7 +55,7 @@ async fn an_image_that_left_one_context_came_back_and_was_deleted_from_another_h
             (interval["context"].as_str().unwrap(), interval["from"].as_str().unwrap(), interval["to"].as_str())
         })
         .collect();
-    let time = |hours| inventory::clock::format_time(at(hours));
+    let time = |hours| inventory_store::clock::format_time(at(hours));
     assert_eq!(bounds.len(), 3, "{intervals:?}");
     assert_eq!(bounds[0], ("c/a", time(0).as_str(), Some(time(0).as_str())), "left after its last sighting at 0");
     assert_eq!(bounds[1], ("c/a", time(2).as_str(), None), "back at 2, still running");
@@ -64,7 +64,7 @@ async fn an_image_that_left_one_context_came_back_and_was_deleted_from_another_h
     assert_eq!(intervals[1]["image_tag"], "docker.io/library/app:1");
 
     // Between the two c/a intervals only c/b ran it; an unchanged report adds nothing.
-    let (from, to) = (time(1), inventory::clock::format_time(at(1) + TimeDelta::minutes(30)));
+    let (from, to) = (time(1), inventory_store::clock::format_time(at(1) + TimeDelta::minutes(30)));
     let during = history(&harness, &[("image_digest", &digest_1), ("from", &from), ("to", &to)]).await;
     assert_eq!(during.iter().map(|interval| interval["context"].as_str().unwrap()).collect::<Vec<_>>(), ["c/b"]);
     post(&harness, 3, &[("a", "app:1", 1), ("a", "app:2", 2)]).await;
@@ -127,7 +127,7 @@ async fn what_ran_in_a_context_at_a_time_reads_only_the_intervals_ending_after_i
     three_intervals(&harness, &mut notifications).await;
 
     let ran_at = async |context: &str, hours: i64, minutes: i64| -> Vec<(String, String)> {
-        let when = inventory::clock::format_time(at(hours) + TimeDelta::minutes(minutes));
+        let when = inventory_store::clock::format_time(at(hours) + TimeDelta::minutes(minutes));
         let answer =
             harness.call("get-history.json", None, Some("admin"), &[("context", context), ("at", &when)]).await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
@@ -179,9 +179,9 @@ async fn what_ran_in_a_context_at_a_time_reads_only_the_intervals_ending_after_i
 /// bills them, beside a `Scan` of the history (all a store without these keys could do).
 #[tokio::test]
 async fn history_reads_follow_the_intervals_returned_not_the_history_stored() {
-    use inventory::history::IntervalPlace;
-    use inventory::model::InventoryType;
-    use inventory::store::{encode, BatchWrite};
+    use inventory_store::history::IntervalPlace;
+    use inventory_store::model::InventoryType;
+    use inventory_store::store::{encode, BatchWrite};
     let count: usize = std::env::var("HISTORY_INTERVALS").ok().and_then(|n| n.parse().ok()).unwrap_or(2_000);
     let harness = Harness::new(120, false).await;
     let store = harness.store_for("notifier");
@@ -203,7 +203,7 @@ async fn history_reads_follow_the_intervals_returned_not_the_history_stored() {
         writes.push(BatchWrite::Put(encode(&closed)));
     }
     // Seeded as the test's own writes, not a function's (none batch-writes history).
-    inventory::Store::new(harness.dynamodb.clone(), harness.table.clone()).batch_write(writes).await.unwrap();
+    inventory_store::Store::new(harness.dynamodb.clone(), harness.table.clone()).batch_write(writes).await.unwrap();
     // The image asked about: two closed stays and one still running.
     for (context, hours) in [("prod/busy", 0), ("prod/shop", 2), ("prod/busy", 4)] {
         let open = place(context, 1).open("app:1", Vec::new(), day(0) + TimeDelta::hours(hours));
@@ -238,7 +238,7 @@ async fn history_reads_follow_the_intervals_returned_not_the_history_stored() {
     let digest_units = integration_tests::read_units(bytes_of(&format!("admin#hist#{}", digest(1)), &|_| true)) as f64;
 
     harness.requests.reset();
-    let when = inventory::clock::format_time(day(0) + TimeDelta::minutes(30));
+    let when = inventory_store::clock::format_time(day(0) + TimeDelta::minutes(30));
     let query = [("context", "prod/busy"), ("at", when.as_str()), ("inventory_type", "kubernetes")];
     let answer = harness.call("get-history.json", None, Some("admin"), &query).await;
     let ran: Vec<&str> =
@@ -247,7 +247,7 @@ async fn history_reads_follow_the_intervals_returned_not_the_history_stored() {
     assert_eq!(harness.requests.get("Query"), 1);
     let at = day(0) + TimeDelta::minutes(30);
     let ending_after =
-        |item: &Value| item["to"].as_str().is_none_or(|to| to >= inventory::clock::format_time(at).as_str());
+        |item: &Value| item["to"].as_str().is_none_or(|to| to >= inventory_store::clock::format_time(at).as_str());
     let context_units =
         integration_tests::read_units(bytes_of("admin#hctx#kubernetes#prod/busy", &ending_after)) as f64;
     println!(
@@ -275,8 +275,8 @@ async fn history_reads_follow_the_intervals_returned_not_the_history_stored() {
 /// again there, at the new start: no copy of it shows the image running forever.
 #[tokio::test]
 async fn an_interval_whose_close_was_lost_is_closed_when_the_image_opens_again() {
-    use inventory::history::IntervalPlace;
-    use inventory::model::InventoryType;
+    use inventory_store::history::IntervalPlace;
+    use inventory_store::model::InventoryType;
     let harness = Harness::new(120, false).await;
     let store = harness.store_for("notifier");
     let place = IntervalPlace {
@@ -296,14 +296,14 @@ async fn an_interval_whose_close_was_lost_is_closed_when_the_image_opens_again()
     let intervals = history(&harness, &[("image_digest", &digest(1))]).await;
     let bounds: Vec<(String, Value)> =
         intervals.iter().map(|i| (i["from"].as_str().unwrap().to_owned(), i["to"].clone())).collect();
-    let time = |hours| inventory::clock::format_time(day(0) + TimeDelta::hours(hours));
+    let time = |hours| inventory_store::clock::format_time(day(0) + TimeDelta::hours(hours));
     assert_eq!(bounds, [(time(0), Value::String(time(5))), (time(5), Value::Null)]);
     let open_copies = harness
         .stored_items()
         .await
         .iter()
         .filter(|item| item["pk"].as_s().is_ok_and(|pk| pk.contains("#hctx#")))
-        .filter(|item| item["sk"].as_s().is_ok_and(|sk| sk.starts_with(inventory::keys::HISTORY_OPEN_END)))
+        .filter(|item| item["sk"].as_s().is_ok_and(|sk| sk.starts_with(inventory_store::keys::HISTORY_OPEN_END)))
         .count();
     assert_eq!(open_copies, 1, "one interval is open in the context");
 }

@@ -8,6 +8,7 @@ use history_export::export::HistoryExport;
 use history_export::HistoryExportApp;
 use integration_tests::template::PolicyGuard;
 use integration_tests::{day, digest, k8s_report, moto_config, Harness, Notifications, RequestCounter};
+use inventory_runtime::EventFunction;
 use lambda_http::http::StatusCode;
 use std::io::Read;
 
@@ -24,7 +25,7 @@ async fn post(harness: &Harness, notifications: &mut Notifications, hours: i64, 
 async fn bucket(harness: &Harness) -> (aws_sdk_s3::Client, aws_sdk_s3::Client, String, RequestCounter) {
     let config = moto_config().await;
     let bucket = format!("{}-archive", harness.table);
-    let s3 = history_export::s3_client(&config);
+    let s3 = history_export::s3_client(&inventory_runtime::Sdk::new(config));
     s3.create_bucket().bucket(&bucket).send().await.expect("bucket created");
     let counter = RequestCounter::default();
     let guarded = s3.config().to_builder().interceptor(PolicyGuard::new("history-export")).interceptor(counter.clone());
@@ -76,7 +77,7 @@ async fn the_export_writes_one_object_per_day_and_the_same_bytes_when_run_again(
     assert_eq!(summary.contexts, 2);
     assert_eq!(summary.days.iter().map(|day| day.rows).collect::<Vec<_>>(), [2, 2, 3]);
     // One Query per shard of the list of contexts, one per context; one upload per day.
-    let shards = u64::from(inventory::keys::INDEX_SHARDS);
+    let shards = u64::from(inventory_store::keys::INDEX_SHARDS);
     assert_eq!((harness.requests.get("Query"), harness.requests.writes()), (shards + 2, 0));
     assert_eq!(s3_requests.get("PutObject"), 3);
 
@@ -85,7 +86,7 @@ async fn the_export_writes_one_object_per_day_and_the_same_bytes_when_run_again(
     let expected: Vec<String> = partitions.iter().map(|dt| format!("intervals/{dt}/intervals.json.gz")).collect();
     assert_eq!(keys, expected);
 
-    let time = |hours| inventory::clock::format_time(day(0) + TimeDelta::hours(hours));
+    let time = |hours| inventory_store::clock::format_time(day(0) + TimeDelta::hours(hours));
     let (d1, d2) = (digest(1), digest(2));
     let row = |context: &str, digest: &str, from, to: Option<i64>, running| {
         (context.to_owned(), digest.to_owned(), time(from), to.map(time), running)
@@ -106,8 +107,14 @@ async fn the_export_writes_one_object_per_day_and_the_same_bytes_when_run_again(
     );
 
     // The schedule's run of Nov 23 at 00:15 writes Nov 22 again: the same object, byte for byte.
-    let app =
-        HistoryExportApp::new(export(), inventory::history::DEFAULT_HISTORY_RETENTION_DAYS, harness.clock.clone());
+    // The function as deployed, its clients counted with the export's.
+    let app_keeping = |retention_days| {
+        let config =
+            history_export::Config { settings: harness.settings.clone(), bucket: bucket.clone(), retention_days };
+        let sdk = harness.sdk_for("history-export").with_interceptor(s3_requests.clone());
+        HistoryExportApp::build(&sdk, config, harness.clock.clone())
+    };
+    let app = app_keeping(inventory_store::history::DEFAULT_HISTORY_RETENTION_DAYS);
     harness.clock.set(now);
     let scheduled = serde_json::json!({"detail-type": "Scheduled Event", "source": "aws.events", "time": now});
     let summary = app.handle(lambda_runtime::LambdaEvent::new(scheduled, Default::default())).await.expect("ran");
@@ -124,7 +131,7 @@ async fn the_export_writes_one_object_per_day_and_the_same_bytes_when_run_again(
     // Issue 32, item 5: with history kept 3 days, Nov 20's intervals that ended as it began
     // expired at Nov 23 00:00: exporting it again would replace its object with fewer rows.
     let nov_20 = object(&s3, &bucket, &keys[0]).await;
-    let short = HistoryExportApp::new(export(), 3, harness.clock.clone());
+    let short = app_keeping(3);
     let old = serde_json::json!({"from": "2026-11-20", "to": "2026-11-22"});
     let refused = short.handle(lambda_runtime::LambdaEvent::new(old, Default::default())).await.unwrap_err();
     assert!(refused.to_string().contains("older than the history kept"), "{refused}");

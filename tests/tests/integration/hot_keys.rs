@@ -8,7 +8,7 @@
 use futures::StreamExt;
 use integration_tests::write_keys::{hottest, WriteKeys};
 use integration_tests::{day, digest, Harness};
-use inventory::keys::{index_shard, INDEX_SHARDS};
+use inventory_store::keys::{index_shard, INDEX_SHARDS};
 use lambda_http::http::StatusCode;
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};

@@ -338,7 +338,7 @@ async fn a_megabyte_image_tag_skips_its_container_and_leaves_the_context_unlocke
 async fn a_report_past_a_limit_answers_413_naming_the_agent_setting() {
     let harness = Harness::new(120, false).await;
     let mut report = k8s_report("c", day(0), &[("a", "app:1", 1)]);
-    report["nodes"] = Value::Array(vec![json!({}); inventory::limits::MAX_ARRAY_ITEMS + 1]);
+    report["nodes"] = Value::Array(vec![json!({}); inventory_store::limits::MAX_ARRAY_ITEMS + 1]);
     let response = harness.post_k8s(&report).await;
     assert_eq!(response.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(response.body["detail"]["field"], "nodes");

@@ -3,8 +3,8 @@
 //! at test time), stored in moto's DynamoDB and listed by the query routes.
 
 use integration_tests::{Harness, Response};
+use kubernetes_collector::config::{EksClusters, KubernetesConfig};
 use kubernetes_collector::run::{RunSummary, FAILED, STORED};
-use kubernetes_collector::settings::{CollectorSettings, EksClusters};
 use lambda_http::http::StatusCode;
 use local_stack::kube_api::{namespace, node, pod, unrelated_certificate_authority, Failure, KubeApiServer};
 use serde_json::{json, Value};
@@ -14,8 +14,8 @@ const TOKEN: &str = "service-account-token-of-the-reader";
 const DIGEST_A: &str = "sha256:34410e4ca45948d82e3809cf74acbc5c77e319db2d565f5a589ad0f5670323c3";
 const DIGEST_B: &str = "sha256:9b2a6a8a5e4c7c7f1c8e0b4f3a7d1c2e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c";
 
-fn settings() -> CollectorSettings {
-    CollectorSettings::from_lookup(integration_tests::loopback_lookup, Some("us-east-1")).expect("defaults")
+fn settings() -> KubernetesConfig {
+    KubernetesConfig::from_lookup(integration_tests::loopback_lookup, Some("us-east-1")).expect("defaults")
 }
 
 /// Two namespaces, one node, five pods: three in `shop`, two in `web`.
@@ -53,8 +53,8 @@ async fn listed(harness: &Harness) -> Vec<(String, String)> {
     pairs
 }
 
-async fn run(harness: &Harness, settings: CollectorSettings) -> RunSummary {
-    harness.kubernetes_collector(settings, Vec::new()).await.run(None).await
+async fn run(harness: &Harness, settings: KubernetesConfig) -> RunSummary {
+    harness.kubernetes_collector(settings).await.run(None).await
 }
 
 #[tokio::test]
@@ -174,7 +174,7 @@ async fn a_cluster_read_in_part_is_not_stored_and_its_configuration_says_why() {
     let redis = (0..5).map(|n| pod("shop", &format!("redis-{n}"), "node-a", "redis:7", DIGEST_A)).collect();
     server.set_content(vec![namespace("shop")], vec![node("node-a")], redis);
 
-    let quick = CollectorSettings { cluster_timeout: Duration::from_secs(1), ..settings() };
+    let quick = KubernetesConfig { cluster_timeout: Duration::from_secs(1), ..settings() };
     let cases: [(&str, Box<dyn Fn()>, &str); 5] = [
         ("401", Box::new(|| server.state.lock().unwrap().accepted_tokens = vec!["rotated".into()]), "401"),
         ("403", Box::new(|| server.fail(Some(Failure::Status(403)))), "403"),
@@ -229,7 +229,7 @@ async fn a_cluster_server_reaches_only_allowed_networks_and_its_answers_are_not_
     let mut by_name = config(&server, "by-name", json!(["all"]));
     by_name["cluster_config"]["cluster_server"] = server.url.replace("127.0.0.1", "localhost").into();
     post(&harness, &by_name).await;
-    let public_only = CollectorSettings::from_lookup(|_| None, Some("us-east-1")).unwrap();
+    let public_only = KubernetesConfig::from_lookup(|_| None, Some("us-east-1")).unwrap();
     let summary = run(&harness, public_only).await;
     assert_eq!((summary.clusters, summary.clusters_stored), (2, 0), "{summary:?}");
     assert_eq!(server.take_requests(), Vec::<String>::new(), "no request reached the server");
@@ -247,7 +247,7 @@ async fn a_cluster_server_reaches_only_allowed_networks_and_its_answers_are_not_
         )
         .await;
 
-    let quick = CollectorSettings { cluster_timeout: Duration::from_secs(5), ..settings() };
+    let quick = KubernetesConfig { cluster_timeout: Duration::from_secs(5), ..settings() };
     server.fail(Some(Failure::Page(500, "<html>internal-host-secret: 42</html>")));
     let summary = run(&harness, quick.clone()).await;
     let shown = configuration(&harness, "by-address").await.body;
@@ -256,7 +256,7 @@ async fn a_cluster_server_reaches_only_allowed_networks_and_its_answers_are_not_
     assert!(!error.contains("internal-host-secret") && !format!("{summary:?}").contains("internal-host-secret"));
 
     // An answer past the bound is not read whole.
-    server.fail(Some(Failure::Oversized(inventory::limits::MAX_KUBERNETES_RESPONSE_BYTES + 1)));
+    server.fail(Some(Failure::Oversized(inventory_store::limits::MAX_KUBERNETES_RESPONSE_BYTES + 1)));
     let summary = run(&harness, quick).await;
     assert!(summary.errors[0].message.contains("the answer is longer than"), "{summary:?}");
 }
@@ -292,14 +292,14 @@ async fn eks_clusters_are_found_in_moto_and_read_with_an_iam_token() {
         .send()
         .await
         .unwrap();
-    let place = inventory::settings::AwsPlace { region: "us-east-1".into(), role_arn: None, credentials: None };
+    let place = inventory_store::settings::AwsPlace { region: "us-east-1".into(), role_arn: None, credentials: None };
     let targets = vec![EksTarget { place, client: eks.clone() }];
     let (found, errors) = find_clusters(&targets, &EksClusters::Discover).await;
     assert!(errors.is_empty(), "{errors:?}");
     let mut cluster = found.into_iter().find(|cluster| cluster.name == name).expect("discovered");
     assert!(cluster.arn.ends_with(&format!(":cluster/{name}")) && cluster.endpoint.starts_with("https://"));
     let arn = cluster.arn.clone();
-    let listed_only = EksClusters::Listed(vec![kubernetes_collector::settings::EksArn::parse(&arn).unwrap()]);
+    let listed_only = EksClusters::Listed(vec![kubernetes_collector::config::EksArn::parse(&arn).unwrap()]);
     assert_eq!(find_clusters(&targets, &listed_only).await.0.len(), 1);
 
     // moto's endpoint names no server: the test server stands in for the cluster.
@@ -319,9 +319,9 @@ async fn eks_clusters_are_found_in_moto_and_read_with_an_iam_token() {
     }
     cluster.endpoint = server.url.clone();
     cluster.certificate_authority = server.certificate_authority.clone();
-    let settings = CollectorSettings { eks: listed_only, ..settings() };
-    let collector = harness.kubernetes_collector(settings, Vec::new()).await;
-    let summary = collector.run_with_eks(None, vec![cluster], Vec::new()).await;
+    let settings = KubernetesConfig { eks: listed_only, ..settings() };
+    let collector = harness.kubernetes_collector(settings).await;
+    let summary = collector.collector().run_with_eks(None, vec![cluster], Vec::new()).await;
     assert_eq!((summary.clusters_stored, summary.contexts), (1, 2), "{summary:?}");
     let contexts: Vec<String> = listed(&harness).await.into_iter().map(|(context, _)| context).collect();
     assert!(contexts.contains(&format!("{arn}/shop")), "{contexts:?}");
@@ -335,7 +335,7 @@ async fn eks_clusters_are_found_in_moto_and_read_with_an_iam_token() {
 /// configurations can post no more, and a run reads no more of it.
 #[tokio::test]
 async fn clusters_a_run_leaves_out_are_recorded_as_skipped_and_an_account_is_bounded() {
-    use inventory::http::ApiFunction;
+    use inventory_store::http::ApiFunction;
     use kubernetes_collector::run::SKIPPED;
     let harness = Harness::new(120, false).await;
     let server = KubeApiServer::start(TOKEN).await.unwrap();
@@ -346,9 +346,9 @@ async fn clusters_a_run_leaves_out_are_recorded_as_skipped_and_an_account_is_bou
     let collected_at = configuration(&harness, "first").await.body["last_collection"]["at"].clone();
 
     // Lowered to one a run: the more recently collected of the two waits, and is first next run.
-    let later = |minutes| inventory::Clock::now(harness.clock.as_ref()) + chrono::TimeDelta::minutes(minutes);
+    let later = |minutes| inventory_store::Clock::now(harness.clock.as_ref()) + chrono::TimeDelta::minutes(minutes);
     harness.clock.set(later(5));
-    let one_each = CollectorSettings { clusters_per_account: 1, ..settings() };
+    let one_each = KubernetesConfig { clusters_per_account: 1, ..settings() };
     let summary = run(&harness, one_each.clone()).await;
     assert_eq!((summary.clusters_stored, summary.skipped.clone()), (1, vec!["second".to_owned()]), "{summary:?}");
     let second = configuration(&harness, "second").await.body["last_collection"].clone();
@@ -360,9 +360,10 @@ async fn clusters_a_run_leaves_out_are_recorded_as_skipped_and_an_account_is_bou
     assert_eq!(summary.skipped, ["first"], "the clusters take turns");
 
     // The run's time is out before any cluster starts: each is recorded as skipped.
-    let deadline =
-        inventory::Clock::now(harness.clock.as_ref()) + inventory::RUN_DEADLINE_RESERVE + chrono::TimeDelta::seconds(1);
-    let summary = harness.kubernetes_collector(settings(), Vec::new()).await.run(Some(deadline)).await;
+    let deadline = inventory_store::Clock::now(harness.clock.as_ref())
+        + inventory_store::clock::RUN_DEADLINE_RESERVE
+        + chrono::TimeDelta::seconds(1);
+    let summary = harness.kubernetes_collector(settings()).await.run(Some(deadline)).await;
     assert_eq!(summary.skipped, ["first", "second"]);
     for name in ["first", "second"] {
         let collection = configuration(&harness, name).await.body["last_collection"].clone();
@@ -371,18 +372,9 @@ async fn clusters_a_run_leaves_out_are_recorded_as_skipped_and_an_account_is_bou
     }
 
     // Two configurations allowed: a third is refused, a replacement is not.
-    let settings = clusters::ClustersSettings {
-        clusters_per_account: 2,
-        ..clusters::ClustersSettings::from_lookup(integration_tests::loopback_lookup).unwrap()
-    };
-    let kms = aws_sdk_kms::Client::new(&integration_tests::moto_config().await);
-    let app = clusters::ClustersApp::new(
-        harness.store_for("clusters"),
-        kms,
-        harness.credentials_key.clone(),
-        settings,
-        harness.clock.clone(),
-    );
+    let environment = harness.environment().set(inventory_store::settings::KUBERNETES_CLUSTERS_PER_ACCOUNT, "2");
+    let clusters_config = clusters::Config::from_lookup(|name| environment.lookup(name)).unwrap();
+    let app = clusters::ClustersApp::build(&harness.sdk_for("clusters"), clusters_config, harness.clock.clone());
     for (name, expected) in [("third", StatusCode::CONFLICT), ("second", StatusCode::OK)] {
         let body = config(&server, name, json!(["all"])).to_string();
         let event = integration_tests::admin_event("post-cluster-config.json", None, Some(&body), Some("admin"), &[]);
@@ -421,7 +413,7 @@ async fn a_posted_configuration_keeps_the_namespaces_the_collector_recorded_mean
 
     // A post that read no configuration does not overwrite one created meanwhile.
     let error = store.save_cluster_config(&posted, false).await.unwrap_err();
-    assert!(matches!(error, inventory::store::StoreError::ConditionFailed), "{error:?}");
+    assert!(matches!(error, inventory_store::store::StoreError::ConditionFailed), "{error:?}");
 }
 
 /// Issue 32, item 7: a credential longer than KMS encrypts (4,096 bytes; an RSA-4096 client key

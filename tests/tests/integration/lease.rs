@@ -4,11 +4,11 @@
 
 use chrono::TimeDelta;
 use integration_tests::{day, digest, k8s_report, listed, FailNth, Harness, PauseFirst};
-use inventory::keys::{image_sk, inventory_pk};
-use inventory::lease::{ContextLease, LeaseError, LEASE_DURATION};
-use inventory::model::{ContextRecord, InventoryType};
-use inventory::store::BatchWrite;
-use inventory::{Clock, Store};
+use inventory_store::keys::{image_sk, inventory_pk};
+use inventory_store::lease::{ContextLease, LeaseError, LEASE_DURATION};
+use inventory_store::model::{ContextRecord, InventoryType};
+use inventory_store::store::BatchWrite;
+use inventory_store::{Clock, Store};
 use lambda_http::http::StatusCode;
 use serde_json::Value;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! context puts one event, with why it left; refreshes, departures and lock writes put none.
 
 use integration_tests::{day, digest, k8s_report, FailNth, Harness, Notifications};
-use inventory::bus::{ADDED_DETAIL_TYPE, REMOVED_DETAIL_TYPE};
+use inventory_store::bus::{ADDED_DETAIL_TYPE, REMOVED_DETAIL_TYPE};
 use lambda_http::http::StatusCode;
 use notifier::notify::TTL_PRINCIPAL;
 use serde_json::Value;

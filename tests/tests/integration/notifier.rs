@@ -3,7 +3,7 @@
 
 use chrono::TimeDelta;
 use integration_tests::{day, digest, k8s_report, sample_report, FailNth, Harness, Notifications};
-use inventory::Clock;
+use inventory_store::Clock;
 use lambda_http::http::StatusCode;
 use serde_json::Value;
 
@@ -268,9 +268,8 @@ async fn an_event_sent_again_after_a_lost_confirmation_carries_the_same_event_id
     let event = notifications.next_event().await;
     // Claims of the added and the scheduled event, then their confirmations: the second is lost.
     // History off: its writes would shift which PutItem is the fourth.
-    let crashing = notifications
-        .notifier_with_store(&harness, integration_tests::FailNth::new("PutItem", 4))
-        .with_history_retention(0);
+    let sdk = harness.sdk_for("notifier").with_interceptor(integration_tests::FailNth::new("PutItem", 4));
+    let crashing = notifications.notifier(&harness, sdk, &[(notifier::HISTORY_RETENTION_DAYS, "0")]);
     let response = Notifications::deliver_to(&crashing, event.clone()).await;
     assert_eq!(response.batch_item_failures.len(), 1);
     let first = notifications.fired().await;

@@ -8,7 +8,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::TimeDelta;
 use integration_tests::{day, digest, item_size, k8s_report, listed, read_units, Harness};
-use inventory::keys::INDEX_SHARDS;
+use inventory_store::keys::INDEX_SHARDS;
 use lambda_http::http::StatusCode;
 use serde_json::json;
 use std::collections::HashMap;
@@ -208,7 +208,7 @@ async fn items_written_in_the_old_layout_are_found_after_the_migration() {
     let newer = k8s_report("fleet", day(0) + TimeDelta::minutes(5), &[("d", "registry.example.com/app:1", 99)]);
     assert_eq!(harness.post_k8s(&newer).await.status, StatusCode::CREATED);
 
-    let store = inventory::Store::new(harness.dynamodb.clone(), harness.table.clone());
+    let store = inventory_store::Store::new(harness.dynamodb.clone(), harness.table.clone());
     let migrated = store.migrate_old_layout().await.unwrap();
     // `fleet/d`: its record and 2 images were superseded by the newer report's.
     assert_eq!((migrated.contexts, migrated.images, migrated.superseded), (3, 6, 1), "{migrated:?}");

@@ -3,8 +3,8 @@
 
 use chrono::TimeDelta;
 use integration_tests::{day, item_size, k8s_report, FailNth, Harness, Notifications};
-use inventory::bus::{RECOVERED_DETAIL_TYPE, STALE_DETAIL_TYPE};
-use inventory::keys::STALE_MARKERS_PK;
+use inventory_store::bus::{RECOVERED_DETAIL_TYPE, STALE_DETAIL_TYPE};
+use inventory_store::keys::{ItemKind, STALE_MARKERS_PK};
 use lambda_http::http::StatusCode;
 use serde_json::{json, Value};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -142,19 +142,19 @@ async fn peak_heap_growth<T>(work: impl std::future::Future<Output = T>) -> (T, 
 /// reads only the fields it uses: compared with whole records read as it did before.
 #[tokio::test]
 async fn the_coverage_check_reads_context_records_without_their_namespace_metadata() {
-    use inventory::keys::contexts_pk;
-    use inventory::model::NamespaceMeta;
-    use inventory::model::{ContextRecord, InventoryType, KIND_CONTEXT};
-    use inventory::store::{encode, BatchWrite, Store, COVERAGE_FIELDS};
+    use inventory_store::keys::contexts_pk;
+    use inventory_store::model::NamespaceMeta;
+    use inventory_store::model::{ContextRecord, InventoryType};
+    use inventory_store::store::{encode, BatchWrite, Store, COVERAGE_FIELDS};
     let contexts: usize = std::env::var("COVERAGE_CONTEXTS").ok().and_then(|n| n.parse().ok()).unwrap_or(200);
     let harness = Harness::new(120, false).await;
     let store = Store::new(harness.dynamodb.clone(), harness.table.clone());
-    let half = "x".repeat(inventory::limits::MAX_METADATA_BYTES - 16);
+    let half = "x".repeat(inventory_store::limits::MAX_METADATA_BYTES - 16);
     let writes = (0..contexts).map(|n| {
         let context = format!("cluster-{}/ns-{n}", n % 100);
         let mut record: ContextRecord = serde_json::from_value(json!({
-            "pk": inventory::keys::inventory_pk("admin", InventoryType::Kubernetes, &context),
-            "sk": context, "kind": KIND_CONTEXT, "inventory_type": "kubernetes", "context": context,
+            "pk": inventory_store::keys::inventory_pk("admin", InventoryType::Kubernetes, &context),
+            "sk": context, "kind": ItemKind::Context.as_str(), "inventory_type": "kubernetes", "context": context,
             "last_report_at": day(0), "source": "k8s-inventory", "detail_counts": {"c": 3, "i": 2},
             "context_pk": contexts_pk("admin", InventoryType::Kubernetes, &context),
         }))

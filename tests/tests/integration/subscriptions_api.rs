@@ -169,7 +169,7 @@ async fn which_subscriptions_scheduled_an_image_is_answered_and_a_bad_digest_ref
 #[tokio::test]
 async fn subscriptions_need_no_transaction_and_a_failing_store_answers_503() {
     use integration_tests::FailNth;
-    use inventory::http::ApiFunction;
+    use inventory_store::http::ApiFunction;
     let harness = Harness::new(120, false).await;
     let body = json!({"subscription_key": CLUSTER, "subscription_type": "runtime_inventory"});
     harness.requests.reset();
@@ -184,8 +184,12 @@ async fn subscriptions_need_no_transaction_and_a_failing_store_answers_503() {
 
     // The record's write fails after its guard's: the guard goes with it, and a retry succeeds.
     let app_with = |fail: FailNth| {
-        let store = inventory::Store::new(harness.client_with("subscriptions", fail), harness.table.clone());
-        subscriptions::SubscriptionsApp::new(store, harness.clock.clone())
+        let config = subscriptions::Config::from_lookup(|name| harness.environment().lookup(name)).unwrap();
+        subscriptions::SubscriptionsApp::build(
+            &harness.sdk_for("subscriptions").with_interceptor(fail),
+            config,
+            harness.clock.clone(),
+        )
     };
     let send = |app: subscriptions::SubscriptionsApp,
                 event: &'static str,
@@ -208,11 +212,11 @@ async fn subscriptions_need_no_transaction_and_a_failing_store_answers_503() {
         std::collections::HashMap::from([
             (
                 "pk".to_owned(),
-                aws_sdk_dynamodb::types::AttributeValue::S(inventory::keys::subscription_guard_pk("admin")),
+                aws_sdk_dynamodb::types::AttributeValue::S(inventory_store::keys::subscription_guard_pk("admin")),
             ),
             (
                 "sk".to_owned(),
-                aws_sdk_dynamodb::types::AttributeValue::S(inventory::keys::subscription_guard_sk(
+                aws_sdk_dynamodb::types::AttributeValue::S(inventory_store::keys::subscription_guard_sk(
                     "runtime_inventory",
                     "prod-eu-2",
                 )),
@@ -222,7 +226,7 @@ async fn subscriptions_need_no_transaction_and_a_failing_store_answers_503() {
             ("written_at".to_owned(), aws_sdk_dynamodb::types::AttributeValue::N(written_at.to_string())),
         ])
     };
-    let now = inventory::Clock::now(harness.clock.as_ref()).timestamp();
+    let now = inventory_store::Clock::now(harness.clock.as_ref()).timestamp();
     let put = |item| harness.dynamodb.put_item().table_name(&harness.table).set_item(Some(item)).send();
     put(guard(now - 10)).await.unwrap();
     assert_eq!(create(&harness, "admin", &other).await.0, StatusCode::CONFLICT, "a create may still be under way");

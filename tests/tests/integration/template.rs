@@ -4,7 +4,7 @@
 //! by `PolicyGuard` on the SDK clients of every integration test.
 
 use integration_tests::template::{functions, template};
-use inventory::routes::{self, Route};
+use inventory_store::routes::{self, Route};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
@@ -30,83 +30,74 @@ fn set(items: impl IntoIterator<Item = impl Into<String>>) -> BTreeSet<String> {
     items.into_iter().map(Into::into).collect()
 }
 
-/// The keys a `from_lookup` configuration loader asks for.
-fn looked_up(load: impl Fn(&dyn Fn(&str) -> Option<String>)) -> BTreeSet<String> {
+/// A value for each variable a function cannot start without; the rest are unset, so a loader
+/// reads every optional variable on its way to their defaults.
+fn required(key: &str) -> Option<String> {
+    let value = match key {
+        inventory_store::settings::TABLE_NAME => "inventory",
+        inventory_store::settings::CLUSTER_CREDENTIALS_KEY => "alias/credentials",
+        authorizer::config::USERS_PATH => "/runtime-inventory/users",
+        history_export::HISTORY_ARCHIVE_BUCKET => "archive",
+        _ => return None,
+    };
+    Some(value.to_owned())
+}
+
+/// The variables a function's `Config::from_lookup` reads: its one declaration of them. It must
+/// load with the required values alone.
+fn reads<T, E: std::fmt::Debug>(load: impl Fn(&dyn Fn(&str) -> Option<String>) -> Result<T, E>) -> BTreeSet<String> {
     let seen = Mutex::new(BTreeSet::new());
-    load(&|key: &str| {
+    let loaded = load(&|key: &str| {
         seen.lock().unwrap().insert(key.to_owned());
-        None
+        required(key)
     });
+    loaded.expect("the configuration loads with the required variables set");
     seen.into_inner().unwrap()
 }
 
-/// What each function reads from its environment.
+/// What each function reads from its environment, from its own configuration loader.
 fn code_environment() -> BTreeMap<&'static str, BTreeSet<String>> {
-    let settings = set(inventory::settings::ENVIRONMENT_VARIABLES.iter().copied());
-    let with = |extra: &[&str]| settings.iter().cloned().chain(extra.iter().map(|name| name.to_string())).collect();
+    let region = Some("eu-west-2");
     BTreeMap::from([
-        ("authorizer", set(authorizer::config::ENVIRONMENT_VARIABLES.iter().copied())),
-        ("clusters", with(clusters::ENVIRONMENT_VARIABLES)),
-        ("collector", with(collector::config::ENVIRONMENT_VARIABLES)),
-        ("coverage-check", with(&[inventory::bus::EVENT_BUS_NAME])),
-        ("delete", settings.clone()),
-        ("ecs-events", with(&[inventory::settings::COLLECTOR_ACCOUNT])),
-        ("findings-sync", with(findings_sync::ENVIRONMENT_VARIABLES)),
-        (
-            "history-export",
-            with(&[history_export::HISTORY_ARCHIVE_BUCKET, inventory::settings::HISTORY_RETENTION_DAYS]),
-        ),
-        ("ingest", settings.clone()),
-        ("kubernetes-collector", with(kubernetes_collector::settings::ENVIRONMENT_VARIABLES)),
-        (
-            "notifier",
-            with(&[
-                inventory::bus::EVENT_BUS_NAME,
-                notifier::API_URL,
-                notifier::notify::exposure::EXPOSURE_SEVERITY_THRESHOLD,
-                notifier::HISTORY_RETENTION_DAYS,
-            ]),
-        ),
-        ("query", settings.clone()),
-        ("subscriptions", settings.clone()),
+        ("authorizer", reads(|lookup| authorizer::Config::from_lookup(lookup))),
+        ("clusters", reads(|lookup| clusters::Config::from_lookup(lookup))),
+        ("collector", reads(|lookup| collector::Config::from_lookup(lookup, region))),
+        ("coverage-check", reads(|lookup| coverage_check::Config::from_lookup(lookup))),
+        ("delete", reads(|lookup| delete::Config::from_lookup(lookup))),
+        ("ecs-events", reads(|lookup| ecs_events::Config::from_lookup(lookup))),
+        ("findings-sync", reads(|lookup| findings_sync::Config::from_lookup(lookup, region))),
+        ("history-export", reads(|lookup| history_export::Config::from_lookup(lookup))),
+        ("ingest", reads(|lookup| ingest::Config::from_lookup(lookup))),
+        ("kubernetes-collector", reads(|lookup| kubernetes_collector::Config::from_lookup(lookup, region))),
+        ("notifier", reads(|lookup| notifier::Config::from_lookup(lookup))),
+        ("query", reads(|lookup| query::Config::from_lookup(lookup))),
+        ("subscriptions", reads(|lookup| subscriptions::Config::from_lookup(lookup))),
         ("version", BTreeSet::new()),
     ])
 }
 
 #[test]
 fn every_function_of_the_workspace_is_in_the_template() {
-    assert_eq!(set(functions().keys().cloned()), set(BINARIES));
+    // `functions/` holds exactly the deployed functions: libraries, the local stack and bench
+    // fixtures live elsewhere.
+    let listed = std::fs::read_dir(local_stack::moto::workspace_root().join("functions")).expect("functions/");
+    let listed = set(listed.map(|entry| entry.expect("an entry").file_name().to_string_lossy().into_owned()));
+    assert_eq!(listed, set(BINARIES), "ls functions");
+    assert_eq!(set(functions().keys().cloned()), set(BINARIES), "the template's functions");
     assert_eq!(set(code_environment().keys().copied()), set(BINARIES));
 }
 
 #[test]
-fn the_declared_variable_lists_are_what_the_loaders_read() {
-    let settings = looked_up(|lookup| drop(inventory::Settings::from_lookup(lookup)));
-    // Missing values stop a loader early; give it a table name to see the rest.
-    let settings_full = looked_up(|lookup| {
-        drop(inventory::Settings::from_lookup(|key| {
-            lookup(key).or((key == inventory::settings::TABLE_NAME).then(|| "t".to_owned()))
-        }))
-    });
-    assert!(settings.is_subset(&settings_full));
-    assert_eq!(settings_full, set(inventory::settings::ENVIRONMENT_VARIABLES.iter().copied()));
-
-    let collector =
-        looked_up(|lookup| drop(collector::config::CollectorConfig::from_lookup(lookup, Some("eu-west-2"))));
-    assert_eq!(collector, set(collector::config::ENVIRONMENT_VARIABLES.iter().copied()));
-
-    let kubernetes = looked_up(|lookup| {
-        drop(kubernetes_collector::settings::CollectorSettings::from_lookup(lookup, Some("eu-west-2")));
-        lookup(kubernetes_collector::settings::CREDENTIALS_KEY);
-    });
-    assert_eq!(kubernetes, set(kubernetes_collector::settings::ENVIRONMENT_VARIABLES.iter().copied()));
-
-    let auth = looked_up(|lookup| {
-        drop(authorizer::config::AuthConfig::from_lookup(|key| {
-            lookup(key).or((key == authorizer::config::USERS_PATH).then(|| "/users".to_owned()))
-        }))
-    });
-    assert_eq!(auth, set(authorizer::config::ENVIRONMENT_VARIABLES.iter().copied()));
+fn every_variable_the_template_sets_for_one_function_is_read() {
+    // The Globals' (the table, its settings, RUST_LOG) go to every function.
+    let globals = &template()["Globals"]["Function"]["Environment"]["Variables"];
+    let globals = set(globals.as_mapping().expect("global variables").keys().filter_map(|key| key.as_str()));
+    for (binary, reads) in code_environment() {
+        let spec = &functions()[binary];
+        let unread: Vec<&String> =
+            spec.environment.difference(&reads).filter(|name| !globals.contains(*name)).collect();
+        assert!(unread.is_empty(), "{} ({binary}) is given {unread:?}, which it never reads", spec.logical_id);
+    }
 }
 
 #[test]
@@ -171,7 +162,7 @@ fn policies_name_actions_not_wildcards() {
 
 #[test]
 fn a_context_lease_outlives_every_function_that_can_hold_one() {
-    use inventory::lease::{LEASE_DURATION, LEASE_WRITE_MARGIN};
+    use inventory_store::lease::{LEASE_DURATION, LEASE_WRITE_MARGIN};
     // Ingest and DELETE take leases; the collectors store through the ingest library.
     for binary in ["ingest", "delete", "collector", "kubernetes-collector"] {
         let timeout = chrono::TimeDelta::seconds(functions()[binary].timeout_seconds as i64);
@@ -237,7 +228,7 @@ fn lambda_error_metrics(metrics: &[serde_yaml::Value]) -> BTreeSet<String> {
 #[test]
 fn the_stale_clusters_alarm_reads_the_metric_the_check_emits() {
     use coverage_check::staleness::STALE_CLUSTERS_METRIC;
-    use inventory::metrics::{METRIC_NAMESPACE, TABLE_DIMENSION as METRIC_DIMENSION};
+    use inventory_store::metrics::{METRIC_NAMESPACE, TABLE_DIMENSION as METRIC_DIMENSION};
     let alarm = &template()["Resources"]["StaleClustersAlarm"]["Properties"];
     assert_eq!(alarm["Namespace"].as_str(), Some(METRIC_NAMESPACE));
     assert_eq!(alarm["MetricName"].as_str(), Some(STALE_CLUSTERS_METRIC));
@@ -250,13 +241,13 @@ fn the_stale_clusters_alarm_reads_the_metric_the_check_emits() {
 fn the_coverage_check_writes_only_its_markers() {
     let spec = &functions()["coverage-check"];
     for action in ["dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"] {
-        assert_eq!(spec.leading_keys.get(action), Some(&set([inventory::keys::STALE_MARKERS_PK])), "{action}");
+        assert_eq!(spec.leading_keys.get(action), Some(&set([inventory_store::keys::STALE_MARKERS_PK])), "{action}");
     }
 }
 
 #[test]
 fn the_collector_and_the_ecs_events_touch_only_their_accounts_partitions() {
-    let account = inventory::auth::DEFAULT_ACCOUNT;
+    let account = inventory_store::auth::DEFAULT_ACCOUNT;
     for binary in ["collector", "ecs-events"] {
         let spec = &functions()[binary];
         for action in ["GetItem", "Query", "PutItem", "DeleteItem", "BatchWriteItem"] {
@@ -289,19 +280,19 @@ fn task_events_are_applied_only_while_the_collector_sweeps() {
 #[test]
 fn the_template_bounds_the_retention_as_the_functions_do() {
     let parameter = &template()["Parameters"]["InventoryTtlDays"];
-    assert_eq!(parameter["MaxValue"].as_u64(), Some(u64::from(inventory::limits::MAX_TTL_DAYS)));
+    assert_eq!(parameter["MaxValue"].as_u64(), Some(u64::from(inventory_store::limits::MAX_TTL_DAYS)));
 }
 
 #[test]
 fn the_exposure_alarm_watches_the_metric_the_findings_sync_prints() {
     use findings_sync::metrics::{EXPOSED_WORKLOADS_METRIC, SEVERITY_DIMENSION};
-    use inventory::metrics::{METRIC_NAMESPACE, TABLE_DIMENSION};
+    use inventory_store::metrics::{METRIC_NAMESPACE, TABLE_DIMENSION};
     let alarm = &integration_tests::template::template()["Resources"]["ExposedWorkloadsAlarm"]["Properties"];
     assert_eq!(alarm["Namespace"].as_str(), Some(METRIC_NAMESPACE));
     assert_eq!(alarm["MetricName"].as_str(), Some(EXPOSED_WORKLOADS_METRIC));
     assert_eq!(alarm["Dimensions"][0]["Name"].as_str(), Some(TABLE_DIMENSION));
     assert_eq!(alarm["Dimensions"][1]["Name"].as_str(), Some(SEVERITY_DIMENSION));
-    assert_eq!(alarm["Dimensions"][1]["Value"].as_str(), Some(inventory::findings::Severity::Critical.as_str()));
+    assert_eq!(alarm["Dimensions"][1]["Value"].as_str(), Some(inventory_store::findings::Severity::Critical.as_str()));
 }
 
 #[test]
@@ -404,16 +395,16 @@ fn the_history_table_reads_the_objects_the_export_writes() {
         storage["Columns"].as_sequence().unwrap().iter().map(|c| c["Name"].as_str().unwrap()).collect();
     // The columns are a row's fields, in the order the export writes them.
     let epoch = chrono::DateTime::UNIX_EPOCH;
-    let place = inventory::history::IntervalPlace {
+    let place = inventory_store::history::IntervalPlace {
         account: "a".into(),
-        inventory_type: inventory::model::InventoryType::Ecs,
+        inventory_type: inventory_store::model::InventoryType::Ecs,
         context: "arn".into(),
         image_digest: "sha256:1".into(),
     };
     let row = ArchivedInterval::on_day(&place.open("r.example/app:1", Vec::new(), epoch), epoch.date_naive()).unwrap();
     assert!(has_fields_in_order(&serde_json::to_string(&row).unwrap(), &names), "{names:?}");
-    let workload = inventory::model::WorkloadContainers {
-        kind: inventory::workload::WorkloadKind::Deployment,
+    let workload = inventory_store::model::WorkloadContainers {
+        kind: inventory_store::workload::WorkloadKind::Deployment,
         name: "web".into(),
         containers: 1,
     };

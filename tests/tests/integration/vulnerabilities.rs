@@ -2,7 +2,7 @@
 //! and severity indexes kept exact through replacements and failed posts.
 
 use integration_tests::{admin_event, FailNth, Harness, Response};
-use inventory::http::ApiFunction;
+use inventory_store::http::ApiFunction;
 use lambda_http::http::StatusCode;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -296,7 +296,7 @@ async fn exposures(notifications: &integration_tests::Notifications) -> Vec<(Str
         .received()
         .await
         .iter()
-        .filter(|event| event["detail-type"] == inventory::bus::VULNERABLE_DETAIL_TYPE)
+        .filter(|event| event["detail-type"] == inventory_store::bus::VULNERABLE_DETAIL_TYPE)
         .map(|event| {
             let detail = &event["detail"];
             (detail["context"].as_str().unwrap().to_owned(), detail["vulnerability_id"].as_str().unwrap().to_owned())
@@ -340,7 +340,7 @@ async fn a_vulnerable_image_running_is_announced_once_per_context_and_vulnerabil
         .received()
         .await
         .iter()
-        .all(|event| event["detail-type"] != inventory::bus::VULNERABLE_DETAIL_TYPE));
+        .all(|event| event["detail-type"] != inventory_store::bus::VULNERABLE_DETAIL_TYPE));
 }
 
 #[tokio::test]
@@ -404,8 +404,8 @@ async fn hostile_findings_documents_answer_400_and_store_nothing() {
 
 #[tokio::test]
 async fn an_image_whose_digest_cannot_hold_findings_announces_no_exposure_and_blocks_nothing() {
-    use inventory::model::{ImageContent, ImageRecord, InventoryType, Tracking};
-    use inventory::store::BatchWrite;
+    use inventory_store::model::{ImageContent, ImageRecord, InventoryType, Tracking};
+    use inventory_store::store::BatchWrite;
     let harness = Harness::new(120, false).await;
     let mut notifications = harness.notifications().await;
     // Written before digests were validated: no findings can be stored under it.
@@ -421,19 +421,19 @@ async fn an_image_whose_digest_cannot_hold_findings_announces_no_exposure_and_bl
     let record =
         ImageRecord::new("admin", InventoryType::Kubernetes, "prod/default", "sha256:legacy", content, tracking);
     let store = harness.store_for("ingest");
-    store.batch_write(vec![BatchWrite::Put(inventory::store::encode(&record))]).await.unwrap();
+    store.batch_write(vec![BatchWrite::Put(inventory_store::store::encode(&record))]).await.unwrap();
     let batch = notifications.next_event().await;
     assert!(notifications.deliver(batch).await.batch_item_failures.is_empty(), "the shard is not held up");
     let kinds: Vec<String> =
         notifications.received().await.iter().map(|event| event["detail-type"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(kinds, [inventory::bus::ADDED_DETAIL_TYPE]);
+    assert_eq!(kinds, [inventory_store::bus::ADDED_DETAIL_TYPE]);
 }
 
 /// Issue 32, item 6: an image keeps the findings of a bounded number of scanners; a document of
 /// one more is refused, one of a scanner it has replaces that scanner's.
 #[tokio::test]
 async fn an_image_keeps_a_bounded_number_of_scanners() {
-    use inventory::limits::MAX_SCANNERS_PER_IMAGE;
+    use inventory_store::limits::MAX_SCANNERS_PER_IMAGE;
     let harness = Harness::new(120, false).await;
     let bom = |tool: &str| {
         json!({"bomFormat": "CycloneDX", "specVersion": "1.6", "metadata": {"tools": {"components": [{"name": tool}]}},

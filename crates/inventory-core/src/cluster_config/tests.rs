@@ -82,5 +82,5 @@ fn each_unusable_field_is_named() {
     assert_eq!(field(|b| *b = json!({"cluster_name": "x", "inventory_type": "kubernetes"})), "cluster_config");
     assert_eq!(parse_cluster_config(b"[").unwrap_err().field, "body");
     let huge = vec![b' '; MAX_CLUSTER_CONFIG_BODY_BYTES + 1];
-    assert!(parse_cluster_config(&huge).unwrap_err().too_large);
+    assert!(parse_cluster_config(&huge).unwrap_err().is_too_large());
 }

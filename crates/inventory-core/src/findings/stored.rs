@@ -3,13 +3,11 @@
 //! vulnerability and severity indexes derived from their merge.
 
 use super::{merge, Finding, Format, MergedFinding, Package, Severity, SeverityCounts};
-use crate::keys::{findings_pk, FINDINGS_RECORD_SK};
+use crate::keys::{findings_pk, ItemKind, FINDINGS_RECORD_SK};
 use crate::limits::{FINDINGS_CHUNK_BYTES, MAX_LISTED_PACKAGES};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-
-pub const KIND_FINDINGS: &str = "findings";
 
 /// One scanner's current findings of an image.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -56,7 +54,7 @@ impl ImageFindingsRecord {
         Self {
             pk: findings_pk(account, digest),
             sk: FINDINGS_RECORD_SK.to_owned(),
-            kind: KIND_FINDINGS.to_owned(),
+            kind: ItemKind::Findings.as_str().to_owned(),
             image_digest: digest.to_owned(),
             version: 0,
             lock_owner: None,
@@ -114,8 +112,6 @@ pub struct AffectedPackage {
     pub fixed_in: Vec<String>,
 }
 
-pub const KIND_VULNERABLE_IMAGE: &str = "vulnerable_image";
-
 /// The vulnerability index entries of an image's merged findings, by vulnerability id.
 pub fn index_entries(account: &str, digest: &str, merged: &[MergedFinding]) -> BTreeMap<String, VulnerableImage> {
     let mut entries: BTreeMap<String, VulnerableImage> = BTreeMap::new();
@@ -123,7 +119,7 @@ pub fn index_entries(account: &str, digest: &str, merged: &[MergedFinding]) -> B
         let entry = entries.entry(finding.vulnerability_id.clone()).or_insert_with(|| VulnerableImage {
             pk: crate::keys::vulnerability_pk(account, &finding.vulnerability_id),
             sk: digest.to_owned(),
-            kind: KIND_VULNERABLE_IMAGE.to_owned(),
+            kind: ItemKind::VulnerableImage.as_str().to_owned(),
             vulnerability_id: finding.vulnerability_id.clone(),
             image_digest: digest.to_owned(),
             severity: finding.severity,

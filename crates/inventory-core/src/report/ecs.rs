@@ -3,7 +3,7 @@
 
 use super::{
     cap_metadata, decode, null_as_default, optional, parse_timestamp, required, resolve_image, validate_cluster,
-    ItemNotes, ParsedReport, RawItems, ReportError, Skip, SnapshotBuilder,
+    FieldError, ItemNotes, ParsedReport, RawItems, ResolvedImage, Skip, SnapshotBuilder,
 };
 use crate::limits::{ECS_AGENT_SERVICE_PAGE, ECS_AGENT_TASK_PAGE, MAX_ARN_BYTES};
 use crate::model::{Detail, InventoryType, Metadata, ReportSource};
@@ -67,6 +67,71 @@ pub struct EcsService {
     pub tags: Metadata,
 }
 
+/// The group of a task a service started: `service:<name>`.
+pub const SERVICE_GROUP_PREFIX: &str = "service:";
+
+/// A running task as ECS describes it, by `DescribeTasks` (the collector) or in an `ECS Task
+/// State Change` event: the one mapping of a task to a report's task and containers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskDescription {
+    pub arn: String,
+    pub cluster_arn: String,
+    pub group: Option<String>,
+    pub task_definition_arn: Option<String>,
+    pub version: i64,
+    pub tags: Metadata,
+    pub containers: Vec<ContainerDescription>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerDescription {
+    pub arn: Option<String>,
+    pub image: Option<String>,
+    pub image_digest: Option<String>,
+}
+
+impl TaskDescription {
+    /// The service that started the task, by the name in its group.
+    pub fn service_name(&self) -> Option<&str> {
+        self.group.as_deref()?.strip_prefix(SERVICE_GROUP_PREFIX)
+    }
+
+    /// The service's ARN as `services` (the cluster's, as ECS answered or as stored) name it;
+    /// else the long ARN format, `service/<cluster>/<service>`, from the cluster's ARN.
+    pub fn service_arn(&self, services: &[EcsService]) -> Option<String> {
+        let name = self.service_name()?;
+        let known = services.iter().find(|service| service.arn.rsplit('/').next() == Some(name));
+        known.map(|service| service.arn.clone()).or_else(|| {
+            let (prefix, cluster) = self.cluster_arn.split_once(":cluster/")?;
+            Some(format!("{prefix}:service/{cluster}/{name}"))
+        })
+    }
+
+    /// The task and its containers as a report of the cluster holds them, `services` its services.
+    /// A pending container has no digest yet: it is kept by tag until it has one.
+    pub fn into_report(self, services: &[EcsService]) -> (EcsTask, Vec<EcsContainer>) {
+        let service_arn = self.service_arn(services);
+        let containers = self
+            .containers
+            .into_iter()
+            .map(|container| EcsContainer {
+                arn: container.arn.unwrap_or_default(),
+                image_tag: container.image.unwrap_or_default(),
+                image_digest: container.image_digest.filter(|digest| !digest.trim().is_empty()),
+                task_arn: Some(self.arn.clone()),
+            })
+            .collect();
+        let task = EcsTask {
+            arn: self.arn,
+            service_arn,
+            task_definition_arn: self.task_definition_arn,
+            tags: self.tags,
+            version: Some(self.version),
+        };
+        (task, containers)
+    }
+}
+
 /// The agent's report with its arrays undecoded, so that each item is checked alone.
 #[derive(Deserialize)]
 struct Wire<'a> {
@@ -90,7 +155,7 @@ struct Items {
     services: Vec<(usize, EcsService)>,
 }
 
-pub fn parse_ecs(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport<'_>, ReportError> {
+pub fn parse_ecs(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport<'_>, FieldError> {
     let wire: Wire = decode(body)?;
     for (array, items) in [("containers", &wire.containers), ("tasks", &wire.tasks), ("services", &wire.services)] {
         items.check_count(array)?;
@@ -106,7 +171,7 @@ pub fn parse_ecs(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport<'_>, Re
 }
 
 /// Validates a report the collector built from the ECS API; it is stored as the collector's.
-pub fn validate_ecs(report: EcsReport, now: DateTime<Utc>) -> Result<ParsedReport<'static>, ReportError> {
+pub fn validate_ecs(report: EcsReport, now: DateTime<Utc>) -> Result<ParsedReport<'static>, FieldError> {
     let items = Items {
         containers: report.containers.into_iter().enumerate().collect(),
         tasks: report.tasks.into_iter().enumerate().collect(),
@@ -125,6 +190,99 @@ pub fn probably_truncated_warning() -> String {
     )
 }
 
+fn add_services(builder: &mut SnapshotBuilder, services: Vec<(usize, EcsService)>, notes: &mut ItemNotes) {
+    for (index, service) in services {
+        match required("arn", &service.arn, MAX_ARN_BYTES) {
+            Ok(arn) => builder.add_detail(Detail::EcsService { arn, tags: cap_metadata(&service.tags) }),
+            Err(skip) => skip.note(&format!("services[{index}]"), notes),
+        }
+    }
+}
+
+fn task_detail(task: &EcsTask) -> Result<Detail, Skip> {
+    Ok(Detail::EcsTask {
+        arn: required("arn", &task.arn, MAX_ARN_BYTES)?,
+        service_arn: optional("service_arn", task.service_arn.as_deref(), MAX_ARN_BYTES)?,
+        task_definition_arn: optional("task_definition_arn", task.task_definition_arn.as_deref(), MAX_ARN_BYTES)?,
+        tags: cap_metadata(&task.tags),
+        version: task.version,
+    })
+}
+
+/// The tasks' details; answers each task's workload (its service, else its task family).
+fn add_tasks(
+    builder: &mut SnapshotBuilder,
+    tasks: Vec<(usize, EcsTask)>,
+    notes: &mut ItemNotes,
+) -> HashMap<String, Workload> {
+    let mut task_workloads = HashMap::new();
+    for (index, task) in tasks {
+        let detail = match task_detail(&task) {
+            Ok(detail) => detail,
+            Err(skip) => {
+                skip.note(&format!("tasks[{index}]"), notes);
+                continue;
+            }
+        };
+        if let Detail::EcsTask { arn, service_arn, task_definition_arn, .. } = &detail {
+            if let Some(workload) = ecs_workload(service_arn.as_deref(), task_definition_arn.as_deref()) {
+                task_workloads.insert(arn.clone(), workload);
+            }
+        }
+        builder.add_detail(detail);
+    }
+    task_workloads
+}
+
+/// The containers with their images, each counted for its task's workload. Containers reported
+/// without an ARN (not started yet) are numbered within their task.
+fn add_containers(
+    builder: &mut SnapshotBuilder,
+    containers: Vec<(usize, EcsContainer)>,
+    task_workloads: &HashMap<String, Workload>,
+    notes: &mut ItemNotes,
+) {
+    let mut unnamed_in_task: HashMap<String, usize> = HashMap::new();
+    for (index, container) in containers {
+        let prefix = || format!("containers[{index}]");
+        match container_detail(&container, prefix, &mut unnamed_in_task, notes) {
+            Ok((arn, task_arn, image)) => {
+                let workload = task_arn.as_ref().and_then(|task| task_workloads.get(task));
+                let image_key = builder.add_container(&image, workload);
+                builder.add_detail(Detail::EcsContainer { arn, task_arn, image_key });
+            }
+            Err(skip) => skip.note(&prefix(), notes),
+        }
+    }
+}
+
+/// A container's ARN (given, or numbered within its task), its task's and its image.
+fn container_detail(
+    container: &EcsContainer,
+    prefix: impl Fn() -> String + Copy,
+    unnamed_in_task: &mut HashMap<String, usize>,
+    notes: &mut ItemNotes,
+) -> Result<(String, Option<String>, ResolvedImage), Skip> {
+    let task_arn = optional("task_arn", container.task_arn.as_deref(), MAX_ARN_BYTES)?;
+    let given_arn = optional("arn", Some(&container.arn), MAX_ARN_BYTES)?;
+    let image = match (&given_arn, &task_arn) {
+        (None, None) => return Err(Skip::new("arn", "must not be empty when task_arn is empty too")),
+        _ => resolve_image(&container.image_tag, container.image_digest.as_deref(), prefix, notes)?,
+    };
+    let arn = match given_arn {
+        Some(arn) => arn,
+        None => {
+            // Checked above: a container without an ARN has a task.
+            let task = task_arn.as_deref().unwrap_or_default();
+            let ordinal = unnamed_in_task.entry(task.to_owned()).or_default();
+            *ordinal += 1;
+            notes.adjust(format!("{}.arn", prefix()), format!("empty; stored as container {ordinal} of its task"));
+            format!("{task}/container-{ordinal}")
+        }
+    };
+    Ok((arn, task_arn, image))
+}
+
 fn build(
     source: ReportSource,
     timestamp: &str,
@@ -133,13 +291,13 @@ fn build(
     items: Items,
     mut notes: ItemNotes,
     now: DateTime<Utc>,
-) -> Result<ParsedReport<'static>, ReportError> {
+) -> Result<ParsedReport<'static>, FieldError> {
     let timestamp = parse_timestamp(timestamp, now)?;
     let (field, raw_cluster) = match (cluster_arn, cluster_name) {
         (Some(arn), _) if !arn.trim().is_empty() => ("cluster_arn", arn),
         (_, Some(name)) => ("cluster_name", name),
         (Some(arn), None) => ("cluster_arn", arn),
-        (None, None) => return Err(ReportError::new("cluster_arn", "missing field `cluster_arn`")),
+        (None, None) => return Err(FieldError::invalid("cluster_arn", "missing field `cluster_arn`")),
     };
     let cluster = validate_cluster(field, raw_cluster, CLUSTER_ARN_HINT)?;
     if cluster == ECS_CREDENTIAL_CHECK_CLUSTER {
@@ -157,76 +315,9 @@ fn build(
         && (items.tasks.len() == ECS_AGENT_TASK_PAGE || items.services.len() == ECS_AGENT_SERVICE_PAGE);
 
     let mut builder = SnapshotBuilder::default();
-    for (index, service) in items.services {
-        match required("arn", &service.arn, MAX_ARN_BYTES) {
-            Ok(arn) => builder.add_detail(Detail::EcsService { arn, tags: cap_metadata(&service.tags) }),
-            Err(skip) => skip.note(&format!("services[{index}]"), &mut notes),
-        }
-    }
-    let mut task_workloads: HashMap<String, Workload> = HashMap::new();
-    for (index, task) in items.tasks {
-        let detail = (|| {
-            Ok::<_, Skip>(Detail::EcsTask {
-                arn: required("arn", &task.arn, MAX_ARN_BYTES)?,
-                service_arn: optional("service_arn", task.service_arn.as_deref(), MAX_ARN_BYTES)?,
-                task_definition_arn: optional(
-                    "task_definition_arn",
-                    task.task_definition_arn.as_deref(),
-                    MAX_ARN_BYTES,
-                )?,
-                tags: cap_metadata(&task.tags),
-                version: task.version,
-            })
-        })();
-        match detail {
-            Ok(detail) => {
-                if let Detail::EcsTask { arn, service_arn, task_definition_arn, .. } = &detail {
-                    if let Some(workload) = ecs_workload(service_arn.as_deref(), task_definition_arn.as_deref()) {
-                        task_workloads.insert(arn.clone(), workload);
-                    }
-                }
-                builder.add_detail(detail);
-            }
-            Err(skip) => skip.note(&format!("tasks[{index}]"), &mut notes),
-        }
-    }
-    // Containers reported without an ARN (not started yet) are numbered within their task.
-    let mut unnamed_in_task: HashMap<String, usize> = HashMap::new();
-    for (index, container) in items.containers {
-        let prefix = || format!("containers[{index}]");
-        let detail = (|| {
-            let task_arn = optional("task_arn", container.task_arn.as_deref(), MAX_ARN_BYTES)?;
-            let given_arn = optional("arn", Some(&container.arn), MAX_ARN_BYTES)?;
-            if given_arn.is_none() && task_arn.is_none() {
-                return Err(Skip::new("arn", "must not be empty when task_arn is empty too"));
-            }
-            let image = resolve_image(&container.image_tag, container.image_digest.as_deref(), prefix, &mut notes)?;
-            let arn = match given_arn {
-                Some(arn) => arn,
-                None => {
-                    // Checked above: a container without an ARN has a task.
-                    let task = task_arn.as_deref().unwrap_or_default();
-                    let ordinal = unnamed_in_task.entry(task.to_owned()).or_default();
-                    *ordinal += 1;
-                    notes.adjust(
-                        format!("{}.arn", prefix()),
-                        format!("empty; stored as container {ordinal} of its task"),
-                    );
-                    format!("{task}/container-{ordinal}")
-                }
-            };
-            Ok::<_, Skip>((arn, task_arn, image))
-        })();
-        match detail {
-            Ok((arn, task_arn, image)) => {
-                let workload = task_arn.as_ref().and_then(|task| task_workloads.get(task));
-                let image_key = builder.add_container(&image, workload);
-                builder.add_detail(Detail::EcsContainer { arn, task_arn, image_key });
-            }
-            Err(skip) => skip.note(&prefix(), &mut notes),
-        }
-    }
-
+    add_services(&mut builder, items.services, &mut notes);
+    let task_workloads = add_tasks(&mut builder, items.tasks, &mut notes);
+    add_containers(&mut builder, items.containers, &task_workloads, &mut notes);
     let contexts = vec![builder.build(cluster, None).into()];
     Ok(ParsedReport { inventory_type: InventoryType::Ecs, source, timestamp, contexts, notes, probably_truncated })
 }

@@ -4,8 +4,8 @@
 //! number of times the namespace's list names it (kai lists each image once: 1).
 
 use super::{
-    decode, namespace_name, null_as_default, parse_timestamp, resolve_image, validate_cluster, ItemNotes, ParsedReport,
-    RawItems, ReportError, SnapshotBuilder,
+    decode, namespace_name, null_as_default, parse_timestamp, resolve_image, validate_cluster, FieldError, ItemNotes,
+    ParsedReport, RawItems, SnapshotBuilder,
 };
 use crate::model::{InventoryType, ReportSource};
 use chrono::{DateTime, Utc};
@@ -36,7 +36,7 @@ struct Image {
     repo_digest: String,
 }
 
-pub fn parse_kai(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport<'_>, ReportError> {
+pub fn parse_kai(body: &[u8], now: DateTime<Utc>) -> Result<ParsedReport<'_>, FieldError> {
     let wire: Wire = decode(body)?;
     let timestamp = parse_timestamp(&wire.timestamp, now)?;
     let cluster = validate_cluster("cluster_name", &wire.cluster_name, CLUSTER_NAME_HINT)?;
@@ -88,7 +88,7 @@ mod tests {
 
     const D1: &str = "sha256:4ed1812024ed78962a34727137627e8854a3b414d19e2c35a1dc727a47e16fba";
 
-    fn parse(value: &serde_json::Value) -> Result<BuiltReport, ReportError> {
+    fn parse(value: &serde_json::Value) -> Result<BuiltReport, FieldError> {
         parse_kai(value.to_string().as_bytes(), Utc.with_ymd_and_hms(2026, 11, 20, 10, 16, 0).unwrap())
             .map(ParsedReport::built)
     }

@@ -7,7 +7,7 @@
 use authorizer::config::is_valid_users_path;
 use authorizer::password::hash_password;
 use authorizer::users::{is_valid_user_name, SsmUsers, UserRecord};
-use inventory::auth::Role;
+use inventory_api::auth::Role;
 use std::io::Read;
 
 const USAGE: &str =
@@ -64,7 +64,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("the password (standard input) must be at least 12 characters".into());
     }
     let record = UserRecord { password_hash: hash_password(password)?, accounts: args.accounts, role: args.role };
-    let users = SsmUsers::new(aws_sdk_ssm::Client::new(&inventory::sdk_config().await), &args.path);
+    let users =
+        SsmUsers::new(inventory_runtime::client!(inventory_runtime::Sdk::load().await, aws_sdk_ssm), &args.path);
     users.put(&args.user, &record, args.kms_key_id.as_deref()).await?;
     println!("user {} ({}) written to {}", args.user, args.role.as_str(), users.parameter_name(&args.user));
     Ok(())

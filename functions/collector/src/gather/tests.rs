@@ -8,7 +8,9 @@ use aws_sdk_ecs::Client;
 use aws_smithy_async::time::SharedTimeSource;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use chrono::TimeZone;
-use inventory::ManualClock;
+use chrono::Utc;
+use inventory_store::{Clock, ManualClock};
+use std::sync::Arc;
 use std::time::Duration;
 
 const CLUSTER: &str = "arn:aws:ecs:eu-west-2:123456789012:cluster/prod";
@@ -81,7 +83,7 @@ fn clock() -> Arc<ManualClock> {
 }
 
 fn no_deadline() -> Deadline {
-    Deadline::new(clock(), None)
+    Deadline::of_run(clock(), None)
 }
 
 #[tokio::test]
@@ -179,7 +181,13 @@ async fn a_deadline_stops_the_next_call() {
     });
     let describe = describe_tasks_rule();
     let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&list, &describe]);
-    let result = gather_cluster(&client, CLUSTER, &ApiCalls::default(), &Deadline::new(clock, Some(cutoff))).await;
+    let result = gather_cluster(
+        &client,
+        CLUSTER,
+        &ApiCalls::default(),
+        &Deadline::of_run(clock, Some(cutoff + inventory_store::clock::RUN_DEADLINE_RESERVE)),
+    )
+    .await;
     assert!(matches!(result, Err(GatherError::Deadline)), "{result:?}");
     assert_eq!((list.num_calls(), describe.num_calls()), (1, 0));
 }

@@ -4,12 +4,12 @@ use super::{
     fleet_coverage, metric_line, plan, CheckSummary, ClusterEvent, ClusterKey, MarkerState, StaleMarker,
     StalenessError, Step,
 };
-use inventory::bus::{Bus, Event, Failure, RECOVERED_DETAIL_TYPE, STALE_DETAIL_TYPE};
-use inventory::clock::Clock;
-use inventory::coverage::ClusterCoverage;
-use inventory::logging::error_chain;
-use inventory::settings::Settings;
-use inventory::store::{Store, StoreError};
+use inventory_store::bus::{Bus, Event, Failure, RECOVERED_DETAIL_TYPE, STALE_DETAIL_TYPE};
+use inventory_store::clock::Clock;
+use inventory_store::coverage::ClusterCoverage;
+use inventory_store::logging::error_chain;
+use inventory_store::settings::Settings;
+use inventory_store::store::{Store, StoreError};
 use std::sync::Arc;
 
 pub struct StalenessCheck {

@@ -1,6 +1,6 @@
 use super::*;
 use chrono::{TimeDelta, TimeZone};
-use inventory::metrics::METRIC_NAMESPACE;
+use inventory_store::metrics::METRIC_NAMESPACE;
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 12, 2, 12, 0, 0).unwrap()

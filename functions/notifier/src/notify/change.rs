@@ -3,10 +3,10 @@
 
 use super::NotifyError;
 use aws_lambda_events::event::dynamodb::EventRecord;
-use inventory::clock::format_time;
-use inventory::findings::{ImageFindingsRecord, KIND_FINDINGS};
-use inventory::keys::inventory_pk;
-use inventory::model::{ImageRecord, InventoryType, RemovalReason, WorkloadContainers, KIND_IMAGE, MIGRATED_ATTRIBUTE};
+use inventory_store::clock::format_time;
+use inventory_store::findings::ImageFindingsRecord;
+use inventory_store::keys::{inventory_pk, ItemKind};
+use inventory_store::model::{ImageRecord, InventoryType, RemovalReason, WorkloadContainers, MIGRATED_ATTRIBUTE};
 use serde::{Deserialize, Serialize};
 
 /// The principal of the deletes DynamoDB's TTL makes (`userIdentity` of their `REMOVE`s).
@@ -41,7 +41,7 @@ pub struct ImageRemoved {
 
 /// The kinds of items whose stream records announce something; the template's stream filter
 /// passes exactly these (a template test checks it).
-pub const ANNOUNCED_KINDS: [&str; 2] = [KIND_IMAGE, KIND_FINDINGS];
+pub const ANNOUNCED_KINDS: [&str; 2] = [ItemKind::Image.as_str(), ItemKind::Findings.as_str()];
 
 /// What one stream record announces.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,7 +97,7 @@ struct Kind {
 
 pub(super) fn image_of(item: &serde_dynamo::Item) -> Result<Option<ImageRecord>, NotifyError> {
     let kind: Kind = serde_dynamo::from_item(item.clone()).map_err(|e| NotifyError::Unreadable(e.to_string()))?;
-    if kind.kind.as_deref() != Some(KIND_IMAGE) {
+    if kind.kind.as_deref() != Some(ItemKind::Image.as_str()) {
         return Ok(None);
     }
     serde_dynamo::from_item(item.clone()).map(Some).map_err(|e| NotifyError::Unreadable(e.to_string()))
@@ -118,7 +118,9 @@ pub(super) fn account_of(image: &ImageRecord) -> Result<Option<String>, NotifyEr
 /// kinds of items, images known only by tag and the migration's moves announce nothing.
 pub fn change(record: &EventRecord) -> Result<Option<Change>, NotifyError> {
     let kind: Kind = serde_dynamo::from_item(record.change.new_image.clone()).unwrap_or(Kind { kind: None });
-    if kind.kind.as_deref() == Some(KIND_FINDINGS) && ["INSERT", "MODIFY"].contains(&record.event_name.as_str()) {
+    if kind.kind.as_deref() == Some(ItemKind::Findings.as_str())
+        && ["INSERT", "MODIFY"].contains(&record.event_name.as_str())
+    {
         return findings_change(record);
     }
     let (item, added) = match record.event_name.as_str() {
@@ -192,7 +194,7 @@ impl Change {
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
-    use inventory::model::{ImageContent, Tracking};
+    use inventory_store::model::{ImageContent, Tracking};
     use serde_json::json;
 
     fn image(account: &str, context: &str, digest: &str) -> ImageRecord {

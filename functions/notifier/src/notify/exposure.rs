@@ -3,9 +3,9 @@
 //! image starts running there or when such findings arrive for an image that runs: pure, from the
 //! image's merged findings and where it runs.
 
-use inventory::findings::{add_package, AffectedPackage, MergedFinding, Severity};
-use inventory::model::{InventoryType, WorkloadContainers};
-use inventory::store::SentOnceMarker;
+use inventory_store::findings::{add_package, AffectedPackage, MergedFinding, Severity};
+use inventory_store::model::{InventoryType, WorkloadContainers};
+use inventory_store::store::SentOnceMarker;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -88,7 +88,7 @@ pub fn exposures(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use inventory::findings::Package;
+    use inventory_store::findings::Package;
 
     fn finding(id: &str, severity: Severity, package: &str) -> MergedFinding {
         MergedFinding {

@@ -10,7 +10,7 @@ fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 20, 10, 16, 0).unwrap()
 }
 
-fn parse(value: &serde_json::Value) -> Result<BuiltReport, ReportError> {
+fn parse(value: &serde_json::Value) -> Result<BuiltReport, FieldError> {
     parse_ecs(value.to_string().as_bytes(), now()).map(ParsedReport::built)
 }
 

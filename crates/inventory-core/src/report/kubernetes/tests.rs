@@ -31,7 +31,7 @@ fn k8s() -> serde_json::Value {
     })
 }
 
-fn parse(value: &serde_json::Value) -> Result<BuiltReport, ReportError> {
+fn parse(value: &serde_json::Value) -> Result<BuiltReport, FieldError> {
     parse_kubernetes(value.to_string().as_bytes(), now()).map(ParsedReport::built)
 }
 
