@@ -73,11 +73,7 @@ pub fn authorize(request: &Request, permission: Permission) -> Result<Caller, Ap
         Verdict::Unauthenticated(reason) => return Err(ApiError::unauthorized(reason)),
         Verdict::Forbidden(reason) => return Err(ApiError::forbidden(reason)),
         Verdict::Unavailable(reason) => {
-            return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "service_unavailable",
-                format!("credentials could not be checked ({reason}); retry later"),
-            ))
+            return Err(ApiError::unavailable(&format!("credentials could not be checked ({reason})")))
         }
     };
     if !caller.role.allows(permission) {
@@ -201,9 +197,10 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
-    /// What every route answers when the store failed (throttled, timed out, unreachable): 503,
-    /// which clients retry, as Anchore's agents and CLI do; the cause is logged, never answered.
-    pub fn store_unavailable(what: &str) -> Self {
+    /// What every route answers when a service it needs failed (the store throttled, timed out or
+    /// unreachable; KMS): 503, which clients retry, as Anchore's agents and CLI do; the cause is
+    /// logged, never answered.
+    pub fn unavailable(what: &str) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", format!("{what}; retry"))
     }
 

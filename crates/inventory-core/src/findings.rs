@@ -107,7 +107,7 @@ pub struct Finding {
 /// A vulnerability id this service keys by: 1 to `MAX_VULNERABILITY_ID_BYTES` bytes, without `#`
 /// (a key separator) or control characters.
 pub fn is_vulnerability_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= MAX_VULNERABILITY_ID_BYTES && !id.chars().any(|c| c.is_control() || c == '#')
+    crate::names::is_key_part(id, MAX_VULNERABILITY_ID_BYTES)
 }
 
 /// The scanner names the findings synced from AWS are stored under; a posted document may not

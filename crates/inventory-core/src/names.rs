@@ -6,10 +6,15 @@ use crate::field::FieldError;
 use crate::limits::{MAX_ACCOUNT_BYTES, MAX_CLUSTER_BYTES, MAX_CONTEXT_BYTES};
 use std::fmt;
 
-/// `#` separates key parts, a control character has no place in a name people read, and a key
-/// part has a bound.
+/// Whether `value` may be part of a key: 1 to `max_bytes` bytes, no `#` (it separates key parts)
+/// and no control character (no place in a name people read). Names, ids and vulnerability ids
+/// all keep this rule.
+pub fn is_key_part(value: &str, max_bytes: usize) -> bool {
+    (1..=max_bytes).contains(&value.len()) && !value.chars().any(|c| c == '#' || c.is_control())
+}
+
 fn in_key(value: &str) -> bool {
-    value.len() <= MAX_CONTEXT_BYTES && !value.chars().any(|c| c == '#' || c.is_control())
+    value.is_empty() || is_key_part(value, MAX_CONTEXT_BYTES)
 }
 
 const IN_KEY_RULE: &str = "must not contain '#' or control characters, nor be longer than a context";

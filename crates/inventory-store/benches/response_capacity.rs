@@ -5,8 +5,8 @@
 
 use inventory_store::http::{negotiated_json, payload_bytes};
 use inventory_store::limits::MAX_RESPONSE_PAYLOAD_BYTES;
+use inventory_store::listing::{InventoryItem, InventoryList};
 use inventory_store::model::{InventoryType, WorkloadContainers};
-use inventory_store::query::{InventoryItem, InventoryList};
 use inventory_store::workload::WorkloadKind;
 use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Request};

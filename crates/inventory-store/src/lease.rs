@@ -114,7 +114,7 @@ impl LeaseError {
             LeaseError::Store(store) => store.answer(what),
             lease => {
                 tracing::error!(error = %lease, what, "leased writes failed");
-                crate::http::ApiError::store_unavailable(&format!("{what} could not be written"))
+                crate::http::ApiError::unavailable(&format!("{what} could not be written"))
             }
         }
     }

@@ -11,7 +11,7 @@
 //! |---|---|---|---|
 //! | report routes | `ingest` | `report` (parse), `ingest::Ingestor`, `plan` | `store::{contexts, items, batch}`, `lease` |
 //! | agent registration, health | `ingest`, `query` | `integrations` | `store::integrations` |
-//! | listings, clusters, details, `/ui` | `query` | `query`, `coverage`, `query::details` | `store::{contexts, items}` |
+//! | listings, clusters, details, `/ui` | `query` | `listing`, `coverage`, `query::details` | `store::{contexts, items}` |
 //! | deletes | `delete` | `delete::deleter` | `store::{items, batch}`, `lease` |
 //! | subscriptions | `subscriptions` | `subscriptions` | `store::{subscriptions, markers}` |
 //! | image vulnerabilities | `ingest`, `query` | `findings` (parse, merge), `vulnerabilities` | `store::findings`, `lease` |
@@ -28,8 +28,8 @@ pub mod ecs_events;
 pub mod ingest;
 pub mod integrations;
 pub mod lease;
+pub mod listing;
 pub mod metrics;
-pub mod query;
 pub mod settings;
 pub mod store;
 pub mod subscriptions;
@@ -43,7 +43,7 @@ pub use inventory_core::{
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ingest::{IngestError, IngestSummary, Ingestor};
-pub use query::{InventoryQuery, InventoryReader};
+pub use listing::{InventoryQuery, InventoryReader};
 pub use settings::Settings;
 pub use store::Store;
 

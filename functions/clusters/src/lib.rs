@@ -71,10 +71,6 @@ pub struct ClustersApp {
     clock: Arc<dyn Clock>,
 }
 
-fn unavailable(what: &str) -> ApiError {
-    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", format!("{what}; retry"))
-}
-
 /// A store failure: `StoreError::answer`'s policy, naming what this function stores.
 fn stored(error: StoreError) -> ApiError {
     error.answer("the cluster configuration")
@@ -103,15 +99,15 @@ impl ClustersApp {
             .set_encryption_context(Some(encryption_context(account, cluster_name)));
         let output = request.send().await.map_err(|error| {
             tracing::error!(account, cluster_name, error = %aws_sdk_kms::error::DisplayErrorContext(error), "a data key for a cluster credential could not be made");
-            unavailable("the credential could not be encrypted")
+            ApiError::unavailable("the credential could not be encrypted")
         })?;
         let (Some(data_key), Some(encrypted_key)) = (output.plaintext(), output.ciphertext_blob()) else {
-            return Err(unavailable("KMS answered no data key"));
+            return Err(ApiError::unavailable("KMS answered no data key"));
         };
         let sealed =
             envelope::seal(data_key.as_ref(), account, cluster_name, credential.as_bytes()).map_err(|error| {
                 tracing::error!(account, cluster_name, %error, "sealing a cluster credential failed");
-                unavailable("the credential could not be encrypted")
+                ApiError::unavailable("the credential could not be encrypted")
             })?;
         Ok((STANDARD.encode(sealed), STANDARD.encode(encrypted_key.as_ref())))
     }

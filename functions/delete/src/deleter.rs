@@ -2,13 +2,13 @@
 //! supporting metadata that only it referenced.
 
 use inventory_store::clock::Clock;
+use inventory_store::field::FieldError;
 use inventory_store::image::Digest;
 use inventory_store::keys::{detail_pk, image_sk, inventory_pk};
 use inventory_store::lease::{ContextLease, LeaseError};
 use inventory_store::model::{split_kubernetes_context, Detail, ImageRecord, InventoryType, RemovalReason};
 use inventory_store::names::{ClusterName, Context};
 use inventory_store::plan::{effective_last_seen, is_live, StoredContext};
-use inventory_store::query::FieldError;
 use inventory_store::settings::Settings;
 use inventory_store::store::{encode, BatchWrite, Store};
 use std::collections::HashSet;

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use inventory_store::findings::Severity;
-use inventory_store::query::InventoryItem;
+use inventory_store::listing::InventoryItem;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub const EXPOSED_WORKLOADS_METRIC: &str = "ExposedWorkloads";

@@ -10,7 +10,7 @@ use futures::StreamExt;
 use inventory_store::clock::Deadline;
 use inventory_store::findings::Severity;
 use inventory_store::image::Digest;
-use inventory_store::query::InventoryItem;
+use inventory_store::listing::InventoryItem;
 use inventory_store::store::{Store, StoreError};
 use inventory_store::vulnerabilities::{Vulnerabilities, VulnerabilityError};
 use inventory_store::{Clock, InventoryReader};

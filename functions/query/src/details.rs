@@ -11,11 +11,11 @@
 use chrono::{DateTime, Utc};
 use inventory_store::clock::format_time;
 use inventory_store::clock::Clock;
+use inventory_store::field::FieldError;
 use inventory_store::keys::{detail_pk, image_sk, inventory_pk};
 use inventory_store::limits::{DEFAULT_DETAIL_PAGE_SIZE, MAX_DETAIL_PAGE_SIZE, MAX_ID_BYTES};
 use inventory_store::model::{ContextRecord, Detail, DetailKind, DetailRecord, ImageRecord, InventoryType};
 use inventory_store::plan::{effective_last_seen, is_live};
-use inventory_store::query::FieldError;
 use inventory_store::settings::Settings;
 use inventory_store::store::{decode_item, Item, Store, StoreError};
 use serde_json::{json, Value};
@@ -127,7 +127,7 @@ pub fn page_slices(counts: &[usize], page: Page) -> Vec<Slice> {
 
 /// An id from the path: a uid as the agent sent it.
 pub fn check_id(parameter: &'static str, id: &str) -> Result<(), FieldError> {
-    if id.is_empty() || id.len() > MAX_ID_BYTES || id.chars().any(char::is_control) || id.contains('#') {
+    if !inventory_store::names::is_key_part(id, MAX_ID_BYTES) {
         return Err(FieldError::invalid(
             parameter,
             format!("must be 1 to {MAX_ID_BYTES} bytes without '#' or control characters"),

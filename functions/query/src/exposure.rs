@@ -4,10 +4,11 @@
 //! /v2/exposure`: per cluster, the running images and workloads with findings at or above a
 //! severity (the dashboard view).
 
+use inventory_store::field::FieldError;
 use inventory_store::findings::{AffectedPackage, Severity, SeverityCounts, VulnerableImage};
 use inventory_store::image::Digest;
+use inventory_store::listing::InventoryItem;
 use inventory_store::model::{split_kubernetes_context, InventoryType, WorkloadContainers};
-use inventory_store::query::{FieldError, InventoryItem};
 use inventory_store::store::{Store, StoreError};
 use inventory_store::InventoryReader;
 use serde::Serialize;
@@ -225,7 +226,7 @@ mod tests {
     #[test]
     fn paths_and_pages_are_checked() {
         use inventory_store::limits::MAX_VULNERABILITY_ID_BYTES;
-        use inventory_store::query::vulnerability_id_param;
+        use inventory_store::listing::vulnerability_id_param;
         assert!(vulnerability_id_param("CVE-2024-3094").is_ok());
         for bad in ["", "CVE#1", &"C".repeat(MAX_VULNERABILITY_ID_BYTES + 1)] {
             assert_eq!(vulnerability_id_param(bad).unwrap_err().field, "vulnerability_id");

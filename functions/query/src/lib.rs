@@ -13,7 +13,7 @@ use inventory_store::auth::Caller;
 use inventory_store::coverage::{attach_agents, list_clusters};
 use inventory_store::http::{json_response, negotiated_json, not_found, query_params, ApiError, ApiFunction};
 use inventory_store::integrations::IntegrationRegistry;
-use inventory_store::query::{min_severity_param, vulnerability_id_param};
+use inventory_store::listing::{min_severity_param, vulnerability_id_param};
 use inventory_store::routes::{Endpoint, Matched};
 use inventory_store::store::StoreError;
 use inventory_store::vulnerabilities::Vulnerabilities;

@@ -85,7 +85,7 @@ impl StoreError {
             }
             _ => {
                 tracing::error!(error = %self, what, "the store failed");
-                crate::http::ApiError::store_unavailable(&format!("{what} could not be read or written"))
+                crate::http::ApiError::unavailable(&format!("{what} could not be read or written"))
             }
         }
     }

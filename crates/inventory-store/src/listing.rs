@@ -32,7 +32,7 @@ fn context_of_sort_key(sort_key: &str) -> &str {
     sort_key.split_once('#').map_or(sort_key, |(context, _)| context)
 }
 
-pub use inventory_core::field::FieldError;
+use inventory_core::field::FieldError;
 
 /// A `vulnerability_id` parameter (query or path): a vulnerability id this service keys by.
 pub fn vulnerability_id_param(raw: &str) -> Result<(), FieldError> {
