@@ -104,6 +104,13 @@ impl Harness {
         response_of(app.handle(request).await)
     }
 
+    /// The findings sync's threat data loader, reading `feeds` (the repository's files on loopback).
+    pub fn threat_loader(&self, feeds: &local_stack::feeds::FeedServer) -> findings_sync::threat::ThreatLoader {
+        let (sdk, store) = (self.sdk_for("findings-sync"), self.store_for("findings-sync"));
+        local_stack::threat_data::loader(&sdk, store, &self.environment(), feeds, self.clock.clone())
+            .expect("the loader's configuration")
+    }
+
     /// The ECS events function storing into this test's table under `admin`, held to its policy.
     pub fn ecs_events(&self) -> ecs_events::EcsEventsApp {
         let config = ecs_events::Config::from_lookup(|name| self.environment().lookup(name)).expect("its config");

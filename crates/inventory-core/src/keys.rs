@@ -27,10 +27,12 @@ pub enum ItemKind {
     ClusterConfig,
     EksCollection,
     Integration,
+    ThreatFeed,
+    ThreatChunk,
 }
 
 impl ItemKind {
-    pub const ALL: [ItemKind; 16] = [
+    pub const ALL: [ItemKind; 18] = [
         Self::Context,
         Self::Image,
         Self::Detail,
@@ -47,6 +49,8 @@ impl ItemKind {
         Self::ClusterConfig,
         Self::EksCollection,
         Self::Integration,
+        Self::ThreatFeed,
+        Self::ThreatChunk,
     ];
 
     /// The stored value.
@@ -68,6 +72,8 @@ impl ItemKind {
             Self::ClusterConfig => "cluster_config",
             Self::EksCollection => "eks_collection",
             Self::Integration => "integration",
+            Self::ThreatFeed => "threat_feed",
+            Self::ThreatChunk => "threat_chunk",
         }
     }
 
@@ -249,6 +255,21 @@ pub fn history_contexts_sk(account: &str, inventory_type: InventoryType, context
     format!("{account}#{inventory_type}#{context}")
 }
 
+/// The one partition of the threat data feeds' records (`sk`: the feed, `kev` or `epss`): which
+/// generation of each is current. Shared by every account: the feeds are public data.
+pub const THREAT_FEEDS_PK: &str = "threat";
+
+/// One generation of a feed (`sk`: `threat_chunk_sk`): its stored form, gzip-compressed, split
+/// over items. A load writes a new generation and switches the record to it last, so a load that
+/// fails half way leaves the current data whole.
+pub fn threat_chunks_pk(feed: &str, generation: &str) -> String {
+    format!("{THREAT_FEEDS_PK}#{feed}#{generation}")
+}
+
+pub fn threat_chunk_sk(chunk: u32) -> String {
+    format!("{chunk:03}")
+}
+
 /// The one partition of stale-cluster markers, written only when a cluster turns stale or
 /// recovers.
 pub const STALE_MARKERS_PK: &str = "stale-clusters";
@@ -330,6 +351,8 @@ pub fn documented_layout() -> Vec<(String, String)> {
                 .replace("1970-01-01T00:00:00.000Z", "{from}"),
         ),
         (history_contexts_pk(0).replace("#00", "#{shard}"), typed(history_contexts_sk("{account}", t, "{context}"))),
+        (THREAT_FEEDS_PK.to_owned(), "{feed}".to_owned()),
+        (threat_chunks_pk("{feed}", "{generation}"), threat_chunk_sk(0).replace("000", "{n}")),
         (STALE_MARKERS_PK.to_owned(), typed(stale_marker_sk("{account}", t, "{cluster}"))),
     ]
 }

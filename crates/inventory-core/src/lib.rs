@@ -17,4 +17,5 @@ pub mod names;
 pub mod plan;
 pub mod report;
 pub mod subscription;
+pub mod threat;
 pub mod workload;

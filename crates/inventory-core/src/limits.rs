@@ -155,3 +155,13 @@ pub const KUBERNETES_PAGE_SIZE: u32 = 500;
 pub const MAX_KUBERNETES_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 /// Pods, nodes or namespaces the embedded mode reads of one cluster: an agent's report bound.
 pub const MAX_COLLECTED_OBJECTS: usize = MAX_ARRAY_ITEMS;
+
+/// Threat data feeds (docs/vulnerabilities.md, "Threat data"). The KEV catalog is about 1.3 MB
+/// (1,404 entries in 2025); FIRST's EPSS file about 2 MB compressed, 10 MB decompressed, 300,000
+/// rows. Each bound leaves room for years of growth and stops a hostile or wrong file early.
+pub const MAX_KEV_FEED_BYTES: usize = 32 * 1024 * 1024;
+pub const MAX_KEV_ENTRIES: usize = 100_000;
+/// The EPSS file as fetched (compressed), decompressed, and its rows.
+pub const MAX_EPSS_FEED_BYTES: usize = 32 * 1024 * 1024;
+pub const MAX_EPSS_CSV_BYTES: usize = 64 * 1024 * 1024;
+pub const MAX_EPSS_ROWS: usize = 1_000_000;

@@ -124,3 +124,10 @@ mod tests {
         assert!(!lockfile.contains("name = \"aws-lc-sys\""), "a dependency's features brought AWS-LC back");
     }
 }
+
+/// An S3 client; path-style addressing when an endpoint is set (moto serves buckets by path).
+#[cfg(feature = "s3")]
+pub fn s3_client(sdk: &Sdk) -> aws_sdk_s3::Client {
+    let path_style = sdk.config().endpoint_url().is_some();
+    crate::client!(sdk, aws_sdk_s3, |builder| builder.force_path_style(path_style))
+}

@@ -33,6 +33,7 @@ pub mod metrics;
 pub mod settings;
 pub mod store;
 pub mod subscriptions;
+pub mod threat;
 pub mod vulnerabilities;
 
 pub use inventory_api::{auth, http, logging, routes};

@@ -18,7 +18,7 @@ pub async fn start(sdk: &Sdk, lookup: Lookup<'_>) -> Result<(String, Duration), 
     let interval =
         crate::schedule::rate_interval(&expression).map_err(|error| format!("{SCHEDULE_VARIABLE}: {error}"))?;
     let config = history_export::Config::from_lookup(lookup).map_err(|error| error.to_string())?;
-    history_export::s3_client(sdk)
+    inventory_runtime::sdk::s3_client(sdk)
         .create_bucket()
         .bucket(&config.bucket)
         .send()

@@ -3,6 +3,7 @@
 
 pub mod collector;
 pub mod coverage;
+pub mod feeds;
 pub mod history_export;
 pub mod kube_api;
 pub mod kubernetes;
@@ -11,6 +12,7 @@ pub mod schedule;
 pub mod server;
 pub mod stream;
 pub mod template;
+pub mod threat_data;
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::config::{Credentials, Region};

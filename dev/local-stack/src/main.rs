@@ -8,8 +8,8 @@ use lambda_http::Error;
 use local_stack::moto::{moto_binary, MotoServer};
 use local_stack::server::{serve, Api, Functions};
 use local_stack::{
-    collector, coverage, history_export, kubernetes, moto_sdk_config, schedule, stream, template, LocalEnvironment,
-    LOCAL_REGION,
+    collector, coverage, history_export, kubernetes, moto_sdk_config, schedule, stream, template, threat_data,
+    LocalEnvironment, LOCAL_REGION,
 };
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -50,6 +50,8 @@ async fn main() -> Result<(), Error> {
     let collector_schedule = start_collector(&sdk, moto.endpoint(), &lookup).await?;
     let (kubernetes_schedule, _demo_server) = start_kubernetes_collector(&sdk, &lookup, port).await?;
     let (export_schedule, export_interval) = history_export::start(&sdk, &lookup).await?;
+    let store = inventory_store::Store::build(&sdk, &settings.table_name);
+    let (threat_schedule, threat_interval) = threat_data::start(&sdk, store, &environment).await?;
 
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
     print_banner(port, moto.endpoint(), &settings, &collector_schedule, &check_schedule);
@@ -60,6 +62,9 @@ async fn main() -> Result<(), Error> {
     println!(
         "  history:   the day before exported every {export_interval:?} ({export_schedule}) to s3://{}/intervals/ in moto; see docs/history.md",
         history_export::LOCAL_BUCKET
+    );
+    println!(
+        "  threat:    KEV and EPSS loaded at start and every {threat_interval:?} ({threat_schedule}) from the repository's files on loopback; see docs/vulnerabilities.md"
     );
     println!("Press Ctrl-C to stop.");
     tokio::select! {

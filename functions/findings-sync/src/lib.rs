@@ -1,12 +1,14 @@
 //! Findings sync function: Amazon Inspector's (or ECR basic scanning's) findings of the ECR
 //! images that run, read on each `Image Added` event and on its schedule (new CVEs on images that
-//! keep running), across the collector's regions and roles.
+//! keep running), across the collector's regions and roles; and, on its own schedule, the threat
+//! data (CISA KEV, FIRST EPSS) every finding is ranked by (`threat`).
 
 pub mod accounts;
 pub mod ecr;
 pub mod metrics;
 pub mod sources;
 pub mod sync;
+pub mod threat;
 
 use accounts::SyncAccounts;
 use aws_config::retry::RetryConfig;
@@ -21,6 +23,7 @@ use metrics::{exposed_workloads, metric_lines};
 use serde_json::Value;
 use std::sync::Arc;
 use sync::{ecr_images, FindingsSync, RunningImage, SyncSummary, Target};
+use threat::{Sources, ThreatConfig, ThreatLoader, ThreatSummary, THREAT_DATA_DETAIL_TYPE};
 
 /// Every variable the function reads.
 #[derive(Debug, Clone)]
@@ -30,6 +33,8 @@ pub struct Config {
     pub scope: AwsScope,
     /// Whose images a registry's findings are read for.
     pub accounts: SyncAccounts,
+    /// Where the threat data feeds are read.
+    pub threat: ThreatConfig,
 }
 
 impl Config {
@@ -39,6 +44,7 @@ impl Config {
             settings: Settings::from_lookup(&lookup)?,
             scope: AwsScope::from_lookup(&lookup, own_region)?,
             accounts: SyncAccounts::from_lookup(&lookup)?,
+            threat: ThreatConfig::from_lookup(&lookup, Sources::Deployed)?,
         })
     }
 }
@@ -49,6 +55,7 @@ const SESSION_NAME: &str = "runtime-inventory-findings-sync";
 
 pub struct FindingsSyncApp {
     sync: FindingsSync,
+    threat: ThreatLoader,
     table: String,
     /// How long the inventory keeps an image that left (`InventoryTtlDays`; none: forever).
     ttl: Option<chrono::TimeDelta>,
@@ -95,40 +102,62 @@ impl FindingsSyncApp {
         let targets = targets(sdk, &config.scope).await;
         let (table, ttl) = (config.settings.table_name.clone(), config.settings.ttl_delta());
         let reader = InventoryReader::new(store.clone(), config.settings, Arc::clone(&clock));
+        let threat = ThreatLoader::build(sdk, store.clone(), config.threat, Arc::clone(&clock));
         let sync = FindingsSync::new(store, reader, targets, config.accounts, CONCURRENCY, clock);
-        Self { sync, table, ttl }
+        Self { sync, threat, table, ttl }
     }
+}
+
+/// What a run did: a findings sync, or a threat data load.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+pub enum RunSummary {
+    Findings(SyncSummary),
+    Threat(ThreatSummary),
 }
 
 impl EventFunction for FindingsSyncApp {
     type Event = EventBridgeEvent<Value>;
-    type Response = SyncSummary;
+    type Response = RunSummary;
 
-    /// An `Image Added` event syncs its image; anything else (the schedule) every running one.
-    async fn handle(&self, event: LambdaEvent<EventBridgeEvent<Value>>) -> Result<SyncSummary, Error> {
-        let deadline = inventory_runtime::run::invocation_end(&event.context);
-        // Boxed: the run's future nested in the runtime's is too deep a type for the compiler.
-        let summary = match added_image(&event.payload) {
-            Some(image) => Box::pin(self.sync.sync(vec![image], deadline)).await,
-            None => {
-                let accounts = Box::pin(self.sync.accounts()).await?;
-                let entries = Box::pin(self.sync.running_entries(&accounts)).await?;
-                let mut summary = Box::pin(self.sync.sync(ecr_images(&entries), deadline)).await;
-                summary.expired = Box::pin(self.sync.expire(&accounts, self.ttl)).await?;
-                // After the sync, so the metric counts the findings it just stored.
-                let highest = Box::pin(self.sync.highest_severities(&entries)).await?;
-                for line in metric_lines(&self.table, self.sync.now(), &exposed_workloads(&entries, &highest)) {
-                    println!("{line}");
-                }
-                summary
-            }
-        };
+    /// The threat data schedule's event loads the feeds; an `Image Added` event syncs its image;
+    /// anything else (the findings schedule) every running one.
+    async fn handle(&self, event: LambdaEvent<EventBridgeEvent<Value>>) -> Result<RunSummary, Error> {
+        if event.payload.detail_type == THREAT_DATA_DETAIL_TYPE {
+            let summary = Box::pin(self.threat.load()).await;
+            tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "threat data load finished");
+            return match summary.failure() {
+                Some(failure) => Err(failure.into()),
+                None => Ok(RunSummary::Threat(summary)),
+            };
+        }
+        let summary = Box::pin(self.sync_findings(event)).await?;
         tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "findings sync finished");
         let done = summary.from_inspector + summary.from_ecr + summary.not_scanned;
         if let Some(failure) =
             inventory_runtime::run::failed_run("image synced", summary.errors.iter().map(String::as_str), done)
         {
             return Err(failure.into());
+        }
+        Ok(RunSummary::Findings(summary))
+    }
+}
+
+impl FindingsSyncApp {
+    async fn sync_findings(&self, event: LambdaEvent<EventBridgeEvent<Value>>) -> Result<SyncSummary, Error> {
+        let deadline = inventory_runtime::run::invocation_end(&event.context);
+        // Boxed: the run's future nested in the runtime's is too deep a type for the compiler.
+        if let Some(image) = added_image(&event.payload) {
+            return Ok(Box::pin(self.sync.sync(vec![image], deadline)).await);
+        }
+        let accounts = Box::pin(self.sync.accounts()).await?;
+        let entries = Box::pin(self.sync.running_entries(&accounts)).await?;
+        let mut summary = Box::pin(self.sync.sync(ecr_images(&entries), deadline)).await;
+        summary.expired = Box::pin(self.sync.expire(&accounts, self.ttl)).await?;
+        // After the sync, so the metric counts the findings it just stored.
+        let highest = Box::pin(self.sync.highest_severities(&entries)).await?;
+        for line in metric_lines(&self.table, self.sync.now(), &exposed_workloads(&entries, &highest)) {
+            println!("{line}");
         }
         Ok(summary)
     }

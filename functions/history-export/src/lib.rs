@@ -70,17 +70,11 @@ pub struct HistoryExportApp {
     clock: Arc<dyn Clock>,
 }
 
-/// The S3 client: path-style addresses when an endpoint is configured (moto, `make local`).
-pub fn s3_client(sdk: &Sdk) -> aws_sdk_s3::Client {
-    let path_style = sdk.config().endpoint_url().is_some();
-    inventory_runtime::client!(sdk, aws_sdk_s3, |builder| builder.force_path_style(path_style))
-}
-
 impl HistoryExportApp {
     /// The function as `main`, the local stack and the test harness run it.
     pub fn build(sdk: &Sdk, config: Config, clock: Arc<dyn Clock>) -> Self {
         let store = Store::build(sdk, &config.settings.table_name);
-        let export = HistoryExport::new(store, s3_client(sdk), config.bucket);
+        let export = HistoryExport::new(store, inventory_runtime::sdk::s3_client(sdk), config.bucket);
         Self { export, retention_days: config.retention_days, clock }
     }
 }

@@ -4,7 +4,8 @@
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use findings_sync::accounts::SyncAccounts;
 use findings_sync::sync::SyncSummary;
-use findings_sync::FindingsSyncApp;
+use findings_sync::threat::{Sources, ThreatConfig};
+use findings_sync::{FindingsSyncApp, RunSummary};
 use integration_tests::{day, digest, k8s_report, moto_config, moto_static_result, Harness};
 use inventory_runtime::EventFunction;
 use inventory_store::settings::AwsScope;
@@ -40,6 +41,7 @@ async fn sync_app(harness: &Harness, scope: AwsScope) -> FindingsSyncApp {
         settings: harness.settings.clone(),
         scope,
         accounts: SyncAccounts::from_lookup(|_| None).unwrap(),
+        threat: ThreatConfig::from_lookup(|_| None, Sources::Deployed).unwrap(),
     };
     FindingsSyncApp::build(&harness.sdk_for("findings-sync"), config, harness.clock.clone()).await
 }
@@ -51,6 +53,14 @@ fn event(detail_type: &str, detail: Value) -> lambda_runtime::LambdaEvent<EventB
     }))
     .unwrap();
     lambda_runtime::LambdaEvent::new(payload, lambda_runtime::Context::default())
+}
+
+/// A findings sync's summary.
+async fn synced(app: &FindingsSyncApp, detail_type: &str, detail: Value) -> SyncSummary {
+    match app.handle(event(detail_type, detail)).await.unwrap() {
+        RunSummary::Findings(summary) => summary,
+        other => panic!("not a findings sync: {other:?}"),
+    }
 }
 
 fn inspector_finding(id: &str, severity: &str, package: &str) -> Value {
@@ -101,7 +111,7 @@ async fn ecr_basic_findings_are_stored_until_inspector_scans_the_registry() {
 
     let scope = AwsScope { regions: vec![REGION.to_owned()], role_arns: vec![] };
     let app = sync_app(&harness, scope).await;
-    let summary = app.handle(event("Scheduled Event", json!({}))).await.unwrap();
+    let summary = synced(&app, "Scheduled Event", json!({})).await;
     assert_eq!(
         summary,
         SyncSummary {
@@ -134,7 +144,7 @@ async fn ecr_basic_findings_are_stored_until_inspector_scans_the_registry() {
     .await;
     let added =
         json!({"account": "admin", "image_digest": api_digest, "image_tag": api_tag, "context": "prod/default"});
-    let summary = app.handle(event(inventory_store::bus::ADDED_DETAIL_TYPE, added)).await.unwrap();
+    let summary = synced(&app, inventory_store::bus::ADDED_DETAIL_TYPE, added).await;
     assert_eq!((summary.images, summary.from_inspector), (1, 1), "{summary:?}");
     let stored = findings_of(&harness, &api_digest).await;
     let scanners: Vec<&str> =
@@ -147,7 +157,7 @@ async fn ecr_basic_findings_are_stored_until_inspector_scans_the_registry() {
     // Issue 32, item 3: another tenant reporting the operator's image reads none of its findings.
     let other_tenant =
         json!({"account": "tenant-b", "image_digest": api_digest, "image_tag": api_tag, "context": "prod/default"});
-    let summary = app.handle(event(inventory_store::bus::ADDED_DETAIL_TYPE, other_tenant)).await.unwrap();
+    let summary = synced(&app, inventory_store::bus::ADDED_DETAIL_TYPE, other_tenant).await;
     assert_eq!(
         summary.skipped,
         [format!("{api_tag}: registry {REGISTRY} is not synced for account tenant-b (FINDINGS_SYNC_ACCOUNTS)")]
@@ -196,7 +206,7 @@ async fn findings_of_images_that_ran_nowhere_for_the_retention_expire() {
     post(recent.clone(), grype("CVE-2024-3")).await;
 
     let app = sync_app(&harness, AwsScope { regions: Vec::new(), role_arns: Vec::new() }).await;
-    let summary = app.handle(event("Scheduled Event", json!({}))).await.unwrap();
+    let summary = synced(&app, "Scheduled Event", json!({})).await;
     assert_eq!(summary.expired, 1, "{summary:?}");
     let path = format!("/v2/images/{gone}/vulnerabilities");
     let read = harness.call_path("get-image-vulnerabilities.json", Some(&path), None, Some("admin"), &[]).await;
@@ -218,5 +228,5 @@ async fn findings_of_images_that_ran_nowhere_for_the_retention_expire() {
     let of_running = keys.iter().filter(|key| key.contains(&running) && key.contains("#vuln#")).count();
     assert_eq!(of_running, 1, "the running image's index entry stays");
     // A second run finds nothing more to expire.
-    assert_eq!(app.handle(event("Scheduled Event", json!({}))).await.unwrap().expired, 0);
+    assert_eq!(synced(&app, "Scheduled Event", json!({})).await.expired, 0);
 }

@@ -25,7 +25,7 @@ async fn post(harness: &Harness, notifications: &mut Notifications, hours: i64, 
 async fn bucket(harness: &Harness) -> (aws_sdk_s3::Client, aws_sdk_s3::Client, String, RequestCounter) {
     let config = moto_config().await;
     let bucket = format!("{}-archive", harness.table);
-    let s3 = history_export::s3_client(&inventory_runtime::Sdk::new(config));
+    let s3 = inventory_runtime::sdk::s3_client(&inventory_runtime::Sdk::new(config));
     s3.create_bucket().bucket(&bucket).send().await.expect("bucket created");
     let counter = RequestCounter::default();
     let guarded = s3.config().to_builder().interceptor(PolicyGuard::new("history-export")).interceptor(counter.clone());

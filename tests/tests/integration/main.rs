@@ -25,5 +25,6 @@ mod scale;
 mod staleness;
 mod subscriptions_api;
 mod template;
+mod threat_data;
 mod vulnerabilities;
 mod workloads;

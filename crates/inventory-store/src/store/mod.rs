@@ -11,6 +11,7 @@
 //! | `integrations` | registered agents and their health reports |
 //! | `clusters` | cluster configurations of the embedded mode |
 //! | `findings` | images' findings (a record and chunks per scanner) and the vulnerability and severity indexes |
+//! | `threat` | threat data feeds: a record per feed naming its current generation, the generation's chunks |
 //! | `migration` | the one-shot move of the old layout (the project's one full `Scan`) |
 //!
 //! No service holds a DynamoDB client: they call a `Store`.
@@ -25,6 +26,7 @@ mod items;
 mod markers;
 mod migration;
 mod subscriptions;
+mod threat;
 
 pub use batch::{BatchWrite, BATCH_GET_LIMIT, BATCH_WRITE_LIMIT};
 pub use contexts::COVERAGE_FIELDS;
@@ -37,6 +39,7 @@ pub use integrations::HealthWrite;
 pub use items::InventoryPage;
 pub use markers::{Claim, SentOnceMarker};
 pub use migration::Migrated;
+pub use threat::{ThreatFeedRecord, THREAT_CHUNK_BYTES};
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;

@@ -1,0 +1,207 @@
+//! Threat data: CISA's Known Exploited Vulnerabilities catalog (`kev`), FIRST's EPSS scores
+//! (`epss`), and what they make of a finding: its risk and its remediation due date (`risk`).
+//! Parsing is strict and bounded (a feed that is not the documented shape names the row that is
+//! not, so the run fails and the stored data stays as it was); the feeds' transport and storage
+//! live in the store and the findings sync.
+
+pub mod epss;
+pub mod kev;
+pub mod risk;
+
+pub use epss::{EpssFeed, EpssScore};
+pub use kev::{KevCatalog, KevEntry};
+pub use risk::{due_at, risk, RiskInput, SlaPolicy};
+
+use crate::field::FieldError;
+use flate2::read::MultiGzDecoder;
+use std::borrow::Cow;
+use std::fmt;
+use std::io::Read;
+use std::sync::Arc;
+
+/// A feed's bytes decompressed when they are gzip (by their magic bytes), within `max` bytes
+/// either way: decompression stops at the bound.
+pub fn decompressed(body: &[u8], max: usize) -> Result<Cow<'_, [u8]>, FieldError> {
+    let too_large = || FieldError::too_large("body", format!("over {max} bytes"));
+    if !body.starts_with(&[0x1f, 0x8b]) {
+        return if body.len() > max { Err(too_large()) } else { Ok(Cow::Borrowed(body)) };
+    }
+    let mut out = Vec::new();
+    MultiGzDecoder::new(body)
+        .take(max as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|error| FieldError::invalid("body", format!("truncated or corrupt gzip: {error}")))?;
+    if out.len() > max {
+        return Err(too_large());
+    }
+    Ok(Cow::Owned(out))
+}
+
+/// The two feeds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Feed {
+    Kev,
+    Epss,
+}
+
+/// A feed checked and put in its stored form: what a load writes, and how it knows the data
+/// did not change.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PreparedFeed {
+    /// The stored form (the feed as published, normalised), gzip-compressed.
+    pub compressed: Vec<u8>,
+    /// XXH3-128 of the stored form, uncompressed.
+    pub digest: String,
+    /// The catalog's version, or the EPSS model version.
+    pub version: String,
+    /// The catalog's release time, or the EPSS score date.
+    pub dated: String,
+    pub entries: usize,
+}
+
+impl Feed {
+    pub const ALL: [Feed; 2] = [Feed::Kev, Feed::Epss];
+
+    /// Its name in keys, configuration and answers.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Kev => "kev",
+            Self::Epss => "epss",
+        }
+    }
+
+    /// A fetched feed, parsed (refused whole when it is not the documented shape) and put in
+    /// its stored form.
+    pub fn prepare(self, body: &[u8]) -> Result<PreparedFeed, FieldError> {
+        let (stored, version, dated, entries) = match self {
+            Self::Kev => {
+                let catalog = KevCatalog::parse(body)?;
+                (catalog.to_json(), catalog.catalog_version.clone(), catalog.date_released.clone(), catalog.len())
+            }
+            Self::Epss => {
+                let feed = EpssFeed::parse(body)?;
+                (feed.to_csv(), feed.model_version.clone(), feed.score_date.to_string(), feed.len())
+            }
+        };
+        let digest = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&stored));
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut encoder, &stored)
+            .map_err(|error| FieldError::invalid("body", error.to_string()))?;
+        let compressed = encoder.finish().map_err(|error| FieldError::invalid("body", error.to_string()))?;
+        Ok(PreparedFeed { compressed, digest, version, dated, entries })
+    }
+}
+
+/// A CVE id (`CVE-2021-44228`): the only ids the feeds know. Ordered by year, then number, so a
+/// sorted table of scores is searched without strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CveId {
+    year: u16,
+    number: u64,
+}
+
+impl CveId {
+    /// `CVE-YYYY-NNNN` with 4 to 19 digits after the year, as the KEV catalog's schema says; any
+    /// other id (`GHSA-…`, `ALAS-…`, lower case) has no threat data.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let rest = raw.strip_prefix("CVE-")?;
+        let (year, number) = rest.split_once('-')?;
+        let digits = |part: &str| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit());
+        if year.len() != 4 || !(4..=19).contains(&number.len()) || !digits(year) || !digits(number) {
+            return None;
+        }
+        Some(Self { year: year.parse().ok()?, number: number.parse().ok()? })
+    }
+}
+
+impl fmt::Display for CveId {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "CVE-{:04}-{:04}", self.year, self.number)
+    }
+}
+
+/// What the threat data says of one vulnerability: its KEV entry when listed, its EPSS score when
+/// scored. Data not loaded is absent, never invented.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ThreatFacts<'a> {
+    pub kev: Option<&'a KevEntry>,
+    pub epss: Option<EpssScore>,
+}
+
+/// Both feeds as loaded (either may be missing: not loaded yet).
+#[derive(Clone, Debug, Default)]
+pub struct ThreatData {
+    pub kev: Option<Arc<KevCatalog>>,
+    pub epss: Option<Arc<EpssFeed>>,
+}
+
+impl ThreatData {
+    pub fn facts(&self, vulnerability_id: &str) -> ThreatFacts<'_> {
+        let Some(cve) = CveId::parse(vulnerability_id) else {
+            return ThreatFacts::default();
+        };
+        ThreatFacts {
+            kev: self.kev.as_ref().and_then(|catalog| catalog.entry(cve)),
+            epss: self.epss.as_ref().and_then(|feed| feed.score(cve)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cve_ids_parse_as_the_catalog_schema_says() {
+        let id = CveId::parse("CVE-2021-44228").unwrap();
+        assert_eq!(id.to_string(), "CVE-2021-44228");
+        assert_eq!(CveId::parse("CVE-2024-0001").unwrap().to_string(), "CVE-2024-0001");
+        assert!(CveId::parse("CVE-2024-1234567890123456789").is_some());
+        for bad in [
+            "cve-2021-44228",
+            "CVE-21-44228",
+            "CVE-2021-442",
+            "CVE-2021-44228a",
+            "GHSA-xxxx-yyyy-zzzz",
+            "CVE-2021-",
+            "",
+        ] {
+            assert_eq!(CveId::parse(bad), None, "{bad}");
+        }
+        assert!(CveId::parse("CVE-2020-9999") < CveId::parse("CVE-2020-10000"));
+    }
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{}/../../tests/fixtures/threat/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    #[test]
+    fn a_prepared_feed_reads_back_and_the_same_content_has_the_same_digest() {
+        let published = fixture("known_exploited_vulnerabilities.json");
+        let prepared = Feed::Kev.prepare(&published).unwrap();
+        assert_eq!((prepared.entries, prepared.version.as_str()), (1404, "2025.08.25"));
+        assert_eq!(KevCatalog::parse(&prepared.compressed).unwrap(), KevCatalog::parse(&published).unwrap());
+        assert_eq!(Feed::Kev.prepare(&prepared.compressed).unwrap().digest, prepared.digest);
+        let epss = Feed::Epss.prepare(&fixture("epss_scores-sample.csv.gz")).unwrap();
+        assert_eq!((epss.entries, epss.dated.as_str()), (4404, "2026-12-06"));
+        assert_eq!(Feed::Epss.prepare(&epss.compressed).unwrap(), epss);
+        assert_ne!(epss.digest, prepared.digest);
+    }
+
+    #[test]
+    fn the_real_catalog_and_an_epss_file_in_the_real_shape_join_a_finding() {
+        let kev = KevCatalog::parse(&fixture("known_exploited_vulnerabilities.json")).unwrap();
+        assert_eq!((kev.len(), kev.catalog_version.as_str()), (1404, "2025.08.25"));
+        let epss = EpssFeed::parse(&fixture("epss_scores-sample.csv.gz")).unwrap();
+        assert_eq!(epss.len(), 4404);
+        let data = ThreatData { kev: Some(Arc::new(kev)), epss: Some(Arc::new(epss)) };
+        let log4shell = data.facts("CVE-2021-44228");
+        let entry = log4shell.kev.unwrap();
+        assert_eq!((entry.due_date.to_string(), entry.ransomware()), ("2021-12-24".to_owned(), true));
+        assert_eq!(log4shell.epss.unwrap().epss.value(), 0.94358);
+        let unlisted = data.facts("CVE-2024-24790");
+        assert!(unlisted.kev.is_none() && unlisted.epss.is_some());
+        let unknown = data.facts("GHSA-jfh8-c2jp-5v3q");
+        assert!(unknown.kev.is_none() && unknown.epss.is_none());
+    }
+}
