@@ -13,7 +13,10 @@ pub use kev::{KevCatalog, KevEntry};
 pub use risk::{due_at, risk, RiskInput, SlaPolicy};
 
 use crate::field::FieldError;
+use crate::findings::Severity;
+use chrono::NaiveDate;
 use flate2::read::MultiGzDecoder;
+use serde::Serialize;
 use std::borrow::Cow;
 use std::fmt;
 use std::io::Read;
@@ -135,7 +138,77 @@ pub struct ThreatData {
     pub epss: Option<Arc<EpssFeed>>,
 }
 
+/// A KEV entry as answers show it (Anchore's field names).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct KevFields {
+    pub date_added: NaiveDate,
+    pub due_date: NaiveDate,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub known_ransomware_campaign_use: Option<String>,
+    pub required_action: String,
+}
+
+/// An EPSS score as answers show it: Anchore's `epss` and `percentile`, and the score's date.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EpssFields {
+    pub epss: f64,
+    pub percentile: f64,
+    pub date: NaiveDate,
+}
+
+/// What every finding row carries: its vulnerability's threat data, whether a fix exists, and
+/// its risk. `is_kev` is absent until the catalog is loaded, `epss` until the scores are.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ThreatFields {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_kev: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kev: Option<KevFields>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epss: Option<EpssFields>,
+    pub fix_available: bool,
+    pub risk: f64,
+}
+
+/// What a finding row's threat fields are computed from, besides the threat data.
+#[derive(Clone, Copy, Debug)]
+pub struct FindingFacts<'a> {
+    pub vulnerability_id: &'a str,
+    pub severity: Severity,
+    pub cvss_score: Option<f64>,
+    pub fix_available: bool,
+    /// Workloads running it where the row looks (an image's, a vulnerability's).
+    pub workloads: usize,
+}
+
 impl ThreatData {
+    pub fn fields(&self, finding: &FindingFacts<'_>) -> ThreatFields {
+        let facts = self.facts(finding.vulnerability_id);
+        let risk = risk::risk(&RiskInput {
+            severity: finding.severity,
+            cvss_score: finding.cvss_score,
+            threat: facts,
+            fix_available: finding.fix_available,
+            workloads: finding.workloads,
+        });
+        ThreatFields {
+            is_kev: self.kev.as_ref().map(|_| facts.kev.is_some()),
+            kev: facts.kev.map(|entry| KevFields {
+                date_added: entry.date_added,
+                due_date: entry.due_date,
+                known_ransomware_campaign_use: entry.known_ransomware_campaign_use.clone(),
+                required_action: entry.required_action.clone(),
+            }),
+            epss: facts.epss.map(|score| EpssFields {
+                epss: score.epss.value(),
+                percentile: score.percentile.value(),
+                date: score.date,
+            }),
+            fix_available: finding.fix_available,
+            risk,
+        }
+    }
+
     pub fn facts(&self, vulnerability_id: &str) -> ThreatFacts<'_> {
         let Some(cve) = CveId::parse(vulnerability_id) else {
             return ThreatFacts::default();
@@ -203,5 +276,20 @@ mod tests {
         assert!(unlisted.kev.is_none() && unlisted.epss.is_some());
         let unknown = data.facts("GHSA-jfh8-c2jp-5v3q");
         assert!(unknown.kev.is_none() && unknown.epss.is_none());
+        let finding = FindingFacts {
+            vulnerability_id: "CVE-2021-44228",
+            severity: Severity::Critical,
+            cvss_score: Some(10.0),
+            fix_available: true,
+            workloads: 0,
+        };
+        let fields = serde_json::to_value(data.fields(&finding)).unwrap();
+        assert_eq!(fields["is_kev"], true);
+        assert_eq!(fields["kev"]["due_date"], "2021-12-24");
+        assert_eq!(fields["kev"]["known_ransomware_campaign_use"], "Known");
+        assert_eq!(fields["epss"], serde_json::json!({"epss": 0.94358, "percentile": 0.9999, "date": "2026-12-06"}));
+        assert_eq!(fields["risk"], 144.0);
+        let nothing_loaded = serde_json::to_value(ThreatData::default().fields(&finding)).unwrap();
+        assert_eq!(nothing_loaded, serde_json::json!({"fix_available": true, "risk": 12.0}), "absent, never invented");
     }
 }

@@ -105,9 +105,13 @@ pub struct ScannerSummary {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ImageVulnerabilities {
     pub image_digest: String,
+    /// Answered with the KEV count beside, and each finding with its threat data, by the query
+    /// function (`ranked`).
+    #[serde(skip)]
     pub vulnerabilities: SeverityCounts,
     pub findings_updated_at: Option<DateTime<Utc>>,
     pub scanners: Vec<ScannerSummary>,
+    #[serde(skip)]
     pub findings: Vec<MergedFinding>,
 }
 

@@ -33,6 +33,8 @@ pub struct ExposedImage {
     pub image_digest: String,
     pub image_tag: String,
     pub severity: Severity,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cvss_score: Option<f64>,
     pub packages: Vec<AffectedPackage>,
     pub contexts: Vec<RunningIn>,
 }
@@ -42,9 +44,14 @@ pub struct VulnerabilityExposure {
     pub vulnerability_id: String,
     /// The highest severity any scanner gave it in any image of the account.
     pub severity: Severity,
+    /// The highest CVSS score any scanner gave it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cvss_score: Option<f64>,
     /// Every version any scanner says fixes it.
     pub fixed_in: Vec<String>,
-    /// The images carrying it that run somewhere now, in digest order.
+    /// The images carrying it that run somewhere now, in digest order; answered each with its
+    /// risk by the query function (`ranked`).
+    #[serde(skip)]
     pub images: Vec<ExposedImage>,
     /// Pass back as `next` for the following page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -143,6 +150,7 @@ impl Exposure {
     ) -> Result<Option<VulnerabilityExposure>, StoreError> {
         let entries = self.store.vulnerable_images(account, id).await?;
         let Some(severity) = entries.iter().map(|entry| entry.severity).max() else { return Ok(None) };
+        let cvss_score = entries.iter().filter_map(|entry| entry.cvss_score).reduce(f64::max);
         let mut fixed_in: Vec<String> = Vec::new();
         for fix in entries.iter().flat_map(|entry| entry.packages.iter().flat_map(|package| &package.fixed_in)) {
             if !fixed_in.contains(fix) {
@@ -169,6 +177,7 @@ impl Exposure {
                     image_digest: entry.image_digest.clone(),
                     image_tag: items[0].image_tag.clone(),
                     severity: entry.severity,
+                    cvss_score: entry.cvss_score,
                     packages: entry.packages.clone(),
                     contexts: items
                         .into_iter()
@@ -183,7 +192,14 @@ impl Exposure {
                 })
             })
             .collect();
-        Ok(Some(VulnerabilityExposure { vulnerability_id: id.to_owned(), severity, fixed_in, images, next }))
+        Ok(Some(VulnerabilityExposure {
+            vulnerability_id: id.to_owned(),
+            severity,
+            cvss_score,
+            fixed_in,
+            images,
+            next,
+        }))
     }
 
     /// Per cluster, the running images with findings at `min` or above.

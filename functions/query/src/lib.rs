@@ -4,6 +4,7 @@
 mod console;
 pub mod details;
 pub mod exposure;
+pub mod ranked;
 pub mod running;
 
 use details::{check_id, DetailReader, Listing, Page};
@@ -16,6 +17,7 @@ use inventory_store::integrations::IntegrationRegistry;
 use inventory_store::listing::{min_severity_param, vulnerability_id_param};
 use inventory_store::routes::{Endpoint, Matched};
 use inventory_store::store::StoreError;
+use inventory_store::threat::ThreatReader;
 use inventory_store::vulnerabilities::Vulnerabilities;
 use inventory_store::{Clock, InventoryQuery, InventoryReader, Settings, Store};
 use lambda_http::http::StatusCode;
@@ -31,6 +33,7 @@ pub struct QueryApp {
     integrations: IntegrationRegistry,
     vulnerabilities: Vulnerabilities,
     exposure: Exposure,
+    threat: ThreatReader,
     store: Store,
     settings: Settings,
     clock: Arc<dyn Clock>,
@@ -53,6 +56,7 @@ impl QueryApp {
                 InventoryReader::new(store.clone(), settings.clone(), Arc::clone(&clock)),
             ),
             reader: InventoryReader::new(store.clone(), settings.clone(), Arc::clone(&clock)),
+            threat: ThreatReader::new(store.clone()),
             store,
             settings,
             clock,
@@ -155,17 +159,26 @@ impl QueryApp {
         account: &str,
         digest: &str,
     ) -> Result<Response<Body>, ApiError> {
-        match self.vulnerabilities.image(account, digest).await? {
-            Some(found) => negotiated_json(request, StatusCode::OK, &found),
-            None => Err(ApiError::not_found(format!("no findings of image {digest} in this account"))),
-        }
+        let Some(image) = self.vulnerabilities.image(account, digest).await? else {
+            return Err(ApiError::not_found(format!("no findings of image {digest} in this account")));
+        };
+        let (threat, running) = futures::try_join!(
+            self.threat.current(),
+            self.reader.running(account, std::slice::from_ref(&image.image_digest))
+        )
+        .map_err(|error| error.answer("the image's findings"))?;
+        let workloads = running.iter().map(|item| item.workloads.len()).sum();
+        negotiated_json(request, StatusCode::OK, &ranked::rank_image(&image, &threat, workloads))
     }
 
     async fn exposure(&self, request: &Request, account: &str, id: &str) -> Result<Response<Body>, ApiError> {
         vulnerability_id_param(id)?;
         let page = ExposurePage::from_params(query_params(request))?;
-        match self.exposure.vulnerability(account, id, &page).await.map_err(|error| error.answer("the exposure"))? {
-            Some(found) => negotiated_json(request, StatusCode::OK, &found),
+        let (found, threat) =
+            futures::try_join!(self.exposure.vulnerability(account, id, &page), self.threat.current())
+                .map_err(|error| error.answer("the exposure"))?;
+        match found {
+            Some(found) => negotiated_json(request, StatusCode::OK, &ranked::rank_exposure(&found, &threat)),
             None => Err(ApiError::not_found(format!("no image of this account carries {id}"))),
         }
     }

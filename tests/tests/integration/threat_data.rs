@@ -187,3 +187,58 @@ async fn a_mirror_in_s3_is_read() {
     assert_eq!(feeds.requests(), 0, "nothing was read from the loopback server");
     assert_eq!(log4shell_epss(&stored(&harness).await), 0.94358);
 }
+
+#[tokio::test]
+async fn a_running_images_log4shell_finding_carries_its_kev_entry_its_epss_and_its_risk() {
+    use integration_tests::{day, digest, k8s_report};
+    let harness = Harness::new(120, false).await;
+    let containers = [("default", "shop/search:1", 1), ("batch", "shop/search:1", 1)];
+    assert_eq!(harness.post_k8s(&k8s_report("prod", day(0), &containers)).await.status, StatusCode::CREATED);
+    let scanners = local_stack::moto::workspace_root().join("tests/fixtures/scanners/trivy.json");
+    let trivy = std::fs::read_to_string(scanners).unwrap().replace("CVE-2019-1549", "CVE-2021-44228");
+    let path = format!("/v2/images/{}/vulnerabilities", digest(1));
+    let posted =
+        harness.call_path("post-image-vulnerabilities.json", Some(&path), Some(&trivy), Some("admin"), &[]).await;
+    assert_eq!(posted.status, StatusCode::CREATED, "{}", posted.body);
+    let image = || harness.call_path("get-image-vulnerabilities.json", Some(&path), None, Some("admin"), &[]);
+    let finding = |body: &serde_json::Value, id: &str| {
+        body["findings"].as_array().unwrap().iter().find(|finding| finding["vulnerability_id"] == id).cloned().unwrap()
+    };
+
+    let before = image().await.body;
+    let log4shell = finding(&before, "CVE-2021-44228");
+    assert_eq!((log4shell.get("is_kev"), log4shell.get("epss")), (None, None), "not loaded: absent, never invented");
+    assert_eq!(before["vulnerabilities"].get("kev"), None);
+
+    let feeds = FeedServer::start().await.unwrap();
+    assert_eq!(harness.threat_loader(&feeds).load().await.failure(), None);
+    let after = image().await.body;
+    let log4shell = finding(&after, "CVE-2021-44228");
+    assert_eq!(log4shell["is_kev"], true, "{log4shell}");
+    assert_eq!(
+        log4shell["kev"],
+        serde_json::json!({"date_added": "2021-12-10", "due_date": "2021-12-24", "known_ransomware_campaign_use": "Known",
+            "required_action": "For all affected software assets for which updates exist, the only acceptable remediation actions are: 1) Apply updates; OR 2) remove affected assets from agency networks. Temporary mitigations using one of the measures provided at https://www.cisa.gov/uscert/ed-22-02-apache-log4j-recommended-mitigation-measures are only acceptable until updates are available."})
+    );
+    assert_eq!(log4shell["epss"], serde_json::json!({"epss": 0.94358, "percentile": 0.9999, "date": "2026-12-06"}));
+    assert_eq!(log4shell["fix_available"], true);
+    let unlisted = finding(&after, "CVE-2024-24790");
+    assert_eq!((unlisted["is_kev"].as_bool(), unlisted.get("kev")), (Some(false), None));
+    assert!(log4shell["risk"].as_f64().unwrap() > unlisted["risk"].as_f64().unwrap());
+    assert_eq!(after["vulnerabilities"]["kev"], 1);
+
+    let exposure = harness
+        .call_path("get-vulnerability.json", Some("/v2/vulnerabilities/CVE-2021-44228"), None, Some("admin"), &[])
+        .await;
+    assert_eq!(exposure.status, StatusCode::OK, "{}", exposure.body);
+    assert_eq!(
+        (exposure.body["is_kev"].as_bool(), exposure.body["kev"]["due_date"].as_str()),
+        (Some(true), Some("2021-12-24"))
+    );
+    let row = &exposure.body["images"][0];
+    assert_eq!((row["image_digest"].as_str(), row["is_kev"].as_bool()), (Some(digest(1).as_str()), Some(true)));
+    // Two workloads run it (one per namespace): breadth 1 + log10(3) / 2.
+    let impact = row["cvss_score"].as_f64().unwrap_or(9.5);
+    let expected = (impact * 12.0 * 1.2 * (1.0 + 3f64.log10() / 2.0) * 100.0).round() / 100.0;
+    assert_eq!(row["risk"].as_f64(), Some(expected), "{row}");
+}

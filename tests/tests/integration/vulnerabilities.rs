@@ -245,8 +245,8 @@ async fn a_vulnerabilitys_exposure_names_the_live_contexts_of_each_image_carryin
     let critical = exposure("CVE-1999-0002", vec![]).await;
     assert_eq!(critical.status, StatusCode::OK, "{}", critical.body);
     // The vulnerability's partition, then the digest's 16 index shards per inventory type; the
-    // image records and their contexts' records.
-    assert_eq!((harness.requests.get("Query"), harness.requests.get("BatchGetItem")), (1 + 2 * 16, 2));
+    // image records and their contexts' records; the threat data feeds' records.
+    assert_eq!((harness.requests.get("Query"), harness.requests.get("BatchGetItem")), (1 + 2 * 16 + 1, 2));
     assert_eq!(
         (critical.body["severity"].as_str(), critical.body["images"].as_array().unwrap().len()),
         (Some("critical"), 1)
