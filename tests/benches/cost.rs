@@ -10,6 +10,9 @@
 //! Findings: one image's findings posted (100 findings, trivy's shape), the same findings posted
 //! again (what the daily sync does for an image whose findings did not change) and a changed
 //! post, measured the same way, then priced for the mix's distinct images.
+//!
+//! Threat data: the real KEV catalog and a full-size EPSS file (300,000 rows) loaded, loaded
+//! again unchanged, and a new EPSS day, each metered; priced for a day of the fleet.
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
@@ -331,6 +334,63 @@ fn history_monthly(cost: &HistoryCost, containers: usize) -> (f64, f64) {
     (requests + stored_bytes / 1e9 * DYNAMODB_PER_GB_MONTH, stored_bytes)
 }
 
+/// What a day of threat data costs: the findings sync's loads of both feeds, metered.
+struct ThreatDataCost {
+    first_units: f64,
+    unchanged_units: f64,
+    unchanged_read_units: f64,
+    new_day_units: f64,
+    stored_bytes: f64,
+}
+
+async fn measure_threat_data(epss_rows: usize) -> ThreatDataCost {
+    use local_stack::feeds::{FeedServer, EPSS_FILE};
+    use std::io::Write;
+    let harness = Harness::new(120, false).await;
+    let feeds = FeedServer::start().await.unwrap();
+    let epss_day = |day: &str, seed: u64| {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(inventory_store::threat::epss::synthetic(epss_rows, day, seed).as_bytes()).unwrap();
+        encoder.finish().unwrap()
+    };
+    feeds.serve(EPSS_FILE, lambda_http::http::StatusCode::OK, epss_day("2026-12-06", 1));
+    let meter = WriteMeter(Arc::default(), Some(&["threat"]));
+    let store = inventory_store::Store::new(harness.client_with("findings-sync", meter.clone()), harness.table.clone());
+    let loader = local_stack::threat_data::loader(
+        &harness.sdk_for("findings-sync"),
+        store,
+        &harness.environment(),
+        &feeds,
+        harness.clock.clone(),
+    )
+    .unwrap();
+    let mut load = async || {
+        harness.requests.reset();
+        let summary = loader.load().await;
+        assert_eq!(summary.failure(), None);
+        meter.take() as f64
+    };
+    let first_units = load().await;
+    let unchanged_units = load().await;
+    let unchanged_read_units = harness.requests.get("Query") as f64 * 0.5;
+    feeds.serve(EPSS_FILE, lambda_http::http::StatusCode::OK, epss_day("2026-12-07", 2));
+    let new_day_units = load().await;
+    let stored = harness.stored_items().await;
+    let threat = stored.iter().filter(|item| item["pk"].as_s().is_ok_and(|pk| pk.starts_with("threat")));
+    let stored_bytes = threat.map(item_size).sum::<usize>() as f64;
+    ThreatDataCost { first_units, unchanged_units, unchanged_read_units, new_day_units, stored_bytes }
+}
+
+/// Dollars a month of threat data, for the whole deployment (the feeds are stored once): a new
+/// EPSS day every day, the catalog unchanged, the function about 2 s at 256 MB.
+fn threat_data_monthly(cost: &ThreatDataCost) -> f64 {
+    let lambda = 0.25 * 2.0 * LAMBDA_ARM_PER_GB_SECOND + LAMBDA_PER_MILLION_REQUESTS / 1e6;
+    let day = cost.new_day_units * DYNAMODB_PER_MILLION_WRITE_UNITS / 1e6
+        + cost.unchanged_read_units * DYNAMODB_PER_MILLION_READ_UNITS / 1e6
+        + lambda;
+    30.0 * day + cost.stored_bytes / 1e9 * DYNAMODB_PER_GB_MONTH
+}
+
 const S3_PER_GB_MONTH: f64 = 0.023;
 const ATHENA_PER_TB_SCANNED: f64 = 5.0;
 
@@ -447,5 +507,18 @@ async fn main() {
         year_bytes / 1e9,
         year_bytes / 1e9 * S3_PER_GB_MONTH,
         year_bytes / 1e12 * ATHENA_PER_TB_SCANNED
+    );
+    let epss_rows = if bench { 300_000 } else { 3_000 };
+    let threat = measure_threat_data(epss_rows).await;
+    assert_eq!(threat.unchanged_units, 0.0, "an unchanged day writes nothing");
+    let threat_total = threat_data_monthly(&threat);
+    println!(
+        "threat data (KEV 1,404 entries, EPSS {epss_rows} rows): first load {} WU, unchanged day {} WU + {} RU, new EPSS day {} WU, {} bytes stored; a new EPSS day every day: ${threat_total:.4} a month for the whole deployment (${:.5} per cluster-month of this fleet)",
+        threat.first_units,
+        threat.unchanged_units,
+        threat.unchanged_read_units,
+        threat.new_day_units,
+        threat.stored_bytes,
+        threat_total / clusters as f64
     );
 }

@@ -3,12 +3,48 @@
 //! of the same bytes; then chunking the findings for storage and merging two scanners' findings.
 //! Then the hostile documents of issue 32, refused: 20 million empty findings (what a 64 KiB gzip
 //! body inflates to) and 70,000 repo digests, beside a parse that only skips over the same bytes.
+//! Then the threat data: a full-size EPSS file (300,000 rows, gzip-compressed as FIRST publishes
+//! it) parsed and checked, beside a plain `csv` read of the same bytes, CPU and peak memory.
 //! Run with `make bench`; numbers are recorded in BENCHMARKS.md.
 
 use inventory_core::findings::{chunk_findings, merge, parse_findings};
+use inventory_core::threat::{epss, EpssFeed};
 use serde_json::{json, Value};
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+/// The system allocator, with the bytes in use and their peak counted.
+struct Counting;
+
+static IN_USE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let now = IN_USE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+        PEAK.fetch_max(now, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
+        IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { System.dealloc(pointer, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// The most memory `run` holds at once beyond what was held before it, in MB.
+fn peak_megabytes(run: impl FnOnce()) -> f64 {
+    let before = IN_USE.load(Ordering::Relaxed);
+    PEAK.store(before, Ordering::Relaxed);
+    run();
+    (PEAK.load(Ordering::Relaxed) - before) as f64 / 1e6
+}
 
 /// `cargo bench` passes `--bench`; under `cargo test` one run checks the bench still works.
 fn runs() -> usize {
@@ -81,6 +117,42 @@ fn main() {
         black_box(merge([("trivy", document.findings.as_slice()), ("grype", document.findings.as_slice())]));
     });
     hostile_documents();
+    epss_feed();
+}
+
+/// A full-size EPSS file, gzip-compressed as FIRST publishes it.
+fn epss_file(rows: usize) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(epss::synthetic(rows, "2026-12-06", 34).as_bytes()).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn epss_feed() {
+    let rows = if runs() > 1 { 300_000 } else { 30_000 };
+    let file = epss_file(rows);
+    println!("EPSS file: {rows} rows, {} bytes gzip-compressed", file.len());
+    let baseline = || {
+        let decoder = flate2::read::MultiGzDecoder::new(black_box(&file[..]));
+        let mut reader = csv::ReaderBuilder::new().comment(Some(b'#')).from_reader(decoder);
+        let mut record = csv::ByteRecord::new();
+        let mut count = 0;
+        while reader.read_byte_record(&mut record).unwrap() {
+            count += record.len();
+        }
+        black_box(count);
+    };
+    let plain = measure("baseline: gunzip + csv ByteRecord read", baseline);
+    let parse = measure("EpssFeed::parse (gunzip, check, sort)", || {
+        black_box(EpssFeed::parse(black_box(&file)).unwrap());
+    });
+    println!("ratio to the plain read: {:.2}", parse.as_secs_f64() / plain.as_secs_f64());
+    let plain_peak = peak_megabytes(baseline);
+    let parse_peak = peak_megabytes(|| {
+        black_box(EpssFeed::parse(&file).unwrap());
+    });
+    println!(
+        "peak memory: plain read {plain_peak:.1} MB, EpssFeed::parse {parse_peak:.1} MB (the feed held: {rows} rows)"
+    );
 }
 
 /// Refused documents: the time to the answer against a pass that skips every byte once.

@@ -107,13 +107,22 @@ impl CveId {
     /// `CVE-YYYY-NNNN` with 4 to 19 digits after the year, as the KEV catalog's schema says; any
     /// other id (`GHSA-…`, `ALAS-…`, lower case) has no threat data.
     pub fn parse(raw: &str) -> Option<Self> {
-        let rest = raw.strip_prefix("CVE-")?;
-        let (year, number) = rest.split_once('-')?;
-        let digits = |part: &str| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit());
-        if year.len() != 4 || !(4..=19).contains(&number.len()) || !digits(year) || !digits(number) {
+        Self::parse_bytes(raw.as_bytes())
+    }
+
+    /// As `parse`, on bytes: the EPSS file's 300,000 ids are read without a UTF-8 check.
+    pub fn parse_bytes(raw: &[u8]) -> Option<Self> {
+        let rest = raw.strip_prefix(b"CVE-")?;
+        let (year, number) = (rest.get(..4)?, rest.get(5..)?);
+        if rest[4] != b'-' || !(4..=19).contains(&number.len()) {
             return None;
         }
-        Some(Self { year: year.parse().ok()?, number: number.parse().ok()? })
+        let value = |digits: &[u8]| {
+            digits
+                .iter()
+                .try_fold(0u64, |total, byte| byte.is_ascii_digit().then(|| total * 10 + u64::from(byte - b'0')))
+        };
+        Some(Self { year: value(year)? as u16, number: value(number)? })
     }
 }
 
