@@ -364,7 +364,7 @@ async fn measure_threat_data(epss_rows: usize) -> ThreatDataCost {
         harness.clock.clone(),
     )
     .unwrap();
-    let mut load = async || {
+    let load = async || {
         harness.requests.reset();
         let summary = loader.load().await;
         assert_eq!(summary.failure(), None);

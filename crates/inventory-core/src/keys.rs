@@ -29,10 +29,13 @@ pub enum ItemKind {
     Integration,
     ThreatFeed,
     ThreatChunk,
+    RunningImage,
+    RunningVulnerabilities,
+    ExposurePair,
 }
 
 impl ItemKind {
-    pub const ALL: [ItemKind; 18] = [
+    pub const ALL: [ItemKind; 21] = [
         Self::Context,
         Self::Image,
         Self::Detail,
@@ -51,6 +54,9 @@ impl ItemKind {
         Self::Integration,
         Self::ThreatFeed,
         Self::ThreatChunk,
+        Self::RunningImage,
+        Self::RunningVulnerabilities,
+        Self::ExposurePair,
     ];
 
     /// The stored value.
@@ -74,6 +80,9 @@ impl ItemKind {
             Self::Integration => "integration",
             Self::ThreatFeed => "threat_feed",
             Self::ThreatChunk => "threat_chunk",
+            Self::RunningImage => "running_image",
+            Self::RunningVulnerabilities => "running_vulnerabilities",
+            Self::ExposurePair => "exposure_pair",
         }
     }
 
@@ -140,6 +149,12 @@ pub fn lifecycle_marker_pk(account: &str, inventory_type: InventoryType, context
 /// (digest, vulnerability) (`sk`: `exposure_marker_sk`).
 pub fn exposure_marker_pk(account: &str, inventory_type: InventoryType, context: &str) -> String {
     format!("{account}#exp#{inventory_type}#{context}")
+}
+
+/// The partition of a context's "sent once" markers of Known Exploited Vulnerability Running
+/// events, one per (digest, vulnerability) (`sk`: `exposure_marker_sk`).
+pub fn kev_marker_pk(account: &str, inventory_type: InventoryType, context: &str) -> String {
+    format!("{account}#kevr#{inventory_type}#{context}")
 }
 
 pub fn exposure_marker_sk(digest: &str, vulnerability_id: &str) -> String {
@@ -255,6 +270,39 @@ pub fn history_contexts_sk(account: &str, inventory_type: InventoryType, context
     format!("{account}#{inventory_type}#{context}")
 }
 
+/// Where an account's images run now, spread over `INDEX_SHARDS` partitions by digest (`sk`:
+/// `running_place_sk`): one item per open interval, with its workloads. Kept by the notifier from
+/// the intervals it opens and closes; the worklist reads them for its rows' places.
+pub fn running_image_pk(account: &str, shard: u8) -> String {
+    format!("{account}#run#{shard:02}")
+}
+
+/// A running image's place; an image's places share the prefix `running_place_sk(digest, ..)`
+/// up to the digest and `#`.
+pub fn running_place_sk(digest: &str, inventory_type: InventoryType, context: &str) -> String {
+    format!("{digest}#{inventory_type}#{context}")
+}
+
+/// A running image's vulnerabilities as its exposure pairs were last written (`sk` =
+/// `RUNNING_VULNERABILITIES_SK`): what a change of its findings is compared with.
+pub fn running_vulnerabilities_pk(account: &str, digest: &str) -> String {
+    format!("{account}#runv#{digest}")
+}
+
+pub const RUNNING_VULNERABILITIES_SK: &str = "list";
+
+/// The worklist: one item per (vulnerability, running image) of an account, spread over
+/// `INDEX_SHARDS` partitions by vulnerability (`sk`: `exposure_pair_sk`), so a vulnerability's
+/// images sit together and `GET /v2/vulnerabilities` reads the account's running pairs and nothing
+/// else.
+pub fn worklist_pk(account: &str, shard: u8) -> String {
+    format!("{account}#work#{shard:02}")
+}
+
+pub fn exposure_pair_sk(vulnerability_id: &str, digest: &str) -> String {
+    format!("{vulnerability_id}#{digest}")
+}
+
 /// The one partition of the threat data feeds' records (`sk`: the feed, `kev` or `epss`): which
 /// generation of each is current. Shared by every account: the feeds are public data.
 pub const THREAT_FEEDS_PK: &str = "threat";
@@ -330,6 +378,7 @@ pub fn documented_layout() -> Vec<(String, String)> {
         (scheduled_marker_pk("{account}", "{subscription_id}"), "{image_digest}".to_owned()),
         (typed(lifecycle_marker_pk("{account}", t, "{context}")), "{event_id}".to_owned()),
         (typed(exposure_marker_pk("{account}", t, "{context}")), exposure_marker_sk("{digest}", "{vulnerability_id}")),
+        (typed(kev_marker_pk("{account}", t, "{context}")), exposure_marker_sk("{digest}", "{vulnerability_id}")),
         (integrations_pk("{account}"), "{uuid}".to_owned()),
         (CLUSTER_CONFIGS_PK.to_owned(), cluster_config_sk("{account}", "{cluster_name}")),
         (EKS_COLLECTIONS_PK.to_owned(), eks_collection_sk("{account}", "{cluster_arn}")),
@@ -351,6 +400,12 @@ pub fn documented_layout() -> Vec<(String, String)> {
                 .replace("1970-01-01T00:00:00.000Z", "{from}"),
         ),
         (history_contexts_pk(0).replace("#00", "#{shard}"), typed(history_contexts_sk("{account}", t, "{context}"))),
+        (
+            running_image_pk("{account}", 0).replace("#00", "#{shard}"),
+            typed(running_place_sk("{digest}", t, "{context}")),
+        ),
+        (running_vulnerabilities_pk("{account}", "{digest}"), RUNNING_VULNERABILITIES_SK.to_owned()),
+        (worklist_pk("{account}", 0).replace("#00", "#{shard}"), exposure_pair_sk("{vulnerability_id}", "{digest}")),
         (THREAT_FEEDS_PK.to_owned(), "{feed}".to_owned()),
         (threat_chunks_pk("{feed}", "{generation}"), threat_chunk_sk(0).replace("000", "{n}")),
         (STALE_MARKERS_PK.to_owned(), typed(stale_marker_sk("{account}", t, "{cluster}"))),

@@ -18,4 +18,5 @@ pub mod plan;
 pub mod report;
 pub mod subscription;
 pub mod threat;
+pub mod worklist;
 pub mod workload;

@@ -295,7 +295,7 @@ pub struct ImageContent {
 }
 
 /// A workload and how many of its containers run an image.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct WorkloadContainers {
     pub kind: WorkloadKind,
     pub name: String,

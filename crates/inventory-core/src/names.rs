@@ -98,6 +98,13 @@ impl ContextPattern {
             None => Context::parse(field, value).map(Self::Exact),
         }
     }
+
+    pub fn matches(&self, context: &str) -> bool {
+        match self {
+            Self::Exact(name) => context == name.as_str(),
+            Self::Prefix(prefix) => context.starts_with(prefix.as_str()),
+        }
+    }
 }
 
 macro_rules! name_text {

@@ -22,6 +22,8 @@ pub const ADDED_DETAIL_TYPE: &str = "Runtime Inventory Image Added";
 pub const REMOVED_DETAIL_TYPE: &str = "Runtime Inventory Image Removed";
 /// An image with findings at or above the exposure threshold runs in a context.
 pub const VULNERABLE_DETAIL_TYPE: &str = "Runtime Inventory Vulnerable Image Running";
+/// An image carrying a vulnerability CISA lists as exploited runs in a context (docs/events.md).
+pub const KEV_RUNNING_DETAIL_TYPE: &str = "Runtime Inventory Known Exploited Vulnerability Running";
 /// A cluster stopped reporting (the coverage check).
 pub const STALE_DETAIL_TYPE: &str = "Runtime Inventory Cluster Stale";
 /// A stale cluster reports again (the coverage check).

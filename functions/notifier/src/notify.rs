@@ -11,6 +11,7 @@
 mod change;
 pub mod exposure;
 pub mod intervals;
+pub mod worklist;
 
 pub use change::{change, Change, ImageAdded, ImageRemoved, ANNOUNCED_KINDS, TTL_PRINCIPAL};
 
@@ -20,7 +21,8 @@ use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use futures::StreamExt;
 use inventory_store::bus::{
-    Bus, Event as BusEvent, ADDED_DETAIL_TYPE, REMOVED_DETAIL_TYPE, SCHEDULED_DETAIL_TYPE, VULNERABLE_DETAIL_TYPE,
+    Bus, Event as BusEvent, ADDED_DETAIL_TYPE, KEV_RUNNING_DETAIL_TYPE, REMOVED_DETAIL_TYPE, SCHEDULED_DETAIL_TYPE,
+    VULNERABLE_DETAIL_TYPE,
 };
 use inventory_store::clock::Clock;
 use inventory_store::findings::Severity;
@@ -29,6 +31,7 @@ use inventory_store::model::InventoryType;
 use inventory_store::store::{interval_copies, BatchWrite};
 use inventory_store::store::{Claim as MarkerClaim, SentOnceMarker as Marker, Store, StoreError};
 use inventory_store::subscriptions::{Subscription, SubscriptionError, Subscriptions, RUNTIME_INVENTORY};
+use inventory_store::threat::ThreatReader;
 use inventory_store::vulnerabilities::{Vulnerabilities, VulnerabilityError};
 use inventory_store::{InventoryReader, Settings};
 use serde::{Deserialize, Serialize};
@@ -100,6 +103,8 @@ pub struct Notifier {
     api_url: Option<String>,
     /// Days closed running intervals are kept; 0 records none.
     history_retention_days: u32,
+    worklist: worklist::Worklist,
+    threat: ThreatReader,
     clock: Arc<dyn Clock>,
 }
 
@@ -157,6 +162,8 @@ impl Notifier {
             vulnerabilities: Vulnerabilities::new(store.clone(), Arc::clone(&clock)),
             reader: InventoryReader::new(store.clone(), settings, Arc::clone(&clock)),
             threshold: DEFAULT_THRESHOLD,
+            worklist: worklist::Worklist::new(store.clone(), Arc::clone(&clock)),
+            threat: ThreatReader::new(store.clone()),
             store,
             bus: Bus::new(events, bus),
             api_url: None,
@@ -191,6 +198,18 @@ impl Notifier {
         Ok(exposures(account, digest, running, &image.findings, self.threshold)
             .into_iter()
             .map(|(marker, detail)| Pending::new(marker, VULNERABLE_DETAIL_TYPE, &detail))
+            .collect())
+    }
+
+    /// Known Exploited Vulnerability Running events of the vulnerabilities that started running.
+    async fn kev_events(&self, exposures: &[worklist::NewExposure]) -> Result<Vec<Pending>, NotifyError> {
+        if exposures.is_empty() {
+            return Ok(Vec::new());
+        }
+        let threat = self.threat.current().await?;
+        Ok(worklist::kev_events(exposures, &threat)
+            .into_iter()
+            .map(|(marker, detail)| Pending::new(marker, KEV_RUNNING_DETAIL_TYPE, &detail))
             .collect())
     }
 
@@ -404,14 +423,23 @@ impl Notifier {
         copies: &mut Vec<(usize, BatchWrite)>,
         index: usize,
     ) -> Result<Vec<Claim>, NotifyError> {
-        if let Some(step) = intervals::history_step(record)?.filter(|_| self.history_retention_days > 0) {
+        let step = intervals::history_step(record)?;
+        let mut exposures = match &step {
+            Some(step) => self.worklist.apply(step, reads.with_findings.contains(step.account())).await?,
+            None => Vec::new(),
+        };
+        if let Some(step) = step.filter(|_| self.history_retention_days > 0) {
             self.record_history(step, copies, index).await?;
         }
         let change = reads.changes[index].as_ref().map_err(|reason| NotifyError::Unreadable(reason.clone()))?;
         let Some(change) = change else {
             return Ok(Vec::new());
         };
-        let events = self.events_of(change, reads).await?;
+        if let Change::FindingsChanged { account, image_digest, .. } = change {
+            exposures.extend(self.worklist.findings_changed(account, image_digest).await?);
+        }
+        let mut events = self.events_of(change, reads).await?;
+        events.extend(self.kev_events(&exposures).await?);
         // Two records of a batch may announce one event (an image's new findings and its
         // arrival): the first to get here claims and sends it, for both.
         let events = events.into_iter().filter(|pending| reads.first_to_claim(&pending.marker));

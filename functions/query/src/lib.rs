@@ -9,6 +9,7 @@ pub mod running;
 
 use details::{check_id, DetailReader, Listing, Page};
 use exposure::{Exposure, ExposurePage};
+use inventory_runtime::ConfigError;
 use inventory_runtime::Sdk;
 use inventory_store::auth::Caller;
 use inventory_store::coverage::{attach_agents, list_clusters};
@@ -17,15 +18,37 @@ use inventory_store::integrations::IntegrationRegistry;
 use inventory_store::listing::{min_severity_param, vulnerability_id_param};
 use inventory_store::routes::{Endpoint, Matched};
 use inventory_store::store::StoreError;
-use inventory_store::threat::ThreatReader;
+use inventory_store::threat::{SlaPolicy, ThreatReader};
 use inventory_store::vulnerabilities::Vulnerabilities;
+use inventory_store::worklist::{by_image, page, rows, WorklistQuery};
 use inventory_store::{Clock, InventoryQuery, InventoryReader, Settings, Store};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use std::sync::Arc;
 
-/// Every variable the function reads: the store's settings.
-pub type Config = Settings;
+/// Days to fix a running finding of each severity, for the worklist's `due_at` (`SlaDays`).
+pub const SLA_DAYS: &str = "SLA_DAYS";
+
+/// Every variable the function reads.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub settings: Settings,
+    pub sla: SlaPolicy,
+}
+
+impl Config {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let sla = match inventory_runtime::config::value(&lookup, SLA_DAYS) {
+            None => SlaPolicy::default(),
+            Some(raw) => SlaPolicy::parse(&raw).map_err(|_| ConfigError {
+                name: SLA_DAYS,
+                expected: "severity=days pairs (critical=15,high=30,medium=90,low=180; 0 = none)",
+                value: raw,
+            })?,
+        };
+        Ok(Self { settings: Settings::from_lookup(&lookup)?, sla })
+    }
+}
 
 pub struct QueryApp {
     reader: InventoryReader,
@@ -34,6 +57,7 @@ pub struct QueryApp {
     vulnerabilities: Vulnerabilities,
     exposure: Exposure,
     threat: ThreatReader,
+    sla: SlaPolicy,
     store: Store,
     settings: Settings,
     clock: Arc<dyn Clock>,
@@ -42,11 +66,11 @@ pub struct QueryApp {
 impl QueryApp {
     /// The function as `main`, the local stack and the test harness run it.
     pub fn build(sdk: &Sdk, config: Config, clock: Arc<dyn Clock>) -> Self {
-        let store = Store::build(sdk, &config.table_name);
-        Self::new(store, config, clock)
+        let store = Store::build(sdk, &config.settings.table_name);
+        Self::new(store, config.settings, config.sla, clock)
     }
 
-    fn new(store: Store, settings: Settings, clock: Arc<dyn Clock>) -> Self {
+    fn new(store: Store, settings: Settings, sla: SlaPolicy, clock: Arc<dyn Clock>) -> Self {
         Self {
             details: DetailReader::new(store.clone(), settings.clone(), Arc::clone(&clock)),
             integrations: IntegrationRegistry::new(store.clone(), Arc::clone(&clock)),
@@ -57,6 +81,7 @@ impl QueryApp {
             ),
             reader: InventoryReader::new(store.clone(), settings.clone(), Arc::clone(&clock)),
             threat: ThreatReader::new(store.clone()),
+            sla,
             store,
             settings,
             clock,
@@ -107,6 +132,7 @@ impl ApiFunction for QueryApp {
             Endpoint::ConsoleAsset => console::asset(path("asset")),
             Endpoint::ListClusters => self.clusters(request, account).await,
             Endpoint::ImageVulnerabilities => self.image_vulnerabilities(request, account, path("image_digest")).await,
+            Endpoint::Worklist => self.worklist(request, account).await,
             Endpoint::VulnerabilityExposure => self.exposure(request, account, path("vulnerability_id")).await,
             Endpoint::ImageHistory => self.image_history(request, account).await,
             Endpoint::VulnerabilityHistory => {
@@ -181,6 +207,20 @@ impl QueryApp {
             Some(found) => negotiated_json(request, StatusCode::OK, &ranked::rank_exposure(&found, &threat)),
             None => Err(ApiError::not_found(format!("no image of this account carries {id}"))),
         }
+    }
+
+    /// The worklist: every vulnerability running in the account now, ranked. Its reads are the
+    /// account's exposure pairs and running places (16 shards each) and the threat data's records.
+    async fn worklist(&self, request: &Request, account: &str) -> Result<Response<Body>, ApiError> {
+        let query = WorklistQuery::from_params(query_params(request))?;
+        let (pairs, places, threat) = futures::try_join!(
+            self.store.exposure_pairs(account),
+            self.store.running_places(account),
+            self.threat.current()
+        )
+        .map_err(|error| error.answer("the worklist"))?;
+        let rows = rows(&pairs, &by_image(places), &query.places, &threat, &self.sla, self.clock.now());
+        negotiated_json(request, StatusCode::OK, &page(rows, &query))
     }
 
     async fn image_history(&self, request: &Request, account: &str) -> Result<Response<Body>, ApiError> {

@@ -27,4 +27,5 @@ mod subscriptions_api;
 mod template;
 mod threat_data;
 mod vulnerabilities;
+mod worklist;
 mod workloads;

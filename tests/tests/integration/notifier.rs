@@ -266,9 +266,10 @@ async fn an_event_sent_again_after_a_lost_confirmation_carries_the_same_event_id
     harness.subscribe("admin", "c", true).await;
     harness.post_k8s(&k8s_report("c", day(0), &[("a", "app:1", 1)])).await;
     let event = notifications.next_event().await;
-    // Claims of the added and the scheduled event, then their confirmations: the second is lost.
-    // History off: its writes would shift which PutItem is the fourth.
-    let sdk = harness.sdk_for("notifier").with_interceptor(integration_tests::FailNth::new("PutItem", 4));
+    // The image's running place (the worklist's), claims of the added and the scheduled event,
+    // then their confirmations: the second is lost. History off: its writes would shift which
+    // PutItem is the fifth.
+    let sdk = harness.sdk_for("notifier").with_interceptor(integration_tests::FailNth::new("PutItem", 5));
     let crashing = notifications.notifier(&harness, sdk, &[(notifier::HISTORY_RETENTION_DAYS, "0")]);
     let response = Notifications::deliver_to(&crashing, event.clone()).await;
     assert_eq!(response.batch_item_failures.len(), 1);
@@ -318,10 +319,11 @@ async fn a_burst_of_added_images_costs_a_fixed_number_of_requests_per_image() {
     // Before issue 32 (one record at a time): 100 GetItem (each image's findings), 1 Query, 700
     // PutItem (3 interval writes and 2 claims and 2 settlements an image), 100 PutEvents.
     // Now: the account's subscriptions and findings flag once; per image, its open interval
-    // (conditional) and two claims and settlements; its interval copies and the contexts' list
+    // (conditional), its running place (the worklist's; an account without findings has no pairs
+    // to write) and two claims and settlements; its interval copies and the contexts' list
     // entries batched; the events ten to a request.
     let copies = (images + 10).div_ceil(25);
-    let expected = [("GetItem", 1), ("Query", 1), ("PutItem", 5 * images), ("BatchWriteItem", copies)];
+    let expected = [("GetItem", 1), ("Query", 1), ("PutItem", 6 * images), ("BatchWriteItem", copies)];
     for (operation, count) in expected {
         assert_eq!(harness.requests.get(operation), count, "{operation}");
     }

@@ -3,7 +3,8 @@
 
 use super::{decode, encode, is_condition_failure, key, sdk_error, string, Item, Store, StoreError};
 use crate::keys::{
-    exposure_marker_pk, exposure_marker_sk, lifecycle_marker_pk, scheduled_marker_pk, ItemKind, STALE_MARKERS_PK,
+    exposure_marker_pk, exposure_marker_sk, kev_marker_pk, lifecycle_marker_pk, scheduled_marker_pk, ItemKind,
+    STALE_MARKERS_PK,
 };
 use crate::model::InventoryType;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -61,6 +62,22 @@ impl SentOnceMarker {
     ) -> Self {
         Self {
             pk: exposure_marker_pk(account, inventory_type, context),
+            sk: exposure_marker_sk(digest, vulnerability_id),
+            context: context.to_owned(),
+            expires_at: None,
+        }
+    }
+
+    /// (context, digest, vulnerability) of a vulnerability CISA lists as exploited: announced once.
+    pub fn kev_running(
+        account: &str,
+        inventory_type: InventoryType,
+        context: &str,
+        digest: &str,
+        vulnerability_id: &str,
+    ) -> Self {
+        Self {
+            pk: kev_marker_pk(account, inventory_type, context),
             sk: exposure_marker_sk(digest, vulnerability_id),
             context: context.to_owned(),
             expires_at: None,

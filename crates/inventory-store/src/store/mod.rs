@@ -12,6 +12,7 @@
 //! | `clusters` | cluster configurations of the embedded mode |
 //! | `findings` | images' findings (a record and chunks per scanner) and the vulnerability and severity indexes |
 //! | `threat` | threat data feeds: a record per feed naming its current generation, the generation's chunks |
+//! | `worklist` | where images run now, each running image's exposure pairs and their list |
 //! | `migration` | the one-shot move of the old layout (the project's one full `Scan`) |
 //!
 //! No service holds a DynamoDB client: they call a `Store`.
@@ -27,6 +28,7 @@ mod markers;
 mod migration;
 mod subscriptions;
 mod threat;
+mod worklist;
 
 pub use batch::{BatchWrite, BATCH_GET_LIMIT, BATCH_WRITE_LIMIT};
 pub use contexts::COVERAGE_FIELDS;
@@ -228,6 +230,18 @@ impl Store {
                 .expression_attribute_values(":prefix", string(prefix)),
             None => request.key_condition_expression("pk = :pk"),
         };
+        request.into_paginator().items().send().try_collect().await.map_err(sdk_error("Query"))
+    }
+
+    /// Every item of a partition, read eventually consistently (half the read units): for
+    /// answers that a write a moment ago may miss.
+    async fn query_all_eventually(&self, pk: String) -> Result<Vec<Item>, StoreError> {
+        let request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", string(&pk));
         request.into_paginator().items().send().try_collect().await.map_err(sdk_error("Query"))
     }
 

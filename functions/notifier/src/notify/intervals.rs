@@ -16,6 +16,15 @@ pub enum HistoryStep {
     Close { place: IntervalPlace, to: DateTime<Utc> },
 }
 
+impl HistoryStep {
+    pub fn account(&self) -> &str {
+        match self {
+            Self::Open(interval) => &interval.account,
+            Self::Close { place, .. } => &place.account,
+        }
+    }
+}
+
 fn place_of(image: &ImageRecord) -> Result<Option<IntervalPlace>, NotifyError> {
     if image.content.image_digest.is_empty() {
         return Ok(None);
