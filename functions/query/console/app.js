@@ -61,6 +61,11 @@ function ago(iso) {
   return `${Math.round(minutes / 1440)} days ago`;
 }
 
+// "1 context", "3 contexts".
+function count(n, word) {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
 function shortDigest(digest) {
   return digest ? digest.replace(/^sha256:/, "").slice(0, 12) : "(tag only)";
 }
@@ -81,7 +86,7 @@ function barChart(title, bars, options) {
   if (options && options.vertical) {
     // 16 px above the bars for the scale, 20 below for the first and last day.
     const top = 16, height = 160, gap = 2, barWidth = Math.min(40, Math.max(3, Math.floor(width / bars.length) - gap));
-    chart = svg("svg", { viewBox: `0 0 ${width} ${top + height + 20}`, role: "img", "aria-label": title, width: "100%" },
+    chart = svg("svg", { viewBox: `0 0 ${width} ${top + height + 20}`, role: "img", "aria-label": title, width },
       bars.map((bar, index) => {
         const barHeight = Math.round((bar.value / max) * height);
         return svg("g", {},
@@ -93,7 +98,7 @@ function barChart(title, bars, options) {
       svg("text", { x: 0, y: 11 }, `${max} at most in a day`));
   } else {
     const height = bars.length * rowHeight;
-    chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": title, width: "100%" },
+    chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": title, width },
       bars.map((bar, index) => {
         const length = Math.max(1, Math.round((bar.value / max) * (width - labelWidth - 40)));
         const y = index * rowHeight;
@@ -312,7 +317,7 @@ async function showImage(digest) {
   view.replaceChildren(
     h("h2", {}, items.length ? items[0].image_tag : "Image"),
     h("p", {}, h("code", {}, digest)),
-    h("p", { id: "image-summary" }, items.length ? `Runs in ${items.length} contexts of ${clusters.size} clusters.` : "Not running anywhere in this account's inventory."),
+    h("p", { id: "image-summary" }, items.length ? `Runs in ${count(items.length, "context")} of ${count(clusters.size, "cluster")}.` : "Not running anywhere in this account's inventory."),
     h("div", { class: "table-wrap" }, h("table", { id: "image-contexts" },
       h("thead", {}, h("tr", {}, ["Context", "Type", "Containers", "Workloads", "First seen", "Last seen"].map((name) => h("th", { scope: "col" }, name)))),
       h("tbody", {}, items.map((item) => h("tr", {},
@@ -341,7 +346,9 @@ function timeline(intervals) {
   const x = (time) => labelWidth + Math.round(((time - first) / (last - first)) * plot);
   const day = (time) => new Date(time).toISOString().slice(0, 10);
   const height = contexts.length * rowHeight + 20;
-  const chart = svg("svg", { id: "timeline", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "Where it ran, and when", width: "100%" },
+  // Drawn at its own size (at most the page's width): stretched to a wide page, its labels grew
+  // to several times the page's font size.
+  const chart = svg("svg", { id: "timeline", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "Where it ran, and when", width },
     contexts.map((context, row) => svg("g", { "data-context": context },
       svg("text", { x: 0, y: row * rowHeight + 14 }, context.length > 26 ? context.slice(0, 25) + "…" : context),
       spans.filter((span) => span.context === context).map((span) =>
@@ -350,7 +357,7 @@ function timeline(intervals) {
           svg("title", {}, `${context}: ${span.from} to ${span.to || "now"}`))))),
     svg("text", { x: labelWidth, y: height - 4 }, day(first)),
     svg("text", { x: width, y: height - 4, "text-anchor": "end" }, spans.some((span) => !span.to) ? "now" : day(last)));
-  return h("figure", {}, h("figcaption", {}, `${intervals.length} intervals in ${contexts.length} contexts`), chart);
+  return h("figure", {}, h("figcaption", {}, `${count(intervals.length, "interval")} in ${count(contexts.length, "context")}`), chart);
 }
 
 function findingsTable(findings) {
@@ -365,6 +372,47 @@ function findingsTable(findings) {
         h("td", {}, `${f.package.name} ${f.package.version}`),
         h("td", {}, (f.fixed_in || []).join(", ")),
         h("td", {}, f.sources.join(", "))))))));
+}
+
+// What to fix first (`GET /v2/vulnerabilities`): every vulnerability running now, ranked.
+async function showWorklist() {
+  const params = new URLSearchParams(location.hash.split("?")[1] || "");
+  const query = new URLSearchParams({ limit: "200" });
+  for (const name of ["kev", "min_severity", "sort", "fix_available"]) if (params.get(name)) query.set(name, params.get(name));
+  say("Ranking what runs…");
+  const worklist = await api("/v2/vulnerabilities?" + query);
+  const select = (label, name, options) => h("label", {}, label,
+    h("select", { name }, options.map(([v, text]) => h("option", { value: v, selected: v === (params.get(name) || "") }, text))));
+  const form = h("form", { class: "filters", id: "worklist-filters", onsubmit: (event) => {
+      event.preventDefault();
+      const chosen = new URLSearchParams();
+      for (const [key, value] of new FormData(event.target)) if (value) chosen.set(key, value);
+      location.hash = "#/worklist?" + chosen;
+    } },
+    select("Exploited", "kev", [["", "any"], ["true", "known exploited (KEV)"], ["false", "not listed"]]),
+    select("Severity at least", "min_severity", [["", "any"], ...SEVERITIES.map((s) => [s, s])]),
+    select("Fix", "fix_available", [["", "any"], ["true", "a fix exists"], ["false", "no fix yet"]]),
+    select("Order by", "sort", [["", "risk"], ["epss", "EPSS"], ["exposure_days", "days exposed"], ["due_at", "due date"]]),
+    h("button", { type: "submit" }, "Show"));
+  const rows = worklist.vulnerabilities.map((row, index) => h("tr", { "data-id": row.vulnerability_id },
+    h("td", {}, index + 1),
+    h("td", {}, h("a", { href: `#/vulnerability/${encodeURIComponent(row.vulnerability_id)}` }, row.vulnerability_id), " ",
+      row.is_kev ? h("span", { class: "badge kev", title: row.kev && `CISA: added ${row.kev.date_added}` }, "KEV") : null, " ",
+      row.kev && row.kev.known_ransomware_campaign_use === "Known" ? h("span", { class: "badge ransomware" }, "ransomware") : null),
+    h("td", {}, severityBadge(row.severity)),
+    h("td", { class: "epss" }, row.epss ? `${Math.floor(row.epss.percentile * 100)}th (${row.epss.epss.toFixed(3)})` : "—"),
+    h("td", {}, row.risk.toFixed(1)),
+    h("td", {}, `${count(row.workload_count, "workload")} in ${count(row.cluster_count, "cluster")}`),
+    h("td", {}, row.exposure_days),
+    h("td", { class: row.overdue ? "due overdue" : "due", title: row.due_at || "" },
+      row.due_at ? (row.overdue ? `overdue since ${row.due_at.slice(0, 10)}` : row.due_at.slice(0, 10)) : "—"),
+    h("td", {}, row.fix_available ? "yes" : "no")));
+  view.replaceChildren(h("h2", {}, "What to fix first"), form,
+    h("div", { class: "table-wrap" }, h("table", { id: "worklist" },
+      h("thead", {}, h("tr", {}, ["#", "Vulnerability", "Severity", "EPSS percentile", "Risk", "Where", "Days exposed", "Due", "Fix"].map((name) => h("th", { scope: "col" }, name)))),
+      h("tbody", {}, rows))));
+  const overdue = worklist.vulnerabilities.filter((row) => row.overdue).length;
+  say(worklist.total ? `${count(worklist.total, "vulnerability")} running, ${overdue} overdue on this page${worklist.next ? "; the first 200 shown" : ""}` : "No vulnerability of a scanned image runs now.");
 }
 
 async function showVulnerabilities() {
@@ -409,7 +457,7 @@ async function showVulnerability(id) {
   const contexts = found.images.reduce((n, image) => n + image.contexts.length, 0);
   view.replaceChildren(h("h2", {}, found.vulnerability_id, " ", severityBadge(found.severity)),
     h("p", { id: "vulnerability-summary" }, found.images.length
-      ? `Runs in ${contexts} contexts, from ${found.images.length} images.${found.fixed_in.length ? " Fixed in " + found.fixed_in.join(", ") + "." : ""}`
+      ? `Runs in ${count(contexts, "context")}, from ${count(found.images.length, "image")}.${found.fixed_in.length ? " Fixed in " + found.fixed_in.join(", ") + "." : ""}`
       : "Images carry it, but none runs now."),
     h("div", { class: "table-wrap" }, h("table", { id: "vulnerability-contexts" },
       h("thead", {}, h("tr", {}, ["Image", "Context", "Workloads", "Packages", "Since"].map((name) => h("th", { scope: "col" }, name)))),
@@ -457,8 +505,14 @@ async function showSubscriptions() {
 
 // ---- routing ---------------------------------------------------------------------------------
 
+// The landing view: the worklist once something with findings runs, else the clusters.
+async function landing() {
+  const worklist = await api("/v2/vulnerabilities?limit=1").catch(() => null);
+  return worklist && worklist.total ? "#/worklist" : "#/clusters";
+}
+
 async function route() {
-  const hash = location.hash || "#/clusters";
+  const hash = location.hash || await landing();
   const [path] = hash.slice(1).split("?");
   const parts = path.split("/").filter(Boolean);
   for (const link of document.querySelectorAll("header nav a")) {
@@ -467,7 +521,8 @@ async function route() {
     else link.removeAttribute("aria-current");
   }
   try {
-    if (parts[0] === "images") await showImages();
+    if (parts[0] === "worklist") await showWorklist();
+    else if (parts[0] === "images") await showImages();
     else if (parts[0] === "image" && parts[1]) await showImage(decodeURIComponent(parts[1]));
     else if (parts[0] === "vulnerabilities") await showVulnerabilities();
     else if (parts[0] === "vulnerability" && parts[1]) await showVulnerability(decodeURIComponent(parts[1]));

@@ -162,7 +162,7 @@ async fn the_console_finds_where_a_vulnerability_runs() {
     page.wait_for("document.body.dataset.ready === '#/vulnerability/CVE-1999-0002'").await;
     assert_eq!(texts(&page, "#vulnerability-contexts tbody tr td:nth-child(2)").await, ["prod/batch", "prod/default"]);
     let summary = page.eval("document.getElementById('vulnerability-summary').textContent").await;
-    assert!(summary.as_str().unwrap().starts_with("Runs in 2 contexts, from 1 images"), "{summary}");
+    assert!(summary.as_str().unwrap().starts_with("Runs in 2 contexts, from 1 image."), "{summary}");
     shot(&page, "vulnerability").await;
 
     open(&page, &format!("#/image/{}", digest(2).replace(':', "%3A"))).await;
@@ -217,4 +217,59 @@ async fn an_images_view_draws_where_it_ran_as_a_timeline() {
     let ran = |context: &str, tag: &str| (context.to_owned(), format!("docker.io/library/{tag}"));
     assert_eq!(pairs, [ran("c/a", "app:2"), ran("c/b", "app:1")], "image 1 had left c/a then");
     shot(&page, "images-as-of").await;
+}
+
+/// Issue 34: once findings run, the console lands on the worklist: ranked rows with KEV and
+/// ransomware badges, EPSS percentiles, due dates (overdue in red); a row leads to where the
+/// vulnerability runs. The image view's timeline labels keep the page's size, and "1 context"
+/// its singular.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_lands_on_the_worklist_once_findings_run() {
+    let harness = Harness::new(120, false).await;
+    let mut notifications = harness.notifications().await;
+    let feeds = local_stack::feeds::FeedServer::start().await.unwrap();
+    assert_eq!(harness.threat_loader(&feeds).load().await.failure(), None);
+    let containers = [("web", "shop/search:1", 1), ("batch", "shop/search:1", 1), ("web", "shop/db:2", 2)];
+    assert_eq!(harness.post_k8s(&k8s_report("prod", day(0), &containers)).await.status, StatusCode::CREATED);
+    let scanners = workspace_root().join("tests/fixtures/scanners");
+    let trivy =
+        std::fs::read_to_string(scanners.join("trivy.json")).unwrap().replace("CVE-2019-1549", "CVE-2021-44228");
+    let grype = std::fs::read_to_string(scanners.join("grype.json")).unwrap();
+    for (n, body) in [(1, trivy), (2, grype)] {
+        let path = format!("/v2/images/{}/vulnerabilities", digest(n));
+        let posted =
+            harness.call_path("post-image-vulnerabilities.json", Some(&path), Some(&body), Some("admin"), &[]).await;
+        assert_eq!(posted.status, StatusCode::CREATED, "{}", posted.body);
+    }
+    let batch = notifications.next_event().await;
+    assert!(notifications.deliver(batch).await.batch_item_failures.is_empty());
+    let base = harness.serve(&[("victor", "victor-password", Role::ReadOnly)]).await;
+    let browser = Browser::launch().await;
+    let page = browser.page("victor", "victor-password").await;
+    page.navigate(&format!("{base}/ui")).await;
+    page.wait_for("document.body.dataset.ready === '#/worklist'").await;
+    let first = texts(&page, "#worklist tbody tr:first-child td").await;
+    assert!(
+        first[1].starts_with("CVE-2021-44228") && first[1].contains("KEV") && first[1].contains("ransomware"),
+        "{first:?}"
+    );
+    assert_eq!(first[3], "99th (0.944)");
+    assert!(first[7].starts_with("overdue since 2021-12-24"), "{first:?}");
+    let red =
+        page.eval("getComputedStyle(document.querySelector('#worklist tbody tr:first-child td.due')).color").await;
+    assert_eq!(red, "rgb(164, 22, 26)", "overdue in red");
+    assert_eq!(texts(&page, "#worklist tbody tr").await.len(), 5);
+    shot(&page, "worklist").await;
+    page.eval("document.querySelector('#worklist tbody tr:first-child a').click()").await;
+    page.wait_for("document.body.dataset.ready === '#/vulnerability/CVE-2021-44228'").await;
+    assert_eq!(texts(&page, "#vulnerability-contexts tbody tr td:nth-child(2)").await, ["prod/batch", "prod/web"]);
+
+    open(&page, &format!("#/image/{}", digest(2).replace(':', "%3A"))).await;
+    let summary = page.eval("document.getElementById('image-summary').textContent").await;
+    assert_eq!(summary, "Runs in 1 context of 1 cluster.");
+    let label = "document.querySelector('#timeline text').getBoundingClientRect().height";
+    let body = "parseFloat(getComputedStyle(document.body).fontSize)";
+    let (label, body) = (page.eval(label).await.as_f64().unwrap(), page.eval(body).await.as_f64().unwrap());
+    assert!(label < 1.5 * body, "a timeline label {label} px high on a {body} px page");
+    shot(&page, "image-timeline-one-context").await;
 }
