@@ -379,13 +379,25 @@ pub struct WorklistQuery {
     pub after: Option<(f64, String)>,
 }
 
-fn boolean(get: &impl Fn(&str) -> Option<String>, name: &str) -> Result<Option<bool>, FieldError> {
+/// A `true`/`false` parameter (`kev`, `fix_available`).
+pub fn boolean(get: &impl Fn(&str) -> Option<String>, name: &str) -> Result<Option<bool>, FieldError> {
     match get(name).filter(|raw| !raw.is_empty()).as_deref() {
         None => Ok(None),
         Some("true") => Ok(Some(true)),
         Some("false") => Ok(Some(false)),
         Some(_) => Err(FieldError::invalid(name, "must be true or false")),
     }
+}
+
+/// A `min_epss` parameter: an EPSS probability from 0 to 1.
+pub fn min_epss(get: &impl Fn(&str) -> Option<String>) -> Result<Option<f64>, FieldError> {
+    get("min_epss")
+        .filter(|raw| !raw.is_empty())
+        .map(|raw| match raw.parse::<f64>() {
+            Ok(value) if (0.0..=1.0).contains(&value) => Ok(value),
+            _ => Err(FieldError::invalid("min_epss", "must be a number from 0 to 1")),
+        })
+        .transpose()
 }
 
 impl WorklistQuery {
@@ -397,12 +409,7 @@ impl WorklistQuery {
                     .ok_or_else(|| FieldError::invalid("min_severity", format!("must be one of {}", Severity::names())))
             })
             .transpose()?;
-        let min_epss = given("min_epss")
-            .map(|raw| match raw.parse::<f64>() {
-                Ok(value) if (0.0..=1.0).contains(&value) => Ok(value),
-                _ => Err(FieldError::invalid("min_epss", "must be a number from 0 to 1")),
-            })
-            .transpose()?;
+        let min_epss = min_epss(&get)?;
         let sort = given("sort")
             .map(|raw| {
                 Sort::parse(&raw).ok_or_else(|| FieldError::invalid("sort", format!("must be one of {}", Sort::NAMES)))

@@ -2,7 +2,7 @@
 
 use crate::clock::format_time;
 use crate::clock::Clock;
-use crate::findings::{is_vulnerability_id, Severity, SeverityCounts};
+use crate::findings::{is_vulnerability_id, Severity, VulnerabilitySummary};
 use crate::image::Digest;
 use crate::keys::{image_sk, ItemKind};
 use crate::limits::{MAX_UNPAGED_ITEMS, MAX_VULNERABILITY_ID_BYTES};
@@ -11,13 +11,14 @@ use crate::names::ContextPattern;
 use crate::plan::{effective_last_seen, is_live};
 use crate::settings::Settings;
 use crate::store::{decode_item, Store, StoreError};
+use crate::threat::ThreatReader;
 use crate::workload::WorkloadKind;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::limits::{DEFAULT_LIMIT, MAX_LIMIT};
@@ -113,7 +114,7 @@ impl WorkloadFilter {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct InventoryQuery {
     pub inventory_type: Option<InventoryType>,
     pub context: Option<NameFilter>,
@@ -123,6 +124,10 @@ pub struct InventoryQuery {
     pub vulnerability_id: Option<String>,
     /// Images with findings at this severity or above.
     pub min_severity: Option<Severity>,
+    /// Images running a vulnerability CISA lists as exploited (`true`), or none (`false`).
+    pub kev: Option<bool>,
+    /// Images running a vulnerability with an EPSS probability at least this.
+    pub min_epss: Option<f64>,
     pub limit: usize,
     /// Neither `limit` nor `next` was given: every item is answered (`anchorectl inventory list`
     /// never pages), up to `MAX_UNPAGED_ITEMS`; past that the list comes back with `next` set.
@@ -139,6 +144,8 @@ impl Default for InventoryQuery {
             workload: WorkloadFilter::default(),
             vulnerability_id: None,
             min_severity: None,
+            kev: None,
+            min_epss: None,
             limit: MAX_UNPAGED_ITEMS,
             unpaged: true,
             cursor: None,
@@ -194,6 +201,8 @@ impl InventoryQuery {
             workload,
             vulnerability_id,
             min_severity,
+            kev: crate::worklist::boolean(&get, "kev")?,
+            min_epss: crate::worklist::min_epss(&get)?,
             limit,
             unpaged,
             cursor: None,
@@ -251,9 +260,10 @@ pub struct InventoryItem {
     /// How many workloads run it, when more than `workloads` lists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload_count: Option<u32>,
-    /// The image's distinct vulnerabilities by severity, when a scanner posted findings of it.
+    /// The image's distinct vulnerabilities by severity (and how many CISA lists, once its
+    /// catalog is loaded and the image's pairs are written), when a scanner posted findings of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vulnerabilities: Option<SeverityCounts>,
+    pub vulnerabilities: Option<VulnerabilitySummary>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub findings_updated_at: Option<String>,
 }
@@ -296,13 +306,14 @@ pub struct InventoryList {
 #[derive(Clone)]
 pub struct InventoryReader {
     store: Store,
+    threat: ThreatReader,
     settings: Settings,
     clock: Arc<dyn Clock>,
 }
 
 impl InventoryReader {
     pub fn new(store: Store, settings: Settings, clock: Arc<dyn Clock>) -> Self {
-        Self { store, settings, clock }
+        Self { threat: ThreatReader::new(store.clone()), store, settings, clock }
     }
 
     /// Contexts in name order (from the `contexts` index), each context's partition read in
@@ -312,6 +323,7 @@ impl InventoryReader {
             Some(min) => Some(self.severity_index(account, min).await?),
             None => None,
         };
+        let severe = self.threat_filter(account, query, severe).await?;
         let mut list = match (&query.vulnerability_id, &query.image_digest) {
             (Some(id), digest) => {
                 let mut digests: Vec<String> = self
@@ -336,6 +348,43 @@ impl InventoryReader {
     /// Every live entry of the images with these digests, wherever they run (no join).
     pub async fn running(&self, account: &str, digests: &[String]) -> Result<Vec<InventoryItem>, StoreError> {
         Ok(self.list_by_digests(account, &InventoryQuery::default(), digests, None).await?.items)
+    }
+
+    /// `kev=` and `min_epss=`: the running images whose vulnerabilities (their exposure pairs)
+    /// the threat data admits, with their highest severity, within `severe` when given. One read
+    /// of the account's pairs (16 partitions): its cost follows what runs, not the findings.
+    async fn threat_filter(
+        &self,
+        account: &str,
+        query: &InventoryQuery,
+        severe: Option<HashMap<String, Severity>>,
+    ) -> Result<Option<HashMap<String, Severity>>, StoreError> {
+        if query.kev.is_none() && query.min_epss.is_none() {
+            return Ok(severe);
+        }
+        let (pairs, threat) = futures::try_join!(self.store.exposure_pairs(account), self.threat.current())?;
+        let mut listed: HashSet<&str> = HashSet::new();
+        let mut admitted: HashMap<String, Severity> = HashMap::new();
+        for pair in &pairs {
+            let facts = threat.facts(&pair.vulnerability_id);
+            if facts.kev.is_some() {
+                listed.insert(&pair.image_digest);
+            }
+            // `kev=false` keeps images none of whose running vulnerabilities is listed: below.
+            let kev_ok = query.kev != Some(true) || facts.kev.is_some();
+            let epss_ok = query.min_epss.is_none_or(|min| facts.epss.is_some_and(|score| score.epss.value() >= min));
+            if kev_ok && epss_ok {
+                let severity = admitted.entry(pair.image_digest.clone()).or_insert(pair.severity);
+                *severity = (*severity).max(pair.severity);
+            }
+        }
+        if query.kev == Some(false) {
+            admitted.retain(|digest, _| !listed.contains(digest.as_str()));
+        }
+        Ok(Some(match severe {
+            None => admitted,
+            Some(severe) => admitted.into_iter().filter(|(digest, _)| severe.contains_key(digest)).collect(),
+        }))
     }
 
     /// Every live entry of the account's inventory, up to `MAX_UNPAGED_ITEMS` (no join).
@@ -383,13 +432,38 @@ impl InventoryReader {
             .filter(|record| !record.scanners.is_empty())
             .map(|record| (record.image_digest.as_str(), record))
             .collect();
+        let kev = self.kev_counts(account, &digests).await?;
         for item in items {
             if let Some(record) = found.get(item.image_digest.as_str()) {
-                item.vulnerabilities = Some(record.counts);
+                let kev = kev.as_ref().and_then(|counts| counts.get(item.image_digest.as_str()).copied());
+                item.vulnerabilities = Some(VulnerabilitySummary { by_severity: record.counts, kev });
                 item.findings_updated_at = record.updated_at.map(format_time);
             }
         }
         Ok(())
+    }
+
+    /// How many vulnerabilities CISA lists each running image carries (from its exposure pairs'
+    /// list); `None` until the catalog is loaded.
+    async fn kev_counts(
+        &self,
+        account: &str,
+        digests: &[String],
+    ) -> Result<Option<HashMap<String, usize>>, StoreError> {
+        let threat = self.threat.current().await?;
+        if threat.kev.is_none() {
+            return Ok(None);
+        }
+        let lists = self.store.running_vulnerability_lists(account, digests).await?;
+        Ok(Some(
+            lists
+                .into_iter()
+                .map(|(digest, pairs)| {
+                    let listed = pairs.iter().filter(|pair| threat.facts(&pair.vulnerability_id).kev.is_some()).count();
+                    (digest, listed)
+                })
+                .collect(),
+        ))
     }
 
     async fn list_all(

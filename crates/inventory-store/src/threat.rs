@@ -1,11 +1,13 @@
 //! The threat data as the read routes and the notifier see it: the stored feeds, parsed once per
-//! generation and kept in memory between invocations. Each call costs one `Query` of the feeds'
-//! records (two small items); a feed is read and parsed again only when its generation changed.
+//! generation and kept in memory between invocations, shared by every reader of the process (of
+//! one table). Each call costs one `Query` of the feeds' records (two small items); a feed is read
+//! and parsed again only when its generation changed.
 
 pub use inventory_core::threat::*;
 
 use crate::store::{Store, StoreError, ThreatFeedRecord};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 use tokio::sync::Mutex;
 
 #[derive(Default)]
@@ -14,14 +16,20 @@ struct Cached {
     epss: Option<(String, Arc<EpssFeed>)>,
 }
 
+/// Every reader's parsed feeds, by table: the EPSS table is 8 MB, once per process.
+fn caches() -> &'static Mutex<HashMap<String, Cached>> {
+    static CACHES: OnceLock<Mutex<HashMap<String, Cached>>> = OnceLock::new();
+    CACHES.get_or_init(Mutex::default)
+}
+
+#[derive(Clone)]
 pub struct ThreatReader {
     store: Store,
-    cached: Mutex<Cached>,
 }
 
 impl ThreatReader {
     pub fn new(store: Store) -> Self {
-        Self { store, cached: Mutex::new(Cached::default()) }
+        Self { store }
     }
 
     /// The current data of both feeds; a feed never loaded is absent.
@@ -29,7 +37,8 @@ impl ThreatReader {
         let records = self.store.threat_feeds().await?;
         let record = |feed: Feed| records.iter().find(|record| record.feed() == feed.name());
         // Held across the reads: concurrent requests of a new generation parse it once.
-        let mut cached = self.cached.lock().await;
+        let mut caches = caches().lock().await;
+        let cached = caches.entry(self.store.table().to_owned()).or_default();
         cached.kev = match record(Feed::Kev) {
             None => None,
             Some(record) => Some(self.refreshed(record, cached.kev.take(), KevCatalog::parse).await?),

@@ -4,21 +4,11 @@
 //! those running the image now.
 
 use crate::exposure::{ExposedImage, VulnerabilityExposure};
-use inventory_store::findings::{MergedFinding, SeverityCounts};
+use inventory_store::findings::{MergedFinding, VulnerabilitySummary};
 use inventory_store::threat::{FindingFacts, ThreatData, ThreatFields};
 use inventory_store::vulnerabilities::ImageVulnerabilities;
 use serde::Serialize;
 use std::collections::BTreeSet;
-
-/// Distinct vulnerabilities by severity, and how many CISA lists as exploited (absent until the
-/// catalog is loaded).
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct VulnerabilitySummary {
-    #[serde(flatten)]
-    pub by_severity: SeverityCounts,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kev: Option<usize>,
-}
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RankedFinding<'a> {

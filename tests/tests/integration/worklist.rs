@@ -110,11 +110,8 @@ async fn the_worklist_ranks_what_runs_now_with_log4shell_first_and_overdue() {
     let all = worklist(&harness, &[]).await;
     let reads =
         || (harness.requests.get("Query"), harness.requests.get("GetItem"), harness.requests.get("BatchGetItem"));
-    // The exposure pairs' 16 shards, the running places' 16, the threat data's records, and
-    // (once per function instance and generation) each feed's chunks.
-    assert_eq!(reads(), (16 + 16 + 1 + 2, 0, 0));
-    harness.requests.reset();
-    assert_eq!(worklist(&harness, &[]).await, all);
+    // The exposure pairs' 16 shards, the running places' 16, the threat data's records (each
+    // feed's chunks are read once per process and generation: the notifier read them already).
     assert_eq!(reads(), (16 + 16 + 1, 0, 0), "nothing else, whatever the size of the inventory or the findings");
     assert_eq!(ids(&all), ["CVE-2021-44228", "CVE-1999-0001", "CVE-2024-24790", "CVE-1999-0002", "CVE-2019-1551"]);
     // The order is the formula's, computed here from each row's own fields.
@@ -143,6 +140,44 @@ async fn the_worklist_ranks_what_runs_now_with_log4shell_first_and_overdue() {
         (Some(known.as_str()), Some(9))
     );
     assert_eq!(log4shell["epss"]["epss"], 0.94358);
+
+    // The inventory: each item's KEV count, and the kev and min_epss filters.
+    let inventory = |query: &'static [(&'static str, &'static str)]| {
+        let harness = &harness;
+        async move {
+            let answer = harness.call("get-inventories.json", None, Some("admin"), query).await;
+            assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+            let mut items: Vec<(String, String, Value)> = answer.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|item| {
+                    (
+                        item["context"].as_str().unwrap().to_owned(),
+                        item["image_digest"].as_str().unwrap().to_owned(),
+                        item["vulnerabilities"]["kev"].clone(),
+                    )
+                })
+                .collect();
+            items.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+            items
+        }
+    };
+    let all_items = inventory(&[]).await;
+    let one = serde_json::json!(1);
+    assert_eq!(
+        all_items,
+        [
+            ("prod/batch".to_owned(), digest(1), one.clone()),
+            ("prod/web".to_owned(), digest(1), one.clone()),
+            ("prod/web".to_owned(), digest(2), serde_json::json!(0))
+        ]
+    );
+    assert_eq!(inventory(&[("kev", "true")]).await, all_items[..2]);
+    assert_eq!(inventory(&[("min_epss", "0.05")]).await, all_items[..2], "Log4Shell's 0.94; image 2's best is 0.046");
+    assert_eq!(inventory(&[("kev", "false")]).await, all_items[2..]);
+    let refused = harness.call("get-inventories.json", None, Some("admin"), &[("min_epss", "2")]).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
 
     let exploited = worklist(&harness, &[("kev", "true")]).await;
     assert_eq!(ids(&exploited), ["CVE-2021-44228"]);

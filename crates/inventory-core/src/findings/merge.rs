@@ -84,6 +84,16 @@ pub fn merge<'a>(by_scanner: impl IntoIterator<Item = (&'a str, &'a [Finding])>)
     list
 }
 
+/// An image's vulnerabilities as answers summarise them: by severity, and how many CISA lists as
+/// exploited (absent until the catalog is loaded, or where unknown).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VulnerabilitySummary {
+    #[serde(flatten)]
+    pub by_severity: SeverityCounts,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kev: Option<usize>,
+}
+
 /// Distinct vulnerabilities of an image by their highest severity (a CVE in three packages
 /// counts once).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -14,6 +14,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use futures::future::try_join_all;
+use std::collections::HashMap;
 use std::io::{Read, Write};
 
 const PAIRS_ATTRIBUTE: &str = "pairs_gz";
@@ -72,14 +73,26 @@ impl Store {
             .send()
             .await
             .map_err(super::sdk_error("GetItem"))?;
-        let Some(item) = output.item else { return Ok(None) };
-        let corrupt =
-            |message: String| StoreError::Corrupt { key: format!("{pk} / {RUNNING_VULNERABILITIES_SK}"), message };
-        let blob =
-            item.get(PAIRS_ATTRIBUTE).and_then(|value| value.as_b().ok()).ok_or_else(|| corrupt("no pairs".into()))?;
-        let mut json = Vec::new();
-        GzDecoder::new(blob.as_ref()).read_to_end(&mut json).map_err(|error| corrupt(error.to_string()))?;
-        serde_json::from_slice(&json).map(Some).map_err(|error| corrupt(error.to_string()))
+        output.item.map(|item| pairs_of(&item, &pk)).transpose()
+    }
+
+    /// The pairs' lists of running images, by digest (those that have one).
+    pub async fn running_vulnerability_lists(
+        &self,
+        account: &str,
+        digests: &[String],
+    ) -> Result<HashMap<String, Vec<PairFacts>>, StoreError> {
+        let keys: Vec<(String, String)> = digests
+            .iter()
+            .map(|digest| (running_vulnerabilities_pk(account, digest), RUNNING_VULNERABILITIES_SK.to_owned()))
+            .collect();
+        let mut lists = HashMap::new();
+        for item in self.batch_get(&keys).await? {
+            let Some(pk) = item.get("pk").and_then(|pk| pk.as_s().ok()) else { continue };
+            let digest = pk.rsplit_once("#runv#").map_or("", |(_, digest)| digest).to_owned();
+            lists.insert(digest, pairs_of(&item, pk)?);
+        }
+        Ok(lists)
     }
 
     /// A running image's pairs brought to `plan`: the pairs new or changed, the ones gone, then the
@@ -115,4 +128,15 @@ impl Store {
         self.batch_write(vec![list]).await?;
         Ok(())
     }
+}
+
+/// The pairs a list item holds (gzip JSON).
+fn pairs_of(item: &super::Item, pk: &str) -> Result<Vec<PairFacts>, StoreError> {
+    let corrupt =
+        |message: String| StoreError::Corrupt { key: format!("{pk} / {RUNNING_VULNERABILITIES_SK}"), message };
+    let blob =
+        item.get(PAIRS_ATTRIBUTE).and_then(|value| value.as_b().ok()).ok_or_else(|| corrupt("no pairs".into()))?;
+    let mut json = Vec::new();
+    GzDecoder::new(blob.as_ref()).read_to_end(&mut json).map_err(|error| corrupt(error.to_string()))?;
+    serde_json::from_slice(&json).map_err(|error| corrupt(error.to_string()))
 }
