@@ -5,7 +5,7 @@ use crate::harness::Harness;
 use crate::interceptors::FailNth;
 use crate::moto::moto_config;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use inventory_runtime::{EventFunction, Sdk};
+use inventory_runtime::Sdk;
 use local_stack::LocalEnvironment;
 use serde_json::Value;
 
@@ -48,8 +48,7 @@ impl Notifications {
         app: &notifier::NotifierApp,
         event: aws_lambda_events::event::dynamodb::Event,
     ) -> aws_lambda_events::event::streams::DynamoDbEventResponse {
-        let event = lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
-        app.handle(event).await.expect("the notifier answers every batch")
+        app.stream(event).await
     }
 
     /// The stream records written since the last call, as Lambda delivers them.

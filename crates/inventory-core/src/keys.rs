@@ -32,10 +32,11 @@ pub enum ItemKind {
     RunningImage,
     RunningVulnerabilities,
     ExposurePair,
+    WorklistAccount,
 }
 
 impl ItemKind {
-    pub const ALL: [ItemKind; 21] = [
+    pub const ALL: [ItemKind; 22] = [
         Self::Context,
         Self::Image,
         Self::Detail,
@@ -57,6 +58,7 @@ impl ItemKind {
         Self::RunningImage,
         Self::RunningVulnerabilities,
         Self::ExposurePair,
+        Self::WorklistAccount,
     ];
 
     /// The stored value.
@@ -83,6 +85,7 @@ impl ItemKind {
             Self::RunningImage => "running_image",
             Self::RunningVulnerabilities => "running_vulnerabilities",
             Self::ExposurePair => "exposure_pair",
+            Self::WorklistAccount => "worklist_account",
         }
     }
 
@@ -149,6 +152,12 @@ pub fn lifecycle_marker_pk(account: &str, inventory_type: InventoryType, context
 /// (digest, vulnerability) (`sk`: `exposure_marker_sk`).
 pub fn exposure_marker_pk(account: &str, inventory_type: InventoryType, context: &str) -> String {
     format!("{account}#exp#{inventory_type}#{context}")
+}
+
+/// The partition of a context's "sent once" markers of Vulnerability Overdue events, one per
+/// (digest, vulnerability) (`sk`: `exposure_marker_sk`).
+pub fn due_marker_pk(account: &str, inventory_type: InventoryType, context: &str) -> String {
+    format!("{account}#due#{inventory_type}#{context}")
 }
 
 /// The partition of a context's "sent once" markers of Known Exploited Vulnerability Running
@@ -303,6 +312,10 @@ pub fn exposure_pair_sk(vulnerability_id: &str, digest: &str) -> String {
     format!("{vulnerability_id}#{digest}")
 }
 
+/// The one partition of the accounts with exposure pairs (`sk`: the account): whose worklists
+/// the scheduled check reads.
+pub const WORKLIST_ACCOUNTS_PK: &str = "worklist-accounts";
+
 /// The one partition of the threat data feeds' records (`sk`: the feed, `kev` or `epss`): which
 /// generation of each is current. Shared by every account: the feeds are public data.
 pub const THREAT_FEEDS_PK: &str = "threat";
@@ -379,6 +392,7 @@ pub fn documented_layout() -> Vec<(String, String)> {
         (typed(lifecycle_marker_pk("{account}", t, "{context}")), "{event_id}".to_owned()),
         (typed(exposure_marker_pk("{account}", t, "{context}")), exposure_marker_sk("{digest}", "{vulnerability_id}")),
         (typed(kev_marker_pk("{account}", t, "{context}")), exposure_marker_sk("{digest}", "{vulnerability_id}")),
+        (typed(due_marker_pk("{account}", t, "{context}")), exposure_marker_sk("{digest}", "{vulnerability_id}")),
         (integrations_pk("{account}"), "{uuid}".to_owned()),
         (CLUSTER_CONFIGS_PK.to_owned(), cluster_config_sk("{account}", "{cluster_name}")),
         (EKS_COLLECTIONS_PK.to_owned(), eks_collection_sk("{account}", "{cluster_arn}")),
@@ -406,6 +420,7 @@ pub fn documented_layout() -> Vec<(String, String)> {
         ),
         (running_vulnerabilities_pk("{account}", "{digest}"), RUNNING_VULNERABILITIES_SK.to_owned()),
         (worklist_pk("{account}", 0).replace("#00", "#{shard}"), exposure_pair_sk("{vulnerability_id}", "{digest}")),
+        (WORKLIST_ACCOUNTS_PK.to_owned(), "{account}".to_owned()),
         (THREAT_FEEDS_PK.to_owned(), "{feed}".to_owned()),
         (threat_chunks_pk("{feed}", "{generation}"), threat_chunk_sk(0).replace("000", "{n}")),
         (STALE_MARKERS_PK.to_owned(), typed(stale_marker_sk("{account}", t, "{cluster}"))),

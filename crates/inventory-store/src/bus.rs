@@ -24,6 +24,11 @@ pub const REMOVED_DETAIL_TYPE: &str = "Runtime Inventory Image Removed";
 pub const VULNERABLE_DETAIL_TYPE: &str = "Runtime Inventory Vulnerable Image Running";
 /// An image carrying a vulnerability CISA lists as exploited runs in a context (docs/events.md).
 pub const KEV_RUNNING_DETAIL_TYPE: &str = "Runtime Inventory Known Exploited Vulnerability Running";
+/// A running vulnerability's fix is past its due date (docs/events.md).
+pub const OVERDUE_DETAIL_TYPE: &str = "Runtime Inventory Vulnerability Overdue";
+/// The detail type of the worklist check's schedule (the template's rule sends it as a constant
+/// input to the notifier).
+pub const WORKLIST_CHECK_DETAIL_TYPE: &str = "Worklist Check";
 /// A cluster stopped reporting (the coverage check).
 pub const STALE_DETAIL_TYPE: &str = "Runtime Inventory Cluster Stale";
 /// A stale cluster reports again (the coverage check).

@@ -282,3 +282,18 @@ mod tests {
         ));
     }
 }
+
+/// Days to fix a running vulnerability of each severity (`SlaDays`): the worklist's `due_at`.
+pub const SLA_DAYS: &str = "SLA_DAYS";
+
+/// `SLA_DAYS`, or the default policy.
+pub fn sla_policy(lookup: impl Fn(&str) -> Option<String>) -> Result<inventory_core::threat::SlaPolicy, ConfigError> {
+    match inventory_runtime::config::value(&lookup, SLA_DAYS) {
+        None => Ok(inventory_core::threat::SlaPolicy::default()),
+        Some(raw) => inventory_core::threat::SlaPolicy::parse(&raw).map_err(|_| ConfigError {
+            name: SLA_DAYS,
+            expected: "severity=days pairs (critical=15,high=30,medium=90,low=180; 0 = none)",
+            value: raw,
+        }),
+    }
+}

@@ -3,7 +3,6 @@
 
 use aws_lambda_events::event::dynamodb::Event;
 use aws_sdk_dynamodbstreams::types::{Record, ShardIteratorType};
-use inventory_runtime::EventFunction;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -207,19 +206,12 @@ pub async fn run(
                 watch.delivered();
                 match lambda_event(&records, reader.stream_arn()) {
                     Ok(event) => {
-                        let lambda = lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
-                        match notifier.handle(lambda).await {
-                            Ok(response) => {
-                                if let Some(sequence) = response
-                                    .batch_item_failures
-                                    .first()
-                                    .and_then(|failure| failure.item_identifier.clone())
-                                {
-                                    tracing::warn!(%sequence, "notifier reported a failed record; reading it again");
-                                    reader.resume_from(&sequence);
-                                }
-                            }
-                            Err(error) => tracing::error!(%error, "notifier failed"),
+                        let response = notifier.stream(event).await;
+                        if let Some(sequence) =
+                            response.batch_item_failures.first().and_then(|failure| failure.item_identifier.clone())
+                        {
+                            tracing::warn!(%sequence, "notifier reported a failed record; reading it again");
+                            reader.resume_from(&sequence);
                         }
                     }
                     Err(error) => tracing::error!(%error, "stream records could not be converted"),

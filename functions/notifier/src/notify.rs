@@ -9,6 +9,7 @@
 //! claim whose holder crashed runs out after `CLAIM_DURATION`.
 
 mod change;
+pub mod check;
 pub mod exposure;
 pub mod intervals;
 pub mod worklist;
@@ -105,6 +106,8 @@ pub struct Notifier {
     history_retention_days: u32,
     worklist: worklist::Worklist,
     threat: ThreatReader,
+    /// Days to fix a running vulnerability of each severity (the worklist check's due dates).
+    sla: inventory_store::threat::SlaPolicy,
     clock: Arc<dyn Clock>,
 }
 
@@ -164,6 +167,7 @@ impl Notifier {
             threshold: DEFAULT_THRESHOLD,
             worklist: worklist::Worklist::new(store.clone(), Arc::clone(&clock)),
             threat: ThreatReader::new(store.clone()),
+            sla: inventory_store::threat::SlaPolicy::default(),
             store,
             bus: Bus::new(events, bus),
             api_url: None,
@@ -211,6 +215,11 @@ impl Notifier {
             .into_iter()
             .map(|(marker, detail)| Pending::new(marker, KEV_RUNNING_DETAIL_TYPE, &detail))
             .collect())
+    }
+
+    pub fn with_sla(mut self, sla: inventory_store::threat::SlaPolicy) -> Self {
+        self.sla = sla;
+        self
     }
 
     /// Closed running intervals are kept this many days; 0 records none.

@@ -26,9 +26,6 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use std::sync::Arc;
 
-/// Days to fix a running finding of each severity, for the worklist's `due_at` (`SlaDays`).
-pub const SLA_DAYS: &str = "SLA_DAYS";
-
 /// Every variable the function reads.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -38,15 +35,7 @@ pub struct Config {
 
 impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let sla = match inventory_runtime::config::value(&lookup, SLA_DAYS) {
-            None => SlaPolicy::default(),
-            Some(raw) => SlaPolicy::parse(&raw).map_err(|_| ConfigError {
-                name: SLA_DAYS,
-                expected: "severity=days pairs (critical=15,high=30,medium=90,low=180; 0 = none)",
-                value: raw,
-            })?,
-        };
-        Ok(Self { settings: Settings::from_lookup(&lookup)?, sla })
+        Ok(Self { settings: Settings::from_lookup(&lookup)?, sla: inventory_store::settings::sla_policy(&lookup)? })
     }
 }
 

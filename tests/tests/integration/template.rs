@@ -296,6 +296,59 @@ fn the_exposure_alarm_watches_the_metric_the_findings_sync_prints() {
 }
 
 #[test]
+fn the_worklist_alarms_watch_the_metrics_the_check_prints() {
+    use inventory_store::metrics::{METRIC_NAMESPACE, TABLE_DIMENSION};
+    use notifier::notify::check::{KEV_EXPOSED_WORKLOADS_METRIC, OVERDUE_EXPOSURES_METRIC};
+    let resources = &integration_tests::template::template()["Resources"];
+    for (alarm, metric) in [
+        ("KevExposedWorkloadsAlarm", KEV_EXPOSED_WORKLOADS_METRIC),
+        ("OverdueExposuresAlarm", OVERDUE_EXPOSURES_METRIC),
+    ] {
+        let alarm = &resources[alarm]["Properties"];
+        assert_eq!(alarm["Namespace"].as_str(), Some(METRIC_NAMESPACE));
+        assert_eq!(alarm["MetricName"].as_str(), Some(metric));
+        assert_eq!(alarm["Dimensions"][0]["Name"].as_str(), Some(TABLE_DIMENSION));
+    }
+}
+
+/// The alert path (an API destination behind `AlertWebhookUrl`) takes the two worklist events
+/// the code puts, and its message reads fields their details carry.
+#[test]
+fn the_alert_webhook_rule_matches_the_worklist_events_and_reads_their_fields() {
+    use inventory_store::bus::{EVENT_SOURCE, KEV_RUNNING_DETAIL_TYPE, OVERDUE_DETAIL_TYPE};
+    let resources = &integration_tests::template::template()["Resources"];
+    for resource in ["AlertConnection", "AlertDestination", "AlertRole", "AlertRule"] {
+        assert_eq!(resources[resource]["Condition"].as_str(), Some("SendsAlerts"), "{resource}");
+    }
+    let rule = &resources["AlertRule"]["Properties"];
+    let detail_types: BTreeSet<String> = rule["EventPattern"]["detail-type"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(detail_types, set([KEV_RUNNING_DETAIL_TYPE, OVERDUE_DETAIL_TYPE]));
+    assert_eq!(rule["EventPattern"]["source"][0].as_str(), Some(EVENT_SOURCE));
+    let paths: BTreeSet<String> = rule["Targets"][0]["InputTransformer"]["InputPathsMap"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .map(|path| path.as_str().unwrap().to_owned())
+        .collect();
+    // The fields both details have (the compiler checks it below).
+    let read = set(["$.detail-type", "$.detail.vulnerability_id", "$.detail.context", "$.detail.image_tag"]);
+    assert_eq!(paths, read);
+    fn _both_details_carry_them(
+        overdue: &notifier::notify::check::VulnerabilityOverdue,
+        kev: &notifier::notify::worklist::KevRunning,
+    ) {
+        let notifier::notify::check::VulnerabilityOverdue { vulnerability_id: _, context: _, image_tag: _, .. } =
+            overdue;
+        let notifier::notify::worklist::KevRunning { vulnerability_id: _, context: _, image_tag: _, .. } = kev;
+    }
+}
+
+#[test]
 fn the_notifier_stream_filter_passes_every_kind_it_announces() {
     let template = integration_tests::template::template();
     let filters = &template["Resources"]["NotifierFunction"]["Properties"]["Events"]["TableStream"]["Properties"]

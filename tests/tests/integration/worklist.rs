@@ -62,6 +62,25 @@ async fn kev_events(notifications: &Notifications) -> Vec<(String, String)> {
     found
 }
 
+/// The (context, vulnerability) of each Vulnerability Overdue event the bus delivered since the
+/// last call.
+async fn overdue_events(notifications: &Notifications) -> Vec<(String, String)> {
+    let mut found: Vec<(String, String)> = notifications
+        .received()
+        .await
+        .iter()
+        .filter(|event| event["detail-type"] == inventory_store::bus::OVERDUE_DETAIL_TYPE)
+        .map(|event| {
+            (
+                event["detail"]["context"].as_str().unwrap().to_owned(),
+                event["detail"]["vulnerability_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    found.sort();
+    found
+}
+
 /// docs/vulnerabilities.md's formula, from a row's fields.
 fn risk_of_row(row: &Value) -> f64 {
     let impact = row["cvss_score"].as_f64().unwrap_or(match row["severity"].as_str().unwrap() {
@@ -201,6 +220,29 @@ async fn the_worklist_ranks_what_runs_now_with_log4shell_first_and_overdue() {
         "{}",
         refused.body
     );
+
+    // The scheduled check: Log4Shell is past CISA's due date in both places (its KEV events went
+    // out when it was found); at day 16, the two critical ones are past their 15 days.
+    let checker = notifications.notifier(&harness, harness.sdk_for("notifier"), &[]);
+    let checked = checker.check().await.unwrap();
+    assert_eq!(
+        (checked.accounts, checked.kev_exposed_workloads, checked.overdue_exposures, checked.events),
+        (1, 2, 2, 2)
+    );
+    let overdue = overdue_events(&notifications).await;
+    assert_eq!(
+        overdue,
+        [("prod/batch".to_owned(), "CVE-2021-44228".to_owned()), ("prod/web".to_owned(), "CVE-2021-44228".to_owned())]
+    );
+    assert_eq!(checker.check().await.unwrap().events, 0, "each is announced once");
+    harness.clock.set(day(0) + TimeDelta::days(16));
+    assert_eq!(checker.check().await.unwrap().overdue_exposures, 5);
+    assert_eq!(
+        overdue_events(&notifications).await,
+        [("prod/batch", "CVE-2024-24790"), ("prod/web", "CVE-1999-0002"), ("prod/web", "CVE-2024-24790")]
+            .map(|(c, v)| (c.to_owned(), v.to_owned()))
+    );
+    harness.clock.set(day(0) + TimeDelta::days(10));
 
     // The same findings again keep the time they were first known; image 2 leaving takes its
     // findings off the list.

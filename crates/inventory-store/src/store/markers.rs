@@ -3,8 +3,8 @@
 
 use super::{decode, encode, is_condition_failure, key, sdk_error, string, Item, Store, StoreError};
 use crate::keys::{
-    exposure_marker_pk, exposure_marker_sk, kev_marker_pk, lifecycle_marker_pk, scheduled_marker_pk, ItemKind,
-    STALE_MARKERS_PK,
+    due_marker_pk, exposure_marker_pk, exposure_marker_sk, kev_marker_pk, lifecycle_marker_pk, scheduled_marker_pk,
+    ItemKind, STALE_MARKERS_PK,
 };
 use crate::model::InventoryType;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -62,6 +62,22 @@ impl SentOnceMarker {
     ) -> Self {
         Self {
             pk: exposure_marker_pk(account, inventory_type, context),
+            sk: exposure_marker_sk(digest, vulnerability_id),
+            context: context.to_owned(),
+            expires_at: None,
+        }
+    }
+
+    /// (context, digest, vulnerability) whose fix is overdue: announced once.
+    pub fn overdue(
+        account: &str,
+        inventory_type: InventoryType,
+        context: &str,
+        digest: &str,
+        vulnerability_id: &str,
+    ) -> Self {
+        Self {
+            pk: due_marker_pk(account, inventory_type, context),
             sk: exposure_marker_sk(digest, vulnerability_id),
             context: context.to_owned(),
             expires_at: None,

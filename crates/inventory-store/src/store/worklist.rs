@@ -5,7 +5,7 @@
 use super::{batch::BatchWrite, decode, encode, key, string, Store, StoreError};
 use crate::keys::{
     exposure_pair_sk, running_image_pk, running_place_sk, running_vulnerabilities_pk, worklist_pk, ItemKind,
-    INDEX_SHARDS, RUNNING_VULNERABILITIES_SK,
+    INDEX_SHARDS, RUNNING_VULNERABILITIES_SK, WORKLIST_ACCOUNTS_PK,
 };
 use crate::model::InventoryType;
 use crate::worklist::{ExposurePair, PairFacts, PairPlan, RunningPlace};
@@ -76,6 +76,12 @@ impl Store {
         output.item.map(|item| pairs_of(&item, &pk)).transpose()
     }
 
+    /// The accounts with exposure pairs (once written, kept).
+    pub async fn worklist_accounts(&self) -> Result<Vec<String>, StoreError> {
+        let items = self.query_all_eventually(WORKLIST_ACCOUNTS_PK.to_owned()).await?;
+        Ok(items.iter().filter_map(|item| item.get("sk")?.as_s().ok().cloned()).collect())
+    }
+
     /// The pairs' lists of running images, by digest (those that have one).
     pub async fn running_vulnerability_lists(
         &self,
@@ -110,7 +116,10 @@ impl Store {
         let mut item = key(&running_vulnerabilities_pk(account, digest), RUNNING_VULNERABILITIES_SK);
         item.insert("kind".to_owned(), string(ItemKind::RunningVulnerabilities.as_str()));
         item.insert(PAIRS_ATTRIBUTE.to_owned(), AttributeValue::B(Blob::new(compressed)));
-        self.batch_write(vec![BatchWrite::Put(item)]).await?;
+        // The account in the list of worklists, in the same request.
+        let mut registered = key(WORKLIST_ACCOUNTS_PK, account);
+        registered.insert("kind".to_owned(), string(ItemKind::WorklistAccount.as_str()));
+        self.batch_write(vec![BatchWrite::Put(item), BatchWrite::Put(registered)]).await?;
         Ok(())
     }
 

@@ -1,0 +1,176 @@
+//! The worklist check, on its schedule: every account's worklist read as `GET /v2/vulnerabilities`
+//! reads it, and once per (context, digest, vulnerability) a `Vulnerability Overdue` event when
+//! its due date has passed while it runs, and a `Known Exploited Vulnerability Running` event for
+//! a vulnerability CISA listed after it started running (the marker keeps the ones announced
+//! when they started). Its metrics: `KevExposedWorkloads` and `OverdueExposures`.
+
+use super::worklist::{kev_events, NewExposure};
+use super::{Claimed, Notifier, NotifyError, Pending};
+use chrono::{DateTime, Utc};
+use inventory_store::bus::{KEV_RUNNING_DETAIL_TYPE, OVERDUE_DETAIL_TYPE};
+use inventory_store::findings::Severity;
+use inventory_store::metrics::emf_line;
+use inventory_store::model::{InventoryType, WorkloadContainers};
+use inventory_store::store::SentOnceMarker;
+use inventory_store::worklist::{by_image, rows, PairFacts, PlaceFilter, RunningPlace, WorklistRow};
+use serde::Serialize;
+use std::collections::{BTreeSet, HashMap};
+
+pub const KEV_EXPOSED_WORKLOADS_METRIC: &str = "KevExposedWorkloads";
+pub const OVERDUE_EXPOSURES_METRIC: &str = "OverdueExposures";
+
+/// The `detail` of `Runtime Inventory Vulnerability Overdue`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VulnerabilityOverdue {
+    pub account: String,
+    pub inventory_type: InventoryType,
+    pub context: String,
+    pub image_digest: String,
+    pub image_tag: String,
+    pub vulnerability_id: String,
+    pub severity: Severity,
+    pub is_kev: bool,
+    pub first_running_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    pub workloads: Vec<WorkloadContainers>,
+}
+
+/// What a check did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CheckSummary {
+    pub accounts: usize,
+    /// Distinct workloads (context, kind, name) running a vulnerability CISA lists.
+    pub kev_exposed_workloads: usize,
+    /// (context, digest, vulnerability) running past their due date.
+    pub overdue_exposures: usize,
+    /// Events put this run (the others were announced before).
+    pub events: usize,
+    pub errors: Vec<String>,
+}
+
+/// Each running (place, pair) of the rows `pick` keeps.
+fn placed<'a>(
+    rows: &[WorklistRow],
+    pick: impl Fn(&WorklistRow) -> bool,
+    pairs: &'a [inventory_store::worklist::ExposurePair],
+    places: &'a HashMap<&str, Vec<&'a RunningPlace>>,
+) -> Vec<(&'a inventory_store::worklist::ExposurePair, &'a RunningPlace)> {
+    let picked: BTreeSet<&str> = rows.iter().filter(|row| pick(row)).map(|row| row.vulnerability_id.as_str()).collect();
+    pairs
+        .iter()
+        .filter(|pair| picked.contains(pair.vulnerability_id.as_str()))
+        .flat_map(|pair| places.get(pair.image_digest.as_str()).into_iter().flatten().map(move |place| (pair, *place)))
+        .collect()
+}
+
+impl Notifier {
+    /// Every account's worklist: its overdue and KEV events, and the metrics, printed.
+    pub async fn check(&self, table: &str) -> Result<CheckSummary, NotifyError> {
+        let accounts = self.store.worklist_accounts().await?;
+        let threat = self.threat.current().await?;
+        let mut summary = CheckSummary { accounts: accounts.len(), ..CheckSummary::default() };
+        for account in &accounts {
+            match self.check_account(account, &threat, &mut summary).await {
+                Ok(events) => summary.events += events,
+                Err(error) => summary.errors.push(format!("{account}: {error}")),
+            }
+        }
+        let metrics = [
+            (KEV_EXPOSED_WORKLOADS_METRIC, summary.kev_exposed_workloads),
+            (OVERDUE_EXPOSURES_METRIC, summary.overdue_exposures),
+        ];
+        println!("{}", emf_line(table, self.clock.now(), &[], &metrics));
+        Ok(summary)
+    }
+
+    async fn check_account(
+        &self,
+        account: &str,
+        threat: &inventory_store::threat::ThreatData,
+        summary: &mut CheckSummary,
+    ) -> Result<usize, NotifyError> {
+        let (pairs, places) =
+            futures::try_join!(self.store.exposure_pairs(account), self.store.running_places(account))?;
+        let now = self.clock.now();
+        let rows = rows(&pairs, &by_image(places.clone()), &PlaceFilter::default(), threat, &self.sla, now);
+        let mut by_digest: HashMap<&str, Vec<&RunningPlace>> = HashMap::new();
+        for place in &places {
+            by_digest.entry(place.image_digest.as_str()).or_default().push(place);
+        }
+        let row_of: HashMap<&str, &WorklistRow> = rows.iter().map(|row| (row.vulnerability_id.as_str(), row)).collect();
+        let kev = placed(&rows, |row| row.threat.is_kev == Some(true), &pairs, &by_digest);
+        let overdue = placed(&rows, |row| row.overdue, &pairs, &by_digest);
+        let workloads: BTreeSet<(&str, String, &str)> = kev
+            .iter()
+            .flat_map(|(_, place)| {
+                place.workloads.iter().map(|w| (place.context.as_str(), w.kind.as_str().to_owned(), w.name.as_str()))
+            })
+            .collect();
+        summary.kev_exposed_workloads += workloads.len();
+        summary.overdue_exposures += overdue.len();
+        let exposures: Vec<NewExposure> = kev
+            .iter()
+            .map(|(pair, place)| NewExposure {
+                account: account.to_owned(),
+                place: (*place).clone(),
+                pair: PairFacts {
+                    vulnerability_id: pair.vulnerability_id.clone(),
+                    severity: pair.severity,
+                    cvss_score: pair.cvss_score,
+                    fix_available: pair.fix_available,
+                    since: pair.since,
+                },
+            })
+            .collect();
+        let mut pending: Vec<Pending> = kev_events(&exposures, threat)
+            .into_iter()
+            .map(|(marker, detail)| Pending::new(marker, KEV_RUNNING_DETAIL_TYPE, &detail))
+            .collect();
+        for (pair, place) in overdue {
+            let Some(row) = row_of.get(pair.vulnerability_id.as_str()) else { continue };
+            let Some(due_at) = row.due_at else { continue };
+            let marker = SentOnceMarker::overdue(
+                account,
+                place.inventory_type,
+                &place.context,
+                &pair.image_digest,
+                &pair.vulnerability_id,
+            );
+            let detail = VulnerabilityOverdue {
+                account: account.to_owned(),
+                inventory_type: place.inventory_type,
+                context: place.context.clone(),
+                image_digest: pair.image_digest.clone(),
+                image_tag: place.image_tag.clone(),
+                vulnerability_id: pair.vulnerability_id.clone(),
+                severity: row.severity,
+                is_kev: row.threat.is_kev == Some(true),
+                first_running_at: row.first_running_at,
+                due_at,
+                workloads: place.workloads.clone(),
+            };
+            pending.push(Pending::new(marker, OVERDUE_DETAIL_TYPE, &detail));
+        }
+        self.send_once(pending).await
+    }
+
+    /// Claims each event's marker, puts those claimed, settles them; answers the events put.
+    async fn send_once(&self, pending: Vec<Pending>) -> Result<usize, NotifyError> {
+        let claiming = pending.into_iter().map(|pending| async move {
+            let claimed = self.claim(&pending.marker).await;
+            (pending, claimed)
+        });
+        let mut claims = Vec::new();
+        for (pending, claimed) in futures::future::join_all(claiming).await {
+            if let Claimed::Now(token) = claimed? {
+                claims.push(super::Claim { pending, token });
+            }
+        }
+        let sent = claims.len();
+        let numbered: Vec<(usize, super::Claim)> = claims.into_iter().enumerate().collect();
+        match self.put_events(numbered).await {
+            None => Ok(sent),
+            Some(_) => Err(NotifyError::PutEvents("some events of the worklist check were not put".into())),
+        }
+    }
+}
