@@ -152,6 +152,16 @@ impl ExposurePair {
     pub fn pk_of(account: &str, vulnerability_id: &str) -> String {
         worklist_pk(account, index_shard(vulnerability_id))
     }
+
+    pub fn facts(&self) -> PairFacts {
+        PairFacts {
+            vulnerability_id: self.vulnerability_id.clone(),
+            severity: self.severity,
+            cvss_score: self.cvss_score,
+            fix_available: self.fix_available,
+            since: self.since,
+        }
+    }
 }
 
 /// Each vulnerability of an image's merged findings once: its highest severity and score across

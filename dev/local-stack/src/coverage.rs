@@ -1,5 +1,5 @@
-//! The coverage check on the template's schedule; its events reach the local queue and are
-//! printed with the others.
+//! The coverage check and the notifier's worklist check on the template's schedules; their events
+//! reach the local queue and are printed with the others.
 
 use coverage_check::CoverageCheckApp;
 use std::time::Duration;
@@ -21,6 +21,27 @@ pub async fn run_on_schedule(app: CoverageCheckApp, interval: Duration) {
             ),
             Ok(_) => {}
             Err(error) => println!("coverage check failed: {error}"),
+        }
+    }
+}
+
+/// Overrides the template's `WorklistCheckSchedule` for local runs.
+pub const WORKLIST_SCHEDULE_VARIABLE: &str = "WORKLIST_CHECK_SCHEDULE";
+pub const WORKLIST_SCHEDULE_PARAMETER: &str = "WorklistCheckSchedule";
+
+/// Runs the notifier's worklist check now and then every `interval`, printing what it found.
+pub async fn run_worklist_check(app: notifier::NotifierApp, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match app.check().await {
+            Ok(summary) if summary.events > 0 => println!(
+                "worklist check: {} accounts, {} workloads run a known exploited vulnerability, {} exposures overdue; {} events",
+                summary.accounts, summary.kev_exposed_workloads, summary.overdue_exposures, summary.events
+            ),
+            Ok(_) => {}
+            Err(error) => println!("worklist check failed: {error}"),
         }
     }
 }

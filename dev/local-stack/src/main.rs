@@ -117,6 +117,10 @@ async fn start_notifier_and_coverage_check(
         Arc::new(SystemClock),
     );
     tokio::spawn(coverage::run_on_schedule(check, check_interval));
+    let (_, worklist_interval) =
+        schedule::scheduled(coverage::WORKLIST_SCHEDULE_VARIABLE, coverage::WORKLIST_SCHEDULE_PARAMETER)?;
+    let worklist = notifier::NotifierApp::build(sdk, notifier::Config::from_lookup(lookup)?, Arc::new(SystemClock));
+    tokio::spawn(coverage::run_worklist_check(worklist, worklist_interval));
     let table = Settings::from_lookup(lookup)?.table_name;
     let reader = stream::StreamReader::new(
         aws_sdk_dynamodbstreams::Client::new(sdk.config()),

@@ -342,9 +342,15 @@ fn the_alert_webhook_rule_matches_the_worklist_events_and_reads_their_fields() {
         overdue: &notifier::notify::check::VulnerabilityOverdue,
         kev: &notifier::notify::worklist::KevRunning,
     ) {
-        let notifier::notify::check::VulnerabilityOverdue { vulnerability_id: _, context: _, image_tag: _, .. } =
-            overdue;
-        let notifier::notify::worklist::KevRunning { vulnerability_id: _, context: _, image_tag: _, .. } = kev;
+        use notifier::notify::exposure::ExposedIn;
+        let notifier::notify::check::VulnerabilityOverdue {
+            at: ExposedIn { vulnerability_id: _, context: _, image_tag: _, .. },
+            ..
+        } = overdue;
+        let notifier::notify::worklist::KevRunning {
+            at: ExposedIn { vulnerability_id: _, context: _, image_tag: _, .. },
+            ..
+        } = kev;
     }
 }
 

@@ -24,6 +24,17 @@ pub struct SentOnceMarker {
     pub expires_at: Option<i64>,
 }
 
+/// The events announced once per (context, digest, vulnerability), each with its markers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VulnerabilityEvent {
+    /// Vulnerable Image Running.
+    Exposure,
+    /// Known Exploited Vulnerability Running.
+    KevRunning,
+    /// Vulnerability Overdue.
+    Overdue,
+}
+
 impl SentOnceMarker {
     /// (subscription, digest): an image is scheduled once per subscription, whatever context.
     pub fn scheduled(account: &str, subscription_id: &str, digest: &str, context: &str) -> Self {
@@ -51,53 +62,22 @@ impl SentOnceMarker {
         }
     }
 
-    /// (context, digest, vulnerability): an exposure is announced once, however often its image
-    /// starts running there or its findings are posted again.
-    pub fn exposure(
+    /// (context, digest, vulnerability): each vulnerability event is announced once, however
+    /// often its image starts running there or its findings are posted again.
+    pub fn per_vulnerability(
+        event: VulnerabilityEvent,
         account: &str,
         inventory_type: InventoryType,
         context: &str,
         digest: &str,
         vulnerability_id: &str,
     ) -> Self {
-        Self {
-            pk: exposure_marker_pk(account, inventory_type, context),
-            sk: exposure_marker_sk(digest, vulnerability_id),
-            context: context.to_owned(),
-            expires_at: None,
-        }
-    }
-
-    /// (context, digest, vulnerability) whose fix is overdue: announced once.
-    pub fn overdue(
-        account: &str,
-        inventory_type: InventoryType,
-        context: &str,
-        digest: &str,
-        vulnerability_id: &str,
-    ) -> Self {
-        Self {
-            pk: due_marker_pk(account, inventory_type, context),
-            sk: exposure_marker_sk(digest, vulnerability_id),
-            context: context.to_owned(),
-            expires_at: None,
-        }
-    }
-
-    /// (context, digest, vulnerability) of a vulnerability CISA lists as exploited: announced once.
-    pub fn kev_running(
-        account: &str,
-        inventory_type: InventoryType,
-        context: &str,
-        digest: &str,
-        vulnerability_id: &str,
-    ) -> Self {
-        Self {
-            pk: kev_marker_pk(account, inventory_type, context),
-            sk: exposure_marker_sk(digest, vulnerability_id),
-            context: context.to_owned(),
-            expires_at: None,
-        }
+        let pk = match event {
+            VulnerabilityEvent::Exposure => exposure_marker_pk(account, inventory_type, context),
+            VulnerabilityEvent::KevRunning => kev_marker_pk(account, inventory_type, context),
+            VulnerabilityEvent::Overdue => due_marker_pk(account, inventory_type, context),
+        };
+        Self { pk, sk: exposure_marker_sk(digest, vulnerability_id), context: context.to_owned(), expires_at: None }
     }
 
     /// The marker in `state`, without claim fields.

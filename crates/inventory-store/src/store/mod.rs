@@ -39,7 +39,7 @@ pub use findings::{
 pub use history::{interval_copies, HistoryContext};
 pub use integrations::HealthWrite;
 pub use items::InventoryPage;
-pub use markers::{Claim, SentOnceMarker};
+pub use markers::{Claim, SentOnceMarker, VulnerabilityEvent};
 pub use migration::Migrated;
 pub use threat::{ThreatFeedRecord, THREAT_CHUNK_BYTES};
 

@@ -4,15 +4,16 @@
 //! a vulnerability CISA listed after it started running (the marker keeps the ones announced
 //! when they started). Its metrics: `KevExposedWorkloads` and `OverdueExposures`.
 
+use super::exposure::ExposedIn;
 use super::worklist::{kev_events, NewExposure};
 use super::{Claimed, Notifier, NotifyError, Pending};
 use chrono::{DateTime, Utc};
 use inventory_store::bus::{KEV_RUNNING_DETAIL_TYPE, OVERDUE_DETAIL_TYPE};
 use inventory_store::findings::Severity;
 use inventory_store::metrics::emf_line;
-use inventory_store::model::{InventoryType, WorkloadContainers};
-use inventory_store::store::SentOnceMarker;
-use inventory_store::worklist::{by_image, rows, PairFacts, PlaceFilter, RunningPlace, WorklistRow};
+use inventory_store::model::WorkloadContainers;
+use inventory_store::store::VulnerabilityEvent;
+use inventory_store::worklist::{by_image, rows, ExposurePair, PlaceFilter, RunningPlace, WorklistRow};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
 
@@ -22,12 +23,8 @@ pub const OVERDUE_EXPOSURES_METRIC: &str = "OverdueExposures";
 /// The `detail` of `Runtime Inventory Vulnerability Overdue`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VulnerabilityOverdue {
-    pub account: String,
-    pub inventory_type: InventoryType,
-    pub context: String,
-    pub image_digest: String,
-    pub image_tag: String,
-    pub vulnerability_id: String,
+    #[serde(flatten)]
+    pub at: ExposedIn,
     pub severity: Severity,
     pub is_kev: bool,
     pub first_running_at: DateTime<Utc>,
@@ -48,13 +45,34 @@ pub struct CheckSummary {
     pub errors: Vec<String>,
 }
 
+/// One Vulnerability Overdue event per overdue exposure, with its marker.
+fn overdue_events(exposures: &[NewExposure], rows: &HashMap<&str, &WorklistRow>) -> Vec<Pending> {
+    exposures
+        .iter()
+        .filter_map(|exposure| {
+            let row = rows.get(exposure.pair.vulnerability_id.as_str())?;
+            let at = exposure.at();
+            let marker = at.marker(VulnerabilityEvent::Overdue);
+            let detail = VulnerabilityOverdue {
+                at,
+                severity: row.severity,
+                is_kev: row.threat.is_kev == Some(true),
+                first_running_at: row.first_running_at,
+                due_at: row.due_at?,
+                workloads: exposure.place.workloads.clone(),
+            };
+            Some(Pending::new(marker, OVERDUE_DETAIL_TYPE, &detail))
+        })
+        .collect()
+}
+
 /// Each running (place, pair) of the rows `pick` keeps.
 fn placed<'a>(
     rows: &[WorklistRow],
     pick: impl Fn(&WorklistRow) -> bool,
-    pairs: &'a [inventory_store::worklist::ExposurePair],
+    pairs: &'a [ExposurePair],
     places: &'a HashMap<&str, Vec<&'a RunningPlace>>,
-) -> Vec<(&'a inventory_store::worklist::ExposurePair, &'a RunningPlace)> {
+) -> Vec<(&'a ExposurePair, &'a RunningPlace)> {
     let picked: BTreeSet<&str> = rows.iter().filter(|row| pick(row)).map(|row| row.vulnerability_id.as_str()).collect();
     pairs
         .iter()
@@ -108,49 +126,18 @@ impl Notifier {
             .collect();
         summary.kev_exposed_workloads += workloads.len();
         summary.overdue_exposures += overdue.len();
-        let exposures: Vec<NewExposure> = kev
-            .iter()
-            .map(|(pair, place)| NewExposure {
-                account: account.to_owned(),
-                place: (*place).clone(),
-                pair: PairFacts {
-                    vulnerability_id: pair.vulnerability_id.clone(),
-                    severity: pair.severity,
-                    cvss_score: pair.cvss_score,
-                    fix_available: pair.fix_available,
-                    since: pair.since,
-                },
-            })
-            .collect();
-        let mut pending: Vec<Pending> = kev_events(&exposures, threat)
+        let exposure = |(pair, place): &(&ExposurePair, &RunningPlace)| NewExposure {
+            account: account.to_owned(),
+            place: (*place).clone(),
+            pair: pair.facts(),
+        };
+        let kev: Vec<NewExposure> = kev.iter().map(exposure).collect();
+        let overdue: Vec<NewExposure> = overdue.iter().map(exposure).collect();
+        let mut pending: Vec<Pending> = kev_events(&kev, threat)
             .into_iter()
             .map(|(marker, detail)| Pending::new(marker, KEV_RUNNING_DETAIL_TYPE, &detail))
             .collect();
-        for (pair, place) in overdue {
-            let Some(row) = row_of.get(pair.vulnerability_id.as_str()) else { continue };
-            let Some(due_at) = row.due_at else { continue };
-            let marker = SentOnceMarker::overdue(
-                account,
-                place.inventory_type,
-                &place.context,
-                &pair.image_digest,
-                &pair.vulnerability_id,
-            );
-            let detail = VulnerabilityOverdue {
-                account: account.to_owned(),
-                inventory_type: place.inventory_type,
-                context: place.context.clone(),
-                image_digest: pair.image_digest.clone(),
-                image_tag: place.image_tag.clone(),
-                vulnerability_id: pair.vulnerability_id.clone(),
-                severity: row.severity,
-                is_kev: row.threat.is_kev == Some(true),
-                first_running_at: row.first_running_at,
-                due_at,
-                workloads: place.workloads.clone(),
-            };
-            pending.push(Pending::new(marker, OVERDUE_DETAIL_TYPE, &detail));
-        }
+        pending.extend(overdue_events(&overdue, &row_of));
         self.send_once(pending).await
     }
 

@@ -5,7 +5,7 @@
 
 use inventory_store::findings::{add_package, AffectedPackage, MergedFinding, Severity};
 use inventory_store::model::{InventoryType, WorkloadContainers};
-use inventory_store::store::SentOnceMarker;
+use inventory_store::store::{SentOnceMarker, VulnerabilityEvent};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -22,15 +22,36 @@ pub struct RunningIn {
     pub workloads: Vec<WorkloadContainers>,
 }
 
-/// The `detail` of `Runtime Inventory Vulnerable Image Running`.
+/// Where a vulnerability runs: the fields every per-vulnerability event's `detail` starts with,
+/// and the key of its "sent once" marker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VulnerableImageRunning {
+pub struct ExposedIn {
     pub account: String,
     pub inventory_type: InventoryType,
     pub context: String,
     pub image_digest: String,
     pub image_tag: String,
     pub vulnerability_id: String,
+}
+
+impl ExposedIn {
+    pub fn marker(&self, event: VulnerabilityEvent) -> SentOnceMarker {
+        SentOnceMarker::per_vulnerability(
+            event,
+            &self.account,
+            self.inventory_type,
+            &self.context,
+            &self.image_digest,
+            &self.vulnerability_id,
+        )
+    }
+}
+
+/// The `detail` of `Runtime Inventory Vulnerable Image Running`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VulnerableImageRunning {
+    #[serde(flatten)]
+    pub at: ExposedIn,
     pub severity: Severity,
     /// The first `MAX_LISTED_PACKAGES` packages that carry it.
     pub packages: Vec<AffectedPackage>,
@@ -65,14 +86,17 @@ pub fn exposures(
     let mut events = Vec::new();
     for place in running {
         for (id, (severity, score, packages, package_count)) in &severe {
-            let marker = SentOnceMarker::exposure(account, place.inventory_type, &place.context, digest, id);
-            let detail = VulnerableImageRunning {
+            let at = ExposedIn {
                 account: account.to_owned(),
                 inventory_type: place.inventory_type,
                 context: place.context.clone(),
                 image_digest: digest.to_owned(),
                 image_tag: place.image_tag.clone(),
                 vulnerability_id: id.to_string(),
+            };
+            let marker = at.marker(VulnerabilityEvent::Exposure);
+            let detail = VulnerableImageRunning {
+                at,
                 severity: *severity,
                 packages: packages.clone(),
                 package_count: *package_count,
@@ -119,7 +143,12 @@ mod tests {
         let keys: Vec<(&str, &str, Severity, usize)> = events
             .iter()
             .map(|(_, detail)| {
-                (detail.context.as_str(), detail.vulnerability_id.as_str(), detail.severity, detail.packages.len())
+                (
+                    detail.at.context.as_str(),
+                    detail.at.vulnerability_id.as_str(),
+                    detail.severity,
+                    detail.packages.len(),
+                )
             })
             .collect();
         assert_eq!(

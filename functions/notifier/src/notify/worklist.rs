@@ -3,15 +3,16 @@
 //! last place closed removes them; new findings of a running image change only the pairs that
 //! differ. Each step is idempotent, so a redelivered record does it again harmlessly.
 
+use super::exposure::ExposedIn;
 use super::intervals::HistoryStep;
 use super::NotifyError;
 use chrono::{DateTime, Utc};
 use inventory_store::clock::Clock;
 use inventory_store::findings::Severity;
 use inventory_store::history::IntervalPlace;
-use inventory_store::model::{InventoryType, WorkloadContainers};
-use inventory_store::store::SentOnceMarker;
+use inventory_store::model::WorkloadContainers;
 use inventory_store::store::Store;
+use inventory_store::store::{SentOnceMarker, VulnerabilityEvent};
 use inventory_store::threat::{EpssFields, FindingFacts, KevFields, ThreatData};
 use inventory_store::vulnerabilities::{Vulnerabilities, VulnerabilityError};
 use inventory_store::worklist::{plan_pairs, vulnerabilities_of, PairFacts, PairPlan, RunningPlace};
@@ -27,6 +28,19 @@ pub struct NewExposure {
     pub account: String,
     pub place: RunningPlace,
     pub pair: PairFacts,
+}
+
+impl NewExposure {
+    pub fn at(&self) -> ExposedIn {
+        ExposedIn {
+            account: self.account.clone(),
+            inventory_type: self.place.inventory_type,
+            context: self.place.context.clone(),
+            image_digest: self.place.image_digest.clone(),
+            image_tag: self.place.image_tag.clone(),
+            vulnerability_id: self.pair.vulnerability_id.clone(),
+        }
+    }
 }
 
 pub struct Worklist {
@@ -132,12 +146,8 @@ fn running_since(places: &[RunningPlace]) -> Option<DateTime<Utc>> {
 /// The `detail` of `Runtime Inventory Known Exploited Vulnerability Running`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KevRunning {
-    pub account: String,
-    pub inventory_type: InventoryType,
-    pub context: String,
-    pub image_digest: String,
-    pub image_tag: String,
-    pub vulnerability_id: String,
+    #[serde(flatten)]
+    pub at: ExposedIn,
     pub severity: Severity,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cvss_score: Option<f64>,
@@ -155,7 +165,7 @@ pub fn kev_events(exposures: &[NewExposure], threat: &ThreatData) -> Vec<(SentOn
     exposures
         .iter()
         .filter_map(|exposure| {
-            let (account, place, pair) = (exposure.account.as_str(), &exposure.place, &exposure.pair);
+            let (place, pair) = (&exposure.place, &exposure.pair);
             let facts = FindingFacts {
                 vulnerability_id: &pair.vulnerability_id,
                 severity: pair.severity,
@@ -164,20 +174,10 @@ pub fn kev_events(exposures: &[NewExposure], threat: &ThreatData) -> Vec<(SentOn
                 workloads: place.workloads.len(),
             };
             let fields = threat.fields(&facts);
-            let marker = SentOnceMarker::kev_running(
-                account,
-                place.inventory_type,
-                &place.context,
-                &place.image_digest,
-                &pair.vulnerability_id,
-            );
+            let at = exposure.at();
+            let marker = at.marker(VulnerabilityEvent::KevRunning);
             let detail = KevRunning {
-                account: account.to_owned(),
-                inventory_type: place.inventory_type,
-                context: place.context.clone(),
-                image_digest: place.image_digest.clone(),
-                image_tag: place.image_tag.clone(),
-                vulnerability_id: pair.vulnerability_id.clone(),
+                at,
                 severity: pair.severity,
                 cvss_score: pair.cvss_score,
                 kev: fields.kev?,
