@@ -114,11 +114,18 @@ impl KevCatalog {
     }
 }
 
+/// The fields `KevEntry` reads into its own; the others stay in `other`, in their order.
+const TYPED_FIELDS: [&str; 5] = ["cveID", "dateAdded", "dueDate", "knownRansomwareCampaignUse", "requiredAction"];
+
 /// One entry, or the field (`.dueDate`, empty for the entry itself) that is not as documented.
 fn parse_entry(raw: &RawValue) -> Result<KevEntry, (String, String)> {
-    let mut fields: Map<String, Value> =
+    let all: Map<String, Value> =
         serde_json::from_str(raw.get()).map_err(|error| (String::new(), format!("not an object: {error}")))?;
-    let mut optional = |name: &str| match fields.remove(name) {
+    // Split in one pass, so the other fields keep their order whatever map serde_json builds
+    // (with `preserve_order`, `Map::remove` moves the last entry into the hole).
+    let (mut typed, fields): (Map<String, Value>, Map<String, Value>) =
+        all.into_iter().partition(|(key, _)| TYPED_FIELDS.contains(&key.as_str()));
+    let mut optional = |name: &str| match typed.remove(name) {
         Some(Value::String(value)) => Ok(Some(value)),
         None => Ok(None),
         Some(other) => Err((format!(".{name}"), format!("not a string: {other}"))),
