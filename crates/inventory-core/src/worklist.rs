@@ -57,11 +57,8 @@ pub struct RunningPlace {
     pub kind: String,
     pub image_digest: String,
     pub image_tag: String,
-    pub inventory_type: InventoryType,
-    pub context: String,
-    #[serde(default)]
-    pub workloads: Vec<WorkloadContainers>,
-    pub from: DateTime<Utc>,
+    #[serde(flatten)]
+    pub at: RunningContext,
 }
 
 impl RunningPlace {
@@ -73,10 +70,12 @@ impl RunningPlace {
             kind: ItemKind::RunningImage.as_str().to_owned(),
             image_digest: interval.image_digest.clone(),
             image_tag: interval.image_tag.clone(),
-            inventory_type: interval.inventory_type,
-            context: interval.context.clone(),
-            workloads: interval.workloads.clone(),
-            from: interval.from,
+            at: RunningContext {
+                inventory_type: interval.inventory_type,
+                context: interval.context.clone(),
+                workloads: interval.workloads.clone(),
+                from: interval.from,
+            },
         }
     }
 
@@ -88,22 +87,13 @@ impl RunningPlace {
     pub fn prefix_of(digest: &str) -> String {
         format!("{digest}#")
     }
-
-    pub fn context(&self) -> RunningContext {
-        RunningContext {
-            inventory_type: self.inventory_type,
-            context: self.context.clone(),
-            workloads: self.workloads.clone(),
-            from: self.from,
-        }
-    }
 }
 
 /// Where each running image runs, by digest.
 pub fn by_image(places: Vec<RunningPlace>) -> BTreeMap<String, Vec<RunningContext>> {
     let mut images: BTreeMap<String, Vec<RunningContext>> = BTreeMap::new();
     for place in places {
-        images.entry(place.image_digest.clone()).or_default().push(place.context());
+        images.entry(place.image_digest).or_default().push(place.at);
     }
     images
 }
@@ -126,12 +116,8 @@ pub struct ExposurePair {
     pub sk: String,
     pub kind: String,
     pub image_digest: String,
-    pub vulnerability_id: String,
-    pub severity: Severity,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cvss_score: Option<f64>,
-    pub fix_available: bool,
-    pub since: DateTime<Utc>,
+    #[serde(flatten)]
+    pub facts: PairFacts,
 }
 
 impl ExposurePair {
@@ -141,26 +127,12 @@ impl ExposurePair {
             sk: exposure_pair_sk(&facts.vulnerability_id, digest),
             kind: ItemKind::ExposurePair.as_str().to_owned(),
             image_digest: digest.to_owned(),
-            vulnerability_id: facts.vulnerability_id.clone(),
-            severity: facts.severity,
-            cvss_score: facts.cvss_score,
-            fix_available: facts.fix_available,
-            since: facts.since,
+            facts: facts.clone(),
         }
     }
 
     pub fn pk_of(account: &str, vulnerability_id: &str) -> String {
         worklist_pk(account, index_shard(vulnerability_id))
-    }
-
-    pub fn facts(&self) -> PairFacts {
-        PairFacts {
-            vulnerability_id: self.vulnerability_id.clone(),
-            severity: self.severity,
-            cvss_score: self.cvss_score,
-            fix_available: self.fix_available,
-            since: self.since,
-        }
     }
 }
 
@@ -280,7 +252,7 @@ pub fn rows(
         let Some(image) = running.get(&pair.image_digest) else { continue };
         let here: Vec<&RunningContext> = image.iter().filter(|place| places.admits(place)).collect();
         if !here.is_empty() {
-            by_vulnerability.entry(&pair.vulnerability_id).or_default().push((pair, here));
+            by_vulnerability.entry(&pair.facts.vulnerability_id).or_default().push((pair, here));
         }
     }
     by_vulnerability.into_iter().map(|(id, images)| row(id, &images, threat, sla, now)).collect()
@@ -293,10 +265,10 @@ fn row(
     sla: &SlaPolicy,
     now: DateTime<Utc>,
 ) -> WorklistRow {
-    let severity = images.iter().map(|(pair, _)| pair.severity).max().unwrap_or(Severity::Unknown);
-    let cvss_score = images.iter().filter_map(|(pair, _)| pair.cvss_score).reduce(f64::max);
-    let fix_available = images.iter().any(|(pair, _)| pair.fix_available);
-    let first_running_at = images.iter().map(|(pair, _)| pair.since).min().unwrap_or(now);
+    let severity = images.iter().map(|(pair, _)| pair.facts.severity).max().unwrap_or(Severity::Unknown);
+    let cvss_score = images.iter().filter_map(|(pair, _)| pair.facts.cvss_score).reduce(f64::max);
+    let fix_available = images.iter().any(|(pair, _)| pair.facts.fix_available);
+    let first_running_at = images.iter().map(|(pair, _)| pair.facts.since).min().unwrap_or(now);
     let places = images.iter().flat_map(|(_, places)| places.iter().copied());
     // Distinct by place, kind and name: two images of one workload (a sidecar) count once.
     let mut workloads: BTreeMap<(InventoryType, &str, _, &str), PlacedWorkload> = BTreeMap::new();

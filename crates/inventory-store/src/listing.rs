@@ -366,7 +366,7 @@ impl InventoryReader {
         let mut listed: HashSet<&str> = HashSet::new();
         let mut admitted: HashMap<String, Severity> = HashMap::new();
         for pair in &pairs {
-            let facts = threat.facts(&pair.vulnerability_id);
+            let facts = threat.facts(&pair.facts.vulnerability_id);
             if facts.kev.is_some() {
                 listed.insert(&pair.image_digest);
             }
@@ -374,8 +374,8 @@ impl InventoryReader {
             let kev_ok = query.kev != Some(true) || facts.kev.is_some();
             let epss_ok = query.min_epss.is_none_or(|min| facts.epss.is_some_and(|score| score.epss.value() >= min));
             if kev_ok && epss_ok {
-                let severity = admitted.entry(pair.image_digest.clone()).or_insert(pair.severity);
-                *severity = (*severity).max(pair.severity);
+                let severity = admitted.entry(pair.image_digest.clone()).or_insert(pair.facts.severity);
+                *severity = (*severity).max(pair.facts.severity);
             }
         }
         if query.kev == Some(false) {

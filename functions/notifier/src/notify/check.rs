@@ -59,7 +59,7 @@ fn overdue_events(exposures: &[NewExposure], rows: &HashMap<&str, &WorklistRow>)
                 is_kev: row.threat.is_kev == Some(true),
                 first_running_at: row.first_running_at,
                 due_at: row.due_at?,
-                workloads: exposure.place.workloads.clone(),
+                workloads: exposure.place.at.workloads.clone(),
             };
             Some(Pending::new(marker, OVERDUE_DETAIL_TYPE, &detail))
         })
@@ -76,7 +76,7 @@ fn placed<'a>(
     let picked: BTreeSet<&str> = rows.iter().filter(|row| pick(row)).map(|row| row.vulnerability_id.as_str()).collect();
     pairs
         .iter()
-        .filter(|pair| picked.contains(pair.vulnerability_id.as_str()))
+        .filter(|pair| picked.contains(pair.facts.vulnerability_id.as_str()))
         .flat_map(|pair| places.get(pair.image_digest.as_str()).into_iter().flatten().map(move |place| (pair, *place)))
         .collect()
 }
@@ -121,7 +121,11 @@ impl Notifier {
         let workloads: BTreeSet<(&str, String, &str)> = kev
             .iter()
             .flat_map(|(_, place)| {
-                place.workloads.iter().map(|w| (place.context.as_str(), w.kind.as_str().to_owned(), w.name.as_str()))
+                place
+                    .at
+                    .workloads
+                    .iter()
+                    .map(|w| (place.at.context.as_str(), w.kind.as_str().to_owned(), w.name.as_str()))
             })
             .collect();
         summary.kev_exposed_workloads += workloads.len();
@@ -129,7 +133,7 @@ impl Notifier {
         let exposure = |(pair, place): &(&ExposurePair, &RunningPlace)| NewExposure {
             account: account.to_owned(),
             place: (*place).clone(),
-            pair: pair.facts(),
+            pair: pair.facts.clone(),
         };
         let kev: Vec<NewExposure> = kev.iter().map(exposure).collect();
         let overdue: Vec<NewExposure> = overdue.iter().map(exposure).collect();

@@ -34,8 +34,8 @@ impl NewExposure {
     pub fn at(&self) -> ExposedIn {
         ExposedIn {
             account: self.account.clone(),
-            inventory_type: self.place.inventory_type,
-            context: self.place.context.clone(),
+            inventory_type: self.place.at.inventory_type,
+            context: self.place.at.context.clone(),
             image_digest: self.place.image_digest.clone(),
             image_tag: self.place.image_tag.clone(),
             vulnerability_id: self.pair.vulnerability_id.clone(),
@@ -140,7 +140,7 @@ impl Worklist {
 }
 
 fn running_since(places: &[RunningPlace]) -> Option<DateTime<Utc>> {
-    places.iter().map(|place| place.from).min()
+    places.iter().map(|place| place.at.from).min()
 }
 
 /// The `detail` of `Runtime Inventory Known Exploited Vulnerability Running`.
@@ -171,7 +171,7 @@ pub fn kev_events(exposures: &[NewExposure], threat: &ThreatData) -> Vec<(SentOn
                 severity: pair.severity,
                 cvss_score: pair.cvss_score,
                 fix_available: pair.fix_available,
-                workloads: place.workloads.len(),
+                workloads: place.at.workloads.len(),
             };
             let fields = threat.fields(&facts);
             let at = exposure.at();
@@ -183,8 +183,8 @@ pub fn kev_events(exposures: &[NewExposure], threat: &ThreatData) -> Vec<(SentOn
                 kev: fields.kev?,
                 epss: fields.epss,
                 fix_available: pair.fix_available,
-                running_since: pair.since.max(place.from),
-                workloads: place.workloads.clone(),
+                running_since: pair.since.max(place.at.from),
+                workloads: place.at.workloads.clone(),
             };
             Some((marker, detail))
         })
