@@ -11,7 +11,7 @@ use crate::names::ContextPattern;
 use crate::plan::{effective_last_seen, is_live};
 use crate::settings::Settings;
 use crate::store::{decode_item, Store, StoreError};
-use crate::threat::ThreatReader;
+use crate::threat::{ThreatData, ThreatReader};
 use crate::workload::WorkloadKind;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -323,7 +323,9 @@ impl InventoryReader {
             Some(min) => Some(self.severity_index(account, min).await?),
             None => None,
         };
-        let severe = self.threat_filter(account, query, severe).await?;
+        // Read once per listing, by the filter or the KEV counts, whichever needs it first.
+        let threat = tokio::sync::OnceCell::new();
+        let severe = self.threat_filter(account, query, severe, &threat).await?;
         let mut list = match (&query.vulnerability_id, &query.image_digest) {
             (Some(id), digest) => {
                 let mut digests: Vec<String> = self
@@ -341,7 +343,7 @@ impl InventoryReader {
             }
             (None, None) => self.list_all(account, query, severe.as_ref()).await?,
         };
-        self.attach_findings(account, &mut list.items).await?;
+        self.attach_findings(account, &mut list.items, &threat).await?;
         Ok(list)
     }
 
@@ -358,11 +360,13 @@ impl InventoryReader {
         account: &str,
         query: &InventoryQuery,
         severe: Option<HashMap<String, Severity>>,
+        threat: &tokio::sync::OnceCell<ThreatData>,
     ) -> Result<Option<HashMap<String, Severity>>, StoreError> {
         if query.kev.is_none() && query.min_epss.is_none() {
             return Ok(severe);
         }
-        let (pairs, threat) = futures::try_join!(self.store.exposure_pairs(account), self.threat.current())?;
+        let (pairs, threat) =
+            futures::try_join!(self.store.exposure_pairs(account), threat.get_or_try_init(|| self.threat.current()))?;
         let mut listed: HashSet<&str> = HashSet::new();
         let mut admitted: HashMap<String, Severity> = HashMap::new();
         for pair in &pairs {
@@ -419,7 +423,12 @@ impl InventoryReader {
 
     /// Each item's vulnerability counts: one batched read of the findings records of the page's
     /// digests, skipped when the account has no findings at all.
-    async fn attach_findings(&self, account: &str, items: &mut [InventoryItem]) -> Result<(), StoreError> {
+    async fn attach_findings(
+        &self,
+        account: &str,
+        items: &mut [InventoryItem],
+        threat: &tokio::sync::OnceCell<ThreatData>,
+    ) -> Result<(), StoreError> {
         let digests: BTreeSet<&str> =
             items.iter().map(|item| item.image_digest.as_str()).filter(|digest| !digest.is_empty()).collect();
         if digests.is_empty() || !self.store.any_findings(account).await? {
@@ -432,7 +441,7 @@ impl InventoryReader {
             .filter(|record| !record.scanners.is_empty())
             .map(|record| (record.image_digest.as_str(), record))
             .collect();
-        let kev = self.kev_counts(account, &digests).await?;
+        let kev = self.kev_counts(account, &digests, threat.get_or_try_init(|| self.threat.current()).await?).await?;
         for item in items {
             if let Some(record) = found.get(item.image_digest.as_str()) {
                 let kev = kev.as_ref().and_then(|counts| counts.get(item.image_digest.as_str()).copied());
@@ -449,8 +458,8 @@ impl InventoryReader {
         &self,
         account: &str,
         digests: &[String],
+        threat: &ThreatData,
     ) -> Result<Option<HashMap<String, usize>>, StoreError> {
-        let threat = self.threat.current().await?;
         if threat.kev.is_none() {
             return Ok(None);
         }

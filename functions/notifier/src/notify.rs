@@ -206,12 +206,17 @@ impl Notifier {
     }
 
     /// Known Exploited Vulnerability Running events of the vulnerabilities that started running.
-    async fn kev_events(&self, exposures: &[worklist::NewExposure]) -> Result<Vec<Pending>, NotifyError> {
+    /// The threat data is read once per batch, by the first record that needs it.
+    async fn kev_events(
+        &self,
+        exposures: &[worklist::NewExposure],
+        reads: &BatchReads,
+    ) -> Result<Vec<Pending>, NotifyError> {
         if exposures.is_empty() {
             return Ok(Vec::new());
         }
-        let threat = self.threat.current().await?;
-        Ok(worklist::kev_events(exposures, &threat)
+        let threat = reads.threat.get_or_try_init(|| self.threat.current()).await?;
+        Ok(worklist::kev_events(exposures, threat)
             .into_iter()
             .map(|(marker, detail)| Pending::new(marker, KEV_RUNNING_DETAIL_TYPE, &detail))
             .collect())
@@ -448,7 +453,7 @@ impl Notifier {
             exposures.extend(self.worklist.findings_changed(account, image_digest).await?);
         }
         let mut events = self.events_of(change, reads).await?;
-        events.extend(self.kev_events(&exposures).await?);
+        events.extend(self.kev_events(&exposures, reads).await?);
         // Two records of a batch may announce one event (an image's new findings and its
         // arrival): the first to get here claims and sends it, for both.
         let events = events.into_iter().filter(|pending| reads.first_to_claim(&pending.marker));
@@ -548,6 +553,8 @@ struct BatchReads {
     with_findings: HashSet<String>,
     /// The markers this batch's records claimed.
     claimed: std::sync::Mutex<HashSet<(String, String)>>,
+    /// The threat data, read by the first record with a new exposure.
+    threat: tokio::sync::OnceCell<inventory_store::threat::ThreatData>,
 }
 
 impl BatchReads {
