@@ -81,6 +81,14 @@ impl Severity {
     }
 }
 
+/// The higher of two scanners' CVSS scores, either of which may be missing.
+pub fn higher_score(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// The package a finding is in.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Package {

@@ -13,7 +13,7 @@
 //! vulnerability (`rows`), ranked by `threat::risk`, filtered and paged here: all of it pure.
 
 use crate::field::FieldError;
-use crate::findings::{MergedFinding, Severity};
+use crate::findings::{higher_score, MergedFinding, Severity};
 use crate::history::IntervalRecord;
 use crate::inventory_type::InventoryType;
 use crate::keys::{exposure_pair_sk, index_shard, running_image_pk, running_place_sk, worklist_pk, ItemKind};
@@ -143,10 +143,7 @@ pub fn vulnerabilities_of(findings: &[MergedFinding]) -> BTreeMap<&str, (Severit
     for finding in findings {
         let entry = found.entry(&finding.vulnerability_id).or_insert((finding.severity, None, false));
         entry.0 = entry.0.max(finding.severity);
-        entry.1 = match (entry.1, finding.cvss_score) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
+        entry.1 = higher_score(entry.1, finding.cvss_score);
         entry.2 |= !finding.fixed_in.is_empty();
     }
     found

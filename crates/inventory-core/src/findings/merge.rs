@@ -23,10 +23,7 @@ pub struct MergedFinding {
 /// Adds `other`, a report of the same vulnerability in the same package, to `kept`.
 pub(super) fn fold(kept: &mut Finding, other: &Finding) {
     kept.severity = kept.severity.max(other.severity);
-    kept.cvss_score = match (kept.cvss_score, other.cvss_score) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
-    };
+    kept.cvss_score = super::higher_score(kept.cvss_score, other.cvss_score);
     for version in &other.fixed_in {
         if !kept.fixed_in.contains(version) && kept.fixed_in.len() < MAX_FIXED_IN_VERSIONS {
             kept.fixed_in.push(version.clone());

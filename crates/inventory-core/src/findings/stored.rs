@@ -129,10 +129,7 @@ pub fn index_entries(account: &str, digest: &str, merged: &[MergedFinding]) -> B
             sources: Vec::new(),
         });
         entry.severity = entry.severity.max(finding.severity);
-        entry.cvss_score = match (entry.cvss_score, finding.cvss_score) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
+        entry.cvss_score = super::higher_score(entry.cvss_score, finding.cvss_score);
         let package = AffectedPackage { package: finding.package.clone(), fixed_in: finding.fixed_in.clone() };
         add_package(&mut entry.packages, &mut entry.package_count, package);
         for source in &finding.sources {

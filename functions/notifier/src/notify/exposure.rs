@@ -3,7 +3,7 @@
 //! image starts running there or when such findings arrive for an image that runs: pure, from the
 //! image's merged findings and where it runs.
 
-use inventory_store::findings::{add_package, AffectedPackage, MergedFinding, Severity};
+use inventory_store::findings::{add_package, higher_score, AffectedPackage, MergedFinding, Severity};
 use inventory_store::model::{InventoryType, WorkloadContainers};
 use inventory_store::store::{SentOnceMarker, VulnerabilityEvent};
 use serde::{Deserialize, Serialize};
@@ -76,10 +76,7 @@ pub fn exposures(
         let (severity, score, packages, package_count) =
             severe.entry(&finding.vulnerability_id).or_insert((finding.severity, None, Vec::new(), None));
         *severity = (*severity).max(finding.severity);
-        *score = match (*score, finding.cvss_score) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
+        *score = higher_score(*score, finding.cvss_score);
         let package = AffectedPackage { package: finding.package.clone(), fixed_in: finding.fixed_in.clone() };
         add_package(packages, package_count, package);
     }
