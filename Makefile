@@ -38,8 +38,13 @@ local: $(MOTO)
 	MOTO_SERVER=$(abspath $(MOTO)) LOCAL_STACK_PORT=$(PORT) cargo run -p local-stack
 
 ## Every test: the infrastructure checks, then unit tests and integration tests against moto.
+## The integration tests spread over one moto server per core (tests/src/moto.rs); two tests a
+## core keep them busy while each test waits on its server (the integration binary took 494 s
+## with one server and a test a core, 372 s like this).
 test: check-infra
-	MOTO_SERVER=$(abspath $(MOTO)) cargo test --workspace --all-targets
+	MOTO_SERVER=$(abspath $(MOTO)) RUST_TEST_THREADS=$(TEST_THREADS) cargo test --workspace --all-targets
+
+TEST_THREADS ?= $(shell echo $$(( $$(nproc) * 2 )))
 
 ## The template: lint, SAM validation, checkov (every finding fixed or skipped in the template
 ## with a reason), and a `sam build` of every function (arm64, into .aws-sam/build).
