@@ -7,8 +7,8 @@
 
 use local_stack::moto::MotoServer;
 use std::cell::Cell;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 fn servers() -> &'static [OnceLock<MotoServer>] {
     static SERVERS: OnceLock<Vec<OnceLock<MotoServer>>> = OnceLock::new();

@@ -2,7 +2,6 @@
 //! and CycloneDX 1.5+ JSON with `vulnerabilities`, told apart by their shape and normalised to
 //! one `Finding` per (vulnerability, package). Long texts (descriptions, references) are not kept.
 
-mod bounded;
 mod cyclonedx;
 mod grype;
 mod merge;
@@ -204,6 +203,21 @@ impl FindingsError {
 fn invalid(field: &str, error: impl std::fmt::Display) -> FindingsError {
     crate::field::FieldError::invalid(field, error.to_string()).into()
 }
+
+/// Reads a findings document (or a part of one) within the document bounds; any other error is
+/// `field`'s.
+fn read<'a, T: Deserialize<'a>>(body: &'a [u8], field: &str) -> Result<T, FindingsError> {
+    let limits = crate::bounded::Limits { items: MAX_FINDINGS_PER_DOCUMENT, entries: MAX_DOCUMENT_ENTRIES };
+    crate::bounded::read(body, limits).map_err(|error| match error {
+        crate::bounded::ReadError::TooManyItems => FindingsError::TooMany,
+        crate::bounded::ReadError::TooManyEntries => FindingsError::TooManyEntries,
+        crate::bounded::ReadError::Json(error) => invalid(field, error),
+    })
+}
+
+/// The lists a findings document keeps: findings, and every other list.
+type FindingList<T> = crate::bounded::ItemList<T>;
+use crate::bounded::{EntryList, EntryMap};
 
 /// Only the fields that tell the formats apart, none of them built beyond a borrowed slice.
 #[derive(Deserialize)]

@@ -2,8 +2,8 @@
 //! cyclonedx --scanners vuln`): each vulnerability `affects` components by `bom-ref`; the
 //! scanner is the BOM's tool, the image its `metadata.component`.
 
-use super::bounded::{self, EntryList, FindingList};
 use super::{invalid, Collected, DigestSet, FindingsError, RawFinding};
+use super::{EntryList, FindingList};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -110,8 +110,8 @@ fn purl_type(purl: &str) -> Option<&str> {
 fn tool_name(tools: Option<&RawValue>) -> Option<String> {
     let tools = tools?.get().as_bytes();
     let tools: EntryList<Tool> = match tools.first()? {
-        b'[' => bounded::read(tools, "metadata.tools").ok()?,
-        _ => bounded::read::<ToolsObject>(tools, "metadata.tools").ok()?.components,
+        b'[' => super::read(tools, "metadata.tools").ok()?,
+        _ => super::read::<ToolsObject>(tools, "metadata.tools").ok()?.components,
     };
     tools.iter().next().and_then(|tool| tool.name.as_deref()).map(str::to_owned)
 }
@@ -125,7 +125,7 @@ fn component_digests(component: Option<&RawValue>) -> Result<Vec<String>, Findin
 
 /// Collects the document's findings; answers its scanner and the digests it names.
 pub(super) fn read(body: &[u8], collected: &mut Collected) -> Result<(String, Vec<String>), FindingsError> {
-    let bom: Bom = bounded::read(body, "vulnerabilities")?;
+    let bom: Bom = super::read(body, "vulnerabilities")?;
     if !supported(bom.spec_version.as_deref()) {
         let given = bom.spec_version.as_deref().unwrap_or("missing");
         return Err(invalid("specVersion", format!("is {given}; CycloneDX 1.5 or later is read")));

@@ -1,8 +1,8 @@
 //! grype's JSON (`grype -o json`): `matches[]` of `{vulnerability, artifact}`; the image in
 //! `source.target` (`manifestDigest`, `repoDigests`).
 
-use super::bounded::{self, EntryList, FindingList};
 use super::{Collected, DigestSet, FindingsError, RawFinding};
+use super::{EntryList, FindingList};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -83,7 +83,7 @@ struct ImageTarget<'a> {
 
 /// Collects the document's findings; answers the digests it names.
 pub(super) fn read(body: &[u8], collected: &mut Collected) -> Result<Vec<String>, FindingsError> {
-    let document: Document = bounded::read(body, "matches")?;
+    let document: Document = super::read(body, "matches")?;
     for (n, found) in document.matches.iter().enumerate() {
         let vulnerability = &found.vulnerability;
         let score = vulnerability.cvss.iter().filter_map(|cvss| cvss.metrics.as_ref()?.base_score).reduce(f64::max);
@@ -103,7 +103,7 @@ pub(super) fn read(body: &[u8], collected: &mut Collected) -> Result<Vec<String>
     let target = document.source.and_then(|source| source.target).map(RawValue::get).unwrap_or_default();
     let mut digests = DigestSet::default();
     if target.starts_with('{') {
-        let target: ImageTarget = bounded::read(target.as_bytes(), "source.target")?;
+        let target: ImageTarget = super::read(target.as_bytes(), "source.target")?;
         for text in target.manifest_digest.iter().chain(target.repo_digests.iter()) {
             digests.add_in(text, "source.target")?;
         }

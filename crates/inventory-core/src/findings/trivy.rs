@@ -1,8 +1,8 @@
 //! trivy's JSON (`trivy image --format json`, SchemaVersion 2): `Results[]` per target, each
 //! with `Vulnerabilities[]`; the image's digests in `Metadata.RepoDigests`.
 
-use super::bounded::{self, EntryList, EntryMap, FindingList};
 use super::{Collected, DigestSet, FindingsError, RawFinding};
+use super::{EntryList, EntryMap, FindingList};
 use serde::Deserialize;
 use std::borrow::Cow;
 
@@ -81,7 +81,7 @@ impl Vulnerability<'_> {
 
 /// Collects the document's findings; answers the digests it names.
 pub(super) fn read(body: &[u8], collected: &mut Collected) -> Result<Vec<String>, FindingsError> {
-    let document: Document = bounded::read(body, "Results")?;
+    let document: Document = super::read(body, "Results")?;
     for (r, result) in document.results.iter().enumerate() {
         for (n, vulnerability) in result.vulnerabilities.iter().flatten().enumerate() {
             let source = vulnerability.data_source.as_ref();

@@ -1,71 +1,83 @@
-//! Lists of a findings document, bounded while they are read. A document controls how long its
-//! arrays are, and a 64 KiB gzip body inflates to 20 million `{}`: building every element before
+//! Lists of a document, bounded while they are read. A document controls how long its arrays
+//! are, and a 64 KiB gzip body inflates to 20 million `{}`: building every element before
 //! counting them keeps a function busy for seconds and out of memory. So every array and map a
 //! reader keeps is one of these types, counted against one budget for the whole document, and
-//! reading stops at the element past it.
+//! reading stops at the element past it. The findings documents and the VEX documents use them.
 //!
 //! The budget is thread-local: serde's derive passes no state to nested fields short of a
 //! hand-written seed for every struct, and one document is read synchronously on one thread,
 //! from `read` to its return.
 
-use crate::findings::FindingsError;
-use crate::limits::{MAX_DOCUMENT_ENTRIES, MAX_FINDINGS_PER_DOCUMENT};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
 
-/// A list whose elements are findings: counted against `MAX_FINDINGS_PER_DOCUMENT`.
-pub(super) type FindingList<T> = Bounded<T, true>;
-/// Any other list (targets, components, scores, versions, digests): counted against
-/// `MAX_DOCUMENT_ENTRIES`.
-pub(super) type EntryList<T> = Bounded<T, false>;
+/// A list whose elements are the document's items (findings, statements): counted against
+/// `Limits::items`.
+pub(crate) type ItemList<T> = Bounded<T, true>;
+/// Any other list (targets, components, products, versions, digests): counted against
+/// `Limits::entries`.
+pub(crate) type EntryList<T> = Bounded<T, false>;
+
+/// What one document may hold.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Limits {
+    pub items: usize,
+    pub entries: usize,
+}
 
 /// What one document may still hold while it is read.
 #[derive(Clone, Copy, Default)]
 struct Budget {
-    findings: usize,
-    entries: usize,
-    exceeded: Option<Exceeded>,
+    left: Limits,
+    exceeded: Option<Overflow>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Exceeded {
-    Findings,
+#[derive(Clone, Copy)]
+enum Overflow {
+    Items,
     Entries,
+}
+
+/// Why a document was not read: a bound it went past, or the JSON error that stopped it.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    TooManyItems,
+    TooManyEntries,
+    Json(serde_json::Error),
 }
 
 thread_local! {
     static BUDGET: Cell<Budget> = Cell::new(Budget::default());
 }
 
-/// Reads `body` as `T` under a fresh budget: a list past it answers `TooMany` (findings) or
-/// `TooManyEntries`, any other error is `field`'s.
-pub(super) fn read<'a, T: Deserialize<'a>>(body: &'a [u8], field: &str) -> Result<T, FindingsError> {
-    BUDGET.set(Budget { findings: MAX_FINDINGS_PER_DOCUMENT, entries: MAX_DOCUMENT_ENTRIES, exceeded: None });
+/// Reads `body` as `T` under a fresh budget of `limits`.
+pub(crate) fn read<'a, T: Deserialize<'a>>(body: &'a [u8], limits: Limits) -> Result<T, ReadError> {
+    BUDGET.set(Budget { left: limits, exceeded: None });
     let read = serde_json::from_slice(body);
     let exceeded = BUDGET.replace(Budget::default()).exceeded;
     read.map_err(|error| match exceeded {
-        Some(Exceeded::Findings) => FindingsError::TooMany,
-        Some(Exceeded::Entries) => FindingsError::TooManyEntries,
-        None => super::invalid(field, error),
+        Some(Overflow::Items) => ReadError::TooManyItems,
+        Some(Overflow::Entries) => ReadError::TooManyEntries,
+        None => ReadError::Json(error),
     })
 }
 
 /// Takes an element just read from the budget; past it, the error that stops reading there,
 /// remembered for `read`. Only that one element is read past the bound, and its own lists are
 /// bounded by the same budget.
-fn take<E: de::Error>(finding: bool) -> Result<(), E> {
+fn take<E: de::Error>(item: bool) -> Result<(), E> {
     let mut budget = BUDGET.get();
-    let left = if finding { &mut budget.findings } else { &mut budget.entries };
+    let left = if item { &mut budget.left.items } else { &mut budget.left.entries };
     let taken = match left.checked_sub(1) {
         Some(rest) => {
             *left = rest;
             Ok(())
         }
         None => {
-            budget.exceeded = Some(if finding { Exceeded::Findings } else { Exceeded::Entries });
+            budget.exceeded = Some(if item { Overflow::Items } else { Overflow::Entries });
             Err(E::custom("more elements than a document may hold"))
         }
     };
@@ -75,7 +87,7 @@ fn take<E: de::Error>(finding: bool) -> Result<(), E> {
 
 /// A JSON array read element by element, each taken from the document's budget.
 #[derive(Debug)]
-pub(super) struct Bounded<T, const FINDINGS: bool>(pub Vec<T>);
+pub(crate) struct Bounded<T, const FINDINGS: bool>(pub Vec<T>);
 
 impl<T, const FINDINGS: bool> Default for Bounded<T, FINDINGS> {
     fn default() -> Self {
@@ -127,7 +139,7 @@ impl<'de, T: Deserialize<'de>, const FINDINGS: bool> Deserialize<'de> for Bounde
 
 /// A JSON object read entry by entry, each taken from the document's entries budget.
 #[derive(Debug)]
-pub(super) struct EntryMap<'a, V>(pub Vec<(Cow<'a, str>, V)>);
+pub(crate) struct EntryMap<'a, V>(pub Vec<(Cow<'a, str>, V)>);
 
 impl<V> Default for EntryMap<'_, V> {
     fn default() -> Self {
@@ -174,6 +186,8 @@ impl<'de: 'a, 'a, V: Deserialize<'de>> Deserialize<'de> for EntryMap<'a, V> {
 mod tests {
     use super::*;
 
+    const LIMITS: Limits = Limits { items: 1000, entries: 20_000 };
+
     #[derive(serde::Deserialize, Debug)]
     struct Nested {
         #[serde(default)]
@@ -183,33 +197,32 @@ mod tests {
     #[derive(serde::Deserialize, Debug)]
     struct Inner {
         #[serde(default)]
-        findings: FindingList<de::IgnoredAny>,
+        items: ItemList<de::IgnoredAny>,
     }
 
-    fn findings(lists: usize, each: usize) -> String {
-        let list = format!("{{\"findings\":[{}]}}", vec!["{}"; each].join(","));
+    fn items(lists: usize, each: usize) -> String {
+        let list = format!("{{\"items\":[{}]}}", vec!["{}"; each].join(","));
         format!("{{\"outer\":[{}]}}", vec![list; lists].join(","))
     }
 
     #[test]
-    fn the_findings_budget_is_one_for_every_list_of_the_document() {
-        let at_the_bound = findings(4, MAX_FINDINGS_PER_DOCUMENT / 4);
-        let nested: Nested = read(at_the_bound.as_bytes(), "outer").unwrap();
-        assert_eq!(nested.outer.iter().map(|inner| inner.findings.0.len()).sum::<usize>(), MAX_FINDINGS_PER_DOCUMENT);
-        let one_more = findings(4, MAX_FINDINGS_PER_DOCUMENT / 4).replacen("[{}", "[{},{}", 1);
-        assert!(matches!(read::<Nested>(one_more.as_bytes(), "outer"), Err(FindingsError::TooMany)));
+    fn the_items_budget_is_one_for_every_list_of_the_document() {
+        let at_the_bound = items(4, LIMITS.items / 4);
+        let nested: Nested = read(at_the_bound.as_bytes(), LIMITS).unwrap();
+        assert_eq!(nested.outer.iter().map(|inner| inner.items.0.len()).sum::<usize>(), LIMITS.items);
+        let one_more = items(4, LIMITS.items / 4).replacen("[{}", "[{},{}", 1);
+        assert!(matches!(read::<Nested>(one_more.as_bytes(), LIMITS), Err(ReadError::TooManyItems)));
         // The next document starts with the whole budget again.
-        assert!(read::<Nested>(at_the_bound.as_bytes(), "outer").is_ok());
+        assert!(read::<Nested>(at_the_bound.as_bytes(), LIMITS).is_ok());
     }
 
     #[test]
     fn other_lists_and_maps_share_the_entries_budget() {
-        let lists = findings(MAX_DOCUMENT_ENTRIES + 1, 0);
-        assert!(matches!(read::<Nested>(lists.as_bytes(), "outer"), Err(FindingsError::TooManyEntries)));
-        let keys: Vec<String> = (0..=MAX_DOCUMENT_ENTRIES).map(|n| format!("\"k{n}\":1")).collect();
+        let lists = items(LIMITS.entries + 1, 0);
+        assert!(matches!(read::<Nested>(lists.as_bytes(), LIMITS), Err(ReadError::TooManyEntries)));
+        let keys: Vec<String> = (0..=LIMITS.entries).map(|n| format!("\"k{n}\":1")).collect();
         let map = format!("{{{}}}", keys.join(","));
-        assert!(matches!(read::<EntryMap<u8>>(map.as_bytes(), "map"), Err(FindingsError::TooManyEntries)));
-        let error = read::<Nested>(b"{\"outer\": 3}", "outer").unwrap_err();
-        assert_eq!(error.field(), "outer");
+        assert!(matches!(read::<EntryMap<u8>>(map.as_bytes(), LIMITS), Err(ReadError::TooManyEntries)));
+        assert!(matches!(read::<Nested>(b"{\"outer\": 3}", LIMITS), Err(ReadError::Json(_))));
     }
 }
