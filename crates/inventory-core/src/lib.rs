@@ -19,5 +19,6 @@ pub mod plan;
 pub mod report;
 pub mod subscription;
 pub mod threat;
+pub mod vex;
 pub mod worklist;
 pub mod workload;

@@ -165,3 +165,15 @@ pub const MAX_KEV_ENTRIES: usize = 100_000;
 pub const MAX_EPSS_FEED_BYTES: usize = 32 * 1024 * 1024;
 pub const MAX_EPSS_CSV_BYTES: usize = 64 * 1024 * 1024;
 pub const MAX_EPSS_ROWS: usize = 1_000_000;
+
+// VEX annotations.
+/// A `POST /v2/vex` or annotation body: what a Lambda function receives at most.
+pub const MAX_VEX_BODY_BYTES: usize = 6 * 1000 * 1000;
+/// Statements (OpenVEX) or vulnerabilities (CycloneDX) one document may hold.
+pub const MAX_VEX_STATEMENTS: usize = 10_000;
+/// Every other list entry of one document, in all: products, subcomponents, components, affects.
+pub const MAX_VEX_DOCUMENT_ENTRIES: usize = 20 * MAX_VEX_STATEMENTS;
+/// A statement's text (status notes, impact and action statements, details).
+pub const MAX_VEX_TEXT_BYTES: usize = 4096;
+/// Annotations one account may hold: every read consults its active ones.
+pub const MAX_ANNOTATIONS_PER_ACCOUNT: usize = 50_000;
