@@ -19,6 +19,18 @@ pub fn admin_event(
     event
 }
 
+/// A request `method path` as API Gateway passes it after the authorizer let `caller` through.
+pub fn caller_event(caller: &Caller, method: &str, path: &str, body: Option<&str>, query: &[(&str, &str)]) -> Value {
+    let mut event = api_event("get-inventories.json", Some(path), body, Some(&caller.account), query);
+    if body.is_some() {
+        event["headers"]["content-type"] = "application/json".into();
+    }
+    event["requestContext"]["http"]["method"] = method.into();
+    event["requestContext"]["authorizer"] =
+        serde_json::json!({ "lambda": Verdict::Allowed(caller.clone()).to_context() });
+    event
+}
+
 /// An API Gateway v2 event built from `events/<name>` with path, body, `x-anchore-account` and
 /// query string replaced, before any authorizer ran.
 pub fn api_event(

@@ -13,6 +13,7 @@ use aws_smithy_runtime_api::client::interceptors::Intercept;
 use chrono::{DateTime, Utc};
 use ingest::IngestApp;
 use inventory_runtime::Sdk;
+use inventory_store::auth::{Caller, Role};
 use inventory_store::http::ApiFunction;
 use inventory_store::{settings, Clock, ManualClock, Settings, Store};
 use lambda_http::http::StatusCode;
@@ -200,6 +201,12 @@ impl Harness {
         self.send(admin_event(event_name, path, body, account, query)).await
     }
 
+    /// `method path` as the test's admin of `admin`, to the function the route table names.
+    pub async fn request(&self, method: &str, path: &str, body: Option<&str>, query: &[(&str, &str)]) -> Response {
+        let admin = Caller { user: "test-admin".into(), account: "admin".into(), role: Role::Admin };
+        self.send(crate::events::caller_event(&admin, method, path, body, query)).await
+    }
+
     /// Hands an API Gateway v2 event to the function the route table names for it.
     pub async fn send(&self, event: Value) -> Response {
         let request = lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event");
@@ -300,7 +307,7 @@ pub fn loopback_lookup(key: &str) -> Option<String> {
         .then(|| local_stack::kubernetes::LOCAL_ALLOWED_NETWORKS.to_owned())
 }
 
-fn response_of(response: lambda_http::Response<lambda_http::Body>) -> Response {
+pub fn response_of(response: lambda_http::Response<lambda_http::Body>) -> Response {
     let status = response.status();
     let headers = response.headers().clone();
     let mut bytes = inventory_store::http::body_bytes(response.body()).to_vec();

@@ -17,7 +17,7 @@ pub mod template;
 pub mod write_keys;
 
 pub use cost::{item_size, read_units};
-pub use events::{admin_event, api_event, load_event, sample_report};
+pub use events::{admin_event, api_event, caller_event, load_event, sample_report};
 pub use fixtures::{day, digest, k8s_report, listed};
 pub use harness::{loopback_lookup, Harness, Response};
 pub use interceptors::{FailNth, PauseFirst, RequestCounter, WRITE_OPERATIONS};

@@ -31,6 +31,8 @@ pub enum Role {
     Admin,
     /// May post scanners' findings and nothing else (a scan worker's credentials).
     Scanner,
+    /// May read, annotate findings (VEX) and approve others' annotations.
+    VexApprover,
 }
 
 /// What a route needs.
@@ -42,10 +44,14 @@ pub enum Permission {
     PostFindings,
     Read,
     Manage,
+    /// Create, change and delete VEX annotations.
+    Annotate,
+    /// Approve another user's pending VEX annotation.
+    Approve,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::InventoryAgent, Role::ReadOnly, Role::Admin, Role::Scanner];
+    pub const ALL: [Role; 5] = [Role::InventoryAgent, Role::ReadOnly, Role::Admin, Role::Scanner, Role::VexApprover];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -53,6 +59,7 @@ impl Role {
             Role::ReadOnly => "read-only",
             Role::Admin => "admin",
             Role::Scanner => "scanner",
+            Role::VexApprover => "vex-approver",
         }
     }
 
@@ -68,6 +75,7 @@ impl Role {
                 | (Role::InventoryAgent, Permission::PostReports)
                 | (Role::ReadOnly, Permission::Read)
                 | (Role::Scanner, Permission::PostFindings)
+                | (Role::VexApprover, Permission::Read | Permission::Annotate | Permission::Approve)
         )
     }
 }

@@ -51,6 +51,19 @@ pub enum Endpoint {
     ListClusterConfigs,
     GetClusterConfig,
     DeleteClusterConfig,
+    ListImageAnnotations,
+    CreateImageAnnotation,
+    GetImageAnnotation,
+    UpdateImageAnnotation,
+    DeleteImageAnnotation,
+    ImageOpenVex,
+    ImageCycloneDxVex,
+    PostVex,
+    ListVex,
+    GetVex,
+    DeleteVex,
+    ApproveVex,
+    VexAudit,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,7 +96,7 @@ const fn route(
 }
 
 use Endpoint::*;
-use Permission::{Authenticated, Manage, PostFindings, PostReports, Read};
+use Permission::{Annotate, Approve, Authenticated, Manage, PostFindings, PostReports, Read};
 
 pub const ROUTES: &[Route] = &[
     route("GET", "/version", "version", Version, None),
@@ -153,6 +166,38 @@ pub const ROUTES: &[Route] = &[
         DeleteClusterConfig,
         Some(Manage),
     ),
+    // VEX annotations: Anchore's per-image routes and exports, and documents beyond one image.
+    route("GET", "/v2/images/{image_digest}/vuln-annotations", "vex", ListImageAnnotations, Some(Read)),
+    route("POST", "/v2/images/{image_digest}/vuln-annotations", "vex", CreateImageAnnotation, Some(Annotate)),
+    route(
+        "GET",
+        "/v2/images/{image_digest}/vuln-annotations/{vuln_annotation_uuid}",
+        "vex",
+        GetImageAnnotation,
+        Some(Read),
+    ),
+    route(
+        "PUT",
+        "/v2/images/{image_digest}/vuln-annotations/{vuln_annotation_uuid}",
+        "vex",
+        UpdateImageAnnotation,
+        Some(Annotate),
+    ),
+    route(
+        "DELETE",
+        "/v2/images/{image_digest}/vuln-annotations/{vuln_annotation_uuid}",
+        "vex",
+        DeleteImageAnnotation,
+        Some(Annotate),
+    ),
+    route("GET", "/v2/images/{image_digest}/vex/openvex", "vex", ImageOpenVex, Some(Read)),
+    route("GET", "/v2/images/{image_digest}/vex/cyclonedx-json", "vex", ImageCycloneDxVex, Some(Read)),
+    route("POST", "/v2/vex", "vex", PostVex, Some(Annotate)),
+    route("GET", "/v2/vex", "vex", ListVex, Some(Read)),
+    route("GET", "/v2/vex/{vuln_annotation_uuid}", "vex", GetVex, Some(Read)),
+    route("DELETE", "/v2/vex/{vuln_annotation_uuid}", "vex", DeleteVex, Some(Annotate)),
+    route("POST", "/v2/vex/{vuln_annotation_uuid}/approve", "vex", ApproveVex, Some(Approve)),
+    route("GET", "/v2/vex/{vuln_annotation_uuid}/audit", "vex", VexAudit, Some(Read)),
 ];
 
 /// The function that answers requests no route matches (API Gateway's `$default` route), with

@@ -33,10 +33,16 @@ pub enum ItemKind {
     RunningVulnerabilities,
     ExposurePair,
     WorklistAccount,
+    VexAnnotation,
+    VexImageAnnotation,
+    VexAudit,
+    VexRules,
+    VexRulesChunk,
+    VexAccount,
 }
 
 impl ItemKind {
-    pub const ALL: [ItemKind; 22] = [
+    pub const ALL: [ItemKind; 28] = [
         Self::Context,
         Self::Image,
         Self::Detail,
@@ -59,6 +65,12 @@ impl ItemKind {
         Self::RunningVulnerabilities,
         Self::ExposurePair,
         Self::WorklistAccount,
+        Self::VexAnnotation,
+        Self::VexImageAnnotation,
+        Self::VexAudit,
+        Self::VexRules,
+        Self::VexRulesChunk,
+        Self::VexAccount,
     ];
 
     /// The stored value.
@@ -86,6 +98,12 @@ impl ItemKind {
             Self::RunningVulnerabilities => "running_vulnerabilities",
             Self::ExposurePair => "exposure_pair",
             Self::WorklistAccount => "worklist_account",
+            Self::VexAnnotation => "vex_annotation",
+            Self::VexImageAnnotation => "vex_image_annotation",
+            Self::VexAudit => "vex_audit",
+            Self::VexRules => "vex_rules",
+            Self::VexRulesChunk => "vex_rules_chunk",
+            Self::VexAccount => "vex_account",
         }
     }
 
@@ -331,6 +349,46 @@ pub fn threat_chunk_sk(chunk: u32) -> String {
     format!("{chunk:03}")
 }
 
+/// An account's VEX annotations, whole (`sk`: the annotation's uuid): what `GET /v2/vex` lists
+/// and what the account's rules are built from.
+pub fn vex_pk(account: &str) -> String {
+    format!("{account}#vex")
+}
+
+/// The annotations scoped to one image (`sk`: uuid), copies of theirs in `vex_pk`: what Anchore's
+/// `GET /v2/images/{digest}/vuln-annotations` and the image's exports read.
+pub fn vex_image_pk(account: &str, digest: &str) -> String {
+    format!("{account}#vexi#{digest}")
+}
+
+/// An annotation's audit trail (`sk`: `vex_audit_sk`, in the order of the annotation's versions),
+/// kept after the annotation is deleted.
+pub fn vex_audit_pk(account: &str, uuid: &str) -> String {
+    format!("{account}#vexa#{uuid}")
+}
+
+pub fn vex_audit_sk(version: u64, action: &str) -> String {
+    format!("{version:010}#{action}")
+}
+
+/// The record naming the current generation of an account's rules (the active annotations in
+/// the form every read consults), leased while they are rebuilt.
+pub fn vex_rules_pk(account: &str) -> String {
+    format!("{account}#vexr")
+}
+
+pub const VEX_RULES_SK: &str = "rules";
+
+/// One generation of an account's rules (`sk`: `threat_chunk_sk`), gzip-compressed JSON split over
+/// items, switched to by the record last.
+pub fn vex_rules_chunks_pk(account: &str, generation: &str) -> String {
+    format!("{account}#vexr#{generation}")
+}
+
+/// The one partition of the accounts with annotations (`sk`: the account): whose rules the
+/// scheduled check looks at for lapses.
+pub const VEX_ACCOUNTS_PK: &str = "vex-accounts";
+
 /// The one partition of stale-cluster markers, written only when a cluster turns stale or
 /// recovers.
 pub const STALE_MARKERS_PK: &str = "stale-clusters";
@@ -423,6 +481,12 @@ pub fn documented_layout() -> Vec<(String, String)> {
         (WORKLIST_ACCOUNTS_PK.to_owned(), "{account}".to_owned()),
         (THREAT_FEEDS_PK.to_owned(), "{feed}".to_owned()),
         (threat_chunks_pk("{feed}", "{generation}"), threat_chunk_sk(0).replace("000", "{n}")),
+        (vex_pk("{account}"), "{uuid}".to_owned()),
+        (vex_image_pk("{account}", "{digest}"), "{uuid}".to_owned()),
+        (vex_audit_pk("{account}", "{uuid}"), vex_audit_sk(0, "{action}").replace("0000000000", "{version}")),
+        (vex_rules_pk("{account}"), VEX_RULES_SK.to_owned()),
+        (vex_rules_chunks_pk("{account}", "{generation}"), threat_chunk_sk(0).replace("000", "{n}")),
+        (VEX_ACCOUNTS_PK.to_owned(), "{account}".to_owned()),
         (STALE_MARKERS_PK.to_owned(), typed(stale_marker_sk("{account}", t, "{cluster}"))),
     ]
 }

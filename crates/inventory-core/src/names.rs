@@ -160,3 +160,11 @@ mod tests {
         assert!(ContextPattern::parse("context", "prod#/web").is_err());
     }
 }
+
+/// A UUID's text form (RFC 9562) of 16 bytes, with `version` and the RFC's variant set.
+pub fn uuid(mut bytes: [u8; 16], version: u8) -> String {
+    bytes[6] = (bytes[6] & 0x0f) | (version << 4);
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+}

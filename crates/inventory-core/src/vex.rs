@@ -395,6 +395,68 @@ impl Annotation {
     }
 }
 
+/// What happened to an annotation, as its audit trail records it.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditAction {
+    Created,
+    Updated,
+    Approved,
+    Deleted,
+    Lapsed,
+}
+
+impl AuditAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Updated => "updated",
+            Self::Approved => "approved",
+            Self::Deleted => "deleted",
+            Self::Lapsed => "lapsed",
+        }
+    }
+}
+
+/// One entry of an annotation's audit trail: who did what when, and each field it changed
+/// (`{"status": {"from": "affected", "to": "not_affected"}}`; a creation lists every field).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct AuditEntry {
+    pub uuid: String,
+    pub at: DateTime<Utc>,
+    pub action: AuditAction,
+    pub by: String,
+    /// The annotation's version after it.
+    pub version: u64,
+    pub changes: serde_json::Map<String, serde_json::Value>,
+}
+
+impl AuditEntry {
+    /// The entry of `action` by `by`, taking `before` (none for a creation) to `after`.
+    pub fn of(
+        action: AuditAction,
+        by: &str,
+        at: DateTime<Utc>,
+        before: Option<&Annotation>,
+        after: &Annotation,
+    ) -> Self {
+        let fields = |annotation: Option<&Annotation>| match annotation.map(serde_json::to_value) {
+            Some(Ok(serde_json::Value::Object(fields))) => fields,
+            _ => serde_json::Map::new(),
+        };
+        let (before, after_fields) = (fields(before), fields(Some(after)));
+        let mut changes = serde_json::Map::new();
+        let names: std::collections::BTreeSet<&String> = before.keys().chain(after_fields.keys()).collect();
+        for name in names.into_iter().filter(|name| !matches!(name.as_str(), "updated_at" | "version")) {
+            let (from, to) = (before.get(name), after_fields.get(name));
+            if from != to {
+                changes.insert(name.clone(), serde_json::json!({ "from": from, "to": to }));
+            }
+        }
+        Self { uuid: after.uuid.clone(), at, action, by: by.to_owned(), version: after.version, changes }
+    }
+}
+
 /// Why a VEX request or document is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum VexError {

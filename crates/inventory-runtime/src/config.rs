@@ -50,6 +50,16 @@ pub fn number_in(
     }
 }
 
+/// The `true`/`false` in variable `name` (any case); unset or empty is `false`.
+pub fn flag(lookup: impl Fn(&str) -> Option<String>, name: &'static str) -> Result<bool, ConfigError> {
+    match lookup(name).map(|value| value.trim().to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(value) if value.is_empty() || value == "false" => Ok(false),
+        Some(value) if value == "true" => Ok(true),
+        Some(value) => Err(ConfigError { name, expected: "true or false", value }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

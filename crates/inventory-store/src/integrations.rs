@@ -154,11 +154,9 @@ impl Registration {
             hash.update((part.len() as u64).to_be_bytes());
             hash.update(part.as_bytes());
         }
-        let mut bytes: [u8; 16] = hash.finalize()[..16].try_into().expect("a SHA-256 has 32 bytes");
-        bytes[6] = (bytes[6] & 0x0f) | 0x80; // version 8: a name-based UUID of our own hashing
-        bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 9562 variant
-        let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
-        format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+        let bytes: [u8; 16] = hash.finalize()[..16].try_into().expect("a SHA-256 has 32 bytes");
+        // Version 8: a name-based UUID of our own hashing.
+        inventory_core::names::uuid(bytes, 8)
     }
 }
 

@@ -34,6 +34,7 @@ pub mod settings;
 pub mod store;
 pub mod subscriptions;
 pub mod threat;
+pub mod vex;
 pub mod vulnerabilities;
 
 pub use inventory_api::{auth, http, logging, routes};

@@ -205,14 +205,7 @@ impl Settings {
                 value,
             })?,
         };
-        let ingest_overwrite = match lookup(INGEST_OVERWRITE).map(|value| value.trim().to_ascii_lowercase()) {
-            None => false,
-            Some(value) if value.is_empty() || value == "false" => false,
-            Some(value) if value == "true" => true,
-            Some(value) => {
-                return Err(ConfigError { name: INGEST_OVERWRITE, expected: "true or false", value });
-            }
-        };
+        let ingest_overwrite = inventory_runtime::config::flag(&lookup, INGEST_OVERWRITE)?;
         let stale_after_minutes = match lookup(STALE_AFTER_MINUTES).filter(|value| !value.trim().is_empty()) {
             None => DEFAULT_STALE_AFTER_MINUTES,
             Some(value) => value.trim().parse().ok().filter(|minutes| *minutes > 0).ok_or(ConfigError {
@@ -296,4 +289,12 @@ pub fn sla_policy(lookup: impl Fn(&str) -> Option<String>) -> Result<inventory_c
             value: raw,
         }),
     }
+}
+
+/// Whether a `not_affected` or `fixed` annotation of a non-admin waits for an approver
+/// (`VexRequiresApproval`).
+pub const VEX_REQUIRES_APPROVAL: &str = "VEX_REQUIRES_APPROVAL";
+
+pub fn vex_requires_approval(lookup: impl Fn(&str) -> Option<String>) -> Result<bool, ConfigError> {
+    inventory_runtime::config::flag(lookup, VEX_REQUIRES_APPROVAL)
 }

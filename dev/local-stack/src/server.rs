@@ -22,6 +22,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use subscriptions::SubscriptionsApp;
 use tokio::net::TcpListener;
+use vex::VexApp;
 
 /// The API functions, each answering the routes the route table gives it.
 pub struct Functions {
@@ -30,6 +31,7 @@ pub struct Functions {
     pub delete: DeleteApp,
     pub subscriptions: SubscriptionsApp,
     pub clusters: ClustersApp,
+    pub vex: VexApp,
 }
 
 impl Functions {
@@ -50,7 +52,12 @@ impl Functions {
                 subscriptions::Config::from_lookup(&lookup)?,
                 clock.clone(),
             ),
-            clusters: ClustersApp::build(&sdk(ClustersApp::FUNCTION), clusters::Config::from_lookup(&lookup)?, clock),
+            clusters: ClustersApp::build(
+                &sdk(ClustersApp::FUNCTION),
+                clusters::Config::from_lookup(&lookup)?,
+                clock.clone(),
+            ),
+            vex: VexApp::build(&sdk(VexApp::FUNCTION), vex::Config::from_lookup(&lookup)?, clock),
         })
     }
 
@@ -64,6 +71,7 @@ impl Functions {
             Some(function) if function == DeleteApp::FUNCTION => self.delete.handle(request).await,
             Some(function) if function == SubscriptionsApp::FUNCTION => self.subscriptions.handle(request).await,
             Some(function) if function == ClustersApp::FUNCTION => self.clusters.handle(request).await,
+            Some(function) if function == VexApp::FUNCTION => self.vex.handle(request).await,
             _ => version::respond(&request),
         }
     }

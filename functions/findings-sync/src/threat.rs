@@ -242,7 +242,7 @@ impl ThreatLoader {
             version: prepared.version.clone(),
             dated: prepared.dated.clone(),
             entries: prepared.entries as u64,
-            chunks: prepared.compressed.len().div_ceil(inventory_store::store::THREAT_CHUNK_BYTES) as u32,
+            chunks: inventory_store::store::chunk_count(prepared.compressed.len()),
             loaded_at: now.to_rfc3339_opts(SecondsFormat::Millis, true),
             ..ThreatFeedRecord::new(feed.name(), generation, prepared.digest.clone())
         };

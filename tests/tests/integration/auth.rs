@@ -35,6 +35,7 @@ impl Api {
             ("agent", Role::InventoryAgent, vec!["admin"]),
             ("reader", Role::ReadOnly, vec!["admin"]),
             ("scan-worker", Role::Scanner, vec!["admin"]),
+            ("approver", Role::VexApprover, vec!["admin"]),
             ("boss", Role::Admin, vec!["admin", "team-b"]),
         ] {
             let accounts = accounts.into_iter().map(str::to_owned).collect();
@@ -176,6 +177,7 @@ async fn each_role_reaches_exactly_its_routes() {
         ("agent", Role::InventoryAgent),
         ("reader", Role::ReadOnly),
         ("scan-worker", Role::Scanner),
+        ("approver", Role::VexApprover),
         ("boss", Role::Admin),
     ];
     for (user, role) in users {
@@ -193,6 +195,11 @@ async fn each_role_reaches_exactly_its_routes() {
                     route.method == "GET" && !route.path.starts_with("/v1/enterprise/inventories/clusters")
                 }
                 Role::Scanner => root || (route.method == "POST" && route.path.ends_with("/vulnerabilities")),
+                // Reads, and VEX annotations: writing them and approving others'.
+                Role::VexApprover => {
+                    let reads = route.method == "GET" && !route.path.starts_with("/v1/enterprise/inventories/clusters");
+                    reads || route.path.contains("/vuln-annotations") || route.path.starts_with("/v2/vex")
+                }
                 Role::Admin => true,
             };
             let key = route.key();

@@ -26,6 +26,7 @@ mod staleness;
 mod subscriptions_api;
 mod template;
 mod threat_data;
+mod vex;
 mod vulnerabilities;
 mod worklist;
 mod workloads;

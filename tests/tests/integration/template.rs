@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 /// The functions built from this workspace, by binary.
-const BINARIES: [&str; 14] = [
+const BINARIES: [&str; 15] = [
     "authorizer",
     "clusters",
     "collector",
@@ -24,6 +24,7 @@ const BINARIES: [&str; 14] = [
     "query",
     "subscriptions",
     "version",
+    "vex",
 ];
 
 fn set(items: impl IntoIterator<Item = impl Into<String>>) -> BTreeSet<String> {
@@ -73,6 +74,7 @@ fn code_environment() -> BTreeMap<&'static str, BTreeSet<String>> {
         ("query", reads(|lookup| query::Config::from_lookup(lookup))),
         ("subscriptions", reads(|lookup| subscriptions::Config::from_lookup(lookup))),
         ("version", BTreeSet::new()),
+        ("vex", reads(|lookup| vex::Config::from_lookup(lookup))),
     ])
 }
 

@@ -11,13 +11,16 @@
 //! | `integrations` | registered agents and their health reports |
 //! | `clusters` | cluster configurations of the embedded mode |
 //! | `findings` | images' findings (a record and chunks per scanner) and the vulnerability and severity indexes |
+//! | `chunks` | data too large for an item, compressed and split over a partition's items |
 //! | `threat` | threat data feeds: a record per feed naming its current generation, the generation's chunks |
+//! | `vex` | VEX annotations, their image copies and audit trails, each account's rules |
 //! | `worklist` | where images run now, each running image's exposure pairs and their list |
 //! | `migration` | the one-shot move of the old layout (the project's one full `Scan`) |
 //!
 //! No service holds a DynamoDB client: they call a `Store`.
 
 mod batch;
+mod chunks;
 mod clusters;
 mod contexts;
 mod findings;
@@ -28,9 +31,11 @@ mod markers;
 mod migration;
 mod subscriptions;
 mod threat;
+mod vex;
 mod worklist;
 
 pub use batch::{BatchWrite, BATCH_GET_LIMIT, BATCH_WRITE_LIMIT};
+pub use chunks::{chunk_count, CHUNK_BYTES};
 pub use contexts::COVERAGE_FIELDS;
 pub use findings::{
     findings_chunk_write, findings_flag_write, severity_entry_delete, severity_entry_write, vulnerable_image_delete,
@@ -41,7 +46,11 @@ pub use integrations::HealthWrite;
 pub use items::InventoryPage;
 pub use markers::{Claim, SentOnceMarker, VulnerabilityEvent};
 pub use migration::Migrated;
-pub use threat::{ThreatFeedRecord, THREAT_CHUNK_BYTES};
+pub use threat::ThreatFeedRecord;
+pub use vex::{
+    annotation_deletes, annotation_writes, audit_write, rules_chunk_deletes, rules_generation, vex_account_write,
+    VexRulesRecord,
+};
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;

@@ -2,15 +2,10 @@
 //! feed's stored form, gzip-compressed and split over items, and the record naming the current
 //! generation, switched last.
 
-use super::{batch::BatchWrite, conditional, decode, encode, key, string, Store, StoreError};
-use crate::keys::{threat_chunk_sk, threat_chunks_pk, ItemKind, THREAT_FEEDS_PK};
-use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::AttributeValue;
+use super::chunks::{chunk_deletes, chunk_writes};
+use super::{batch::BatchWrite, conditional, decode, encode, string, Store, StoreError};
+use crate::keys::{threat_chunks_pk, ItemKind, THREAT_FEEDS_PK};
 use serde::{Deserialize, Serialize};
-
-/// Compressed bytes per chunk item: inside DynamoDB's 400 KB with the keys.
-pub const THREAT_CHUNK_BYTES: usize = 350_000;
-const CHUNK_ATTRIBUTE: &str = "data_gz";
 
 /// Which generation of a feed is current, and what it holds.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -52,9 +47,7 @@ impl ThreatFeedRecord {
     }
 
     fn chunk_deletes(&self) -> Vec<BatchWrite> {
-        (0..self.chunks)
-            .map(|n| BatchWrite::Delete { pk: threat_chunks_pk(&self.sk, &self.generation), sk: threat_chunk_sk(n) })
-            .collect()
+        chunk_deletes(&threat_chunks_pk(&self.sk, &self.generation), self.chunks)
     }
 }
 
@@ -76,20 +69,7 @@ impl Store {
 
     /// A generation's compressed stored form, its chunks in order.
     pub async fn threat_feed_data(&self, record: &ThreatFeedRecord) -> Result<Vec<u8>, StoreError> {
-        let pk = threat_chunks_pk(record.feed(), &record.generation);
-        let items = self.query_all(&pk, None).await?;
-        if items.len() != record.chunks as usize {
-            let message = format!("{} chunks stored, the record names {}", items.len(), record.chunks);
-            return Err(StoreError::Corrupt { key: pk, message });
-        }
-        let mut data = Vec::new();
-        for item in &items {
-            let chunk = item.get(CHUNK_ATTRIBUTE).and_then(|value| value.as_b().ok());
-            let chunk =
-                chunk.ok_or_else(|| StoreError::Corrupt { key: pk.clone(), message: "a chunk has no data".into() })?;
-            data.extend_from_slice(chunk.as_ref());
-        }
-        Ok(data)
+        self.chunk_data(&threat_chunks_pk(record.feed(), &record.generation), record.chunks).await
     }
 
     /// Stores a new generation of a feed and makes it current: its chunks, then the record
@@ -103,16 +83,7 @@ impl Store {
         previous: Option<&ThreatFeedRecord>,
     ) -> Result<u64, StoreError> {
         let pk = threat_chunks_pk(record.feed(), &record.generation);
-        let chunks: Vec<BatchWrite> = compressed
-            .chunks(THREAT_CHUNK_BYTES)
-            .enumerate()
-            .map(|(n, bytes)| {
-                let mut item = key(&pk, &threat_chunk_sk(n as u32));
-                item.insert("kind".to_owned(), string(ItemKind::ThreatChunk.as_str()));
-                item.insert(CHUNK_ATTRIBUTE.to_owned(), AttributeValue::B(Blob::new(bytes)));
-                BatchWrite::Put(item)
-            })
-            .collect();
+        let chunks = chunk_writes(&pk, ItemKind::ThreatChunk, compressed);
         let mut written = chunks.len() as u64;
         self.batch_write(chunks).await?;
         if let Err(error) = self.switch_threat_feed(record, previous).await {

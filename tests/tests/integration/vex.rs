@@ -1,0 +1,348 @@
+//! VEX annotations against moto: Anchore's per-image routes, documents on `/v2/vex`, the exports
+//! against the published schemas, approval, the audit trail, tenants, and the rules reads use.
+
+use integration_tests::{caller_event, digest, Harness, Response};
+use inventory_store::auth::{Caller, Role};
+use inventory_store::http::ApiFunction;
+use inventory_store::vex::RulesReader;
+use inventory_store::Clock;
+use lambda_http::http::StatusCode;
+use serde_json::{json, Value};
+
+fn annotations_path(image: &str) -> String {
+    format!("/v2/images/{image}/vuln-annotations")
+}
+
+fn uuid_of(annotation: &Value) -> String {
+    annotation["annotation"]["uuid"].as_str().expect("an annotation uuid").to_owned()
+}
+
+async fn post(harness: &Harness, path: &str, body: &Value) -> Response {
+    harness.request("POST", path, Some(&body.to_string()), &[]).await
+}
+
+fn log4j_not_affected() -> Value {
+    json!({
+        "annotation": {
+            "vulnerability_id": "CVE-2021-44228",
+            "status": "not_affected",
+            "justification": "vulnerable_code_not_in_execute_path",
+            "status_notes": "JndiLookup removed from the jar"
+        },
+        "package_identifier": {"name": "log4j-core", "version": "2.14.1", "type": "java-archive"}
+    })
+}
+
+/// Validates `document` with the published schema of `kind`, by the Python of the tools' venv.
+fn schema_violations(kind: &str, document: &Value) -> String {
+    let root = local_stack::moto::workspace_root();
+    let python = local_stack::moto::moto_binary().with_file_name("python3");
+    let file = std::env::temp_dir().join(format!("vex-{}-{}.json", std::process::id(), fastrand_name()));
+    std::fs::write(&file, document.to_string()).unwrap();
+    let output = std::process::Command::new(&python)
+        .arg(root.join("tests/fixtures/vex/validate.py"))
+        .arg(root.join("tests/fixtures/vex/schemas"))
+        .arg(kind)
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|error| panic!("{}: {error} (run `make test` to install the tools)", python.display()));
+    std::fs::remove_file(&file).ok();
+    assert!(output.status.code().is_some(), "the validator ran: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn fastrand_name() -> String {
+    format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos())
+}
+
+#[tokio::test]
+async fn anchores_annotation_routes_create_list_filter_update_and_delete() {
+    let harness = Harness::new(120, false).await;
+    let image = digest(1);
+    let created = post(&harness, &annotations_path(&image), &log4j_not_affected()).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let uuid = uuid_of(&created.body);
+    assert_eq!(created.body["annotation"]["author"], "test-admin");
+    assert_eq!(created.body["annotation"]["version"], 1);
+    assert_eq!(created.body["package_identifier"]["name"], "log4j-core");
+    let other = json!({"annotation": {"vulnerability_id": "CVE-2023-0001", "status": "under_investigation"}, "package_identifier": null});
+    assert_eq!(post(&harness, &annotations_path(&image), &other).await.status, StatusCode::CREATED);
+
+    let list = |query: Vec<(&'static str, &'static str)>| {
+        let path = annotations_path(&image);
+        let harness = &harness;
+        async move {
+            let response = harness.request("GET", &path, None, &query).await;
+            assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+            let mut ids: Vec<String> = response.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|item| item["annotation"]["vulnerability_id"].as_str().unwrap().to_owned())
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    assert_eq!(list(vec![]).await, ["CVE-2021-44228", "CVE-2023-0001"]);
+    assert_eq!(list(vec![("vulnerability_id", "CVE-2023-0001")]).await, ["CVE-2023-0001"]);
+    assert_eq!(list(vec![("package_name", "log4j-core"), ("package_version", "2.14.1")]).await, ["CVE-2021-44228"]);
+    assert_eq!(list(vec![("package_type", "npm")]).await, Vec::<String>::new());
+    // Another image's path does not list, read, change or delete them.
+    let elsewhere = format!("{}/{uuid}", annotations_path(&digest(2)));
+    assert_eq!(harness.request("GET", &elsewhere, None, &[]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(harness.request("DELETE", &elsewhere, None, &[]).await.status, StatusCode::NOT_FOUND);
+
+    let one = format!("{}/{uuid}", annotations_path(&image));
+    let mut changed = log4j_not_affected();
+    changed["annotation"]["status"] = json!("affected");
+    changed["annotation"]["action_statement"] = json!("upgrade to 2.17.1");
+    let updated = harness.request("PUT", &one, Some(&changed.to_string()), &[]).await;
+    assert_eq!(updated.status, StatusCode::OK, "{}", updated.body);
+    assert_eq!(
+        (updated.body["annotation"]["version"].clone(), updated.body["annotation"]["status"].clone()),
+        (json!(2), json!("affected"))
+    );
+    assert_eq!(harness.request("GET", &one, None, &[]).await.body["annotation"]["status"], "affected");
+
+    assert_eq!(harness.request("DELETE", &one, None, &[]).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(harness.request("GET", &one, None, &[]).await.status, StatusCode::NOT_FOUND);
+    let audit = harness.request("GET", &format!("/v2/vex/{uuid}/audit"), None, &[]).await;
+    assert_eq!(audit.status, StatusCode::OK, "{}", audit.body);
+    let actions: Vec<&str> =
+        audit.body["items"].as_array().unwrap().iter().map(|entry| entry["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["created", "updated", "deleted"]);
+    let update = &audit.body["items"][1];
+    assert_eq!(update["by"], "test-admin");
+    assert_eq!(update["changes"]["status"], json!({"from": "not_affected", "to": "affected"}));
+}
+
+#[tokio::test]
+async fn bad_bodies_are_refused_naming_the_field_and_store_nothing() {
+    let harness = Harness::new(120, false).await;
+    let image = digest(1);
+    let openvex =
+        |statement: Value| json!({"@context": "https://openvex.dev/ns/v0.2.0", "@id": "x", "statements": [statement]});
+    let cases = [
+        (
+            "/v2/vex",
+            openvex(json!({"vulnerability": {"name": "CVE-1"}, "products": ["pkg:npm/a@1"], "status": "not_affected"})),
+            "statements[0].justification",
+        ),
+        (
+            "/v2/vex",
+            openvex(json!({"vulnerability": {"name": "CVE-1"}, "products": ["pkg:npm/a@1"], "status": "wontfix"})),
+            "statements[0].status",
+        ),
+        ("/v2/vex", json!({"annotation": {"vulnerability_id": "CVE-1", "status": "fixed"}}), "scope"),
+        ("/v2/vex", json!({"hello": "world"}), "body"),
+        (
+            &annotations_path(&image),
+            json!({"annotation": {"vulnerability_id": "CVE-1", "status": "bogus"}}),
+            "annotation.status",
+        ),
+        (&annotations_path(&image), json!({"annotation": {"status": "fixed"}}), "annotation.vulnerability_id"),
+        (&annotations_path("sha256:nothex"), log4j_not_affected(), "image_digest"),
+    ];
+    for (path, body, field) in cases {
+        let response = post(&harness, path, &body).await;
+        assert_eq!(response.status, StatusCode::BAD_REQUEST, "{body}: {}", response.body);
+        assert!(response.body["message"].as_str().unwrap().contains(field), "{field}: {}", response.body);
+    }
+    let broken = harness.request("POST", "/v2/vex", Some("{not json"), &[]).await;
+    assert_eq!(broken.status, StatusCode::BAD_REQUEST);
+    assert_eq!(harness.request("GET", "/v2/vex", None, &[]).await.body["items"], json!([]));
+}
+
+#[tokio::test]
+async fn an_openvex_document_is_stored_by_scope_and_its_export_validates_and_reads_back_the_same() {
+    let harness = Harness::new(120, false).await;
+    let image = digest(1);
+    let product = format!("pkg:oci/app@{}?repository_url=registry.example.com/team/app", image.replace(':', "%3A"));
+    let document = json!({
+        "@context": "https://openvex.dev/ns/v0.2.0",
+        "@id": "https://vendor.example.com/vex/2026-12-01",
+        "author": "Vendor security team",
+        "timestamp": "2026-12-01T00:00:00Z",
+        "version": 1,
+        "statements": [
+            {"vulnerability": {"name": "CVE-2023-44487"}, "products": [{"@id": product, "subcomponents": [{"@id": "pkg:golang/golang.org/x/net@v0.7.0"}]}],
+             "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path"},
+            {"vulnerability": {"name": "CVE-2024-0001"}, "products": [{"@id": product}], "status": "fixed"},
+            {"vulnerability": {"name": "CVE-2024-0002"}, "products": [{"@id": "pkg:oci/app?repository_url=registry.example.com/team/app"}],
+             "status": "affected", "action_statement": "upgrade the base image"},
+            {"vulnerability": {"name": "CVE-2024-0003"}, "products": [{"@id": "cpe:/a:vendor:app"}], "status": "fixed"}
+        ]
+    });
+    let posted = post(&harness, "/v2/vex", &document).await;
+    assert_eq!(posted.status, StatusCode::CREATED, "{}", posted.body);
+    assert_eq!(posted.body["format"], "openvex");
+    assert_eq!(posted.body["items"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        posted.body["skipped"],
+        json!([{"at": "statements[3].products[0]", "reason": posted.body["skipped"][0]["reason"]}])
+    );
+    let scopes: Vec<Value> =
+        posted.body["items"].as_array().unwrap().iter().map(|item| item["scope"].clone()).collect();
+    assert_eq!(
+        scopes,
+        [
+            json!({"image_digest": image}),
+            json!({"image_digest": image}),
+            json!({"repository": "registry.example.com/team/app"})
+        ]
+    );
+    // The image's own annotations, through Anchore's route.
+    let listed = harness.request("GET", &annotations_path(&image), None, &[]).await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 2);
+
+    let openvex = harness.request("GET", &format!("/v2/images/{image}/vex/openvex"), None, &[]).await;
+    assert_eq!(openvex.status, StatusCode::OK, "{}", openvex.body);
+    assert_eq!(schema_violations("openvex", &openvex.body), "", "{}", openvex.body);
+    let cyclonedx = harness.request("GET", &format!("/v2/images/{image}/vex/cyclonedx-json"), None, &[]).await;
+    assert_eq!(cyclonedx.status, StatusCode::OK, "{}", cyclonedx.body);
+    assert_eq!(schema_violations("cyclonedx", &cyclonedx.body), "", "{}", cyclonedx.body);
+    // The validator does refuse what breaks the schema.
+    let mut broken = openvex.body.clone();
+    broken.as_object_mut().unwrap().remove("author");
+    assert!(schema_violations("openvex", &broken).contains("author"));
+
+    // Either export, posted to another account, makes the same statements about the image.
+    let essence = |items: &Value| {
+        let mut found: Vec<(String, String, Value, Value)> = items
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| {
+                let annotation = &item["annotation"];
+                let package = &item["package_identifier"];
+                (
+                    annotation["vulnerability_id"].as_str().unwrap().to_owned(),
+                    annotation["status"].as_str().unwrap().to_owned(),
+                    item["scope"].clone(),
+                    json!([package["name"], package["version"]]),
+                )
+            })
+            .collect();
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        found
+    };
+    let original = essence(&listed.body["items"]);
+    for export in [&openvex.body, &cyclonedx.body] {
+        let team_b = Caller { user: "b-admin".into(), account: "team-b".into(), role: Role::Admin };
+        let reposted = harness.send(caller_event(&team_b, "POST", "/v2/vex", Some(&export.to_string()), &[])).await;
+        assert_eq!(reposted.status, StatusCode::CREATED, "{}", reposted.body);
+        assert_eq!(essence(&reposted.body["items"]), original);
+        let listed_b = harness.send(caller_event(&team_b, "GET", "/v2/vex", None, &[])).await;
+        for item in listed_b.body["items"].as_array().unwrap() {
+            let path = format!("/v2/vex/{}", uuid_of(item));
+            assert_eq!(
+                harness.send(caller_event(&team_b, "DELETE", &path, None, &[])).await.status,
+                StatusCode::NO_CONTENT
+            );
+        }
+    }
+    // Tenants: the other account's annotations are not the admin account's.
+    assert_eq!(harness.request("GET", "/v2/vex", None, &[]).await.body["items"].as_array().unwrap().len(), 3);
+    let rules = RulesReader::new(harness.store_for("query"));
+    assert_eq!(rules.rules("team-b").await.unwrap().len(), 0);
+    assert_eq!(rules.rules("admin").await.unwrap().len(), 3);
+}
+
+/// The VEX function with `VEX_REQUIRES_APPROVAL=true`.
+fn four_eyes(harness: &Harness) -> vex::VexApp {
+    let environment = harness.environment().set(inventory_store::settings::VEX_REQUIRES_APPROVAL, "true");
+    let config = vex::Config::from_lookup(|name| environment.lookup(name)).expect("vex's config");
+    vex::VexApp::build(&harness.sdk_for("vex"), config, harness.clock.clone())
+}
+
+async fn call(app: &vex::VexApp, caller: &Caller, method: &str, path: &str, body: Option<&Value>) -> Response {
+    let body = body.map(Value::to_string);
+    let event = caller_event(caller, method, path, body.as_deref(), &[]);
+    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+    integration_tests::harness::response_of(app.handle(request).await)
+}
+
+#[tokio::test]
+async fn with_four_eyes_a_suppressing_statement_applies_once_someone_else_approves_it() {
+    let harness = Harness::new(120, false).await;
+    let app = four_eyes(&harness);
+    let person = |user: &str, role| Caller { user: user.into(), account: "admin".into(), role };
+    let (alice, bob, reader) =
+        (person("alice", Role::VexApprover), person("bob", Role::VexApprover), person("rita", Role::ReadOnly));
+    let image = digest(1);
+    let rules = RulesReader::new(harness.store_for("query"));
+
+    let created = call(&app, &alice, "POST", &annotations_path(&image), Some(&log4j_not_affected())).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["state"], "pending");
+    let uuid = uuid_of(&created.body);
+    assert!(rules.rules("admin").await.unwrap().is_empty(), "pending statements do not apply");
+    // What does not silence anything needs no approval.
+    let watching = json!({"annotation": {"vulnerability_id": "CVE-2023-0001", "status": "under_investigation"}});
+    assert_eq!(call(&app, &alice, "POST", &annotations_path(&image), Some(&watching)).await.body["state"], "active");
+
+    let approve = format!("/v2/vex/{uuid}/approve");
+    assert_eq!(call(&app, &alice, "POST", &approve, None).await.status, StatusCode::FORBIDDEN, "not its author");
+    let approved = call(&app, &bob, "POST", &approve, None).await;
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.body);
+    assert_eq!((approved.body["state"].clone(), approved.body["approved_by"].clone()), (json!("active"), json!("bob")));
+    assert_eq!(call(&app, &bob, "POST", &approve, None).await.status, StatusCode::CONFLICT, "approved once");
+    let applied = rules.rules("admin").await.unwrap();
+    assert_eq!(applied.len(), 2);
+    assert!(applied.names("CVE-2021-44228"));
+
+    // An admin's own statement applies at once.
+    let admin = person("root", Role::Admin);
+    let mut fixed = log4j_not_affected();
+    fixed["annotation"]["vulnerability_id"] = json!("CVE-2022-0002");
+    assert_eq!(call(&app, &admin, "POST", &annotations_path(&image), Some(&fixed)).await.body["state"], "active");
+    let audit = call(&app, &reader, "GET", &format!("/v2/vex/{uuid}/audit"), None).await;
+    let entries: Vec<(&str, &str)> = audit.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| (entry["action"].as_str().unwrap(), entry["by"].as_str().unwrap()))
+        .collect();
+    assert_eq!(entries, [("created", "alice"), ("approved", "bob")]);
+}
+
+#[tokio::test]
+async fn rules_follow_the_annotations_and_an_expired_one_lapses_once() {
+    let harness = Harness::new(120, false).await;
+    let image = digest(1);
+    let rules = RulesReader::new(harness.store_for("query"));
+    let mut expiring = log4j_not_affected();
+    expiring["expires_at"] = json!((harness.clock.now() + chrono::TimeDelta::minutes(1)).to_rfc3339());
+    let created = post(&harness, &annotations_path(&image), &expiring).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let scoped =
+        json!({"annotation": {"vulnerability_id": "CVE-2024-1", "status": "fixed"}, "scope": {"context": "dev-*/*"}});
+    assert_eq!(post(&harness, "/v2/vex", &scoped).await.status, StatusCode::CREATED);
+    let current = rules.rules("admin").await.unwrap();
+    assert_eq!(current.len(), 2);
+
+    harness.clock.advance(chrono::TimeDelta::minutes(2));
+    let annotations = inventory_store::vex::Annotations::new(harness.store_for("vex"), harness.clock.clone(), false);
+    let rebuilt = annotations.rebuild("admin").await.unwrap();
+    assert_eq!(rebuilt.lapsed.len(), 1);
+    assert_eq!(rebuilt.lapsed[0].statement.vulnerability_id, "CVE-2021-44228");
+    assert_eq!(annotations.rebuild("admin").await.unwrap().lapsed.len(), 0, "lapsed once");
+    let after = rules.rules("admin").await.unwrap();
+    assert_eq!(after.len(), 1);
+    assert!(!after.names("CVE-2021-44228") && after.names("CVE-2024-1"));
+    let lapsed = harness.request("GET", &format!("/v2/vex/{}", uuid_of(&created.body)), None, &[]).await;
+    assert_eq!(
+        (lapsed.body["state"].clone(), lapsed.body["lapse_reason"].clone()),
+        (json!("lapsed"), json!("expired"))
+    );
+    let stored = harness.request("GET", "/v2/vex", None, &[]).await;
+    let context = stored.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["annotation"]["vulnerability_id"] == "CVE-2024-1")
+        .unwrap()
+        .clone();
+    assert_eq!(context["scope"], json!({"context": "dev-*/*"}));
+}
