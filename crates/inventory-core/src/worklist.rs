@@ -13,13 +13,14 @@
 //! vulnerability (`rows`), ranked by `threat::risk`, filtered and paged here: all of it pure.
 
 use crate::field::FieldError;
-use crate::findings::{higher_score, MergedFinding, Severity};
+use crate::findings::{add_package, higher_score, AffectedPackage, MergedFinding, Severity};
 use crate::history::IntervalRecord;
 use crate::inventory_type::InventoryType;
 use crate::keys::{exposure_pair_sk, index_shard, running_image_pk, running_place_sk, worklist_pk, ItemKind};
 use crate::model::{split_kubernetes_context, WorkloadContainers};
 use crate::names::ContextPattern;
 use crate::threat::{due_at, FindingFacts, SlaPolicy, ThreatData, ThreatFields};
+use crate::vex::{Lens, Verdict};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -98,6 +99,20 @@ pub fn by_image(places: Vec<RunningPlace>) -> BTreeMap<String, Vec<RunningContex
     images
 }
 
+/// The repositories each running image runs from (by its tags), for VEX statements about a
+/// repository.
+pub fn repositories(places: &[RunningPlace]) -> BTreeMap<String, Vec<String>> {
+    let mut found: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for place in places {
+        let repository = crate::image::repository_of(&place.image_tag).to_owned();
+        let known = found.entry(place.image_digest.clone()).or_default();
+        if !repository.is_empty() && !known.contains(&repository) {
+            known.push(repository);
+        }
+    }
+    found
+}
+
 /// A vulnerability of a running image as the worklist keeps it.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct PairFacts {
@@ -107,6 +122,22 @@ pub struct PairFacts {
     pub cvss_score: Option<f64>,
     pub fix_available: bool,
     pub since: DateTime<Utc>,
+    /// The packages carrying it (the first `MAX_LISTED_PACKAGES`), for VEX statements about one
+    /// package. Pairs written before they were kept have none: only statements about the whole
+    /// image apply to those until the image's findings are posted again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub packages: Vec<AffectedPackage>,
+    /// How many packages carry it, when more than `packages` lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_count: Option<usize>,
+}
+
+impl PairFacts {
+    /// What VEX statements say of it in `context` (none: wherever the image runs).
+    pub fn verdict(&self, lens: &Lens, digest: &str, context: Option<&str>) -> Option<Verdict> {
+        let complete = self.package_count.is_none() && !self.packages.is_empty();
+        lens.verdict(&self.vulnerability_id, digest, context, &self.packages, complete)
+    }
 }
 
 /// The stored exposure pair.
@@ -136,15 +167,33 @@ impl ExposurePair {
     }
 }
 
-/// Each vulnerability of an image's merged findings once: its highest severity and score across
-/// packages, and whether any of them has a fix.
-pub fn vulnerabilities_of(findings: &[MergedFinding]) -> BTreeMap<&str, (Severity, Option<f64>, bool)> {
-    let mut found: BTreeMap<&str, (Severity, Option<f64>, bool)> = BTreeMap::new();
+/// What an image's findings say of one vulnerability: its highest severity and score across
+/// packages, whether any of them has a fix, and the packages.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Carried {
+    pub severity: Severity,
+    pub cvss_score: Option<f64>,
+    pub fix_available: bool,
+    pub packages: Vec<AffectedPackage>,
+    pub package_count: Option<usize>,
+}
+
+/// Each vulnerability of an image's merged findings once.
+pub fn vulnerabilities_of(findings: &[MergedFinding]) -> BTreeMap<&str, Carried> {
+    let mut found: BTreeMap<&str, Carried> = BTreeMap::new();
     for finding in findings {
-        let entry = found.entry(&finding.vulnerability_id).or_insert((finding.severity, None, false));
-        entry.0 = entry.0.max(finding.severity);
-        entry.1 = higher_score(entry.1, finding.cvss_score);
-        entry.2 |= !finding.fixed_in.is_empty();
+        let entry = found.entry(&finding.vulnerability_id).or_insert_with(|| Carried {
+            severity: finding.severity,
+            cvss_score: None,
+            fix_available: false,
+            packages: Vec::new(),
+            package_count: None,
+        });
+        entry.severity = entry.severity.max(finding.severity);
+        entry.cvss_score = higher_score(entry.cvss_score, finding.cvss_score);
+        entry.fix_available |= !finding.fixed_in.is_empty();
+        let package = AffectedPackage { package: finding.package.clone(), fixed_in: finding.fixed_in.clone() };
+        add_package(&mut entry.packages, &mut entry.package_count, package);
     }
     found
 }
@@ -161,22 +210,20 @@ pub struct PairPlan {
     pub list: Vec<PairFacts>,
 }
 
-pub fn plan_pairs(
-    written: &[PairFacts],
-    current: &BTreeMap<&str, (Severity, Option<f64>, bool)>,
-    known_since: DateTime<Utc>,
-) -> PairPlan {
+pub fn plan_pairs(written: &[PairFacts], current: &BTreeMap<&str, Carried>, known_since: DateTime<Utc>) -> PairPlan {
     let before: BTreeMap<&str, &PairFacts> =
         written.iter().map(|pair| (pair.vulnerability_id.as_str(), pair)).collect();
     let mut plan = PairPlan::default();
-    for (id, (severity, cvss_score, fix_available)) in current {
+    for (id, carried) in current {
         let since = before.get(id).map_or(known_since, |pair| pair.since);
         let pair = PairFacts {
             vulnerability_id: (*id).to_owned(),
-            severity: *severity,
-            cvss_score: *cvss_score,
-            fix_available: *fix_available,
+            severity: carried.severity,
+            cvss_score: carried.cvss_score,
+            fix_available: carried.fix_available,
             since,
+            packages: carried.packages.clone(),
+            package_count: carried.package_count,
         };
         if before.get(id).is_none_or(|old| **old != pair) {
             plan.put.push(pair.clone());
@@ -219,6 +266,15 @@ pub struct WorklistRow {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub due_at: Option<DateTime<Utc>>,
     pub overdue: bool,
+    /// The VEX annotation that decides about it; `suppressed` rows are shown only when asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vex: Option<Verdict>,
+}
+
+impl WorklistRow {
+    pub fn is_suppressed(&self) -> bool {
+        self.vex.as_ref().is_some_and(|verdict| verdict.suppressed)
+    }
 }
 
 /// The places a question asks about: a cluster, contexts (`prefix*`).
@@ -235,24 +291,63 @@ impl PlaceFilter {
     }
 }
 
-/// The worklist's rows: one per vulnerability with a running image in the filter's places.
+/// The worklist's rows: one per vulnerability with a running image in the filter's places, from
+/// the pairs and places VEX statements leave visible (`lens`, whose time is the answer's). A
+/// vulnerability whose every place is suppressed is one row too, marked by its `vex` verdict:
+/// `page` counts it and shows it only when asked.
 pub fn rows(
     pairs: &[ExposurePair],
     running: &BTreeMap<String, Vec<RunningContext>>,
     places: &PlaceFilter,
     threat: &ThreatData,
     sla: &SlaPolicy,
-    now: DateTime<Utc>,
+    lens: &Lens,
 ) -> Vec<WorklistRow> {
-    let mut by_vulnerability: BTreeMap<&str, Vec<(&ExposurePair, Vec<&RunningContext>)>> = BTreeMap::new();
+    type Placed<'p> = Vec<(&'p ExposurePair, Vec<&'p RunningContext>)>;
+    #[derive(Default)]
+    struct Split<'p> {
+        shown: Placed<'p>,
+        hidden: Placed<'p>,
+        shown_verdict: Option<Verdict>,
+        hidden_verdict: Option<Verdict>,
+    }
+    let mut by_vulnerability: BTreeMap<&str, Split> = BTreeMap::new();
     for pair in pairs {
         let Some(image) = running.get(&pair.image_digest) else { continue };
-        let here: Vec<&RunningContext> = image.iter().filter(|place| places.admits(place)).collect();
-        if !here.is_empty() {
-            by_vulnerability.entry(&pair.facts.vulnerability_id).or_default().push((pair, here));
+        let split = by_vulnerability.entry(&pair.facts.vulnerability_id).or_default();
+        let (mut shown, mut hidden) = (Vec::new(), Vec::new());
+        for place in image.iter().filter(|place| places.admits(place)) {
+            match pair.facts.verdict(lens, &pair.image_digest, Some(&place.context)) {
+                Some(verdict) if verdict.suppressed => {
+                    hidden.push(place);
+                    split.hidden_verdict.get_or_insert(verdict);
+                }
+                verdict => {
+                    shown.push(place);
+                    if split.shown_verdict.is_none() {
+                        split.shown_verdict = verdict;
+                    }
+                }
+            }
+        }
+        if !shown.is_empty() {
+            split.shown.push((pair, shown));
+        }
+        if !hidden.is_empty() {
+            split.hidden.push((pair, hidden));
         }
     }
-    by_vulnerability.into_iter().map(|(id, images)| row(id, &images, threat, sla, now)).collect()
+    by_vulnerability
+        .into_iter()
+        .filter_map(|(id, split)| {
+            let (images, vex) = if split.shown.is_empty() {
+                (split.hidden, split.hidden_verdict)
+            } else {
+                (split.shown, split.shown_verdict)
+            };
+            (!images.is_empty()).then(|| WorklistRow { vex, ..row(id, &images, threat, sla, lens.now) })
+        })
+        .collect()
 }
 
 fn row(
@@ -307,6 +402,7 @@ fn row(
         first_running_at,
         overdue: due_at.is_some_and(|due| now > due),
         due_at,
+        vex: None,
     }
 }
 
@@ -356,6 +452,8 @@ pub struct WorklistQuery {
     pub limit: usize,
     /// The key and id of the previous page's last row.
     pub after: Option<(f64, String)>,
+    /// `include_suppressed=true`: rows VEX statements suppress are listed too, marked.
+    pub include_suppressed: bool,
 }
 
 /// A `true`/`false` parameter (`kev`, `fix_available`).
@@ -418,6 +516,7 @@ impl WorklistQuery {
             sort,
             limit,
             after,
+            include_suppressed: boolean(&get, "include_suppressed")?.unwrap_or(false),
         })
     }
 
@@ -448,6 +547,8 @@ pub struct WorklistPage {
     pub vulnerabilities: Vec<WorklistRow>,
     /// Rows that pass the filters, on every page.
     pub total: usize,
+    /// Rows that pass the filters but VEX statements suppress (in `total` only when listed).
+    pub suppressed: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
 }
@@ -455,6 +556,10 @@ pub struct WorklistPage {
 /// The rows that pass the filters, in the query's order, from after its cursor.
 pub fn page(mut rows: Vec<WorklistRow>, query: &WorklistQuery) -> WorklistPage {
     rows.retain(|row| query.admits(row));
+    let suppressed = rows.iter().filter(|row| row.is_suppressed()).count();
+    if !query.include_suppressed {
+        rows.retain(|row| !row.is_suppressed());
+    }
     let total = rows.len();
     let keyed = |row: &WorklistRow| (query.sort.key(row), row.vulnerability_id.clone());
     rows.sort_by(|a, b| {
@@ -474,7 +579,7 @@ pub fn page(mut rows: Vec<WorklistRow>, query: &WorklistQuery) -> WorklistPage {
         encode_cursor(query.sort.key(last), &last.vulnerability_id)
     });
     rest.truncate(query.limit);
-    WorklistPage { vulnerabilities: rest, total, next }
+    WorklistPage { vulnerabilities: rest, total, suppressed, next }
 }
 
 impl Default for WorklistQuery {
@@ -488,6 +593,7 @@ impl Default for WorklistQuery {
             sort: Sort::Risk,
             limit: DEFAULT_WORKLIST_PAGE,
             after: None,
+            include_suppressed: false,
         }
     }
 }
@@ -504,15 +610,27 @@ mod tests {
     }
 
     fn facts(id: &str, severity: Severity, since: i64) -> PairFacts {
-        PairFacts { vulnerability_id: id.into(), severity, cvss_score: None, fix_available: false, since: at(since) }
+        PairFacts {
+            vulnerability_id: id.into(),
+            severity,
+            cvss_score: None,
+            fix_available: false,
+            since: at(since),
+            packages: Vec::new(),
+            package_count: None,
+        }
+    }
+
+    fn carried(severity: Severity, cvss_score: Option<f64>, fix_available: bool) -> Carried {
+        Carried { severity, cvss_score, fix_available, packages: Vec::new(), package_count: None }
     }
 
     #[test]
     fn a_findings_change_writes_only_what_changed_and_keeps_each_pairs_first_time() {
         let written = vec![facts("CVE-2024-0001", Severity::High, 0), facts("CVE-2024-0002", Severity::Low, 0)];
         let mut current = BTreeMap::new();
-        current.insert("CVE-2024-0001", (Severity::High, None, false));
-        current.insert("CVE-2024-0003", (Severity::Critical, Some(9.8), true));
+        current.insert("CVE-2024-0001", carried(Severity::High, None, false));
+        current.insert("CVE-2024-0003", carried(Severity::Critical, Some(9.8), true));
         let plan = plan_pairs(&written, &current, at(5));
         assert_eq!(
             plan.put,
@@ -524,7 +642,7 @@ mod tests {
         );
         assert_eq!(plan.delete, vec!["CVE-2024-0002".to_owned()]);
         assert_eq!(plan.list[0], written[0], "the unchanged pair keeps its time and is not written");
-        current.insert("CVE-2024-0001", (Severity::Critical, None, false));
+        current.insert("CVE-2024-0001", carried(Severity::Critical, None, false));
         let changed = plan_pairs(&plan.list, &current, at(9));
         assert_eq!(
             changed.put,
@@ -565,6 +683,10 @@ mod tests {
     }
 
     fn worklist(places: &PlaceFilter) -> Vec<WorklistRow> {
+        worklist_with(places, &crate::vex::Rules::default())
+    }
+
+    fn worklist_with(places: &PlaceFilter, rules: &crate::vex::Rules) -> Vec<WorklistRow> {
         let images: BTreeMap<String, Vec<RunningContext>> = [
             running("sha256:a", &[("prod/web", "web", 0), ("prod/api", "api", 2)]),
             running("sha256:b", &[("dev/web", "web", 10)]),
@@ -578,7 +700,9 @@ mod tests {
             pair("CVE-2024-0002", "sha256:a", Severity::Critical, 1),
             pair("CVE-2024-0009", "sha256:gone", Severity::Critical, 1),
         ];
-        rows(&pairs, &images, places, &threat(), &SlaPolicy::default(), at(24 * 20))
+        let repositories = BTreeMap::from([("sha256:a".to_owned(), vec!["registry.example.com/shop/web".to_owned()])]);
+        let lens = Lens { rules, repositories: &repositories, now: at(24 * 20) };
+        rows(&pairs, &images, places, &threat(), &SlaPolicy::default(), &lens)
     }
 
     #[test]
@@ -669,5 +793,62 @@ mod tests {
         ] {
             assert_eq!(query(&[(name, value)]).unwrap_err().field, name, "{name}={value}");
         }
+    }
+
+    fn rules(statements: &[(&str, crate::vex::VexStatus, crate::vex::Scope)]) -> crate::vex::Rules {
+        let annotations: Vec<crate::vex::Annotation> = statements
+            .iter()
+            .enumerate()
+            .map(|(n, (id, status, scope))| {
+                let statement = crate::vex::Statement {
+                    vulnerability_id: (*id).into(),
+                    status: *status,
+                    justification: None,
+                    status_notes: None,
+                    impact_statement: None,
+                    action_statement: None,
+                    additional_details: None,
+                    package: None,
+                    scope: scope.clone(),
+                    expires_at: None,
+                    expires_when_fixed: false,
+                    source: None,
+                };
+                crate::vex::Annotation::new(
+                    format!("u{n}"),
+                    statement,
+                    "alice",
+                    at(0),
+                    crate::vex::AnnotationState::Active,
+                )
+            })
+            .collect();
+        crate::vex::Rules::from_annotations(&annotations, at(0))
+    }
+
+    #[test]
+    fn vex_statements_take_their_places_out_of_a_row_and_a_row_out_of_the_page() {
+        use crate::vex::{Scope, VexStatus};
+        let none = PlaceFilter::default();
+        // Not affected in the dev contexts: log4shell is left in image a's two prod places.
+        let dev = rules(&[("CVE-2021-44228", VexStatus::NotAffected, Scope::Context("dev/*".into()))]);
+        let rows = worklist_with(&none, &dev);
+        let log4shell = &rows[0];
+        assert_eq!((log4shell.images, log4shell.context_count, log4shell.vex.clone()), (1, 2, None));
+        // Fixed in image a (by its repository) too: the row is suppressed, counted, and listed on request.
+        let both = rules(&[
+            ("CVE-2021-44228", VexStatus::NotAffected, Scope::Context("dev/*".into())),
+            ("CVE-2021-44228", VexStatus::Fixed, Scope::Repository("shop/web".into())),
+            ("CVE-2024-0001", VexStatus::Affected, Scope::Account),
+        ]);
+        let rows = worklist_with(&none, &both);
+        let page = super::page(rows.clone(), &WorklistQuery::default());
+        let listed: Vec<&str> = page.vulnerabilities.iter().map(|row| row.vulnerability_id.as_str()).collect();
+        assert_eq!((listed.as_slice(), page.total, page.suppressed), (&["CVE-2024-0001", "CVE-2024-0002"][..], 2, 1));
+        let affected = page.vulnerabilities[0].vex.as_ref().unwrap();
+        assert_eq!((affected.uuid.as_str(), affected.status, affected.suppressed), ("u2", VexStatus::Affected, false));
+        let all = super::page(rows, &WorklistQuery { include_suppressed: true, ..WorklistQuery::default() });
+        let hidden = all.vulnerabilities.iter().find(|row| row.vulnerability_id == "CVE-2021-44228").unwrap();
+        assert!(hidden.is_suppressed() && all.total == 3 && all.suppressed == 1);
     }
 }

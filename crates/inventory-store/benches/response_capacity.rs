@@ -52,6 +52,7 @@ fn item(n: usize, rng: &mut fastrand::Rng) -> InventoryItem {
         workload_count: None,
         vulnerabilities: None,
         findings_updated_at: None,
+        vex: None,
     }
 }
 
@@ -65,7 +66,7 @@ fn request(gzip: bool) -> Request {
 
 /// Payload bytes of an answer of `count` items, or `None` past the limit.
 fn payload(items: &[InventoryItem], count: usize, gzip: bool) -> Option<usize> {
-    let list = InventoryList { items: items[..count].to_vec(), next: None };
+    let list = InventoryList { items: items[..count].to_vec(), next: None, suppressed: None };
     negotiated_json(&request(gzip), StatusCode::OK, &list).ok().map(|response| payload_bytes(response.body()))
 }
 

@@ -126,6 +126,9 @@ pub struct InventoryQuery {
     pub min_severity: Option<Severity>,
     /// Images running a vulnerability CISA lists as exploited (`true`), or none (`false`).
     pub kev: Option<bool>,
+    /// `include_suppressed=true`: with `vulnerability_id=`, entries VEX statements suppress are
+    /// listed too, marked with their `vex` verdict.
+    pub include_suppressed: bool,
     /// Images running a vulnerability with an EPSS probability at least this.
     pub min_epss: Option<f64>,
     pub limit: usize,
@@ -145,6 +148,7 @@ impl Default for InventoryQuery {
             vulnerability_id: None,
             min_severity: None,
             kev: None,
+            include_suppressed: false,
             min_epss: None,
             limit: MAX_UNPAGED_ITEMS,
             unpaged: true,
@@ -202,6 +206,7 @@ impl InventoryQuery {
             vulnerability_id,
             min_severity,
             kev: crate::worklist::boolean(&get, "kev")?,
+            include_suppressed: crate::worklist::boolean(&get, "include_suppressed")?.unwrap_or(false),
             min_epss: crate::worklist::min_epss(&get)?,
             limit,
             unpaged,
@@ -266,6 +271,9 @@ pub struct InventoryItem {
     pub vulnerabilities: Option<VulnerabilitySummary>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub findings_updated_at: Option<String>,
+    /// With `vulnerability_id=`: the VEX annotation that decides about it here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vex: Option<crate::vex::Verdict>,
 }
 
 impl InventoryItem {
@@ -291,6 +299,7 @@ impl InventoryItem {
             workload_count: None,
             vulnerabilities: None,
             findings_updated_at: None,
+            vex: None,
         }
     }
 }
@@ -301,19 +310,30 @@ pub struct InventoryList {
     /// Pass back as `next` for the following page; absent on the last page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
+    /// With `vulnerability_id=`: this page's entries left out because VEX statements suppress
+    /// the vulnerability there (listed, marked, with `include_suppressed=true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<usize>,
 }
 
 #[derive(Clone)]
 pub struct InventoryReader {
     store: Store,
     threat: ThreatReader,
+    rules: crate::vex::RulesReader,
     settings: Settings,
     clock: Arc<dyn Clock>,
 }
 
 impl InventoryReader {
     pub fn new(store: Store, settings: Settings, clock: Arc<dyn Clock>) -> Self {
-        Self { threat: ThreatReader::new(store.clone()), store, settings, clock }
+        Self {
+            threat: ThreatReader::new(store.clone()),
+            rules: crate::vex::RulesReader::new(store.clone()),
+            store,
+            settings,
+            clock,
+        }
     }
 
     /// Contexts in name order (from the `contexts` index), each context's partition read in
@@ -328,15 +348,13 @@ impl InventoryReader {
         let severe = self.threat_filter(account, query, severe, &threat).await?;
         let mut list = match (&query.vulnerability_id, &query.image_digest) {
             (Some(id), digest) => {
-                let mut digests: Vec<String> = self
-                    .store
-                    .vulnerable_images(account, id)
-                    .await?
-                    .into_iter()
-                    .map(|entry| entry.image_digest)
-                    .collect();
-                digests.retain(|found| digest.as_ref().is_none_or(|digest| digest.as_str() == found));
-                self.list_by_digests(account, query, &digests, severe.as_ref()).await?
+                let (mut entries, rules) =
+                    futures::try_join!(self.store.vulnerable_images(account, id), self.rules.rules(account))?;
+                entries.retain(|entry| digest.as_ref().is_none_or(|digest| digest.as_str() == entry.image_digest));
+                let digests: Vec<String> = entries.iter().map(|entry| entry.image_digest.clone()).collect();
+                let mut list = self.list_by_digests(account, query, &digests, severe.as_ref()).await?;
+                self.apply_vex(&mut list, id, &entries, &rules, query.include_suppressed);
+                list
             }
             (None, Some(digest)) => {
                 self.list_by_digests(account, query, &[digest.to_string()], severe.as_ref()).await?
@@ -345,6 +363,40 @@ impl InventoryReader {
         };
         self.attach_findings(account, &mut list.items, &threat).await?;
         Ok(list)
+    }
+
+    /// Leaves out (or marks) the entries where VEX statements suppress `id`, each judged in its
+    /// own context.
+    fn apply_vex(
+        &self,
+        list: &mut InventoryList,
+        id: &str,
+        entries: &[crate::findings::VulnerableImage],
+        rules: &crate::vex::Rules,
+        include_suppressed: bool,
+    ) {
+        if !rules.names(id) {
+            return;
+        }
+        let repositories: std::collections::BTreeMap<String, Vec<String>> = list
+            .items
+            .iter()
+            .map(|item| (item.image_digest.clone(), vec![crate::image::repository_of(&item.image_tag).to_owned()]))
+            .collect();
+        let lens = crate::vex::Lens { rules, repositories: &repositories, now: self.clock.now() };
+        let by_digest: HashMap<&str, &crate::findings::VulnerableImage> =
+            entries.iter().map(|entry| (entry.image_digest.as_str(), entry)).collect();
+        let mut suppressed = 0;
+        list.items.retain_mut(|item| {
+            let Some(entry) = by_digest.get(item.image_digest.as_str()) else { return true };
+            let complete = entry.package_count.is_none();
+            let verdict = lens.verdict(id, &item.image_digest, Some(&item.context), &entry.packages, complete);
+            let hidden = verdict.as_ref().is_some_and(|verdict| verdict.suppressed);
+            suppressed += usize::from(hidden);
+            item.vex = verdict;
+            include_suppressed || !hidden
+        });
+        list.suppressed = Some(suppressed);
     }
 
     /// Every live entry of the images with these digests, wherever they run (no join).
@@ -652,7 +704,11 @@ impl<'q> PageBuilder<'q> {
                 sort_key: self.last_returned.take().unwrap_or_default(),
             };
             let encoded = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default());
-            return Some(InventoryList { items: std::mem::take(&mut self.items), next: Some(encoded) });
+            return Some(InventoryList {
+                items: std::mem::take(&mut self.items),
+                next: Some(encoded),
+                suppressed: None,
+            });
         }
         self.last_returned = Some(record.sk.clone());
         self.items.push(InventoryItem {
@@ -669,12 +725,13 @@ impl<'q> PageBuilder<'q> {
             workload_count: record.content.workload_count,
             vulnerabilities: None,
             findings_updated_at: None,
+            vex: None,
         });
         None
     }
 
     fn last(self) -> InventoryList {
-        InventoryList { items: self.items, next: None }
+        InventoryList { items: self.items, next: None, suppressed: None }
     }
 }
 

@@ -28,15 +28,17 @@ use inventory_store::bus::{
 use inventory_store::clock::Clock;
 use inventory_store::findings::Severity;
 use inventory_store::image::pinned_reference;
+use inventory_store::image::repository_of;
 use inventory_store::model::InventoryType;
 use inventory_store::store::{interval_copies, BatchWrite};
 use inventory_store::store::{Claim as MarkerClaim, SentOnceMarker as Marker, Store, StoreError};
 use inventory_store::subscriptions::{Subscription, SubscriptionError, Subscriptions, RUNTIME_INVENTORY};
 use inventory_store::threat::ThreatReader;
+use inventory_store::vex::{Lens, Rules, RulesReader};
 use inventory_store::vulnerabilities::{Vulnerabilities, VulnerabilityError};
 use inventory_store::{InventoryReader, Settings};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 /// How long a claim on a marker holds before another delivery may take it: longer than the
@@ -106,6 +108,8 @@ pub struct Notifier {
     history_retention_days: u32,
     worklist: worklist::Worklist,
     threat: ThreatReader,
+    /// The accounts' VEX rules: what they suppress is not announced.
+    rules: RulesReader,
     /// Days to fix a running vulnerability of each severity (the worklist check's due dates).
     sla: inventory_store::threat::SlaPolicy,
     clock: Arc<dyn Clock>,
@@ -167,6 +171,7 @@ impl Notifier {
             threshold: DEFAULT_THRESHOLD,
             worklist: worklist::Worklist::new(store.clone(), Arc::clone(&clock)),
             threat: ThreatReader::new(store.clone()),
+            rules: RulesReader::new(store.clone()),
             sla: inventory_store::threat::SlaPolicy::default(),
             store,
             bus: Bus::new(events, bus),
@@ -189,6 +194,7 @@ impl Notifier {
         account: &str,
         digest: &str,
         running: &[RunningIn],
+        reads: &BatchReads,
     ) -> Result<Vec<Pending>, NotifyError> {
         if running.is_empty() {
             return Ok(Vec::new());
@@ -199,10 +205,18 @@ impl Notifier {
             Ok(None) | Err(VulnerabilityError::Digest(_)) => return Ok(Vec::new()),
             Err(error) => return Err(error.into()),
         };
-        Ok(exposures(account, digest, running, &image.findings, self.threshold)
-            .into_iter()
-            .map(|(marker, detail)| Pending::new(marker, VULNERABLE_DETAIL_TYPE, &detail))
-            .collect())
+        let mut events = exposures(account, digest, running, &image.findings, self.threshold);
+        if !events.is_empty() {
+            // Only a record with events to announce reads the account's VEX rules.
+            let rules = reads.rules(account, &self.rules).await?;
+            let repositories: BTreeMap<String, Vec<String>> = BTreeMap::from([(
+                digest.to_owned(),
+                running.iter().map(|place| repository_of(&place.image_tag).to_owned()).collect(),
+            )]);
+            let lens = Lens { rules: &rules, repositories: &repositories, now: self.clock.now() };
+            events.retain(|(_, detail)| !detail.is_suppressed(&lens));
+        }
+        Ok(events.into_iter().map(|(marker, detail)| Pending::new(marker, VULNERABLE_DETAIL_TYPE, &detail)).collect())
     }
 
     /// Known Exploited Vulnerability Running events of the vulnerabilities that started running.
@@ -216,7 +230,25 @@ impl Notifier {
             return Ok(Vec::new());
         }
         let threat = reads.threat.get_or_try_init(|| self.threat.current()).await?;
-        Ok(worklist::kev_events(exposures, threat)
+        let mut exposures = exposures.to_vec();
+        if exposures.iter().any(|exposure| threat.facts(&exposure.pair.vulnerability_id).kev.is_some()) {
+            let mut unsuppressed = Vec::new();
+            for exposure in exposures {
+                let rules = reads.rules(&exposure.account, &self.rules).await?;
+                let repositories = BTreeMap::from([(
+                    exposure.place.image_digest.clone(),
+                    vec![repository_of(&exposure.place.image_tag).to_owned()],
+                )]);
+                let lens = Lens { rules: &rules, repositories: &repositories, now: self.clock.now() };
+                let verdict =
+                    exposure.pair.verdict(&lens, &exposure.place.image_digest, Some(&exposure.place.at.context));
+                if !verdict.is_some_and(|verdict| verdict.suppressed) {
+                    unsuppressed.push(exposure);
+                }
+            }
+            exposures = unsuppressed;
+        }
+        Ok(worklist::kev_events(&exposures, threat)
             .into_iter()
             .map(|(marker, detail)| Pending::new(marker, KEV_RUNNING_DETAIL_TYPE, &detail))
             .collect())
@@ -389,7 +421,7 @@ impl Notifier {
                         workloads: item.workloads,
                     })
                     .collect();
-                return self.exposure_events(account, image_digest, &running).await;
+                return self.exposure_events(account, image_digest, &running, reads).await;
             }
         };
         let marker =
@@ -422,7 +454,7 @@ impl Notifier {
         };
         // An account without findings has no exposure to read.
         if reads.with_findings.contains(&added.account) {
-            pending.extend(self.exposure_events(&added.account, &added.image_digest, &[here]).await?);
+            pending.extend(self.exposure_events(&added.account, &added.image_digest, &[here], reads).await?);
         }
         Ok(pending)
     }
@@ -555,9 +587,21 @@ struct BatchReads {
     claimed: std::sync::Mutex<HashSet<(String, String)>>,
     /// The threat data, read by the first record with a new exposure.
     threat: tokio::sync::OnceCell<inventory_store::threat::ThreatData>,
+    /// Each account's VEX rules, read by the first record with an event they may suppress.
+    rules: tokio::sync::Mutex<HashMap<String, Arc<Rules>>>,
 }
 
 impl BatchReads {
+    async fn rules(&self, account: &str, reader: &RulesReader) -> Result<Arc<Rules>, NotifyError> {
+        let mut read = self.rules.lock().await;
+        if let Some(rules) = read.get(account) {
+            return Ok(Arc::clone(rules));
+        }
+        let rules = reader.rules(account).await?;
+        read.insert(account.to_owned(), Arc::clone(&rules));
+        Ok(rules)
+    }
+
     /// Whether no other record of the batch claimed `marker` yet (this one now does).
     fn first_to_claim(&self, marker: &Marker) -> bool {
         let mut claimed = self.claimed.lock().unwrap_or_else(|poisoned| poisoned.into_inner());

@@ -4,12 +4,15 @@
 //! /v2/exposure`: per cluster, the running images and workloads with findings at or above a
 //! severity (the dashboard view).
 
+use chrono::{DateTime, Utc};
 use inventory_store::field::FieldError;
 use inventory_store::findings::{AffectedPackage, Severity, SeverityCounts, VulnerableImage};
+use inventory_store::image::repository_of;
 use inventory_store::image::Digest;
 use inventory_store::listing::InventoryItem;
 use inventory_store::model::{split_kubernetes_context, InventoryType, WorkloadContainers};
 use inventory_store::store::{Store, StoreError};
+use inventory_store::vex::{Lens, Rules, Verdict};
 use inventory_store::InventoryReader;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -37,6 +40,9 @@ pub struct ExposedImage {
     pub cvss_score: Option<f64>,
     pub packages: Vec<AffectedPackage>,
     pub contexts: Vec<RunningIn>,
+    /// The VEX annotation that decides about it; a suppressed image is listed only when asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vex: Option<Verdict>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -56,6 +62,8 @@ pub struct VulnerabilityExposure {
     /// Pass back as `next` for the following page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
+    /// Running images of this page whose every place VEX statements suppress.
+    pub suppressed: usize,
 }
 
 /// A page of a vulnerability's images: `limit` images after the digest `next`.
@@ -63,6 +71,8 @@ pub struct VulnerabilityExposure {
 pub struct ExposurePage {
     pub limit: usize,
     pub after: Option<String>,
+    /// `include_suppressed=true`: suppressed images are listed, marked.
+    pub include_suppressed: bool,
 }
 
 impl ExposurePage {
@@ -80,7 +90,8 @@ impl ExposurePage {
             .map(|raw| Digest::parse(&raw).map(|digest| digest.to_string()))
             .transpose()
             .map_err(|_| invalid("next", "is not a cursor returned by this route".to_owned()))?;
-        Ok(Self { limit, after })
+        let include_suppressed = inventory_store::worklist::boolean(&get, "include_suppressed")?.unwrap_or(false);
+        Ok(Self { limit, after, include_suppressed })
     }
 }
 
@@ -131,6 +142,47 @@ pub fn clusters_exposed(items: &[InventoryItem], highest: &HashMap<String, Sever
         .collect()
 }
 
+/// An image's places split by what VEX statements say of `id` there: the visible ones, the
+/// suppressed ones (each with the image tag it runs as), and the verdict to show.
+type Places = Vec<(String, RunningIn)>;
+
+fn split_by_vex(
+    lens: &Lens,
+    id: &str,
+    entry: &VulnerableImage,
+    items: Vec<InventoryItem>,
+) -> (Places, Places, Option<Verdict>) {
+    let (mut shown, mut hidden, mut shown_verdict, mut hidden_verdict) = (Vec::new(), Vec::new(), None, None);
+    let complete = entry.package_count.is_none();
+    for item in items {
+        let verdict = lens.verdict(id, &entry.image_digest, Some(&item.context), &entry.packages, complete);
+        let place = (
+            item.image_tag,
+            RunningIn {
+                inventory_type: item.inventory_type,
+                context: item.context,
+                workloads: item.workloads,
+                first_seen: item.first_seen,
+                last_seen: item.last_seen,
+            },
+        );
+        match verdict {
+            Some(verdict) if verdict.suppressed => {
+                hidden.push(place);
+                hidden_verdict.get_or_insert(verdict);
+            }
+            verdict => {
+                shown.push(place);
+                if shown_verdict.is_none() {
+                    shown_verdict = verdict;
+                }
+            }
+        }
+    }
+    let verdict = if shown.is_empty() { hidden_verdict } else { shown_verdict };
+    (shown, hidden, verdict)
+}
+
 pub struct Exposure {
     store: Store,
     reader: InventoryReader,
@@ -142,11 +194,14 @@ impl Exposure {
     }
 
     /// One page of a vulnerability's running images; `None` when no image of the account has it.
+    /// Places VEX statements suppress (`rules` at `now`) leave their image.
     pub async fn vulnerability(
         &self,
         account: &str,
         id: &str,
         page: &ExposurePage,
+        rules: &Rules,
+        now: DateTime<Utc>,
     ) -> Result<Option<VulnerabilityExposure>, StoreError> {
         let entries = self.store.vulnerable_images(account, id).await?;
         let Some(severity) = entries.iter().map(|entry| entry.severity).max() else { return Ok(None) };
@@ -169,29 +224,41 @@ impl Exposure {
         for item in self.reader.running(account, &digests).await? {
             running.entry(item.image_digest.clone()).or_default().push(item);
         }
-        let images = on_page
+        let repositories: BTreeMap<String, Vec<String>> = running
             .iter()
-            .filter_map(|entry| {
-                let items = running.remove(&entry.image_digest)?;
-                Some(ExposedImage {
-                    image_digest: entry.image_digest.clone(),
-                    image_tag: items[0].image_tag.clone(),
-                    severity: entry.severity,
-                    cvss_score: entry.cvss_score,
-                    packages: entry.packages.clone(),
-                    contexts: items
-                        .into_iter()
-                        .map(|item| RunningIn {
-                            inventory_type: item.inventory_type,
-                            context: item.context,
-                            workloads: item.workloads,
-                            first_seen: item.first_seen,
-                            last_seen: item.last_seen,
-                        })
-                        .collect(),
-                })
+            .map(|(digest, items)| {
+                let mut names: Vec<String> =
+                    items.iter().map(|item| repository_of(&item.image_tag).to_owned()).collect();
+                names.dedup();
+                (digest.clone(), names)
             })
             .collect();
+        let lens = Lens { rules, repositories: &repositories, now };
+        let mut suppressed = 0;
+        let mut images = Vec::new();
+        for entry in on_page {
+            let Some(items) = running.remove(&entry.image_digest) else { continue };
+            let (shown, hidden, verdict) = split_by_vex(&lens, id, entry, items);
+            let (contexts, vex) = match (shown.is_empty(), verdict) {
+                (false, verdict) => (shown, verdict.filter(|verdict| !verdict.suppressed)),
+                (true, verdict) => {
+                    suppressed += 1;
+                    if !page.include_suppressed {
+                        continue;
+                    }
+                    (hidden, verdict)
+                }
+            };
+            images.push(ExposedImage {
+                image_digest: entry.image_digest.clone(),
+                image_tag: contexts.first().map(|(tag, _)| tag.clone()).unwrap_or_default(),
+                severity: entry.severity,
+                cvss_score: entry.cvss_score,
+                packages: entry.packages.clone(),
+                contexts: contexts.into_iter().map(|(_, context)| context).collect(),
+                vex,
+            });
+        }
         Ok(Some(VulnerabilityExposure {
             vulnerability_id: id.to_owned(),
             severity,
@@ -199,6 +266,7 @@ impl Exposure {
             fixed_in,
             images,
             next,
+            suppressed,
         }))
     }
 
@@ -250,7 +318,10 @@ mod tests {
         let params = |pairs: &'static [(&'static str, &'static str)]| {
             ExposurePage::from_params(move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
         };
-        assert_eq!(params(&[]).unwrap(), ExposurePage { limit: DEFAULT_EXPOSURE_PAGE, after: None });
+        assert_eq!(
+            params(&[]).unwrap(),
+            ExposurePage { limit: DEFAULT_EXPOSURE_PAGE, after: None, include_suppressed: false }
+        );
         assert_eq!(params(&[("limit", "0")]).unwrap_err().field, "limit");
         assert_eq!(params(&[("next", "sha256:zz")]).unwrap_err().field, "next");
     }

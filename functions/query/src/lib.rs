@@ -19,8 +19,9 @@ use inventory_store::listing::{min_severity_param, vulnerability_id_param};
 use inventory_store::routes::{Endpoint, Matched};
 use inventory_store::store::StoreError;
 use inventory_store::threat::{SlaPolicy, ThreatReader};
+use inventory_store::vex::{Lens, RulesReader};
 use inventory_store::vulnerabilities::Vulnerabilities;
-use inventory_store::worklist::{by_image, page, rows, WorklistQuery};
+use inventory_store::worklist::{by_image, page, repositories, rows, WorklistQuery};
 use inventory_store::{Clock, InventoryQuery, InventoryReader, Settings, Store};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -46,6 +47,7 @@ pub struct QueryApp {
     vulnerabilities: Vulnerabilities,
     exposure: Exposure,
     threat: ThreatReader,
+    rules: RulesReader,
     sla: SlaPolicy,
     store: Store,
     settings: Settings,
@@ -70,6 +72,7 @@ impl QueryApp {
             ),
             reader: InventoryReader::new(store.clone(), settings.clone(), Arc::clone(&clock)),
             threat: ThreatReader::new(store.clone()),
+            rules: RulesReader::new(store.clone()),
             sla,
             store,
             settings,
@@ -189,9 +192,13 @@ impl QueryApp {
     async fn exposure(&self, request: &Request, account: &str, id: &str) -> Result<Response<Body>, ApiError> {
         vulnerability_id_param(id)?;
         let page = ExposurePage::from_params(query_params(request))?;
-        let (found, threat) =
-            futures::try_join!(self.exposure.vulnerability(account, id, &page), self.threat.current())
-                .map_err(|error| error.answer("the exposure"))?;
+        let (rules, threat) = futures::try_join!(self.rules.rules(account), self.threat.current())
+            .map_err(|error| error.answer("the exposure"))?;
+        let found = self
+            .exposure
+            .vulnerability(account, id, &page, &rules, self.clock.now())
+            .await
+            .map_err(|error| error.answer("the exposure"))?;
         match found {
             Some(found) => negotiated_json(request, StatusCode::OK, &ranked::rank_exposure(&found, &threat)),
             None => Err(ApiError::not_found(format!("no image of this account carries {id}"))),
@@ -202,13 +209,16 @@ impl QueryApp {
     /// account's exposure pairs and running places (16 shards each) and the threat data's records.
     async fn worklist(&self, request: &Request, account: &str) -> Result<Response<Body>, ApiError> {
         let query = WorklistQuery::from_params(query_params(request))?;
-        let (pairs, places, threat) = futures::try_join!(
+        let (pairs, places, threat, rules) = futures::try_join!(
             self.store.exposure_pairs(account),
             self.store.running_places(account),
-            self.threat.current()
+            self.threat.current(),
+            self.rules.rules(account)
         )
         .map_err(|error| error.answer("the worklist"))?;
-        let rows = rows(&pairs, &by_image(places), &query.places, &threat, &self.sla, self.clock.now());
+        let repositories = repositories(&places);
+        let lens = Lens { rules: &rules, repositories: &repositories, now: self.clock.now() };
+        let rows = rows(&pairs, &by_image(places), &query.places, &threat, &self.sla, &lens);
         negotiated_json(request, StatusCode::OK, &page(rows, &query))
     }
 

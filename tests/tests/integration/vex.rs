@@ -346,3 +346,99 @@ async fn rules_follow_the_annotations_and_an_expired_one_lapses_once() {
         .clone();
     assert_eq!(context["scope"], json!({"context": "dev-*/*"}));
 }
+
+/// The (context, vulnerability) of each Vulnerable Image Running event delivered since the last call.
+async fn vulnerable_events(notifications: &integration_tests::Notifications) -> Vec<(String, String)> {
+    let mut found: Vec<(String, String)> = notifications
+        .received()
+        .await
+        .iter()
+        .filter(|event| event["detail-type"] == inventory_store::bus::VULNERABLE_DETAIL_TYPE)
+        .map(|event| {
+            let detail = &event["detail"];
+            (detail["context"].as_str().unwrap().to_owned(), detail["vulnerability_id"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+async fn deliver(notifications: &mut integration_tests::Notifications) {
+    let batch = notifications.next_event().await;
+    assert!(notifications.deliver(batch).await.batch_item_failures.is_empty());
+}
+
+fn ids(rows: &Value, key: &str, field: &str) -> Vec<String> {
+    rows[key].as_array().unwrap().iter().map(|row| row[field].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn a_not_affected_trivy_finding_leaves_every_answer_and_its_events_until_it_expires() {
+    let harness = Harness::new(120, false).await;
+    let mut notifications = harness.notifications().await;
+    let at = integration_tests::day(0);
+    let report = |namespaces: &[&str]| {
+        let containers: Vec<(&str, &str, u64)> =
+            namespaces.iter().map(|ns| (*ns, "registry.example.com/shop/web:1", 1)).collect();
+        integration_tests::k8s_report("prod", at, &containers)
+    };
+    assert_eq!(harness.post_k8s(&report(&["web"])).await.status, StatusCode::CREATED);
+    deliver(&mut notifications).await;
+    let trivy = std::fs::read_to_string(local_stack::moto::workspace_root().join("tests/fixtures/scanners/trivy.json"))
+        .unwrap();
+    let path = format!("/v2/images/{}/vulnerabilities", digest(1));
+    assert_eq!(harness.request("POST", &path, Some(&trivy), &[]).await.status, StatusCode::CREATED);
+    deliver(&mut notifications).await;
+    let critical = "CVE-2024-24790";
+    assert_eq!(vulnerable_events(&notifications).await, [("prod/web".to_owned(), critical.to_owned())]);
+
+    // Not affected, for a minute: the stdlib of this image.
+    let statement = json!({
+        "annotation": {"vulnerability_id": critical, "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path"},
+        "package_identifier": {"name": "stdlib", "version": "v1.22.1", "type": "gobinary"},
+        "expires_at": (harness.clock.now() + chrono::TimeDelta::minutes(1)).to_rfc3339(),
+    });
+    let created = post(&harness, &annotations_path(&digest(1)), &statement).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let uuid = uuid_of(&created.body);
+
+    let worklist = harness.request("GET", "/v2/vulnerabilities", None, &[]).await.body;
+    assert!(!ids(&worklist, "vulnerabilities", "vulnerability_id").contains(&critical.to_owned()), "{worklist}");
+    assert_eq!(worklist["suppressed"], 1);
+    let shown = harness.request("GET", "/v2/vulnerabilities", None, &[("include_suppressed", "true")]).await.body;
+    let row = shown["vulnerabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["vulnerability_id"] == critical)
+        .unwrap()
+        .clone();
+    assert_eq!(row["vex"], json!({"uuid": uuid, "status": "not_affected", "suppressed": true}));
+    let exposure = harness.request("GET", &format!("/v2/vulnerabilities/{critical}"), None, &[]).await;
+    assert_eq!(exposure.status, StatusCode::OK, "{}", exposure.body);
+    assert_eq!((exposure.body["images"].clone(), exposure.body["suppressed"].clone()), (json!([]), json!(1)));
+    let listed = harness.request("GET", "/v2/inventories", None, &[("vulnerability_id", critical)]).await.body;
+    assert_eq!((listed["items"].clone(), listed["suppressed"].clone()), (json!([]), json!(1)));
+
+    // A new context running the image: no event for what is not affected.
+    harness.clock.advance(chrono::TimeDelta::seconds(10));
+    let later = integration_tests::k8s_report(
+        "prod",
+        at + chrono::TimeDelta::seconds(10),
+        &[("web", "registry.example.com/shop/web:1", 1), ("batch", "registry.example.com/shop/web:1", 1)],
+    );
+    assert_eq!(harness.post_k8s(&later).await.status, StatusCode::CREATED);
+    deliver(&mut notifications).await;
+    assert_eq!(vulnerable_events(&notifications).await, Vec::<(String, String)>::new());
+
+    // Past its expiry it applies no more, and the check lapses it once.
+    harness.clock.advance(chrono::TimeDelta::minutes(2));
+    let worklist = harness.request("GET", "/v2/vulnerabilities", None, &[]).await.body;
+    assert!(ids(&worklist, "vulnerabilities", "vulnerability_id").contains(&critical.to_owned()));
+    assert_eq!(worklist["suppressed"], 0);
+    let exposure = harness.request("GET", &format!("/v2/vulnerabilities/{critical}"), None, &[]).await.body;
+    assert_eq!(exposure["images"].as_array().unwrap().len(), 1);
+    let annotations = inventory_store::vex::Annotations::new(harness.store_for("vex"), harness.clock.clone(), false);
+    assert_eq!(annotations.rebuild("admin").await.unwrap().lapsed.len(), 1);
+    assert_eq!(annotations.rebuild("admin").await.unwrap().lapsed.len(), 0);
+}

@@ -284,7 +284,14 @@ async fn worklist_reads_follow_what_runs_and_not_the_table() {
         // Each vulnerability in one image: N distinct vulnerabilities, N pairs.
         let ids: Vec<String> =
             (image..vulnerabilities).step_by(images).map(|n| format!("CVE-2024-{:05}", n + 10000)).collect();
-        let current = ids.iter().map(|id| (id.as_str(), (Severity::High, Some(7.5), true))).collect();
+        let carried = inventory_store::worklist::Carried {
+            severity: Severity::High,
+            cvss_score: Some(7.5),
+            fix_available: true,
+            packages: Vec::new(),
+            package_count: None,
+        };
+        let current = ids.iter().map(|id| (id.as_str(), carried.clone())).collect();
         store.write_pairs("admin", &digest, &plan_pairs(&[], &current, day(0))).await.unwrap();
     }
     // The rest of the table: an inventory of 2,000 image records in 20 contexts.

@@ -68,13 +68,41 @@ impl Subject<'_> {
 }
 
 /// What the annotations say of one finding: the deciding annotation, and whether the finding
-/// leaves the answers.
-#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+/// leaves the answers. Answers carry it as `vex`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct Verdict {
     pub uuid: String,
     pub status: VexStatus,
-    #[serde(skip)]
     pub suppressed: bool,
+}
+
+/// An account's rules as one read applies them: with the repositories of the images it answers
+/// about, at one time.
+#[derive(Clone, Copy, Debug)]
+pub struct Lens<'a> {
+    pub rules: &'a Rules,
+    pub repositories: &'a BTreeMap<String, Vec<String>>,
+    pub now: DateTime<Utc>,
+}
+
+impl Lens<'_> {
+    /// What the rules say of `vulnerability_id` in image `digest` (in `context`, when the answer
+    /// is about one place), carried by `packages`.
+    pub fn verdict(
+        &self,
+        vulnerability_id: &str,
+        digest: &str,
+        context: Option<&str>,
+        packages: &[AffectedPackage],
+        complete: bool,
+    ) -> Option<Verdict> {
+        if !self.rules.names(vulnerability_id) {
+            return None;
+        }
+        let repositories = self.repositories.get(digest).map_or(&[][..], Vec::as_slice);
+        let subject = Subject { image_digest: digest, repositories, context };
+        self.rules.verdict(vulnerability_id, &subject, packages, complete, self.now)
+    }
 }
 
 /// An account's active annotations, by vulnerability.

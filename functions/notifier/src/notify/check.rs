@@ -13,7 +13,8 @@ use inventory_store::findings::Severity;
 use inventory_store::metrics::emf_line;
 use inventory_store::model::WorkloadContainers;
 use inventory_store::store::VulnerabilityEvent;
-use inventory_store::worklist::{by_image, rows, ExposurePair, PlaceFilter, RunningPlace, WorklistRow};
+use inventory_store::vex::Lens;
+use inventory_store::worklist::{by_image, repositories, rows, ExposurePair, PlaceFilter, RunningPlace, WorklistRow};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
 
@@ -66,18 +67,23 @@ fn overdue_events(exposures: &[NewExposure], rows: &HashMap<&str, &WorklistRow>)
         .collect()
 }
 
-/// Each running (place, pair) of the rows `pick` keeps.
+/// Each running (place, pair) of the rows `pick` keeps that VEX statements leave visible.
 fn placed<'a>(
     rows: &[WorklistRow],
     pick: impl Fn(&WorklistRow) -> bool,
     pairs: &'a [ExposurePair],
     places: &'a HashMap<&str, Vec<&'a RunningPlace>>,
+    lens: &Lens,
 ) -> Vec<(&'a ExposurePair, &'a RunningPlace)> {
     let picked: BTreeSet<&str> = rows.iter().filter(|row| pick(row)).map(|row| row.vulnerability_id.as_str()).collect();
     pairs
         .iter()
         .filter(|pair| picked.contains(pair.facts.vulnerability_id.as_str()))
         .flat_map(|pair| places.get(pair.image_digest.as_str()).into_iter().flatten().map(move |place| (pair, *place)))
+        .filter(|(pair, place)| {
+            let verdict = pair.facts.verdict(lens, &pair.image_digest, Some(&place.at.context));
+            !verdict.is_some_and(|verdict| verdict.suppressed)
+        })
         .collect()
 }
 
@@ -107,17 +113,22 @@ impl Notifier {
         threat: &inventory_store::threat::ThreatData,
         summary: &mut CheckSummary,
     ) -> Result<usize, NotifyError> {
-        let (pairs, places) =
-            futures::try_join!(self.store.exposure_pairs(account), self.store.running_places(account))?;
-        let now = self.clock.now();
-        let rows = rows(&pairs, &by_image(places.clone()), &PlaceFilter::default(), threat, &self.sla, now);
+        let (pairs, places, rules) = futures::try_join!(
+            self.store.exposure_pairs(account),
+            self.store.running_places(account),
+            self.rules.rules(account)
+        )?;
+        let repositories = repositories(&places);
+        let lens = Lens { rules: &rules, repositories: &repositories, now: self.clock.now() };
+        let mut rows = rows(&pairs, &by_image(places.clone()), &PlaceFilter::default(), threat, &self.sla, &lens);
+        rows.retain(|row| !row.is_suppressed());
         let mut by_digest: HashMap<&str, Vec<&RunningPlace>> = HashMap::new();
         for place in &places {
             by_digest.entry(place.image_digest.as_str()).or_default().push(place);
         }
         let row_of: HashMap<&str, &WorklistRow> = rows.iter().map(|row| (row.vulnerability_id.as_str(), row)).collect();
-        let kev = placed(&rows, |row| row.threat.is_kev == Some(true), &pairs, &by_digest);
-        let overdue = placed(&rows, |row| row.overdue, &pairs, &by_digest);
+        let kev = placed(&rows, |row| row.threat.is_kev == Some(true), &pairs, &by_digest, &lens);
+        let overdue = placed(&rows, |row| row.overdue, &pairs, &by_digest, &lens);
         let workloads: BTreeSet<(&str, String, &str)> = kev
             .iter()
             .flat_map(|(_, place)| {

@@ -63,6 +63,16 @@ pub struct VulnerableImageRunning {
     pub workloads: Vec<WorkloadContainers>,
 }
 
+impl VulnerableImageRunning {
+    /// Whether VEX statements suppress it where it runs.
+    pub fn is_suppressed(&self, lens: &inventory_store::vex::Lens) -> bool {
+        let at = &self.at;
+        let complete = self.package_count.is_none();
+        let verdict = lens.verdict(&at.vulnerability_id, &at.image_digest, Some(&at.context), &self.packages, complete);
+        verdict.is_some_and(|verdict| verdict.suppressed)
+    }
+}
+
 /// One event per (context, vulnerability at or above `threshold`), with its marker.
 pub fn exposures(
     account: &str,
