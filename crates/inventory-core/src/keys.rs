@@ -385,6 +385,12 @@ pub fn vex_rules_chunks_pk(account: &str, generation: &str) -> String {
     format!("{account}#vexr#{generation}")
 }
 
+/// The "sent once" markers of an account's annotation events (`sk`: the annotation's uuid): its
+/// lapse is announced once.
+pub fn vex_event_marker_pk(account: &str) -> String {
+    format!("{account}#vexe")
+}
+
 /// The one partition of the accounts with annotations (`sk`: the account): whose rules the
 /// scheduled check looks at for lapses.
 pub const VEX_ACCOUNTS_PK: &str = "vex-accounts";
@@ -486,6 +492,7 @@ pub fn documented_layout() -> Vec<(String, String)> {
         (vex_audit_pk("{account}", "{uuid}"), vex_audit_sk(0, "{action}").replace("0000000000", "{version}")),
         (vex_rules_pk("{account}"), VEX_RULES_SK.to_owned()),
         (vex_rules_chunks_pk("{account}", "{generation}"), threat_chunk_sk(0).replace("000", "{n}")),
+        (vex_event_marker_pk("{account}"), "{uuid}".to_owned()),
         (VEX_ACCOUNTS_PK.to_owned(), "{account}".to_owned()),
         (STALE_MARKERS_PK.to_owned(), typed(stale_marker_sk("{account}", t, "{cluster}"))),
     ]

@@ -58,6 +58,8 @@ pub enum NotifyError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Findings(#[from] VulnerabilityError),
+    #[error(transparent)]
+    Vex(#[from] inventory_store::vex::AnnotationError),
     #[error("EventBridge PutEvents failed: {0}")]
     PutEvents(String),
     #[error("the event of marker {0} for this record is claimed by another delivery and not confirmed sent; retry")]
@@ -110,6 +112,8 @@ pub struct Notifier {
     threat: ThreatReader,
     /// The accounts' VEX rules: what they suppress is not announced.
     rules: RulesReader,
+    /// The annotations, lapsed by the scheduled check when they expire.
+    annotations: inventory_store::vex::Annotations,
     /// Days to fix a running vulnerability of each severity (the worklist check's due dates).
     sla: inventory_store::threat::SlaPolicy,
     clock: Arc<dyn Clock>,
@@ -172,6 +176,7 @@ impl Notifier {
             worklist: worklist::Worklist::new(store.clone(), Arc::clone(&clock)),
             threat: ThreatReader::new(store.clone()),
             rules: RulesReader::new(store.clone()),
+            annotations: inventory_store::vex::Annotations::new(store.clone(), Arc::clone(&clock), false),
             sla: inventory_store::threat::SlaPolicy::default(),
             store,
             bus: Bus::new(events, bus),

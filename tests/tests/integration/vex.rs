@@ -438,7 +438,23 @@ async fn a_not_affected_trivy_finding_leaves_every_answer_and_its_events_until_i
     assert_eq!(worklist["suppressed"], 0);
     let exposure = harness.request("GET", &format!("/v2/vulnerabilities/{critical}"), None, &[]).await.body;
     assert_eq!(exposure["images"].as_array().unwrap().len(), 1);
-    let annotations = inventory_store::vex::Annotations::new(harness.store_for("vex"), harness.clock.clone(), false);
-    assert_eq!(annotations.rebuild("admin").await.unwrap().lapsed.len(), 1);
-    assert_eq!(annotations.rebuild("admin").await.unwrap().lapsed.len(), 0);
+    notifications.received().await;
+    let checker = notifications.notifier(&harness, harness.sdk_for("notifier"), &[]);
+    let checked = checker.check().await.unwrap();
+    assert_eq!((checked.lapsed, checked.errors.len()), (1, 0), "{:?}", checked.errors);
+    assert_eq!(checker.check().await.unwrap().lapsed, 0, "lapsed once");
+    let expired: Vec<Value> = notifications
+        .received()
+        .await
+        .into_iter()
+        .filter(|event| event["detail-type"] == inventory_store::bus::VEX_EXPIRED_DETAIL_TYPE)
+        .collect();
+    assert_eq!(expired.len(), 1, "{expired:?}");
+    assert_eq!(expired[0]["detail"]["annotation"]["uuid"], uuid.as_str());
+    assert_eq!(
+        (expired[0]["detail"]["state"].clone(), expired[0]["detail"]["account"].clone()),
+        (json!("lapsed"), json!("admin"))
+    );
+    let audit = harness.request("GET", &format!("/v2/vex/{uuid}/audit"), None, &[]).await.body;
+    assert_eq!(audit["items"][1]["action"], "lapsed");
 }

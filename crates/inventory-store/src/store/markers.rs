@@ -80,6 +80,16 @@ impl SentOnceMarker {
         Self { pk, sk: exposure_marker_sk(digest, vulnerability_id), context: context.to_owned(), expires_at: None }
     }
 
+    /// An annotation's lapse: announced once.
+    pub fn vex_lapsed(account: &str, uuid: &str) -> Self {
+        Self {
+            pk: crate::keys::vex_event_marker_pk(account),
+            sk: uuid.to_owned(),
+            context: String::new(),
+            expires_at: None,
+        }
+    }
+
     /// The marker in `state`, without claim fields.
     fn item(&self, state: &str) -> Item {
         let mut item = key(&self.pk, &self.sk);

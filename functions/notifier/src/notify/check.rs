@@ -8,11 +8,12 @@ use super::exposure::ExposedIn;
 use super::worklist::{kev_events, NewExposure};
 use super::{Claimed, Notifier, NotifyError, Pending};
 use chrono::{DateTime, Utc};
-use inventory_store::bus::{KEV_RUNNING_DETAIL_TYPE, OVERDUE_DETAIL_TYPE};
+use inventory_store::bus::{KEV_RUNNING_DETAIL_TYPE, OVERDUE_DETAIL_TYPE, VEX_EXPIRED_DETAIL_TYPE};
 use inventory_store::findings::Severity;
 use inventory_store::metrics::emf_line;
 use inventory_store::model::WorkloadContainers;
-use inventory_store::store::VulnerabilityEvent;
+use inventory_store::store::{SentOnceMarker, VulnerabilityEvent};
+use inventory_store::vex::lapse_due;
 use inventory_store::vex::Lens;
 use inventory_store::worklist::{by_image, repositories, rows, ExposurePair, PlaceFilter, RunningPlace, WorklistRow};
 use serde::Serialize;
@@ -43,6 +44,8 @@ pub struct CheckSummary {
     pub overdue_exposures: usize,
     /// Events put this run (the others were announced before).
     pub events: usize,
+    /// VEX annotations that reached their expiry this run.
+    pub lapsed: usize,
     pub errors: Vec<String>,
 }
 
@@ -99,6 +102,9 @@ impl Notifier {
                 Err(error) => summary.errors.push(format!("{account}: {error}")),
             }
         }
+        if let Err(error) = self.vex_lapses(&mut summary).await {
+            summary.errors.push(format!("VEX lapses: {error}"));
+        }
         let metrics = [
             (KEV_EXPOSED_WORKLOADS_METRIC, summary.kev_exposed_workloads),
             (OVERDUE_EXPOSURES_METRIC, summary.overdue_exposures),
@@ -154,6 +160,32 @@ impl Notifier {
             .collect();
         pending.extend(overdue_events(&overdue, &row_of));
         self.send_once(pending).await
+    }
+
+    /// The annotations past their expiry, lapsed (rebuilding their account's rules) and each
+    /// announced once. Only accounts whose rules name an expiry that has come are rebuilt.
+    async fn vex_lapses(&self, summary: &mut CheckSummary) -> Result<(), NotifyError> {
+        let now = self.clock.now();
+        for account in self.store.vex_accounts().await? {
+            let due = self.store.vex_rules_record(&account).await?.is_some_and(|record| lapse_due(&record, now));
+            if !due {
+                continue;
+            }
+            let rebuilt = self.annotations.rebuild(&account).await?;
+            summary.lapsed += rebuilt.lapsed.len();
+            let pending = rebuilt
+                .lapsed
+                .iter()
+                .map(|annotation| {
+                    let marker = SentOnceMarker::vex_lapsed(&account, &annotation.uuid);
+                    let mut detail = annotation.to_anchore();
+                    detail["account"] = account.clone().into();
+                    Pending::new(marker, VEX_EXPIRED_DETAIL_TYPE, &detail)
+                })
+                .collect();
+            summary.events += self.send_once(pending).await?;
+        }
+        Ok(())
     }
 
     /// Claims each event's marker, puts those claimed, settles them; answers the events put.
