@@ -5,10 +5,13 @@
 //! body inflates to) and 70,000 repo digests, beside a parse that only skips over the same bytes.
 //! Then the threat data: a full-size EPSS file (300,000 rows, gzip-compressed as FIRST publishes
 //! it) parsed and checked, beside a plain `csv` read of the same bytes, CPU and peak memory.
+//! Then VEX documents: 10,000 OpenVEX statements (and a CycloneDX VEX of as many analyses) read
+//! into scoped statements, beside a `serde_json::Value` parse of the same bytes.
 //! Run with `make bench`; numbers are recorded in BENCHMARKS.md.
 
 use inventory_core::findings::{chunk_findings, merge, parse_findings};
 use inventory_core::threat::{epss, EpssFeed};
+use inventory_core::vex::{parse_document, Expiry};
 use serde_json::{json, Value};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -118,6 +121,57 @@ fn main() {
     });
     hostile_documents();
     epss_feed();
+    vex_documents();
+}
+
+/// An OpenVEX document of `count` statements, each about one package of one image, shaped like
+/// a vendor's (a product with a subcomponent, a justification, notes), and a CycloneDX VEX of as
+/// many analyses of one image's components.
+fn vex_documents() {
+    let digest = |n: usize| format!("sha256:{n:064x}");
+    let count = 10_000;
+    let statements: Vec<Value> = (0..count)
+        .map(|n| {
+            json!({
+                "vulnerability": {"name": format!("CVE-2024-{n:05}"), "aliases": [format!("GHSA-xxxx-{n:04}")]},
+                "products": [{"@id": format!("pkg:oci/app@{}?repository_url=registry.example.com/team/app", digest(n % 50)),
+                              "subcomponents": [{"@id": format!("pkg:deb/debian/package-{}@1.{}", n % 400, n % 7)}]}],
+                "status": "not_affected",
+                "justification": "vulnerable_code_not_in_execute_path",
+                "status_notes": "The vulnerable function is not reachable from the service's entry points.",
+                "timestamp": "2026-12-01T00:00:00Z"
+            })
+        })
+        .collect();
+    let openvex = serde_json::to_vec(&json!({
+        "@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://vendor.example.com/vex/1",
+        "author": "Vendor", "timestamp": "2026-12-01T00:00:00Z", "version": 1, "statements": statements
+    }))
+    .unwrap();
+    let components: Vec<Value> = (0..400)
+        .map(|n| json!({"type": "library", "bom-ref": format!("c{n}"), "name": format!("package-{n}"), "purl": format!("pkg:deb/debian/package-{n}@1.0")}))
+        .collect();
+    let vulnerabilities: Vec<Value> = (0..count)
+        .map(|n| json!({"id": format!("CVE-2024-{n:05}"), "analysis": {"state": "not_affected", "justification": "code_not_reachable", "detail": "Not reachable."}, "affects": [{"ref": format!("c{}", n % 400)}]}))
+        .collect();
+    let cyclonedx = serde_json::to_vec(&json!({
+        "bomFormat": "CycloneDX", "specVersion": "1.6", "serialNumber": "urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79",
+        "metadata": {"component": {"type": "container", "bom-ref": "image", "name": "app", "purl": format!("pkg:oci/app@{}", digest(1))}},
+        "components": components, "vulnerabilities": vulnerabilities
+    }))
+    .unwrap();
+    let now = "2026-12-07T00:00:00Z".parse().unwrap();
+    for (name, body) in [("OpenVEX", &openvex), ("CycloneDX VEX", &cyclonedx)] {
+        println!("{name} document: {count} statements, {} bytes", body.len());
+        let baseline = measure("baseline: serde_json::from_slice::<Value>", || {
+            black_box(serde_json::from_slice::<Value>(black_box(body)).unwrap());
+        });
+        let parse = measure("detect + parse + scope (parse_document)", || {
+            black_box(parse_document(black_box(body), Expiry::default(), now).unwrap());
+        });
+        println!("ratio to the Value parse: {:.2}", parse.as_secs_f64() / baseline.as_secs_f64());
+        assert_eq!(parse_document(body, Expiry::default(), now).unwrap().statements.len(), count);
+    }
 }
 
 /// A full-size EPSS file, gzip-compressed as FIRST publishes it.

@@ -458,3 +458,59 @@ async fn a_not_affected_trivy_finding_leaves_every_answer_and_its_events_until_i
     let audit = harness.request("GET", &format!("/v2/vex/{uuid}/audit"), None, &[]).await.body;
     assert_eq!(audit["items"][1]["action"], "lapsed");
 }
+
+/// (Query, GetItem, BatchGetItem) requests since the last reset.
+fn reads(harness: &Harness) -> (u64, u64, u64) {
+    (harness.requests.get("Query"), harness.requests.get("GetItem"), harness.requests.get("BatchGetItem"))
+}
+
+#[tokio::test]
+async fn reads_cost_the_same_with_thousands_of_annotations_as_with_none() {
+    // VEX_ANNOTATIONS=10000 for the issue's figure (BENCHMARKS.md); the default keeps CI quick.
+    let count: usize = std::env::var("VEX_ANNOTATIONS").ok().and_then(|raw| raw.parse().ok()).unwrap_or(1_000);
+    let harness = Harness::new(120, false).await;
+    let mut notifications = harness.notifications().await;
+    let at = integration_tests::day(0);
+    let running = integration_tests::k8s_report("prod", at, &[("web", "registry.example.com/shop/web:1", 1)]);
+    assert_eq!(harness.post_k8s(&running).await.status, StatusCode::CREATED);
+    deliver(&mut notifications).await;
+    let trivy = std::fs::read_to_string(local_stack::moto::workspace_root().join("tests/fixtures/scanners/trivy.json"))
+        .unwrap();
+    let path = format!("/v2/images/{}/vulnerabilities", digest(1));
+    assert_eq!(harness.request("POST", &path, Some(&trivy), &[]).await.status, StatusCode::CREATED);
+    deliver(&mut notifications).await;
+
+    let measure = |route: &'static str| {
+        let harness = &harness;
+        async move {
+            harness.requests.reset();
+            let answer = harness.request("GET", route, None, &[]).await;
+            assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+            (reads(harness), answer.body)
+        }
+    };
+    let (worklist_without, before) = measure("/v2/vulnerabilities").await;
+    let (exposure_without, _) = measure("/v2/vulnerabilities/CVE-2024-24790").await;
+
+    // Annotations of other vulnerabilities, account-wide: none of them decides anything here.
+    let statements: Vec<Value> = (0..count)
+        .map(|n| json!({"vulnerability": format!("CVE-2030-{n:05}"), "products": [format!("pkg:npm/left-pad@1.{n}")], "status": "not_affected", "justification": "component_not_present"}))
+        .collect();
+    let document = json!({"@context": "https://openvex.dev/ns/v0.2.0", "@id": "bulk", "statements": statements});
+    let posted = post(&harness, "/v2/vex", &document).await;
+    assert_eq!((posted.status, posted.body["items"].as_array().unwrap().len()), (StatusCode::CREATED, count));
+
+    // The first read after a change reads the new rules once (one more Query, of their chunks)...
+    let (worklist_cold, after) = measure("/v2/vulnerabilities").await;
+    assert_eq!(worklist_cold, (worklist_without.0 + 1, worklist_without.1, worklist_without.2));
+    // ...and then every read costs what it did with none: the rules record's GetItem was there too.
+    let (worklist_with, _) = measure("/v2/vulnerabilities").await;
+    let (exposure_with, _) = measure("/v2/vulnerabilities/CVE-2024-24790").await;
+    println!(
+        "{count} annotations: worklist {worklist_without:?} -> {worklist_with:?} (first read {worklist_cold:?}), \
+         exposure {exposure_without:?} -> {exposure_with:?} (Query, GetItem, BatchGetItem)"
+    );
+    assert_eq!(worklist_with, worklist_without);
+    assert_eq!(exposure_with, exposure_without);
+    assert_eq!(after["vulnerabilities"], before["vulnerabilities"], "and none of them suppresses anything");
+}
