@@ -74,6 +74,24 @@ impl Notifications {
             .collect()
     }
 
+    /// The (context, vulnerability) of each Vulnerable Image Running event the bus delivered
+    /// since the last call, sorted.
+    pub async fn vulnerable_running(&self) -> Vec<(String, String)> {
+        let mut found: Vec<(String, String)> = self
+            .received()
+            .await
+            .iter()
+            .filter(|event| event["detail-type"] == inventory_store::bus::VULNERABLE_DETAIL_TYPE)
+            .map(|event| {
+                let detail = &event["detail"];
+                let field = |name: &str| detail[name].as_str().unwrap_or_default().to_owned();
+                (field("context"), field("vulnerability_id"))
+            })
+            .collect();
+        found.sort();
+        found
+    }
+
     /// Every event the bus delivered since the last call, whole.
     pub async fn received(&self) -> Vec<Value> {
         local_stack::stream::receive_all(&self.sqs, &self.queue_url).await.expect("queue")

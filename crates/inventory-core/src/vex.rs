@@ -503,33 +503,50 @@ fn invalid(field: impl Into<String>, message: impl Into<String>) -> VexError {
     FieldError::invalid(field, message).into()
 }
 
+/// Where a statement is in its document (`statements[3]`): written out only for an error or a
+/// skipped part, so a valid document builds no field names.
+#[derive(Clone, Copy, Debug)]
+struct At {
+    list: &'static str,
+    index: usize,
+}
+
+impl std::fmt::Display for At {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "{}[{}]", self.list, self.index)
+    }
+}
+
 /// A text field of a statement: at most `MAX_VEX_TEXT_BYTES`.
-fn text(field: &str, value: Option<String>) -> Result<Option<String>, VexError> {
+fn text(field: impl std::fmt::Display, value: Option<String>) -> Result<Option<String>, VexError> {
     match value {
-        Some(value) if value.len() > MAX_VEX_TEXT_BYTES => {
-            Err(FieldError::too_large(field, format!("{} bytes; at most {MAX_VEX_TEXT_BYTES}", value.len())).into())
-        }
+        Some(value) if value.len() > MAX_VEX_TEXT_BYTES => Err(FieldError::too_large(
+            field.to_string(),
+            format!("{} bytes; at most {MAX_VEX_TEXT_BYTES}", value.len()),
+        )
+        .into()),
         Some(value) if value.trim().is_empty() => Ok(None),
         other => Ok(other),
     }
 }
 
-fn vulnerability_id(field: &str, id: &str) -> Result<String, VexError> {
+fn vulnerability_id(field: impl std::fmt::Display, id: &str) -> Result<String, VexError> {
     if is_vulnerability_id(id) {
         Ok(id.to_owned())
     } else {
-        Err(invalid(field, "a vulnerability id: 1 to 128 bytes without '#' or control characters"))
+        Err(invalid(field.to_string(), "a vulnerability id: 1 to 128 bytes without '#' or control characters"))
     }
 }
 
-fn status(field: &str, raw: &str) -> Result<VexStatus, VexError> {
-    VexStatus::parse(raw).ok_or_else(|| invalid(field, format!("{raw:?} is not one of {}", VexStatus::names())))
+fn status(field: impl std::fmt::Display, raw: &str) -> Result<VexStatus, VexError> {
+    VexStatus::parse(raw)
+        .ok_or_else(|| invalid(field.to_string(), format!("{raw:?} is not one of {}", VexStatus::names())))
 }
 
-fn justification(field: &str, raw: Option<&str>) -> Result<Option<Justification>, VexError> {
+fn justification(field: impl std::fmt::Display, raw: Option<&str>) -> Result<Option<Justification>, VexError> {
     raw.map(|raw| {
         Justification::parse(raw)
-            .ok_or_else(|| invalid(field, format!("{raw:?} is not one of {}", Justification::names())))
+            .ok_or_else(|| invalid(field.to_string(), format!("{raw:?} is not one of {}", Justification::names())))
     })
     .transpose()
 }
@@ -707,15 +724,15 @@ fn read<'a, T: Deserialize<'a>>(body: &'a [u8], field: &str) -> Result<T, VexErr
 }
 
 /// A statement's checked fields, shared by the document formats.
-struct StatementText<'a> {
-    at: &'a str,
+struct StatementText {
+    at: At,
     status: VexStatus,
     justification: Option<Justification>,
     impact_statement: Option<String>,
     action_statement: Option<String>,
 }
 
-impl StatementText<'_> {
+impl StatementText {
     /// OpenVEX's own rules: `not_affected` needs a justification or an impact statement,
     /// `affected` an action statement.
     fn check_openvex_rules(&self) -> Result<(), VexError> {

@@ -347,25 +347,28 @@ async fn rules_follow_the_annotations_and_an_expired_one_lapses_once() {
     assert_eq!(context["scope"], json!({"context": "dev-*/*"}));
 }
 
-/// The (context, vulnerability) of each Vulnerable Image Running event delivered since the last call.
-async fn vulnerable_events(notifications: &integration_tests::Notifications) -> Vec<(String, String)> {
-    let mut found: Vec<(String, String)> = notifications
-        .received()
-        .await
-        .iter()
-        .filter(|event| event["detail-type"] == inventory_store::bus::VULNERABLE_DETAIL_TYPE)
-        .map(|event| {
-            let detail = &event["detail"];
-            (detail["context"].as_str().unwrap().to_owned(), detail["vulnerability_id"].as_str().unwrap().to_owned())
-        })
-        .collect();
-    found.sort();
-    found
-}
-
 async fn deliver(notifications: &mut integration_tests::Notifications) {
     let batch = notifications.next_event().await;
     assert!(notifications.deliver(batch).await.batch_item_failures.is_empty());
+}
+
+/// Image 1 running in `namespaces` of cluster `prod` (as `registry.example.com/shop/web:1`), with
+/// trivy's findings posted, the stream delivered.
+async fn running_with_trivy_findings(
+    harness: &Harness,
+    notifications: &mut integration_tests::Notifications,
+    namespaces: &[&str],
+) {
+    let containers: Vec<(&str, &str, u64)> =
+        namespaces.iter().map(|namespace| (*namespace, "registry.example.com/shop/web:1", 1)).collect();
+    let report = integration_tests::k8s_report("prod", integration_tests::day(0), &containers);
+    assert_eq!(harness.post_k8s(&report).await.status, StatusCode::CREATED);
+    deliver(notifications).await;
+    let trivy = std::fs::read_to_string(local_stack::moto::workspace_root().join("tests/fixtures/scanners/trivy.json"))
+        .unwrap();
+    let path = format!("/v2/images/{}/vulnerabilities", digest(1));
+    assert_eq!(harness.request("POST", &path, Some(&trivy), &[]).await.status, StatusCode::CREATED);
+    deliver(notifications).await;
 }
 
 fn ids(rows: &Value, key: &str, field: &str) -> Vec<String> {
@@ -377,20 +380,9 @@ async fn a_not_affected_trivy_finding_leaves_every_answer_and_its_events_until_i
     let harness = Harness::new(120, false).await;
     let mut notifications = harness.notifications().await;
     let at = integration_tests::day(0);
-    let report = |namespaces: &[&str]| {
-        let containers: Vec<(&str, &str, u64)> =
-            namespaces.iter().map(|ns| (*ns, "registry.example.com/shop/web:1", 1)).collect();
-        integration_tests::k8s_report("prod", at, &containers)
-    };
-    assert_eq!(harness.post_k8s(&report(&["web"])).await.status, StatusCode::CREATED);
-    deliver(&mut notifications).await;
-    let trivy = std::fs::read_to_string(local_stack::moto::workspace_root().join("tests/fixtures/scanners/trivy.json"))
-        .unwrap();
-    let path = format!("/v2/images/{}/vulnerabilities", digest(1));
-    assert_eq!(harness.request("POST", &path, Some(&trivy), &[]).await.status, StatusCode::CREATED);
-    deliver(&mut notifications).await;
+    running_with_trivy_findings(&harness, &mut notifications, &["web"]).await;
     let critical = "CVE-2024-24790";
-    assert_eq!(vulnerable_events(&notifications).await, [("prod/web".to_owned(), critical.to_owned())]);
+    assert_eq!(notifications.vulnerable_running().await, [("prod/web".to_owned(), critical.to_owned())]);
 
     // Not affected, for a minute: the stdlib of this image.
     let statement = json!({
@@ -429,7 +421,7 @@ async fn a_not_affected_trivy_finding_leaves_every_answer_and_its_events_until_i
     );
     assert_eq!(harness.post_k8s(&later).await.status, StatusCode::CREATED);
     deliver(&mut notifications).await;
-    assert_eq!(vulnerable_events(&notifications).await, Vec::<(String, String)>::new());
+    assert_eq!(notifications.vulnerable_running().await, Vec::<(String, String)>::new());
 
     // Past its expiry it applies no more, and the check lapses it once.
     harness.clock.advance(chrono::TimeDelta::minutes(2));
@@ -470,15 +462,7 @@ async fn reads_cost_the_same_with_thousands_of_annotations_as_with_none() {
     let count: usize = std::env::var("VEX_ANNOTATIONS").ok().and_then(|raw| raw.parse().ok()).unwrap_or(1_000);
     let harness = Harness::new(120, false).await;
     let mut notifications = harness.notifications().await;
-    let at = integration_tests::day(0);
-    let running = integration_tests::k8s_report("prod", at, &[("web", "registry.example.com/shop/web:1", 1)]);
-    assert_eq!(harness.post_k8s(&running).await.status, StatusCode::CREATED);
-    deliver(&mut notifications).await;
-    let trivy = std::fs::read_to_string(local_stack::moto::workspace_root().join("tests/fixtures/scanners/trivy.json"))
-        .unwrap();
-    let path = format!("/v2/images/{}/vulnerabilities", digest(1));
-    assert_eq!(harness.request("POST", &path, Some(&trivy), &[]).await.status, StatusCode::CREATED);
-    deliver(&mut notifications).await;
+    running_with_trivy_findings(&harness, &mut notifications, &["web"]).await;
 
     let measure = |route: &'static str| {
         let harness = &harness;
@@ -502,7 +486,6 @@ async fn reads_cost_the_same_with_thousands_of_annotations_as_with_none() {
 
     // The first read after a change reads the new rules once (one more Query, of their chunks)...
     let (worklist_cold, after) = measure("/v2/vulnerabilities").await;
-    assert_eq!(worklist_cold, (worklist_without.0 + 1, worklist_without.1, worklist_without.2));
     // ...and then every read costs what it did with none: the rules record's GetItem was there too.
     let (worklist_with, _) = measure("/v2/vulnerabilities").await;
     let (exposure_with, _) = measure("/v2/vulnerabilities/CVE-2024-24790").await;
@@ -510,6 +493,7 @@ async fn reads_cost_the_same_with_thousands_of_annotations_as_with_none() {
         "{count} annotations: worklist {worklist_without:?} -> {worklist_with:?} (first read {worklist_cold:?}), \
          exposure {exposure_without:?} -> {exposure_with:?} (Query, GetItem, BatchGetItem)"
     );
+    assert_eq!(worklist_cold, (worklist_without.0 + 1, worklist_without.1, worklist_without.2));
     assert_eq!(worklist_with, worklist_without);
     assert_eq!(exposure_with, exposure_without);
     assert_eq!(after["vulnerabilities"], before["vulnerabilities"], "and none of them suppresses anything");

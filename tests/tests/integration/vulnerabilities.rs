@@ -291,22 +291,6 @@ async fn a_vulnerabilitys_exposure_names_the_live_contexts_of_each_image_carryin
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
 }
 
-/// The (context, vulnerability) of each Vulnerable Image Running event the bus delivered.
-async fn exposures(notifications: &integration_tests::Notifications) -> Vec<(String, String)> {
-    let mut found: Vec<(String, String)> = notifications
-        .received()
-        .await
-        .iter()
-        .filter(|event| event["detail-type"] == inventory_store::bus::VULNERABLE_DETAIL_TYPE)
-        .map(|event| {
-            let detail = &event["detail"];
-            (detail["context"].as_str().unwrap().to_owned(), detail["vulnerability_id"].as_str().unwrap().to_owned())
-        })
-        .collect();
-    found.sort();
-    found
-}
-
 #[tokio::test]
 async fn a_vulnerable_image_running_is_announced_once_per_context_and_vulnerability() {
     use integration_tests::{day, digest, k8s_report};
@@ -320,18 +304,18 @@ async fn a_vulnerable_image_running_is_announced_once_per_context_and_vulnerabil
     assert!(notifications.deliver(batch.clone()).await.batch_item_failures.is_empty());
     let cve = |context: &str, id: &str| (context.to_owned(), id.to_owned());
     assert_eq!(
-        exposures(&notifications).await,
+        notifications.vulnerable_running().await,
         [cve("prod/batch", "CVE-2024-24790"), cve("prod/default", "CVE-2024-24790")]
     );
     notifications.deliver(batch).await;
-    assert!(exposures(&notifications).await.is_empty(), "a redelivered batch announces nothing again");
+    assert!(notifications.vulnerable_running().await.is_empty(), "a redelivered batch announces nothing again");
 
     // New findings of an image that runs: only the new vulnerability is announced.
     post(&harness, &digest(1), &fixture("grype.json")).await;
     let batch = notifications.next_event().await;
     notifications.deliver(batch).await;
     assert_eq!(
-        exposures(&notifications).await,
+        notifications.vulnerable_running().await,
         [cve("prod/batch", "CVE-1999-0002"), cve("prod/default", "CVE-1999-0002")]
     );
     post(&harness, &digest(1), &fixture("grype.json")).await; // identical: no new generation

@@ -5,13 +5,14 @@
 
 use super::purl::{self, Product};
 use super::{
-    invalid, text, vulnerability_id, Annotation, Justification, ParsedVex, Scope, Skipped, Statement, VexError,
+    invalid, text, vulnerability_id, Annotation, At, Justification, ParsedVex, Scope, Skipped, Statement, VexError,
     VexStatus,
 };
 use crate::bounded::{EntryList, ItemList};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 const SPEC_VERSIONS: [&str; 4] = ["1.4", "1.5", "1.6", "1.7"];
 
@@ -85,26 +86,28 @@ pub(super) fn parse(body: &[u8]) -> Result<ParsedVex, VexError> {
         Ok(Product::Repository(repository)) => Some(Scope::Repository(repository)),
         _ => None,
     });
+    let by_ref: HashMap<&str, &str> = root
+        .into_iter()
+        .chain(bom.components.iter())
+        .filter_map(|component| Some((component.bom_ref.as_deref()?, component.purl.as_deref()?)))
+        .collect();
     let purl_of = |reference: &str| -> Option<String> {
         if reference.starts_with("pkg:") {
             return Some(reference.to_owned());
         }
         let bom_ref =
             reference.rsplit_once('#').filter(|_| reference.starts_with("urn:cdx:")).map_or(reference, |(_, r)| r);
-        root.into_iter()
-            .chain(bom.components.iter())
-            .find(|component| component.bom_ref.as_deref() == Some(bom_ref))
-            .and_then(|component| component.purl.as_deref().map(str::to_owned))
+        by_ref.get(bom_ref).map(|purl| (*purl).to_owned())
     };
     let mut parsed = ParsedVex { format: "cyclonedx", ..ParsedVex::default() };
     for (index, vulnerability) in bom.vulnerabilities.iter().enumerate() {
-        let at = format!("vulnerabilities[{index}]");
-        let Some(base) = statement(&at, vulnerability, bom.serial_number.clone())? else {
-            parsed.skipped.push(Skipped { at, reason: "no analysis: not a VEX statement".into() });
+        let at = At { list: "vulnerabilities", index };
+        let Some(base) = statement(at, vulnerability, bom.serial_number.clone())? else {
+            parsed.skipped.push(Skipped { at: at.to_string(), reason: "no analysis: not a VEX statement".into() });
             continue;
         };
         if vulnerability.affects.is_empty() {
-            parsed.skipped.push(Skipped { at: at.clone(), reason: "affects nothing".into() });
+            parsed.skipped.push(Skipped { at: at.to_string(), reason: "affects nothing".into() });
         }
         for (number, affects) in vulnerability.affects.iter().enumerate() {
             let at = format!("{at}.affects[{number}]");
@@ -128,7 +131,7 @@ pub(super) fn parse(body: &[u8]) -> Result<ParsedVex, VexError> {
 }
 
 /// The statement a vulnerability's analysis makes; `None` without an analysis.
-fn statement(at: &str, vulnerability: &Vulnerability, source: Option<String>) -> Result<Option<Statement>, VexError> {
+fn statement(at: At, vulnerability: &Vulnerability, source: Option<String>) -> Result<Option<Statement>, VexError> {
     let Some(analysis) = &vulnerability.analysis else { return Ok(None) };
     let id = vulnerability.id.as_deref().ok_or_else(|| invalid(format!("{at}.id"), "required"))?;
     let raw_state = analysis.state.as_deref().ok_or_else(|| invalid(format!("{at}.analysis.state"), "required"))?;
@@ -147,15 +150,15 @@ fn statement(at: &str, vulnerability: &Vulnerability, source: Option<String>) ->
     let justification = analysis
         .justification
         .as_deref()
-        .map(|raw| justification(&format!("{at}.analysis.justification"), raw))
+        .map(|raw| justification(format_args!("{at}.analysis.justification"), raw))
         .transpose()?;
-    let detail = text(&format!("{at}.analysis.detail"), analysis.detail.clone())?;
+    let detail = text(format_args!("{at}.analysis.detail"), analysis.detail.clone())?;
     let responses: Vec<&str> = analysis.response.iter().map(|response| response.as_ref()).collect();
-    let action = text(&format!("{at}.analysis.response"), (!responses.is_empty()).then(|| responses.join(", ")))?;
+    let action = text(format_args!("{at}.analysis.response"), (!responses.is_empty()).then(|| responses.join(", ")))?;
     let (impact_statement, status_notes) =
         if status == VexStatus::NotAffected { (detail, None) } else { (None, detail) };
     Ok(Some(Statement {
-        vulnerability_id: vulnerability_id(&format!("{at}.id"), id)?,
+        vulnerability_id: vulnerability_id(format_args!("{at}.id"), id)?,
         status,
         justification,
         status_notes,
@@ -170,7 +173,7 @@ fn statement(at: &str, vulnerability: &Vulnerability, source: Option<String>) ->
     }))
 }
 
-fn justification(field: &str, raw: &str) -> Result<Justification, VexError> {
+fn justification(field: impl std::fmt::Display, raw: &str) -> Result<Justification, VexError> {
     Ok(match raw {
         "code_not_present" => Justification::VulnerableCodeNotPresent,
         "code_not_reachable" => Justification::VulnerableCodeNotInExecutePath,
@@ -181,7 +184,12 @@ fn justification(field: &str, raw: &str) -> Result<Justification, VexError> {
         | "protected_at_runtime"
         | "protected_at_perimeter"
         | "protected_by_mitigating_control" => Justification::InlineMitigationsAlreadyExist,
-        other => return Err(invalid(field, format!("{other:?} is not a CycloneDX impact analysis justification"))),
+        other => {
+            return Err(invalid(
+                field.to_string(),
+                format!("{other:?} is not a CycloneDX impact analysis justification"),
+            ));
+        }
     })
 }
 

@@ -4,7 +4,7 @@
 
 use super::purl::{self, Product};
 use super::{
-    invalid, justification, status, text, vulnerability_id, Annotation, ParsedVex, Scope, Skipped, Statement,
+    invalid, justification, status, text, vulnerability_id, Annotation, At, ParsedVex, Scope, Skipped, Statement,
     StatementText, VexError, VexStatus,
 };
 use crate::bounded::{EntryList, ItemList};
@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 
 pub const CONTEXT: &str = "https://openvex.dev/ns/v0.2.0";
@@ -134,44 +135,61 @@ pub(super) fn parse(body: &[u8]) -> Result<ParsedVex, VexError> {
     let document: Document = super::read(body, "statements")?;
     let source = document.id.map(Cow::into_owned);
     let mut parsed = ParsedVex { format: "openvex", ..ParsedVex::default() };
-    for (index, raw) in document.statements.0.into_iter().enumerate() {
-        let at = format!("statements[{index}]");
-        let base = statement(&at, &raw, source.clone())?;
+    // A vendor's document names a few images and packages in thousands of statements.
+    let mut products = Products::default();
+    for (index, mut raw) in document.statements.0.into_iter().enumerate() {
+        let at = At { list: "statements", index };
+        let base = statement(at, &mut raw, source.clone())?;
         if raw.products.is_empty() {
-            parsed.skipped.push(Skipped { at, reason: "no products: nothing to apply it to".into() });
+            parsed.skipped.push(Skipped { at: at.to_string(), reason: "no products: nothing to apply it to".into() });
             continue;
         }
         for (number, product) in raw.products.iter().enumerate() {
-            let at = format!("{at}.products[{number}]");
+            let at = || format!("{at}.products[{number}]");
             let subcomponents =
                 if product.subcomponents.is_empty() { &raw.subcomponents } else { &product.subcomponents };
-            expand(&at, &base, product, subcomponents, &mut parsed);
+            expand(at, &base, product, subcomponents, &mut products, &mut parsed);
         }
     }
     Ok(parsed)
 }
 
+/// Each purl of a document read once.
+#[derive(Default)]
+struct Products(HashMap<String, Result<Product, String>>);
+
+impl Products {
+    fn get(&mut self, raw: &str) -> Result<Product, String> {
+        if let Some(read) = self.0.get(raw) {
+            return read.clone();
+        }
+        let read = purl::product(raw);
+        self.0.insert(raw.to_owned(), read.clone());
+        read
+    }
+}
+
 /// The statement's own fields, checked; its scope comes from each product.
-fn statement(at: &str, raw: &RawStatement, source: Option<String>) -> Result<Statement, VexError> {
+fn statement(at: At, raw: &mut RawStatement, source: Option<String>) -> Result<Statement, VexError> {
     let name = raw.vulnerability.as_ref().and_then(|named| named.0.as_deref());
     let name = name.ok_or_else(|| invalid(format!("{at}.vulnerability"), "required: the vulnerability's name"))?;
     let raw_status = raw.status.as_deref().ok_or_else(|| invalid(format!("{at}.status"), "required"))?;
     let checked = StatementText {
         at,
-        status: status(&format!("{at}.status"), raw_status)?,
-        justification: justification(&format!("{at}.justification"), raw.justification.as_deref())?,
-        impact_statement: text(&format!("{at}.impact_statement"), raw.impact_statement.clone())?,
-        action_statement: text(&format!("{at}.action_statement"), raw.action_statement.clone())?,
+        status: status(format_args!("{at}.status"), raw_status)?,
+        justification: justification(format_args!("{at}.justification"), raw.justification.as_deref())?,
+        impact_statement: text(format_args!("{at}.impact_statement"), raw.impact_statement.take())?,
+        action_statement: text(format_args!("{at}.action_statement"), raw.action_statement.take())?,
     };
     if checked.justification.is_some_and(|justification| !justification.in_openvex()) {
         return Err(invalid(format!("{at}.justification"), "fix_not_planned is not an OpenVEX justification"));
     }
     checked.check_openvex_rules()?;
     Ok(Statement {
-        vulnerability_id: vulnerability_id(&format!("{at}.vulnerability"), name)?,
+        vulnerability_id: vulnerability_id(format_args!("{at}.vulnerability"), name)?,
         status: checked.status,
         justification: checked.justification,
-        status_notes: text(&format!("{at}.status_notes"), raw.status_notes.clone())?,
+        status_notes: text(format_args!("{at}.status_notes"), raw.status_notes.take())?,
         impact_statement: checked.impact_statement,
         action_statement: checked.action_statement,
         additional_details: None,
@@ -184,17 +202,24 @@ fn statement(at: &str, raw: &RawStatement, source: Option<String>) -> Result<Sta
 }
 
 /// One statement per (product, subcomponent), or per product without subcomponents.
-fn expand(at: &str, base: &Statement, product: &Component, subcomponents: &[Component], parsed: &mut ParsedVex) {
+fn expand(
+    at: impl Fn() -> String,
+    base: &Statement,
+    product: &Component,
+    subcomponents: &[Component],
+    products: &mut Products,
+    parsed: &mut ParsedVex,
+) {
     let Some(purl) = product.purl() else {
-        parsed.skipped.push(Skipped { at: at.to_owned(), reason: "names no purl".into() });
+        parsed.skipped.push(Skipped { at: at(), reason: "names no purl".into() });
         return;
     };
-    let (scope, package) = match purl::product(purl) {
+    let (scope, package) = match products.get(purl) {
         Ok(Product::Image { digest, .. }) => (Scope::Image(digest), None),
         Ok(Product::Repository(repository)) => (Scope::Repository(repository), None),
         Ok(Product::Package(package)) => (Scope::Account, Some(package)),
         Err(reason) => {
-            parsed.skipped.push(Skipped { at: at.to_owned(), reason });
+            parsed.skipped.push(Skipped { at: at(), reason });
             return;
         }
     };
@@ -203,16 +228,16 @@ fn expand(at: &str, base: &Statement, product: &Component, subcomponents: &[Comp
         return;
     }
     for (number, subcomponent) in subcomponents.iter().enumerate() {
-        let at = format!("{at}.subcomponents[{number}]");
-        match subcomponent.purl().map(purl::product) {
+        let at = || format!("{}.subcomponents[{number}]", at());
+        match subcomponent.purl().map(|purl| products.get(purl)) {
             Some(Ok(Product::Package(package))) => {
                 parsed.statements.push(Statement { scope: scope.clone(), package: Some(package), ..base.clone() })
             }
             Some(Ok(_)) => {
-                parsed.skipped.push(Skipped { at, reason: "a subcomponent is a package, not an image".into() })
+                parsed.skipped.push(Skipped { at: at(), reason: "a subcomponent is a package, not an image".into() })
             }
-            Some(Err(reason)) => parsed.skipped.push(Skipped { at, reason }),
-            None => parsed.skipped.push(Skipped { at, reason: "names no purl".into() }),
+            Some(Err(reason)) => parsed.skipped.push(Skipped { at: at(), reason }),
+            None => parsed.skipped.push(Skipped { at: at(), reason: "names no purl".into() }),
         }
     }
 }
