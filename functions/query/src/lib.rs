@@ -14,6 +14,7 @@ use inventory_runtime::Sdk;
 use inventory_store::auth::Caller;
 use inventory_store::coverage::{attach_agents, list_clusters};
 use inventory_store::http::{json_response, negotiated_json, not_found, query_params, ApiError, ApiFunction};
+use inventory_store::image::repository_of;
 use inventory_store::integrations::IntegrationRegistry;
 use inventory_store::listing::{min_severity_param, vulnerability_id_param};
 use inventory_store::routes::{Endpoint, Matched};
@@ -21,10 +22,11 @@ use inventory_store::store::StoreError;
 use inventory_store::threat::{SlaPolicy, ThreatReader};
 use inventory_store::vex::{Lens, RulesReader};
 use inventory_store::vulnerabilities::Vulnerabilities;
-use inventory_store::worklist::{by_image, page, repositories, rows, WorklistQuery};
+use inventory_store::worklist::{boolean, by_image, page, repositories, rows, WorklistQuery};
 use inventory_store::{Clock, InventoryQuery, InventoryReader, Settings, Store};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Every variable the function reads.
@@ -180,13 +182,21 @@ impl QueryApp {
         let Some(image) = self.vulnerabilities.image(account, digest).await? else {
             return Err(ApiError::not_found(format!("no findings of image {digest} in this account")));
         };
-        let (threat, running) = futures::try_join!(
+        let include_suppressed = boolean(&query_params(request), "include_suppressed")?.unwrap_or(false);
+        let (threat, running, rules) = futures::try_join!(
             self.threat.current(),
-            self.reader.running(account, std::slice::from_ref(&image.image_digest))
+            self.reader.running(account, std::slice::from_ref(&image.image_digest)),
+            self.rules.rules(account)
         )
         .map_err(|error| error.answer("the image's findings"))?;
         let workloads = running.iter().map(|item| item.workloads.len()).sum();
-        negotiated_json(request, StatusCode::OK, &ranked::rank_image(&image, &threat, workloads))
+        let repositories = BTreeMap::from([(
+            image.image_digest.clone(),
+            running.iter().map(|item| repository_of(&item.image_tag).to_owned()).collect(),
+        )]);
+        let lens = Lens { rules: &rules, repositories: &repositories, now: self.clock.now() };
+        let ranked = ranked::rank_image(&image, &threat, workloads, &lens, include_suppressed);
+        negotiated_json(request, StatusCode::OK, &ranked)
     }
 
     async fn exposure(&self, request: &Request, account: &str, id: &str) -> Result<Response<Body>, ApiError> {

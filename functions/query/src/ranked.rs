@@ -4,8 +4,9 @@
 //! those running the image now.
 
 use crate::exposure::{ExposedImage, VulnerabilityExposure};
-use inventory_store::findings::{MergedFinding, VulnerabilitySummary};
+use inventory_store::findings::{AffectedPackage, MergedFinding, SeverityCounts, VulnerabilitySummary};
 use inventory_store::threat::{FindingFacts, ThreatData, ThreatFields};
+use inventory_store::vex::{Lens, Verdict};
 use inventory_store::vulnerabilities::ImageVulnerabilities;
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -16,6 +17,9 @@ pub struct RankedFinding<'a> {
     pub finding: &'a MergedFinding,
     #[serde(flatten)]
     pub threat: ThreatFields,
+    /// The VEX annotation that decides about it, wherever the image runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vex: Option<Verdict>,
 }
 
 /// `GET /v2/images/{image_digest}/vulnerabilities`: the image's findings, each with its threat data.
@@ -25,10 +29,21 @@ pub struct RankedImage<'a> {
     pub image: &'a ImageVulnerabilities,
     pub vulnerabilities: VulnerabilitySummary,
     pub findings: Vec<RankedFinding<'a>>,
+    /// Findings VEX statements about the image (not about one context) suppress: left out of
+    /// `findings` and of the counts, unless asked for.
+    pub suppressed: usize,
 }
 
-pub fn rank_image<'a>(image: &'a ImageVulnerabilities, threat: &ThreatData, workloads: usize) -> RankedImage<'a> {
-    let findings: Vec<RankedFinding> = image
+/// The image's findings, each with its threat data and VEX verdict; suppressed ones are left
+/// out of the list and the counts unless `include_suppressed`.
+pub fn rank_image<'a>(
+    image: &'a ImageVulnerabilities,
+    threat: &ThreatData,
+    workloads: usize,
+    lens: &Lens,
+    include_suppressed: bool,
+) -> RankedImage<'a> {
+    let mut findings: Vec<RankedFinding> = image
         .findings
         .iter()
         .map(|finding| RankedFinding {
@@ -40,15 +55,35 @@ pub fn rank_image<'a>(image: &'a ImageVulnerabilities, threat: &ThreatData, work
                 fix_available: !finding.fixed_in.is_empty(),
                 workloads,
             }),
+            vex: {
+                let package = AffectedPackage { package: finding.package.clone(), fixed_in: finding.fixed_in.clone() };
+                lens.verdict(&finding.vulnerability_id, &image.image_digest, None, &[package], true)
+            },
         })
         .collect();
+    let is_suppressed = |ranked: &RankedFinding| ranked.vex.as_ref().is_some_and(|verdict| verdict.suppressed);
+    let suppressed: BTreeSet<&str> = findings
+        .iter()
+        .filter(|ranked| is_suppressed(ranked))
+        .map(|ranked| ranked.finding.vulnerability_id.as_str())
+        .collect();
+    let by_severity = if suppressed.is_empty() {
+        image.vulnerabilities
+    } else {
+        let visible = findings.iter().filter(|ranked| !is_suppressed(ranked));
+        SeverityCounts::of(visible.map(|ranked| (ranked.finding.vulnerability_id.as_str(), ranked.finding.severity)))
+    };
+    let suppressed = suppressed.len();
+    if !include_suppressed {
+        findings.retain(|ranked| !is_suppressed(ranked));
+    }
     let listed: BTreeSet<&str> = findings
         .iter()
         .filter(|ranked| ranked.threat.is_kev == Some(true))
         .map(|ranked| ranked.finding.vulnerability_id.as_str())
         .collect();
     let kev = threat.kev.as_ref().map(|_| listed.len());
-    RankedImage { image, vulnerabilities: VulnerabilitySummary { by_severity: image.vulnerabilities, kev }, findings }
+    RankedImage { image, vulnerabilities: VulnerabilitySummary { by_severity, kev }, findings, suppressed }
 }
 
 /// One image row of a vulnerability's exposure, with its risk where it runs.
