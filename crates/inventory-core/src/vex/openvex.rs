@@ -62,6 +62,34 @@ impl<'a> Component<'a> {
     }
 }
 
+/// What 0.0.x wrote as a string and 0.2.0 as an object, read without buffering either.
+enum StrOr<'a, T> {
+    Str(Cow<'a, str>),
+    Object(T),
+}
+
+impl<'de: 'a, 'a, T: Deserialize<'de>> Deserialize<'de> for StrOr<'a, T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Either<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for Either<T> {
+            type Value = StrOr<'de, T>;
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("a string or an object")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, value: &'de str) -> Result<Self::Value, E> {
+                Ok(StrOr::Str(Cow::Borrowed(value)))
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
+                Ok(StrOr::Str(Cow::Owned(value.to_owned())))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(StrOr::Object)
+            }
+        }
+        deserializer.deserialize_any(Either(std::marker::PhantomData))
+    }
+}
+
 impl<'de: 'a, 'a> Deserialize<'de> for Named<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
@@ -69,24 +97,10 @@ impl<'de: 'a, 'a> Deserialize<'de> for Named<'a> {
             #[serde(borrow)]
             name: Option<Cow<'a, str>>,
         }
-        struct NamedVisitor;
-        impl<'de> Visitor<'de> for NamedVisitor {
-            type Value = Named<'de>;
-            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-                formatter.write_str("a vulnerability: a string or an object with a name")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, value: &'de str) -> Result<Self::Value, E> {
-                Ok(Named(Some(Cow::Borrowed(value))))
-            }
-            fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
-                Ok(Named(Some(Cow::Owned(value.to_owned()))))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                let object = Object::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                Ok(Named(object.name))
-            }
-        }
-        deserializer.deserialize_any(NamedVisitor)
+        Ok(match StrOr::<Object>::deserialize(deserializer)? {
+            StrOr::Str(name) => Named(Some(name)),
+            StrOr::Object(object) => Named(object.name),
+        })
     }
 }
 
@@ -106,28 +120,14 @@ impl<'de: 'a, 'a> Deserialize<'de> for Component<'a> {
             #[serde(default, borrow)]
             subcomponents: EntryList<Component<'a>>,
         }
-        struct ComponentVisitor;
-        impl<'de> Visitor<'de> for ComponentVisitor {
-            type Value = Component<'de>;
-            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-                formatter.write_str("a product: a purl or an object with @id or identifiers")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, value: &'de str) -> Result<Self::Value, E> {
-                Ok(Component { id: Some(Cow::Borrowed(value)), ..Component::default() })
-            }
-            fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
-                Ok(Component { id: Some(Cow::Owned(value.to_owned())), ..Component::default() })
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                let object = Object::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                Ok(Component {
-                    id: object.id,
-                    purl: object.identifiers.and_then(|identifiers| identifiers.purl),
-                    subcomponents: object.subcomponents,
-                })
-            }
-        }
-        deserializer.deserialize_any(ComponentVisitor)
+        Ok(match StrOr::<Object>::deserialize(deserializer)? {
+            StrOr::Str(id) => Component { id: Some(id), ..Component::default() },
+            StrOr::Object(object) => Component {
+                id: object.id,
+                purl: object.identifiers.and_then(|identifiers| identifiers.purl),
+                subcomponents: object.subcomponents,
+            },
+        })
     }
 }
 
