@@ -55,8 +55,8 @@ check-infra: $(INFRA_TOOLS)
 	$(CHECK_BUILD_PROFILE) $(MAKE) sam-build
 
 # The check builds every function as SAM does, with the release profile lighter: fat LTO and one
-# codegen unit link each of the 14 binaries alone, 23 minutes cold on 2 cores against 8 without
-# (BENCHMARKS.md). Deploy and measure sizes with `make sam-build`, which keeps Cargo.toml's profile.
+# codegen unit link each binary alone: 23 minutes cold on 2 cores against 8 without, measured with
+# 14 functions (BENCHMARKS.md; there are 15 now). Deploy and measure sizes with `make sam-build`, which keeps Cargo.toml's profile.
 CHECK_BUILD_PROFILE := CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
 	CARGO_PROFILE_RELEASE_OPT_LEVEL=1
 
