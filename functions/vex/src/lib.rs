@@ -6,6 +6,7 @@ use inventory_runtime::{ConfigError, Sdk};
 use inventory_store::auth::Caller;
 use inventory_store::http::{body_bytes, json_response, not_found, query_params, ApiError, ApiFunction};
 use inventory_store::image::Digest;
+use inventory_store::limits::{DEFAULT_LIMIT, MAX_LIMIT, MAX_LISTED_ITEM_NOTES};
 use inventory_store::routes::{Endpoint, Matched};
 use inventory_store::vex::{self, Annotation, Annotations, Expiry, PackageIdentifier, VexError};
 use inventory_store::{Clock, Settings, Store};
@@ -63,7 +64,7 @@ impl ApiFunction for VexApp {
             Endpoint::ImageOpenVex => self.export(caller, &image()?, Export::OpenVex).await,
             Endpoint::ImageCycloneDxVex => self.export(caller, &image()?, Export::CycloneDx).await,
             Endpoint::PostVex => self.post_document(request, caller).await,
-            Endpoint::ListVex => self.list(caller).await,
+            Endpoint::ListVex => self.list(request, caller).await,
             Endpoint::GetVex => self.get(caller, uuid, None).await,
             Endpoint::DeleteVex => self.delete(caller, uuid, None).await,
             Endpoint::ApproveVex => {
@@ -84,9 +85,30 @@ fn image_digest(matched: &Matched<'_>) -> Result<Digest, ApiError> {
         .map_err(|error| ApiError::bad_request("image_digest", error))
 }
 
-fn items(annotations: &[Annotation]) -> Response<Body> {
+/// A page of annotations in uuid order (`limit`, and `next`: the last uuid of the page before), so
+/// an account's 50,000 stay within a Lambda response; `next` is answered while more follow.
+fn items(request: &Request, mut annotations: Vec<Annotation>) -> Result<Response<Body>, ApiError> {
+    let param = query_params(request);
+    let limit = match param("limit").filter(|raw| !raw.is_empty()) {
+        None => DEFAULT_LIMIT,
+        Some(raw) => {
+            raw.parse::<usize>().ok().filter(|limit| (1..=MAX_LIMIT).contains(limit)).ok_or_else(|| {
+                ApiError::bad_request("limit", format!("must be a whole number from 1 to {MAX_LIMIT}"))
+            })?
+        }
+    };
+    annotations.sort_by(|a, b| a.uuid.cmp(&b.uuid));
+    if let Some(after) = param("next").filter(|raw| !raw.is_empty()) {
+        annotations.retain(|annotation| annotation.uuid > after);
+    }
+    let next = (annotations.len() > limit).then(|| annotations[limit - 1].uuid.clone());
+    annotations.truncate(limit);
     let items: Vec<serde_json::Value> = annotations.iter().map(Annotation::to_anchore).collect();
-    json_response(StatusCode::OK, &serde_json::json!({ "items": items }))
+    let mut answer = serde_json::json!({ "items": items });
+    if let Some(next) = next {
+        answer["next"] = next.into();
+    }
+    Ok(json_response(StatusCode::OK, &answer))
 }
 
 fn vex_error(error: VexError) -> ApiError {
@@ -123,7 +145,7 @@ impl VexApp {
                 .into_iter()
                 .all(|(name, value)| param(name).is_none_or(|wanted| value.as_deref() == Some(wanted.as_str())))
         });
-        Ok(items(&found))
+        items(request, found)
     }
 
     async fn create_image(
@@ -168,8 +190,8 @@ impl VexApp {
             .expect("static response parts are valid"))
     }
 
-    async fn list(&self, caller: &Caller) -> Result<Response<Body>, ApiError> {
-        Ok(items(&self.annotations.list(&caller.account).await?))
+    async fn list(&self, request: &Request, caller: &Caller) -> Result<Response<Body>, ApiError> {
+        items(request, self.annotations.list(&caller.account).await?)
     }
 
     /// `POST /v2/vex`: an OpenVEX or CycloneDX document, or one annotation with a scope. The
@@ -186,8 +208,16 @@ impl VexApp {
         let expiry = Expiry { expires_at: param("expires_at"), expires_when_fixed };
         let parsed = vex::parse_document(body_bytes(request.body()), expiry, self.clock.now()).map_err(vex_error)?;
         let created = self.annotations.create(caller, parsed.statements).await?;
-        let items: Vec<serde_json::Value> = created.iter().map(Annotation::to_anchore).collect();
-        let answer = serde_json::json!({ "format": parsed.format, "items": items, "skipped": parsed.skipped });
+        // A document of 10,000 statements would answer past a Lambda response: the first
+        // `DEFAULT_LIMIT` annotations and `MAX_LISTED_ITEM_NOTES` skipped parts, and the counts.
+        let items: Vec<serde_json::Value> = created.iter().take(DEFAULT_LIMIT).map(Annotation::to_anchore).collect();
+        let answer = serde_json::json!({
+            "format": parsed.format,
+            "created": created.len(),
+            "items": items,
+            "skipped_count": parsed.skipped.len(),
+            "skipped": &parsed.skipped[..parsed.skipped.len().min(MAX_LISTED_ITEM_NOTES)],
+        });
         Ok(json_response(StatusCode::CREATED, &answer))
     }
 
