@@ -11,7 +11,7 @@ mod rules;
 
 pub use cyclonedx::export as cyclonedx_export;
 pub use openvex::export as openvex_export;
-pub use rules::{Lens, Rule, Rules, Subject, Verdict};
+pub use rules::{repositories, Lens, Rule, Rules, Subject, Verdict};
 
 use crate::field::FieldError;
 use crate::findings::{is_vulnerability_id, Package};

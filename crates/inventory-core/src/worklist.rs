@@ -102,15 +102,7 @@ pub fn by_image(places: Vec<RunningPlace>) -> BTreeMap<String, Vec<RunningContex
 /// The repositories each running image runs from (by its tags), for VEX statements about a
 /// repository.
 pub fn repositories(places: &[RunningPlace]) -> BTreeMap<String, Vec<String>> {
-    let mut found: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for place in places {
-        let repository = crate::image::repository_of(&place.image_tag).to_owned();
-        let known = found.entry(place.image_digest.clone()).or_default();
-        if !repository.is_empty() && !known.contains(&repository) {
-            known.push(repository);
-        }
-    }
-    found
+    crate::vex::repositories(places.iter().map(|place| (place.image_digest.as_str(), place.image_tag.as_str())))
 }
 
 /// A vulnerability of a running image as the worklist keeps it.

@@ -378,11 +378,9 @@ impl InventoryReader {
         if !rules.names(id) {
             return;
         }
-        let repositories: std::collections::BTreeMap<String, Vec<String>> = list
-            .items
-            .iter()
-            .map(|item| (item.image_digest.clone(), vec![crate::image::repository_of(&item.image_tag).to_owned()]))
-            .collect();
+        let repositories = crate::vex::repositories(
+            list.items.iter().map(|item| (item.image_digest.as_str(), item.image_tag.as_str())),
+        );
         let lens = crate::vex::Lens { rules, repositories: &repositories, now: self.clock.now() };
         let by_digest: HashMap<&str, &crate::findings::VulnerableImage> =
             entries.iter().map(|entry| (entry.image_digest.as_str(), entry)).collect();

@@ -124,7 +124,7 @@ impl Annotations {
     }
 
     /// An annotation of `image` (Anchore's per-image routes find only the image's own).
-    async fn get_of(&self, account: &str, uuid: &str, image: Option<&str>) -> Result<Annotation, AnnotationError> {
+    pub async fn get_of(&self, account: &str, uuid: &str, image: Option<&str>) -> Result<Annotation, AnnotationError> {
         let found = self.get(account, uuid).await?;
         match image {
             Some(digest) if found.statement.scope.image_digest() != Some(digest) => {

@@ -28,17 +28,16 @@ use inventory_store::bus::{
 use inventory_store::clock::Clock;
 use inventory_store::findings::Severity;
 use inventory_store::image::pinned_reference;
-use inventory_store::image::repository_of;
 use inventory_store::model::InventoryType;
 use inventory_store::store::{interval_copies, BatchWrite};
 use inventory_store::store::{Claim as MarkerClaim, SentOnceMarker as Marker, Store, StoreError};
 use inventory_store::subscriptions::{Subscription, SubscriptionError, Subscriptions, RUNTIME_INVENTORY};
 use inventory_store::threat::ThreatReader;
-use inventory_store::vex::{Lens, Rules, RulesReader};
+use inventory_store::vex::{repositories, Lens, Rules, RulesReader};
 use inventory_store::vulnerabilities::{Vulnerabilities, VulnerabilityError};
 use inventory_store::{InventoryReader, Settings};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 /// How long a claim on a marker holds before another delivery may take it: longer than the
@@ -214,10 +213,7 @@ impl Notifier {
         if !events.is_empty() {
             // Only a record with events to announce reads the account's VEX rules.
             let rules = reads.rules(account, &self.rules).await?;
-            let repositories: BTreeMap<String, Vec<String>> = BTreeMap::from([(
-                digest.to_owned(),
-                running.iter().map(|place| repository_of(&place.image_tag).to_owned()).collect(),
-            )]);
+            let repositories = repositories(running.iter().map(|place| (digest, place.image_tag.as_str())));
             let lens = Lens { rules: &rules, repositories: &repositories, now: self.clock.now() };
             events.retain(|(_, detail)| !detail.is_suppressed(&lens));
         }
@@ -235,25 +231,20 @@ impl Notifier {
             return Ok(Vec::new());
         }
         let threat = reads.threat.get_or_try_init(|| self.threat.current()).await?;
-        let mut exposures = exposures.to_vec();
-        if exposures.iter().any(|exposure| threat.facts(&exposure.pair.vulnerability_id).kev.is_some()) {
-            let mut unsuppressed = Vec::new();
-            for exposure in exposures {
-                let rules = reads.rules(&exposure.account, &self.rules).await?;
-                let repositories = BTreeMap::from([(
-                    exposure.place.image_digest.clone(),
-                    vec![repository_of(&exposure.place.image_tag).to_owned()],
-                )]);
-                let lens = Lens { rules: &rules, repositories: &repositories, now: self.clock.now() };
-                let verdict =
-                    exposure.pair.verdict(&lens, &exposure.place.image_digest, Some(&exposure.place.at.context));
-                if !verdict.is_some_and(|verdict| verdict.suppressed) {
-                    unsuppressed.push(exposure);
-                }
+        let kev = exposures.iter().filter(|exposure| threat.facts(&exposure.pair.vulnerability_id).kev.is_some());
+        let mut unsuppressed = Vec::new();
+        // Only exposures to KEV entries make events: only those read the rules and are judged.
+        for exposure in kev {
+            let rules = reads.rules(&exposure.account, &self.rules).await?;
+            let place = &exposure.place;
+            let repositories = repositories([(place.image_digest.as_str(), place.image_tag.as_str())]);
+            let lens = Lens { rules: &rules, repositories: &repositories, now: self.clock.now() };
+            let verdict = exposure.pair.verdict(&lens, &place.image_digest, Some(&place.at.context));
+            if !verdict.is_some_and(|verdict| verdict.suppressed) {
+                unsuppressed.push(exposure.clone());
             }
-            exposures = unsuppressed;
         }
-        Ok(worklist::kev_events(&exposures, threat)
+        Ok(worklist::kev_events(&unsuppressed, threat)
             .into_iter()
             .map(|(marker, detail)| Pending::new(marker, KEV_RUNNING_DETAIL_TYPE, &detail))
             .collect())

@@ -7,12 +7,11 @@
 use chrono::{DateTime, Utc};
 use inventory_store::field::FieldError;
 use inventory_store::findings::{AffectedPackage, Severity, SeverityCounts, VulnerableImage};
-use inventory_store::image::repository_of;
 use inventory_store::image::Digest;
 use inventory_store::listing::InventoryItem;
 use inventory_store::model::{split_kubernetes_context, InventoryType, WorkloadContainers};
 use inventory_store::store::{Store, StoreError};
-use inventory_store::vex::{Lens, Rules, Verdict};
+use inventory_store::vex::{repositories, Lens, Rules, Verdict};
 use inventory_store::InventoryReader;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -224,15 +223,8 @@ impl Exposure {
         for item in self.reader.running(account, &digests).await? {
             running.entry(item.image_digest.clone()).or_default().push(item);
         }
-        let repositories: BTreeMap<String, Vec<String>> = running
-            .iter()
-            .map(|(digest, items)| {
-                let mut names: Vec<String> =
-                    items.iter().map(|item| repository_of(&item.image_tag).to_owned()).collect();
-                names.dedup();
-                (digest.clone(), names)
-            })
-            .collect();
+        let repositories =
+            repositories(running.values().flatten().map(|item| (item.image_digest.as_str(), item.image_tag.as_str())));
         let lens = Lens { rules, repositories: &repositories, now };
         let mut suppressed = 0;
         let mut images = Vec::new();

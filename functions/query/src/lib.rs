@@ -14,7 +14,6 @@ use inventory_runtime::Sdk;
 use inventory_store::auth::Caller;
 use inventory_store::coverage::{attach_agents, list_clusters};
 use inventory_store::http::{json_response, negotiated_json, not_found, query_params, ApiError, ApiFunction};
-use inventory_store::image::repository_of;
 use inventory_store::integrations::IntegrationRegistry;
 use inventory_store::listing::{min_severity_param, vulnerability_id_param};
 use inventory_store::routes::{Endpoint, Matched};
@@ -26,7 +25,6 @@ use inventory_store::worklist::{boolean, by_image, page, repositories, rows, Wor
 use inventory_store::{Clock, InventoryQuery, InventoryReader, Settings, Store};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Every variable the function reads.
@@ -190,10 +188,9 @@ impl QueryApp {
         )
         .map_err(|error| error.answer("the image's findings"))?;
         let workloads = running.iter().map(|item| item.workloads.len()).sum();
-        let repositories = BTreeMap::from([(
-            image.image_digest.clone(),
-            running.iter().map(|item| repository_of(&item.image_tag).to_owned()).collect(),
-        )]);
+        let digest = image.image_digest.as_str();
+        let repositories =
+            inventory_store::vex::repositories(running.iter().map(|item| (digest, item.image_tag.as_str())));
         let lens = Lens { rules: &rules, repositories: &repositories, now: self.clock.now() };
         let ranked = ranked::rank_image(&image, &threat, workloads, &lens, include_suppressed);
         negotiated_json(request, StatusCode::OK, &ranked)

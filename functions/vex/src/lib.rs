@@ -175,10 +175,7 @@ impl VexApp {
     }
 
     async fn get(&self, caller: &Caller, uuid: &str, image: Option<&Digest>) -> Result<Response<Body>, ApiError> {
-        let found = self.annotations.get(&caller.account, uuid).await?;
-        if image.is_some_and(|digest| found.statement.scope.image_digest() != Some(digest.as_str())) {
-            return Err(ApiError::not_found(format!("no annotation {uuid} of this image")));
-        }
+        let found = self.annotations.get_of(&caller.account, uuid, image.map(Digest::as_str)).await?;
         Ok(json_response(StatusCode::OK, &found.to_anchore()))
     }
 

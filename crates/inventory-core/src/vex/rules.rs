@@ -76,6 +76,20 @@ pub struct Verdict {
     pub suppressed: bool,
 }
 
+/// The repositories images run from, by digest, from (digest, image tag) pairs: what statements
+/// scoped to a repository match.
+pub fn repositories<'a>(images: impl IntoIterator<Item = (&'a str, &'a str)>) -> BTreeMap<String, Vec<String>> {
+    let mut found: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (digest, tag) in images {
+        let repository = crate::image::repository_of(tag);
+        let known = found.entry(digest.to_owned()).or_default();
+        if !repository.is_empty() && !known.iter().any(|name| name == repository) {
+            known.push(repository.to_owned());
+        }
+    }
+    found
+}
+
 /// An account's rules as one read applies them: with the repositories of the images it answers
 /// about, at one time.
 #[derive(Clone, Copy, Debug)]
