@@ -8,7 +8,7 @@ mod merge;
 mod stored;
 mod trivy;
 
-pub use merge::{merge, MergedFinding, SeverityCounts, VulnerabilitySummary};
+pub use merge::{is_zero, merge, MergedFinding, SeverityCounts, VulnerabilitySummary};
 pub use stored::{
     add_package, chunk_findings, findings_hash, index_entries, merged_index, plan_index, unchunk_findings,
     AffectedPackage, ImageFindingsRecord, IndexChange, ScannerFindings, VulnerableImage,

@@ -132,6 +132,25 @@ impl PairFacts {
     }
 }
 
+/// A running image's vulnerabilities in `context` split by what VEX statements say of them
+/// there: those still shown, and those suppressed (each with the verdict that suppresses it).
+pub fn split_by_vex<'a>(
+    pairs: &'a [PairFacts],
+    lens: &Lens,
+    digest: &str,
+    context: &str,
+) -> (Vec<&'a PairFacts>, Vec<(&'a PairFacts, Verdict)>) {
+    let mut shown = Vec::new();
+    let mut suppressed = Vec::new();
+    for pair in pairs {
+        match pair.verdict(lens, digest, Some(context)) {
+            Some(verdict) if verdict.suppressed => suppressed.push((pair, verdict)),
+            _ => shown.push(pair),
+        }
+    }
+    (shown, suppressed)
+}
+
 /// The stored exposure pair.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct ExposurePair {

@@ -13,6 +13,9 @@ use crate::settings::Settings;
 use crate::store::{decode_item, Store, StoreError};
 use crate::threat::{ThreatData, ThreatReader};
 use crate::workload::WorkloadKind;
+pub use suppression::{Judged, VexView};
+
+mod suppression;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -343,17 +346,20 @@ impl InventoryReader {
             Some(min) => Some(self.severity_index(account, min).await?),
             None => None,
         };
-        // Read once per listing, by the filter or the KEV counts, whichever needs it first.
+        // Each read once per listing, by whichever part needs it first.
         let threat = tokio::sync::OnceCell::new();
-        let severe = self.threat_filter(account, query, severe, &threat).await?;
+        let rules = tokio::sync::OnceCell::new();
+        let severe = self.threat_filter(account, query, severe, &threat, &rules).await?;
         let mut list = match (&query.vulnerability_id, &query.image_digest) {
             (Some(id), digest) => {
-                let (mut entries, rules) =
-                    futures::try_join!(self.store.vulnerable_images(account, id), self.rules.rules(account))?;
+                let (mut entries, rules) = futures::try_join!(
+                    self.store.vulnerable_images(account, id),
+                    rules.get_or_try_init(|| self.rules.rules(account))
+                )?;
                 entries.retain(|entry| digest.as_ref().is_none_or(|digest| digest.as_str() == entry.image_digest));
                 let digests: Vec<String> = entries.iter().map(|entry| entry.image_digest.clone()).collect();
                 let mut list = self.list_by_digests(account, query, &digests, severe.as_ref()).await?;
-                self.apply_vex(&mut list, id, &entries, &rules, query.include_suppressed);
+                self.apply_vex(&mut list, id, &entries, rules, query.include_suppressed);
                 list
             }
             (None, Some(digest)) => {
@@ -361,8 +367,37 @@ impl InventoryReader {
             }
             (None, None) => self.list_all(account, query, severe.as_ref()).await?,
         };
-        self.attach_findings(account, &mut list.items, &threat).await?;
+        let filtered = severe.is_some();
+        if list.items.is_empty() || !(filtered || self.store.any_findings(account).await?) {
+            return Ok(list);
+        }
+        let threat = threat.get_or_try_init(|| self.threat.current()).await?;
+        let rules = rules.get_or_try_init(|| self.rules.rules(account)).await?;
+        let view = self.vex_view(account, Arc::clone(rules), &list.items, threat.kev.is_some()).await?;
+        if filtered && !rules.is_empty() {
+            leave_out_suppressed_matches(&mut list, query, &view, threat);
+        }
+        self.attach_findings(account, &mut list.items, threat, &view).await?;
         Ok(list)
+    }
+
+    /// The account's rules with the vulnerability lists of `items`' images (read when there are
+    /// rules to apply, or `with_lists`).
+    pub async fn vex_view<'a>(
+        &self,
+        account: &str,
+        rules: Arc<crate::vex::Rules>,
+        items: impl IntoIterator<Item = &'a InventoryItem> + Clone,
+        with_lists: bool,
+    ) -> Result<VexView, StoreError> {
+        let lists = if rules.is_empty() && !with_lists {
+            HashMap::new()
+        } else {
+            let digests: BTreeSet<&str> = items.clone().into_iter().map(|item| item.image_digest.as_str()).collect();
+            let digests: Vec<String> = digests.into_iter().map(str::to_owned).collect();
+            self.store.running_vulnerability_lists(account, &digests).await?
+        };
+        Ok(VexView::new(rules, lists, items, self.clock.now()))
     }
 
     /// Leaves out (or marks) the entries where VEX statements suppress `id`, each judged in its
@@ -404,24 +439,30 @@ impl InventoryReader {
 
     /// `kev=` and `min_epss=`: the running images whose vulnerabilities (their exposure pairs)
     /// the threat data admits, with their highest severity, within `severe` when given. One read
-    /// of the account's pairs (16 partitions): its cost follows what runs, not the findings.
+    /// of the account's pairs (16 partitions): its cost follows what runs, not the findings. What
+    /// VEX suppresses is judged per entry afterwards (`leave_out_suppressed_matches`); here
+    /// `kev=false` only leaves out images with a listed vulnerability no statement names.
     async fn threat_filter(
         &self,
         account: &str,
         query: &InventoryQuery,
         severe: Option<HashMap<String, Severity>>,
         threat: &tokio::sync::OnceCell<ThreatData>,
+        rules: &tokio::sync::OnceCell<Arc<crate::vex::Rules>>,
     ) -> Result<Option<HashMap<String, Severity>>, StoreError> {
         if query.kev.is_none() && query.min_epss.is_none() {
             return Ok(severe);
         }
-        let (pairs, threat) =
-            futures::try_join!(self.store.exposure_pairs(account), threat.get_or_try_init(|| self.threat.current()))?;
+        let (pairs, threat, rules) = futures::try_join!(
+            self.store.exposure_pairs(account),
+            threat.get_or_try_init(|| self.threat.current()),
+            rules.get_or_try_init(|| self.rules.rules(account))
+        )?;
         let mut listed: HashSet<&str> = HashSet::new();
         let mut admitted: HashMap<String, Severity> = HashMap::new();
         for pair in &pairs {
             let facts = threat.facts(&pair.facts.vulnerability_id);
-            if facts.kev.is_some() {
+            if facts.kev.is_some() && !rules.names(&pair.facts.vulnerability_id) {
                 listed.insert(&pair.image_digest);
             }
             // `kev=false` keeps images none of whose running vulnerabilities is listed: below.
@@ -446,16 +487,36 @@ impl InventoryReader {
         Ok(self.list_all(account, &InventoryQuery::default(), None).await?.items)
     }
 
-    /// Every live entry of the images with findings at `min` or above, with each digest's highest
-    /// severity, as the severity index files them.
+    /// Every live entry of the images with findings at `min` or above that VEX statements leave
+    /// visible in its context, each with its highest visible severity.
     pub async fn running_at_least(
         &self,
         account: &str,
         min: Severity,
-    ) -> Result<(Vec<InventoryItem>, HashMap<String, Severity>), StoreError> {
+    ) -> Result<Vec<(InventoryItem, Severity)>, StoreError> {
         let severe = self.severity_index(account, min).await?;
         let items = self.list_all(account, &InventoryQuery::default(), Some(&severe)).await?.items;
-        Ok((items, severe))
+        let severities = self.visible_severities(account, &items, &severe).await?;
+        Ok(items
+            .into_iter()
+            .zip(severities)
+            .filter_map(|(item, severity)| {
+                severity.filter(|severity| *severity >= min).map(|severity| (item, severity))
+            })
+            .collect())
+    }
+
+    /// Each entry's highest severity (`recorded`: its image's, from the severity index) that VEX
+    /// statements leave visible in its context; `None`: no findings, or every one suppressed there.
+    pub async fn visible_severities<'a>(
+        &self,
+        account: &str,
+        items: impl IntoIterator<Item = &'a InventoryItem> + Clone,
+        recorded: &HashMap<String, Severity>,
+    ) -> Result<Vec<Option<Severity>>, StoreError> {
+        let rules = self.rules.rules(account).await?;
+        let view = self.vex_view(account, rules, items.clone(), false).await?;
+        Ok(items.into_iter().map(|item| view.highest(item, *recorded.get(&item.image_digest)?)).collect())
     }
 
     /// The digests of images whose highest severity is `min` or above, with that severity (the
@@ -472,18 +533,17 @@ impl InventoryReader {
     }
 
     /// Each item's vulnerability counts: one batched read of the findings records of the page's
-    /// digests, skipped when the account has no findings at all.
+    /// digests, less what VEX suppresses in the item's context; how many CISA lists comes from
+    /// the images' vulnerability lists (`view`).
     async fn attach_findings(
         &self,
         account: &str,
         items: &mut [InventoryItem],
-        threat: &tokio::sync::OnceCell<ThreatData>,
+        threat: &ThreatData,
+        view: &VexView,
     ) -> Result<(), StoreError> {
         let digests: BTreeSet<&str> =
             items.iter().map(|item| item.image_digest.as_str()).filter(|digest| !digest.is_empty()).collect();
-        if digests.is_empty() || !self.store.any_findings(account).await? {
-            return Ok(());
-        }
         let digests: Vec<String> = digests.into_iter().map(str::to_owned).collect();
         let records = self.store.findings_records(account, &digests).await?;
         let found: HashMap<&str, _> = records
@@ -491,38 +551,18 @@ impl InventoryReader {
             .filter(|record| !record.scanners.is_empty())
             .map(|record| (record.image_digest.as_str(), record))
             .collect();
-        let kev = self.kev_counts(account, &digests, threat.get_or_try_init(|| self.threat.current()).await?).await?;
         for item in items {
-            if let Some(record) = found.get(item.image_digest.as_str()) {
-                let kev = kev.as_ref().and_then(|counts| counts.get(item.image_digest.as_str()).copied());
-                item.vulnerabilities = Some(VulnerabilitySummary { by_severity: record.counts, kev });
-                item.findings_updated_at = record.updated_at.map(format_time);
-            }
+            let Some(record) = found.get(item.image_digest.as_str()) else { continue };
+            let judged = view.judge(item);
+            let suppressed = judged.as_ref().map(Judged::suppressed_counts).unwrap_or_default();
+            item.vulnerabilities = Some(VulnerabilitySummary {
+                by_severity: record.counts.without(&suppressed),
+                kev: threat.kev.as_ref().and(judged.as_ref().map(|judged| judged.kev(threat))),
+                suppressed: judged.map_or(0, |judged| judged.suppressed.len()),
+            });
+            item.findings_updated_at = record.updated_at.map(format_time);
         }
         Ok(())
-    }
-
-    /// How many vulnerabilities CISA lists each running image carries (from its exposure pairs'
-    /// list); `None` until the catalog is loaded.
-    async fn kev_counts(
-        &self,
-        account: &str,
-        digests: &[String],
-        threat: &ThreatData,
-    ) -> Result<Option<HashMap<String, usize>>, StoreError> {
-        if threat.kev.is_none() {
-            return Ok(None);
-        }
-        let lists = self.store.running_vulnerability_lists(account, digests).await?;
-        Ok(Some(
-            lists
-                .into_iter()
-                .map(|(digest, pairs)| {
-                    let listed = pairs.iter().filter(|pair| threat.facts(&pair.vulnerability_id).kev.is_some()).count();
-                    (digest, listed)
-                })
-                .collect(),
-        ))
     }
 
     async fn list_all(
@@ -730,6 +770,32 @@ impl<'q> PageBuilder<'q> {
 
     fn last(self) -> InventoryList {
         InventoryList { items: self.items, next: None, suppressed: None }
+    }
+}
+
+/// Leaves out (or, with `include_suppressed`, marks) the entries the severity and threat filters
+/// admitted only through vulnerabilities VEX statements suppress in their context. `kev=false`
+/// admitted images whose listed vulnerabilities statements name: the entries where one of them
+/// is still shown leave too (not counted as suppressed).
+fn leave_out_suppressed_matches(list: &mut InventoryList, query: &InventoryQuery, view: &VexView, threat: &ThreatData) {
+    let mut left_out = 0;
+    list.items.retain_mut(|item| {
+        let Some(judged) = view.judge(item) else { return true };
+        let decided = judged.suppressed.is_empty() && query.kev != Some(false);
+        if decided || judged.matches(query, threat) {
+            return true;
+        }
+        if judged.suppressed.is_empty() {
+            return false;
+        }
+        left_out += 1;
+        if query.include_suppressed {
+            item.vex = judged.suppressed.first().map(|(_, verdict)| verdict.clone());
+        }
+        query.include_suppressed
+    });
+    if left_out > 0 || list.suppressed.is_some() {
+        list.suppressed = Some(list.suppressed.unwrap_or(0) + left_out);
     }
 }
 

@@ -79,10 +79,7 @@ pub struct PostedFindings {
     pub skipped_count: usize,
 }
 
-/// For `skip_serializing_if`: a count of nothing is left out of an answer.
-pub fn is_zero(count: &usize) -> bool {
-    *count == 0
-}
+pub use crate::findings::is_zero;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct DigestMismatch {

@@ -155,8 +155,8 @@ impl FindingsSyncApp {
         let mut summary = Box::pin(self.sync.sync(ecr_images(&entries), deadline)).await;
         summary.expired = Box::pin(self.sync.expire(&accounts, self.ttl)).await?;
         // After the sync, so the metric counts the findings it just stored.
-        let highest = Box::pin(self.sync.highest_severities(&entries)).await?;
-        for line in metric_lines(&self.table, self.sync.now(), &exposed_workloads(&entries, &highest)) {
+        let severities = Box::pin(self.sync.visible_severities(&entries)).await?;
+        for line in metric_lines(&self.table, self.sync.now(), &exposed_workloads(&entries, &severities)) {
             println!("{line}");
         }
         Ok(summary)

@@ -5,20 +5,21 @@
 use chrono::{DateTime, Utc};
 use inventory_store::findings::Severity;
 use inventory_store::listing::InventoryItem;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 pub const EXPOSED_WORKLOADS_METRIC: &str = "ExposedWorkloads";
 pub const SEVERITY_DIMENSION: &str = "Severity";
 
-/// Distinct workloads (account, context, kind, name) running an image, by the image's highest
-/// severity; every severity present, zero included, so an alarm sees a value each day.
+/// Distinct workloads (account, context, kind, name) running an image, by the highest severity
+/// of its findings VEX leaves visible there (`severities`, one per entry); every severity
+/// present, zero included, so an alarm sees a value each day.
 pub fn exposed_workloads(
     entries: &[(String, InventoryItem)],
-    highest: &HashMap<(String, String), Severity>,
+    severities: &[Option<Severity>],
 ) -> BTreeMap<Severity, usize> {
     let mut workloads: BTreeMap<Severity, BTreeSet<(&str, &str, &str, &str)>> = BTreeMap::new();
-    for (account, item) in entries {
-        let Some(severity) = highest.get(&(account.clone(), item.image_digest.clone())) else { continue };
+    for ((account, item), severity) in entries.iter().zip(severities) {
+        let Some(severity) = severity else { continue };
         for workload in &item.workloads {
             let key = (account.as_str(), item.context.as_str(), workload.kind.as_str(), workload.name.as_str());
             workloads.entry(*severity).or_default().insert(key);
@@ -56,12 +57,8 @@ mod tests {
             ("b".to_owned(), item("prod/web", "sha256:1", "api")),
             ("a".to_owned(), item("prod/web", "sha256:3", "cache")),
         ];
-        let highest = HashMap::from([
-            (("a".to_owned(), "sha256:1".to_owned()), Severity::Critical),
-            (("a".to_owned(), "sha256:2".to_owned()), Severity::Critical),
-            (("b".to_owned(), "sha256:1".to_owned()), Severity::Low),
-        ]);
-        let counts = exposed_workloads(&entries, &highest);
+        let (critical, low) = (Some(Severity::Critical), Some(Severity::Low));
+        let counts = exposed_workloads(&entries, &[critical, critical, critical, low, None]);
         assert_eq!((counts[&Severity::Critical], counts[&Severity::Low], counts[&Severity::High]), (2, 1, 0));
         let lines = metric_lines("t", Utc::now(), &counts);
         assert_eq!(lines.len(), 6);

@@ -179,20 +179,29 @@ impl FindingsSync {
         Ok(expired)
     }
 
-    /// The highest severity of each (account, digest) with findings, of the accounts of `entries`,
-    /// from the severity index.
-    pub async fn highest_severities(
+    /// The highest severity of each entry's findings that VEX statements leave visible in its
+    /// context (`None`: no findings, or every one suppressed there).
+    pub async fn visible_severities(
         &self,
         entries: &[(String, InventoryItem)],
-    ) -> Result<HashMap<(String, String), Severity>, StoreError> {
+    ) -> Result<Vec<Option<Severity>>, StoreError> {
+        let mut severities = vec![None; entries.len()];
         let accounts: BTreeSet<&str> = entries.iter().map(|(account, _)| account.as_str()).collect();
-        let mut highest = HashMap::new();
         for account in accounts {
-            for (digest, severity) in self.reader.severity_index(account, Severity::Unknown).await? {
-                highest.insert((account.to_owned(), digest), severity);
+            let recorded = self.reader.severity_index(account, Severity::Unknown).await?;
+            let of_account: Vec<(usize, &InventoryItem)> = entries
+                .iter()
+                .enumerate()
+                .filter(|(_, (owner, _))| owner == account)
+                .map(|(i, (_, item))| (i, item))
+                .collect();
+            let items = of_account.iter().map(|(_, item)| *item);
+            let visible = self.reader.visible_severities(account, items, &recorded).await?;
+            for ((index, _), severity) in of_account.iter().zip(visible) {
+                severities[*index] = severity;
             }
         }
-        Ok(highest)
+        Ok(severities)
     }
 
     /// Syncs `images`, a few at once, starting none once the run's deadline passed (`ends`: when

@@ -14,7 +14,7 @@ use inventory_store::store::{Store, StoreError};
 use inventory_store::vex::{repositories, Lens, Rules, Verdict};
 use inventory_store::InventoryReader;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Images on one page of a vulnerability's exposure, and without `limit`.
 pub const MAX_EXPOSURE_PAGE: usize = 1000;
@@ -114,29 +114,27 @@ fn cluster_of(item: &InventoryItem) -> &str {
     }
 }
 
-/// Running entries grouped by cluster, with each image's highest severity.
-pub fn clusters_exposed(items: &[InventoryItem], highest: &HashMap<String, Severity>) -> Vec<ClusterExposure> {
-    type Seen<'a> = (BTreeSet<&'a str>, BTreeSet<(&'a str, String, &'a str)>);
+/// Running entries grouped by cluster, each with the highest severity VEX leaves visible there
+/// (an image counts at the highest it has in any of the cluster's contexts).
+pub fn clusters_exposed(entries: &[(InventoryItem, Severity)]) -> Vec<ClusterExposure> {
+    type Seen<'a> = (BTreeMap<&'a str, Severity>, BTreeSet<(&'a str, String, &'a str)>);
     let mut clusters: BTreeMap<(InventoryType, &str), Seen> = BTreeMap::new();
-    for item in items {
+    for (item, severity) in entries {
         let (images, workloads) = clusters.entry((item.inventory_type, cluster_of(item))).or_default();
-        images.insert(&item.image_digest);
+        let highest = images.entry(&item.image_digest).or_insert(*severity);
+        *highest = (*highest).max(*severity);
         for workload in &item.workloads {
             workloads.insert((&item.context, workload.kind.as_str().to_owned(), &workload.name));
         }
     }
     clusters
         .into_iter()
-        .map(|((inventory_type, cluster), (images, workloads))| {
-            let by_severity =
-                SeverityCounts::of(images.iter().filter_map(|digest| Some((*digest, *highest.get(*digest)?))));
-            ClusterExposure {
-                inventory_type,
-                cluster: cluster.to_owned(),
-                images: images.len(),
-                workloads: workloads.len(),
-                by_severity,
-            }
+        .map(|((inventory_type, cluster), (images, workloads))| ClusterExposure {
+            inventory_type,
+            cluster: cluster.to_owned(),
+            images: images.len(),
+            workloads: workloads.len(),
+            by_severity: SeverityCounts::of(images.iter().map(|(digest, severity)| (*digest, *severity))),
         })
         .collect()
 }
@@ -262,10 +260,10 @@ impl Exposure {
         }))
     }
 
-    /// Per cluster, the running images with findings at `min` or above.
+    /// Per cluster, the running images with findings at `min` or above that VEX statements leave
+    /// visible there.
     pub async fn clusters(&self, account: &str, min: Severity) -> Result<Vec<ClusterExposure>, StoreError> {
-        let (items, highest) = self.reader.running_at_least(account, min).await?;
-        Ok(clusters_exposed(&items, &highest))
+        Ok(clusters_exposed(&self.reader.running_at_least(account, min).await?))
     }
 }
 
@@ -280,15 +278,15 @@ mod tests {
     #[test]
     fn exposure_is_counted_per_cluster_by_distinct_images_and_workloads() {
         let kubernetes = InventoryType::Kubernetes;
-        let items = [
-            item(kubernetes, "arn:aws:eks:eu-west-1:1:cluster/prod/payments", "sha256:a", "api"),
-            item(kubernetes, "arn:aws:eks:eu-west-1:1:cluster/prod/orders", "sha256:a", "api"),
-            item(kubernetes, "arn:aws:eks:eu-west-1:1:cluster/prod/orders", "sha256:b", "worker"),
-            item(InventoryType::Ecs, "arn:aws:ecs:eu-west-1:1:cluster/web", "sha256:b", "web"),
+        let (critical, high) = (Severity::Critical, Severity::High);
+        let entries = [
+            (item(kubernetes, "arn:aws:eks:eu-west-1:1:cluster/prod/payments", "sha256:a", "api"), critical),
+            // Where VEX suppresses its critical finding, the same image shows at its next highest.
+            (item(kubernetes, "arn:aws:eks:eu-west-1:1:cluster/prod/orders", "sha256:a", "api"), high),
+            (item(kubernetes, "arn:aws:eks:eu-west-1:1:cluster/prod/orders", "sha256:b", "worker"), high),
+            (item(InventoryType::Ecs, "arn:aws:ecs:eu-west-1:1:cluster/web", "sha256:b", "web"), high),
         ];
-        let highest =
-            HashMap::from([("sha256:a".to_owned(), Severity::Critical), ("sha256:b".to_owned(), Severity::High)]);
-        let clusters = clusters_exposed(&items, &highest);
+        let clusters = clusters_exposed(&entries);
         let summary: Vec<(&str, usize, usize, u32, u32)> = clusters
             .iter()
             .map(|c| (c.cluster.as_str(), c.images, c.workloads, c.by_severity.critical, c.by_severity.high))

@@ -83,7 +83,12 @@ pub fn rank_image<'a>(
         .map(|ranked| ranked.finding.vulnerability_id.as_str())
         .collect();
     let kev = threat.kev.as_ref().map(|_| listed.len());
-    RankedImage { image, vulnerabilities: VulnerabilitySummary { by_severity, kev }, findings, suppressed }
+    RankedImage {
+        image,
+        vulnerabilities: VulnerabilitySummary { by_severity, kev, suppressed: 0 },
+        findings,
+        suppressed,
+    }
 }
 
 /// One image row of a vulnerability's exposure, with its risk where it runs.

@@ -362,6 +362,10 @@ async fn deliver(notifications: &mut integration_tests::Notifications) {
     assert!(notifications.deliver(batch).await.batch_item_failures.is_empty());
 }
 
+fn trivy_fixture() -> String {
+    std::fs::read_to_string(local_stack::moto::workspace_root().join("tests/fixtures/scanners/trivy.json")).unwrap()
+}
+
 /// Image 1 running in `namespaces` of cluster `prod` (as `registry.example.com/shop/web:1`), with
 /// trivy's findings posted, the stream delivered.
 async fn running_with_trivy_findings(
@@ -369,15 +373,22 @@ async fn running_with_trivy_findings(
     notifications: &mut integration_tests::Notifications,
     namespaces: &[&str],
 ) {
+    running_with_findings(harness, notifications, namespaces, &trivy_fixture()).await;
+}
+
+async fn running_with_findings(
+    harness: &Harness,
+    notifications: &mut integration_tests::Notifications,
+    namespaces: &[&str],
+    trivy: &str,
+) {
     let containers: Vec<(&str, &str, u64)> =
         namespaces.iter().map(|namespace| (*namespace, "registry.example.com/shop/web:1", 1)).collect();
     let report = integration_tests::k8s_report("prod", integration_tests::day(0), &containers);
     assert_eq!(harness.post_k8s(&report).await.status, StatusCode::CREATED);
     deliver(notifications).await;
-    let trivy = std::fs::read_to_string(local_stack::moto::workspace_root().join("tests/fixtures/scanners/trivy.json"))
-        .unwrap();
     let path = format!("/v2/images/{}/vulnerabilities", digest(1));
-    assert_eq!(harness.request("POST", &path, Some(&trivy), &[]).await.status, StatusCode::CREATED);
+    assert_eq!(harness.request("POST", &path, Some(trivy), &[]).await.status, StatusCode::CREATED);
     deliver(notifications).await;
 }
 
@@ -478,6 +489,94 @@ async fn a_not_affected_trivy_finding_leaves_every_answer_and_its_events_until_i
     );
     let audit = harness.request("GET", &format!("/v2/vex/{uuid}/audit"), None, &[]).await.body;
     assert_eq!(audit["items"][1]["action"], "lapsed");
+}
+
+/// Each listed entry as (context, critical, medium, kev, suppressed) of its `vulnerabilities`.
+async fn inventory(harness: &Harness, query: &[(&str, &str)]) -> (Vec<(String, Value, Value, Value, Value)>, Value) {
+    let answer = harness.request("GET", "/v2/inventories", None, query).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let mut items: Vec<_> = answer.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| {
+            let counts = &item["vulnerabilities"];
+            let field = |name: &str| counts.get(name).cloned().unwrap_or(json!(0));
+            let context = item["context"].as_str().unwrap().to_owned();
+            (context, field("critical"), field("medium"), field("kev"), field("suppressed"))
+        })
+        .collect();
+    items.sort_by(|a, b| a.0.cmp(&b.0));
+    (items, answer.body.get("suppressed").cloned().unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn counts_filters_and_cluster_exposure_leave_out_what_vex_suppresses_in_each_context() {
+    let harness = Harness::new(120, false).await;
+    let mut notifications = harness.notifications().await;
+    let feeds = local_stack::feeds::FeedServer::start().await.unwrap();
+    assert_eq!(harness.threat_loader(&feeds).load().await.failure(), None);
+    // Image 1 in two namespaces: Log4Shell (listed by CISA, EPSS 0.94, medium here), CVE-2019-1551
+    // (medium), CVE-2024-24790 (critical).
+    let trivy = trivy_fixture().replace("CVE-2019-1549", "CVE-2021-44228");
+    running_with_findings(&harness, &mut notifications, &["batch", "web"], &trivy).await;
+    let (one, zero) = (json!(1), json!(0));
+    let entry = |context: &str, critical: &Value, medium: u64, kev: &Value, suppressed: &Value| {
+        (format!("prod/{context}"), critical.clone(), json!(medium), kev.clone(), suppressed.clone())
+    };
+    let (all, _) = inventory(&harness, &[]).await;
+    assert_eq!(all, [entry("batch", &one, 2, &one, &zero), entry("web", &one, 2, &one, &zero)]);
+
+    // Log4Shell is not exploitable in the batch namespace.
+    let batch = json!({
+        "annotation": {"vulnerability_id": "CVE-2021-44228", "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path"},
+        "scope": {"context": "prod/batch"}
+    });
+    assert_eq!(post(&harness, "/v2/vex", &batch).await.status, StatusCode::CREATED);
+    let (all, suppressed) = inventory(&harness, &[]).await;
+    assert_eq!(all, [entry("batch", &one, 1, &zero, &one), entry("web", &one, 2, &one, &zero)]);
+    assert_eq!(suppressed, Value::Null, "no filter left an entry out");
+    let web_only = (vec![entry("web", &one, 2, &one, &zero)], one.clone());
+    assert_eq!(inventory(&harness, &[("kev", "true")]).await, web_only);
+    assert_eq!(inventory(&harness, &[("min_epss", "0.05")]).await, web_only, "Log4Shell alone scores above 0.05");
+    assert_eq!(
+        inventory(&harness, &[("kev", "false")]).await,
+        (vec![entry("batch", &one, 1, &zero, &one)], Value::Null),
+        "the batch namespace runs no exploited vulnerability VEX leaves"
+    );
+    let marked = harness.request("GET", "/v2/inventories", None, &[("kev", "true"), ("include_suppressed", "true")]);
+    let marked = marked.await.body;
+    let batch_entry = marked["items"].as_array().unwrap().iter().find(|item| item["context"] == "prod/batch").unwrap();
+    assert_eq!(
+        (batch_entry["vex"]["status"].clone(), marked["suppressed"].clone()),
+        (json!("not_affected"), one.clone())
+    );
+
+    // The critical one is fixed everywhere in the account: no critical image runs.
+    let fixed =
+        json!({"annotation": {"vulnerability_id": "CVE-2024-24790", "status": "fixed"}, "scope": {"account": true}});
+    assert_eq!(post(&harness, "/v2/vex", &fixed).await.status, StatusCode::CREATED);
+    let two = json!(2);
+    let (all, _) = inventory(&harness, &[]).await;
+    assert_eq!(all, [entry("batch", &zero, 1, &zero, &two), entry("web", &zero, 2, &one, &one)]);
+    assert_eq!(inventory(&harness, &[("min_severity", "critical")]).await, (vec![], two.clone()));
+    let critical = harness.request("GET", "/v2/exposure", None, &[("min_severity", "critical")]).await.body;
+    assert_eq!(critical["clusters"], json!([]), "{critical}");
+    let medium = harness.request("GET", "/v2/exposure", None, &[("min_severity", "medium")]).await.body;
+    let clusters: Vec<(Value, Value, Value, Value)> = medium["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["cluster"].clone(),
+                c["images"].clone(),
+                c["by_severity"]["critical"].clone(),
+                c["by_severity"]["medium"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(clusters, [(json!("prod"), one.clone(), zero.clone(), one.clone())]);
 }
 
 /// (Query, GetItem, BatchGetItem) requests since the last reset.

@@ -89,6 +89,15 @@ pub struct VulnerabilitySummary {
     pub by_severity: SeverityCounts,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kev: Option<usize>,
+    /// The vulnerabilities VEX statements suppress where the image runs, left out of the counts
+    /// (and of `kev`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub suppressed: usize,
+}
+
+/// For `skip_serializing_if`: counts of zero are left out of answers.
+pub fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 /// Distinct vulnerabilities of an image by their highest severity (a CVE in three packages
@@ -115,6 +124,16 @@ impl SeverityCounts {
             *counts.slot(severity) += 1;
         }
         counts
+    }
+
+    /// These counts less `other`'s (never below zero: the two are read at different times).
+    pub fn without(mut self, other: &Self) -> Self {
+        for severity in Severity::ALL {
+            let removed = other.get(severity);
+            let slot = self.slot(severity);
+            *slot = slot.saturating_sub(removed);
+        }
+        self
     }
 
     fn slot(&mut self, severity: Severity) -> &mut u32 {

@@ -391,7 +391,8 @@ fn the_exports_read_back_as_the_same_statements() {
         .enumerate()
         .map(|(n, statement)| annotation(&format!("u{n}"), statement, 0))
         .collect();
-    let essence = |statements: &[Statement]| -> Vec<(String, VexStatus, Scope, Option<(String, Option<String>)>)> {
+    type Essence = (String, VexStatus, Scope, Option<(String, Option<String>)>);
+    let essence = |statements: &[Statement]| -> Vec<Essence> {
         statements
             .iter()
             .map(|statement| {
