@@ -127,6 +127,15 @@ impl Harness {
 
     /// `serve`, and a count of the SSM requests its authorizer sends.
     pub async fn serve_counted(&self, users: &[(&str, &str, inventory_store::auth::Role)]) -> (String, RequestCounter) {
+        self.serve_with(users, &[]).await
+    }
+
+    /// `serve_counted` with these settings (environment variables) beside the test's.
+    pub async fn serve_with(
+        &self,
+        users: &[(&str, &str, inventory_store::auth::Role)],
+        settings: &[(&'static str, &str)],
+    ) -> (String, RequestCounter) {
         let path = format!("/{}/users", self.table);
         let store = authorizer::users::SsmUsers::new(aws_sdk_ssm::Client::new(&moto_config().await), path.clone());
         for (user, password, role) in users {
@@ -137,7 +146,10 @@ impl Harness {
             };
             store.put(user, &record, None).await.expect("user stored");
         }
-        let environment = self.environment().set(authorizer::config::USERS_PATH, path);
+        let mut environment = self.environment().set(authorizer::config::USERS_PATH, path);
+        for (name, value) in settings {
+            environment = environment.set(name, *value);
+        }
         let lookup = |name: &str| environment.lookup(name);
         let functions = Functions::build(|binary| self.sdk_for(binary), lookup, self.clock.clone()).expect("config");
         let ssm_requests = RequestCounter::default();

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod cluster_config;
 pub mod field;
 pub mod findings;
+pub mod gzip;
 pub mod history;
 pub mod image;
 pub mod inventory_type;

@@ -87,11 +87,7 @@ impl Feed {
             }
         };
         let digest = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&stored));
-        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        std::io::Write::write_all(&mut encoder, &stored)
-            .map_err(|error| FieldError::invalid("body", error.to_string()))?;
-        let compressed = encoder.finish().map_err(|error| FieldError::invalid("body", error.to_string()))?;
-        Ok(PreparedFeed { compressed, digest, version, dated, entries })
+        Ok(PreparedFeed { compressed: crate::gzip::compress(&stored), digest, version, dated, entries })
     }
 }
 

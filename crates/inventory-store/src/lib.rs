@@ -39,8 +39,8 @@ pub mod vulnerabilities;
 
 pub use inventory_api::{auth, http, logging, routes};
 pub use inventory_core::{
-    clock, cluster_config, field, findings, history, image, inventory_type, keys, limits, model, names, plan, report,
-    subscription, worklist, workload,
+    clock, cluster_config, field, findings, gzip, history, image, inventory_type, keys, limits, model, names, plan,
+    report, subscription, worklist, workload,
 };
 
 pub use clock::{Clock, ManualClock, SystemClock};

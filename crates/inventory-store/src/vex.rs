@@ -15,9 +15,7 @@ use crate::store::{
     vex_account_write, BatchWrite, Store, StoreError, VexRulesRecord,
 };
 use chrono::{DateTime, Utc};
-use flate2::write::GzEncoder;
 use std::collections::HashMap;
-use std::io::Write;
 use std::sync::{Arc, OnceLock};
 use tokio::sync::Mutex;
 
@@ -217,7 +215,9 @@ impl Annotations {
         Ok(())
     }
 
-    /// Writes `after` over `before` if no one changed it since it was read, with its audit entry.
+    /// Writes `after` over `before` with its audit entry, in one transaction conditional on the
+    /// stored version: a change made meanwhile (another update, an approval, the lapse check) wins
+    /// and this one is refused, never silently overwritten.
     async fn replace(
         &self,
         account: &str,
@@ -226,16 +226,16 @@ impl Annotations {
         before: &Annotation,
         after: &Annotation,
     ) -> Result<(), AnnotationError> {
-        let current = self.get(account, &before.uuid).await?;
-        if current.version != before.version {
-            return Err(AnnotationError::Conflict(format!(
-                "annotation {} changed meanwhile; read it again",
-                before.uuid
-            )));
+        let entry = AuditEntry::of(action, by, after.updated_at, Some(before), after);
+        match self.store.replace_vex_annotation(account, before.version, after, &entry).await {
+            Err(StoreError::ConditionFailed) => {
+                return Err(AnnotationError::Conflict(format!(
+                    "annotation {} changed meanwhile; read it again",
+                    before.uuid
+                )))
+            }
+            result => result?,
         }
-        let mut writes = annotation_writes(account, after);
-        writes.push(audit_write(account, &AuditEntry::of(action, by, after.updated_at, Some(before), after)));
-        self.store.batch_write(writes).await?;
         self.apply(account).await;
         Ok(())
     }
@@ -254,7 +254,6 @@ impl Annotations {
         let mut lease = self.lease(account).await?;
         let now = self.clock.now();
         let mut annotations = self.store.vex_annotations(account).await?;
-        let mut writes: Vec<BatchWrite> = Vec::new();
         let mut lapsed = Vec::new();
         for annotation in annotations.iter_mut().filter(|annotation| {
             annotation.state == AnnotationState::Active && annotation.statement.expires_at.is_some_and(|at| at <= now)
@@ -265,14 +264,15 @@ impl Annotations {
             annotation.lapse_reason = Some("expired".into());
             annotation.version += 1;
             annotation.updated_at = now;
-            writes.extend(annotation_writes(account, annotation));
-            writes.push(audit_write(
-                account,
-                &AuditEntry::of(AuditAction::Lapsed, "system", now, Some(&before), annotation),
-            ));
-            lapsed.push(annotation.clone());
+            let entry = AuditEntry::of(AuditAction::Lapsed, "system", now, Some(&before), annotation);
+            // Conditional like every change: one updated meanwhile is judged again by the
+            // rebuild its update runs (which waits for this lease).
+            match self.store.replace_vex_annotation(account, before.version, annotation, &entry).await {
+                Ok(()) => lapsed.push(annotation.clone()),
+                Err(StoreError::ConditionFailed) => *annotation = before,
+                Err(error) => return Err(error.into()),
+            }
         }
-        lease.write(writes).await?;
         let rules = Rules::from_annotations(&annotations, now);
         let stored = serde_json::to_vec(&rules).map_err(|error| StoreError::Corrupt {
             key: account.to_owned(),
@@ -298,7 +298,7 @@ impl Annotations {
         let changed = digest != previous.digest;
         if changed {
             let generation = format!("{:016x}", fastrand::u64(..));
-            let (chunks, next) = rules_generation(&record, &gzip(&stored), generation);
+            let (chunks, next) = rules_generation(&record, &crate::gzip::compress(&stored), generation);
             lease.write(chunks).await?;
             record = VexRulesRecord { digest, ..next };
         }
@@ -326,12 +326,6 @@ impl Annotations {
         }
         Err(AnnotationError::Conflict(format!("the VEX rules of account {account} are being rebuilt; try again")))
     }
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut encoder = GzEncoder::new(Vec::new(), flate2::Compression::default());
-    encoder.write_all(bytes).expect("writing to memory succeeds");
-    encoder.finish().expect("writing to memory succeeds")
 }
 
 /// A random (version 4) UUID.
@@ -388,8 +382,8 @@ impl RulesReader {
 }
 
 fn read_gzip_json<T: serde::de::DeserializeOwned>(compressed: &[u8]) -> Result<T, String> {
-    let decoder = flate2::read::GzDecoder::new(compressed);
-    serde_json::from_reader(std::io::BufReader::new(decoder)).map_err(|error| error.to_string())
+    let json = crate::gzip::decompress(compressed).map_err(|error| error.to_string())?;
+    serde_json::from_slice(&json).map_err(|error| error.to_string())
 }
 
 /// Whether an annotation is past its expiry at `now` but not yet lapsed: the scheduled check

@@ -4,7 +4,10 @@
 "use strict";
 
 const ROLE = document.querySelector('meta[name="ri-role"]').content;
+const USER = document.querySelector('meta[name="ri-user"]').content;
 const IS_ADMIN = ROLE === "admin";
+// Who may write, revoke and approve VEX annotations (the API checks it regardless).
+const CAN_ANNOTATE = IS_ADMIN || ROLE === "vex-approver";
 const PAGE_SIZE = 50;
 const view = document.getElementById("view");
 const statusLine = document.getElementById("status");
@@ -122,6 +125,98 @@ function severityText(counts) {
 
 function severityBadge(severity) {
   return h("span", { class: `badge sev-${severity}` }, severity);
+}
+
+// ---- VEX annotations -------------------------------------------------------------------------
+
+const VEX_STATUSES = ["not_affected", "affected", "fixed", "under_investigation"];
+const JUSTIFICATIONS = ["component_not_present", "vulnerable_code_not_present", "vulnerable_code_not_in_execute_path",
+  "vulnerable_code_cannot_be_controlled_by_adversary", "inline_mitigations_already_exist"];
+
+function words(name) {
+  return name.replace(/_/g, " ");
+}
+
+function vexBadge(vex) {
+  return vex ? h("span", { class: `badge vex-${vex.status}`, title: `annotation ${vex.uuid}` }, words(vex.status)) : null;
+}
+
+// A checkbox showing the rows of `tableId` VEX suppresses: they are hidden until it is ticked.
+function suppressedToggle(id, suppressed, tableId) {
+  if (!suppressed) return null;
+  return h("label", { class: "toggle" },
+    h("input", { type: "checkbox", id, onchange: (event) => {
+      for (const row of document.querySelectorAll(`#${tableId} tr.suppressed`)) row.hidden = !event.target.checked;
+    } }),
+    `Show ${suppressed} suppressed by VEX`);
+}
+
+function scopeText(annotation) {
+  const scope = annotation.scope || {};
+  if (scope.image_digest) return `image ${shortDigest(scope.image_digest)}`;
+  if (scope.repository) return `repository ${scope.repository}`;
+  if (scope.context) return `context ${scope.context}`;
+  if (scope.account) return "the whole account";
+  return "";
+}
+
+function packageText(annotation) {
+  const p = annotation.package_identifier;
+  return p ? `${p.name}${p.version ? " " + p.version : ""}` : "every package";
+}
+
+// A button that acts on its second click ("Confirm …"), then redraws the view.
+function confirmedButton(label, action) {
+  return h("button", { type: "button", class: "danger", onclick: (event) => {
+    event.target.replaceWith(h("button", { type: "button", class: "danger", onclick: async (confirm) => {
+      confirm.target.disabled = true;
+      try { await action(); await route(); } catch (error) { say(error.message, true); confirm.target.disabled = false; }
+    } }, `Confirm ${label.toLowerCase()}`));
+  } }, label);
+}
+
+// The form under a finding's row: what the team says of it in this image, and until when.
+function annotationForm(digest, finding) {
+  const select = (label, name, options) => h("label", {}, label,
+    h("select", { name }, options.map(([value, text]) => h("option", { value }, text))));
+  return h("form", { class: "annotate", onsubmit: async (event) => {
+      event.preventDefault();
+      const data = new FormData(event.target);
+      const annotation = { vulnerability_id: finding.vulnerability_id, status: data.get("status") };
+      if (data.get("justification")) annotation.justification = data.get("justification");
+      if (data.get("notes").trim()) annotation.status_notes = data.get("notes").trim();
+      const { name, version, type } = finding.package;
+      const body = { annotation, package_identifier: { name, version, ...(type ? { type } : {}) } };
+      // Through the end of the chosen day, UTC.
+      if (data.get("expires")) body.expires_at = `${data.get("expires")}T23:59:59Z`;
+      try {
+        const saved = await api(`/v2/images/${digest}/vuln-annotations`, { method: "POST", body: JSON.stringify(body) });
+        await route();
+        say(saved.state === "pending" ? "Saved: it applies once an approver other than you approves it." : "Saved.");
+      } catch (error) { say(error.message, true); }
+    } },
+    select("Status", "status", VEX_STATUSES.map((status) => [status, words(status)])),
+    select("Justification", "justification", [["", "none"], ...JUSTIFICATIONS.map((j) => [j, words(j)])]),
+    h("label", {}, "Notes", h("input", { name: "notes", placeholder: "JndiLookup removed from the jar" })),
+    h("label", {}, "Expires (optional)", h("input", { name: "expires", type: "date" })),
+    h("button", { type: "submit" }, "Save annotation"));
+}
+
+// An image's own annotations, each revocable by annotators.
+function annotationsTable(digest, annotations) {
+  if (!annotations.length) return h("p", { id: "image-annotations" }, "No VEX annotation of this image.");
+  return h("div", { class: "table-wrap" }, h("table", { id: "image-annotations" },
+    h("thead", {}, h("tr", {}, ["Vulnerability", "Package", "Status", "State", "Author", "Expires", CAN_ANNOTATE ? "Actions" : null]
+      .filter(Boolean).map((name) => h("th", { scope: "col" }, name)))),
+    h("tbody", {}, annotations.map((a) => h("tr", { "data-uuid": a.annotation.uuid },
+      h("td", {}, a.annotation.vulnerability_id),
+      h("td", {}, packageText(a)),
+      h("td", {}, vexBadge(a.annotation)),
+      h("td", {}, h("span", { class: `badge ${a.state}` }, a.state)),
+      h("td", {}, a.annotation.author),
+      h("td", {}, a.expires_at ? a.expires_at.slice(0, 10) : a.expires_when_fixed ? "when fixed" : "never"),
+      CAN_ANNOTATE ? h("td", {}, confirmedButton("Revoke",
+        () => api(`/v2/images/${digest}/vuln-annotations/${a.annotation.uuid}`, { method: "DELETE" }))) : null)))));
 }
 
 // ---- views -----------------------------------------------------------------------------------
@@ -305,11 +400,12 @@ async function showImage(digest) {
   say("Finding where it runs…");
   // A digest is path-safe as it is (an encoded ':' would not match the route).
   const pathSafe = /^sha256:[0-9a-f]{64}$/.test(digest);
-  const [inventory, scheduled, findings, history] = await Promise.all([
+  const [inventory, scheduled, findings, history, annotations] = await Promise.all([
     api(`/v2/inventories?image_digest=${encodeURIComponent(digest)}`),
     pathSafe ? api(`/v2/images/${digest}/scheduled`) : { scheduled: [] },
-    pathSafe ? api(`/v2/images/${digest}/vulnerabilities`).catch(() => null) : null,
+    pathSafe ? api(`/v2/images/${digest}/vulnerabilities?include_suppressed=true`).catch(() => null) : null,
     api(`/v2/history?image_digest=${encodeURIComponent(digest)}&limit=1000`).catch(() => ({ intervals: [] })),
+    pathSafe ? api(`/v2/images/${digest}/vuln-annotations`).catch(() => ({ items: [] })) : { items: [] },
   ]);
   const items = inventory.items;
   // A namespace holds no "/", an EKS cluster's ARN does: the cluster ends at the last one.
@@ -330,7 +426,9 @@ async function showImage(digest) {
       ? scheduled.scheduled.map((s) => `by subscription ${s.subscription_key} (${s.subscription_id})`).join("; ")
       : "No subscription has scheduled it."),
     h("h3", {}, "Vulnerabilities"),
-    findings ? findingsTable(findings) : h("p", { id: "image-findings" }, "No scanner has posted findings of this image."));
+    findings ? findingsTable(findings, pathSafe && digest) : h("p", { id: "image-findings" }, "No scanner has posted findings of this image."),
+    h("h3", {}, "VEX annotations"),
+    annotationsTable(digest, annotations.items));
   say("");
 }
 
@@ -360,18 +458,32 @@ function timeline(intervals) {
   return h("figure", {}, h("figcaption", {}, `${count(intervals.length, "interval")} in ${count(contexts.length, "context")}`), chart);
 }
 
-function findingsTable(findings) {
+// The image's findings; those VEX suppresses are hidden until asked for. Annotators get a form
+// under a finding's row.
+function findingsTable(findings, digest) {
   const sources = findings.scanners.map((s) => `${s.scanner} (${s.findings}, ${s.posted_at.slice(0, 16).replace("T", " ")})`).join("; ");
+  const columns = ["Vulnerability", "Severity", "Package", "Fixed in", "Scanners", "VEX", CAN_ANNOTATE && digest ? "Actions" : null];
+  const row = (f) => {
+    const suppressed = Boolean(f.vex && f.vex.suppressed);
+    return h("tr", { class: suppressed ? "suppressed" : undefined, hidden: suppressed, "data-id": f.vulnerability_id },
+      h("td", {}, h("a", { href: `#/vulnerability/${encodeURIComponent(f.vulnerability_id)}` }, f.vulnerability_id)),
+      h("td", {}, severityBadge(f.severity)),
+      h("td", {}, `${f.package.name} ${f.package.version}`),
+      h("td", {}, (f.fixed_in || []).join(", ")),
+      h("td", {}, f.sources.join(", ")),
+      h("td", {}, vexBadge(f.vex)),
+      CAN_ANNOTATE && digest ? h("td", {}, h("button", { type: "button", class: "secondary annotate", onclick: (event) => {
+        const under = h("tr", { class: "annotating" }, h("td", { colspan: columns.length }, annotationForm(digest, f)));
+        event.target.closest("tr").after(under);
+        event.target.disabled = true;
+      } }, "Annotate")) : null);
+  };
   return h("div", { id: "image-findings" },
     h("p", {}, `${severityText(findings.vulnerabilities) || "No vulnerability at low or above"} — from ${sources}`),
+    suppressedToggle("show-suppressed-findings", findings.suppressed, "findings"),
     h("div", { class: "table-wrap" }, h("table", { id: "findings" },
-      h("thead", {}, h("tr", {}, ["Vulnerability", "Severity", "Package", "Fixed in", "Scanners"].map((name) => h("th", { scope: "col" }, name)))),
-      h("tbody", {}, findings.findings.slice(0, 500).map((f) => h("tr", {},
-        h("td", {}, h("a", { href: `#/vulnerability/${encodeURIComponent(f.vulnerability_id)}` }, f.vulnerability_id)),
-        h("td", {}, severityBadge(f.severity)),
-        h("td", {}, `${f.package.name} ${f.package.version}`),
-        h("td", {}, (f.fixed_in || []).join(", ")),
-        h("td", {}, f.sources.join(", "))))))));
+      h("thead", {}, h("tr", {}, columns.filter(Boolean).map((name) => h("th", { scope: "col" }, name)))),
+      h("tbody", {}, findings.findings.slice(0, 500).map(row)))));
 }
 
 // What to fix first (`GET /v2/vulnerabilities`): every vulnerability running now, ranked.
@@ -412,7 +524,8 @@ async function showWorklist() {
       h("thead", {}, h("tr", {}, ["#", "Vulnerability", "Severity", "EPSS percentile", "Risk", "Where", "Days exposed", "Due", "Fix"].map((name) => h("th", { scope: "col" }, name)))),
       h("tbody", {}, rows))));
   const overdue = worklist.vulnerabilities.filter((row) => row.overdue).length;
-  say(worklist.total ? `${count(worklist.total, "vulnerability")} running, ${overdue} overdue on this page${worklist.next ? "; the first 200 shown" : ""}` : "No vulnerability of a scanned image runs now.");
+  const suppressed = worklist.suppressed ? `; ${worklist.suppressed} suppressed by VEX` : "";
+  say(worklist.total ? `${count(worklist.total, "vulnerability")} running, ${overdue} overdue on this page${worklist.next ? "; the first 200 shown" : ""}${suppressed}` : `No vulnerability of a scanned image runs now${suppressed}.`);
 }
 
 async function showVulnerabilities() {
@@ -443,26 +556,65 @@ async function showVulnerability(id) {
   say(`Finding where ${id} runs…`);
   let found;
   try {
-    found = await api(`/v2/vulnerabilities/${encodeURIComponent(id)}?limit=200`);
+    found = await api(`/v2/vulnerabilities/${encodeURIComponent(id)}?limit=200&include_suppressed=true`);
   } catch (error) {
     view.replaceChildren(h("h2", {}, id), h("p", { id: "vulnerability-summary" }, "No image of this account carries it."));
     return say("");
   }
-  const rows = found.images.flatMap((image) => image.contexts.map((c) => h("tr", {},
+  const isSuppressed = (image) => Boolean(image.vex && image.vex.suppressed);
+  const rows = found.images.flatMap((image) => image.contexts.map((c) => h("tr",
+    { class: isSuppressed(image) ? "suppressed" : undefined, hidden: isSuppressed(image) },
     h("td", {}, h("a", { href: `#/image/${encodeURIComponent(image.image_digest)}` }, image.image_tag)),
     h("td", {}, c.context),
     h("td", {}, workloadText(c)),
     h("td", {}, image.packages.map((p) => `${p.name} ${p.version}`).join(", ")),
-    h("td", { title: c.first_seen }, c.first_seen.slice(0, 16).replace("T", " ")))));
-  const contexts = found.images.reduce((n, image) => n + image.contexts.length, 0);
+    h("td", { title: c.first_seen }, c.first_seen.slice(0, 16).replace("T", " ")),
+    h("td", {}, vexBadge(image.vex)))));
+  const shown = found.images.filter((image) => !isSuppressed(image));
+  const contexts = shown.reduce((n, image) => n + image.contexts.length, 0);
   view.replaceChildren(h("h2", {}, found.vulnerability_id, " ", severityBadge(found.severity)),
-    h("p", { id: "vulnerability-summary" }, found.images.length
-      ? `Runs in ${count(contexts, "context")}, from ${count(found.images.length, "image")}.${found.fixed_in.length ? " Fixed in " + found.fixed_in.join(", ") + "." : ""}`
-      : "Images carry it, but none runs now."),
+    h("p", { id: "vulnerability-summary" }, shown.length
+      ? `Runs in ${count(contexts, "context")}, from ${count(shown.length, "image")}.${found.fixed_in.length ? " Fixed in " + found.fixed_in.join(", ") + "." : ""}`
+      : found.suppressed ? "Where it runs, VEX annotations say it does not apply." : "Images carry it, but none runs now."),
+    suppressedToggle("show-suppressed-images", found.suppressed, "vulnerability-contexts"),
     h("div", { class: "table-wrap" }, h("table", { id: "vulnerability-contexts" },
-      h("thead", {}, h("tr", {}, ["Image", "Context", "Workloads", "Packages", "Since"].map((name) => h("th", { scope: "col" }, name)))),
+      h("thead", {}, h("tr", {}, ["Image", "Context", "Workloads", "Packages", "Since", "VEX"].map((name) => h("th", { scope: "col" }, name)))),
       h("tbody", {}, rows))));
   say(found.next ? "More images carry it than one page shows." : "");
+}
+
+// The account's annotations: those waiting for a second person first (approvers approve
+// another's), then the rest; annotators revoke.
+async function showVex() {
+  say("Loading annotations…");
+  const [pending, all] = await Promise.all([api("/v2/vex?state=pending&limit=1000"), api("/v2/vex?limit=1000")]);
+  const decided = all.items.filter((a) => a.state !== "pending");
+  const table = (id, annotations, action) => h("div", { class: "table-wrap" }, h("table", { id },
+    h("thead", {}, h("tr", {}, ["Vulnerability", "Applies to", "Package", "Status", "State", "Author", "Expires", CAN_ANNOTATE ? "Actions" : null]
+      .filter(Boolean).map((name) => h("th", { scope: "col" }, name)))),
+    h("tbody", {}, annotations.map((a) => h("tr", { "data-uuid": a.annotation.uuid },
+      h("td", {}, h("a", { href: `#/vulnerability/${encodeURIComponent(a.annotation.vulnerability_id)}` }, a.annotation.vulnerability_id)),
+      h("td", {}, scopeText(a)),
+      h("td", {}, packageText(a)),
+      h("td", {}, vexBadge(a.annotation), a.annotation.justification ? ` ${words(a.annotation.justification)}` : ""),
+      h("td", {}, h("span", { class: `badge ${a.state}` }, a.state)),
+      h("td", {}, a.annotation.author),
+      h("td", {}, a.expires_at ? a.expires_at.slice(0, 10) : a.expires_when_fixed ? "when fixed" : "never"),
+      CAN_ANNOTATE ? h("td", {}, action(a)) : null)))));
+  const approve = (a) => a.annotation.author === USER
+    ? "another approver decides"
+    : h("button", { type: "button", class: "approve", onclick: async (event) => {
+      event.target.disabled = true;
+      try { await api(`/v2/vex/${a.annotation.uuid}/approve`, { method: "POST" }); await route(); say("Approved: it applies now."); }
+      catch (error) { say(error.message, true); event.target.disabled = false; }
+    } }, "Approve");
+  const revoke = (a) => confirmedButton("Revoke", () => api(`/v2/vex/${a.annotation.uuid}`, { method: "DELETE" }));
+  view.replaceChildren(h("h2", {}, "VEX annotations"),
+    h("h3", {}, "Waiting for approval"),
+    pending.items.length ? table("vex-pending", pending.items, approve) : h("p", { id: "vex-pending" }, "Nothing waits for approval."),
+    h("h3", {}, "Decided"),
+    decided.length ? table("vex-annotations", decided, revoke) : h("p", { id: "vex-annotations" }, "No annotation yet: annotate a finding on an image's page, or post an OpenVEX document to /v2/vex."));
+  say(`${count(pending.items.length, "annotation")} waiting for approval, ${decided.length} decided`);
 }
 
 async function showSubscriptions() {
@@ -526,6 +678,7 @@ async function route() {
     else if (parts[0] === "image" && parts[1]) await showImage(decodeURIComponent(parts[1]));
     else if (parts[0] === "vulnerabilities") await showVulnerabilities();
     else if (parts[0] === "vulnerability" && parts[1]) await showVulnerability(decodeURIComponent(parts[1]));
+    else if (parts[0] === "vex") await showVex();
     else if (parts[0] === "subscriptions") await showSubscriptions();
     else await showClusters();
     document.body.dataset.ready = hash;

@@ -8,7 +8,7 @@ use inventory_store::http::{body_bytes, json_response, not_found, query_params, 
 use inventory_store::image::Digest;
 use inventory_store::limits::{DEFAULT_LIMIT, MAX_LIMIT, MAX_LISTED_ITEM_NOTES};
 use inventory_store::routes::{Endpoint, Matched};
-use inventory_store::vex::{self, Annotation, Annotations, Expiry, PackageIdentifier, VexError};
+use inventory_store::vex::{self, Annotation, AnnotationState, Annotations, Expiry, PackageIdentifier, VexError};
 use inventory_store::{Clock, Settings, Store};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -187,8 +187,19 @@ impl VexApp {
             .expect("static response parts are valid"))
     }
 
+    /// `state` (`active`, `pending` or `lapsed`) keeps the annotations in that state: an
+    /// approver's queue is `state=pending`.
     async fn list(&self, request: &Request, caller: &Caller) -> Result<Response<Body>, ApiError> {
-        items(request, self.annotations.list(&caller.account).await?)
+        let state = query_params(request)("state")
+            .filter(|raw| !raw.is_empty())
+            .map(|raw| {
+                serde_json::from_value::<AnnotationState>(serde_json::Value::String(raw.clone()))
+                    .map_err(|_| ApiError::bad_request("state", format!("{raw:?}: active, pending or lapsed")))
+            })
+            .transpose()?;
+        let mut annotations = self.annotations.list(&caller.account).await?;
+        annotations.retain(|annotation| state.is_none_or(|state| annotation.state == state));
+        items(request, annotations)
     }
 
     /// `POST /v2/vex`: an OpenVEX or CycloneDX document, or one annotation with a scope. The

@@ -9,7 +9,7 @@ use integration_tests::{day, digest, k8s_report, sample_report, Harness};
 use inventory_store::auth::Role;
 use lambda_http::http::StatusCode;
 use local_stack::moto::workspace_root;
-use serde_json::json;
+use serde_json::{json, Value};
 
 const NGINX: &str = "sha256:34410e4ca45948d82e3809cf74acbc5c77e319db2d565f5a589ad0f5670323c3";
 
@@ -272,4 +272,91 @@ async fn the_console_lands_on_the_worklist_once_findings_run() {
     let (label, body) = (page.eval(label).await.as_f64().unwrap(), page.eval(body).await.as_f64().unwrap());
     assert!(label < 1.5 * body, "a timeline label {label} px high on a {body} px page");
     shot(&page, "image-timeline-one-context").await;
+}
+
+/// Issue 35: an approver annotates a finding on an image's page (pending, with approval
+/// required); an admin approves it on the VEX page; the finding is then hidden on the image and
+/// the vulnerability pages until the toggle shows it, marked; a read-only user gets no controls;
+/// revoking brings the finding back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_annotates_a_finding_has_it_approved_hides_it_and_revokes_it() {
+    let harness = Harness::new(120, false).await;
+    assert_eq!(
+        harness.post_k8s(&k8s_report("prod", day(0), &[("web", "shop/web:1", 1)])).await.status,
+        StatusCode::CREATED
+    );
+    let trivy = std::fs::read_to_string(workspace_root().join("tests/fixtures/scanners/trivy.json")).unwrap();
+    let path = format!("/v2/images/{}/vulnerabilities", digest(1));
+    let posted =
+        harness.call_path("post-image-vulnerabilities.json", Some(&path), Some(&trivy), Some("admin"), &[]).await;
+    assert_eq!(posted.status, StatusCode::CREATED, "{}", posted.body);
+    let users = [
+        ("alice", "alice-password", Role::Admin),
+        ("vera", "vera-password", Role::VexApprover),
+        ("victor", "victor-password", Role::ReadOnly),
+    ];
+    let (base, _) = harness.serve_with(&users, &[(inventory_store::settings::VEX_REQUIRES_APPROVAL, "true")]).await;
+    let browser = Browser::launch().await;
+    let image = format!("#/image/{}", digest(1).replace(':', "%3A"));
+    let critical = "#findings tr[data-id='CVE-2024-24790']";
+    let hidden = |selector: &str| format!("document.querySelector({}).hidden", json!(selector));
+
+    // Vera annotates: not affected, for now pending a second person.
+    let vera = browser.page("vera", "vera-password").await;
+    vera.navigate(&format!("{base}/ui{image}")).await;
+    vera.wait_for(&format!("document.body.dataset.ready === {}", json!(image))).await;
+    vera.eval(&format!("document.querySelector({}).querySelector('button.annotate').click()", json!(critical))).await;
+    vera.eval(
+        "(() => { const form = document.querySelector('form.annotate');
+                 form.elements.namedItem('status').value = 'not_affected';
+                 form.elements.namedItem('justification').value = 'vulnerable_code_not_in_execute_path';
+                 form.elements.namedItem('notes').value = 'the handler never parses paths';
+                 form.requestSubmit(); })()",
+    )
+    .await;
+    vera.wait_for("document.querySelector('#image-annotations tbody tr')").await;
+    assert_eq!(texts(&vera, "#image-annotations tbody tr td:nth-child(4)").await, ["pending"]);
+    assert_eq!(vera.eval(&hidden(critical)).await, json!(false), "a pending annotation suppresses nothing");
+    shot(&vera, "vex-pending-on-image").await;
+    open(&vera, "#/vex").await;
+    assert_eq!(texts(&vera, "#vex-pending tbody tr td:last-child").await, ["another approver decides"]);
+
+    // Alice approves it.
+    let alice = browser.page("alice", "alice-password").await;
+    alice.navigate(&format!("{base}/ui#/vex")).await;
+    alice.wait_for("document.body.dataset.ready === '#/vex'").await;
+    shot(&alice, "vex-approvals").await;
+    alice.eval("document.querySelector('#vex-pending button.approve').click()").await;
+    alice.wait_for("document.querySelector('#vex-annotations tbody tr')").await;
+    assert_eq!(texts(&alice, "#vex-annotations tbody tr td:nth-child(5)").await, ["active"]);
+    assert_eq!(
+        texts(&alice, "#vex-annotations tbody tr td:nth-child(2)").await,
+        [format!("image {}", &digest(1)[7..19])]
+    );
+
+    // The finding is hidden on the image's page until the toggle shows it, marked.
+    open(&alice, &image).await;
+    assert_eq!(alice.eval(&hidden(critical)).await, json!(true));
+    alice.eval("document.getElementById('show-suppressed-findings').click()").await;
+    assert_eq!(alice.eval(&hidden(critical)).await, json!(false));
+    assert_eq!(texts(&alice, &format!("{critical} td:nth-child(6)")).await, ["not affected"]);
+    shot(&alice, "vex-suppressed-finding").await;
+    open(&alice, "#/vulnerability/CVE-2024-24790").await;
+    let summary = alice.eval("document.getElementById('vulnerability-summary').textContent").await;
+    assert_eq!(summary, "Where it runs, VEX annotations say it does not apply.");
+    assert_eq!(alice.eval(&hidden("#vulnerability-contexts tbody tr")).await, json!(true));
+
+    // Read-only: the same page, no controls.
+    let victor = browser.page("victor", "victor-password").await;
+    victor.navigate(&format!("{base}/ui{image}")).await;
+    victor.wait_for(&format!("document.body.dataset.ready === {}", json!(image))).await;
+    assert_eq!(victor.eval("document.querySelectorAll('button.annotate, button.danger').length").await, json!(0));
+
+    // Revoked: the finding is back.
+    open(&alice, &image).await;
+    alice.eval("document.querySelector('#image-annotations button.danger').click()").await;
+    alice.eval("document.querySelector('#image-annotations button.danger').click()").await;
+    alice.wait_for("document.querySelector('p#image-annotations')").await;
+    assert_eq!(alice.eval(&hidden(critical)).await, json!(false));
+    assert_eq!(alice.eval("document.getElementById('show-suppressed-findings')").await, Value::Null);
 }

@@ -273,6 +273,10 @@ async fn call(app: &vex::VexApp, caller: &Caller, method: &str, path: &str, body
     integration_tests::harness::response_of(app.handle(request).await)
 }
 
+fn ids_of(page: &Value) -> Vec<String> {
+    page["items"].as_array().unwrap().iter().map(uuid_of).collect()
+}
+
 #[tokio::test]
 async fn with_four_eyes_a_suppressing_statement_applies_once_someone_else_approves_it() {
     let harness = Harness::new(120, false).await;
@@ -291,6 +295,14 @@ async fn with_four_eyes_a_suppressing_statement_applies_once_someone_else_approv
     // What does not silence anything needs no approval.
     let watching = json!({"annotation": {"vulnerability_id": "CVE-2023-0001", "status": "under_investigation"}});
     assert_eq!(call(&app, &alice, "POST", &annotations_path(&image), Some(&watching)).await.body["state"], "active");
+    // An approver's queue.
+    let in_state = |state: &'static str| harness.send(caller_event(&bob, "GET", "/v2/vex", None, &[("state", state)]));
+    let queue = in_state("pending").await.body;
+    assert_eq!(ids_of(&queue), [uuid.clone()]);
+    assert_eq!(ids_of(&in_state("active").await.body).len(), 1, "the one under investigation");
+    let refused = in_state("waiting").await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.body["message"].as_str().unwrap().contains("state"), "{}", refused.body);
 
     let approve = format!("/v2/vex/{uuid}/approve");
     assert_eq!(call(&app, &alice, "POST", &approve, None).await.status, StatusCode::FORBIDDEN, "not its author");
@@ -355,6 +367,31 @@ async fn rules_follow_the_annotations_and_an_expired_one_lapses_once() {
         .unwrap()
         .clone();
     assert_eq!(context["scope"], json!({"context": "dev-*/*"}));
+
+    // Changes are conditional on the version read: one made from a stale read is refused, and
+    // nothing of it (annotation, image copy, audit entry) is written.
+    let store = harness.store_for("vex");
+    let uuid = uuid_of(&created.body);
+    let current = store.vex_annotation("admin", &uuid).await.unwrap().unwrap();
+    let mut changed = current.clone();
+    changed.version += 1;
+    changed.statement.status_notes = Some("from a stale read".into());
+    let audit_of = |after: &inventory_store::vex::Annotation| {
+        inventory_store::vex::AuditEntry::of(
+            inventory_store::vex::AuditAction::Updated,
+            "admin",
+            harness.clock.now(),
+            Some(&current),
+            after,
+        )
+    };
+    let stale = store.replace_vex_annotation("admin", current.version - 1, &changed, &audit_of(&changed)).await;
+    assert!(matches!(stale, Err(inventory_store::store::StoreError::ConditionFailed)), "{stale:?}");
+    assert_eq!(store.vex_annotation("admin", &uuid).await.unwrap().unwrap(), current);
+    assert_eq!(store.vex_audit("admin", &uuid).await.unwrap().len(), 2, "created, lapsed");
+    store.replace_vex_annotation("admin", current.version, &changed, &audit_of(&changed)).await.unwrap();
+    assert_eq!(store.vex_image_annotations("admin", &image).await.unwrap(), [changed.clone()]);
+    assert_eq!(store.vex_audit("admin", &uuid).await.unwrap().len(), 3);
 }
 
 async fn deliver(notifications: &mut integration_tests::Notifications) {

@@ -10,9 +10,6 @@ use crate::keys::{
 };
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
-use flate2::read::GzDecoder;
-use flate2::write::GzEncoder;
-use std::io::{Read, Write};
 
 const CHUNK_ATTRIBUTE: &str = "findings_gz";
 
@@ -34,10 +31,10 @@ impl FindingsChunk {
         let index = parts.next()?.parse().ok()?;
         let generation = parts.next()?.to_owned();
         let scanner = parts.next()?.to_owned();
-        let json = item.get(CHUNK_ATTRIBUTE).and_then(|value| value.as_b().ok()).and_then(|blob| {
-            let mut json = Vec::new();
-            GzDecoder::new(blob.as_ref()).read_to_end(&mut json).ok().map(|_| json)
-        });
+        let json = item
+            .get(CHUNK_ATTRIBUTE)
+            .and_then(|value| value.as_b().ok())
+            .and_then(|blob| crate::gzip::decompress(blob.as_ref()).ok());
         Some(Self { scanner, generation, index, json })
     }
 
@@ -59,8 +56,7 @@ pub fn findings_chunk_write(
     index: u32,
     json: &[u8],
 ) -> BatchWrite {
-    let mut encoder = GzEncoder::new(Vec::new(), flate2::Compression::default());
-    let compressed = encoder.write_all(json).and_then(|_| encoder.finish()).expect("compressing into memory");
+    let compressed = crate::gzip::compress(json);
     let mut item = key(&findings_pk(account, digest), &findings_chunk_sk(scanner, generation, index));
     item.insert("kind".to_owned(), string(ItemKind::FindingsChunk.as_str()));
     item.insert(CHUNK_ATTRIBUTE.to_owned(), AttributeValue::B(Blob::new(compressed)));

@@ -142,6 +142,39 @@ fn annotations(items: Vec<super::Item>) -> Result<Vec<Annotation>, StoreError> {
 }
 
 impl Store {
+    /// Writes `after`, changed from the stored version `before_version`, its image copy and its
+    /// audit entry: all or nothing, and only if no one changed it since (`ConditionFailed`).
+    pub async fn replace_vex_annotation(
+        &self,
+        account: &str,
+        before_version: u64,
+        after: &Annotation,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+        let puts = annotation_writes(account, after).into_iter().chain([audit_write(account, audit)]);
+        let mut items = Vec::new();
+        // The annotation itself comes first (`annotation_keys`): it carries the condition.
+        for (n, write) in puts.enumerate() {
+            let BatchWrite::Put(item) = write else { continue };
+            let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
+            if n == 0 {
+                put = put
+                    .condition_expression("#version = :version")
+                    .expression_attribute_names("#version", "version")
+                    .expression_attribute_values(":version", AttributeValue::N(before_version.to_string()));
+            }
+            let put = put.build().expect("table and item are set");
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) if was_cancelled_by_a_condition(&error) => Err(StoreError::ConditionFailed),
+            Err(error) => Err(super::sdk_error("TransactWriteItems")(error)),
+        }
+    }
+
     pub async fn vex_annotation(&self, account: &str, uuid: &str) -> Result<Option<Annotation>, StoreError> {
         Ok(self.get::<AnnotationItem>(&vex_pk(account), uuid, true).await?.map(|item| item.annotation))
     }
@@ -198,4 +231,20 @@ pub fn rules_generation(
 /// The deletes of the chunks `record` names (after a newer generation is current).
 pub fn rules_chunk_deletes(record: &VexRulesRecord) -> Vec<BatchWrite> {
     record.chunks_pk().map(|pk| chunk_deletes(&pk, record.chunks)).unwrap_or_default()
+}
+
+/// A transaction cancelled because one of its conditions did not hold.
+fn was_cancelled_by_a_condition<R>(
+    error: &aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+        R,
+    >,
+) -> bool {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    match error.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+            cancelled.cancellation_reasons().iter().any(|reason| reason.code() == Some("ConditionalCheckFailed"))
+        }
+        _ => false,
+    }
 }

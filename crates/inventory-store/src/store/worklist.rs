@@ -11,11 +11,8 @@ use crate::model::InventoryType;
 use crate::worklist::{ExposurePair, PairFacts, PairPlan, RunningPlace};
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
-use flate2::read::GzDecoder;
-use flate2::write::GzEncoder;
 use futures::future::try_join_all;
 use std::collections::HashMap;
-use std::io::{Read, Write};
 
 const PAIRS_ATTRIBUTE: &str = "pairs_gz";
 
@@ -110,9 +107,7 @@ impl Store {
             .iter()
             .map(|id| BatchWrite::Delete { pk: ExposurePair::pk_of(account, id), sk: exposure_pair_sk(id, digest) });
         self.batch_write(puts.chain(deletes).collect()).await?;
-        let mut encoder = GzEncoder::new(Vec::new(), flate2::Compression::default());
-        let json = serde_json::to_vec(&plan.list).unwrap_or_default();
-        let compressed = encoder.write_all(&json).and_then(|_| encoder.finish()).expect("compressing into memory");
+        let compressed = crate::gzip::compress(&serde_json::to_vec(&plan.list).unwrap_or_default());
         let mut item = key(&running_vulnerabilities_pk(account, digest), RUNNING_VULNERABILITIES_SK);
         item.insert("kind".to_owned(), string(ItemKind::RunningVulnerabilities.as_str()));
         item.insert(PAIRS_ATTRIBUTE.to_owned(), AttributeValue::B(Blob::new(compressed)));
@@ -145,7 +140,6 @@ fn pairs_of(item: &super::Item, pk: &str) -> Result<Vec<PairFacts>, StoreError> 
         |message: String| StoreError::Corrupt { key: format!("{pk} / {RUNNING_VULNERABILITIES_SK}"), message };
     let blob =
         item.get(PAIRS_ATTRIBUTE).and_then(|value| value.as_b().ok()).ok_or_else(|| corrupt("no pairs".into()))?;
-    let mut json = Vec::new();
-    GzDecoder::new(blob.as_ref()).read_to_end(&mut json).map_err(|error| corrupt(error.to_string()))?;
+    let json = crate::gzip::decompress(blob.as_ref()).map_err(|error| corrupt(error.to_string()))?;
     serde_json::from_slice(&json).map_err(|error| corrupt(error.to_string()))
 }
