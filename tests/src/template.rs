@@ -193,6 +193,18 @@ fn transact_action(item: &TransactWriteItem) -> &'static str {
     }
 }
 
+/// The partition key one item of a transaction names.
+fn transact_key(item: &TransactWriteItem) -> Option<String> {
+    let key = match (item.put(), item.delete(), item.update(), item.condition_check()) {
+        (Some(put), ..) => put.item(),
+        (_, Some(delete), ..) => delete.key(),
+        (_, _, Some(update), _) => update.key(),
+        (_, _, _, Some(check)) => check.key(),
+        _ => return None,
+    };
+    key.get("pk")?.as_s().ok().cloned()
+}
+
 /// `value` with each `${Parameter}` replaced by the parameter's default in the template.
 fn with_parameter_defaults(template: &Value, value: &str) -> String {
     let mut value = value.to_owned();
@@ -280,13 +292,18 @@ impl Intercept for PolicyGuard {
     ) -> Result<(), BoxError> {
         let metadata = config.load::<Metadata>().expect("every operation has metadata");
         let service = iam_service(metadata.service());
-        // IAM has no action for a transaction: each item in it is authorised as its own write.
-        let operations = match context.input().downcast_ref::<TransactWriteItemsInput>() {
-            Some(transaction) => transaction.transact_items().iter().map(transact_action).collect(),
-            None => vec![metadata.name()],
+        // IAM has no action for a transaction: each item in it is authorised as its own write, on
+        // its own partition.
+        let operations: Vec<(&str, Vec<String>)> = match context.input().downcast_ref::<TransactWriteItemsInput>() {
+            Some(transaction) => transaction
+                .transact_items()
+                .iter()
+                .map(|item| (transact_action(item), transact_key(item).into_iter().collect()))
+                .collect(),
+            None => vec![(metadata.name(), leading_keys(context.input()))],
         };
         let spec = function(self.binary);
-        for operation in operations {
+        for (operation, keys) in operations {
             let action = format!("{service}:{operation}");
             assert!(
                 spec.actions.contains(&action),
@@ -295,7 +312,6 @@ impl Intercept for PolicyGuard {
                 spec.logical_id
             );
             if let Some(allowed) = spec.leading_keys.get(&action) {
-                let keys = leading_keys(context.input());
                 assert!(!keys.is_empty(), "{action}: no partition key to check");
                 for key in keys {
                     assert!(
