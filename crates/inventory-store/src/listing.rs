@@ -274,7 +274,8 @@ pub struct InventoryItem {
     pub vulnerabilities: Option<VulnerabilitySummary>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub findings_updated_at: Option<String>,
-    /// With `vulnerability_id=`: the VEX annotation that decides about it here.
+    /// With `vulnerability_id=`: the VEX annotation that decides about it here; with a severity or
+    /// threat filter and `include_suppressed=true`, the one that suppressed what matched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vex: Option<crate::vex::Verdict>,
 }
@@ -313,8 +314,9 @@ pub struct InventoryList {
     /// Pass back as `next` for the following page; absent on the last page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
-    /// With `vulnerability_id=`: this page's entries left out because VEX statements suppress
-    /// the vulnerability there (listed, marked, with `include_suppressed=true`).
+    /// With `vulnerability_id=`, `min_severity`, `kev` or `min_epss`: this page's entries left out
+    /// because VEX statements suppress there what matched (listed, marked, with
+    /// `include_suppressed=true`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suppressed: Option<usize>,
 }
