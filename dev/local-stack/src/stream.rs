@@ -6,6 +6,9 @@ use aws_sdk_dynamodbstreams::types::{Record, ShardIteratorType};
 use std::collections::HashMap;
 use std::time::Duration;
 
+/// `GetRecords` pages one `read_new` reads from a shard (each up to 1,000 records).
+const MAX_PAGES_PER_READ: usize = 100;
+
 pub const LOCAL_BUS: &str = "runtime-inventory";
 pub const LOCAL_QUEUE: &str = "runtime-inventory-scheduled";
 
@@ -105,7 +108,10 @@ impl StreamReader {
             };
             let mut iterator = request.send().await?.shard_iterator().map(str::to_owned);
             let mut shard_records = Vec::new();
-            while let Some(current) = iterator {
+            // Bounded: a shard that keeps answering records is read on by the next call (from
+            // the last sequence read), never in one call that does not return.
+            for _ in 0..MAX_PAGES_PER_READ {
+                let Some(current) = iterator.take() else { break };
                 let output = self.streams.get_records().shard_iterator(current).send().await?;
                 if output.records().is_empty() {
                     break;
