@@ -13,10 +13,10 @@ use std::sync::Arc;
 
 /// An account's rules with the vulnerability lists of the running images one answer is about.
 pub struct VexView {
-    pub(super) rules: Arc<Rules>,
+    rules: Arc<Rules>,
     /// Per running image, its vulnerabilities as last written (read when rules exist, or for KEV
     /// counts): an image without a list is shown as its findings record says.
-    pub(super) lists: HashMap<String, Vec<PairFacts>>,
+    lists: HashMap<String, Vec<PairFacts>>,
     repositories: BTreeMap<String, Vec<String>>,
     now: DateTime<Utc>,
 }
@@ -69,7 +69,7 @@ impl Judged<'_> {
         if query.kev.is_none() && query.min_epss.is_none() {
             return severe;
         }
-        let listed = |pair: &&PairFacts| threat.facts(&pair.vulnerability_id).kev.is_some();
+        let listed = |pair: &&PairFacts| is_listed(pair, threat);
         let scored = |pair: &&PairFacts| {
             query.min_epss.is_none_or(|min| {
                 threat.facts(&pair.vulnerability_id).epss.is_some_and(|score| score.epss.value() >= min)
@@ -87,6 +87,10 @@ impl Judged<'_> {
 
     /// How many of the vulnerabilities still shown CISA lists.
     pub fn kev(&self, threat: &ThreatData) -> usize {
-        self.shown.iter().filter(|pair| threat.facts(&pair.vulnerability_id).kev.is_some()).count()
+        self.shown.iter().filter(|pair| is_listed(pair, threat)).count()
     }
+}
+
+fn is_listed(pair: &PairFacts, threat: &ThreatData) -> bool {
+    threat.facts(&pair.vulnerability_id).kev.is_some()
 }
