@@ -12,7 +12,7 @@ use crate::lease::{LeaseError, VexRulesLease};
 use crate::limits::MAX_ANNOTATIONS_PER_ACCOUNT;
 use crate::store::{
     annotation_deletes, annotation_writes, audit_write, backoff, rules_chunk_deletes, rules_generation,
-    vex_account_write, BatchWrite, Store, StoreError, VexRulesRecord,
+    vex_account_write, Store, StoreError, VexRulesRecord,
 };
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
