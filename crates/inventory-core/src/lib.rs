@@ -4,6 +4,7 @@
 //! tests build and run without compiling an SDK. `inventory` re-exports every module.
 
 pub(crate) mod bounded;
+pub mod chunks;
 pub mod clock;
 pub mod cluster_config;
 pub mod field;
@@ -18,6 +19,7 @@ pub mod model;
 pub mod names;
 pub mod plan;
 pub mod report;
+pub mod sbom;
 pub mod subscription;
 pub mod threat;
 pub mod vex;

@@ -177,3 +177,29 @@ pub const MAX_VEX_DOCUMENT_ENTRIES: usize = 20 * MAX_VEX_STATEMENTS;
 pub const MAX_VEX_TEXT_BYTES: usize = 4096;
 /// Annotations one account may hold: every read consults its active ones.
 pub const MAX_ANNOTATIONS_PER_ACCOUNT: usize = 50_000;
+
+// SBOMs and package search.
+/// An SBOM (`POST /v2/images/{digest}/sbom`) as read, after gzip; larger answers 413. A whole
+/// Debian system in CycloneDX is 2 MB (1,147 packages), and syft's JSON of a large Java image
+/// about 30 MB.
+pub const MAX_SBOM_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// Packages kept for one image; an SBOM listing more answers 400, read no further.
+pub const MAX_SBOM_PACKAGES: usize = 20_000;
+/// Every other list entry of one SBOM, in all: dependencies, relationships, properties, refs.
+pub const MAX_SBOM_DOCUMENT_ENTRIES: usize = 20 * MAX_SBOM_PACKAGES;
+/// A package's purl as kept (a sort key part of its index entry); a longer one skips it.
+pub const MAX_PURL_BYTES: usize = 512;
+/// A package's name (a partition key part).
+pub const MAX_PACKAGE_NAME_BYTES: usize = 214;
+/// Qualifiers a package's purl may carry (`arch`, `distro`, `upstream`…).
+pub const MAX_PURL_QUALIFIERS: usize = 8;
+/// A `range=` in `vers` syntax, and its constraints.
+pub const MAX_VERS_BYTES: usize = 1024;
+pub const MAX_VERS_CONSTRAINTS: usize = 32;
+/// Index entries one package search reads (the images carrying a name, times its versions):
+/// past it the search answers 400 asking for a narrower one.
+pub const MAX_PACKAGE_INDEX_READ: usize = 50_000;
+/// Package watches one account may hold: each new running image is checked against them all.
+pub const MAX_PACKAGE_WATCHES: usize = 100;
+// A package index entry's sort key is `{digest}#{purl}`.
+const _: () = assert!(80 + 1 + MAX_PURL_BYTES <= DYNAMODB_SORT_KEY_BYTES);

@@ -4,7 +4,7 @@
 
 use super::{merge, Finding, Format, MergedFinding, Package, Severity, SeverityCounts};
 use crate::keys::{findings_pk, ItemKind, FINDINGS_RECORD_SK};
-use crate::limits::{FINDINGS_CHUNK_BYTES, MAX_LISTED_PACKAGES};
+use crate::limits::MAX_LISTED_PACKAGES;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -184,40 +184,17 @@ pub fn plan_index(
 /// Findings as stored: JSON arrays of at most `FINDINGS_CHUNK_BYTES` each (so a chunk stays
 /// inside DynamoDB's 400 KB item once compressed, whatever its content).
 pub fn chunk_findings(findings: &[Finding]) -> Vec<Vec<u8>> {
-    let mut chunks = Vec::new();
-    let mut current: Vec<u8> = b"[".to_vec();
-    for finding in findings {
-        let encoded = serde_json::to_vec(finding).unwrap_or_default();
-        if current.len() > 1 && current.len() + encoded.len() + 2 > FINDINGS_CHUNK_BYTES {
-            current.push(b']');
-            chunks.push(std::mem::replace(&mut current, b"[".to_vec()));
-        }
-        if current.len() > 1 {
-            current.push(b',');
-        }
-        current.extend_from_slice(&encoded);
-    }
-    current.push(b']');
-    chunks.push(current);
-    chunks
+    crate::chunks::chunk_json(findings)
 }
 
 /// The findings of a scanner's chunks, in chunk order.
 pub fn unchunk_findings(chunks: &[Vec<u8>]) -> Result<Vec<Finding>, serde_json::Error> {
-    let mut findings = Vec::new();
-    for chunk in chunks {
-        findings.extend(serde_json::from_slice::<Vec<Finding>>(chunk)?);
-    }
-    Ok(findings)
+    crate::chunks::unchunk_json(chunks)
 }
 
 /// The content hash of findings as chunked.
 pub fn findings_hash(chunks: &[Vec<u8>]) -> String {
-    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-    for chunk in chunks {
-        hasher.update(chunk);
-    }
-    format!("{:032x}", hasher.digest128())
+    crate::chunks::chunks_hash(chunks)
 }
 
 /// Every scanner's findings merged, with the index entries they make.

@@ -110,20 +110,4 @@ pub(super) fn same_type(a: &str, b: &str) -> bool {
     }
 }
 
-/// The purl type of a package type this module knows.
-fn family(package_type: &str) -> Option<&'static str> {
-    Some(match package_type.to_ascii_lowercase().as_str() {
-        "deb" | "debian" | "dpkg" | "ubuntu" => "deb",
-        "rpm" | "redhat" | "centos" | "rocky" | "alma" | "amazon" | "oracle" | "fedora" | "suse" | "photon" => "rpm",
-        "apk" | "alpine" | "wolfi" | "chainguard" => "apk",
-        "python" | "pypi" | "python-pkg" | "pip" | "pipenv" | "poetry" | "wheel" | "egg" => "pypi",
-        "java-archive" | "jar" | "maven" | "pom" | "gradle" | "jenkins-plugin" => "maven",
-        "go-module" | "gobinary" | "gomod" | "golang" | "go" => "golang",
-        "npm" | "node-pkg" | "yarn" | "pnpm" | "javascript" => "npm",
-        "gem" | "gemspec" | "bundler" | "ruby" => "gem",
-        "cargo" | "rust-crate" | "rust-binary" | "crate" => "cargo",
-        "nuget" | "dotnet-core" | "dotnet" | "dotnet-deps" => "nuget",
-        "composer" | "php-composer" | "php-pecl" => "composer",
-        _ => return None,
-    })
-}
+use crate::sbom::purl_type_of as family;

@@ -1,0 +1,248 @@
+//! The SBOM formats, each read into `RawPackage`s: CycloneDX JSON (components, nested ones too,
+//! `dependencies` for a Debian binary's source package), SPDX 2.x JSON (purls in `externalRefs`,
+//! `GENERATES`/`GENERATED_FROM` for sources) and syft's own JSON (`artifacts`).
+
+use super::{invalid, read, RawPackage, SbomError};
+use crate::bounded::{EntryList, ItemList};
+use serde::Deserialize;
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+/// Component types that are no package: what they describe is listed as skipped.
+const NOT_PACKAGES: [&str; 5] = ["operating-system", "container", "file", "platform", "data"];
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Bom<'a> {
+    #[serde(borrow)]
+    components: Option<ItemList<Component<'a>>>,
+    #[serde(default, borrow)]
+    dependencies: EntryList<Dependency<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Component<'a> {
+    #[serde(rename = "bom-ref", borrow)]
+    bom_ref: Option<Cow<'a, str>>,
+    #[serde(rename = "type", borrow)]
+    component_type: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    version: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    purl: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    properties: EntryList<Property<'a>>,
+    #[serde(default, borrow)]
+    components: ItemList<Component<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Property<'a> {
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    value: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Dependency<'a> {
+    #[serde(rename = "ref", borrow)]
+    reference: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    depends_on: EntryList<Cow<'a, str>>,
+}
+
+/// A CycloneDX BOM's components, in document order, depth first.
+pub(super) fn cyclonedx(body: &[u8]) -> Result<Vec<RawPackage>, SbomError> {
+    let bom: Bom = read(body, "components")?;
+    let Some(components) = bom.components else {
+        return Err(invalid("components", "is missing: a CycloneDX SBOM lists its packages in components"));
+    };
+    // A Debian binary depends on its source package (`arch=source`), and on those of what it
+    // embeds (`Built-Using`): its own is the one of its version.
+    let mut sources: HashMap<&str, Vec<&str>> = HashMap::new();
+    for dependency in bom.dependencies.iter() {
+        let Some(reference) = dependency.reference.as_deref() else { continue };
+        let targets = dependency.depends_on.iter().filter(|target| target.contains("arch=source"));
+        sources.entry(reference).or_default().extend(targets.map(|target| target.as_ref()));
+    }
+    let mut packages = Vec::new();
+    let mut stack: Vec<(String, &Component)> =
+        components.iter().enumerate().rev().map(|(n, c)| (format!("components[{n}]"), c)).collect();
+    while let Some((at, component)) = stack.pop() {
+        stack.extend(component.components.iter().enumerate().rev().map(|(n, c)| (format!("{at}.components[{n}]"), c)));
+        let trivy_source = component.properties.iter().find_map(|property| {
+            (property.name.as_deref() == Some("aquasecurity:trivy:SrcName")).then_some(property.value.as_deref()).flatten()
+        });
+        let candidates = component.bom_ref.as_deref().and_then(|reference| sources.get(reference));
+        let source_purl = candidates.and_then(|candidates| own_source(candidates, component.version.as_deref()));
+        packages.push(RawPackage {
+            at,
+            purl: component.purl.as_deref().map(str::to_owned),
+            name: component.name.as_deref().map(str::to_owned),
+            version: component.version.as_deref().map(str::to_owned),
+            package_type: None,
+            not_a_package: component
+                .component_type
+                .as_deref()
+                .filter(|kind| NOT_PACKAGES.contains(kind) && component.purl.is_none())
+                .map(str::to_owned),
+            source: trivy_source.map(str::to_owned),
+            source_purl: source_purl.map(str::to_owned),
+        });
+    }
+    Ok(packages)
+}
+
+/// Of the source packages a binary depends on, the one built at its version (a binNMU's `+bN`
+/// aside), else the only one.
+fn own_source<'a>(candidates: &[&'a str], version: Option<&str>) -> Option<&'a str> {
+    let version = version.map(|version| version.split("+b").next().unwrap_or(version).replace('+', "%2B"));
+    let built_at = |candidate: &&&str| version.as_ref().is_some_and(|version| candidate.contains(&format!("@{version}?")));
+    candidates.iter().find(built_at).or(candidates.first().filter(|_| candidates.len() == 1)).copied()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SpdxDocument<'a> {
+    #[serde(default, borrow)]
+    packages: ItemList<SpdxPackage<'a>>,
+    #[serde(default, borrow)]
+    relationships: EntryList<Relationship<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SpdxPackage<'a> {
+    #[serde(rename = "SPDXID", borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    version_info: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    primary_package_purpose: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    external_refs: EntryList<ExternalRef<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ExternalRef<'a> {
+    #[serde(borrow)]
+    reference_type: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    reference_locator: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Relationship<'a> {
+    #[serde(borrow)]
+    spdx_element_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    related_spdx_element: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    relationship_type: Option<Cow<'a, str>>,
+}
+
+/// An SPDX document's packages.
+pub(super) fn spdx(body: &[u8]) -> Result<Vec<RawPackage>, SbomError> {
+    let document: SpdxDocument = read(body, "packages")?;
+    let by_id: HashMap<&str, &SpdxPackage> =
+        document.packages.iter().filter_map(|package| Some((package.id.as_deref()?, package))).collect();
+    // Which package each binary was built from: `source GENERATES binary`, `binary GENERATED_FROM source`.
+    let mut sources: HashMap<&str, &str> = HashMap::new();
+    for relationship in document.relationships.iter() {
+        let (Some(a), Some(b)) = (relationship.spdx_element_id.as_deref(), relationship.related_spdx_element.as_deref())
+        else {
+            continue;
+        };
+        match relationship.relationship_type.as_deref() {
+            Some("GENERATES") => sources.insert(b, a),
+            Some("GENERATED_FROM") => sources.insert(a, b),
+            _ => None,
+        };
+    }
+    Ok(document
+        .packages
+        .iter()
+        .enumerate()
+        .map(|(n, package)| {
+            let source = package.id.as_deref().and_then(|id| sources.get(id)).and_then(|id| by_id.get(id));
+            let purl = purl_of(package);
+            RawPackage {
+                at: format!("packages[{n}]"),
+                name: package.name.as_deref().map(str::to_owned),
+                version: package.version_info.as_deref().map(str::to_owned),
+                package_type: None,
+                not_a_package: package
+                    .primary_package_purpose
+                    .as_deref()
+                    .filter(|purpose| matches!(*purpose, "OPERATING_SYSTEM" | "CONTAINER" | "FILE") && purl.is_none())
+                    .map(str::to_ascii_lowercase),
+                purl,
+                source: None,
+                source_purl: source.and_then(|source| purl_of(source)),
+            }
+        })
+        .collect())
+}
+
+fn purl_of(package: &SpdxPackage) -> Option<String> {
+    package
+        .external_refs
+        .iter()
+        .find(|reference| reference.reference_type.as_deref() == Some("purl"))
+        .and_then(|reference| reference.reference_locator.as_deref().map(str::to_owned))
+}
+
+#[derive(Deserialize)]
+struct SyftDocument<'a> {
+    #[serde(default, borrow)]
+    artifacts: ItemList<Artifact<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Artifact<'a> {
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    version: Option<Cow<'a, str>>,
+    #[serde(rename = "type", borrow)]
+    package_type: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    purl: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    metadata: Option<ArtifactMetadata<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ArtifactMetadata<'a> {
+    /// dpkg's source package.
+    #[serde(borrow)]
+    source: Option<Cow<'a, str>>,
+}
+
+/// syft's own JSON: its artifacts.
+pub(super) fn syft(body: &[u8]) -> Result<Vec<RawPackage>, SbomError> {
+    let document: SyftDocument = read(body, "artifacts")?;
+    Ok(document
+        .artifacts
+        .iter()
+        .enumerate()
+        .map(|(n, artifact)| RawPackage {
+            at: format!("artifacts[{n}]"),
+            purl: artifact.purl.as_deref().filter(|purl| !purl.is_empty()).map(str::to_owned),
+            name: artifact.name.as_deref().map(str::to_owned),
+            version: artifact.version.as_deref().map(str::to_owned),
+            package_type: artifact.package_type.as_deref().map(str::to_owned),
+            not_a_package: None,
+            source: artifact.metadata.as_ref().and_then(|metadata| metadata.source.as_deref()).map(str::to_owned),
+            source_purl: None,
+        })
+        .collect())
+}
