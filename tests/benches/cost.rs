@@ -11,6 +11,10 @@
 //! again (what the daily sync does for an image whose findings did not change) and a changed
 //! post, measured the same way, then priced for the mix's distinct images.
 //!
+//! SBOMs: one image's SBOM of 1,000 packages (the real Debian system's first 1,000 components)
+//! posted, posted again unchanged, its storage measured; priced for the mix's images, each image
+//! new (its SBOM posted) once a month.
+//!
 //! Threat data: the real KEV catalog and a full-size EPSS file (300,000 rows) loaded, loaded
 //! again unchanged, and a new EPSS day, each metered; priced for a day of the fleet.
 
@@ -274,6 +278,65 @@ fn findings_monthly(image: &ImageFindings) -> f64 {
     IMAGES_PER_CLUSTER * (30.0 * daily + image.stored_bytes / 1e9 * DYNAMODB_PER_GB_MONTH)
 }
 
+/// Packages of the SBOM measured, and how often an image of a cluster is new (its SBOM posted).
+const SBOM_PACKAGES: usize = 1_000;
+const SBOM_POSTS_PER_IMAGE_MONTH: f64 = 1.0;
+
+struct SbomCost {
+    first_write_units: f64,
+    unchanged_write_units: f64,
+    index_entries: u64,
+    stored_bytes: f64,
+}
+
+/// debsbom's Debian system cut to its first `SBOM_PACKAGES` components.
+fn sbom_document() -> String {
+    let path = local_stack::moto::workspace_root().join("tests/fixtures/sboms/debian-bookworm-system.cdx.json.gz");
+    let body = inventory_store::gzip::decompress(&std::fs::read(path).unwrap()).unwrap();
+    let mut document: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    document["components"].as_array_mut().unwrap().truncate(SBOM_PACKAGES);
+    document.to_string()
+}
+
+async fn measure_sbom() -> SbomCost {
+    let harness = Harness::new(120, false).await;
+    let meter = WriteMeter::default();
+    let ingest = harness.ingest_with(meter.clone());
+    let body = sbom_document();
+    let post = async || {
+        let path = format!("/v2/images/{}/sbom", integration_tests::digest(1));
+        let event = integration_tests::admin_event(
+            "post-image-vulnerabilities.json",
+            Some(&path),
+            Some(&body),
+            Some("admin"),
+            &[],
+        );
+        let mut event = event;
+        event["routeKey"] = "POST /v2/images/{image_digest}/sbom".into();
+        event["requestContext"]["routeKey"] = "POST /v2/images/{image_digest}/sbom".into();
+        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+        let response = inventory_store::http::ApiFunction::handle(&ingest, request).await;
+        assert!(response.status().is_success(), "{:?}", response.body());
+        let answer: serde_json::Value =
+            serde_json::from_slice(inventory_store::http::body_bytes(response.body())).unwrap_or_default();
+        (meter.take() as f64, answer["index_writes"].as_u64().unwrap_or_default())
+    };
+    let (first_write_units, index_entries) = post().await;
+    let (unchanged_write_units, unchanged_entries) = post().await;
+    assert_eq!(unchanged_entries, 0, "an unchanged SBOM writes no index entry");
+    let stored_bytes = harness.stored_items().await.iter().map(item_size).sum::<usize>() as f64;
+    SbomCost { first_write_units, unchanged_write_units, index_entries, stored_bytes }
+}
+
+/// Dollars a month of one cluster's images' SBOMs: stored, each image new once a month.
+fn sbom_monthly(cost: &SbomCost) -> f64 {
+    let posts = IMAGES_PER_CLUSTER * SBOM_POSTS_PER_IMAGE_MONTH;
+    let lambda = 0.5 * 0.400 * LAMBDA_ARM_PER_GB_SECOND;
+    IMAGES_PER_CLUSTER * cost.stored_bytes / 1e9 * DYNAMODB_PER_GB_MONTH
+        + posts * (cost.first_write_units * DYNAMODB_PER_MILLION_WRITE_UNITS / 1e6 + lambda)
+}
+
 /// The partitions of running intervals.
 const HISTORY_PARTS: &[&str] = &["#hist#", "#hctx#", "hctxs#"];
 /// Days closed intervals are kept by default (`HistoryRetentionDays`).
@@ -478,6 +541,16 @@ async fn main() {
         FINDINGS_CHANGED_PER_DAY * 100.0,
         findings / clusters as f64,
         total + findings
+    );
+    let sbom = measure_sbom().await;
+    let sboms = sbom_monthly(&sbom) * clusters as f64;
+    println!(
+        "SBOM of one image ({SBOM_PACKAGES} packages): first post {} WU ({} index entries), same SBOM again {} WU (no index entry), {} bytes stored",
+        sbom.first_write_units, sbom.index_entries, sbom.unchanged_write_units, sbom.stored_bytes
+    );
+    println!(
+        "SBOMs of the fleet ({IMAGES_PER_CLUSTER} images a cluster, each new once a month): ${sboms:.2} a month, ${:.4} per cluster-month",
+        sboms / clusters as f64
     );
     let history = measure_history().await;
     let (mut history_total, mut history_bytes) = (0.0, 0.0);

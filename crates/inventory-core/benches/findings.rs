@@ -7,9 +7,12 @@
 //! it) parsed and checked, beside a plain `csv` read of the same bytes, CPU and peak memory.
 //! Then VEX documents: 10,000 OpenVEX statements (and a CycloneDX VEX of as many analyses) read
 //! into scoped statements, beside a `serde_json::Value` parse of the same bytes.
+//! Then SBOMs: debsbom's Debian system (1,147 components, CycloneDX 1.7, and the same system in
+//! SPDX 2.3) read and normalised to purls, beside a `serde_json::Value` parse of the same bytes.
 //! Run with `make bench`; numbers are recorded in BENCHMARKS.md.
 
 use inventory_core::findings::{chunk_findings, merge, parse_findings};
+use inventory_core::sbom::parse_sbom;
 use inventory_core::threat::{epss, EpssFeed};
 use inventory_core::vex::{parse_document, Expiry};
 use serde_json::{json, Value};
@@ -122,6 +125,24 @@ fn main() {
     hostile_documents();
     epss_feed();
     vex_documents();
+    sbom_documents();
+}
+
+/// The real SBOMs of `tests/fixtures/sboms`, parsed and normalised beside a `Value` parse.
+fn sbom_documents() {
+    for name in ["debian-bookworm-system.cdx.json", "debian-bookworm-system.spdx.json"] {
+        let path = format!("{}/../../tests/fixtures/sboms/{name}.gz", env!("CARGO_MANIFEST_DIR"));
+        let body = inventory_core::gzip::decompress(&std::fs::read(path).unwrap()).unwrap();
+        let document = parse_sbom(&body).unwrap();
+        println!("{name}: {} bytes, {} packages", body.len(), document.packages.len());
+        let baseline = measure("baseline: serde_json::from_slice::<Value>", || {
+            black_box(serde_json::from_slice::<Value>(black_box(&body)).unwrap());
+        });
+        let parse = measure("detect + parse + normalise to purls (parse_sbom)", || {
+            black_box(parse_sbom(black_box(&body)).unwrap());
+        });
+        println!("ratio to the Value parse: {:.2}", parse.as_secs_f64() / baseline.as_secs_f64());
+    }
 }
 
 /// An OpenVEX document of `count` statements, each about one package of one image, shaped like

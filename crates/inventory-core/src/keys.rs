@@ -39,10 +39,14 @@ pub enum ItemKind {
     VexRules,
     VexRulesChunk,
     VexAccount,
+    Sbom,
+    SbomChunk,
+    PackageEntry,
+    PackageWatch,
 }
 
 impl ItemKind {
-    pub const ALL: [ItemKind; 28] = [
+    pub const ALL: [ItemKind; 32] = [
         Self::Context,
         Self::Image,
         Self::Detail,
@@ -71,6 +75,10 @@ impl ItemKind {
         Self::VexRules,
         Self::VexRulesChunk,
         Self::VexAccount,
+        Self::Sbom,
+        Self::SbomChunk,
+        Self::PackageEntry,
+        Self::PackageWatch,
     ];
 
     /// The stored value.
@@ -104,6 +112,10 @@ impl ItemKind {
             Self::VexRules => "vex_rules",
             Self::VexRulesChunk => "vex_rules_chunk",
             Self::VexAccount => "vex_account",
+            Self::Sbom => "sbom",
+            Self::SbomChunk => "sbom_chunk",
+            Self::PackageEntry => "package_entry",
+            Self::PackageWatch => "package_watch",
         }
     }
 
@@ -395,6 +407,46 @@ pub fn vex_event_marker_pk(account: &str) -> String {
 /// scheduled check looks at for lapses.
 pub const VEX_ACCOUNTS_PK: &str = "vex-accounts";
 
+/// An image's SBOM (`{account}#sbom#{digest}`): its record (`sk` = `SBOM_RECORD_SK`), which
+/// guards the rest with a lease, its packages (`sbom_chunk_sk(SBOM_PACKAGES, ..)`) and the
+/// document as posted (`sbom_chunk_sk(SBOM_DOCUMENT, ..)`), gzip-compressed in chunks.
+pub fn sbom_pk(account: &str, digest: &str) -> String {
+    format!("{account}#sbom#{digest}")
+}
+
+pub const SBOM_RECORD_SK: &str = "sbom";
+/// The parts of an SBOM kept in chunks: its normalised packages, and the document as posted.
+pub const SBOM_PACKAGES: &str = "pkgs";
+pub const SBOM_DOCUMENT: &str = "doc";
+
+/// One chunk of a part of an SBOM: each post writes a new `generation`, so a post that fails half
+/// way leaves chunks the record does not name, found and deleted by the next.
+pub fn sbom_chunk_sk(part: &str, generation: &str, chunk: u32) -> String {
+    format!("{part}#{generation}#{chunk:03}")
+}
+
+/// The images carrying a package name (`sk`: `package_entry_sk`): one entry per (image, purl),
+/// filed under the package's name and, for a binary, its source package's name. Every package
+/// search reads the one partition of the name it asks for.
+pub fn package_pk(account: &str, package_type: &str, name: &str) -> String {
+    format!("{account}#pkg#{package_type}/{name}")
+}
+
+pub fn package_entry_sk(digest: &str, purl: &str) -> String {
+    format!("{digest}#{purl}")
+}
+
+/// An account's package watches (`sk`: the watch's id).
+pub fn package_watches_pk(account: &str) -> String {
+    format!("{account}#pkgw")
+}
+
+/// The "sent once" markers of a watch's Watched Package Running events, one per (context,
+/// digest) (`sk`: `running_place_sk`).
+pub fn watch_marker_pk(account: &str, watch_id: &str) -> String {
+    format!("{account}#pkgwf#{watch_id}")
+}
+
 /// The one partition of stale-cluster markers, written only when a cluster turns stale or
 /// recovers.
 pub const STALE_MARKERS_PK: &str = "stale-clusters";
@@ -494,6 +546,11 @@ pub fn documented_layout() -> Vec<(String, String)> {
         (vex_rules_chunks_pk("{account}", "{generation}"), threat_chunk_sk(0).replace("000", "{n}")),
         (vex_event_marker_pk("{account}"), "{uuid}".to_owned()),
         (VEX_ACCOUNTS_PK.to_owned(), "{account}".to_owned()),
+        (sbom_pk("{account}", "{digest}"), SBOM_RECORD_SK.to_owned()),
+        (sbom_pk("{account}", "{digest}"), sbom_chunk_sk("{part}", "{generation}", 0).replace("000", "{n}")),
+        (package_pk("{account}", "{type}", "{name}"), package_entry_sk("{digest}", "{purl}")),
+        (package_watches_pk("{account}"), "{watch_id}".to_owned()),
+        (watch_marker_pk("{account}", "{watch_id}"), typed(running_place_sk("{digest}", t, "{context}"))),
         (STALE_MARKERS_PK.to_owned(), typed(stale_marker_sk("{account}", t, "{cluster}"))),
     ]
 }

@@ -4,9 +4,14 @@
 //! purl or by name and type, optionally an exact version or a `vers` range.
 
 mod documents;
+mod stored;
 pub mod vers;
 pub mod version;
 
+pub use stored::{
+    package_entries, plan_package_index, EntryKey, ImageSbomRecord, PackageEntry, PackageIndexChange, PackageWatch,
+    StoredSbom, WatchSpec,
+};
 pub use vers::VersionRange;
 pub use version::Ecosystem;
 
@@ -205,13 +210,16 @@ fn normalise(raw: &RawPackage) -> Result<SbomPackage, String> {
         Some(purl) => from_purl(purl)?,
         None => {
             let name = raw.name.as_deref().filter(|name| !name.is_empty()).ok_or("has no purl and no name")?;
-            let version = raw.version.as_deref().filter(|version| !version.is_empty()).ok_or("has no purl and no version")?;
+            let version =
+                raw.version.as_deref().filter(|version| !version.is_empty()).ok_or("has no purl and no version")?;
             let package_type = raw.package_type.as_deref().and_then(purl_type_of).unwrap_or("generic");
             from_parts(package_type, None, name, Some(version), BTreeMap::new())?
         }
     };
-    let source = source.or(package.qualifiers.get("upstream").map(|upstream| upstream.split('@').next().unwrap_or(upstream)));
-    package.source = source.map(|source| normal_name(&package.package_type, source)).filter(|source| *source != package.name);
+    let source =
+        source.or(package.qualifiers.get("upstream").map(|upstream| upstream.split('@').next().unwrap_or(upstream)));
+    package.source =
+        source.map(|source| normal_name(&package.package_type, source)).filter(|source| *source != package.name);
     Ok(package)
 }
 
@@ -338,12 +346,15 @@ impl PackageQuery {
                 }
             }
             (None, Some(name)) => {
-                let raw_type = given("type").ok_or_else(|| FieldError::invalid("type", "is needed with name= (deb, pypi, npm…)"))?;
-                let package_type =
-                    purl_type_of(&raw_type).map_or_else(|| raw_type.to_ascii_lowercase(), str::to_owned);
+                let raw_type = given("type")
+                    .ok_or_else(|| FieldError::invalid("type", "is needed with name= (deb, pypi, npm…)"))?;
+                let package_type = purl_type_of(&raw_type).map_or_else(|| raw_type.to_ascii_lowercase(), str::to_owned);
                 let name = normal_name(&package_type, &name);
                 if name.len() > MAX_PACKAGE_NAME_BYTES || name.contains('#') {
-                    return Err(FieldError::invalid("name", format!("must be at most {MAX_PACKAGE_NAME_BYTES} bytes without '#'")));
+                    return Err(FieldError::invalid(
+                        "name",
+                        format!("must be at most {MAX_PACKAGE_NAME_BYTES} bytes without '#'"),
+                    ));
                 }
                 Self { package_type, name, namespace: None, qualifiers: BTreeMap::new(), version: None, range: None }
             }
@@ -358,7 +369,8 @@ impl PackageQuery {
             }
             let range = VersionRange::parse(&raw).map_err(|reason| FieldError::invalid("range", reason))?;
             if range.scheme != query.package_type {
-                let message = format!("is a range of {} versions; the package is of type {}", range.scheme, query.package_type);
+                let message =
+                    format!("is a range of {} versions; the package is of type {}", range.scheme, query.package_type);
                 return Err(FieldError::invalid("range", message));
             }
             query.range = Some(range);

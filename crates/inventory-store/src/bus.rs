@@ -26,6 +26,8 @@ pub const VULNERABLE_DETAIL_TYPE: &str = "Runtime Inventory Vulnerable Image Run
 pub const KEV_RUNNING_DETAIL_TYPE: &str = "Runtime Inventory Known Exploited Vulnerability Running";
 /// A running vulnerability's fix is past its due date (docs/events.md).
 pub const OVERDUE_DETAIL_TYPE: &str = "Runtime Inventory Vulnerability Overdue";
+/// An image carrying a package a watch looks for runs in a context (once per watch and place).
+pub const WATCHED_PACKAGE_DETAIL_TYPE: &str = "Runtime Inventory Watched Package Running";
 /// A VEX annotation reached its expiry and stopped applying (once per annotation).
 pub const VEX_EXPIRED_DETAIL_TYPE: &str = "Runtime Inventory VEX Annotation Expired";
 /// The detail type of the worklist check's schedule (the template's rule sends it as a constant

@@ -1,7 +1,7 @@
 //! The lease: the one lock protocol of the project, for everything that rewrites a set of items
 //! guarded by one record: a context's items (ingest, the collector through it, and DELETE, on the
-//! context record), an image's findings (on its findings record) and an account's VEX rules (on
-//! their record).
+//! context record), an image's findings (on its findings record), an image's SBOM (on its SBOM
+//! record) and an account's VEX rules (on their record).
 //!
 //! A lease is a conditional write on the guarding record (`lock_owner`, `lock_until`, and a
 //! version one up). It is given back on every exit path: by `commit` when the holder finishes,
@@ -116,6 +116,34 @@ impl Leased for crate::store::VexRulesRecord {
 
 /// The lease on an account's VEX rules: one rebuild at a time.
 pub type VexRulesLease = Lease<crate::store::VexRulesRecord>;
+
+impl Leased for crate::sbom::ImageSbomRecord {
+    const KIND: &'static str = "the SBOM of image";
+
+    fn name(&self) -> &str {
+        &self.image_digest
+    }
+
+    fn key(&self) -> (&str, &str) {
+        (&self.pk, &self.sk)
+    }
+
+    fn version(&self) -> u64 {
+        self.version
+    }
+
+    fn lease_is_live(&self, now: DateTime<Utc>) -> bool {
+        crate::sbom::ImageSbomRecord::lease_is_live(self, now)
+    }
+
+    fn leased(self, version: u64, lease: Option<(String, i64)>) -> Self {
+        let (lock_owner, lock_until) = lease.map_or((None, None), |(owner, until)| (Some(owner), Some(until)));
+        Self { version, lock_owner, lock_until, ..self }
+    }
+}
+
+/// The lease on an image's SBOM: its chunks and its package index entries.
+pub type SbomLease = Lease<crate::sbom::ImageSbomRecord>;
 
 /// Longer than any function that can hold a lease may run (the template test checks it), so a
 /// lease only runs out when its holder is gone.

@@ -30,6 +30,7 @@ pub mod integrations;
 pub mod lease;
 pub mod listing;
 pub mod metrics;
+pub mod packages;
 pub mod settings;
 pub mod store;
 pub mod subscriptions;
@@ -40,7 +41,7 @@ pub mod vulnerabilities;
 pub use inventory_api::{auth, http, logging, routes};
 pub use inventory_core::{
     clock, cluster_config, field, findings, gzip, history, image, inventory_type, keys, limits, model, names, plan,
-    report, subscription, worklist, workload,
+    report, sbom, subscription, worklist, workload,
 };
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -1,4 +1,5 @@
-//! Ingest function: the agents' report routes.
+//! Ingest function: the agents' report routes, and what scanners post about images (findings,
+//! SBOMs).
 
 use chrono::{DateTime, Utc};
 use inventory_runtime::Sdk;
@@ -6,7 +7,8 @@ use inventory_store::auth::Caller;
 use inventory_store::http::{body_bytes, decoded_body, json_response, not_found, ApiError, ApiFunction};
 use inventory_store::ingest::ContextStatus;
 use inventory_store::integrations::{IntegrationRegistry, Registered};
-use inventory_store::limits::MAX_FINDINGS_BODY_BYTES;
+use inventory_store::limits::{MAX_FINDINGS_BODY_BYTES, MAX_SBOM_BODY_BYTES};
+use inventory_store::packages::Packages;
 use inventory_store::report::{parse_ecs, parse_kai, parse_kubernetes, FieldError, ParsedReport};
 use inventory_store::routes::{Endpoint, Matched};
 use inventory_store::vulnerabilities::Vulnerabilities;
@@ -22,6 +24,7 @@ pub struct IngestApp {
     ingestor: Ingestor,
     integrations: IntegrationRegistry,
     vulnerabilities: Vulnerabilities,
+    packages: Packages,
     clock: Arc<dyn Clock>,
 }
 
@@ -36,6 +39,7 @@ impl IngestApp {
         Self {
             integrations: IntegrationRegistry::new(store.clone(), Arc::clone(&clock)),
             vulnerabilities: Vulnerabilities::new(store.clone(), Arc::clone(&clock)),
+            packages: Packages::new(store.clone(), Arc::clone(&clock)),
             ingestor: Ingestor::new(store, settings, Arc::clone(&clock)),
             clock,
         }
@@ -63,6 +67,10 @@ impl ApiFunction for IngestApp {
             Endpoint::PostImageVulnerabilities => {
                 let digest = matched.param("image_digest").unwrap_or_default();
                 return self.post_findings(request, caller, digest).await;
+            }
+            Endpoint::PostImageSbom => {
+                let digest = matched.param("image_digest").unwrap_or_default();
+                return self.post_sbom(request, caller, digest).await;
             }
             _ => return Err(not_found(request)),
         };
@@ -150,5 +158,14 @@ impl IngestApp {
             }
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// An image's SBOM: 201 with what was stored.
+    async fn post_sbom(&self, request: &Request, caller: &Caller, digest: &str) -> Result<Response<Body>, ApiError> {
+        let account = caller.account.as_str();
+        let body = decoded_body(request, MAX_SBOM_BODY_BYTES)?;
+        let posted = self.packages.post(account, digest, &body, &caller.user).await?;
+        tracing::info!(account, image = %posted.image_digest, packages = posted.packages, index_writes = posted.index_writes, "SBOM stored");
+        Ok(json_response(StatusCode::CREATED, &posted))
     }
 }

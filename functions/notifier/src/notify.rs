@@ -12,6 +12,7 @@ mod change;
 pub mod check;
 pub mod exposure;
 pub mod intervals;
+pub mod watches;
 pub mod worklist;
 
 pub use change::{change, Change, ImageAdded, ImageRemoved, ANNOUNCED_KINDS, TTL_PRINCIPAL};
@@ -23,12 +24,14 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use futures::StreamExt;
 use inventory_store::bus::{
     Bus, Event as BusEvent, ADDED_DETAIL_TYPE, KEV_RUNNING_DETAIL_TYPE, REMOVED_DETAIL_TYPE, SCHEDULED_DETAIL_TYPE,
-    VULNERABLE_DETAIL_TYPE,
+    VULNERABLE_DETAIL_TYPE, WATCHED_PACKAGE_DETAIL_TYPE,
 };
 use inventory_store::clock::Clock;
 use inventory_store::findings::Severity;
 use inventory_store::image::pinned_reference;
 use inventory_store::model::InventoryType;
+use inventory_store::packages::{Packages, PackagesError};
+use inventory_store::sbom::WatchSpec;
 use inventory_store::store::{interval_copies, BatchWrite};
 use inventory_store::store::{Claim as MarkerClaim, SentOnceMarker as Marker, Store, StoreError};
 use inventory_store::subscriptions::{Subscription, SubscriptionError, Subscriptions, RUNTIME_INVENTORY};
@@ -59,6 +62,8 @@ pub enum NotifyError {
     Findings(#[from] VulnerabilityError),
     #[error(transparent)]
     Vex(#[from] inventory_store::vex::AnnotationError),
+    #[error(transparent)]
+    Packages(#[from] PackagesError),
     #[error("EventBridge PutEvents failed: {0}")]
     PutEvents(String),
     #[error("the event of marker {0} for this record is claimed by another delivery and not confirmed sent; retry")]
@@ -73,6 +78,11 @@ pub const EVENT_ID_FIELD: &str = "event_id";
 /// Where findings of an image are posted.
 fn findings_path(digest: &str) -> String {
     format!("/v2/images/{digest}/vulnerabilities")
+}
+
+/// Where the SBOM of an image is posted.
+fn sbom_path(digest: &str) -> String {
+    format!("/v2/images/{digest}/sbom")
 }
 
 /// The `detail` of each event put on the bus.
@@ -93,10 +103,16 @@ pub struct ScheduledImage {
     pub findings_path: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub findings_url: Option<String>,
+    /// Where the image's SBOM goes (`POST`, role `scanner`): `syft <image_reference> -o
+    /// cyclonedx-json`, posted beside the findings, makes its packages searchable.
+    pub sbom_path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sbom_url: Option<String>,
 }
 
 pub struct Notifier {
     subscriptions: Subscriptions,
+    packages: Packages,
     store: Store,
     vulnerabilities: Vulnerabilities,
     reader: InventoryReader,
@@ -169,6 +185,7 @@ impl Notifier {
     ) -> Self {
         Self {
             subscriptions: Subscriptions::new(store.clone(), Arc::clone(&clock)),
+            packages: Packages::new(store.clone(), Arc::clone(&clock)),
             vulnerabilities: Vulnerabilities::new(store.clone(), Arc::clone(&clock)),
             reader: InventoryReader::new(store.clone(), settings, Arc::clone(&clock)),
             threshold: DEFAULT_THRESHOLD,
@@ -343,16 +360,20 @@ impl Notifier {
             })
             .collect();
         let reads = accounts.into_iter().map(|account| async move {
-            let (subscriptions, findings) = futures::try_join!(
+            let (subscriptions, findings, watches) = futures::try_join!(
                 async { Ok::<_, NotifyError>(self.subscriptions.list(&account, Some(RUNTIME_INVENTORY), None).await?) },
                 async { Ok::<_, NotifyError>(self.store.any_findings(&account).await?) },
+                async { Ok::<_, NotifyError>(self.packages.watches(&account).await?) },
             )?;
-            Ok::<_, NotifyError>((account, subscriptions, findings))
+            Ok::<_, NotifyError>((account, subscriptions, findings, watches))
         });
         let mut batch = BatchReads { changes, ..BatchReads::default() };
-        for (account, subscriptions, findings) in futures::future::try_join_all(reads).await? {
+        for (account, subscriptions, findings, watches) in futures::future::try_join_all(reads).await? {
             if findings {
                 batch.with_findings.insert(account.clone());
+            }
+            if !watches.is_empty() {
+                batch.watches.insert(account.clone(), watches);
             }
             batch.subscriptions.insert(account, subscriptions.into_iter().filter(|s| s.active).collect());
         }
@@ -419,6 +440,10 @@ impl Notifier {
                     .collect();
                 return self.exposure_events(account, image_digest, &running, reads).await;
             }
+            Change::SbomChanged { account, image_digest, .. } => {
+                return self.sbom_watch_events(account, image_digest).await;
+            }
+            Change::WatchCreated { account, watch, .. } => return self.new_watch_events(account, watch).await,
         };
         let marker =
             Marker::lifecycle(&added.account, added.inventory_type, &added.context, change.event_id(), expires_at);
@@ -437,6 +462,8 @@ impl Notifier {
                 image_reference: pinned_reference(&added.image_tag, &added.image_digest),
                 findings_path: findings_path(&added.image_digest),
                 findings_url: self.api_url.as_ref().map(|api| format!("{api}{}", findings_path(&added.image_digest))),
+                sbom_path: sbom_path(&added.image_digest),
+                sbom_url: self.api_url.as_ref().map(|api| format!("{api}{}", sbom_path(&added.image_digest))),
             };
             let marker =
                 Marker::scheduled(&added.account, &subscription.subscription_id, &added.image_digest, &added.context);
@@ -452,7 +479,92 @@ impl Notifier {
         if reads.with_findings.contains(&added.account) {
             pending.extend(self.exposure_events(&added.account, &added.image_digest, &[here], reads).await?);
         }
+        pending.extend(self.added_watch_events(added, reads).await?);
         Ok(pending)
+    }
+
+    /// The watches of the account that match an image that started running: each watch's
+    /// images are read once per batch, by the first record that needs them.
+    async fn added_watch_events(&self, added: &ImageAdded, reads: &BatchReads) -> Result<Vec<Pending>, NotifyError> {
+        let place = watches::Place {
+            image_tag: added.image_tag.clone(),
+            inventory_type: added.inventory_type,
+            context: added.context.clone(),
+            workloads: added.workloads.clone(),
+            first_seen: added.first_seen.clone(),
+        };
+        let mut pending = Vec::new();
+        for watch in reads.watches.get(&added.account).into_iter().flatten() {
+            let carriers = reads.carriers(&added.account, watch, &self.packages).await?;
+            let matched = carriers.get(&added.image_digest).map(Vec::as_slice).unwrap_or_default();
+            let events = watches::watch_events(
+                &added.account,
+                watch,
+                &added.image_digest,
+                matched,
+                std::slice::from_ref(&place),
+            );
+            pending.extend(
+                events.into_iter().map(|(marker, detail)| Pending::new(marker, WATCHED_PACKAGE_DETAIL_TYPE, &detail)),
+            );
+        }
+        Ok(pending)
+    }
+
+    /// A new SBOM of an image: the account's watches it matches, for every place the image runs.
+    async fn sbom_watch_events(&self, account: &str, digest: &str) -> Result<Vec<Pending>, NotifyError> {
+        let watches = self.packages.watches(account).await?;
+        if watches.is_empty() {
+            return Ok(Vec::new());
+        }
+        let Some((_, packages)) = self.packages.image_packages(account, digest).await? else { return Ok(Vec::new()) };
+        let places = self.places_of(account, digest).await?;
+        let mut pending = Vec::new();
+        for watch in &watches {
+            let Some(query) = watch_query(watch) else { continue };
+            let matched: Vec<String> =
+                packages.iter().filter(|package| query.matches(package)).map(|package| package.purl.clone()).collect();
+            let events = watches::watch_events(account, watch, digest, &matched, &places);
+            pending.extend(
+                events.into_iter().map(|(marker, detail)| Pending::new(marker, WATCHED_PACKAGE_DETAIL_TYPE, &detail)),
+            );
+        }
+        Ok(pending)
+    }
+
+    /// A new watch: every running image carrying what it looks for, at every place it runs.
+    async fn new_watch_events(&self, account: &str, watch: &WatchSpec) -> Result<Vec<Pending>, NotifyError> {
+        let Some(query) = watch_query(watch) else { return Ok(Vec::new()) };
+        let mut carriers: HashMap<String, Vec<String>> = HashMap::new();
+        for entry in self.packages.carrying(account, &query).await? {
+            carriers.entry(entry.image_digest).or_default().push(entry.package.purl);
+        }
+        let mut pending = Vec::new();
+        for (digest, matched) in carriers {
+            let places = self.places_of(account, &digest).await?;
+            let events = watches::watch_events(account, watch, &digest, &matched, &places);
+            pending.extend(
+                events.into_iter().map(|(marker, detail)| Pending::new(marker, WATCHED_PACKAGE_DETAIL_TYPE, &detail)),
+            );
+        }
+        Ok(pending)
+    }
+
+    /// Where an image runs now: its running places.
+    async fn places_of(&self, account: &str, digest: &str) -> Result<Vec<watches::Place>, NotifyError> {
+        Ok(self
+            .store
+            .running_places_of(account, digest)
+            .await?
+            .into_iter()
+            .map(|place| watches::Place {
+                image_tag: place.image_tag,
+                inventory_type: place.at.inventory_type,
+                context: place.at.context,
+                workloads: place.at.workloads,
+                first_seen: inventory_store::clock::format_time(place.at.from),
+            })
+            .collect())
     }
 
     /// One record: its history step, then its events' markers claimed; the claims, for the
@@ -567,6 +679,17 @@ impl Notifier {
     }
 }
 
+/// A stored watch's search; a watch that no longer parses (a rule changed since) is logged and
+/// fires nothing.
+fn watch_query(watch: &WatchSpec) -> Option<inventory_store::sbom::PackageQuery> {
+    watch
+        .query()
+        .map_err(
+            |error| tracing::error!(watch = %watch.watch_id, %error, "a package watch cannot be searched; skipped"),
+        )
+        .ok()
+}
+
 /// Items whose records are processed at once.
 const CONCURRENT_ITEMS: usize = 16;
 
@@ -585,6 +708,11 @@ struct BatchReads {
     threat: tokio::sync::OnceCell<inventory_store::threat::ThreatData>,
     /// Each account's VEX rules, read by the first record with an event they may suppress.
     rules: tokio::sync::Mutex<HashMap<String, Arc<Rules>>>,
+    /// The package watches of the accounts with added images that have any.
+    watches: HashMap<String, Vec<WatchSpec>>,
+    /// Each watch's images with their matching packages (purls), read by the first record of
+    /// the batch that needs them.
+    carriers: tokio::sync::Mutex<HashMap<(String, String), Arc<HashMap<String, Vec<String>>>>>,
 }
 
 impl BatchReads {
@@ -596,6 +724,28 @@ impl BatchReads {
         let rules = reader.rules(account).await?;
         read.insert(account.to_owned(), Arc::clone(&rules));
         Ok(rules)
+    }
+
+    async fn carriers(
+        &self,
+        account: &str,
+        watch: &WatchSpec,
+        packages: &Packages,
+    ) -> Result<Arc<HashMap<String, Vec<String>>>, NotifyError> {
+        let mut read = self.carriers.lock().await;
+        let key = (account.to_owned(), watch.watch_id.clone());
+        if let Some(carriers) = read.get(&key) {
+            return Ok(Arc::clone(carriers));
+        }
+        let mut carriers: HashMap<String, Vec<String>> = HashMap::new();
+        if let Some(query) = watch_query(watch) {
+            for entry in packages.carrying(account, &query).await? {
+                carriers.entry(entry.image_digest).or_default().push(entry.package.purl);
+            }
+        }
+        let carriers = Arc::new(carriers);
+        read.insert(key, Arc::clone(&carriers));
+        Ok(carriers)
     }
 
     /// Whether no other record of the batch claimed `marker` yet (this one now does).

@@ -400,12 +400,13 @@ async function showImage(digest) {
   say("Finding where it runs…");
   // A digest is path-safe as it is (an encoded ':' would not match the route).
   const pathSafe = /^sha256:[0-9a-f]{64}$/.test(digest);
-  const [inventory, scheduled, findings, history, annotations] = await Promise.all([
+  const [inventory, scheduled, findings, history, annotations, sbom] = await Promise.all([
     api(`/v2/inventories?image_digest=${encodeURIComponent(digest)}`),
     pathSafe ? api(`/v2/images/${digest}/scheduled`) : { scheduled: [] },
     pathSafe ? api(`/v2/images/${digest}/vulnerabilities?include_suppressed=true`).catch(() => null) : null,
     api(`/v2/history?image_digest=${encodeURIComponent(digest)}&limit=1000`).catch(() => ({ intervals: [] })),
     pathSafe ? api(`/v2/images/${digest}/vuln-annotations`).catch(() => ({ items: [] })) : { items: [] },
+    pathSafe ? api(`/v2/images/${digest}/sbom?limit=1000`).catch(() => null) : null,
   ]);
   const items = inventory.items;
   // A namespace holds no "/", an EKS cluster's ARN does: the cluster ends at the last one.
@@ -428,8 +429,64 @@ async function showImage(digest) {
     h("h3", {}, "Vulnerabilities"),
     findings ? findingsTable(findings, pathSafe && digest) : h("p", { id: "image-findings" }, "No scanner has posted findings of this image."),
     h("h3", {}, "VEX annotations"),
-    annotationsTable(digest, annotations.items));
+    annotationsTable(digest, annotations.items),
+    h("h3", {}, "Packages"),
+    sbom ? packagesTable(sbom) : h("p", { id: "image-packages" }, "No SBOM of this image has been posted."));
   say("");
+}
+
+// An image's packages from its SBOM, each linked to the search of where it runs.
+function packagesTable(sbom) {
+  const shown = sbom.packages.length < sbom.package_count ? ` (the first ${sbom.packages.length})` : "";
+  return h("div", {},
+    h("p", { id: "image-packages" }, `${count(sbom.package_count, "package")} from a ${sbom.format} SBOM posted ${ago(sbom.posted_at)} by ${sbom.posted_by}${shown}.`),
+    h("div", { class: "table-wrap" }, h("table", { id: "image-package-list" },
+      h("thead", {}, h("tr", {}, ["Package", "Version", "Type", "Built from"].map((name) => h("th", { scope: "col" }, name)))),
+      h("tbody", {}, sbom.packages.map((p) => h("tr", {},
+        h("td", {}, h("a", { href: `#/packages?purl=${encodeURIComponent(p.purl.split("@")[0])}` }, p.name)),
+        h("td", {}, p.version || ""), h("td", {}, p.type), h("td", {}, p.source || "")))))));
+}
+
+// Where a package runs: by purl or name and type, optionally a vers range and a past time.
+async function showPackages() {
+  const params = new URLSearchParams(location.hash.split("?")[1] || "");
+  const field = (name, label, placeholder) => h("label", {}, label,
+    h("input", { name, value: params.get(name) || "", placeholder, autocomplete: "off", spellcheck: "false" }));
+  const form = h("form", { class: "filters", id: "package-search", onsubmit: (event) => {
+      event.preventDefault();
+      const data = new FormData(event.target);
+      const query = new URLSearchParams();
+      for (const [key, value] of data.entries()) if (String(value).trim()) query.set(key, String(value).trim());
+      location.hash = `#/packages?${query}`;
+    } },
+    field("purl", "Package (purl)", "pkg:deb/debian/xz-utils"),
+    field("range", "Versions (vers)", "vers:deb/>=5.6.0|<=5.6.1"),
+    field("at", "Running at, UTC (optional)", "2024-03-29T12:00:00Z"),
+    h("button", { type: "submit" }, "Find"));
+  view.replaceChildren(h("h2", {}, "Packages"), form);
+  if (!params.get("purl")) {
+    say("Name a package by its purl: where it runs now, or at a time.");
+    return;
+  }
+  say("Finding where it runs…");
+  const query = new URLSearchParams();
+  for (const key of ["purl", "range", "at"]) if (params.get(key)) query.set(key, params.get(key));
+  // A day alone is its start, a time without a zone UTC.
+  const at = params.get("at");
+  if (at && /^\d{4}-\d{2}-\d{2}$/.test(at)) query.set("at", `${at}T00:00:00Z`);
+  else if (at && !/([zZ]|[+-]\d\d:\d\d)$/.test(at)) query.set("at", `${at}Z`);
+  const found = await api(`/v2/packages?${query}`);
+  const rows = found.packages.flatMap((p) => p.images.flatMap((image) => (image.contexts.length ? image.contexts : [null]).map((c) => h("tr", {},
+    h("td", {}, p.name, p.source ? ` (from ${p.source})` : ""), h("td", {}, p.version || ""),
+    h("td", {}, h("a", { href: `#/image/${encodeURIComponent(image.image_digest)}` }, image.image_tags[0] || shortDigest(image.image_digest))),
+    h("td", {}, c ? c.context : "not running"), h("td", {}, c ? workloadText(c) : ""),
+    h("td", {}, c ? c.first_seen : ""), h("td", {}, c && c.last_seen ? c.last_seen : "")))));
+  view.append(h("div", { class: "table-wrap" }, h("table", { id: "package-places" },
+    h("thead", {}, h("tr", {}, ["Package", "Version", "Image", "Context", "Workloads", "Since", "Until"].map((name) => h("th", { scope: "col" }, name)))),
+    h("tbody", {}, rows))));
+  const images = new Set(found.packages.flatMap((p) => p.images.map((image) => image.image_digest)));
+  say(rows.length ? `${count(images.size, "image")} carrying it ${params.get("at") ? "ran at that time" : "run now"}, in ${count(rows.length, "place")}.`
+    : `No image carrying it ${params.get("at") ? "ran at that time" : "runs now"}.`);
 }
 
 // One row per context, each running interval a bar from its start to its end (now while it runs).
@@ -679,6 +736,7 @@ async function route() {
     else if (parts[0] === "vulnerabilities") await showVulnerabilities();
     else if (parts[0] === "vulnerability" && parts[1]) await showVulnerability(decodeURIComponent(parts[1]));
     else if (parts[0] === "vex") await showVex();
+    else if (parts[0] === "packages") await showPackages();
     else if (parts[0] === "subscriptions") await showSubscriptions();
     else await showClusters();
     document.body.dataset.ready = hash;

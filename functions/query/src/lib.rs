@@ -4,6 +4,7 @@
 mod console;
 pub mod details;
 pub mod exposure;
+pub mod packages;
 pub mod ranked;
 pub mod running;
 
@@ -16,6 +17,7 @@ use inventory_store::coverage::{attach_agents, list_clusters};
 use inventory_store::http::{json_response, negotiated_json, not_found, query_params, ApiError, ApiFunction};
 use inventory_store::integrations::IntegrationRegistry;
 use inventory_store::listing::{min_severity_param, vulnerability_id_param};
+use inventory_store::packages::Packages;
 use inventory_store::routes::{Endpoint, Matched};
 use inventory_store::store::StoreError;
 use inventory_store::threat::{SlaPolicy, ThreatReader};
@@ -46,6 +48,7 @@ pub struct QueryApp {
     integrations: IntegrationRegistry,
     vulnerabilities: Vulnerabilities,
     exposure: Exposure,
+    packages: Packages,
     threat: ThreatReader,
     rules: RulesReader,
     sla: SlaPolicy,
@@ -71,6 +74,7 @@ impl QueryApp {
                 InventoryReader::new(store.clone(), settings.clone(), Arc::clone(&clock)),
             ),
             reader: InventoryReader::new(store.clone(), settings.clone(), Arc::clone(&clock)),
+            packages: Packages::new(store.clone(), Arc::clone(&clock)),
             threat: ThreatReader::new(store.clone()),
             rules: RulesReader::new(store.clone()),
             sla,
@@ -131,6 +135,17 @@ impl ApiFunction for QueryApp {
                 self.vulnerability_history(request, account, path("vulnerability_id")).await
             }
             Endpoint::ClusterExposure => self.cluster_exposure(request, account).await,
+            Endpoint::ImageSbom => self.image_sbom(request, account, path("image_digest")).await,
+            Endpoint::ImageSbomDocument => self.image_sbom_document(request, account, path("image_digest")).await,
+            Endpoint::PackageSearch => {
+                let search = packages::PackageSearch::from_params(query_params(request))?;
+                let page = packages::search(&self.packages, &self.store, account, &search).await?;
+                negotiated_json(request, StatusCode::OK, &page)
+            }
+            Endpoint::ImagesByPackage => {
+                let found = packages::images_by_package(&self.packages, account, query_params(request)).await?;
+                negotiated_json(request, StatusCode::OK, &found)
+            }
             Endpoint::ListIntegrations => self.integrations(request, account).await,
             Endpoint::GetIntegration => self.integration(account, path("integration_uuid")).await,
             Endpoint::ApiRoot => Ok(api_root(matched)),
@@ -267,6 +282,51 @@ impl QueryApp {
         let min = min_severity_param(query_params(request)("min_severity").as_deref().unwrap_or("high"))?;
         let clusters = self.exposure.clusters(account, min).await.map_err(|error| error.answer("the exposure"))?;
         negotiated_json(request, StatusCode::OK, &serde_json::json!({ "min_severity": min, "clusters": clusters }))
+    }
+
+    /// One page of an image's packages (`limit`, `next`).
+    async fn image_sbom(&self, request: &Request, account: &str, digest: &str) -> Result<Response<Body>, ApiError> {
+        let get = query_params(request);
+        let limit = match get("limit").filter(|raw| !raw.is_empty()) {
+            None => packages::DEFAULT_SBOM_PAGE,
+            Some(raw) => {
+                raw.parse::<usize>().ok().filter(|limit| (1..=packages::MAX_SBOM_PAGE).contains(limit)).ok_or_else(
+                    || {
+                        ApiError::bad_request(
+                            "limit",
+                            format!("must be a whole number from 1 to {}", packages::MAX_SBOM_PAGE),
+                        )
+                    },
+                )?
+            }
+        };
+        let next = get("next").filter(|raw| !raw.is_empty());
+        match self.packages.image(account, digest, limit, next.as_deref()).await? {
+            Some(sbom) => negotiated_json(request, StatusCode::OK, &sbom),
+            None => Err(ApiError::not_found(format!("no SBOM of image {digest} in this account"))),
+        }
+    }
+
+    /// The SBOM as it was posted.
+    async fn image_sbom_document(
+        &self,
+        request: &Request,
+        account: &str,
+        digest: &str,
+    ) -> Result<Response<Body>, ApiError> {
+        match self.packages.document(account, digest).await? {
+            Some(document) => {
+                let document: Box<serde_json::value::RawValue> = serde_json::from_slice(&document).map_err(|_| {
+                    inventory_store::store::StoreError::Corrupt {
+                        key: digest.to_owned(),
+                        message: "the stored SBOM is not JSON".into(),
+                    }
+                    .answer("the SBOM")
+                })?;
+                negotiated_json(request, StatusCode::OK, &document)
+            }
+            None => Err(ApiError::not_found(format!("no SBOM of image {digest} in this account"))),
+        }
     }
 
     async fn integrations(&self, request: &Request, account: &str) -> Result<Response<Body>, ApiError> {

@@ -27,7 +27,7 @@ pub struct HistoryQuery {
     pub next: Option<String>,
 }
 
-fn time(field: &str, raw: &str) -> Result<DateTime<Utc>, ApiError> {
+pub(crate) fn time(field: &str, raw: &str) -> Result<DateTime<Utc>, ApiError> {
     DateTime::parse_from_rfc3339(raw)
         .map(|time| time.with_timezone(&Utc))
         .map_err(|_| ApiError::bad_request(field, "must be an RFC 3339 time (2026-11-20T10:15:00Z)"))

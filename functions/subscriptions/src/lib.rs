@@ -1,10 +1,12 @@
 //! Subscriptions function: Anchore's subscription API for `runtime_inventory` subscriptions,
-//! on `/v1/subscriptions` and `/v2/subscriptions`.
+//! on `/v1/subscriptions` and `/v2/subscriptions`, and the package watches
+//! (`/v2/package-watches`), whose events the notifier puts.
 
 use inventory_runtime::Sdk;
 use inventory_store::auth::Caller;
 use inventory_store::http::{body_bytes, json_response, not_found, ApiError, ApiFunction};
 use inventory_store::image::Digest;
+use inventory_store::packages::{NewWatch, Packages};
 use inventory_store::routes::{Endpoint, Matched};
 use inventory_store::subscriptions::{NewSubscription, SubscriptionUpdate, Subscriptions};
 use inventory_store::{Clock, Settings, Store};
@@ -18,12 +20,17 @@ pub type Config = Settings;
 
 pub struct SubscriptionsApp {
     subscriptions: Subscriptions,
+    packages: Packages,
 }
 
 impl SubscriptionsApp {
     /// The function as `main`, the local stack and the test harness run it.
     pub fn build(sdk: &Sdk, config: Config, clock: Arc<dyn Clock>) -> Self {
-        Self { subscriptions: Subscriptions::new(Store::build(sdk, &config.table_name), clock) }
+        let store = Store::build(sdk, &config.table_name);
+        Self {
+            subscriptions: Subscriptions::new(store.clone(), Arc::clone(&clock)),
+            packages: Packages::new(store, clock),
+        }
     }
 }
 
@@ -69,6 +76,32 @@ impl ApiFunction for SubscriptionsApp {
                 return match self.subscriptions.scheduled(account, digest.as_str()).await {
                     Ok(scheduled) => Ok(json_response(StatusCode::OK, &serde_json::json!({ "scheduled": scheduled }))),
                     Err(error) => Err(error.into()),
+                };
+            }
+            Endpoint::ListPackageWatches => {
+                let watches = self.packages.watches(account).await?;
+                return Ok(json_response(StatusCode::OK, &serde_json::json!({ "items": watches })));
+            }
+            Endpoint::CreatePackageWatch => {
+                let new: NewWatch = parse_body(request)?;
+                let created = self.packages.create_watch(account, &caller.user, new).await?;
+                return Ok(json_response(StatusCode::CREATED, &created));
+            }
+            Endpoint::GetPackageWatch => {
+                let watch_id = matched.param("watch_id").unwrap_or_default();
+                return match self.packages.watch(account, watch_id).await? {
+                    Some(watch) => Ok(json_response(StatusCode::OK, &watch)),
+                    None => Err(ApiError::not_found(format!("no package watch {watch_id} in this account"))),
+                };
+            }
+            Endpoint::DeletePackageWatch => {
+                let watch_id = matched.param("watch_id").unwrap_or_default();
+                return match self.packages.delete_watch(account, watch_id).await? {
+                    true => Ok(Response::builder()
+                        .status(StatusCode::NO_CONTENT)
+                        .body(Body::Empty)
+                        .expect("static response parts are valid")),
+                    false => Err(ApiError::not_found(format!("no package watch {watch_id} in this account"))),
                 };
             }
             _ => return Err(not_found(request)),

@@ -360,3 +360,71 @@ async fn the_console_annotates_a_finding_has_it_approved_hides_it_and_revokes_it
     assert_eq!(alice.eval(&hidden(critical)).await, json!(false));
     assert_eq!(alice.eval("document.getElementById('show-suppressed-findings')").await, Value::Null);
 }
+
+/// Issue 36: a package search by purl and range lists where the backdoored xz runs, a time before
+/// it started finds nothing, and an image's page lists its packages, each linking to its search.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_finds_where_a_package_runs_now_and_at_a_time_and_lists_an_images_packages() {
+    let harness = Harness::new(120, false).await;
+    let mut notifications = harness.notifications().await;
+    let running = [("web", "shop/web:1", 1), ("batch", "shop/batch:7", 2)];
+    assert_eq!(harness.post_k8s(&k8s_report("prod", day(0), &running)).await.status, StatusCode::CREATED);
+    let batch = notifications.next_event().await;
+    assert!(notifications.deliver(batch).await.batch_item_failures.is_empty());
+    let path = workspace_root().join("tests/fixtures/sboms/debian-bookworm-system.cdx.json.gz");
+    let sbom = String::from_utf8(inventory_store::gzip::decompress(&std::fs::read(path).unwrap()).unwrap()).unwrap();
+    let backdoored =
+        sbom.replace("xz-utils@5.4.1-1", "xz-utils@5.6.1-1").replace("liblzma5@5.4.1-1", "liblzma5@5.6.1-1");
+    for (n, document) in [(1, &sbom), (2, &backdoored)] {
+        let posted = harness.request("POST", &format!("/v2/images/{}/sbom", digest(n)), Some(document), &[]).await;
+        assert_eq!(posted.status, StatusCode::CREATED, "{}", posted.body);
+    }
+    let base = harness.serve(&[("victor", "victor-password", Role::ReadOnly)]).await;
+    let browser = Browser::launch().await;
+    let page = browser.page("victor", "victor-password").await;
+    page.navigate(&format!("{base}/ui#/packages")).await;
+    page.wait_for("document.body.dataset.ready === '#/packages'").await;
+    let search = |purl: &str, range: &str, at: &str| {
+        format!(
+            "(() => {{ const form = document.getElementById('package-search');
+                      form.elements.namedItem('purl').value = {};
+                      form.elements.namedItem('range').value = {};
+                      form.elements.namedItem('at').value = {};
+                      document.body.dataset.ready = '';
+                      form.requestSubmit(); }})()",
+            json!(purl),
+            json!(range),
+            json!(at)
+        )
+    };
+    page.eval(&search("pkg:deb/debian/xz-utils", "vers:deb/>=5.6.0|<=5.6.1", "")).await;
+    page.wait_for("document.body.dataset.ready.startsWith('#/packages?')").await;
+    assert_eq!(
+        texts(&page, "#package-places tbody tr td:first-child").await,
+        ["liblzma5 (from xz-utils)", "xz-utils", "xz-utils"]
+    );
+    assert_eq!(texts(&page, "#package-places tbody tr td:nth-child(4)").await, ["prod/batch"; 3]);
+    assert_eq!(texts(&page, "#package-places tbody tr td:nth-child(3)").await, ["shop/batch:7"; 3]);
+    shot(&page, "packages-search").await;
+
+    page.eval(&search("pkg:deb/debian/xz-utils", "vers:deb/>=5.6.0|<=5.6.1", "2026-11-19")).await;
+    page.wait_for("document.body.dataset.ready.startsWith('#/packages?')").await;
+    assert_eq!(texts(&page, "#package-places tbody tr").await, Vec::<String>::new());
+    assert_eq!(
+        page.eval("document.getElementById('status').textContent").await,
+        "No image carrying it ran at that time."
+    );
+
+    let image = format!("#/image/{}", digest(2).replace(':', "%3A"));
+    open(&page, &image).await;
+    let summary = page.eval("document.getElementById('image-packages').textContent").await;
+    assert!(summary.as_str().unwrap().starts_with("1147 packages from a cyclonedx SBOM"), "{summary}");
+    assert_eq!(texts(&page, "#image-package-list tbody tr").await.len(), 1000, "the first page");
+    shot(&page, "image-packages").await;
+    page.eval(
+        "[...document.querySelectorAll('#image-package-list a')].find(a => a.textContent === 'liblzma5').click()",
+    )
+    .await;
+    page.wait_for("document.body.dataset.ready === '#/packages?purl=pkg%3Adeb%2Fdebian%2Fliblzma5'").await;
+    assert_eq!(texts(&page, "#package-places tbody tr td:nth-child(2)").await, ["5.4.1-1", "5.6.1-1"]);
+}

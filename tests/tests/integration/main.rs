@@ -21,6 +21,7 @@ mod large_report;
 mod lease;
 mod lifecycle_events;
 mod notifier;
+mod packages;
 mod scale;
 mod staleness;
 mod subscriptions_api;

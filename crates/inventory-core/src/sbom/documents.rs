@@ -75,7 +75,9 @@ pub(super) fn cyclonedx(body: &[u8]) -> Result<Vec<RawPackage>, SbomError> {
     while let Some((at, component)) = stack.pop() {
         stack.extend(component.components.iter().enumerate().rev().map(|(n, c)| (format!("{at}.components[{n}]"), c)));
         let trivy_source = component.properties.iter().find_map(|property| {
-            (property.name.as_deref() == Some("aquasecurity:trivy:SrcName")).then_some(property.value.as_deref()).flatten()
+            (property.name.as_deref() == Some("aquasecurity:trivy:SrcName"))
+                .then_some(property.value.as_deref())
+                .flatten()
         });
         let candidates = component.bom_ref.as_deref().and_then(|reference| sources.get(reference));
         let source_purl = candidates.and_then(|candidates| own_source(candidates, component.version.as_deref()));
@@ -101,7 +103,8 @@ pub(super) fn cyclonedx(body: &[u8]) -> Result<Vec<RawPackage>, SbomError> {
 /// aside), else the only one.
 fn own_source<'a>(candidates: &[&'a str], version: Option<&str>) -> Option<&'a str> {
     let version = version.map(|version| version.split("+b").next().unwrap_or(version).replace('+', "%2B"));
-    let built_at = |candidate: &&&str| version.as_ref().is_some_and(|version| candidate.contains(&format!("@{version}?")));
+    let built_at =
+        |candidate: &&&str| version.as_ref().is_some_and(|version| candidate.contains(&format!("@{version}?")));
     candidates.iter().find(built_at).or(candidates.first().filter(|_| candidates.len() == 1)).copied()
 }
 
@@ -157,7 +160,8 @@ pub(super) fn spdx(body: &[u8]) -> Result<Vec<RawPackage>, SbomError> {
     // Which package each binary was built from: `source GENERATES binary`, `binary GENERATED_FROM source`.
     let mut sources: HashMap<&str, &str> = HashMap::new();
     for relationship in document.relationships.iter() {
-        let (Some(a), Some(b)) = (relationship.spdx_element_id.as_deref(), relationship.related_spdx_element.as_deref())
+        let (Some(a), Some(b)) =
+            (relationship.spdx_element_id.as_deref(), relationship.related_spdx_element.as_deref())
         else {
             continue;
         };

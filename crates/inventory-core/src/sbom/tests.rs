@@ -8,7 +8,11 @@ pub(crate) fn fixture(name: &str) -> Vec<u8> {
 }
 
 fn find<'a>(document: &'a SbomDocument, purl_start: &str) -> &'a SbomPackage {
-    document.packages.iter().find(|package| package.purl.starts_with(purl_start)).unwrap_or_else(|| panic!("{purl_start}"))
+    document
+        .packages
+        .iter()
+        .find(|package| package.purl.starts_with(purl_start))
+        .unwrap_or_else(|| panic!("{purl_start}"))
 }
 
 #[test]
@@ -26,13 +30,22 @@ fn debsboms_cyclonedx_keeps_every_package_and_links_binaries_to_their_source() {
     // A version with `+` is written back percent-encoded, as the purl spec says.
     assert!(find(&document, "pkg:deb/debian/abseil@").purl.contains("%2Bdeb12u2"));
     let query = PackageQuery::from_params(|name| {
-        (name == "purl").then(|| "pkg:deb/debian/xz-utils".to_owned())
+        (name == "purl")
+            .then(|| "pkg:deb/debian/xz-utils".to_owned())
             .or((name == "range").then(|| "vers:deb/>=5.4.0|<5.5".to_owned()))
     })
     .unwrap();
-    let matched: Vec<&str> =
-        document.packages.iter().filter(|package| query.matches(package)).map(|package| package.name.as_str()).collect();
-    assert_eq!(matched, ["liblzma-dev", "liblzma5", "xz-utils", "xz-utils"], "the binaries built from xz-utils, and its source");
+    let matched: Vec<&str> = document
+        .packages
+        .iter()
+        .filter(|package| query.matches(package))
+        .map(|package| package.name.as_str())
+        .collect();
+    assert_eq!(
+        matched,
+        ["liblzma-dev", "liblzma5", "xz-utils", "xz-utils"],
+        "the binaries built from xz-utils, and its source"
+    );
 }
 
 #[test]
@@ -106,7 +119,10 @@ fn bad_sboms_are_refused_naming_the_field() {
     assert!(matches!(refused(b"not json"), SbomError::NotJson(_)));
     assert_eq!(refused(br#"{"matches": []}"#), SbomError::UnknownFormat);
     assert_eq!(refused(br#"{"bomFormat": "CycloneDX", "specVersion": "1.6"}"#).field(), "components");
-    assert_eq!(refused(br#"{"bomFormat": "CycloneDX", "specVersion": "1.2", "components": []}"#).field(), "specVersion");
+    assert_eq!(
+        refused(br#"{"bomFormat": "CycloneDX", "specVersion": "1.2", "components": []}"#).field(),
+        "specVersion"
+    );
     assert_eq!(refused(br#"{"spdxVersion": "SPDX-3.0", "packages": []}"#).field(), "spdxVersion");
     let many = format!(
         r#"{{"bomFormat": "CycloneDX", "specVersion": "1.6", "components": [{}]}}"#,

@@ -77,7 +77,8 @@ impl VersionRange {
             .into_iter()
             .find_map(|(text, comparator)| constraint.strip_prefix(text).map(|version| (comparator, version)))
             .unwrap_or((Comparator::Equal, constraint));
-            let version = decode(version.trim()).ok_or_else(|| format!("{constraint:?} is not percent-encoded right"))?;
+            let version =
+                decode(version.trim()).ok_or_else(|| format!("{constraint:?} is not percent-encoded right"))?;
             if version.is_empty() || version == "*" {
                 return Err(format!("constraint {constraint:?} names no version"));
             }

@@ -508,12 +508,14 @@ fn gem(a: &str, b: &str) -> Ordering {
     let (a, b) = (segments(a), segments(b));
     for n in 0..a.len().max(b.len()) {
         let order = match (a.get(n), b.get(n)) {
-            (Some(a), Some(b)) => match (a.starts_with(|c: char| c.is_ascii_digit()), b.starts_with(|c: char| c.is_ascii_digit())) {
-                (true, true) => numeric(a, b),
-                (true, false) => Ordering::Greater,
-                (false, true) => Ordering::Less,
-                (false, false) => a.cmp(b),
-            },
+            (Some(a), Some(b)) => {
+                match (a.starts_with(|c: char| c.is_ascii_digit()), b.starts_with(|c: char| c.is_ascii_digit())) {
+                    (true, true) => numeric(a, b),
+                    (true, false) => Ordering::Greater,
+                    (false, true) => Ordering::Less,
+                    (false, false) => a.cmp(b),
+                }
+            }
             (Some(a), None) => {
                 if a.starts_with(|c: char| c.is_ascii_digit()) {
                     Ordering::Greater
@@ -553,10 +555,28 @@ mod tests {
 
     #[test]
     fn each_ecosystem_orders_versions_as_its_package_manager_does() {
-        ascending(Deb, &["5.4.1-1", "5.6.0~rc1-1", "5.6.0-0.1", "5.6.0-1", "5.6.1-1", "5.6.1-1+b1", "5.6.10-1", "1:0.1-1"]);
+        ascending(
+            Deb,
+            &["5.4.1-1", "5.6.0~rc1-1", "5.6.0-0.1", "5.6.0-1", "5.6.1-1", "5.6.1-1+b1", "5.6.10-1", "1:0.1-1"],
+        );
         ascending(Rpm, &["1.0~rc1-1", "1.0-1.el9", "1.0-2.el9", "1.0^git1-1", "1.0a-1", "1.0.1-1", "1:0.9-1"]);
-        ascending(Apk, &["1.2.3_alpha1-r0", "1.2.3_rc2-r0", "1.2.3-r0", "1.2.3-r1", "1.2.3_p1-r0", "1.2.3a-r0", "1.2.4-r0"]);
-        ascending(Semver, &["v1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0", "1.2.0", "v1.10.0"]);
+        ascending(
+            Apk,
+            &["1.2.3_alpha1-r0", "1.2.3_rc2-r0", "1.2.3-r0", "1.2.3-r1", "1.2.3_p1-r0", "1.2.3a-r0", "1.2.4-r0"],
+        );
+        ascending(
+            Semver,
+            &[
+                "v1.0.0-alpha",
+                "1.0.0-alpha.1",
+                "1.0.0-alpha.beta",
+                "1.0.0-beta.11",
+                "1.0.0-rc.1",
+                "1.0.0",
+                "1.2.0",
+                "v1.10.0",
+            ],
+        );
         ascending(Pep440, &["1.0.dev1", "1.0a1", "1.0b2", "1.0rc1", "1.0", "1.0.post1", "1.1", "1!0.5"]);
         ascending(Maven, &["1.0-alpha-1", "1.0-beta", "1.0-rc1", "1.0-SNAPSHOT", "1.0", "1.0-sp1", "1.0.1", "1.10"]);
         ascending(Gem, &["1.0.a", "1.0.b1", "1.0", "1.0.1", "1.10"]);

@@ -39,10 +39,10 @@ impl HistoryContext {
 
 /// The records `query` finds, or `None` when there are more than `most`: no page is read past
 /// the one that holds the first record too many.
-async fn at_most(
+pub(super) async fn at_most<T: serde::de::DeserializeOwned>(
     query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
     most: usize,
-) -> Result<Option<Vec<IntervalRecord>>, StoreError> {
+) -> Result<Option<Vec<T>>, StoreError> {
     let mut items = query.into_paginator().items().send();
     let mut records = Vec::new();
     while let Some(item) = items.next().await {

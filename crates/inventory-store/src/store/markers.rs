@@ -80,6 +80,17 @@ impl SentOnceMarker {
         Self { pk, sk: exposure_marker_sk(digest, vulnerability_id), context: context.to_owned(), expires_at: None }
     }
 
+    /// (watch, context, digest): a watch fires once for each place an image carrying what it
+    /// looks for runs, however often it starts there or its SBOM is posted again.
+    pub fn watched(account: &str, watch_id: &str, digest: &str, inventory_type: InventoryType, context: &str) -> Self {
+        Self {
+            pk: crate::keys::watch_marker_pk(account, watch_id),
+            sk: crate::keys::running_place_sk(digest, inventory_type, context),
+            context: context.to_owned(),
+            expires_at: None,
+        }
+    }
+
     /// An annotation's lapse: announced once.
     pub fn vex_lapsed(account: &str, uuid: &str) -> Self {
         Self {

@@ -13,6 +13,7 @@
 //! | `findings` | images' findings (a record and chunks per scanner) and the vulnerability and severity indexes |
 //! | `chunks` | data too large for an item, compressed and split over a partition's items |
 //! | `threat` | threat data feeds: a record per feed naming its current generation, the generation's chunks |
+//! | `sbom` | images' SBOMs (a record and chunks of packages and document), the package index and watches |
 //! | `vex` | VEX annotations, their image copies and audit trails, each account's rules |
 //! | `worklist` | where images run now, each running image's exposure pairs and their list |
 //! | `migration` | the one-shot move of the old layout (the project's one full `Scan`) |
@@ -29,6 +30,7 @@ mod integrations;
 mod items;
 mod markers;
 mod migration;
+mod sbom;
 mod subscriptions;
 mod threat;
 mod vex;
@@ -46,6 +48,7 @@ pub use integrations::HealthWrite;
 pub use items::InventoryPage;
 pub use markers::{Claim, SentOnceMarker, VulnerabilityEvent};
 pub use migration::Migrated;
+pub use sbom::{package_entry_delete, package_entry_write, sbom_chunk_writes, split_compressed, SbomChunk};
 pub use threat::ThreatFeedRecord;
 pub use vex::{
     annotation_deletes, annotation_writes, audit_write, rules_chunk_deletes, rules_generation, vex_account_write,

@@ -7,6 +7,7 @@ use inventory_store::clock::format_time;
 use inventory_store::findings::ImageFindingsRecord;
 use inventory_store::keys::{inventory_pk, ItemKind};
 use inventory_store::model::{ImageRecord, InventoryType, RemovalReason, WorkloadContainers, MIGRATED_ATTRIBUTE};
+use inventory_store::sbom::{ImageSbomRecord, PackageWatch, WatchSpec};
 use serde::{Deserialize, Serialize};
 
 /// The principal of the deletes DynamoDB's TTL makes (`userIdentity` of their `REMOVE`s).
@@ -41,7 +42,8 @@ pub struct ImageRemoved {
 
 /// The kinds of items whose stream records announce something; the template's stream filter
 /// passes exactly these (a template test checks it).
-pub const ANNOUNCED_KINDS: [&str; 2] = [ItemKind::Image.as_str(), ItemKind::Findings.as_str()];
+pub const ANNOUNCED_KINDS: [&str; 4] =
+    [ItemKind::Image.as_str(), ItemKind::Findings.as_str(), ItemKind::Sbom.as_str(), ItemKind::PackageWatch.as_str()];
 
 /// What one stream record announces.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +63,52 @@ pub enum Change {
         account: String,
         image_digest: String,
     },
+    /// A post replaced an image's SBOM with other packages: watches may match where it runs.
+    SbomChanged {
+        event_id: String,
+        account: String,
+        image_digest: String,
+    },
+    /// A package watch was made: it fires for what already runs.
+    WatchCreated {
+        event_id: String,
+        account: String,
+        watch: WatchSpec,
+    },
+}
+
+/// The account of a record's partition key (`{account}#…`).
+fn account_in(pk: &str) -> Result<String, NotifyError> {
+    pk.split_once('#')
+        .map(|(account, _)| account.to_owned())
+        .ok_or_else(|| NotifyError::Unreadable(format!("partition key {pk:?} names no account")))
+}
+
+fn decoded<T: serde::de::DeserializeOwned>(item: &serde_dynamo::Item) -> Result<Option<T>, NotifyError> {
+    if item.is_empty() {
+        return Ok(None);
+    }
+    serde_dynamo::from_item(item.clone()).map(Some).map_err(|e| NotifyError::Unreadable(e.to_string()))
+}
+
+/// An SBOM record written by a post's final write (not its lease) naming other packages than
+/// it did.
+fn sbom_change(record: &EventRecord) -> Result<Option<Change>, NotifyError> {
+    let Some(new) = decoded::<ImageSbomRecord>(&record.change.new_image)? else { return Ok(None) };
+    let old = decoded::<ImageSbomRecord>(&record.change.old_image)?;
+    let generation = |record: &ImageSbomRecord| record.current.as_ref().map(|current| current.generation.clone());
+    let changed = old.as_ref().is_none_or(|old| generation(old) != generation(&new));
+    if new.lock_owner.is_some() || !changed || new.current.is_none() {
+        return Ok(None);
+    }
+    let account = account_in(&new.pk)?;
+    Ok(Some(Change::SbomChanged { event_id: record.event_id.clone(), account, image_digest: new.image_digest }))
+}
+
+fn watch_created(record: &EventRecord) -> Result<Option<Change>, NotifyError> {
+    let Some(watch) = decoded::<PackageWatch>(&record.change.new_image)? else { return Ok(None) };
+    let account = account_in(&watch.pk)?;
+    Ok(Some(Change::WatchCreated { event_id: record.event_id.clone(), account, watch: watch.spec }))
 }
 
 /// Each scanner's current generation: what a post changes when it stores new findings.
@@ -118,10 +166,14 @@ pub(super) fn account_of(image: &ImageRecord) -> Result<Option<String>, NotifyEr
 /// kinds of items, images known only by tag and the migration's moves announce nothing.
 pub fn change(record: &EventRecord) -> Result<Option<Change>, NotifyError> {
     let kind: Kind = serde_dynamo::from_item(record.change.new_image.clone()).unwrap_or(Kind { kind: None });
-    if kind.kind.as_deref() == Some(ItemKind::Findings.as_str())
-        && ["INSERT", "MODIFY"].contains(&record.event_name.as_str())
-    {
-        return findings_change(record);
+    let written = ["INSERT", "MODIFY"].contains(&record.event_name.as_str());
+    match kind.kind.as_deref() {
+        Some(kind) if written && kind == ItemKind::Findings.as_str() => return findings_change(record),
+        Some(kind) if written && kind == ItemKind::Sbom.as_str() => return sbom_change(record),
+        Some(kind) if record.event_name == "INSERT" && kind == ItemKind::PackageWatch.as_str() => {
+            return watch_created(record)
+        }
+        _ => {}
     }
     let (item, added) = match record.event_name.as_str() {
         "INSERT" => (&record.change.new_image, true),
@@ -183,9 +235,11 @@ impl Change {
     /// The stream record's `eventID`.
     pub fn event_id(&self) -> &str {
         match self {
-            Self::Added { event_id, .. } | Self::Removed { event_id, .. } | Self::FindingsChanged { event_id, .. } => {
-                event_id
-            }
+            Self::Added { event_id, .. }
+            | Self::Removed { event_id, .. }
+            | Self::FindingsChanged { event_id, .. }
+            | Self::SbomChanged { event_id, .. }
+            | Self::WatchCreated { event_id, .. } => event_id,
         }
     }
 }
