@@ -130,6 +130,28 @@ fn read_packages(current: Option<&StoredSbom>, chunks: Vec<SbomChunk>) -> Stored
     stored
 }
 
+/// The new packages' chunks under `generation`, then the index of the image (`account`,
+/// `digest`) brought in step with them: the index writes made.
+async fn write_packages(
+    lease: &mut SbomLease,
+    (account, digest): (&str, &str),
+    stored: &StoredPackages,
+    chunks: &[Vec<u8>],
+    generation: &str,
+    packages: &[SbomPackage],
+) -> Result<usize, PackagesError> {
+    let compressed: Vec<Vec<u8>> = chunks.iter().map(|json| crate::gzip::compress(json)).collect();
+    lease.write(sbom_chunk_writes(account, digest, SBOM_PACKAGES, generation, &compressed)).await?;
+    let before = package_entries(account, digest, &stored.current);
+    let uncertain: BTreeSet<EntryKey> = package_entries(account, digest, &stored.uncertain).into_keys().collect();
+    let change = plan_package_index(&before, &uncertain, package_entries(account, digest, packages));
+    let mut writes: Vec<BatchWrite> = change.puts.iter().map(package_entry_write).collect();
+    writes.extend(change.deletes.iter().map(package_entry_delete));
+    let written = writes.len();
+    lease.write(writes).await?;
+    Ok(written)
+}
+
 fn generation() -> String {
     format!("{:012x}", fastrand::u64(..) >> 16)
 }
@@ -192,33 +214,30 @@ impl Packages {
         let content_hash = chunks_hash(&chunks);
         let unchanged =
             previous.is_some_and(|previous| previous.content_hash == content_hash) && stored.stray.is_empty();
-        let generation = match previous {
-            Some(previous) if unchanged => previous.generation.clone(),
-            _ => generation(),
+        let (generation, index_writes) = match previous {
+            Some(previous) if unchanged => (previous.generation.clone(), 0),
+            _ => {
+                let generation = generation();
+                let written =
+                    write_packages(&mut lease, (account, digest), &stored, &chunks, &generation, &document.packages).await?;
+                (generation, written)
+            }
         };
-        let mut index_writes = 0;
-        if !unchanged {
-            let compressed: Vec<Vec<u8>> = chunks.iter().map(|json| crate::gzip::compress(json)).collect();
-            lease.write(sbom_chunk_writes(account, digest, SBOM_PACKAGES, &generation, &compressed)).await?;
-            let before = package_entries(account, digest, &stored.current);
-            let uncertain: BTreeSet<EntryKey> =
-                package_entries(account, digest, &stored.uncertain).into_keys().collect();
-            let change = plan_package_index(&before, &uncertain, package_entries(account, digest, &document.packages));
-            let mut writes: Vec<BatchWrite> = change.puts.iter().map(package_entry_write).collect();
-            writes.extend(change.deletes.iter().map(package_entry_delete));
-            index_writes = writes.len();
-            lease.write(writes).await?;
-        }
         let body_hash = document_hash(body);
-        let same_document = previous.is_some_and(|previous| previous.document_hash == body_hash);
-        let (document_generation, document_chunks, replaced_documents) = if same_document {
-            let previous = previous.expect("a stored document has a record");
-            (previous.document_generation.clone(), previous.document_chunks, Vec::new())
+        let same_document = previous.filter(|previous| previous.document_hash == body_hash);
+        let (document_generation, document_chunks) = match same_document {
+            Some(previous) => (previous.document_generation.clone(), previous.document_chunks),
+            None => {
+                let pieces = split_compressed(&crate::gzip::compress(body));
+                lease.write(sbom_chunk_writes(account, digest, SBOM_DOCUMENT, &generation, &pieces)).await?;
+                (generation.clone(), pieces.len() as u32)
+            }
+        };
+        // Documents no record will name: the replaced one, and a failed post's.
+        let old_documents = if same_document.is_none() || !stored.stray.is_empty() {
+            self.store.sbom_chunks(account, digest, &format!("{SBOM_DOCUMENT}#")).await?
         } else {
-            let pieces = split_compressed(&crate::gzip::compress(body));
-            let old = self.store.sbom_chunks(account, digest, &format!("{SBOM_DOCUMENT}#")).await?;
-            lease.write(sbom_chunk_writes(account, digest, SBOM_DOCUMENT, &generation, &pieces)).await?;
-            (generation.clone(), pieces.len() as u32, old)
+            Vec::new()
         };
         let mut next = record.clone();
         next.current = Some(StoredSbom {
@@ -226,7 +245,7 @@ impl Packages {
             generation: generation.clone(),
             packages: document.packages.len() as u32,
             package_chunks: chunks.len() as u32,
-            document_generation,
+            document_generation: document_generation.clone(),
             document_chunks,
             document_bytes: body.len() as u64,
             content_hash,
@@ -240,7 +259,7 @@ impl Packages {
         let replaced = stored.named.iter().filter(|chunk| chunk.generation != generation);
         let garbage: Vec<BatchWrite> = replaced
             .chain(&stored.stray)
-            .chain(replaced_documents.iter().filter(|chunk| chunk.generation != generation))
+            .chain(old_documents.iter().filter(|chunk| chunk.generation != document_generation))
             .map(|chunk| chunk.delete(account, digest))
             .collect();
         if let Err(error) = self.store.batch_write(garbage).await {

@@ -65,13 +65,18 @@ impl Functions {
     /// requests no route matches go to the `$default` function.
     pub async fn dispatch(&self, request: lambda_http::Request) -> lambda_http::Response<Body> {
         let function = routes::find(request.method().as_str(), request.uri().path()).map(|m| m.route.function);
+        // Each function's future on the heap: in AWS each runs alone in its own Lambda, and here
+        // a future holding every function's state at once outgrew a test thread's 2 MiB stack
+        // in debug builds.
         match function {
-            Some(function) if function == IngestApp::FUNCTION => self.ingest.handle(request).await,
-            Some(function) if function == QueryApp::FUNCTION => self.query.handle(request).await,
-            Some(function) if function == DeleteApp::FUNCTION => self.delete.handle(request).await,
-            Some(function) if function == SubscriptionsApp::FUNCTION => self.subscriptions.handle(request).await,
-            Some(function) if function == ClustersApp::FUNCTION => self.clusters.handle(request).await,
-            Some(function) if function == VexApp::FUNCTION => self.vex.handle(request).await,
+            Some(function) if function == IngestApp::FUNCTION => Box::pin(self.ingest.handle(request)).await,
+            Some(function) if function == QueryApp::FUNCTION => Box::pin(self.query.handle(request)).await,
+            Some(function) if function == DeleteApp::FUNCTION => Box::pin(self.delete.handle(request)).await,
+            Some(function) if function == SubscriptionsApp::FUNCTION => {
+                Box::pin(self.subscriptions.handle(request)).await
+            }
+            Some(function) if function == ClustersApp::FUNCTION => Box::pin(self.clusters.handle(request)).await,
+            Some(function) if function == VexApp::FUNCTION => Box::pin(self.vex.handle(request)).await,
             _ => version::respond(&request),
         }
     }

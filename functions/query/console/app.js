@@ -443,8 +443,14 @@ function packagesTable(sbom) {
     h("div", { class: "table-wrap" }, h("table", { id: "image-package-list" },
       h("thead", {}, h("tr", {}, ["Package", "Version", "Type", "Built from"].map((name) => h("th", { scope: "col" }, name)))),
       h("tbody", {}, sbom.packages.map((p) => h("tr", {},
-        h("td", {}, h("a", { href: `#/packages?purl=${encodeURIComponent(p.purl.split("@")[0])}` }, p.name)),
+        h("td", {}, h("a", { href: `#/packages?purl=${encodeURIComponent(p.purl.split("@")[0])}` }, packageLabel({ ...p, source: null }))),
         h("td", {}, p.version || ""), h("td", {}, p.type), h("td", {}, p.source || "")))))));
+}
+
+// "liblzma5 (amd64, from xz-utils)": a Debian binary and its source package are told apart.
+function packageLabel(p) {
+  const notes = [p.qualifiers && p.qualifiers.arch, p.source && `from ${p.source}`].filter(Boolean);
+  return notes.length ? `${p.name} (${notes.join(", ")})` : p.name;
 }
 
 // Where a package runs: by purl or name and type, optionally a vers range and a past time.
@@ -477,7 +483,7 @@ async function showPackages() {
   else if (at && !/([zZ]|[+-]\d\d:\d\d)$/.test(at)) query.set("at", `${at}Z`);
   const found = await api(`/v2/packages?${query}`);
   const rows = found.packages.flatMap((p) => p.images.flatMap((image) => (image.contexts.length ? image.contexts : [null]).map((c) => h("tr", {},
-    h("td", {}, p.name, p.source ? ` (from ${p.source})` : ""), h("td", {}, p.version || ""),
+    h("td", {}, packageLabel(p)), h("td", {}, p.version || ""),
     h("td", {}, h("a", { href: `#/image/${encodeURIComponent(image.image_digest)}` }, image.image_tags[0] || shortDigest(image.image_digest))),
     h("td", {}, c ? c.context : "not running"), h("td", {}, c ? workloadText(c) : ""),
     h("td", {}, c ? c.first_seen : ""), h("td", {}, c && c.last_seen ? c.last_seen : "")))));
@@ -485,7 +491,8 @@ async function showPackages() {
     h("thead", {}, h("tr", {}, ["Package", "Version", "Image", "Context", "Workloads", "Since", "Until"].map((name) => h("th", { scope: "col" }, name)))),
     h("tbody", {}, rows))));
   const images = new Set(found.packages.flatMap((p) => p.images.map((image) => image.image_digest)));
-  say(rows.length ? `${count(images.size, "image")} carrying it ${params.get("at") ? "ran at that time" : "run now"}, in ${count(rows.length, "place")}.`
+  const verb = params.get("at") ? "ran at that time" : images.size === 1 ? "runs now" : "run now";
+  say(rows.length ? `${count(images.size, "image")} carrying it ${verb}, in ${count(rows.length, "place")}.`
     : `No image carrying it ${params.get("at") ? "ran at that time" : "runs now"}.`);
 }
 

@@ -137,13 +137,16 @@ impl ApiFunction for QueryApp {
             Endpoint::ClusterExposure => self.cluster_exposure(request, account).await,
             Endpoint::ImageSbom => self.image_sbom(request, account, path("image_digest")).await,
             Endpoint::ImageSbomDocument => self.image_sbom_document(request, account, path("image_digest")).await,
+            // Boxed: the route's future holds the state of its largest arm, and a debug build's
+            // stack holds that whole.
             Endpoint::PackageSearch => {
                 let search = packages::PackageSearch::from_params(query_params(request))?;
-                let page = packages::search(&self.packages, &self.store, account, &search).await?;
+                let page = Box::pin(packages::search(&self.packages, &self.store, account, &search)).await?;
                 negotiated_json(request, StatusCode::OK, &page)
             }
             Endpoint::ImagesByPackage => {
-                let found = packages::images_by_package(&self.packages, account, query_params(request)).await?;
+                let found =
+                    Box::pin(packages::images_by_package(&self.packages, account, query_params(request))).await?;
                 negotiated_json(request, StatusCode::OK, &found)
             }
             Endpoint::ListIntegrations => self.integrations(request, account).await,

@@ -99,7 +99,9 @@ pub struct PackageRow {
     pub version: Option<String>,
     #[serde(rename = "type")]
     pub package_type: String,
-    /// The source package it was built from, when the search found it by that name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub qualifiers: BTreeMap<String, String>,
+    /// The source package it was built from, when its name differs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     pub images: Vec<PackageImage>,
@@ -154,6 +156,7 @@ pub fn row(
         name: package.name.clone(),
         version: package.version.clone(),
         package_type: package.package_type.clone(),
+        qualifiers: package.qualifiers.clone(),
         source: package.source.clone(),
         images,
     })

@@ -194,7 +194,11 @@ async fn each_role_reaches_exactly_its_routes() {
                 Role::ReadOnly => {
                     route.method == "GET" && !route.path.starts_with("/v1/enterprise/inventories/clusters")
                 }
-                Role::Scanner => root || (route.method == "POST" && route.path.ends_with("/vulnerabilities")),
+                // Findings and SBOMs of images.
+                Role::Scanner => {
+                    let posted = route.path.ends_with("/vulnerabilities") || route.path.ends_with("/sbom");
+                    root || (route.method == "POST" && posted)
+                }
                 // Reads, and VEX annotations: writing them and approving others'.
                 Role::VexApprover => {
                     let reads = route.method == "GET" && !route.path.starts_with("/v1/enterprise/inventories/clusters");

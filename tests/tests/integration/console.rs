@@ -401,10 +401,10 @@ async fn the_console_finds_where_a_package_runs_now_and_at_a_time_and_lists_an_i
     page.wait_for("document.body.dataset.ready.startsWith('#/packages?')").await;
     assert_eq!(
         texts(&page, "#package-places tbody tr td:first-child").await,
-        ["liblzma5 (from xz-utils)", "xz-utils", "xz-utils"]
+        ["liblzma5 (amd64, from xz-utils)", "xz-utils (amd64)", "xz-utils (source)"]
     );
     assert_eq!(texts(&page, "#package-places tbody tr td:nth-child(4)").await, ["prod/batch"; 3]);
-    assert_eq!(texts(&page, "#package-places tbody tr td:nth-child(3)").await, ["shop/batch:7"; 3]);
+    assert_eq!(texts(&page, "#package-places tbody tr td:nth-child(3)").await, ["docker.io/shop/batch:7"; 3]);
     shot(&page, "packages-search").await;
 
     page.eval(&search("pkg:deb/debian/xz-utils", "vers:deb/>=5.6.0|<=5.6.1", "2026-11-19")).await;
@@ -422,7 +422,7 @@ async fn the_console_finds_where_a_package_runs_now_and_at_a_time_and_lists_an_i
     assert_eq!(texts(&page, "#image-package-list tbody tr").await.len(), 1000, "the first page");
     shot(&page, "image-packages").await;
     page.eval(
-        "[...document.querySelectorAll('#image-package-list a')].find(a => a.textContent === 'liblzma5').click()",
+        "[...document.querySelectorAll('#image-package-list a')].find(a => a.textContent === 'liblzma5 (amd64)').click()",
     )
     .await;
     page.wait_for("document.body.dataset.ready === '#/packages?purl=pkg%3Adeb%2Fdebian%2Fliblzma5'").await;

@@ -318,12 +318,12 @@ async fn a_burst_of_added_images_costs_a_fixed_number_of_requests_per_image() {
     assert_eq!(fired.len() as u64, images, "one scheduled event per image");
     // Before issue 32 (one record at a time): 100 GetItem (each image's findings), 1 Query, 700
     // PutItem (3 interval writes and 2 claims and 2 settlements an image), 100 PutEvents.
-    // Now: the account's subscriptions and findings flag once; per image, its open interval
-    // (conditional), its running place (the worklist's; an account without findings has no pairs
-    // to write) and two claims and settlements; its interval copies and the contexts' list
-    // entries batched; the events ten to a request.
+    // Now: the account's subscriptions, package watches and findings flag once; per image, its
+    // open interval (conditional), its running place (the worklist's; an account without findings
+    // has no pairs to write) and two claims and settlements; its interval copies and the
+    // contexts' list entries batched; the events ten to a request.
     let copies = (images + 10).div_ceil(25);
-    let expected = [("GetItem", 1), ("Query", 1), ("PutItem", 6 * images), ("BatchWriteItem", copies)];
+    let expected = [("GetItem", 1), ("Query", 2), ("PutItem", 6 * images), ("BatchWriteItem", copies)];
     for (operation, count) in expected {
         assert_eq!(harness.requests.get(operation), count, "{operation}");
     }
