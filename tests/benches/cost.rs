@@ -303,18 +303,14 @@ async fn measure_sbom() -> SbomCost {
     let meter = WriteMeter::default();
     let ingest = harness.ingest_with(meter.clone());
     let body = sbom_document();
+    let scanner = inventory_store::auth::Caller {
+        user: "scan-worker".into(),
+        account: "admin".into(),
+        role: inventory_store::auth::Role::Scanner,
+    };
     let post = async || {
         let path = format!("/v2/images/{}/sbom", integration_tests::digest(1));
-        let event = integration_tests::admin_event(
-            "post-image-vulnerabilities.json",
-            Some(&path),
-            Some(&body),
-            Some("admin"),
-            &[],
-        );
-        let mut event = event;
-        event["routeKey"] = "POST /v2/images/{image_digest}/sbom".into();
-        event["requestContext"]["routeKey"] = "POST /v2/images/{image_digest}/sbom".into();
+        let event = integration_tests::caller_event(&scanner, "POST", &path, Some(&body), &[]);
         let request = lambda_http::request::from_str(&event.to_string()).unwrap();
         let response = inventory_store::http::ApiFunction::handle(&ingest, request).await;
         assert!(response.status().is_success(), "{:?}", response.body());

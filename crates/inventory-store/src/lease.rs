@@ -61,89 +61,49 @@ impl Leased for ContextRecord {
 /// The lease on a context's items.
 pub type ContextLease = Lease<ContextRecord>;
 
-impl Leased for ImageFindingsRecord {
-    const KIND: &'static str = "the findings of image";
+/// `Leased` for a record whose fields are `pk`, `sk`, `version`, `lock_owner`, `lock_until`,
+/// with `lease_is_live`, named in errors by `$name`.
+macro_rules! leased_record {
+    ($record:ty, $kind:literal, $name:ident) => {
+        impl Leased for $record {
+            const KIND: &'static str = $kind;
 
-    fn name(&self) -> &str {
-        &self.image_digest
-    }
+            fn name(&self) -> &str {
+                &self.$name
+            }
 
-    fn key(&self) -> (&str, &str) {
-        (&self.pk, &self.sk)
-    }
+            fn key(&self) -> (&str, &str) {
+                (&self.pk, &self.sk)
+            }
 
-    fn version(&self) -> u64 {
-        self.version
-    }
+            fn version(&self) -> u64 {
+                self.version
+            }
 
-    fn lease_is_live(&self, now: DateTime<Utc>) -> bool {
-        ImageFindingsRecord::lease_is_live(self, now)
-    }
+            fn lease_is_live(&self, now: DateTime<Utc>) -> bool {
+                <$record>::lease_is_live(self, now)
+            }
 
-    fn leased(self, version: u64, lease: Option<(String, i64)>) -> Self {
-        let (lock_owner, lock_until) = lease.map_or((None, None), |(owner, until)| (Some(owner), Some(until)));
-        Self { version, lock_owner, lock_until, ..self }
-    }
+            fn leased(self, version: u64, lease: Option<(String, i64)>) -> Self {
+                let (lock_owner, lock_until) = lease.map_or((None, None), |(owner, until)| (Some(owner), Some(until)));
+                Self { version, lock_owner, lock_until, ..self }
+            }
+        }
+    };
 }
+
+leased_record!(ImageFindingsRecord, "the findings of image", image_digest);
+leased_record!(crate::sbom::ImageSbomRecord, "the SBOM of image", image_digest);
+leased_record!(crate::store::VexRulesRecord, "the VEX rules of account", account);
 
 /// The lease on an image's findings: its chunks and its index entries.
 pub type FindingsLease = Lease<ImageFindingsRecord>;
 
-impl Leased for crate::store::VexRulesRecord {
-    const KIND: &'static str = "the VEX rules of account";
-
-    fn name(&self) -> &str {
-        &self.account
-    }
-
-    fn key(&self) -> (&str, &str) {
-        (&self.pk, &self.sk)
-    }
-
-    fn version(&self) -> u64 {
-        self.version
-    }
-
-    fn lease_is_live(&self, now: DateTime<Utc>) -> bool {
-        crate::store::VexRulesRecord::lease_is_live(self, now)
-    }
-
-    fn leased(self, version: u64, lease: Option<(String, i64)>) -> Self {
-        let (lock_owner, lock_until) = lease.map_or((None, None), |(owner, until)| (Some(owner), Some(until)));
-        Self { version, lock_owner, lock_until, ..self }
-    }
-}
+/// The lease on an image's SBOM: its chunks and its package index entries.
+pub type SbomLease = Lease<crate::sbom::ImageSbomRecord>;
 
 /// The lease on an account's VEX rules: one rebuild at a time.
 pub type VexRulesLease = Lease<crate::store::VexRulesRecord>;
-
-impl Leased for crate::sbom::ImageSbomRecord {
-    const KIND: &'static str = "the SBOM of image";
-
-    fn name(&self) -> &str {
-        &self.image_digest
-    }
-
-    fn key(&self) -> (&str, &str) {
-        (&self.pk, &self.sk)
-    }
-
-    fn version(&self) -> u64 {
-        self.version
-    }
-
-    fn lease_is_live(&self, now: DateTime<Utc>) -> bool {
-        crate::sbom::ImageSbomRecord::lease_is_live(self, now)
-    }
-
-    fn leased(self, version: u64, lease: Option<(String, i64)>) -> Self {
-        let (lock_owner, lock_until) = lease.map_or((None, None), |(owner, until)| (Some(owner), Some(until)));
-        Self { version, lock_owner, lock_until, ..self }
-    }
-}
-
-/// The lease on an image's SBOM: its chunks and its package index entries.
-pub type SbomLease = Lease<crate::sbom::ImageSbomRecord>;
 
 /// Longer than any function that can hold a lease may run (the template test checks it), so a
 /// lease only runs out when its holder is gone.

@@ -219,7 +219,8 @@ impl Packages {
             _ => {
                 let generation = generation();
                 let written =
-                    write_packages(&mut lease, (account, digest), &stored, &chunks, &generation, &document.packages).await?;
+                    write_packages(&mut lease, (account, digest), &stored, &chunks, &generation, &document.packages)
+                        .await?;
                 (generation, written)
             }
         };

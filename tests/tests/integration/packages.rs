@@ -270,15 +270,18 @@ async fn an_sbom_replaces_the_one_before_writing_only_what_changed_and_reads_bac
 }
 
 /// The search reads the index partition of the name asked for and the places of the images
-/// carrying it: the other images' SBOMs cost nothing.
+/// carrying it: the other images' SBOMs cost nothing. `PACKAGE_SEARCH_IMAGES` and
+/// `PACKAGE_SEARCH_PACKAGES` (default 30 and 20) size the fleet for BENCHMARKS.md; its read units
+/// are printed beside a `Scan` of the fleet's SBOMs (`-- --nocapture`).
 #[tokio::test]
 async fn a_search_costs_the_images_carrying_the_name_not_the_fleets_sboms() {
     let harness = Harness::new(120, false).await;
-    let images: u64 = std::env::var("PACKAGE_SEARCH_IMAGES").ok().and_then(|n| n.parse().ok()).unwrap_or(30);
+    let size = |name: &str, default: u64| std::env::var(name).ok().and_then(|n| n.parse().ok()).unwrap_or(default);
+    let (images, packages) = (size("PACKAGE_SEARCH_IMAGES", 30), size("PACKAGE_SEARCH_PACKAGES", 20));
     let carrying = 3;
     for n in 1..=images {
-        let mut components: Vec<Value> = (0..20)
-            .map(|p| json!({"name": format!("lib{p}"), "version": "1.0", "purl": format!("pkg:npm/lib{p}@1.0.{n}")}))
+        let mut components: Vec<Value> = (0..packages)
+            .map(|p| json!({"name": format!("lib{p}"), "purl": format!("pkg:npm/lib{p}@1.0.{n}")}))
             .collect();
         if n <= carrying {
             components.push(json!({"name": "event-stream", "purl": "pkg:npm/event-stream@3.3.6"}));
@@ -300,6 +303,32 @@ async fn a_search_costs_the_images_carrying_the_name_not_the_fleets_sboms() {
         harness.requests.get("Scan") + harness.requests.get("BatchGetItem") + harness.requests.get("GetItem"),
         0
     );
+
+    // Read units as DynamoDB bills them: the name's partition (eventually consistent), each
+    // carrier's places (consistent); beside a Scan of every image's SBOM items.
+    let stored = harness.stored_items().await;
+    let bytes = |keep: &dyn Fn(&str, &str) -> bool| -> usize {
+        stored
+            .iter()
+            .filter(|item| keep(item["pk"].as_s().unwrap(), item["sk"].as_s().unwrap()))
+            .map(integration_tests::item_size)
+            .sum()
+    };
+    let index = bytes(&|pk, _| pk == "admin#pkg#npm/event-stream") as f64 / 4096.0 / 2.0;
+    let places: f64 = (1..=carrying)
+        .map(|n| {
+            integration_tests::read_units(bytes(&|pk, sk| pk.starts_with("admin#run#") && sk.starts_with(&digest(n))))
+                as f64
+        })
+        .sum();
+    let scan = bytes(&|pk, _| pk.contains("#pkg#") || pk.contains("#sbom#")) as f64 / 4096.0 / 2.0;
+    let search_units = index.ceil().max(0.5) + places;
+    println!(
+        "{images} images x {packages} packages, {carrying} carry the name: search {} requests, {search_units:.1} read units; a Scan of the SBOMs {scan:.1} read units ({:.4}x)",
+        1 + carrying,
+        search_units / scan
+    );
+    assert!(search_units < scan, "{search_units} against {scan}");
 }
 
 #[tokio::test]
