@@ -137,6 +137,50 @@ impl<'de, T: Deserialize<'de>, const FINDINGS: bool> Deserialize<'de> for Bounde
     }
 }
 
+/// What a `KeptList` keeps of the elements it reads.
+pub(crate) trait Keep {
+    fn keep(&self) -> bool;
+}
+
+/// A JSON array whose elements are each taken from the entries budget, and kept only when they
+/// say so: a list read for a few of its elements (an SBOM's dependencies, for the source
+/// packages among them) holds those alone.
+#[derive(Debug)]
+pub(crate) struct KeptList<T>(pub Vec<T>);
+
+impl<T> Default for KeptList<T> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<'de, T: Deserialize<'de> + Keep> Deserialize<'de> for KeptList<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Elements<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de> + Keep> Visitor<'de> for Elements<T> {
+            type Value = KeptList<T>;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("an array")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut kept = Vec::new();
+                while let Some(element) = seq.next_element::<T>()? {
+                    take(false)?;
+                    if element.keep() {
+                        kept.push(element);
+                    }
+                }
+                Ok(KeptList(kept))
+            }
+        }
+
+        deserializer.deserialize_seq(Elements(PhantomData))
+    }
+}
+
 /// A JSON object read entry by entry, each taken from the document's entries budget.
 #[derive(Debug)]
 pub(crate) struct EntryMap<'a, V>(pub Vec<(Cow<'a, str>, V)>);

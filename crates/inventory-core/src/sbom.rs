@@ -23,7 +23,6 @@ use crate::limits::{
 };
 use packageurl::PackageUrl;
 use serde::{Deserialize, Serialize};
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::str::FromStr;
 
@@ -114,95 +113,94 @@ fn invalid(field: &str, error: impl std::fmt::Display) -> SbomError {
     FieldError::invalid(field, error.to_string()).into()
 }
 
-fn read<'a, T: Deserialize<'a>>(body: &'a [u8], field: &str) -> Result<T, SbomError> {
-    let limits = crate::bounded::Limits { items: MAX_SBOM_PACKAGES, entries: MAX_SBOM_DOCUMENT_ENTRIES };
-    crate::bounded::read(body, limits).map_err(|error| match error {
-        crate::bounded::ReadError::TooManyItems => SbomError::TooMany,
-        crate::bounded::ReadError::TooManyEntries => SbomError::TooManyEntries,
-        crate::bounded::ReadError::Json(error) => invalid(field, error),
-    })
+/// Where a package is in its document (`components[3]`), for the list of skipped ones: written
+/// out only for those.
+#[derive(Debug)]
+enum At {
+    Index(&'static str, usize),
+    Path(String),
 }
 
-/// A package as a format's reader found it, before normalisation.
-#[derive(Debug, Default)]
-struct RawPackage {
-    /// Where it is in the document (`components[3]`), for the list of skipped ones.
-    at: String,
-    purl: Option<String>,
-    name: Option<String>,
-    version: Option<String>,
+impl std::fmt::Display for At {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            Self::Index(list, n) => write!(formatter, "{list}[{n}]"),
+            Self::Path(path) => formatter.write_str(path),
+        }
+    }
+}
+
+/// A package as a format's reader found it, borrowed from the document, before normalisation.
+#[derive(Debug)]
+struct RawPackage<'d> {
+    at: At,
+    purl: Option<&'d str>,
+    name: Option<&'d str>,
+    version: Option<&'d str>,
     /// A syft artifact's type (`deb`, `python`, `go-module`).
-    package_type: Option<String>,
+    package_type: Option<&'d str>,
     /// What it is when it is no package (an operating system, a file).
-    not_a_package: Option<String>,
+    not_a_package: Option<&'d str>,
     /// Its source package's name or purl, when the document says.
-    source: Option<String>,
-    source_purl: Option<String>,
+    source: Option<&'d str>,
+    source_purl: Option<&'d str>,
 }
 
-/// Only the fields that tell the formats apart.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Shape<'a> {
-    #[serde(borrow)]
-    bom_format: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    spec_version: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    spdx_version: Option<Cow<'a, str>>,
-    artifacts: Option<serde::de::IgnoredAny>,
-}
-
-/// Reads an SBOM; its format is told by its shape.
+/// Reads an SBOM in one pass; its format is told by which fields it has.
 pub fn parse_sbom(body: &[u8]) -> Result<SbomDocument, SbomError> {
     if body.len() > MAX_SBOM_BODY_BYTES {
         return Err(SbomError::TooLarge(body.len()));
     }
-    let shape: Shape = serde_json::from_slice(body).map_err(|error| match error.classify() {
-        serde_json::error::Category::Data => SbomError::UnknownFormat,
-        _ => SbomError::NotJson(error.to_string()),
+    let limits = crate::bounded::Limits { items: MAX_SBOM_PACKAGES, entries: MAX_SBOM_DOCUMENT_ENTRIES };
+    let document: documents::Document = crate::bounded::read(body, limits).map_err(|error| match error {
+        crate::bounded::ReadError::TooManyItems => SbomError::TooMany,
+        crate::bounded::ReadError::TooManyEntries => SbomError::TooManyEntries,
+        crate::bounded::ReadError::Json(error) if error.classify() == serde_json::error::Category::Data => {
+            invalid("body", error)
+        }
+        crate::bounded::ReadError::Json(error) => SbomError::NotJson(error.to_string()),
     })?;
-    let (format, raw) = match shape {
-        Shape { bom_format: Some(format), spec_version, .. } if format == "CycloneDX" => {
-            let version = spec_version.as_deref().unwrap_or("missing");
-            if !matches!(version, "1.4" | "1.5" | "1.6" | "1.7") {
-                return Err(invalid("specVersion", format!("is {version}; CycloneDX 1.4 to 1.7 is read")));
-            }
-            (SbomFormat::CycloneDx, documents::cyclonedx(body)?)
+    let (format, raw) = if document.bom_format.as_deref() == Some("CycloneDX") {
+        let version = document.spec_version.as_deref().unwrap_or("missing");
+        if !matches!(version, "1.4" | "1.5" | "1.6" | "1.7") {
+            return Err(invalid("specVersion", format!("is {version}; CycloneDX 1.4 to 1.7 is read")));
         }
-        Shape { spdx_version: Some(version), .. } => {
-            if !matches!(version.as_ref(), "SPDX-2.2" | "SPDX-2.3") {
-                let given = &version[..version.len().min(32)];
-                return Err(invalid("spdxVersion", format!("is {given}; SPDX-2.2 and SPDX-2.3 are read")));
-            }
-            (SbomFormat::Spdx, documents::spdx(body)?)
+        (SbomFormat::CycloneDx, documents::cyclonedx(&document)?)
+    } else if let Some(version) = document.spdx_version.as_deref() {
+        if !matches!(version, "SPDX-2.2" | "SPDX-2.3") {
+            let given = &version[..version.floor_char_boundary(32)];
+            return Err(invalid("spdxVersion", format!("is {given}; SPDX-2.2 and SPDX-2.3 are read")));
         }
-        Shape { artifacts: Some(_), .. } => (SbomFormat::Syft, documents::syft(body)?),
-        _ => return Err(SbomError::UnknownFormat),
+        (SbomFormat::Spdx, documents::spdx(&document))
+    } else if let Some(artifacts) = &document.artifacts {
+        (SbomFormat::Syft, documents::syft(artifacts))
+    } else {
+        return Err(SbomError::UnknownFormat);
     };
-    let mut document = SbomDocument { format, packages: Vec::new(), skipped: Vec::new(), skipped_count: 0 };
-    let mut seen: HashSet<String> = HashSet::new();
+    let mut normalised = SbomDocument { format, packages: Vec::new(), skipped: Vec::new(), skipped_count: 0 };
+    // Repeats by their purl's hash: a 128-bit collision is not a concern, a copy of every purl is.
+    let mut seen: HashSet<u128> = HashSet::new();
     for raw in raw {
         match normalise(&raw) {
             Ok(package) => {
-                if seen.insert(package.purl.clone()) {
-                    document.packages.push(package);
+                if seen.insert(xxhash_rust::xxh3::xxh3_128(package.purl.as_bytes())) {
+                    normalised.packages.push(package);
                 }
             }
             Err(reason) => {
-                document.skipped_count += 1;
-                if document.skipped.len() < MAX_LISTED_ITEM_NOTES {
-                    document.skipped.push(SkippedFinding { at: raw.at.clone(), reason });
+                normalised.skipped_count += 1;
+                if normalised.skipped.len() < MAX_LISTED_ITEM_NOTES {
+                    normalised.skipped.push(SkippedFinding { at: raw.at.to_string(), reason });
                 }
             }
         }
     }
-    Ok(document)
+    Ok(normalised)
 }
 
 /// A package by its purl, or by name, version and type when it has none.
 fn normalise(raw: &RawPackage) -> Result<SbomPackage, String> {
-    if let Some(what) = &raw.not_a_package {
+    if let Some(what) = raw.not_a_package {
         return Err(format!("a component of type {what} is not a package"));
     }
     let source = raw.source.as_deref().or(raw.source_purl.as_deref().and_then(purl_name));
@@ -213,7 +211,7 @@ fn normalise(raw: &RawPackage) -> Result<SbomPackage, String> {
             let version =
                 raw.version.as_deref().filter(|version| !version.is_empty()).ok_or("has no purl and no version")?;
             let package_type = raw.package_type.as_deref().and_then(purl_type_of).unwrap_or("generic");
-            from_parts(package_type, None, name, Some(version), BTreeMap::new())?
+            from_parts(package_type, None, name, Some(version), BTreeMap::new(), None)?
         }
     };
     let source =
@@ -237,46 +235,58 @@ pub fn from_purl(raw: &str) -> Result<SbomPackage, String> {
     let purl = PackageUrl::from_str(raw).map_err(|error| format!("its purl {raw:?} does not parse: {error}"))?;
     let qualifiers: BTreeMap<String, String> =
         purl.qualifiers().iter().map(|(key, value)| (key.to_string(), value.to_string())).collect();
-    from_parts(purl.ty(), purl.namespace(), purl.name(), purl.version(), qualifiers)
+    let parsed = &purl;
+    from_parts(purl.ty(), purl.namespace(), purl.name(), purl.version(), qualifiers, Some(parsed))
 }
 
+/// A package from its parts, normalised; `parsed` is the purl they came from, written back as it
+/// is when normalising changed nothing (most purls: one build less).
 fn from_parts(
     package_type: &str,
     namespace: Option<&str>,
     name: &str,
     version: Option<&str>,
     qualifiers: BTreeMap<String, String>,
+    parsed: Option<&PackageUrl>,
 ) -> Result<SbomPackage, String> {
     let package_type = package_type.to_ascii_lowercase();
-    let name = normal_name(&package_type, name);
-    if name.is_empty() || name.len() > MAX_PACKAGE_NAME_BYTES || name.contains(['#', '\n']) {
+    let normal = normal_name(&package_type, name);
+    if normal.is_empty() || normal.len() > MAX_PACKAGE_NAME_BYTES || normal.contains(['#', '\n']) {
         return Err(format!("its name must be 1 to {MAX_PACKAGE_NAME_BYTES} bytes without '#'"));
     }
     if qualifiers.len() > MAX_PURL_QUALIFIERS {
         return Err(format!("its purl has more than {MAX_PURL_QUALIFIERS} qualifiers"));
     }
-    let namespace = namespace.filter(|namespace| !namespace.is_empty()).map(|namespace| match package_type.as_str() {
-        "deb" | "apk" | "rpm" | "npm" | "pypi" => namespace.to_ascii_lowercase(),
-        _ => namespace.to_owned(),
-    });
+    let normal_namespace =
+        namespace.filter(|namespace| !namespace.is_empty()).map(|namespace| match package_type.as_str() {
+            "deb" | "apk" | "rpm" | "npm" | "pypi" => namespace.to_ascii_lowercase(),
+            _ => namespace.to_owned(),
+        });
     let version = version.filter(|version| !version.is_empty()).map(str::to_owned);
-    let built = PackageUrl::new(package_type.as_str(), name.as_str()).and_then(|mut purl| {
-        if let Some(namespace) = &namespace {
-            purl.with_namespace(namespace.as_str())?;
+    let unchanged =
+        normal == name && normal_namespace.as_deref() == namespace && package_type == parsed.map_or("", |p| p.ty());
+    let purl = match parsed.filter(|_| unchanged) {
+        Some(parsed) => parsed.to_string(),
+        None => {
+            let built = PackageUrl::new(package_type.as_str(), normal.as_str()).and_then(|mut purl| {
+                if let Some(namespace) = &normal_namespace {
+                    purl.with_namespace(namespace.as_str())?;
+                }
+                if let Some(version) = &version {
+                    purl.with_version(version.as_str())?;
+                }
+                for (key, value) in &qualifiers {
+                    purl.add_qualifier(key.as_str(), value.as_str())?;
+                }
+                Ok(purl.to_string())
+            });
+            built.map_err(|error| format!("its purl cannot be written: {error}"))?
         }
-        if let Some(version) = &version {
-            purl.with_version(version.as_str())?;
-        }
-        for (key, value) in &qualifiers {
-            purl.add_qualifier(key.as_str(), value.as_str())?;
-        }
-        Ok(purl.to_string())
-    });
-    let purl = built.map_err(|error| format!("its purl cannot be written: {error}"))?;
+    };
     if purl.len() > MAX_PURL_BYTES {
         return Err(format!("its purl is longer than {MAX_PURL_BYTES} bytes"));
     }
-    Ok(SbomPackage { purl, name, version, package_type, namespace, qualifiers, source: None })
+    Ok(SbomPackage { purl, name: normal, version, package_type, namespace: normal_namespace, qualifiers, source: None })
 }
 
 /// A name as its ecosystem compares names: PyPI's normalised (PEP 503), npm's and Debian's

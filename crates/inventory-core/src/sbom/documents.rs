@@ -1,9 +1,10 @@
-//! The SBOM formats, each read into `RawPackage`s: CycloneDX JSON (components, nested ones too,
-//! `dependencies` for a Debian binary's source package), SPDX 2.x JSON (purls in `externalRefs`,
-//! `GENERATES`/`GENERATED_FROM` for sources) and syft's own JSON (`artifacts`).
+//! The SBOM formats, read in one pass into one `Document` (which of its fields are there tells
+//! the format), then into `RawPackage`s borrowing from it: CycloneDX JSON (components, nested ones
+//! too, `dependencies` for a Debian binary's source package), SPDX 2.x JSON (purls in
+//! `externalRefs`, `GENERATES`/`GENERATED_FROM` for sources) and syft's own JSON (`artifacts`).
 
-use super::{invalid, read, RawPackage, SbomError};
-use crate::bounded::{EntryList, ItemList};
+use super::{invalid, At, RawPackage, SbomError};
+use crate::bounded::{EntryList, ItemList, Keep, KeptList};
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -11,13 +12,26 @@ use std::collections::HashMap;
 /// Component types that are no package: what they describe is listed as skipped.
 const NOT_PACKAGES: [&str; 5] = ["operating-system", "container", "file", "platform", "data"];
 
+/// Every format's fields, read at once.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Bom<'a> {
+pub(super) struct Document<'a> {
+    #[serde(borrow)]
+    pub bom_format: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub spec_version: Option<Cow<'a, str>>,
     #[serde(borrow)]
     components: Option<ItemList<Component<'a>>>,
     #[serde(default, borrow)]
     dependencies: EntryList<Dependency<'a>>,
+    #[serde(borrow)]
+    pub spdx_version: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    packages: ItemList<SpdxPackage<'a>>,
+    #[serde(default, borrow)]
+    relationships: EntryList<Relationship<'a>>,
+    #[serde(borrow)]
+    pub artifacts: Option<ItemList<Artifact<'a>>>,
 }
 
 #[derive(Deserialize)]
@@ -33,10 +47,13 @@ struct Component<'a> {
     #[serde(borrow)]
     purl: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
-    properties: EntryList<Property<'a>>,
+    properties: KeptList<Property<'a>>,
     #[serde(default, borrow)]
     components: ItemList<Component<'a>>,
 }
+
+/// trivy names a binary's source package in a property.
+const TRIVY_SOURCE_PROPERTY: &str = "aquasecurity:trivy:SrcName";
 
 #[derive(Deserialize)]
 struct Property<'a> {
@@ -46,19 +63,35 @@ struct Property<'a> {
     value: Option<Cow<'a, str>>,
 }
 
+impl Keep for Property<'_> {
+    fn keep(&self) -> bool {
+        self.name.as_deref() == Some(TRIVY_SOURCE_PROPERTY)
+    }
+}
+
+/// A dependency's target that is a Debian source package.
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct Target<'a>(#[serde(borrow)] Cow<'a, str>);
+
+impl Keep for Target<'_> {
+    fn keep(&self) -> bool {
+        self.0.contains("arch=source")
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Dependency<'a> {
     #[serde(rename = "ref", borrow)]
     reference: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
-    depends_on: EntryList<Cow<'a, str>>,
+    depends_on: KeptList<Target<'a>>,
 }
 
 /// A CycloneDX BOM's components, in document order, depth first.
-pub(super) fn cyclonedx(body: &[u8]) -> Result<Vec<RawPackage>, SbomError> {
-    let bom: Bom = read(body, "components")?;
-    let Some(components) = bom.components else {
+pub(super) fn cyclonedx<'d>(bom: &'d Document) -> Result<Vec<RawPackage<'d>>, SbomError> {
+    let Some(components) = &bom.components else {
         return Err(invalid("components", "is missing: a CycloneDX SBOM lists its packages in components"));
     };
     // A Debian binary depends on its source package (`arch=source`), and on those of what it
@@ -66,34 +99,34 @@ pub(super) fn cyclonedx(body: &[u8]) -> Result<Vec<RawPackage>, SbomError> {
     let mut sources: HashMap<&str, Vec<&str>> = HashMap::new();
     for dependency in bom.dependencies.iter() {
         let Some(reference) = dependency.reference.as_deref() else { continue };
-        let targets = dependency.depends_on.iter().filter(|target| target.contains("arch=source"));
-        sources.entry(reference).or_default().extend(targets.map(|target| target.as_ref()));
+        if !dependency.depends_on.0.is_empty() {
+            sources
+                .entry(reference)
+                .or_default()
+                .extend(dependency.depends_on.0.iter().map(|target| target.0.as_ref()));
+        }
     }
     let mut packages = Vec::new();
-    let mut stack: Vec<(String, &Component)> =
-        components.iter().enumerate().rev().map(|(n, c)| (format!("components[{n}]"), c)).collect();
+    let mut stack: Vec<(At, &Component)> =
+        components.iter().enumerate().rev().map(|(n, c)| (At::Index("components", n), c)).collect();
     while let Some((at, component)) = stack.pop() {
-        stack.extend(component.components.iter().enumerate().rev().map(|(n, c)| (format!("{at}.components[{n}]"), c)));
-        let trivy_source = component.properties.iter().find_map(|property| {
-            (property.name.as_deref() == Some("aquasecurity:trivy:SrcName"))
-                .then_some(property.value.as_deref())
-                .flatten()
-        });
+        let nested = component.components.iter().enumerate().rev();
+        stack.extend(nested.map(|(n, c)| (At::Path(format!("{at}.components[{n}]")), c)));
+        let trivy_source = component.properties.0.first().and_then(|property| property.value.as_deref());
         let candidates = component.bom_ref.as_deref().and_then(|reference| sources.get(reference));
         let source_purl = candidates.and_then(|candidates| own_source(candidates, component.version.as_deref()));
         packages.push(RawPackage {
             at,
-            purl: component.purl.as_deref().map(str::to_owned),
-            name: component.name.as_deref().map(str::to_owned),
-            version: component.version.as_deref().map(str::to_owned),
+            purl: component.purl.as_deref(),
+            name: component.name.as_deref(),
+            version: component.version.as_deref(),
             package_type: None,
             not_a_package: component
                 .component_type
                 .as_deref()
-                .filter(|kind| NOT_PACKAGES.contains(kind) && component.purl.is_none())
-                .map(str::to_owned),
-            source: trivy_source.map(str::to_owned),
-            source_purl: source_purl.map(str::to_owned),
+                .filter(|kind| NOT_PACKAGES.contains(kind) && component.purl.is_none()),
+            source: trivy_source,
+            source_purl,
         });
     }
     Ok(packages)
@@ -106,15 +139,6 @@ fn own_source<'a>(candidates: &[&'a str], version: Option<&str>) -> Option<&'a s
     let built_at =
         |candidate: &&&str| version.as_ref().is_some_and(|version| candidate.contains(&format!("@{version}?")));
     candidates.iter().find(built_at).or(candidates.first().filter(|_| candidates.len() == 1)).copied()
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SpdxDocument<'a> {
-    #[serde(default, borrow)]
-    packages: ItemList<SpdxPackage<'a>>,
-    #[serde(default, borrow)]
-    relationships: EntryList<Relationship<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -153,8 +177,7 @@ struct Relationship<'a> {
 }
 
 /// An SPDX document's packages.
-pub(super) fn spdx(body: &[u8]) -> Result<Vec<RawPackage>, SbomError> {
-    let document: SpdxDocument = read(body, "packages")?;
+pub(super) fn spdx<'d>(document: &'d Document) -> Vec<RawPackage<'d>> {
     let by_id: HashMap<&str, &SpdxPackage> =
         document.packages.iter().filter_map(|package| Some((package.id.as_deref()?, package))).collect();
     // Which package each binary was built from: `source GENERATES binary`, `binary GENERATED_FROM source`.
@@ -171,7 +194,7 @@ pub(super) fn spdx(body: &[u8]) -> Result<Vec<RawPackage>, SbomError> {
             _ => None,
         };
     }
-    Ok(document
+    document
         .packages
         .iter()
         .enumerate()
@@ -179,39 +202,32 @@ pub(super) fn spdx(body: &[u8]) -> Result<Vec<RawPackage>, SbomError> {
             let source = package.id.as_deref().and_then(|id| sources.get(id)).and_then(|id| by_id.get(id));
             let purl = purl_of(package);
             RawPackage {
-                at: format!("packages[{n}]"),
-                name: package.name.as_deref().map(str::to_owned),
-                version: package.version_info.as_deref().map(str::to_owned),
+                at: At::Index("packages", n),
+                name: package.name.as_deref(),
+                version: package.version_info.as_deref(),
                 package_type: None,
                 not_a_package: package
                     .primary_package_purpose
                     .as_deref()
-                    .filter(|purpose| matches!(*purpose, "OPERATING_SYSTEM" | "CONTAINER" | "FILE") && purl.is_none())
-                    .map(str::to_ascii_lowercase),
+                    .filter(|purpose| matches!(*purpose, "OPERATING_SYSTEM" | "CONTAINER" | "FILE") && purl.is_none()),
                 purl,
                 source: None,
                 source_purl: source.and_then(|source| purl_of(source)),
             }
         })
-        .collect())
+        .collect()
 }
 
-fn purl_of(package: &SpdxPackage) -> Option<String> {
+fn purl_of<'d>(package: &'d SpdxPackage) -> Option<&'d str> {
     package
         .external_refs
         .iter()
         .find(|reference| reference.reference_type.as_deref() == Some("purl"))
-        .and_then(|reference| reference.reference_locator.as_deref().map(str::to_owned))
+        .and_then(|reference| reference.reference_locator.as_deref())
 }
 
 #[derive(Deserialize)]
-struct SyftDocument<'a> {
-    #[serde(default, borrow)]
-    artifacts: ItemList<Artifact<'a>>,
-}
-
-#[derive(Deserialize)]
-struct Artifact<'a> {
+pub(super) struct Artifact<'a> {
     #[serde(borrow)]
     name: Option<Cow<'a, str>>,
     #[serde(borrow)]
@@ -232,21 +248,19 @@ struct ArtifactMetadata<'a> {
 }
 
 /// syft's own JSON: its artifacts.
-pub(super) fn syft(body: &[u8]) -> Result<Vec<RawPackage>, SbomError> {
-    let document: SyftDocument = read(body, "artifacts")?;
-    Ok(document
-        .artifacts
+pub(super) fn syft<'d>(artifacts: &'d [Artifact<'d>]) -> Vec<RawPackage<'d>> {
+    artifacts
         .iter()
         .enumerate()
         .map(|(n, artifact)| RawPackage {
-            at: format!("artifacts[{n}]"),
-            purl: artifact.purl.as_deref().filter(|purl| !purl.is_empty()).map(str::to_owned),
-            name: artifact.name.as_deref().map(str::to_owned),
-            version: artifact.version.as_deref().map(str::to_owned),
-            package_type: artifact.package_type.as_deref().map(str::to_owned),
+            at: At::Index("artifacts", n),
+            purl: artifact.purl.as_deref().filter(|purl| !purl.is_empty()),
+            name: artifact.name.as_deref(),
+            version: artifact.version.as_deref(),
+            package_type: artifact.package_type.as_deref(),
             not_a_package: None,
-            source: artifact.metadata.as_ref().and_then(|metadata| metadata.source.as_deref()).map(str::to_owned),
+            source: artifact.metadata.as_ref().and_then(|metadata| metadata.source.as_deref()),
             source_purl: None,
         })
-        .collect())
+        .collect()
 }
