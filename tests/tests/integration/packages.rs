@@ -405,3 +405,33 @@ async fn bad_sboms_and_searches_are_refused_naming_the_field_and_store_nothing()
     let searched = harness.send(caller_event(&reader, "GET", "/v2/packages", None, &[("purl", "pkg:npm/ok")])).await;
     assert_eq!(searched.status, StatusCode::OK);
 }
+
+/// A burst of images starting to run costs the account's watches once per batch, and each
+/// watch's index partition once, whatever the number of images: no read per image.
+#[tokio::test]
+async fn a_burst_reads_the_watches_and_their_index_partitions_once() {
+    let harness = Harness::new(120, false).await;
+    let mut notifications = harness.notifications().await;
+    let sbom = json!({"bomFormat": "CycloneDX", "specVersion": "1.6",
+                      "components": [{"name": "event-stream", "purl": "pkg:npm/event-stream@3.3.6"}]});
+    for n in 1..=2 {
+        assert_eq!(harness.request("POST", &sbom_path(n), Some(&sbom.to_string()), &[]).await.status, StatusCode::CREATED);
+    }
+    for watch in [json!({"purl": "pkg:npm/event-stream"}), json!({"name": "flatmap-stream", "type": "npm"})] {
+        let created = harness.request("POST", "/v2/package-watches", Some(&watch.to_string()), &[]).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    }
+    deliver(&mut notifications).await;
+    assert_eq!(watched(&notifications).await, [], "nothing runs yet");
+
+    let images = 20;
+    let running: Vec<(&str, &str, u64)> = (1..=images).map(|n| ("web", "registry.example.com/app:1", n)).collect();
+    assert_eq!(harness.post_k8s(&k8s_report("prod", day(0), &running)).await.status, StatusCode::CREATED);
+    let batch = notifications.next_event().await;
+    harness.requests.reset();
+    assert!(notifications.deliver(batch).await.batch_item_failures.is_empty());
+    // The subscriptions and the watches of the account; each watch's index partition.
+    assert_eq!(harness.requests.get("Query"), 2 + 2);
+    let fired = watched(&notifications).await;
+    assert_eq!(fired.iter().map(|(_, _, digest)| digest.clone()).collect::<Vec<_>>(), [digest(1), digest(2)]);
+}
