@@ -304,6 +304,7 @@ impl Packages {
         let Some((current, mut packages)) = self.image_packages(account, digest).await? else { return Ok(None) };
         packages.sort_by(|a, b| a.purl.cmp(&b.purl));
         packages.retain(|package| after.is_none_or(|after| package.purl.as_str() > after));
+        let limit = limit.max(1);
         let next = (packages.len() > limit).then(|| packages[limit - 1].purl.clone());
         packages.truncate(limit);
         Ok(Some(ImageSbom {

@@ -21,7 +21,7 @@ use exposure::{exposures, RunningIn, DEFAULT_THRESHOLD};
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use inventory_store::bus::{
     Bus, Event as BusEvent, ADDED_DETAIL_TYPE, KEV_RUNNING_DETAIL_TYPE, REMOVED_DETAIL_TYPE, SCHEDULED_DETAIL_TYPE,
     VULNERABLE_DETAIL_TYPE, WATCHED_PACKAGE_DETAIL_TYPE,
@@ -534,20 +534,18 @@ impl Notifier {
 
     /// A new watch: every running image carrying what it looks for, at every place it runs.
     async fn new_watch_events(&self, account: &str, watch: &WatchSpec) -> Result<Vec<Pending>, NotifyError> {
-        let Some(query) = watch_query(watch) else { return Ok(Vec::new()) };
-        let mut carriers: HashMap<String, Vec<String>> = HashMap::new();
-        for entry in self.packages.carrying(account, &query).await? {
-            carriers.entry(entry.image_digest).or_default().push(entry.package.purl);
-        }
-        let mut pending = Vec::new();
-        for (digest, matched) in carriers {
-            let places = self.places_of(account, &digest).await?;
-            let events = watches::watch_events(account, watch, &digest, &matched, &places);
-            pending.extend(
-                events.into_iter().map(|(marker, detail)| Pending::new(marker, WATCHED_PACKAGE_DETAIL_TYPE, &detail)),
-            );
-        }
-        Ok(pending)
+        let carriers = carriers_of(&self.packages, account, watch).await?;
+        // Collected before they are streamed, as in `put_events` (rustc's `Send` check).
+        let reads: Vec<_> = carriers
+            .into_iter()
+            .map(|(digest, matched)| async move {
+                let places = self.places_of(account, &digest).await?;
+                Ok::<_, NotifyError>(watches::watch_events(account, watch, &digest, &matched, &places))
+            })
+            .collect();
+        let events: Vec<_> = futures::stream::iter(reads).buffer_unordered(CONCURRENT_ITEMS).try_collect().await?;
+        let events = events.into_iter().flatten();
+        Ok(events.map(|(marker, detail)| Pending::new(marker, WATCHED_PACKAGE_DETAIL_TYPE, &detail)).collect())
     }
 
     /// Where an image runs now: its running places.
@@ -679,6 +677,30 @@ impl Notifier {
     }
 }
 
+/// The images carrying what a watch looks for, each with its matching packages (purls). A
+/// watch too broad to search (past the index read bound) is logged and matches nothing rather
+/// than holding up its shard.
+async fn carriers_of(
+    packages: &Packages,
+    account: &str,
+    watch: &WatchSpec,
+) -> Result<HashMap<String, Vec<String>>, NotifyError> {
+    let mut carriers: HashMap<String, Vec<String>> = HashMap::new();
+    let Some(query) = watch_query(watch) else { return Ok(carriers) };
+    let entries = match packages.carrying(account, &query).await {
+        Ok(entries) => entries,
+        Err(PackagesError::Query { message, .. }) => {
+            tracing::error!(watch = %watch.watch_id, %message, "a package watch matches too much to search; skipped");
+            return Ok(carriers);
+        }
+        Err(error) => return Err(error.into()),
+    };
+    for entry in entries {
+        carriers.entry(entry.image_digest).or_default().push(entry.package.purl);
+    }
+    Ok(carriers)
+}
+
 /// A stored watch's search; a watch that no longer parses (a rule changed since) is logged and
 /// fires nothing.
 fn watch_query(watch: &WatchSpec) -> Option<inventory_store::sbom::PackageQuery> {
@@ -737,13 +759,7 @@ impl BatchReads {
         if let Some(carriers) = read.get(&key) {
             return Ok(Arc::clone(carriers));
         }
-        let mut carriers: HashMap<String, Vec<String>> = HashMap::new();
-        if let Some(query) = watch_query(watch) {
-            for entry in packages.carrying(account, &query).await? {
-                carriers.entry(entry.image_digest).or_default().push(entry.package.purl);
-            }
-        }
-        let carriers = Arc::new(carriers);
+        let carriers = Arc::new(carriers_of(packages, account, watch).await?);
         read.insert(key, Arc::clone(&carriers));
         Ok(carriers)
     }

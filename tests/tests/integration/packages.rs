@@ -415,7 +415,10 @@ async fn a_burst_reads_the_watches_and_their_index_partitions_once() {
     let sbom = json!({"bomFormat": "CycloneDX", "specVersion": "1.6",
                       "components": [{"name": "event-stream", "purl": "pkg:npm/event-stream@3.3.6"}]});
     for n in 1..=2 {
-        assert_eq!(harness.request("POST", &sbom_path(n), Some(&sbom.to_string()), &[]).await.status, StatusCode::CREATED);
+        assert_eq!(
+            harness.request("POST", &sbom_path(n), Some(&sbom.to_string()), &[]).await.status,
+            StatusCode::CREATED
+        );
     }
     for watch in [json!({"purl": "pkg:npm/event-stream"}), json!({"name": "flatmap-stream", "type": "npm"})] {
         let created = harness.request("POST", "/v2/package-watches", Some(&watch.to_string()), &[]).await;
