@@ -6,6 +6,7 @@ pub mod cache;
 pub mod config;
 pub mod credentials;
 pub mod decide;
+pub mod oidc;
 pub mod password;
 pub mod users;
 
