@@ -3,6 +3,7 @@
 //! planner and the clock. Cargo keeps it pure: it cannot call DynamoDB or EventBridge, so its
 //! tests build and run without compiling an SDK. `inventory` re-exports every module.
 
+pub mod api_keys;
 pub(crate) mod bounded;
 pub mod chunks;
 pub mod clock;
