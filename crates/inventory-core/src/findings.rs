@@ -455,7 +455,7 @@ impl DigestSet {
 }
 
 /// The `sha256:` (or URL-encoded `sha256%3A`) digests in `text`, lower case.
-fn digests_in(text: &str) -> impl Iterator<Item = String> + '_ {
+pub(crate) fn digests_in(text: &str) -> impl Iterator<Item = String> + '_ {
     text.match_indices("sha256").filter_map(move |(at, _)| {
         let rest = &text[at + 6..];
         let hex = rest.strip_prefix(':').or_else(|| rest.strip_prefix("%3A")).or_else(|| rest.strip_prefix("%3a"))?;

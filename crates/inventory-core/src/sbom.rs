@@ -70,6 +70,8 @@ impl SbomPackage {
 #[derive(Clone, Debug, PartialEq)]
 pub struct SbomDocument {
     pub format: SbomFormat,
+    /// The image digests the document names (to cross-check against the posted one).
+    pub digests: Vec<String>,
     /// Distinct by purl, in document order.
     pub packages: Vec<SbomPackage>,
     pub skipped: Vec<SkippedFinding>,
@@ -177,7 +179,8 @@ pub fn parse_sbom(body: &[u8]) -> Result<SbomDocument, SbomError> {
     } else {
         return Err(SbomError::UnknownFormat);
     };
-    let mut normalised = SbomDocument { format, packages: Vec::new(), skipped: Vec::new(), skipped_count: 0 };
+    let digests = document.image_digests();
+    let mut normalised = SbomDocument { format, digests, packages: Vec::new(), skipped: Vec::new(), skipped_count: 0 };
     // Repeats by their purl's hash: a 128-bit collision is not a concern, a copy of every purl is.
     let mut seen: HashSet<u128> = HashSet::new();
     for raw in raw {

@@ -71,6 +71,10 @@ pub struct PostedSbom {
     pub index_writes: usize,
     /// The packages are those already stored (the document may still be the new one).
     pub unchanged: bool,
+    /// The digests the document names when none of them is the posted one (a multi-arch
+    /// image's index digest differs from the platform manifest a tool read): reported, kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest_mismatch: Option<crate::vulnerabilities::DigestMismatch>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<SkippedFinding>,
     #[serde(skip_serializing_if = "crate::findings::is_zero")]
@@ -272,6 +276,8 @@ impl Packages {
             packages: document.packages.len(),
             index_writes,
             unchanged,
+            digest_mismatch: (!document.digests.is_empty() && !document.digests.iter().any(|named| named == digest))
+                .then(|| crate::vulnerabilities::DigestMismatch { document_digests: document.digests.clone() }),
             skipped: document.skipped.clone(),
             skipped_count: document.skipped_count,
         })

@@ -259,6 +259,14 @@ async fn an_sbom_replaces_the_one_before_writing_only_what_changed_and_reads_bac
     assert_eq!(document.body, serde_json::from_str::<Value>(&backdoored(&sbom)).unwrap(), "the document as posted");
     assert_eq!(harness.request("GET", &sbom_path(9), None, &[]).await.status, StatusCode::NOT_FOUND);
 
+    // A document naming another image is kept, and the answer says which it names.
+    let named = json!({"bomFormat": "CycloneDX", "specVersion": "1.6", "components": [{"name": "a", "purl": "pkg:npm/a@1"}],
+                       "metadata": {"component": {"type": "container", "name": "app", "version": digest(7)}}});
+    let posted = harness.request("POST", &sbom_path(8), Some(&named.to_string()), &[]).await;
+    assert_eq!(posted.body["digest_mismatch"], json!({"document_digests": [digest(7)]}), "{}", posted.body);
+    let posted = harness.request("POST", &sbom_path(7), Some(&named.to_string()), &[]).await;
+    assert!(posted.body.get("digest_mismatch").is_none(), "{}", posted.body);
+
     // An image with an SBOM that runs nowhere: only with running=any.
     let any = search(&harness, &[("purl", "pkg:deb/debian/xz-utils@5.6.1-1?arch=source"), ("running", "any")]).await;
     assert_eq!(rows(&any), [("pkg:deb/debian/xz-utils@5.6.1-1?arch=source".to_owned(), vec![digest(1)])]);

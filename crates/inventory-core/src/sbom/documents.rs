@@ -5,7 +5,9 @@
 
 use super::{invalid, At, RawPackage, SbomError};
 use crate::bounded::{EntryList, ItemList, Keep, KeptList};
+use crate::limits::MAX_DOCUMENT_DIGESTS;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::collections::HashMap;
 
@@ -32,6 +34,56 @@ pub(super) struct Document<'a> {
     relationships: EntryList<Relationship<'a>>,
     #[serde(borrow)]
     pub artifacts: Option<ItemList<Artifact<'a>>>,
+    /// CycloneDX: `metadata.component` is the image.
+    #[serde(borrow)]
+    metadata: Option<Metadata<'a>>,
+    /// syft: the image it read.
+    #[serde(borrow)]
+    source: Option<SyftSource<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Metadata<'a> {
+    #[serde(borrow)]
+    component: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct SyftSource<'a> {
+    #[serde(borrow)]
+    metadata: Option<SyftImage<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SyftImage<'a> {
+    #[serde(borrow)]
+    manifest_digest: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    repo_digests: EntryList<Cow<'a, str>>,
+}
+
+impl Document<'_> {
+    /// The image digests the document names: CycloneDX's `metadata.component` (its version,
+    /// purl, properties), syft's manifest and repo digests. Its config digest (syft's `imageID`)
+    /// names no image a registry serves, so it is not read.
+    pub fn image_digests(&self) -> Vec<String> {
+        let mut texts: Vec<&str> = Vec::new();
+        if let Some(component) = self.metadata.as_ref().and_then(|metadata| metadata.component) {
+            texts.push(component.get());
+        }
+        if let Some(image) = self.source.as_ref().and_then(|source| source.metadata.as_ref()) {
+            texts.extend(image.manifest_digest.as_deref());
+            texts.extend(image.repo_digests.iter().map(|digest| digest.as_ref()));
+        }
+        let mut digests: Vec<String> = Vec::new();
+        for digest in texts.into_iter().flat_map(crate::findings::digests_in) {
+            if !digests.contains(&digest) && digests.len() < MAX_DOCUMENT_DIGESTS {
+                digests.push(digest);
+            }
+        }
+        digests
+    }
 }
 
 #[derive(Deserialize)]

@@ -153,3 +153,19 @@ fn a_query_narrows_by_what_it_names_and_refuses_a_range_of_another_ecosystem() {
     assert_eq!(error(&[("name", "xz-utils")]).field, "type");
     assert_eq!(error(&[]).field, "purl");
 }
+
+#[test]
+fn the_image_digests_a_document_names_are_its_image_not_its_config() {
+    let manifest = format!("sha256:{}", "a".repeat(64));
+    let repo = format!("registry.example.com/app@sha256:{}", "b".repeat(64));
+    let config = format!("sha256:{}", "c".repeat(64));
+    let syft = serde_json::json!({"artifacts": [], "source": {"type": "image", "metadata": {
+        "imageID": config, "manifestDigest": manifest, "repoDigests": [repo]}}});
+    let document = parse_sbom(syft.to_string().as_bytes()).unwrap();
+    assert_eq!(document.digests, [manifest.clone(), format!("sha256:{}", "b".repeat(64))]);
+    let cyclonedx = serde_json::json!({"bomFormat": "CycloneDX", "specVersion": "1.6", "components": [],
+        "metadata": {"component": {"type": "container", "name": "app",
+                                   "purl": format!("pkg:oci/app@sha256%3A{}", "d".repeat(64))}}});
+    assert_eq!(parse_sbom(cyclonedx.to_string().as_bytes()).unwrap().digests, [format!("sha256:{}", "d".repeat(64))]);
+    assert!(parse_sbom(&fixture("debian-bookworm-system.cdx.json")).unwrap().digests.is_empty(), "a system, no image");
+}
