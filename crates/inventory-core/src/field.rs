@@ -34,3 +34,19 @@ impl FieldError {
         self.rejection == Rejection::TooLarge
     }
 }
+
+/// A query parameter that must be a whole number from 1 to `max` (`limit`, `page`): `None`
+/// when absent or empty, else the number, or the error naming it.
+pub fn whole_number(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    max: usize,
+) -> Result<Option<usize>, FieldError> {
+    match get(name).filter(|raw| !raw.is_empty()) {
+        None => Ok(None),
+        Some(raw) => match raw.parse::<usize>() {
+            Ok(value) if (1..=max).contains(&value) => Ok(Some(value)),
+            _ => Err(FieldError::invalid(name, format!("must be a whole number from 1 to {max}"))),
+        },
+    }
+}

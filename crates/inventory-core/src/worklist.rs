@@ -504,14 +504,7 @@ impl WorklistQuery {
             })
             .transpose()?
             .unwrap_or(Sort::Risk);
-        let limit = match given("limit") {
-            None => DEFAULT_WORKLIST_PAGE,
-            Some(raw) => {
-                raw.parse::<usize>().ok().filter(|limit| (1..=MAX_WORKLIST_PAGE).contains(limit)).ok_or_else(|| {
-                    FieldError::invalid("limit", format!("must be a whole number from 1 to {MAX_WORKLIST_PAGE}"))
-                })?
-            }
-        };
+        let limit = crate::field::whole_number(&get, "limit", MAX_WORKLIST_PAGE)?.unwrap_or(DEFAULT_WORKLIST_PAGE);
         let context = given("context").map(|raw| ContextPattern::parse("context", &raw)).transpose()?;
         let cluster = given("cluster");
         if cluster.as_ref().is_some_and(|cluster| cluster.len() > crate::limits::MAX_CLUSTER_BYTES) {

@@ -193,13 +193,10 @@ impl InventoryQuery {
             present("vulnerability_id").map(|raw| vulnerability_id_param(&raw).map(|()| raw)).transpose()?;
         let min_severity = present("min_severity").map(|raw| min_severity_param(&raw)).transpose()?;
         let unpaged = present("limit").is_none() && present("next").is_none();
-        let limit = match present("limit") {
+        let limit = match crate::field::whole_number(&get, "limit", MAX_LIMIT)? {
             None if unpaged => MAX_UNPAGED_ITEMS,
             None => DEFAULT_LIMIT,
-            Some(raw) => match raw.parse::<usize>() {
-                Ok(limit) if (1..=MAX_LIMIT).contains(&limit) => limit,
-                _ => return Err(FieldError::invalid("limit", format!("must be a whole number from 1 to {MAX_LIMIT}"))),
-            },
+            Some(limit) => limit,
         };
         let mut query = Self {
             inventory_type,

@@ -11,7 +11,7 @@
 use chrono::{DateTime, Utc};
 use inventory_store::clock::format_time;
 use inventory_store::clock::Clock;
-use inventory_store::field::FieldError;
+use inventory_store::field::{whole_number, FieldError};
 use inventory_store::keys::{detail_pk, image_sk, inventory_pk};
 use inventory_store::limits::{DEFAULT_DETAIL_PAGE_SIZE, MAX_DETAIL_PAGE_SIZE, MAX_ID_BYTES};
 use inventory_store::model::{ContextRecord, Detail, DetailKind, DetailRecord, ImageRecord, InventoryType};
@@ -75,18 +75,9 @@ pub struct Page {
 impl Page {
     /// `page` (required, from 1) and `page_size` (default 1,000).
     pub fn from_params(get: impl Fn(&str) -> Option<String>) -> Result<Self, FieldError> {
-        let number = |name: &'static str, max: usize| -> Result<Option<usize>, FieldError> {
-            match get(name).filter(|raw| !raw.is_empty()) {
-                None => Ok(None),
-                Some(raw) => match raw.parse::<usize>() {
-                    Ok(value) if (1..=max).contains(&value) => Ok(Some(value)),
-                    _ => Err(FieldError::invalid(name, format!("must be a whole number from 1 to {max}"))),
-                },
-            }
-        };
-        let page = number("page", usize::MAX / MAX_DETAIL_PAGE_SIZE)?
+        let page = whole_number(&get, "page", usize::MAX / MAX_DETAIL_PAGE_SIZE)?
             .ok_or_else(|| FieldError::invalid("page", "is required: 1 for the first page"))?;
-        let page_size = number("page_size", MAX_DETAIL_PAGE_SIZE)?.unwrap_or(DEFAULT_DETAIL_PAGE_SIZE);
+        let page_size = whole_number(&get, "page_size", MAX_DETAIL_PAGE_SIZE)?.unwrap_or(DEFAULT_DETAIL_PAGE_SIZE);
         Ok(Self { page, page_size })
     }
 

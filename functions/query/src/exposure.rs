@@ -5,7 +5,7 @@
 //! severity (the dashboard view).
 
 use chrono::{DateTime, Utc};
-use inventory_store::field::FieldError;
+use inventory_store::field::{whole_number, FieldError};
 use inventory_store::findings::{AffectedPackage, Severity, SeverityCounts, VulnerableImage};
 use inventory_store::image::Digest;
 use inventory_store::listing::InventoryItem;
@@ -77,13 +77,7 @@ pub struct ExposurePage {
 impl ExposurePage {
     pub fn from_params(get: impl Fn(&str) -> Option<String>) -> Result<Self, FieldError> {
         let invalid = |parameter: &str, message: String| FieldError::invalid(parameter, message);
-        let limit = match get("limit").filter(|raw| !raw.is_empty()) {
-            None => DEFAULT_EXPOSURE_PAGE,
-            Some(raw) => match raw.parse::<usize>() {
-                Ok(limit) if (1..=MAX_EXPOSURE_PAGE).contains(&limit) => limit,
-                _ => return Err(invalid("limit", format!("must be a whole number from 1 to {MAX_EXPOSURE_PAGE}"))),
-            },
-        };
+        let limit = whole_number(&get, "limit", MAX_EXPOSURE_PAGE)?.unwrap_or(DEFAULT_EXPOSURE_PAGE);
         let after = get("next")
             .filter(|raw| !raw.is_empty())
             .map(|raw| Digest::parse(&raw).map(|digest| digest.to_string()))

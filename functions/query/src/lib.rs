@@ -290,19 +290,8 @@ impl QueryApp {
     /// One page of an image's packages (`limit`, `next`).
     async fn image_sbom(&self, request: &Request, account: &str, digest: &str) -> Result<Response<Body>, ApiError> {
         let get = query_params(request);
-        let limit = match get("limit").filter(|raw| !raw.is_empty()) {
-            None => packages::DEFAULT_SBOM_PAGE,
-            Some(raw) => {
-                raw.parse::<usize>().ok().filter(|limit| (1..=packages::MAX_SBOM_PAGE).contains(limit)).ok_or_else(
-                    || {
-                        ApiError::bad_request(
-                            "limit",
-                            format!("must be a whole number from 1 to {}", packages::MAX_SBOM_PAGE),
-                        )
-                    },
-                )?
-            }
-        };
+        let limit = inventory_store::field::whole_number(&get, "limit", packages::MAX_SBOM_PAGE)?
+            .unwrap_or(packages::DEFAULT_SBOM_PAGE);
         let next = get("next").filter(|raw| !raw.is_empty());
         match self.packages.image(account, digest, limit, next.as_deref()).await? {
             Some(sbom) => negotiated_json(request, StatusCode::OK, &sbom),

@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use inventory_store::clock::format_time;
+use inventory_store::field::whole_number;
 use inventory_store::http::ApiError;
 use inventory_store::limits::MAX_HISTORY_READ;
 use inventory_store::model::{InventoryType, WorkloadContainers};
@@ -57,18 +58,7 @@ impl PackageSearch {
             (Some(_), Some(_)) => return Err(ApiError::bad_request("running", "cannot be given with at")),
             (Some(_), None) => return Err(ApiError::bad_request("running", "must be now or any")),
         };
-        let limit = match given("limit") {
-            None => DEFAULT_PACKAGE_PAGE,
-            Some(raw) => match raw.parse::<usize>() {
-                Ok(limit) if (1..=MAX_PACKAGE_PAGE).contains(&limit) => limit,
-                _ => {
-                    return Err(ApiError::bad_request(
-                        "limit",
-                        format!("must be a whole number from 1 to {MAX_PACKAGE_PAGE}"),
-                    ))
-                }
-            },
-        };
+        let limit = whole_number(&get, "limit", MAX_PACKAGE_PAGE)?.unwrap_or(DEFAULT_PACKAGE_PAGE);
         Ok(Self { query, running, limit, after: given("next") })
     }
 }
@@ -261,17 +251,8 @@ pub async fn images_by_package(
         Some(raw) => vec![purl_type_of(&raw).map_or_else(|| raw.to_ascii_lowercase(), str::to_owned)],
         None => SEARCHED_TYPES.map(str::to_owned).to_vec(),
     };
-    let number = |field: &'static str, default: usize, most: usize| -> Result<usize, ApiError> {
-        match given(field) {
-            None => Ok(default),
-            Some(raw) => raw
-                .parse::<usize>()
-                .ok()
-                .filter(|value| (1..=most).contains(value))
-                .ok_or_else(|| ApiError::bad_request(field, format!("must be a whole number from 1 to {most}"))),
-        }
-    };
-    let (page, limit) = (number("page", 1, usize::MAX)?, number("limit", DEFAULT_PACKAGE_PAGE, MAX_PACKAGE_PAGE)?);
+    let page = whole_number(&get, "page", usize::MAX)?.unwrap_or(1);
+    let limit = whole_number(&get, "limit", MAX_PACKAGE_PAGE)?.unwrap_or(DEFAULT_PACKAGE_PAGE);
     let mut by_image: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
     for package_type in types {
         let parameters = |parameter: &str| match parameter {

@@ -6,6 +6,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use inventory_store::clock::format_time;
+use inventory_store::field::whole_number;
 use inventory_store::findings::Severity;
 use inventory_store::history::IntervalRecord;
 use inventory_store::http::ApiError;
@@ -100,14 +101,7 @@ impl HistoryQuery {
         let image_digest =
             Digest::parse(&raw).map_err(|error| ApiError::bad_request("image_digest", error.to_string()))?;
         let (from, to) = window(&get)?;
-        let limit = match present("limit") {
-            None => DEFAULT_LIMIT,
-            Some(raw) => {
-                raw.parse::<usize>().ok().filter(|limit| (1..=MAX_LIMIT).contains(limit)).ok_or_else(|| {
-                    ApiError::bad_request("limit", format!("must be a whole number from 1 to {MAX_LIMIT}"))
-                })?
-            }
-        };
+        let limit = whole_number(&get, "limit", MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT);
         let not_a_cursor = || ApiError::bad_request("next", "is not a cursor this route answered");
         let next = present("next")
             .map(|raw| {

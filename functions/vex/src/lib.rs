@@ -89,14 +89,7 @@ fn image_digest(matched: &Matched<'_>) -> Result<Digest, ApiError> {
 /// an account's 50,000 stay within a Lambda response; `next` is answered while more follow.
 fn items(request: &Request, mut annotations: Vec<Annotation>) -> Result<Response<Body>, ApiError> {
     let param = query_params(request);
-    let limit = match param("limit").filter(|raw| !raw.is_empty()) {
-        None => DEFAULT_LIMIT,
-        Some(raw) => {
-            raw.parse::<usize>().ok().filter(|limit| (1..=MAX_LIMIT).contains(limit)).ok_or_else(|| {
-                ApiError::bad_request("limit", format!("must be a whole number from 1 to {MAX_LIMIT}"))
-            })?
-        }
-    };
+    let limit = inventory_store::field::whole_number(&param, "limit", MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT);
     annotations.sort_by(|a, b| a.uuid.cmp(&b.uuid));
     if let Some(after) = param("next").filter(|raw| !raw.is_empty()) {
         annotations.retain(|annotation| annotation.uuid > after);
