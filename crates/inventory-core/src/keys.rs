@@ -422,7 +422,15 @@ pub const SBOM_DOCUMENT: &str = "doc";
 /// One chunk of a part of an SBOM: each post writes a new `generation`, so a post that fails half
 /// way leaves chunks the record does not name, found and deleted by the next.
 pub fn sbom_chunk_sk(part: &str, generation: &str, chunk: u32) -> String {
-    format!("{part}#{generation}#{chunk:03}")
+    format!("{}{chunk:03}", sbom_chunk_prefix(part, Some(generation)))
+}
+
+/// What the sort keys of a part's chunks start with: every generation's, or one's.
+pub fn sbom_chunk_prefix(part: &str, generation: Option<&str>) -> String {
+    match generation {
+        Some(generation) => format!("{part}#{generation}#"),
+        None => format!("{part}#"),
+    }
 }
 
 /// The images carrying a package name (`sk`: `package_entry_sk`): one entry per (image, purl),

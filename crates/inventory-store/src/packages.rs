@@ -8,7 +8,7 @@
 use crate::clock::Clock;
 use crate::findings::SkippedFinding;
 use crate::image::Digest;
-use crate::keys::{SBOM_DOCUMENT, SBOM_PACKAGES};
+use crate::keys::{sbom_chunk_prefix, SBOM_DOCUMENT, SBOM_PACKAGES};
 use crate::lease::{LeaseError, SbomLease};
 use crate::limits::MAX_PACKAGE_INDEX_READ;
 use crate::sbom::{
@@ -212,8 +212,10 @@ impl Packages {
     ) -> Result<PostedSbom, PackagesError> {
         let record = lease.record().clone();
         let previous = record.current.as_ref();
-        let stored =
-            read_packages(previous, self.store.sbom_chunks(account, digest, &format!("{SBOM_PACKAGES}#")).await?);
+        let stored = read_packages(
+            previous,
+            self.store.sbom_chunks(account, digest, &sbom_chunk_prefix(SBOM_PACKAGES, None)).await?,
+        );
         let chunks = chunk_json(&document.packages);
         let content_hash = chunks_hash(&chunks);
         let unchanged =
@@ -240,7 +242,7 @@ impl Packages {
         };
         // Documents no record will name: the replaced one, and a failed post's.
         let old_documents = if same_document.is_none() || !stored.stray.is_empty() {
-            self.store.sbom_chunks(account, digest, &format!("{SBOM_DOCUMENT}#")).await?
+            self.store.sbom_chunks(account, digest, &sbom_chunk_prefix(SBOM_DOCUMENT, None)).await?
         } else {
             Vec::new()
         };
@@ -293,7 +295,7 @@ impl Packages {
         let Some(current) = self.store.sbom_record(account, &digest).await?.and_then(|record| record.current) else {
             return Ok(None);
         };
-        let prefix = format!("{SBOM_PACKAGES}#{}#", current.generation);
+        let prefix = sbom_chunk_prefix(SBOM_PACKAGES, Some(&current.generation));
         let chunks = self.store.sbom_chunks(account, &digest, &prefix).await?;
         let stored = read_packages(Some(&current), chunks);
         Ok(Some((current, stored.current)))
@@ -332,13 +334,7 @@ impl Packages {
         let Some(current) = self.store.sbom_record(account, &digest).await?.and_then(|record| record.current) else {
             return Ok(None);
         };
-        let prefix = format!("{SBOM_DOCUMENT}#{}#", current.document_generation);
-        let chunks = self.store.sbom_chunks(account, &digest, &prefix).await?;
-        let compressed: Vec<u8> = chunks.iter().filter_map(|chunk| chunk.compressed.clone()).flatten().collect();
-        if chunks.len() != current.document_chunks as usize {
-            let message = format!("{} chunks stored, the record names {}", chunks.len(), current.document_chunks);
-            return Err(StoreError::Corrupt { key: digest, message }.into());
-        }
+        let compressed = self.store.sbom_document(account, &digest, &current).await?;
         let document = crate::gzip::decompress(&compressed)
             .map_err(|error| StoreError::Corrupt { key: digest, message: error.to_string() })?;
         Ok(Some(document))

@@ -3,6 +3,7 @@
 
 use super::PackageIdentifier;
 use crate::image::Digest;
+use crate::sbom::purl_type_of as family;
 use packageurl::PackageUrl;
 use std::str::FromStr;
 
@@ -109,5 +110,3 @@ pub(super) fn same_type(a: &str, b: &str) -> bool {
         _ => a.eq_ignore_ascii_case(b),
     }
 }
-
-use crate::sbom::purl_type_of as family;

@@ -37,6 +37,7 @@ mod vex;
 mod worklist;
 
 pub use batch::{BatchWrite, BATCH_GET_LIMIT, BATCH_WRITE_LIMIT};
+pub use chunks::split_compressed;
 pub use chunks::{chunk_count, CHUNK_BYTES};
 pub use contexts::COVERAGE_FIELDS;
 pub use findings::{
@@ -48,7 +49,7 @@ pub use integrations::HealthWrite;
 pub use items::InventoryPage;
 pub use markers::{Claim, SentOnceMarker, VulnerabilityEvent};
 pub use migration::Migrated;
-pub use sbom::{package_entry_delete, package_entry_write, sbom_chunk_writes, split_compressed, SbomChunk};
+pub use sbom::{package_entry_delete, package_entry_write, sbom_chunk_writes, SbomChunk};
 pub use threat::ThreatFeedRecord;
 pub use vex::{
     annotation_deletes, annotation_writes, audit_write, rules_chunk_deletes, rules_generation, vex_account_write,

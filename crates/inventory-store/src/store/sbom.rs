@@ -1,14 +1,13 @@
 //! Images' SBOMs (`{account}#sbom#{digest}`): the record, the chunks of the normalised packages
 //! and of the document as posted; the package index (`#pkg#`) and the package watches (`#pkgw`).
 
+use super::chunks::{chunk_write, CHUNK_ATTRIBUTE};
 use super::history::at_most;
-use super::{decode, encode, key, sdk_error, string, BatchWrite, Item, Store, StoreError, CHUNK_BYTES};
-use crate::keys::{package_pk, package_watches_pk, sbom_chunk_sk, sbom_pk, ItemKind, SBOM_RECORD_SK};
-use crate::sbom::{EntryKey, ImageSbomRecord, PackageEntry, PackageWatch};
-use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::AttributeValue;
-
-const CHUNK_ATTRIBUTE: &str = "data_gz";
+use super::{decode, encode, key, sdk_error, string, BatchWrite, Item, Store, StoreError};
+use crate::keys::{
+    package_pk, package_watches_pk, sbom_chunk_prefix, sbom_chunk_sk, sbom_pk, ItemKind, SBOM_DOCUMENT, SBOM_RECORD_SK,
+};
+use crate::sbom::{EntryKey, ImageSbomRecord, PackageEntry, PackageWatch, StoredSbom};
 
 /// One stored chunk of a part of an SBOM (`pkgs`, `doc`), its bytes gzip-compressed as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,21 +44,11 @@ pub fn sbom_chunk_writes(
     generation: &str,
     pieces: &[Vec<u8>],
 ) -> Vec<BatchWrite> {
-    pieces
-        .iter()
-        .enumerate()
-        .map(|(n, piece)| {
-            let mut item = key(&sbom_pk(account, digest), &sbom_chunk_sk(part, generation, n as u32));
-            item.insert("kind".to_owned(), string(ItemKind::SbomChunk.as_str()));
-            item.insert(CHUNK_ATTRIBUTE.to_owned(), AttributeValue::B(Blob::new(piece.clone())));
-            BatchWrite::Put(item)
-        })
+    let pk = sbom_pk(account, digest);
+    let chunks = pieces.iter().enumerate();
+    chunks
+        .map(|(n, piece)| chunk_write(&pk, &sbom_chunk_sk(part, generation, n as u32), ItemKind::SbomChunk, piece))
         .collect()
-}
-
-/// Compressed bytes split into items' worth.
-pub fn split_compressed(compressed: &[u8]) -> Vec<Vec<u8>> {
-    compressed.chunks(CHUNK_BYTES).map(<[u8]>::to_vec).collect()
 }
 
 pub fn package_entry_write(entry: &PackageEntry) -> BatchWrite {
@@ -83,6 +72,17 @@ impl Store {
         let mut chunks: Vec<SbomChunk> = items.iter().filter_map(SbomChunk::from_item).collect();
         chunks.sort_by(|a, b| (&a.generation, a.index).cmp(&(&b.generation, b.index)));
         Ok(chunks)
+    }
+
+    /// The document an SBOM record names, as stored (gzip): `chunks` of them, or it is corrupt.
+    pub async fn sbom_document(
+        &self,
+        account: &str,
+        digest: &str,
+        current: &StoredSbom,
+    ) -> Result<Vec<u8>, StoreError> {
+        let prefix = sbom_chunk_prefix(SBOM_DOCUMENT, Some(&current.document_generation));
+        self.chunk_data(&sbom_pk(account, digest), Some(&prefix), current.document_chunks).await
     }
 
     /// The index entries filed under a package name, read eventually consistently; `None` when

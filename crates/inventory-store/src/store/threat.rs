@@ -69,7 +69,7 @@ impl Store {
 
     /// A generation's compressed stored form, its chunks in order.
     pub async fn threat_feed_data(&self, record: &ThreatFeedRecord) -> Result<Vec<u8>, StoreError> {
-        self.chunk_data(&threat_chunks_pk(record.feed(), &record.generation), record.chunks).await
+        self.chunk_data(&threat_chunks_pk(record.feed(), &record.generation), None, record.chunks).await
     }
 
     /// Stores a new generation of a feed and makes it current: its chunks, then the record

@@ -204,7 +204,7 @@ impl Store {
     /// The compressed rules a record names.
     pub async fn vex_rules_data(&self, record: &VexRulesRecord) -> Result<Vec<u8>, StoreError> {
         match record.chunks_pk() {
-            Some(pk) => self.chunk_data(&pk, record.chunks).await,
+            Some(pk) => self.chunk_data(&pk, None, record.chunks).await,
             None => Ok(Vec::new()),
         }
     }
