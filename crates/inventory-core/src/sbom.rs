@@ -18,8 +18,8 @@ pub use version::Ecosystem;
 use crate::field::FieldError;
 use crate::findings::SkippedFinding;
 use crate::limits::{
-    MAX_LISTED_ITEM_NOTES, MAX_PACKAGE_NAME_BYTES, MAX_PURL_BYTES, MAX_PURL_QUALIFIERS, MAX_SBOM_BODY_BYTES,
-    MAX_SBOM_DOCUMENT_ENTRIES, MAX_SBOM_PACKAGES,
+    MAX_FINDING_FIELD_BYTES, MAX_LISTED_ITEM_NOTES, MAX_PACKAGE_NAME_BYTES, MAX_PURL_BYTES, MAX_PURL_QUALIFIERS,
+    MAX_SBOM_BODY_BYTES, MAX_SBOM_DOCUMENT_ENTRIES, MAX_SBOM_PACKAGES,
 };
 use packageurl::PackageUrl;
 use serde::{Deserialize, Serialize};
@@ -374,6 +374,9 @@ impl PackageQuery {
             (None, None) => return Err(FieldError::invalid("purl", "or name= and type= name the package to find")),
         };
         if let Some(version) = given("version") {
+            if version.len() > MAX_FINDING_FIELD_BYTES {
+                return Err(FieldError::invalid("version", format!("is longer than {MAX_FINDING_FIELD_BYTES} bytes")));
+            }
             query.version = Some(version);
         }
         if let Some(raw) = given("range") {

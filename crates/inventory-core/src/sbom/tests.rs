@@ -152,6 +152,15 @@ fn a_query_narrows_by_what_it_names_and_refuses_a_range_of_another_ecosystem() {
     assert_eq!(error(&[("purl", "xz-utils")]).field, "purl");
     assert_eq!(error(&[("name", "xz-utils")]).field, "type");
     assert_eq!(error(&[]).field, "purl");
+    let long = "1".repeat(crate::limits::MAX_FINDING_FIELD_BYTES + 1);
+    assert_eq!(
+        PackageQuery::from_params(|name| (name == "version")
+            .then(|| long.clone())
+            .or((name == "purl").then(|| "pkg:npm/a".to_owned())))
+        .unwrap_err()
+        .field,
+        "version"
+    );
 }
 
 #[test]
