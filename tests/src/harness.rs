@@ -136,17 +136,17 @@ impl Harness {
         users: &[(&str, &str, inventory_store::auth::Role)],
         settings: &[(&'static str, &str)],
     ) -> (String, RequestCounter) {
-        let path = format!("/{}/users", self.table);
-        let store = authorizer::users::SsmUsers::new(aws_sdk_ssm::Client::new(&moto_config().await), path.clone());
+        let path = users_path(&self.settings.table_name);
+        let store = inventory_identity::users::SsmUsers::new(aws_sdk_ssm::Client::new(&moto_config().await), path);
         for (user, password, role) in users {
-            let record = authorizer::users::UserRecord {
-                password_hash: authorizer::password::hash_password(password).expect("a hash"),
+            let record = inventory_identity::users::UserRecord {
+                password_hash: inventory_identity::password::hash_password(password).expect("a hash"),
                 accounts: vec![inventory_store::auth::DEFAULT_ACCOUNT.to_owned()],
                 role: *role,
             };
             store.put(user, &record, None).await.expect("user stored");
         }
-        let mut environment = self.environment().set(authorizer::config::USERS_PATH, path);
+        let mut environment = self.environment();
         for (name, value) in settings {
             environment = environment.set(name, *value);
         }
@@ -155,7 +155,7 @@ impl Harness {
         let ssm_requests = RequestCounter::default();
         let authorizer_sdk = self.sdk_for("authorizer").with_interceptor(ssm_requests.clone());
         let config = authorizer::Config::from_lookup(lookup).expect("the authorizer's config");
-        let authorizer = authorizer::AuthorizerApp::build(&authorizer_sdk, config);
+        let authorizer = authorizer::AuthorizerApp::build(&authorizer_sdk, config, self.clock.clone());
         let api = Arc::new(local_stack::server::Api { authorizer, functions });
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("a loopback port");
         let address = listener.local_addr().expect("its address");
@@ -311,6 +311,13 @@ fn environment(settings: &Settings, credentials_key: &str) -> LocalEnvironment {
         .set(settings::STALE_AFTER_MINUTES, settings.stale_after_minutes.to_string())
         .set(settings::CLUSTER_CREDENTIALS_KEY, credentials_key)
         .set(settings::KUBERNETES_ALLOWED_NETWORKS, local_stack::kubernetes::LOCAL_ALLOWED_NETWORKS)
+        .set(inventory_identity::USERS_PATH, users_path(&settings.table_name))
+        .set(inventory_identity::API_KEYS_PATH, format!("/{}/api-keys", settings.table_name))
+}
+
+/// Where a test's users are kept: a path of its own table's.
+pub fn users_path(table: &str) -> String {
+    format!("/{table}/users")
 }
 
 /// No environment but the local stack's allow-list (loopback), which the test API servers need.

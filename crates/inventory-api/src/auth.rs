@@ -48,6 +48,9 @@ pub enum Permission {
     Annotate,
     /// Approve another user's pending VEX annotation.
     Approve,
+    /// Manage one's own API keys: people's roles, not the agents' and scanners' (an admin
+    /// makes theirs).
+    OwnKeys,
 }
 
 impl Role {
@@ -73,9 +76,12 @@ impl Role {
             (Role::Admin, _)
                 | (_, Permission::Authenticated)
                 | (Role::InventoryAgent, Permission::PostReports)
-                | (Role::ReadOnly, Permission::Read)
+                | (Role::ReadOnly, Permission::Read | Permission::OwnKeys)
                 | (Role::Scanner, Permission::PostFindings)
-                | (Role::VexApprover, Permission::Read | Permission::Annotate | Permission::Approve)
+                | (
+                    Role::VexApprover,
+                    Permission::Read | Permission::Annotate | Permission::Approve | Permission::OwnKeys
+                )
         )
     }
 }
@@ -178,11 +184,14 @@ mod tests {
     #[test]
     fn roles_grant_what_anchore_grants() {
         use Permission::*;
-        let granted =
-            |role: Role| [PostReports, Read, Manage].into_iter().filter(|p| role.allows(*p)).collect::<Vec<_>>();
+        let granted = |role: Role| {
+            [PostReports, Read, Manage, OwnKeys].into_iter().filter(|p| role.allows(*p)).collect::<Vec<_>>()
+        };
         assert_eq!(granted(Role::InventoryAgent), [PostReports]);
-        assert_eq!(granted(Role::ReadOnly), [Read]);
-        assert_eq!(granted(Role::Admin), [PostReports, Read, Manage]);
+        assert_eq!(granted(Role::ReadOnly), [Read, OwnKeys]);
+        assert_eq!(granted(Role::Admin), [PostReports, Read, Manage, OwnKeys]);
+        assert_eq!(granted(Role::Scanner), []);
+        assert_eq!(granted(Role::VexApprover), [Read, OwnKeys]);
         assert_eq!(Role::parse("read-only"), Some(Role::ReadOnly));
         assert_eq!(Role::parse("root"), None);
     }

@@ -73,6 +73,11 @@ pub enum Endpoint {
     CreatePackageWatch,
     GetPackageWatch,
     DeletePackageWatch,
+    ListApiKeys,
+    CreateApiKey,
+    GetApiKey,
+    UpdateApiKey,
+    DeleteApiKey,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,7 +110,7 @@ const fn route(
 }
 
 use Endpoint::*;
-use Permission::{Annotate, Approve, Authenticated, Manage, PostFindings, PostReports, Read};
+use Permission::{Annotate, Approve, Authenticated, Manage, OwnKeys, PostFindings, PostReports, Read};
 
 pub const ROUTES: &[Route] = &[
     route("GET", "/version", "version", Version, None),
@@ -216,6 +221,35 @@ pub const ROUTES: &[Route] = &[
     route("DELETE", "/v2/vex/{vuln_annotation_uuid}", "vex", DeleteVex, Some(Annotate)),
     route("POST", "/v2/vex/{vuln_annotation_uuid}/approve", "vex", ApproveVex, Some(Approve)),
     route("GET", "/v2/vex/{vuln_annotation_uuid}/audit", "vex", VexAudit, Some(Read)),
+    // API keys, Anchore's: one's own, and an admin's for the users of its account.
+    route("GET", "/v2/user/api-keys", "api-keys", ListApiKeys, Some(OwnKeys)),
+    route("POST", "/v2/user/api-keys", "api-keys", CreateApiKey, Some(OwnKeys)),
+    route("GET", "/v2/user/api-keys/{key_name}", "api-keys", GetApiKey, Some(OwnKeys)),
+    route("PATCH", "/v2/user/api-keys/{key_name}", "api-keys", UpdateApiKey, Some(OwnKeys)),
+    route("DELETE", "/v2/user/api-keys/{key_name}", "api-keys", DeleteApiKey, Some(OwnKeys)),
+    route("GET", "/v2/accounts/{account_name}/users/{username}/api-keys", "api-keys", ListApiKeys, Some(Manage)),
+    route("POST", "/v2/accounts/{account_name}/users/{username}/api-keys", "api-keys", CreateApiKey, Some(Manage)),
+    route(
+        "GET",
+        "/v2/accounts/{account_name}/users/{username}/api-keys/{key_name}",
+        "api-keys",
+        GetApiKey,
+        Some(Manage),
+    ),
+    route(
+        "PATCH",
+        "/v2/accounts/{account_name}/users/{username}/api-keys/{key_name}",
+        "api-keys",
+        UpdateApiKey,
+        Some(Manage),
+    ),
+    route(
+        "DELETE",
+        "/v2/accounts/{account_name}/users/{username}/api-keys/{key_name}",
+        "api-keys",
+        DeleteApiKey,
+        Some(Manage),
+    ),
 ];
 
 /// The function that answers requests no route matches (API Gateway's `$default` route), with

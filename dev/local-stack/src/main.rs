@@ -21,6 +21,7 @@ const DEFAULT_TABLE: &str = "runtime-inventory";
 const LOCAL_USER: &str = "admin";
 const LOCAL_PASSWORD: &str = "admin";
 const LOCAL_USERS_PATH: &str = "/runtime-inventory-local/users";
+const LOCAL_API_KEYS_PATH: &str = "/runtime-inventory-local/api-keys";
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -36,7 +37,8 @@ async fn main() -> Result<(), Error> {
         .fallback(settings::TABLE_NAME, DEFAULT_TABLE)
         .fallback(settings::KUBERNETES_ALLOWED_NETWORKS, kubernetes::LOCAL_ALLOWED_NETWORKS)
         .set(settings::CLUSTER_CREDENTIALS_KEY, local_stack::credentials_key(&config).await?)
-        .set(authorizer::config::USERS_PATH, LOCAL_USERS_PATH)
+        .set(inventory_identity::USERS_PATH, LOCAL_USERS_PATH)
+        .set(inventory_identity::API_KEYS_PATH, LOCAL_API_KEYS_PATH)
         .set(inventory_store::bus::EVENT_BUS_NAME, stream::LOCAL_BUS)
         .set(notifier::API_URL, format!("http://127.0.0.1:{port}"))
         .set(::history_export::HISTORY_ARCHIVE_BUCKET, history_export::LOCAL_BUCKET);
@@ -85,15 +87,15 @@ fn port_from_env() -> Result<u16, Error> {
 /// The API: the authorizer against the local user in moto's SSM (as it reads SSM when
 /// deployed), then the functions.
 async fn api(sdk: &Sdk, lookup: Lookup<'_>) -> Result<Arc<Api>, Error> {
-    let users = authorizer::users::SsmUsers::new(aws_sdk_ssm::Client::new(sdk.config()), LOCAL_USERS_PATH);
-    let local_user = authorizer::users::UserRecord {
-        password_hash: authorizer::password::hash_password(LOCAL_PASSWORD)?,
+    let users = inventory_identity::users::SsmUsers::new(aws_sdk_ssm::Client::new(sdk.config()), LOCAL_USERS_PATH);
+    let local_user = inventory_identity::users::UserRecord {
+        password_hash: inventory_identity::password::hash_password(LOCAL_PASSWORD)?,
         accounts: vec![inventory_store::auth::DEFAULT_ACCOUNT.to_owned()],
         role: inventory_store::auth::Role::Admin,
     };
     users.put(LOCAL_USER, &local_user, None).await?;
     Ok(Arc::new(Api {
-        authorizer: AuthorizerApp::build(sdk, authorizer::Config::from_lookup(lookup)?),
+        authorizer: AuthorizerApp::build(sdk, authorizer::Config::from_lookup(lookup)?, Arc::new(SystemClock)),
         functions: Functions::build(|_| sdk.clone(), lookup, Arc::new(SystemClock))?,
     }))
 }

@@ -1,6 +1,7 @@
 //! Serves the API routes on loopback with the functions' own handlers, the way API Gateway
 //! would invoke them.
 
+use api_keys::ApiKeysApp;
 use authorizer::AuthorizerApp;
 use bytes::Bytes;
 use clusters::ClustersApp;
@@ -32,6 +33,7 @@ pub struct Functions {
     pub subscriptions: SubscriptionsApp,
     pub clusters: ClustersApp,
     pub vex: VexApp,
+    pub api_keys: ApiKeysApp,
 }
 
 impl Functions {
@@ -57,7 +59,8 @@ impl Functions {
                 clusters::Config::from_lookup(&lookup)?,
                 clock.clone(),
             ),
-            vex: VexApp::build(&sdk(VexApp::FUNCTION), vex::Config::from_lookup(&lookup)?, clock),
+            vex: VexApp::build(&sdk(VexApp::FUNCTION), vex::Config::from_lookup(&lookup)?, clock.clone()),
+            api_keys: ApiKeysApp::build(&sdk(ApiKeysApp::FUNCTION), api_keys::Config::from_lookup(&lookup)?, clock),
         })
     }
 
@@ -77,6 +80,7 @@ impl Functions {
             }
             Some(function) if function == ClustersApp::FUNCTION => Box::pin(self.clusters.handle(request)).await,
             Some(function) if function == VexApp::FUNCTION => Box::pin(self.vex.handle(request)).await,
+            Some(function) if function == ApiKeysApp::FUNCTION => Box::pin(self.api_keys.handle(request)).await,
             _ => version::respond(&request),
         }
     }

@@ -3,14 +3,15 @@
 //! only the authorizer's own work is timed. Run with `make bench`; numbers are in BENCHMARKS.md.
 
 use authorizer::decide::Authorizer;
-use authorizer::password::hash_password;
-use authorizer::users::SsmUsers;
 use aws_sdk_ssm::operation::get_parameter::GetParameterOutput;
 use aws_sdk_ssm::types::Parameter;
 use aws_sdk_ssm::Client;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use base64::Engine;
 use inventory_api::auth::Verdict;
+use inventory_identity::api_keys::SsmApiKeys;
+use inventory_identity::password::hash_password;
+use inventory_identity::users::SsmUsers;
 use std::time::{Duration, Instant};
 
 /// `cargo bench` passes `--bench`; under `cargo test` one run checks the bench still works.
@@ -39,9 +40,12 @@ async fn main() {
     let mut first = Vec::new();
     let mut cached = Vec::new();
     for _ in 0..runs() {
+        let client = mock_client!(aws_sdk_ssm, RuleMode::MatchAny, &rules);
         let authorizer = Authorizer::new(
-            SsmUsers::new(mock_client!(aws_sdk_ssm, RuleMode::MatchAny, &rules), "/u"),
+            SsmUsers::new(client.clone(), "/u"),
+            SsmApiKeys::new(client, "/k"),
             Duration::from_secs(60),
+            std::sync::Arc::new(inventory_core::clock::SystemClock),
         );
         let started = Instant::now();
         assert!(matches!(authorizer.decide(Some(&header), None).await, Verdict::Allowed(_)));

@@ -3,37 +3,61 @@
 //! so a busy agent costs one SSM read and one Argon2 check per cache period, not one per request,
 //! and callers guessing names cannot take that away from it.
 
-use crate::cache::{Cached, UserCache};
+use crate::cache::{Cached, LookupBudget, RecordCache, MAX_KEY_CACHE, STALE_GRACE};
 use crate::credentials::BasicCredentials;
-use crate::password::{verify_against_nothing, verify_password};
-use crate::users::{is_valid_user_name, SsmUsers, UserRecord};
 use hmac::{Hmac, Mac};
 use http::header::AUTHORIZATION;
 use http::HeaderMap;
 use inventory_api::auth::{Caller, Verdict};
 use inventory_api::http::ACCOUNT_HEADER;
+use inventory_core::api_keys::{value_hash, KeyStatus, StoredApiKey, API_KEY_USER, MAX_API_KEY_VALUE_BYTES};
+use inventory_core::clock::Clock;
+use inventory_identity::api_keys::SsmApiKeys;
+use inventory_identity::password::{verify_against_nothing, verify_password};
+use inventory_identity::users::{is_valid_user_name, SsmUsers, UserRecord};
+use inventory_identity::IdentityError;
 use password_hash::rand_core::{OsRng, RngCore};
 use sha2::Sha256;
+use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 
 const WRONG_CREDENTIALS: &str = "wrong user name or password";
+const WRONG_KEY: &str = "the API key is unknown, expired or revoked";
 const STORE_UNREADABLE: &str = "the user store could not be read";
+
+/// What the authorizer remembers between requests (`cache`).
+struct Remembered {
+    users: RecordCache<UserRecord>,
+    keys: RecordCache<StoredApiKey>,
+    lookups: LookupBudget,
+}
+
+/// A record found by name, and the password digest last verified against it (users only).
+type Found<R> = (Option<Arc<R>>, Option<[u8; 32]>);
 
 pub struct Authorizer {
     users: SsmUsers,
-    cache: Mutex<UserCache>,
+    keys: SsmApiKeys,
+    remembered: Mutex<Remembered>,
+    clock: Arc<dyn Clock>,
     /// Per-process key for the verified-password digests; never leaves memory.
     digest_key: [u8; 32],
 }
 
 impl Authorizer {
-    /// `ttl` of zero disables caching: every request reads SSM and verifies the hash.
-    pub fn new(users: SsmUsers, ttl: Duration) -> Self {
+    /// `ttl` of zero disables caching: every request reads SSM and verifies the hash. Keys are
+    /// cached for `ttl` but never past `MAX_KEY_CACHE`.
+    pub fn new(users: SsmUsers, keys: SsmApiKeys, ttl: Duration, clock: Arc<dyn Clock>) -> Self {
         let mut digest_key = [0u8; 32];
         OsRng.fill_bytes(&mut digest_key);
-        Self { users, cache: Mutex::new(UserCache::new(ttl)), digest_key }
+        let remembered = Remembered {
+            users: RecordCache::new(ttl, STALE_GRACE),
+            keys: RecordCache::new(ttl.min(MAX_KEY_CACHE), Duration::ZERO),
+            lookups: LookupBudget::new(ttl),
+        };
+        Self { users, keys, remembered: Mutex::new(remembered), clock, digest_key }
     }
 
     fn digest(&self, user: &str, password: &str) -> [u8; 32] {
@@ -44,8 +68,8 @@ impl Authorizer {
         mac.finalize().into_bytes().into()
     }
 
-    fn cache(&self) -> MutexGuard<'_, UserCache> {
-        self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn remembered(&self) -> MutexGuard<'_, Remembered> {
+        self.remembered.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Decides a request from its headers, as API Gateway hands them to the authorizer.
@@ -60,18 +84,36 @@ impl Authorizer {
             Ok(credentials) => credentials,
             Err(error) => return Verdict::Unauthenticated(error.to_string()),
         };
+        let (user, record) = if credentials.user == API_KEY_USER {
+            match self.key_user(&credentials.password).await {
+                Ok(found) => found,
+                Err(verdict) => return verdict,
+            }
+        } else {
+            match self.password_user(credentials).await {
+                Ok(found) => found,
+                Err(verdict) => return verdict,
+            }
+        };
+        let account = match requested_account.map(str::trim).filter(|account| !account.is_empty()) {
+            None => record.accounts[0].clone(),
+            Some(account) if record.accounts.iter().any(|member| member == account) => account.to_owned(),
+            Some(account) => return Verdict::Forbidden(format!("user {user:?} may not act on account {account:?}")),
+        };
+        Verdict::Allowed(Caller { user, account, role: record.role })
+    }
+
+    /// The user whose password this is.
+    async fn password_user(&self, credentials: BasicCredentials) -> Result<(String, Arc<UserRecord>), Verdict> {
         // A name no user can have costs neither SSM nor Argon2.
         if !is_valid_user_name(&credentials.user) {
-            return Verdict::Unauthenticated(WRONG_CREDENTIALS.into());
+            return Err(Verdict::Unauthenticated(WRONG_CREDENTIALS.into()));
         }
-        let (record, verified) = match self.user(&credentials.user).await {
-            Ok(found) => found,
-            Err(verdict) => return verdict,
-        };
+        let (record, verified) = self.user(&credentials.user).await?;
         let Some(record) = record else {
             let password = credentials.password;
             let _ = tokio::task::spawn_blocking(move || verify_against_nothing(&password)).await;
-            return Verdict::Unauthenticated(WRONG_CREDENTIALS.into());
+            return Err(Verdict::Unauthenticated(WRONG_CREDENTIALS.into()));
         };
         let digest = self.digest(&credentials.user, &credentials.password);
         let known = verified.is_some_and(|verified| bool::from(verified.ct_eq(&digest)));
@@ -79,24 +121,54 @@ impl Authorizer {
             let (password, hash) = (credentials.password, record.password_hash.clone());
             let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
             if !matches {
-                return Verdict::Unauthenticated(WRONG_CREDENTIALS.into());
+                return Err(Verdict::Unauthenticated(WRONG_CREDENTIALS.into()));
             }
-            self.cache().mark_verified(&credentials.user, &record, digest);
+            self.remembered().users.mark_verified(&credentials.user, &record, digest);
         }
-        let account = match requested_account.map(str::trim).filter(|account| !account.is_empty()) {
-            None => record.accounts[0].clone(),
-            Some(account) if record.accounts.iter().any(|member| member == account) => account.to_owned(),
-            Some(account) => {
-                return Verdict::Forbidden(format!("user {:?} may not act on account {account:?}", credentials.user))
-            }
-        };
-        Verdict::Allowed(Caller { user: credentials.user, account, role: record.role })
+        Ok((credentials.user, record))
     }
 
-    /// The user's record (`None`: no such user) and the password digest last verified against
-    /// it, from the cache or SSM; a verdict when neither can say.
-    async fn user(&self, user: &str) -> Result<(Option<Arc<UserRecord>>, Option<[u8; 32]>), Verdict> {
-        let stale = match self.cache().get(user) {
+    /// The user an API key acts as: the key is found by its value's hash (so no value is ever
+    /// compared or kept) and must be active, and its user must still exist.
+    async fn key_user(&self, value: &str) -> Result<(String, Arc<UserRecord>), Verdict> {
+        if value.is_empty() || value.len() > MAX_API_KEY_VALUE_BYTES {
+            return Err(Verdict::Unauthenticated(WRONG_KEY.into()));
+        }
+        let hash = value_hash(value);
+        let (key, _) =
+            self.lookup("an API key", &hash, |remembered| &mut remembered.keys, || self.keys.get(&hash)).await?;
+        let Some(key) = key else { return Err(Verdict::Unauthenticated(WRONG_KEY.into())) };
+        let status = key.status(self.clock.now());
+        if status != KeyStatus::Active {
+            tracing::info!(user = key.user, key = key.name, ?status, "an API key no longer active was used");
+            return Err(Verdict::Unauthenticated(WRONG_KEY.into()));
+        }
+        match self.user(&key.user).await? {
+            (Some(record), _) => Ok((key.user.clone(), record)),
+            (None, _) => {
+                tracing::info!(user = key.user, key = key.name, "an API key of a user that no longer exists was used");
+                Err(Verdict::Unauthenticated(WRONG_KEY.into()))
+            }
+        }
+    }
+
+    async fn user(&self, user: &str) -> Result<Found<UserRecord>, Verdict> {
+        self.lookup(user, user, |remembered| &mut remembered.users, || self.users.get(user)).await
+    }
+
+    /// A record by name from its cache or, within the lookup budget, SSM; a verdict when
+    /// neither can say. `label` names it in logs (a key's hash is never logged).
+    async fn lookup<R, F>(
+        &self,
+        label: &str,
+        name: &str,
+        cache: impl Fn(&mut Remembered) -> &mut RecordCache<R>,
+        read: impl FnOnce() -> F,
+    ) -> Result<Found<R>, Verdict>
+    where
+        F: Future<Output = Result<Option<R>, IdentityError>>,
+    {
+        let stale = match cache(&mut self.remembered()).get(name) {
             Cached::Known(entry) => return Ok((Some(entry.record), entry.verified)),
             Cached::Unknown => return Ok((None, None)),
             Cached::Miss { stale } => stale,
@@ -105,18 +177,18 @@ impl Authorizer {
             Some(entry) => Ok((Some(Arc::clone(&entry.record)), entry.verified)),
             None => Err(Verdict::Unavailable(reason.into())),
         };
-        if !self.cache().take_lookup() {
-            tracing::warn!(user, "user lookups past their rate; an unknown name is answered unavailable");
-            return unavailable("too many unknown user names at once; retry later");
+        if !self.remembered().lookups.take() {
+            tracing::warn!(label, "lookups past their rate; an unknown name or key is answered unavailable");
+            return unavailable("too many unknown user names or keys at once; retry later");
         }
-        match self.users.get(user).await {
+        match read().await {
             Ok(record) => {
                 let record = record.map(Arc::new);
-                self.cache().remember(user, record.clone());
+                cache(&mut self.remembered()).remember(name, record.clone());
                 Ok((record, None))
             }
             Err(error) => {
-                tracing::error!(%error, user, "reading the user failed");
+                tracing::error!(%error, label, "reading a user or key failed");
                 unavailable(STORE_UNREADABLE)
             }
         }
@@ -126,7 +198,6 @@ impl Authorizer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::password::hash_password;
     use aws_sdk_ssm::operation::get_parameter::{GetParameterError, GetParameterOutput};
     use aws_sdk_ssm::types::error::ParameterNotFound;
     use aws_sdk_ssm::types::Parameter;
@@ -134,6 +205,8 @@ mod tests {
     use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
     use base64::Engine;
     use inventory_api::auth::Role;
+    use inventory_core::clock::ManualClock;
+    use inventory_identity::password::hash_password;
     use std::sync::OnceLock;
 
     const PASSWORD: &str = "correct horse battery";
@@ -167,7 +240,104 @@ mod tests {
 
     fn authorizer(rules: &[&Rule], ttl: Duration) -> Authorizer {
         let client = mock_client!(aws_sdk_ssm, RuleMode::MatchAny, rules);
-        Authorizer::new(SsmUsers::new(client, "/users/"), ttl)
+        on(client, ttl)
+    }
+
+    fn on(client: Client, ttl: Duration) -> Authorizer {
+        let clock = Arc::new(ManualClock::new(now()));
+        Authorizer::new(SsmUsers::new(client.clone(), "/users/"), SsmApiKeys::new(client, "/keys"), ttl, clock)
+    }
+
+    fn now() -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::parse_from_rfc3339("2026-12-07T12:00:00Z").unwrap().into()
+    }
+
+    const KEY_VALUE: &str = "ri_0123456789abcdef0123456789abcdef0123456789a";
+
+    /// The key `KEY_VALUE` of `reader` as SSM holds it now (`None`: deleted).
+    type StoredKey = Arc<std::sync::Mutex<Option<StoredApiKey>>>;
+
+    fn stored_key(expires_at: &str) -> StoredKey {
+        let key = serde_json::from_value(serde_json::json!({
+            "name": "pipeline", "user": "reader", "expires_at": expires_at, "created_at": "2026-12-01T00:00:00Z",
+            "updated_at": "2026-12-01T00:00:00Z", "version": 1
+        }))
+        .unwrap();
+        Arc::new(std::sync::Mutex::new(Some(key)))
+    }
+
+    fn key_rule(key: &StoredKey) -> Rule {
+        let key = Arc::clone(key);
+        let name = format!("/keys/by-hash/{}", value_hash(KEY_VALUE));
+        mock!(Client::get_parameter)
+            .match_requests(move |input| input.name() == Some(name.as_str()))
+            .then_compute_output(move |_| {
+                let value = key.lock().unwrap().as_ref().map(|key| serde_json::to_string(key).unwrap());
+                GetParameterOutput::builder()
+                    .set_parameter(value.map(|value| Parameter::builder().value(value).build()))
+                    .build()
+            })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_key_acts_as_its_user_and_a_revoked_one_is_refused_within_a_minute() {
+        let key = stored_key("2027-01-01T00:00:00Z");
+        let (keys, not_found, users) = (key_rule(&key), not_found_rule(), users_rule());
+        // Users cached for 15 minutes: keys still for one at most.
+        let authorizer = authorizer(&[&keys, &not_found, &users], Duration::from_secs(900));
+        let header = basic(API_KEY_USER, KEY_VALUE);
+        let reader = Caller { user: "reader".into(), account: "team-b".into(), role: Role::ReadOnly };
+        assert_eq!(authorizer.decide(Some(&header), Some("team-b")).await, Verdict::Allowed(reader));
+        assert!(matches!(authorizer.decide(Some(&header), Some("team-c")).await, Verdict::Forbidden(_)));
+        assert_eq!((keys.num_calls(), users.num_calls()), (1, 1), "the key and its user read once");
+        key.lock().unwrap().as_mut().unwrap().revoked = true;
+        tokio::time::advance(Duration::from_secs(59)).await;
+        assert!(matches!(authorizer.decide(Some(&header), None).await, Verdict::Allowed(_)), "cached");
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(authorizer.decide(Some(&header), None).await, Verdict::Unauthenticated(WRONG_KEY.into()));
+        assert_eq!(keys.num_calls(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_key_is_not_served_stale_when_ssm_cannot_be_read() {
+        let key = stored_key("2027-01-01T00:00:00Z");
+        let (keys, users) = (key_rule(&key), users_rule());
+        let throttled =
+            mock!(Client::get_parameter).sequence().http_response(|| throttling_response()).repeatedly().build();
+        let client = mock_client!(aws_sdk_ssm, RuleMode::Sequential, [&keys, &users, &throttled]);
+        let authorizer = on(client, Duration::from_secs(60));
+        let header = basic(API_KEY_USER, KEY_VALUE);
+        assert!(matches!(authorizer.decide(Some(&header), None).await, Verdict::Allowed(_)));
+        tokio::time::advance(Duration::from_secs(61)).await;
+        assert!(matches!(authorizer.decide(Some(&header), None).await, Verdict::Unavailable(_)));
+        let password = basic("reader", PASSWORD);
+        assert!(
+            matches!(authorizer.decide(Some(&password), None).await, Verdict::Allowed(_)),
+            "a user is, for a while"
+        );
+    }
+
+    #[tokio::test]
+    async fn expired_empty_oversized_and_unknown_keys_are_refused_alike() {
+        let key = stored_key("2026-12-07T11:59:59Z");
+        let (keys, not_found, users) = (key_rule(&key), not_found_rule(), users_rule());
+        let authorizer = authorizer(&[&keys, &not_found, &users], Duration::from_secs(60));
+        let refused = Verdict::Unauthenticated(WRONG_KEY.into());
+        assert_eq!(authorizer.decide(Some(&basic(API_KEY_USER, KEY_VALUE)), None).await, refused, "expired");
+        assert_eq!(keys.num_calls(), 1);
+        assert_eq!(authorizer.decide(Some(&basic(API_KEY_USER, "ri_guess")), None).await, refused, "unknown");
+        assert_eq!(not_found.num_calls(), 1, "an unknown key is one read, like an unknown user");
+        for value in [String::new(), "k".repeat(10 * 1024)] {
+            assert_eq!(authorizer.decide(Some(&basic(API_KEY_USER, &value)), None).await, refused);
+        }
+        assert_eq!(keys.num_calls() + not_found.num_calls() + users.num_calls(), 2, "no read for those");
+        // A key whose user is gone.
+        *key.lock().unwrap() = stored_key("2027-01-01T00:00:00Z").lock().unwrap().clone().map(|mut key| {
+            key.user = "gone".into();
+            key
+        });
+        let fresh = self::authorizer(&[&keys, &not_found, &users], Duration::from_secs(60));
+        assert_eq!(fresh.decide(Some(&basic(API_KEY_USER, KEY_VALUE)), None).await, refused);
     }
 
     #[tokio::test]
@@ -282,7 +452,7 @@ mod tests {
         let throttled =
             mock!(Client::get_parameter).sequence().http_response(|| throttling_response()).repeatedly().build();
         let client = mock_client!(aws_sdk_ssm, RuleMode::Sequential, [&users, &throttled]);
-        let authorizer = Authorizer::new(SsmUsers::new(client, "/users/"), Duration::from_secs(60));
+        let authorizer = on(client, Duration::from_secs(60));
         let header = basic("reader", PASSWORD);
         assert!(matches!(authorizer.decide(Some(&header), None).await, Verdict::Allowed(_)));
         tokio::time::advance(Duration::from_secs(61)).await;

@@ -1,4 +1,5 @@
-//! Authorizer function: HTTP basic auth for the HTTP API, against users kept in SSM.
+//! Authorizer function: HTTP basic auth for the HTTP API, against users kept in SSM, and API
+//! keys (basic auth as `_api_key`) acting as their users.
 //! It answers every request "authorized" with its verdict in the context (see
 //! `inventory_api::auth`): the functions turn a refusal into a 401 with `WWW-Authenticate` or a 403.
 
@@ -7,17 +8,18 @@ pub mod config;
 pub mod credentials;
 pub mod decide;
 pub mod oidc;
-pub mod password;
-pub mod users;
 
 use aws_lambda_events::apigw::{ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request};
 pub use config::Config;
 use decide::Authorizer;
 use inventory_api::auth::Verdict;
+use inventory_core::clock::Clock;
+use inventory_identity::api_keys::SsmApiKeys;
+use inventory_identity::users::SsmUsers;
 use inventory_runtime::{EventFunction, Sdk};
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::Value;
-use users::SsmUsers;
+use std::sync::Arc;
 
 pub struct AuthorizerApp {
     authorizer: Authorizer,
@@ -25,9 +27,11 @@ pub struct AuthorizerApp {
 
 impl AuthorizerApp {
     /// The function as `main`, the local stack and the test harness run it.
-    pub fn build(sdk: &Sdk, config: Config) -> Self {
-        let users = SsmUsers::new(inventory_runtime::client!(sdk, aws_sdk_ssm), config.users_path);
-        Self { authorizer: Authorizer::new(users, config.cache_ttl) }
+    pub fn build(sdk: &Sdk, config: Config, clock: Arc<dyn Clock>) -> Self {
+        let ssm = inventory_runtime::client!(sdk, aws_sdk_ssm);
+        let users = SsmUsers::new(ssm.clone(), config.paths.users);
+        let keys = SsmApiKeys::new(ssm, config.paths.api_keys);
+        Self { authorizer: Authorizer::new(users, keys, config.cache_ttl, clock) }
     }
 
     /// The verdict on a request's credentials, as `handle` answers it (the local stack's API).

@@ -2,34 +2,43 @@
 //! verdict travels in the authorizer context as API Gateway carries it, and each function
 //! enforces it.
 
-use authorizer::password::hash_password;
-use authorizer::users::{SsmUsers, UserRecord};
 use authorizer::AuthorizerApp;
 use aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request;
 use base64::Engine;
 use integration_tests::{api_event, day, k8s_report, listed, moto_config, sample_report, Harness, Response};
+use inventory_identity::password::hash_password;
+use inventory_identity::users::{SsmUsers, UserRecord};
 use inventory_runtime::EventFunction;
 use inventory_store::auth::Role;
 use inventory_store::routes::Route;
 use lambda_http::http::StatusCode;
 use serde_json::{json, Value};
 
-const PASSWORD: &str = "s3cret-for-tests";
+pub(crate) const PASSWORD: &str = "s3cret-for-tests";
 
-struct Api {
-    harness: Harness,
+/// The API as API Gateway runs it: the authorizer, then the function the route table names.
+pub(crate) struct Api {
+    pub(crate) harness: Harness,
     authorizer: AuthorizerApp,
 }
 
-fn basic(user: &str, password: &str) -> String {
+pub(crate) fn basic(user: &str, password: &str) -> String {
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
 }
 
 impl Api {
     /// A table and a user path of the test's own, with one user per role.
-    async fn new() -> Self {
+    pub(crate) async fn new() -> Self {
+        Self::with(&[]).await
+    }
+
+    /// `new`, the authorizer given these settings (environment variables) beside the test's.
+    pub(crate) async fn with(settings: &[(&'static str, &str)]) -> Self {
         let harness = Harness::new(120, false).await;
-        let users = SsmUsers::new(aws_sdk_ssm::Client::new(&moto_config().await), format!("/{}/users", harness.table));
+        let users = SsmUsers::new(
+            aws_sdk_ssm::Client::new(&moto_config().await),
+            integration_tests::users_path(&harness.table),
+        );
         let hash = hash_password(PASSWORD).unwrap();
         for (user, role, accounts) in [
             ("agent", Role::InventoryAgent, vec!["admin"]),
@@ -44,15 +53,15 @@ impl Api {
         }
         // The authorizer as deployed, reading them with a client held to its policy.
         let environment =
-            harness.environment().set(authorizer::config::USERS_PATH, format!("/{}/users", harness.table));
+            settings.iter().fold(harness.environment(), |environment, (name, value)| environment.set(name, *value));
         let config = authorizer::Config::from_lookup(|name| environment.lookup(name)).expect("its config");
-        let authorizer = AuthorizerApp::build(&harness.sdk_for("authorizer"), config);
+        let authorizer = AuthorizerApp::build(&harness.sdk_for("authorizer"), config, harness.clock.clone());
         Self { harness, authorizer }
     }
 
     /// Sends `event` through API Gateway as the template configures it: the authorizer first
     /// (except on the unauthenticated route), its context attached, then the function.
-    async fn send(&self, mut event: Value, authorization: Option<&str>) -> Response {
+    pub(crate) async fn send(&self, mut event: Value, authorization: Option<&str>) -> Response {
         let headers = event["headers"].as_object_mut().unwrap();
         match authorization {
             Some(value) => headers.insert("authorization".into(), value.into()),
@@ -89,7 +98,7 @@ impl Api {
     }
 }
 
-fn assert_challenge(response: &Response) {
+pub(crate) fn assert_challenge(response: &Response) {
     assert_eq!(response.status, StatusCode::UNAUTHORIZED, "{}", response.body);
     let challenge = response.headers.get("www-authenticate").expect("a WWW-Authenticate header").to_str().unwrap();
     assert!(challenge.starts_with("Basic realm="), "{challenge}");
@@ -154,9 +163,10 @@ fn event_for(route: &Route) -> serde_json::Value {
         .find(|name| integration_tests::load_event(name)["routeKey"] == route.key().as_str());
     let template = integration_tests::load_event(sample.as_deref().unwrap_or("get-inventories.json"));
     let body = sample.and_then(|_| template["body"].as_str().map(str::to_owned));
-    let path = ["subscription_id", "integration_uuid", "namespace_id", "node_id", "pod_id"]
+    let path = ["subscription_id", "integration_uuid", "namespace_id", "node_id", "pod_id", "username", "key_name"]
         .iter()
-        .fold(route.path.to_owned(), |path, name| path.replace(&format!("{{{name}}}"), "no-such-id"));
+        .fold(route.path.to_owned(), |path, name| path.replace(&format!("{{{name}}}"), "no-such-id"))
+        .replace("{account_name}", "admin");
     let mut event = api_event("get-inventories.json", Some(&path), body.as_deref(), Some("admin"), &[]);
     if body.is_some() {
         event["headers"]["content-type"] = "application/json".into();
@@ -190,9 +200,12 @@ async fn each_role_reaches_exactly_its_routes() {
                     let integration = route.path.starts_with("/v2/system/integrations/");
                     root || (route.method == "POST" && (report || integration))
                 }
-                // Cluster configurations are admins' only, reads included (they name servers and CAs).
+                // Cluster configurations and other users' keys are admins' only, reads included
+                // (they name servers and CAs); a person manages their own keys.
                 Role::ReadOnly => {
-                    route.method == "GET" && !route.path.starts_with("/v1/enterprise/inventories/clusters")
+                    let admins = route.path.starts_with("/v1/enterprise/inventories/clusters")
+                        || route.path.starts_with("/v2/accounts/");
+                    (route.method == "GET" && !admins) || route.path.starts_with("/v2/user/api-keys")
                 }
                 // Findings and SBOMs of images.
                 Role::Scanner => {
@@ -201,8 +214,13 @@ async fn each_role_reaches_exactly_its_routes() {
                 }
                 // Reads, and VEX annotations: writing them and approving others'.
                 Role::VexApprover => {
-                    let reads = route.method == "GET" && !route.path.starts_with("/v1/enterprise/inventories/clusters");
-                    reads || route.path.contains("/vuln-annotations") || route.path.starts_with("/v2/vex")
+                    let admins = route.path.starts_with("/v1/enterprise/inventories/clusters")
+                        || route.path.starts_with("/v2/accounts/");
+                    let reads = route.method == "GET" && !admins;
+                    reads
+                        || route.path.contains("/vuln-annotations")
+                        || route.path.starts_with("/v2/vex")
+                        || route.path.starts_with("/v2/user/api-keys")
                 }
                 Role::Admin => true,
             };

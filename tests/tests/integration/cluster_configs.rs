@@ -5,7 +5,6 @@
 use integration_tests::{load_event, Harness, Response};
 use lambda_http::http::StatusCode;
 use serde_json::{json, Value};
-use std::sync::{Arc, Mutex};
 
 const TOKEN: &str = "example-service-account-token";
 
@@ -114,34 +113,9 @@ async fn an_unusable_configuration_names_its_field_and_stores_nothing() {
 }
 
 /// Log lines, as the functions would print them.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn no_log_line_carries_the_credential_at_the_most_verbose_level() {
-    use lambda_http::tracing::subscriber::{fmt, layer::SubscriberExt, Registry};
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = Registry::default()
-        .with(inventory_store::logging::filter(Some("trace")))
-        .with(fmt::layer().with_ansi(false).with_writer(move || writer.clone()));
-    let _default = lambda_http::tracing::dispatcher::set_default(&lambda_http::tracing::Dispatch::new(subscriber));
-    // With a single dispatcher registered, tracing decides a callsite's interest from the
-    // default of whichever thread reaches it first (another test's, with none): a second one
-    // makes it ask every registered dispatcher, this test's included.
-    let _second = lambda_http::tracing::Dispatch::new(lambda_http::tracing::subscriber::Registry::default());
-    lambda_http::tracing::callsite::rebuild_interest_cache();
+    let captured = integration_tests::LogCapture::start();
     let harness = Harness::new(120, false).await;
     let mut key_cluster = sample();
     key_cluster["cluster_name"] = "with-key".into();
@@ -181,7 +155,7 @@ async fn no_log_line_carries_the_credential_at_the_most_verbose_level() {
     let summary = harness.kubernetes_collector(settings).await.run(None).await;
     assert_eq!(summary.clusters_stored, 2, "{summary:?}");
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(logs.contains("cluster configuration stored"), "the capture sees the functions' logs: {logs}");
     assert!(logs.contains("collecting the cluster failed"), "and the collector's: {logs}");
     let server_key = String::from_utf8(

@@ -3,6 +3,7 @@
 //! A test is named by its file: `cargo test -p integration-tests --test integration auth::`.
 
 mod anchore_api;
+mod api_keys;
 mod auth;
 mod cluster_configs;
 mod clusters;

@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 /// The functions built from this workspace, by binary.
-const BINARIES: [&str; 15] = [
+const BINARIES: [&str; 16] = [
+    "api-keys",
     "authorizer",
     "clusters",
     "collector",
@@ -37,7 +38,8 @@ fn required(key: &str) -> Option<String> {
     let value = match key {
         inventory_store::settings::TABLE_NAME => "inventory",
         inventory_store::settings::CLUSTER_CREDENTIALS_KEY => "alias/credentials",
-        authorizer::config::USERS_PATH => "/runtime-inventory/users",
+        inventory_identity::USERS_PATH => "/runtime-inventory/users",
+        inventory_identity::API_KEYS_PATH => "/runtime-inventory/api-keys",
         history_export::HISTORY_ARCHIVE_BUCKET => "archive",
         _ => return None,
     };
@@ -60,6 +62,7 @@ fn reads<T, E: std::fmt::Debug>(load: impl Fn(&dyn Fn(&str) -> Option<String>) -
 fn code_environment() -> BTreeMap<&'static str, BTreeSet<String>> {
     let region = Some("eu-west-2");
     BTreeMap::from([
+        ("api-keys", reads(|lookup| api_keys::Config::from_lookup(lookup))),
         ("authorizer", reads(|lookup| authorizer::Config::from_lookup(lookup))),
         ("clusters", reads(|lookup| clusters::Config::from_lookup(lookup))),
         ("collector", reads(|lookup| collector::Config::from_lookup(lookup, region))),

@@ -4,10 +4,10 @@
 //!     echo -n "$PASSWORD" | cargo run -p authorizer --bin inventory-user -- \
 //!         --path /runtime-inventory/users --user k8s-agent --role inventory-agent --accounts admin
 
-use authorizer::config::is_valid_users_path;
-use authorizer::password::hash_password;
-use authorizer::users::{is_valid_user_name, SsmUsers, UserRecord};
 use inventory_api::auth::Role;
+use inventory_identity::is_valid_parameter_path;
+use inventory_identity::password::hash_password;
+use inventory_identity::users::{is_valid_user_name, SsmUsers, UserRecord};
 use std::io::Read;
 
 const USAGE: &str =
@@ -38,7 +38,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         }
     }
     let path: String = path.ok_or("--path is required")?;
-    if !is_valid_users_path(&path) {
+    if !is_valid_parameter_path(&path) {
         return Err(format!("--path {path:?} is not an SSM path such as /runtime-inventory/users"));
     }
     let user: String = user.ok_or("--user is required")?;

@@ -1,15 +1,20 @@
 //! Users in SSM Parameter Store: one SecureString parameter per user, `<path>/<user name>`,
 //! holding a JSON record with the password hash, the user's accounts and its role.
 
-use aws_sdk_ssm::error::{DisplayErrorContext, SdkError};
+use crate::IdentityError;
+use aws_sdk_ssm::error::SdkError;
 use aws_sdk_ssm::operation::get_parameter::GetParameterError;
 use aws_sdk_ssm::types::ParameterType;
 use inventory_api::auth::Role;
+use inventory_core::api_keys::API_KEY_USER;
 use serde::{Deserialize, Serialize};
 
-/// User names become SSM parameter names, which allow only these characters.
+/// User names become SSM parameter names, which allow only these characters; `_api_key` is
+/// the name API keys are sent with, never a user's.
 pub fn is_valid_user_name(name: &str) -> bool {
-    (1..=64).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+    (1..=64).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        && name != API_KEY_USER
 }
 
 /// What is stored for a user. The password is kept only as an Argon2id hash.
@@ -27,20 +32,14 @@ impl std::fmt::Debug for UserRecord {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum UserStoreError {
-    #[error("reading user {user:?} from SSM failed: {message}")]
-    Read { user: String, message: String },
-    #[error("user {user:?} has an invalid record: {message}")]
-    InvalidRecord { user: String, message: String },
-    #[error("writing user {user:?} to SSM failed: {message}")]
-    Write { user: String, message: String },
+fn what(user: &str) -> String {
+    format!("user {user:?}")
 }
 
 impl UserRecord {
     /// Parses and checks a stored record.
-    pub fn parse(user: &str, json: &str) -> Result<Self, UserStoreError> {
-        let invalid = |message: String| UserStoreError::InvalidRecord { user: user.to_owned(), message };
+    pub fn parse(user: &str, json: &str) -> Result<Self, IdentityError> {
+        let invalid = |message: String| IdentityError::InvalidRecord { what: what(user), message };
         let record: UserRecord = serde_json::from_str(json).map_err(|error| invalid(error.to_string()))?;
         record.check().map_err(invalid)?;
         Ok(record)
@@ -82,32 +81,27 @@ impl SsmUsers {
     }
 
     /// The user's record, or `None` when there is no such user.
-    pub async fn get(&self, user: &str) -> Result<Option<UserRecord>, UserStoreError> {
+    pub async fn get(&self, user: &str) -> Result<Option<UserRecord>, IdentityError> {
         let result = self.client.get_parameter().name(self.parameter_name(user)).with_decryption(true).send().await;
         let output = match result {
             Ok(output) => output,
             Err(SdkError::ServiceError(error)) if matches!(error.err(), GetParameterError::ParameterNotFound(_)) => {
                 return Ok(None)
             }
-            Err(error) => {
-                return Err(UserStoreError::Read {
-                    user: user.to_owned(),
-                    message: DisplayErrorContext(&error).to_string(),
-                })
-            }
+            Err(error) => return Err(IdentityError::read(what(user), error)),
         };
         let value = output.parameter.and_then(|parameter| parameter.value).unwrap_or_default();
         UserRecord::parse(user, &value).map(Some)
     }
 
     /// Creates or replaces a user (a SecureString encrypted with `kms_key_id`, or SSM's default key).
-    pub async fn put(&self, user: &str, record: &UserRecord, kms_key_id: Option<&str>) -> Result<(), UserStoreError> {
-        let write = |message: String| UserStoreError::Write { user: user.to_owned(), message };
+    pub async fn put(&self, user: &str, record: &UserRecord, kms_key_id: Option<&str>) -> Result<(), IdentityError> {
+        let refused = |message: String| IdentityError::Refused { what: what(user), message };
         if !is_valid_user_name(user) {
-            return Err(write("user names are 1 to 64 letters, digits or _.-".into()));
+            return Err(refused(format!("user names are 1 to 64 letters, digits or _.-, not {API_KEY_USER}")));
         }
-        record.check().map_err(write)?;
-        let value = serde_json::to_string(record).map_err(|error| write(error.to_string()))?;
+        record.check().map_err(refused)?;
+        let value = serde_json::to_string(record).map_err(|error| refused(error.to_string()))?;
         self.client
             .put_parameter()
             .name(self.parameter_name(user))
@@ -118,7 +112,7 @@ impl SsmUsers {
             .overwrite(true)
             .send()
             .await
-            .map_err(|error| write(DisplayErrorContext(&error).to_string()))?;
+            .map_err(|error| IdentityError::write(what(user), error))?;
         Ok(())
     }
 }
@@ -127,7 +121,7 @@ impl SsmUsers {
 mod tests {
     use super::*;
 
-    fn record(json: serde_json::Value) -> Result<UserRecord, UserStoreError> {
+    fn record(json: serde_json::Value) -> Result<UserRecord, IdentityError> {
         UserRecord::parse("agent", &json.to_string())
     }
 
@@ -142,7 +136,7 @@ mod tests {
             serde_json::json!({"password_hash": hash, "accounts": ["a#b"], "role": "admin"}),
             serde_json::json!({"password_hash": hash, "accounts": ["admin"], "role": "owner"}),
         ] {
-            assert!(matches!(record(bad), Err(UserStoreError::InvalidRecord { .. })));
+            assert!(matches!(record(bad), Err(IdentityError::InvalidRecord { .. })));
         }
     }
 
@@ -153,6 +147,7 @@ mod tests {
         assert!(!is_valid_user_name("a/b"));
         assert!(!is_valid_user_name("alice@example.com"));
         assert!(!is_valid_user_name(&"x".repeat(65)));
+        assert!(!is_valid_user_name(API_KEY_USER), "the name keys are sent with");
     }
 
     #[test]
