@@ -93,13 +93,18 @@ pub fn authorize(request: &Request, permission: Permission) -> Result<Caller, Ap
 /// request to this origin, a form posted by a hostile page included. A browser says where a
 /// request comes from (`Sec-Fetch-Site`, `Origin`); a form can only send a non-JSON body, and a
 /// JSON `Content-Type` from a script forces a CORS preflight, which this API never grants.
-/// The agents send neither header and `Content-Type: application/json`.
+/// The agents send neither header and `Content-Type: application/json`. A bearer token is never
+/// attached by the browser itself (a page must hold it and add it), so those rules are for basic
+/// auth only.
 pub fn refuse_cross_site(request: &Request) -> Result<(), ApiError> {
     let method = request.method();
-    if method.is_safe() {
+    let header = |name| request.headers().get(name).map(|value| value.to_str().unwrap_or_default());
+    let bearer = header(header::AUTHORIZATION.as_str())
+        .and_then(|value| value.trim_start().split_once(' '))
+        .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"));
+    if method.is_safe() || bearer {
         return Ok(());
     }
-    let header = |name| request.headers().get(name).map(|value| value.to_str().unwrap_or_default());
     // A browser that sends `Sec-Fetch-Site` says where the request comes from, also behind a
     // proxy that rewrites `Host`; an older one is judged by `Origin`.
     if let Some(site) = header(SEC_FETCH_SITE) {
@@ -496,7 +501,11 @@ mod tests {
             [proxied[0], proxied[1], ("origin", "https://inventory.example.com"), ("sec-fetch-site", "same-origin")];
         assert_eq!(refuse_cross_site(&post(&console, "{}")), Ok(()));
 
+        // A bearer token is the page's own doing, never the browser's.
+        let bearer = [host, ("authorization", "Bearer eyJ.x.y"), ("sec-fetch-site", "cross-site")];
+        assert_eq!(refuse_cross_site(&post(&bearer, "{}")), Ok(()));
         for hostile in [
+            vec![host, json, ("authorization", "Basic YTpi"), ("sec-fetch-site", "cross-site")],
             vec![host, json, ("sec-fetch-site", "cross-site")],
             vec![host, json, ("sec-fetch-site", "same-site")],
             vec![host, json, ("origin", "https://attacker.example")],

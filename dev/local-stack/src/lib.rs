@@ -8,6 +8,7 @@ pub mod history_export;
 pub mod kube_api;
 pub mod kubernetes;
 pub mod moto;
+pub mod oidc;
 pub mod schedule;
 pub mod server;
 pub mod stream;

@@ -42,6 +42,7 @@ async fn main() -> Result<(), Error> {
         .set(inventory_store::bus::EVENT_BUS_NAME, stream::LOCAL_BUS)
         .set(notifier::API_URL, format!("http://127.0.0.1:{port}"))
         .set(::history_export::HISTORY_ARCHIVE_BUCKET, history_export::LOCAL_BUCKET);
+    let (environment, oidc_provider) = single_sign_on(&sdk, environment).await?;
     let lookup = |name: &str| environment.lookup(name);
     let settings = Settings::from_lookup(lookup)?;
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
@@ -68,6 +69,15 @@ async fn main() -> Result<(), Error> {
     println!(
         "  threat:    KEV and EPSS loaded at start and every {threat_interval:?} ({threat_schedule}) from the repository's files on loopback; see docs/vulnerabilities.md"
     );
+    let issuer = environment.lookup(authorizer::config::OIDC_ISSUER).unwrap_or_default();
+    match &oidc_provider {
+        Some(_) => println!(
+            "  sso:       bearer tokens of the local OIDC provider {issuer} (user {}, group {} - read-only on admin); see docs/identity.md",
+            local_stack::oidc::DEMO_USER,
+            local_stack::oidc::DEMO_GROUP
+        ),
+        None => println!("  sso:       bearer tokens of {issuer}; see docs/identity.md"),
+    }
     println!("Press Ctrl-C to stop.");
     tokio::select! {
         result = serve(listener, api) => result?,
@@ -75,6 +85,41 @@ async fn main() -> Result<(), Error> {
     }
     drop(moto);
     Ok(())
+}
+
+/// Port of the local OIDC provider, when the environment names none (`OIDC_ISSUER`).
+const LOCAL_OIDC_PORT: u16 = 8229;
+const LOCAL_ROLE_MAPPING_PARAMETER: &str = "/runtime-inventory-local/oidc-role-mapping";
+/// The local provider's demo group reads the default account.
+const LOCAL_ROLE_MAPPING: &str =
+    r#"{"claim": "groups", "rules": [{"group": "inventory-readers", "role": "read-only", "accounts": ["admin"]}]}"#;
+/// The role mapping as JSON, for the local stack only (deployed, it is a template parameter).
+const OIDC_ROLE_MAPPING: &str = "OIDC_ROLE_MAPPING";
+
+/// Single sign-on as the environment asks (`OIDC_ISSUER`, `OIDC_AUDIENCE`, `OIDC_ROLE_MAPPING`
+/// as JSON), else against a provider of its own on loopback: the mapping goes to moto's SSM,
+/// where the authorizer reads it when deployed. Answers the environment and the provider it started.
+async fn single_sign_on(
+    sdk: &Sdk,
+    environment: LocalEnvironment,
+) -> Result<(LocalEnvironment, Option<local_stack::oidc::OidcServer>), Error> {
+    use authorizer::config::{OIDC_AUDIENCE, OIDC_ISSUER, OIDC_ROLE_MAPPING_PARAMETER};
+    let (environment, provider) = match environment.lookup(OIDC_ISSUER).filter(|issuer| !issuer.trim().is_empty()) {
+        Some(_) => (environment, None),
+        None => {
+            let provider = local_stack::oidc::OidcServer::start_on(LOCAL_OIDC_PORT, chrono::Utc::now).await?;
+            let environment = environment
+                .set(OIDC_ISSUER, provider.issuer())
+                .fallback(OIDC_AUDIENCE, local_stack::oidc::LOCAL_CLIENT_ID);
+            (environment, Some(provider))
+        }
+    };
+    let mapping = environment.lookup(OIDC_ROLE_MAPPING).unwrap_or_else(|| LOCAL_ROLE_MAPPING.to_owned());
+    authorizer::oidc::RoleMapping::parse(&mapping).map_err(|error| format!("{OIDC_ROLE_MAPPING}: {error}"))?;
+    let ssm = aws_sdk_ssm::Client::new(sdk.config());
+    let put = ssm.put_parameter().name(LOCAL_ROLE_MAPPING_PARAMETER).value(mapping).overwrite(true);
+    put.r#type(aws_sdk_ssm::types::ParameterType::String).send().await?;
+    Ok((environment.set(OIDC_ROLE_MAPPING_PARAMETER, LOCAL_ROLE_MAPPING_PARAMETER), provider))
 }
 
 fn port_from_env() -> Result<u16, Error> {
@@ -95,7 +140,11 @@ async fn api(sdk: &Sdk, lookup: Lookup<'_>) -> Result<Arc<Api>, Error> {
     };
     users.put(LOCAL_USER, &local_user, None).await?;
     Ok(Arc::new(Api {
-        authorizer: AuthorizerApp::build(sdk, authorizer::Config::from_lookup(lookup)?, Arc::new(SystemClock)),
+        authorizer: AuthorizerApp::build(
+            sdk,
+            authorizer::Config::from_lookup_with(lookup, authorizer::config::Issuers::LoopbackHttpToo)?,
+            Arc::new(SystemClock),
+        ),
         functions: Functions::build(|_| sdk.clone(), lookup, Arc::new(SystemClock))?,
     }))
 }

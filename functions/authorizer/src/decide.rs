@@ -5,10 +5,13 @@
 
 use crate::cache::{Cached, LookupBudget, RecordCache, MAX_KEY_CACHE, STALE_GRACE};
 use crate::credentials::BasicCredentials;
+use crate::oidc::{self, Expectations, MappingRule, TokenError, MAX_TOKEN_BYTES};
+use crate::provider::{OidcProvider, ProviderError};
+use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use http::header::AUTHORIZATION;
 use http::HeaderMap;
-use inventory_api::auth::{Caller, Verdict};
+use inventory_api::auth::{Caller, Role, Verdict};
 use inventory_api::http::ACCOUNT_HEADER;
 use inventory_core::api_keys::{value_hash, KeyStatus, StoredApiKey, API_KEY_USER, MAX_API_KEY_VALUE_BYTES};
 use inventory_core::clock::Clock;
@@ -17,6 +20,7 @@ use inventory_identity::password::{verify_against_nothing, verify_password};
 use inventory_identity::users::{is_valid_user_name, SsmUsers, UserRecord};
 use inventory_identity::IdentityError;
 use password_hash::rand_core::{OsRng, RngCore};
+use serde_json::{Map, Value};
 use sha2::Sha256;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -40,6 +44,8 @@ type Found<R> = (Option<Arc<R>>, Option<[u8; 32]>);
 pub struct Authorizer {
     users: SsmUsers,
     keys: SsmApiKeys,
+    /// Single sign-on's provider, when one is configured.
+    oidc: Option<OidcProvider>,
     remembered: Mutex<Remembered>,
     clock: Arc<dyn Clock>,
     /// Per-process key for the verified-password digests; never leaves memory.
@@ -50,6 +56,17 @@ impl Authorizer {
     /// `ttl` of zero disables caching: every request reads SSM and verifies the hash. Keys are
     /// cached for `ttl` but never past `MAX_KEY_CACHE`.
     pub fn new(users: SsmUsers, keys: SsmApiKeys, ttl: Duration, clock: Arc<dyn Clock>) -> Self {
+        Self::with_oidc(users, keys, None, ttl, clock)
+    }
+
+    /// `new`, also accepting bearer tokens from `oidc`'s provider.
+    pub fn with_oidc(
+        users: SsmUsers,
+        keys: SsmApiKeys,
+        oidc: Option<OidcProvider>,
+        ttl: Duration,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let mut digest_key = [0u8; 32];
         OsRng.fill_bytes(&mut digest_key);
         let remembered = Remembered {
@@ -57,7 +74,7 @@ impl Authorizer {
             keys: RecordCache::new(ttl.min(MAX_KEY_CACHE), Duration::ZERO),
             lookups: LookupBudget::new(ttl),
         };
-        Self { users, keys, remembered: Mutex::new(remembered), clock, digest_key }
+        Self { users, keys, oidc, remembered: Mutex::new(remembered), clock, digest_key }
     }
 
     fn digest(&self, user: &str, password: &str) -> [u8; 32] {
@@ -80,27 +97,60 @@ impl Authorizer {
 
     /// Decides a request from its `Authorization` and `x-anchore-account` headers.
     pub async fn decide(&self, authorization: Option<&str>, requested_account: Option<&str>) -> Verdict {
+        if let Some(token) = authorization.and_then(bearer_token) {
+            return match self.token_caller(token).await {
+                Ok((user, rule)) => act_on(user, rule.role, &rule.accounts, requested_account),
+                Err(verdict) => verdict,
+            };
+        }
         let credentials = match BasicCredentials::parse(authorization) {
             Ok(credentials) => credentials,
             Err(error) => return Verdict::Unauthenticated(error.to_string()),
         };
-        let (user, record) = if credentials.user == API_KEY_USER {
-            match self.key_user(&credentials.password).await {
-                Ok(found) => found,
-                Err(verdict) => return verdict,
-            }
+        let found = if credentials.user == API_KEY_USER {
+            self.key_user(&credentials.password).await
         } else {
-            match self.password_user(credentials).await {
-                Ok(found) => found,
-                Err(verdict) => return verdict,
+            self.password_user(credentials).await
+        };
+        match found {
+            Ok((user, record)) => act_on(user, record.role, &record.accounts, requested_account),
+            Err(verdict) => verdict,
+        }
+    }
+
+    /// The caller a bearer token names and the mapping rule its groups match: its claims from
+    /// the tokens verified before, or verified now against the provider's keys.
+    async fn token_caller(&self, token: &str) -> Result<(String, MappingRule), Verdict> {
+        let Some(provider) = &self.oidc else {
+            return Err(Verdict::Unauthenticated("single sign-on is not configured: send HTTP basic auth".into()));
+        };
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(refused(TokenError::TooLarge));
+        }
+        let now = self.clock.now();
+        let digest = self.digest("\0bearer", token);
+        let claims = match provider.remembered(&digest, now) {
+            Some(claims) => claims,
+            None => {
+                let claims = Arc::new(verify_with(provider, token, now).await?);
+                provider.remember(digest, Arc::clone(&claims), now);
+                claims
             }
         };
-        let account = match requested_account.map(str::trim).filter(|account| !account.is_empty()) {
-            None => record.accounts[0].clone(),
-            Some(account) if record.accounts.iter().any(|member| member == account) => account.to_owned(),
-            Some(account) => return Verdict::Forbidden(format!("user {user:?} may not act on account {account:?}")),
+        let mapping = provider.mapping().await.map_err(|error| {
+            tracing::error!(%error, "the OIDC role mapping could not be read");
+            Verdict::Unavailable("the role mapping could not be read".into())
+        })?;
+        let Some(user) = oidc::username(&claims, &provider.settings.username_claim) else {
+            return Err(Verdict::Unauthenticated("the token names no caller (no sub)".into()));
         };
-        Verdict::Allowed(Caller { user, account, role: record.role })
+        match mapping.map(&claims) {
+            Some(rule) => Ok((user.to_owned(), rule.clone())),
+            None => Err(Verdict::Forbidden(format!(
+                "no rule of OidcRoleMapping matches the groups of {user:?} (claim {:?})",
+                mapping.claim
+            ))),
+        }
     }
 
     /// The user whose password this is.
@@ -193,6 +243,49 @@ impl Authorizer {
             }
         }
     }
+}
+
+/// The token of `Authorization: Bearer <token>` (the scheme in any case), if that is the scheme.
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+fn refused(error: TokenError) -> Verdict {
+    Verdict::Unauthenticated(format!("the bearer token is refused: {error}"))
+}
+
+/// A token's claims, verified against the provider's keys; an unknown `kid` fetches them again
+/// (at most once a minute).
+async fn verify_with(provider: &OidcProvider, token: &str, now: DateTime<Utc>) -> Result<Map<String, Value>, Verdict> {
+    let expect =
+        Expectations { issuer: provider.settings.issuer.clone(), audience: provider.settings.audience.clone() };
+    let unavailable = |error: ProviderError| {
+        tracing::error!(%error, "the OIDC provider's keys could not be fetched");
+        Verdict::Unavailable("the identity provider's keys could not be fetched".into())
+    };
+    let jwks = provider.jwks(false).await.map_err(unavailable)?.unwrap_or_default();
+    match oidc::verify(token, &jwks, &expect, now) {
+        Err(TokenError::UnknownKey) => match provider.jwks(true).await.map_err(unavailable)? {
+            Some(jwks) => oidc::verify(token, &jwks, &expect, now).map_err(refused),
+            None => Err(refused(TokenError::UnknownKey)),
+        },
+        verified => verified.map_err(refused),
+    }
+}
+
+/// The caller acting on the account it asked for (`x-anchore-account`), if it is one of
+/// `accounts`, else on the first of them.
+fn act_on(user: String, role: Role, accounts: &[String], requested: Option<&str>) -> Verdict {
+    let account = match requested.map(str::trim).filter(|account| !account.is_empty()) {
+        None => match accounts.first() {
+            Some(account) => account.clone(),
+            None => return Verdict::Forbidden(format!("user {user:?} has no account")),
+        },
+        Some(account) if accounts.iter().any(|member| member == account) => account.to_owned(),
+        Some(account) => return Verdict::Forbidden(format!("user {user:?} may not act on account {account:?}")),
+    };
+    Verdict::Allowed(Caller { user, account, role })
 }
 
 #[cfg(test)]

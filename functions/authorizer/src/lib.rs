@@ -8,6 +8,7 @@ pub mod config;
 pub mod credentials;
 pub mod decide;
 pub mod oidc;
+pub mod provider;
 
 use aws_lambda_events::apigw::{ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request};
 pub use config::Config;
@@ -30,8 +31,9 @@ impl AuthorizerApp {
     pub fn build(sdk: &Sdk, config: Config, clock: Arc<dyn Clock>) -> Self {
         let ssm = inventory_runtime::client!(sdk, aws_sdk_ssm);
         let users = SsmUsers::new(ssm.clone(), config.paths.users);
-        let keys = SsmApiKeys::new(ssm, config.paths.api_keys);
-        Self { authorizer: Authorizer::new(users, keys, config.cache_ttl, clock) }
+        let keys = SsmApiKeys::new(ssm.clone(), config.paths.api_keys);
+        let oidc = config.oidc.map(|settings| provider::OidcProvider::new(settings, ssm, config.cache_ttl));
+        Self { authorizer: Authorizer::with_oidc(users, keys, oidc, config.cache_ttl, clock) }
     }
 
     /// The verdict on a request's credentials, as `handle` answers it (the local stack's API).

@@ -54,7 +54,10 @@ impl Api {
         // The authorizer as deployed, reading them with a client held to its policy.
         let environment =
             settings.iter().fold(harness.environment(), |environment, (name, value)| environment.set(name, *value));
-        let config = authorizer::Config::from_lookup(|name| environment.lookup(name)).expect("its config");
+        // The local stack's rule for issuers: the tests' provider is on http://127.0.0.1.
+        let issuers = authorizer::config::Issuers::LoopbackHttpToo;
+        let config =
+            authorizer::Config::from_lookup_with(|name| environment.lookup(name), issuers).expect("its config");
         let authorizer = AuthorizerApp::build(&harness.sdk_for("authorizer"), config, harness.clock.clone());
         Self { harness, authorizer }
     }

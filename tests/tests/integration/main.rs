@@ -22,6 +22,7 @@ mod large_report;
 mod lease;
 mod lifecycle_events;
 mod notifier;
+mod oidc;
 mod packages;
 mod scale;
 mod staleness;
