@@ -72,11 +72,11 @@ async fn main() -> Result<(), Error> {
     let issuer = environment.lookup(authorizer::config::OIDC_ISSUER).unwrap_or_default();
     match &oidc_provider {
         Some(_) => println!(
-            "  sso:       bearer tokens of the local OIDC provider {issuer} (user {}, group {} - read-only on admin); see docs/identity.md",
+            "  sso:       bearer tokens of the local OIDC provider {issuer} (user {}, group {} - read-only on admin); see docs/authentication.md",
             local_stack::oidc::DEMO_USER,
             local_stack::oidc::DEMO_GROUP
         ),
-        None => println!("  sso:       bearer tokens of {issuer}; see docs/identity.md"),
+        None => println!("  sso:       bearer tokens of {issuer}; see docs/authentication.md"),
     }
     println!("Press Ctrl-C to stop.");
     tokio::select! {

@@ -5,7 +5,7 @@
 
 use crate::cache::{Cached, LookupBudget, RecordCache, MAX_KEY_CACHE, STALE_GRACE};
 use crate::credentials::BasicCredentials;
-use crate::oidc::{self, Expectations, MappingRule, TokenError, MAX_TOKEN_BYTES};
+use crate::oidc::{self, Expectations, RoleMapping, TokenError, MAX_TOKEN_BYTES};
 use crate::provider::{OidcProvider, ProviderError};
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
@@ -99,7 +99,10 @@ impl Authorizer {
     pub async fn decide(&self, authorization: Option<&str>, requested_account: Option<&str>) -> Verdict {
         if let Some(token) = authorization.and_then(bearer_token) {
             return match self.token_caller(token).await {
-                Ok((user, rule)) => act_on(user, rule.role, &rule.accounts, requested_account),
+                Ok((user, mapping, rule)) => {
+                    let rule = &mapping.rules[rule];
+                    act_on(user, rule.role, &rule.accounts, requested_account)
+                }
                 Err(verdict) => verdict,
             };
         }
@@ -120,7 +123,7 @@ impl Authorizer {
 
     /// The caller a bearer token names and the mapping rule its groups match: its claims from
     /// the tokens verified before, or verified now against the provider's keys.
-    async fn token_caller(&self, token: &str) -> Result<(String, MappingRule), Verdict> {
+    async fn token_caller(&self, token: &str) -> Result<(String, Arc<RoleMapping>, usize), Verdict> {
         let Some(provider) = &self.oidc else {
             return Err(Verdict::Unauthenticated("single sign-on is not configured: send HTTP basic auth".into()));
         };
@@ -144,8 +147,8 @@ impl Authorizer {
         let Some(user) = oidc::username(&claims, &provider.settings.username_claim) else {
             return Err(Verdict::Unauthenticated("the token names no caller (no sub)".into()));
         };
-        match mapping.map(&claims) {
-            Some(rule) => Ok((user.to_owned(), rule.clone())),
+        match mapping.rule_for(&claims) {
+            Some(rule) => Ok((user.to_owned(), Arc::clone(&mapping), rule)),
             None => Err(Verdict::Forbidden(format!(
                 "no rule of OidcRoleMapping matches the groups of {user:?} (claim {:?})",
                 mapping.claim

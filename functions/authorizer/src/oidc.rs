@@ -241,12 +241,17 @@ impl RoleMapping {
 
     /// The first rule whose group the token has; `None` (403) when none matches.
     pub fn map(&self, claims: &Map<String, Value>) -> Option<&MappingRule> {
-        let groups: Vec<&str> = match claims.get(&self.claim) {
-            Some(Value::String(group)) => vec![group.as_str()],
-            Some(Value::Array(groups)) => groups.iter().filter_map(Value::as_str).collect(),
-            _ => Vec::new(),
+        self.rule_for(claims).map(|index| &self.rules[index])
+    }
+
+    /// `map`, as the rule's index.
+    pub fn rule_for(&self, claims: &Map<String, Value>) -> Option<usize> {
+        let has = |group: &str| match claims.get(&self.claim) {
+            Some(Value::String(claimed)) => claimed == group,
+            Some(Value::Array(claimed)) => claimed.iter().any(|claimed| claimed.as_str() == Some(group)),
+            _ => false,
         };
-        self.rules.iter().find(|rule| groups.contains(&rule.group.as_str()))
+        self.rules.iter().position(|rule| has(&rule.group))
     }
 }
 

@@ -66,7 +66,7 @@ pub struct OidcProvider {
     mapping_ttl: Duration,
     /// Held across a fetch: concurrent requests wait for one fetch rather than each making one.
     keys: tokio::sync::Mutex<Keys>,
-    mapping: tokio::sync::Mutex<Option<(Arc<RoleMapping>, Instant)>>,
+    mapping: Mutex<Option<(Arc<RoleMapping>, Instant)>>,
     /// Verified tokens' claims by their keyed digest, with when they stop being valid.
     verified: Mutex<HashMap<[u8; 32], (Arc<Map<String, Value>>, chrono::DateTime<chrono::Utc>)>>,
 }
@@ -121,9 +121,14 @@ impl OidcProvider {
             ssm,
             mapping_ttl,
             keys: tokio::sync::Mutex::new(Keys { jwks: None, fetched_at: None }),
-            mapping: tokio::sync::Mutex::new(None),
+            mapping: Mutex::new(None),
             verified: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Uses `jwks` as if just fetched (the benchmark: no provider to fetch from).
+    pub async fn preload(&self, jwks: Jwks) {
+        *self.keys.lock().await = Keys { jwks: Some(Arc::new(jwks)), fetched_at: Some(Instant::now()) };
     }
 
     /// The JWKS to verify with: the cached one unless it is older than `JWKS_MAX_AGE`, or, when
@@ -189,9 +194,11 @@ impl OidcProvider {
 
     /// `OidcRoleMapping`, read again once the cache period is over.
     pub async fn mapping(&self) -> Result<Arc<RoleMapping>, ProviderError> {
-        let mut cached = self.mapping.lock().await;
-        if let Some((mapping, _)) = cached.as_ref().filter(|(_, at)| at.elapsed() < self.mapping_ttl) {
-            return Ok(Arc::clone(mapping));
+        {
+            let cached = self.mapping.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some((mapping, _)) = cached.as_ref().filter(|(_, at)| at.elapsed() < self.mapping_ttl) {
+                return Ok(Arc::clone(mapping));
+            }
         }
         let output = self
             .ssm
@@ -204,7 +211,8 @@ impl OidcProvider {
         let mapping = Arc::new(
             RoleMapping::parse(&json).map_err(|message| ProviderError::Invalid { what: "OidcRoleMapping", message })?,
         );
-        *cached = Some((Arc::clone(&mapping), Instant::now()));
+        *self.mapping.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) =
+            Some((Arc::clone(&mapping), Instant::now()));
         Ok(mapping)
     }
 
