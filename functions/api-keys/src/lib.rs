@@ -87,7 +87,16 @@ impl ApiKeysApp {
     /// Whose keys a request is about: the caller's own, or, on an admin's route, a user of the
     /// account the admin acts on.
     async fn owner(&self, caller: &Caller, matched: &Matched<'_>) -> Result<String, ApiError> {
-        let Some(user) = matched.param("username") else { return Ok(caller.user.clone()) };
+        let Some(user) = matched.param("username") else {
+            // A key acts as a user of the user store; a person signed in with SSO is not one.
+            if !is_valid_user_name(&caller.user) {
+                return Err(ApiError::forbidden(format!(
+                    "{:?} signed in with single sign-on: API keys act as users of the user store",
+                    caller.user
+                )));
+            }
+            return Ok(caller.user.clone());
+        };
         let account = matched.param("account_name").unwrap_or_default();
         if account != caller.account {
             return Err(ApiError::forbidden(format!(

@@ -68,6 +68,11 @@ async fn a_token_acts_with_the_role_its_groups_map_to_and_every_bad_token_is_ref
     let nobody = inventories(&api, None, &bearer(&provider.token(json!({"groups": ["interns"]})))).await;
     assert_eq!(nobody.status, StatusCode::FORBIDDEN, "{}", nobody.body);
     assert_eq!((provider.requests("/.well-known/openid-configuration"), provider.requests("/jwks")), (1, 1));
+    // API keys act as users of the user store, which a person signed in this way is not.
+    let keys = api
+        .send(api_event("get-inventories.json", Some("/v2/user/api-keys"), None, None, &[]), Some(&bearer(&token)))
+        .await;
+    assert_eq!(keys.status, StatusCode::FORBIDDEN, "{}", keys.body);
 
     // Every bad token: 401, never 5xx, nothing of it answered.
     let now = day(0).timestamp();
