@@ -154,7 +154,9 @@ impl Harness {
         let functions = Functions::build(|binary| self.sdk_for(binary), lookup, self.clock.clone()).expect("config");
         let ssm_requests = RequestCounter::default();
         let authorizer_sdk = self.sdk_for("authorizer").with_interceptor(ssm_requests.clone());
-        let config = authorizer::Config::from_lookup(lookup).expect("the authorizer's config");
+        // The local stack's rule for issuers: a test's provider is on http://127.0.0.1.
+        let issuers = authorizer::config::Issuers::LoopbackHttpToo;
+        let config = authorizer::Config::from_lookup_with(lookup, issuers).expect("the authorizer's config");
         let authorizer = authorizer::AuthorizerApp::build(&authorizer_sdk, config, self.clock.clone());
         let api = Arc::new(local_stack::server::Api { authorizer, functions });
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("a loopback port");

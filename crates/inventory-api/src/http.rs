@@ -24,6 +24,18 @@ pub trait ApiFunction: Send + Sync + 'static {
         matched: &Matched<'_>,
     ) -> impl Future<Output = Result<Response<Body>, ApiError>> + Send;
 
+    /// Answers a route served without credentials (the console's sign-in page and assets): none
+    /// but the query function's.
+    fn public(&self, request: &Request, _matched: &Matched<'_>) -> Response<Body> {
+        not_found(request).into_response()
+    }
+
+    /// The answer to a request refused before its route ran: `refused` as Anchore's error, unless
+    /// the function answers otherwise (the console sends a browser to its sign-in page).
+    fn refused(&self, _request: &Request, _matched: &Matched<'_>, refused: ApiError) -> Response<Body> {
+        refused.into_response()
+    }
+
     /// Every request gets an answer: its route is looked up in the route table and the caller
     /// checked against the route's permission before it runs; errors become Anchore-style JSON.
     fn handle(&self, request: Request) -> impl Future<Output = Response<Body>> + Send
@@ -33,16 +45,14 @@ pub trait ApiFunction: Send + Sync + 'static {
         async move {
             let matched = routes::find(request.method().as_str(), request.uri().path())
                 .filter(|matched| matched.route.function == Self::FUNCTION);
-            // This function's routes all need credentials; the public one is another function's.
-            let Some((matched, permission)) = matched.and_then(|m| m.route.permission.map(|p| (m, p))) else {
-                return not_found(&request).into_response();
-            };
+            let Some(matched) = matched else { return not_found(&request).into_response() };
+            let Some(permission) = matched.route.permission else { return self.public(&request, &matched) };
             let caller = match authorize(&request, permission).and_then(|caller| {
                 refuse_cross_site(&request)?;
                 Ok(caller)
             }) {
                 Ok(caller) => caller,
-                Err(refused) => return refused.into_response(),
+                Err(refused) => return self.refused(&request, &matched, refused),
             };
             // Every log line of the request names its account and route (a store failure's, say).
             let span =

@@ -37,6 +37,7 @@ pub enum Endpoint {
     ListEcsServices,
     ListEcsTasks,
     Console,
+    ConsoleSignIn,
     ConsoleAsset,
     ImageScheduled,
     PostImageVulnerabilities,
@@ -157,9 +158,13 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/v2/ecs-containers", "query", ListEcsContainers, Some(Read)),
     route("GET", "/v2/ecs-services", "query", ListEcsServices, Some(Read)),
     route("GET", "/v2/ecs-tasks", "query", ListEcsTasks, Some(Read)),
-    // The web console: its page and assets, behind the same basic auth as the JSON it reads.
+    // The web console: its page behind the same basic auth as the JSON it reads; its single
+    // sign-on page (and the provider's redirect back to it) and its static assets, which hold
+    // nothing of anyone's, without credentials: a browser signing in with SSO has none yet.
     route("GET", "/ui", "query", Console, Some(Read)),
-    route("GET", "/ui/{asset}", "query", ConsoleAsset, Some(Read)),
+    route("GET", "/ui/sso", "query", ConsoleSignIn, None),
+    route("GET", "/ui/callback", "query", ConsoleSignIn, None),
+    route("GET", "/ui/{asset}", "query", ConsoleAsset, None),
     route("GET", "/v2/images/{image_digest}/scheduled", "subscriptions", ImageScheduled, Some(Read)),
     route("POST", "/v2/images/{image_digest}/vulnerabilities", "ingest", PostImageVulnerabilities, Some(PostFindings)),
     route("POST", "/v2/images/{image_digest}/sbom", "ingest", PostImageSbom, Some(PostFindings)),

@@ -110,7 +110,8 @@ async fn single_sign_on(
             let provider = local_stack::oidc::OidcServer::start_on(LOCAL_OIDC_PORT, chrono::Utc::now).await?;
             let environment = environment
                 .set(OIDC_ISSUER, provider.issuer())
-                .fallback(OIDC_AUDIENCE, local_stack::oidc::LOCAL_CLIENT_ID);
+                .fallback(OIDC_AUDIENCE, local_stack::oidc::LOCAL_CLIENT_ID)
+                .fallback(query::console::CONSOLE_CLIENT_ID, local_stack::oidc::LOCAL_CLIENT_ID);
             (environment, Some(provider))
         }
     };

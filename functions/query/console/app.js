@@ -1,13 +1,20 @@
 // Runtime Inventory console: a page of the API itself. Every call goes to the JSON routes with the
-// browser's basic-auth credentials; nothing is loaded from anywhere else. DOM is built with
-// textContent only, so no reported string can become markup.
+// browser's basic-auth credentials, or, signed in with SSO, the provider's token as a bearer
+// token; nothing is loaded from anywhere else. DOM is built with textContent only, so no
+// reported string can become markup.
 "use strict";
 
-const ROLE = document.querySelector('meta[name="ri-role"]').content;
-const USER = document.querySelector('meta[name="ri-user"]').content;
-const IS_ADMIN = ROLE === "admin";
+const meta = (name) => document.querySelector(`meta[name="${name}"]`).content;
+let ROLE = meta("ri-role");
+let USER = meta("ri-user");
+let IS_ADMIN = ROLE === "admin";
 // Who may write, revoke and approve VEX annotations (the API checks it regardless).
-const CAN_ANNOTATE = IS_ADMIN || ROLE === "vex-approver";
+let CAN_ANNOTATE = IS_ADMIN || ROLE === "vex-approver";
+// Single sign-on: the provider and the console's public client, on /ui/sso only.
+const SSO_ISSUER = meta("ri-sso-issuer");
+const SSO_CLIENT = meta("ri-sso-client");
+// The token of the signed-in person (sessionStorage: gone with the tab, never sent by itself).
+let TOKEN = null;
 const PAGE_SIZE = 50;
 const view = document.getElementById("view");
 const statusLine = document.getElementById("status");
@@ -44,8 +51,13 @@ async function api(path, options) {
   const response = await fetch(new URL(path, location.origin), {
     credentials: "same-origin",
     ...options,
-    headers: { Accept: "application/json", ...(options && options.body ? { "Content-Type": "application/json" } : {}) },
+    headers: {
+      Accept: "application/json",
+      ...(options && options.body ? { "Content-Type": "application/json" } : {}),
+      ...(TOKEN ? { Authorization: `Bearer ${TOKEN}` } : {}),
+    },
   });
+  if (response.status === 401 && TOKEN) signOut();
   if (response.status === 204) return null;
   const body = await response.json().catch(() => null);
   if (!response.ok) {
@@ -753,11 +765,104 @@ async function route() {
   }
 }
 
-document.getElementById("who").textContent = `${document.querySelector('meta[name="ri-user"]').content} (${ROLE})`;
-document.getElementById("digest-search").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const digest = document.getElementById("digest-input").value.trim();
-  if (digest) location.hash = `#/image/${encodeURIComponent(digest)}`;
-});
-window.addEventListener("hashchange", () => { document.body.dataset.ready = ""; route(); });
-route();
+// --- Single sign-on: OAuth 2.0 authorization code with PKCE (RFC 7636), a public client. ---
+
+const base64url = (bytes) => btoa(String.fromCharCode(...new Uint8Array(bytes)))
+  .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const randomText = () => base64url(crypto.getRandomValues(new Uint8Array(32)));
+const redirectUri = () => `${location.origin}/ui/callback`;
+
+async function discovery() {
+  const response = await fetch(`${SSO_ISSUER.replace(/\/$/, "")}/.well-known/openid-configuration`);
+  if (!response.ok) throw new Error(`the identity provider answered ${response.status}`);
+  return response.json();
+}
+
+// Off to the provider, with a fresh verifier and state kept for the way back.
+async function startSignIn() {
+  const verifier = randomText();
+  const state = randomText();
+  sessionStorage.setItem("ri-pkce", JSON.stringify({ verifier, state, hash: location.hash }));
+  const challenge = base64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
+  const { authorization_endpoint: endpoint } = await discovery();
+  const query = new URLSearchParams({
+    response_type: "code", client_id: SSO_CLIENT, redirect_uri: redirectUri(), scope: "openid email profile",
+    state, code_challenge: challenge, code_challenge_method: "S256",
+  });
+  location.assign(`${endpoint}?${query}`);
+}
+
+// Back from the provider: the code for tokens, if the state is the one this tab sent.
+async function finishSignIn() {
+  const params = new URLSearchParams(location.search);
+  const pending = JSON.parse(sessionStorage.getItem("ri-pkce") || "null");
+  sessionStorage.removeItem("ri-pkce");
+  history.replaceState(null, "", `/ui/sso${(pending && pending.hash) || ""}`);
+  if (params.get("error")) throw new Error(`sign-in refused: ${params.get("error")}`);
+  if (!pending || params.get("state") !== pending.state) throw new Error("sign-in answer not for this tab; sign in again");
+  const { token_endpoint: endpoint } = await discovery();
+  const response = await fetch(endpoint, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "authorization_code", code: params.get("code") || "", redirect_uri: redirectUri(),
+      client_id: SSO_CLIENT, code_verifier: pending.verifier,
+    }),
+  });
+  const tokens = await response.json().catch(() => ({}));
+  // The ID token names the console as its audience; some providers' access tokens do not.
+  const token = tokens.id_token || tokens.access_token;
+  if (!response.ok || !token) throw new Error(`the identity provider refused the code (${tokens.error || response.status})`);
+  sessionStorage.setItem("ri-token", token);
+  return token;
+}
+
+function signOut() {
+  TOKEN = null;
+  sessionStorage.removeItem("ri-token");
+  location.assign("/ui/sso");
+}
+
+function showSignIn(message) {
+  document.getElementById("sign-in").hidden = false;
+  document.getElementById("password-sign-in").hidden = meta("ri-basic") !== "true";
+  for (const part of document.querySelectorAll("header nav, #digest-search, header .who")) part.hidden = true;
+  say(message || "", Boolean(message));
+  document.body.dataset.ready = "sign-in";
+}
+
+// Who signed in, from the API itself: the console shows what the role may do.
+async function signedIn(token) {
+  TOKEN = token;
+  const me = await api("/v2");
+  ROLE = me.role;
+  USER = me.user;
+  IS_ADMIN = ROLE === "admin";
+  CAN_ANNOTATE = IS_ADMIN || ROLE === "vex-approver";
+  document.getElementById("sign-out").hidden = false;
+}
+
+async function start() {
+  if (!SSO_ISSUER) document.getElementById("sign-in").remove();
+  if (SSO_ISSUER) {
+    document.getElementById("sso-sign-in").addEventListener("click", () => startSignIn().catch((error) => say(error.message, true)));
+    document.getElementById("sign-out").addEventListener("click", signOut);
+    try {
+      const token = location.pathname === "/ui/callback" ? await finishSignIn() : sessionStorage.getItem("ri-token");
+      if (!token) return showSignIn();
+      await signedIn(token);
+    } catch (error) {
+      return showSignIn(error.message);
+    }
+  }
+  document.getElementById("who").textContent = `${USER} (${ROLE})`;
+  document.getElementById("digest-search").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const digest = document.getElementById("digest-input").value.trim();
+    if (digest) location.hash = `#/image/${encodeURIComponent(digest)}`;
+  });
+  window.addEventListener("hashchange", () => { document.body.dataset.ready = ""; route(); });
+  route();
+}
+
+start();

@@ -1,6 +1,9 @@
 //! `GET /ui`: the web console, embedded in this function. The page names the signed-in user and
 //! role (the console shows admin controls only to admins; the API enforces it regardless) and
-//! loads nothing from anywhere but this API.
+//! loads nothing from anywhere but this API. `GET /ui/sso` (and `/ui/callback`, where the
+//! provider sends the browser back) is the same console signing in with single sign-on:
+//! authorization code with PKCE in the page, the token kept in `sessionStorage` and sent as a
+//! bearer token; the page learns who signed in from `GET /v2`.
 
 use inventory_store::auth::Caller;
 use inventory_store::http::ApiError;
@@ -18,6 +21,32 @@ const CONTENT_SECURITY_POLICY: &str =
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; \
      base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
+/// The console's sign-in settings (`OIDC_ISSUER`, `OIDC_CONSOLE_CLIENT_ID`, `CONSOLE_BASIC_AUTH`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSettings {
+    /// The provider's issuer and the console's public client id, when single sign-on is set up.
+    pub sso: Option<(String, String)>,
+    /// Whether the console may sign in with the browser's basic-auth prompt.
+    pub basic_auth: bool,
+}
+
+pub const CONSOLE_CLIENT_ID: &str = "OIDC_CONSOLE_CLIENT_ID";
+pub const CONSOLE_BASIC_AUTH: &str = "CONSOLE_BASIC_AUTH";
+/// The issuer, as the authorizer reads it.
+const OIDC_ISSUER: &str = "OIDC_ISSUER";
+
+impl ConsoleSettings {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, inventory_runtime::ConfigError> {
+        use inventory_runtime::config::value;
+        let (issuer, client) = (value(&lookup, OIDC_ISSUER), value(&lookup, CONSOLE_CLIENT_ID));
+        let basic_auth = match value(&lookup, CONSOLE_BASIC_AUTH) {
+            None => true,
+            Some(_) => inventory_runtime::config::flag(&lookup, CONSOLE_BASIC_AUTH)?,
+        };
+        Ok(Self { sso: issuer.zip(client), basic_auth })
+    }
+}
+
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
@@ -34,11 +63,49 @@ fn response(content_type: &str, body: String, cache: &str) -> Response<Body> {
         .expect("static response parts are valid")
 }
 
-/// The console's page for `caller`.
+/// The console's page for `caller`, signed in with basic auth.
 pub fn page(caller: &Caller) -> Response<Body> {
-    let html = INDEX.replace("{{ROLE}}", caller.role.as_str()).replace("{{USER}}", &escape(&caller.user));
+    let html = INDEX
+        .replace("{{ROLE}}", caller.role.as_str())
+        .replace("{{USER}}", &escape(&caller.user))
+        .replace("{{SSO_ISSUER}}", "")
+        .replace("{{SSO_CLIENT}}", "")
+        .replace("{{BASIC}}", "true");
     // Per user: never cached where another user could get it.
     response("text/html; charset=utf-8", html, "private, no-store")
+}
+
+/// The console signing in with single sign-on (`/ui/sso`, `/ui/callback`): nobody's page until
+/// the token comes, so the same for everyone; it may call the provider (discovery, token).
+pub fn sso_page(settings: &ConsoleSettings) -> Response<Body> {
+    let Some((issuer, client)) = &settings.sso else {
+        let basic = if settings.basic_auth { "; sign in at /ui with a user name and password" } else { "" };
+        return ApiError::not_found(format!("single sign-on is not configured{basic}")).into_response();
+    };
+    let html = INDEX
+        .replace("{{ROLE}}", "")
+        .replace("{{USER}}", "")
+        .replace("{{SSO_ISSUER}}", &escape(issuer))
+        .replace("{{SSO_CLIENT}}", &escape(client))
+        .replace("{{BASIC}}", if settings.basic_auth { "true" } else { "false" });
+    let mut response = response("text/html; charset=utf-8", html, "no-store");
+    // The provider's discovery and token endpoints (the latter may be on another https origin:
+    // Cognito's and Google's are).
+    let issuer_origin = issuer.split('/').take(3).collect::<Vec<_>>().join("/");
+    let policy =
+        CONTENT_SECURITY_POLICY.replace("connect-src 'self'", &format!("connect-src 'self' {issuer_origin} https:"));
+    response.headers_mut().insert("content-security-policy", policy.parse().expect("a header value"));
+    response
+}
+
+/// Where a browser asking for the basic-auth console goes when the console signs in with SSO only.
+pub fn to_sign_in() -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::SEE_OTHER)
+        .header(header::LOCATION, "/ui/sso")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Body::Empty)
+        .expect("static response parts are valid")
 }
 
 /// One of the console's assets.
@@ -64,6 +131,24 @@ mod tests {
         assert!(html.contains("&lt;eve&gt;&quot;") && !html.contains("<eve>"));
         assert_eq!(page.headers()[header::CACHE_CONTROL], "private, no-store");
         assert!(page.headers()["content-security-policy"].to_str().unwrap().contains("script-src 'self'"));
+    }
+
+    #[test]
+    fn the_sign_in_page_carries_the_provider_and_may_call_it_only() {
+        let settings = ConsoleSettings {
+            sso: Some(("https://idp.example.com/realms/ri".into(), "console".into())),
+            basic_auth: false,
+        };
+        let page = sso_page(&settings);
+        let Body::Text(html) = page.body() else { panic!("text") };
+        assert!(
+            html.contains(r#"content="https://idp.example.com/realms/ri""#) && html.contains(r#"content="console""#)
+        );
+        assert!(html.contains(r#"name="ri-basic" content="false""#));
+        let policy = page.headers()["content-security-policy"].to_str().unwrap();
+        assert!(policy.contains("connect-src 'self' https://idp.example.com https:;"), "{policy}");
+        assert!(policy.contains("script-src 'self';"));
+        assert_eq!(sso_page(&ConsoleSettings { sso: None, basic_auth: true }).status(), StatusCode::NOT_FOUND);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Query function: `GET /v2/inventories`, `GET /v2/clusters`, the detail routes, the
 //! integrations listing, and the API roots `GET /v1` and `GET /v2`.
 
-mod console;
+pub mod console;
 pub mod details;
 pub mod exposure;
 pub mod packages;
@@ -34,11 +34,16 @@ use std::sync::Arc;
 pub struct Config {
     pub settings: Settings,
     pub sla: SlaPolicy,
+    pub console: console::ConsoleSettings,
 }
 
 impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        Ok(Self { settings: Settings::from_lookup(&lookup)?, sla: inventory_store::settings::sla_policy(&lookup)? })
+        Ok(Self {
+            settings: Settings::from_lookup(&lookup)?,
+            sla: inventory_store::settings::sla_policy(&lookup)?,
+            console: console::ConsoleSettings::from_lookup(&lookup)?,
+        })
     }
 }
 
@@ -54,6 +59,7 @@ pub struct QueryApp {
     sla: SlaPolicy,
     store: Store,
     settings: Settings,
+    console: console::ConsoleSettings,
     clock: Arc<dyn Clock>,
 }
 
@@ -61,10 +67,16 @@ impl QueryApp {
     /// The function as `main`, the local stack and the test harness run it.
     pub fn build(sdk: &Sdk, config: Config, clock: Arc<dyn Clock>) -> Self {
         let store = Store::build(sdk, &config.settings.table_name);
-        Self::new(store, config.settings, config.sla, clock)
+        Self::new(store, config.settings, config.sla, config.console, clock)
     }
 
-    fn new(store: Store, settings: Settings, sla: SlaPolicy, clock: Arc<dyn Clock>) -> Self {
+    fn new(
+        store: Store,
+        settings: Settings,
+        sla: SlaPolicy,
+        console: console::ConsoleSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             details: DetailReader::new(store.clone(), settings.clone(), Arc::clone(&clock)),
             integrations: IntegrationRegistry::new(store.clone(), Arc::clone(&clock)),
@@ -80,6 +92,7 @@ impl QueryApp {
             sla,
             store,
             settings,
+            console,
             clock,
         }
     }
@@ -105,6 +118,26 @@ fn detail_route(endpoint: Endpoint) -> Option<(Listing, Option<&'static str>)> {
 impl ApiFunction for QueryApp {
     const FUNCTION: &'static str = "query";
 
+    fn public(&self, request: &Request, matched: &Matched<'_>) -> Response<Body> {
+        match matched.route.endpoint {
+            Endpoint::ConsoleSignIn => console::sso_page(&self.console),
+            Endpoint::ConsoleAsset => {
+                console::asset(matched.param("asset").unwrap_or_default()).unwrap_or_else(ApiError::into_response)
+            }
+            _ => not_found(request).into_response(),
+        }
+    }
+
+    /// A browser without credentials asking for the console goes to the SSO sign-in when the
+    /// console signs in with SSO only; else it gets the basic-auth challenge.
+    fn refused(&self, _request: &Request, matched: &Matched<'_>, refused: ApiError) -> Response<Body> {
+        let unauthenticated = refused.status == StatusCode::UNAUTHORIZED;
+        if matched.route.endpoint == Endpoint::Console && unauthenticated && !self.console.basic_auth {
+            return console::to_sign_in();
+        }
+        refused.into_response()
+    }
+
     /// One line a route: each answers in its own method.
     async fn route(
         &self,
@@ -124,8 +157,8 @@ impl ApiFunction for QueryApp {
         match endpoint {
             Endpoint::ListInventories => self.list(request, account, false).await,
             Endpoint::ListInventoriesV1 => self.list(request, account, true).await,
+            Endpoint::Console if !self.console.basic_auth => Ok(console::to_sign_in()),
             Endpoint::Console => Ok(console::page(caller)),
-            Endpoint::ConsoleAsset => console::asset(path("asset")),
             Endpoint::ListClusters => self.clusters(request, account).await,
             Endpoint::ImageVulnerabilities => self.image_vulnerabilities(request, account, path("image_digest")).await,
             Endpoint::Worklist => self.worklist(request, account).await,
@@ -151,16 +184,19 @@ impl ApiFunction for QueryApp {
             }
             Endpoint::ListIntegrations => self.integrations(request, account).await,
             Endpoint::GetIntegration => self.integration(account, path("integration_uuid")).await,
-            Endpoint::ApiRoot => Ok(api_root(matched)),
+            Endpoint::ApiRoot => Ok(api_root(matched, caller)),
             _ => Err(not_found(request)),
         }
     }
 }
 
 /// What Anchore's CLI GETs at its base URL before every command: it stops on anything but 200.
-fn api_root(matched: &Matched<'_>) -> Response<Body> {
+/// It also says who the caller is (the console signed in with SSO learns it here).
+fn api_root(matched: &Matched<'_>, caller: &Caller) -> Response<Body> {
     let api = matched.route.path.trim_start_matches('/');
-    json_response(StatusCode::OK, &serde_json::json!({"service": "runtime-inventory", "api": api}))
+    let answer = serde_json::json!({"service": "runtime-inventory", "api": api, "user": caller.user,
+        "account": caller.account, "role": caller.role.as_str()});
+    json_response(StatusCode::OK, &answer)
 }
 
 impl QueryApp {

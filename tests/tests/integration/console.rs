@@ -428,3 +428,58 @@ async fn the_console_finds_where_a_package_runs_now_and_at_a_time_and_lists_an_i
     page.wait_for("document.body.dataset.ready === '#/packages?purl=pkg%3Adeb%2Fdebian%2Fliblzma5'").await;
     assert_eq!(texts(&page, "#package-places tbody tr td:nth-child(2)").await, ["5.4.1-1", "5.6.1-1"]);
 }
+
+/// "Sign in with SSO": authorization code with PKCE against the local OIDC provider, the token
+/// sent as a bearer token, the person's group mapped to `read-only` on one account; then out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_signs_in_with_sso_reads_their_account_and_signs_out() {
+    use authorizer::config::{OIDC_AUDIENCE, OIDC_ISSUER, OIDC_ROLE_MAPPING_PARAMETER};
+    use inventory_store::Clock;
+    use local_stack::oidc::{OidcServer, DEMO_USER, LOCAL_CLIENT_ID};
+    let harness = Harness::new(120, false).await;
+    let prod = k8s_report("prod-eu-1", day(0), &[("default", "app:1", 1)]);
+    assert_eq!(harness.post_k8s(&prod).await.status, StatusCode::CREATED);
+    let clock = harness.clock.clone();
+    let provider = OidcServer::start(move || clock.now()).await.expect("the provider listens");
+    let (mapping, issuer) = (crate::oidc::stored_mapping().await, provider.issuer());
+    let settings = [
+        (OIDC_ISSUER, issuer.as_str()),
+        (OIDC_AUDIENCE, LOCAL_CLIENT_ID),
+        (OIDC_ROLE_MAPPING_PARAMETER, mapping.as_str()),
+        (query::console::CONSOLE_CLIENT_ID, LOCAL_CLIENT_ID),
+    ];
+    let (base, _) = harness.serve_with(&[], &settings).await;
+
+    let browser = Browser::launch().await;
+    // No password to give: a basic-auth prompt would be cancelled.
+    let person = browser.page("", "").await;
+    person.navigate(&format!("{base}/ui/sso")).await;
+    person.wait_for("document.body.dataset.ready === 'sign-in'").await;
+    assert_eq!(person.eval("document.getElementById('password-sign-in').hidden").await, json!(false));
+    shot(&person, "sso-sign-in").await;
+    person.eval("document.getElementById('sso-sign-in').click()").await;
+    // To the provider, back to /ui/callback with a code, the code and verifier for a token.
+    person.wait_for("document.body.dataset.ready === '#/clusters'").await;
+    assert_eq!(person.eval("location.pathname").await, "/ui/sso", "the code is not left in the address");
+    assert_eq!(person.eval("document.getElementById('who').textContent").await, format!("{DEMO_USER} (read-only)"));
+    let clusters = texts(&person, "#clusters tbody tr td:nth-child(2)").await;
+    assert_eq!(clusters, ["prod-eu-1"]);
+    assert_eq!(provider.requests("/token"), 1);
+    shot(&person, "sso-clusters").await;
+    // Read-only: no admin controls.
+    open(&person, "#/subscriptions").await;
+    assert_eq!(person.eval("document.getElementById('new-subscription') === null").await, json!(true));
+
+    person.eval("document.getElementById('sign-out').click()").await;
+    person.wait_for("document.body.dataset.ready === 'sign-in'").await;
+    assert_eq!(person.eval("sessionStorage.getItem('ri-token')").await, Value::Null);
+
+    // ConsoleBasicAuth=false: /ui sends the browser to the SSO sign-in, without a password prompt.
+    let sso_only: Vec<(&'static str, &str)> =
+        settings.iter().copied().chain([(query::console::CONSOLE_BASIC_AUTH, "false")]).collect();
+    let (base, _) = harness.serve_with(&[], &sso_only).await;
+    person.navigate(&format!("{base}/ui")).await;
+    person.wait_for("document.body.dataset.ready === 'sign-in'").await;
+    assert_eq!(person.eval("location.pathname").await, "/ui/sso");
+    assert_eq!(person.eval("document.getElementById('password-sign-in').hidden").await, json!(true));
+}

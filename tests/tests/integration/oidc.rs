@@ -17,13 +17,18 @@ const MAPPING: &str = r#"{"claim": "groups", "rules": [
     {"group": "sec-admins", "role": "admin", "accounts": ["admin", "team-b"]}
 ]}"#;
 
-/// The API trusting `provider`, its mapping in SSM.
-async fn api_with(provider: &OidcServer) -> Api {
+/// The SSM parameter holding the tests' role mapping (stored in moto).
+pub(crate) async fn stored_mapping() -> String {
     let parameter = format!("/oidc-{}/role-mapping", std::process::id());
     let ssm = aws_sdk_ssm::Client::new(&moto_config().await);
     let put = ssm.put_parameter().name(&parameter).value(MAPPING).overwrite(true);
     put.r#type(aws_sdk_ssm::types::ParameterType::String).send().await.expect("the mapping stored");
-    let issuer = provider.issuer();
+    parameter
+}
+
+/// The API trusting `provider`, its mapping in SSM.
+async fn api_with(provider: &OidcServer) -> Api {
+    let (parameter, issuer) = (stored_mapping().await, provider.issuer());
     Api::with(&[(OIDC_ISSUER, &issuer), (OIDC_AUDIENCE, LOCAL_CLIENT_ID), (OIDC_ROLE_MAPPING_PARAMETER, &parameter)])
         .await
 }
