@@ -26,8 +26,9 @@ pub trait ApiFunction: Send + Sync + 'static {
 
     /// Answers a route served without credentials (the console's sign-in page and assets): none
     /// but the query function's.
-    fn public(&self, request: &Request, _matched: &Matched<'_>) -> Response<Body> {
-        not_found(request).into_response()
+    fn public(&self, request: &Request, _matched: &Matched<'_>) -> impl Future<Output = Response<Body>> + Send {
+        let answer = not_found(request).into_response();
+        async move { answer }
     }
 
     /// The answer to a request refused before its route ran: `refused` as Anchore's error, unless
@@ -46,7 +47,7 @@ pub trait ApiFunction: Send + Sync + 'static {
             let matched = routes::find(request.method().as_str(), request.uri().path())
                 .filter(|matched| matched.route.function == Self::FUNCTION);
             let Some(matched) = matched else { return not_found(&request).into_response() };
-            let Some(permission) = matched.route.permission else { return self.public(&request, &matched) };
+            let Some(permission) = matched.route.permission else { return self.public(&request, &matched).await };
             let caller = match authorize(&request, permission).and_then(|caller| {
                 refuse_cross_site(&request)?;
                 Ok(caller)

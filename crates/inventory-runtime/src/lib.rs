@@ -8,6 +8,8 @@
 
 pub mod config;
 pub mod events;
+#[cfg(feature = "ssm")]
+pub mod parameter;
 pub mod run;
 pub mod sdk;
 

@@ -85,7 +85,7 @@ async fn main() {
         "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..65])}]});
     let settings = OidcSettings {
         issuer: ISSUER.into(),
-        audience: "console".into(),
+        audience: inventory_runtime::parameter::ParameterValue::new("console"),
         mapping_parameter: "/oidc-role-mapping".into(),
         username_claim: "email".into(),
     };

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 pub use crate::provider::OidcSettings;
 pub use inventory_identity::{IdentityPaths, API_KEYS_PATH, USERS_PATH};
+use inventory_runtime::parameter::ParameterValue;
 
 /// Seconds a user read from SSM (and a password verified against it) is reused.
 pub const CACHE_SECONDS: &str = "AUTH_CACHE_SECONDS";
@@ -68,7 +69,7 @@ fn oidc_settings(
     }
     Ok(Some(OidcSettings {
         issuer,
-        audience: audience.ok_or(ConfigError::missing(OIDC_AUDIENCE))?,
+        audience: ParameterValue::new(audience.ok_or(ConfigError::missing(OIDC_AUDIENCE))?),
         mapping_parameter: mapping_parameter.ok_or(ConfigError::missing(OIDC_ROLE_MAPPING_PARAMETER))?,
         username_claim: username_claim.unwrap_or_else(|| DEFAULT_USERNAME_CLAIM.to_owned()),
     }))
@@ -138,7 +139,7 @@ mod tests {
             ]
         };
         let parsed = config(&issuer("https://idp.example.com/realms/ri")).unwrap().oidc.unwrap();
-        assert_eq!((parsed.audience.as_str(), parsed.username_claim.as_str()), ("console", "email"));
+        assert_eq!((parsed.audience, parsed.username_claim.as_str()), (ParameterValue::new("console"), "email"));
         assert_eq!(config(&issuer("http://idp.example.com")).unwrap_err().name, OIDC_ISSUER);
         assert_eq!(config(&issuer("http://127.0.0.1:9000")).unwrap_err().name, OIDC_ISSUER, "not when deployed");
         let local = |pairs: &[(&str, &str)]| {

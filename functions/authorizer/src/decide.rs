@@ -5,7 +5,7 @@
 
 use crate::cache::{Cached, LookupBudget, RecordCache, MAX_KEY_CACHE, STALE_GRACE};
 use crate::credentials::BasicCredentials;
-use crate::oidc::{self, Expectations, RoleMapping, TokenError, MAX_TOKEN_BYTES};
+use crate::oidc::{self, RoleMapping, TokenError, MAX_TOKEN_BYTES};
 use crate::provider::{OidcProvider, ProviderError};
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
@@ -261,12 +261,11 @@ fn refused(error: TokenError) -> Verdict {
 /// A token's claims, verified against the provider's keys; an unknown `kid` fetches them again
 /// (at most once a minute).
 async fn verify_with(provider: &OidcProvider, token: &str, now: DateTime<Utc>) -> Result<Map<String, Value>, Verdict> {
-    let expect =
-        Expectations { issuer: provider.settings.issuer.clone(), audience: provider.settings.audience.clone() };
     let unavailable = |error: ProviderError| {
-        tracing::error!(%error, "the OIDC provider's keys could not be fetched");
+        tracing::error!(%error, "the OIDC provider's keys or the audience could not be read");
         Verdict::Unavailable("the identity provider's keys could not be fetched".into())
     };
+    let expect = provider.expectations().await.map_err(unavailable)?;
     let jwks = provider.jwks(false).await.map_err(unavailable)?.unwrap_or_default();
     match oidc::verify(token, &jwks, &expect, now) {
         Err(TokenError::UnknownKey) => match provider.jwks(true).await.map_err(unavailable)? {

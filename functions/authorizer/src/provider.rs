@@ -5,11 +5,12 @@
 //! parameter, so an edit applies within the cache period; tokens already verified remembered
 //! until they expire, so a console's repeated requests cost a keyed hash, not a signature check.
 
-use crate::oidc::{Jwks, RoleMapping};
+use crate::oidc::{Expectations, Jwks, RoleMapping};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
+use inventory_runtime::parameter::ParameterValue;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -31,7 +32,8 @@ const MAX_CACHED_TOKENS: usize = 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OidcSettings {
     pub issuer: String,
-    pub audience: String,
+    /// What `aud` must be; `ssm:<name>` reads it from that parameter (the stack's Cognito client).
+    pub audience: ParameterValue,
     /// The SSM parameter holding `OidcRoleMapping`.
     pub mapping_parameter: String,
     pub username_claim: String,
@@ -50,6 +52,8 @@ pub enum ProviderError {
     Invalid { what: &'static str, message: String },
     #[error("reading the role mapping from SSM failed: {0}")]
     Mapping(String),
+    #[error(transparent)]
+    Audience(#[from] inventory_runtime::parameter::ParameterError),
 }
 
 type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>;
@@ -124,6 +128,12 @@ impl OidcProvider {
             mapping: Mutex::new(None),
             verified: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// What a token must say: the issuer, and the audience (read from SSM once, if it is there).
+    pub async fn expectations(&self) -> Result<Expectations, ProviderError> {
+        let audience = self.settings.audience.get(&self.ssm).await?.to_owned();
+        Ok(Expectations { issuer: self.settings.issuer.clone(), audience })
     }
 
     /// Uses `jwks` as if just fetched (the benchmark: no provider to fetch from).

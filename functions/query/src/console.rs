@@ -5,6 +5,7 @@
 //! authorization code with PKCE in the page, the token kept in `sessionStorage` and sent as a
 //! bearer token; the page learns who signed in from `GET /v2`.
 
+use inventory_runtime::parameter::ParameterValue;
 use inventory_store::auth::Caller;
 use inventory_store::http::ApiError;
 use lambda_http::http::{header, StatusCode};
@@ -24,8 +25,9 @@ const CONTENT_SECURITY_POLICY: &str =
 /// The console's sign-in settings (`OIDC_ISSUER`, `OIDC_CONSOLE_CLIENT_ID`, `CONSOLE_BASIC_AUTH`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsoleSettings {
-    /// The provider's issuer and the console's public client id, when single sign-on is set up.
-    pub sso: Option<(String, String)>,
+    /// The provider's issuer and the console's public client id (`ssm:<name>`: read from that
+    /// parameter, the stack's Cognito client), when single sign-on is set up.
+    pub sso: Option<(String, ParameterValue)>,
     /// Whether the console may sign in with the browser's basic-auth prompt.
     pub basic_auth: bool,
 }
@@ -43,7 +45,7 @@ impl ConsoleSettings {
             None => true,
             Some(_) => inventory_runtime::config::flag(&lookup, CONSOLE_BASIC_AUTH)?,
         };
-        Ok(Self { sso: issuer.zip(client), basic_auth })
+        Ok(Self { sso: issuer.zip(client.map(ParameterValue::new)), basic_auth })
     }
 }
 
@@ -77,10 +79,17 @@ pub fn page(caller: &Caller) -> Response<Body> {
 
 /// The console signing in with single sign-on (`/ui/sso`, `/ui/callback`): nobody's page until
 /// the token comes, so the same for everyone; it may call the provider (discovery, token).
-pub fn sso_page(settings: &ConsoleSettings) -> Response<Body> {
+pub async fn sso_page(settings: &ConsoleSettings, ssm: &aws_sdk_ssm::Client) -> Response<Body> {
     let Some((issuer, client)) = &settings.sso else {
         let basic = if settings.basic_auth { "; sign in at /ui with a user name and password" } else { "" };
         return ApiError::not_found(format!("single sign-on is not configured{basic}")).into_response();
+    };
+    let client = match client.get(ssm).await {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::error!(%error, "the console's client id could not be read");
+            return ApiError::unavailable("the sign-in settings could not be read").into_response();
+        }
     };
     let html = INDEX
         .replace("{{ROLE}}", "")
@@ -133,13 +142,15 @@ mod tests {
         assert!(page.headers()["content-security-policy"].to_str().unwrap().contains("script-src 'self'"));
     }
 
-    #[test]
-    fn the_sign_in_page_carries_the_provider_and_may_call_it_only() {
+    #[tokio::test]
+    async fn the_sign_in_page_carries_the_provider_and_may_call_it_only() {
         let settings = ConsoleSettings {
-            sso: Some(("https://idp.example.com/realms/ri".into(), "console".into())),
+            sso: Some(("https://idp.example.com/realms/ri".into(), ParameterValue::new("console"))),
             basic_auth: false,
         };
-        let page = sso_page(&settings);
+        let config = aws_sdk_ssm::Config::builder().behavior_version_latest().build();
+        let ssm = aws_sdk_ssm::Client::from_conf(config);
+        let page = sso_page(&settings, &ssm).await;
         let Body::Text(html) = page.body() else { panic!("text") };
         assert!(
             html.contains(r#"content="https://idp.example.com/realms/ri""#) && html.contains(r#"content="console""#)
@@ -148,7 +159,10 @@ mod tests {
         let policy = page.headers()["content-security-policy"].to_str().unwrap();
         assert!(policy.contains("connect-src 'self' https://idp.example.com https:;"), "{policy}");
         assert!(policy.contains("script-src 'self';"));
-        assert_eq!(sso_page(&ConsoleSettings { sso: None, basic_auth: true }).status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            sso_page(&ConsoleSettings { sso: None, basic_auth: true }, &ssm).await.status(),
+            StatusCode::NOT_FOUND
+        );
     }
 
     #[test]

@@ -60,6 +60,8 @@ pub struct QueryApp {
     store: Store,
     settings: Settings,
     console: console::ConsoleSettings,
+    /// Reads the console's client id when the template gives it as `ssm:<name>`.
+    ssm: aws_sdk_ssm::Client,
     clock: Arc<dyn Clock>,
 }
 
@@ -67,7 +69,8 @@ impl QueryApp {
     /// The function as `main`, the local stack and the test harness run it.
     pub fn build(sdk: &Sdk, config: Config, clock: Arc<dyn Clock>) -> Self {
         let store = Store::build(sdk, &config.settings.table_name);
-        Self::new(store, config.settings, config.sla, config.console, clock)
+        let ssm = inventory_runtime::client!(sdk, aws_sdk_ssm);
+        Self::new(store, config.settings, config.sla, config.console, ssm, clock)
     }
 
     fn new(
@@ -75,6 +78,7 @@ impl QueryApp {
         settings: Settings,
         sla: SlaPolicy,
         console: console::ConsoleSettings,
+        ssm: aws_sdk_ssm::Client,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
@@ -93,6 +97,7 @@ impl QueryApp {
             store,
             settings,
             console,
+            ssm,
             clock,
         }
     }
@@ -118,9 +123,9 @@ fn detail_route(endpoint: Endpoint) -> Option<(Listing, Option<&'static str>)> {
 impl ApiFunction for QueryApp {
     const FUNCTION: &'static str = "query";
 
-    fn public(&self, request: &Request, matched: &Matched<'_>) -> Response<Body> {
+    async fn public(&self, request: &Request, matched: &Matched<'_>) -> Response<Body> {
         match matched.route.endpoint {
-            Endpoint::ConsoleSignIn => console::sso_page(&self.console),
+            Endpoint::ConsoleSignIn => console::sso_page(&self.console, &self.ssm).await,
             Endpoint::ConsoleAsset => {
                 console::asset(matched.param("asset").unwrap_or_default()).unwrap_or_else(ApiError::into_response)
             }

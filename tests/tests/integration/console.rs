@@ -442,11 +442,17 @@ async fn a_person_signs_in_with_sso_reads_their_account_and_signs_out() {
     let clock = harness.clock.clone();
     let provider = OidcServer::start(move || clock.now()).await.expect("the provider listens");
     let (mapping, issuer) = (crate::oidc::stored_mapping().await, provider.issuer());
+    // The client id as the template gives the stack's Cognito client: by its parameter's name.
+    let client_id = format!("/{}/oidc-console-client-id", harness.table);
+    let ssm = aws_sdk_ssm::Client::new(&integration_tests::moto_config().await);
+    let put = ssm.put_parameter().name(&client_id).value(LOCAL_CLIENT_ID);
+    put.r#type(aws_sdk_ssm::types::ParameterType::String).send().await.expect("the client id stored");
+    let client_id = format!("ssm:{client_id}");
     let settings = [
         (OIDC_ISSUER, issuer.as_str()),
-        (OIDC_AUDIENCE, LOCAL_CLIENT_ID),
+        (OIDC_AUDIENCE, client_id.as_str()),
         (OIDC_ROLE_MAPPING_PARAMETER, mapping.as_str()),
-        (query::console::CONSOLE_CLIENT_ID, LOCAL_CLIENT_ID),
+        (query::console::CONSOLE_CLIENT_ID, client_id.as_str()),
     ];
     let (base, _) = harness.serve_with(&[], &settings).await;
 
