@@ -19,7 +19,7 @@ import time
 
 FLOOR = "cold-start-floor"
 FUNCTIONS = ["version", "query", "ingest", "delete", "subscriptions", "notifier", "collector", "authorizer",
-             "coverage-check", "ecs-events"]
+             "coverage-check", "ecs-events", "api-keys"]
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -71,6 +71,7 @@ def main():
         "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
         "INVENTORY_TABLE": "bench", "EVENT_BUS_NAME": "bench", "AUTH_USERS_PATH": "/bench/users",
+        "AUTH_API_KEYS_PATH": "/bench/api-keys",
     }
     results = {}
     for name in binaries:

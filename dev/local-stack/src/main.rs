@@ -107,7 +107,11 @@ async fn single_sign_on(
     let (environment, provider) = match environment.lookup(OIDC_ISSUER).filter(|issuer| !issuer.trim().is_empty()) {
         Some(_) => (environment, None),
         None => {
-            let provider = local_stack::oidc::OidcServer::start_on(LOCAL_OIDC_PORT, chrono::Utc::now).await?;
+            // Its usual port, else any: the issuer is whatever it listens on.
+            let provider = match local_stack::oidc::OidcServer::start_on(LOCAL_OIDC_PORT, chrono::Utc::now).await {
+                Ok(provider) => provider,
+                Err(_) => local_stack::oidc::OidcServer::start(chrono::Utc::now).await?,
+            };
             let environment = environment
                 .set(OIDC_ISSUER, provider.issuer())
                 .fallback(OIDC_AUDIENCE, local_stack::oidc::LOCAL_CLIENT_ID)
