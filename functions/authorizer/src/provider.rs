@@ -65,7 +65,8 @@ struct Keys {
 
 pub struct OidcProvider {
     pub settings: OidcSettings,
-    http: HttpClient,
+    /// Made at the first fetch: loading the system's CA certificates is no work for a cold start.
+    http: std::sync::OnceLock<HttpClient>,
     ssm: aws_sdk_ssm::Client,
     mapping_ttl: Duration,
     /// Held across a fetch: concurrent requests wait for one fetch rather than each making one.
@@ -121,7 +122,7 @@ impl OidcProvider {
     pub fn new(settings: OidcSettings, ssm: aws_sdk_ssm::Client, mapping_ttl: Duration) -> Self {
         Self {
             settings,
-            http: http_client(),
+            http: std::sync::OnceLock::new(),
             ssm,
             mapping_ttl,
             keys: tokio::sync::Mutex::new(Keys { jwks: None, fetched_at: None }),
@@ -189,8 +190,8 @@ impl OidcProvider {
         };
         let uri: http::Uri = url.parse().map_err(|error: http::uri::InvalidUri| failed(error.to_string(), None))?;
         let fetch = async {
-            let response =
-                self.http.get(uri).await.map_err(|error| failed(error.to_string(), Some(Box::new(error))))?;
+            let http = self.http.get_or_init(http_client);
+            let response = http.get(uri).await.map_err(|error| failed(error.to_string(), Some(Box::new(error))))?;
             if !response.status().is_success() {
                 return Err(failed(format!("answered {}", response.status()), None));
             }
