@@ -86,6 +86,13 @@ impl Role {
     }
 }
 
+/// The token of `Authorization: Bearer <token>` (the scheme in any case), if that is the scheme:
+/// what the authorizer verifies, and what exempts a request from the cross-site rules.
+pub fn bearer_token(authorization: &str) -> Option<&str> {
+    let (scheme, token) = authorization.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
 /// An authenticated caller and the account it acts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {

@@ -110,9 +110,7 @@ pub fn authorize(request: &Request, permission: Permission) -> Result<Caller, Ap
 pub fn refuse_cross_site(request: &Request) -> Result<(), ApiError> {
     let method = request.method();
     let header = |name| request.headers().get(name).map(|value| value.to_str().unwrap_or_default());
-    let bearer = header(header::AUTHORIZATION.as_str())
-        .and_then(|value| value.trim_start().split_once(' '))
-        .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"));
+    let bearer = header(header::AUTHORIZATION.as_str()).and_then(crate::auth::bearer_token).is_some();
     if method.is_safe() || bearer {
         return Ok(());
     }

@@ -9,7 +9,6 @@
 
 use crate::IdentityError;
 use aws_sdk_ssm::error::SdkError;
-use aws_sdk_ssm::operation::get_parameter::GetParameterError;
 use aws_sdk_ssm::operation::put_parameter::PutParameterError;
 use aws_sdk_ssm::types::ParameterType;
 use futures::future::try_join_all;
@@ -53,27 +52,20 @@ impl SsmApiKeys {
         format!("{}/{name}", self.user_path(user))
     }
 
-    /// A parameter's value, `None` when it does not exist.
-    async fn value(&self, parameter: String, what: impl FnOnce() -> String) -> Result<Option<String>, IdentityError> {
-        match self.client.get_parameter().name(parameter).with_decryption(true).send().await {
-            Ok(output) => Ok(output.parameter.and_then(|parameter| parameter.value)),
-            Err(SdkError::ServiceError(error)) if matches!(error.err(), GetParameterError::ParameterNotFound(_)) => {
-                Ok(None)
-            }
-            Err(error) => Err(IdentityError::read(what(), error)),
-        }
-    }
-
     /// The key whose value hashes to `hash`, with one read: the authorizer's lookup.
     pub async fn get(&self, hash: &str) -> Result<Option<StoredApiKey>, IdentityError> {
         let what = || "an API key".to_owned();
-        let Some(json) = self.value(self.hash_parameter(hash), what).await? else { return Ok(None) };
+        let Some(json) = crate::secure_value(&self.client, self.hash_parameter(hash), what).await? else {
+            return Ok(None);
+        };
         parse(&json, what).map(Some)
     }
 
     /// The user's key named `name`.
     pub async fn find(&self, user: &str, name: &str) -> Result<Option<KeyEntry>, IdentityError> {
-        let Some(hash) = self.value(self.name_parameter(user, name), || what(user, name)).await? else {
+        let Some(hash) =
+            crate::secure_value(&self.client, self.name_parameter(user, name), || what(user, name)).await?
+        else {
             return Ok(None);
         };
         let key = self.get(&hash).await?;

@@ -52,6 +52,24 @@ impl IdentityError {
     }
 }
 
+/// A SecureString parameter's value, decrypted; `None` when there is no such parameter. `what`
+/// names it in the error.
+async fn secure_value(
+    client: &aws_sdk_ssm::Client,
+    name: String,
+    what: impl FnOnce() -> String,
+) -> Result<Option<String>, IdentityError> {
+    use aws_sdk_ssm::error::SdkError;
+    use aws_sdk_ssm::operation::get_parameter::GetParameterError;
+    match client.get_parameter().name(name).with_decryption(true).send().await {
+        Ok(output) => Ok(output.parameter.and_then(|parameter| parameter.value)),
+        Err(SdkError::ServiceError(error)) if matches!(error.err(), GetParameterError::ParameterNotFound(_)) => {
+            Ok(None)
+        }
+        Err(error) => Err(IdentityError::read(what(), error)),
+    }
+}
+
 /// Where users and keys are kept, as both functions that read them are configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdentityPaths {

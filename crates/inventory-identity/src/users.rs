@@ -2,8 +2,6 @@
 //! holding a JSON record with the password hash, the user's accounts and its role.
 
 use crate::IdentityError;
-use aws_sdk_ssm::error::SdkError;
-use aws_sdk_ssm::operation::get_parameter::GetParameterError;
 use aws_sdk_ssm::types::ParameterType;
 use inventory_api::auth::Role;
 use inventory_core::api_keys::API_KEY_USER;
@@ -82,15 +80,9 @@ impl SsmUsers {
 
     /// The user's record, or `None` when there is no such user.
     pub async fn get(&self, user: &str) -> Result<Option<UserRecord>, IdentityError> {
-        let result = self.client.get_parameter().name(self.parameter_name(user)).with_decryption(true).send().await;
-        let output = match result {
-            Ok(output) => output,
-            Err(SdkError::ServiceError(error)) if matches!(error.err(), GetParameterError::ParameterNotFound(_)) => {
-                return Ok(None)
-            }
-            Err(error) => return Err(IdentityError::read(what(user), error)),
+        let Some(value) = crate::secure_value(&self.client, self.parameter_name(user), || what(user)).await? else {
+            return Ok(None);
         };
-        let value = output.parameter.and_then(|parameter| parameter.value).unwrap_or_default();
         UserRecord::parse(user, &value).map(Some)
     }
 

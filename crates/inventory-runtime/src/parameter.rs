@@ -49,24 +49,19 @@ impl ParameterValue {
     /// The value: the setting itself, or its parameter's value, read once.
     pub async fn get(&self, ssm: &aws_sdk_ssm::Client) -> Result<&str, ParameterError> {
         let Some(name) = self.parameter() else { return Ok(&self.setting) };
-        let value = self
-            .resolved
-            .get_or_try_init(|| async {
-                let failed = |message: String| ParameterError { name: name.to_owned(), message };
-                let output = ssm
-                    .get_parameter()
-                    .name(name)
-                    .send()
-                    .await
-                    .map_err(|error| failed(DisplayErrorContext(error).to_string()))?;
-                let value = output.parameter.and_then(|parameter| parameter.value).unwrap_or_default();
-                match value.trim() {
-                    "" => Err(failed("it is empty".into())),
-                    value => Ok(value.to_owned()),
-                }
-            })
-            .await?;
-        Ok(value)
+        Ok(self.resolved.get_or_try_init(|| read(ssm, name)).await?)
+    }
+}
+
+/// A (String) parameter's value, trimmed; an error when it cannot be read or is empty.
+pub async fn read(ssm: &aws_sdk_ssm::Client, name: &str) -> Result<String, ParameterError> {
+    let failed = |message: String| ParameterError { name: name.to_owned(), message };
+    let output =
+        ssm.get_parameter().name(name).send().await.map_err(|error| failed(DisplayErrorContext(error).to_string()))?;
+    let value = output.parameter.and_then(|parameter| parameter.value).unwrap_or_default();
+    match value.trim() {
+        "" => Err(failed("it is empty".into())),
+        value => Ok(value.to_owned()),
     }
 }
 

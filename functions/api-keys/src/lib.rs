@@ -47,6 +47,12 @@ impl Config {
     }
 }
 
+/// Whose keys a request is about, and whether the user store already said it has that user.
+struct Owner {
+    user: String,
+    in_store: bool,
+}
+
 pub struct ApiKeysApp {
     users: SsmUsers,
     keys: SsmApiKeys,
@@ -85,8 +91,8 @@ impl ApiKeysApp {
     }
 
     /// Whose keys a request is about: the caller's own, or, on an admin's route, a user of the
-    /// account the admin acts on.
-    async fn owner(&self, caller: &Caller, matched: &Matched<'_>) -> Result<String, ApiError> {
+    /// account the admin acts on (read from the user store to know it is one).
+    async fn owner(&self, caller: &Caller, matched: &Matched<'_>) -> Result<Owner, ApiError> {
         let Some(user) = matched.param("username") else {
             // A key acts as a user of the user store; a person signed in with SSO is not one.
             if !is_valid_user_name(&caller.user) {
@@ -95,7 +101,7 @@ impl ApiKeysApp {
                     caller.user
                 )));
             }
-            return Ok(caller.user.clone());
+            return Ok(Owner { user: caller.user.clone(), in_store: false });
         };
         let account = matched.param("account_name").unwrap_or_default();
         if account != caller.account {
@@ -116,7 +122,7 @@ impl ApiKeysApp {
         if !member {
             return Err(ApiError::not_found(format!("account {account:?} has no user {user:?}")));
         }
-        Ok(user.to_owned())
+        Ok(Owner { user: user.to_owned(), in_store: true })
     }
 
     async fn entry(&self, user: &str, matched: &Matched<'_>) -> Result<KeyEntry, ApiError> {
@@ -128,19 +134,17 @@ impl ApiKeysApp {
         self.keys.find(user, name).await.map_err(stored)?.ok_or_else(missing)
     }
 
-    async fn create(&self, request: &Request, caller: &Caller, user: &str) -> Result<Response<Body>, ApiError> {
-        let now = self.clock.now();
+    async fn create(&self, request: &Request, caller: &Caller, owner: &Owner) -> Result<Response<Body>, ApiError> {
+        let (now, user) = (self.clock.now(), owner.user.as_str());
         let key = parse::<NewApiKey>(request)?.key(user, now, self.max_days)?;
         // A key acts as a user of the user store; a person signed in with SSO is not one.
-        if self.users.get(user).await.map_err(stored)?.is_none() {
+        if !owner.in_store && self.users.get(user).await.map_err(stored)?.is_none() {
             return Err(ApiError::forbidden(format!(
                 "user {user:?} is not in the user store; API keys act as its users"
             )));
         }
+        // A name the user has already is refused by the store's claim of it (409).
         let existing = self.keys.list(user).await.map_err(stored)?;
-        if existing.iter().any(|entry| entry.key.name == key.name) {
-            return Err(stored(IdentityError::Exists { what: format!("API key {:?} of user {user:?}", key.name) }));
-        }
         let active = existing.iter().filter(|entry| entry.key.status(now) == KeyStatus::Active).count();
         if active >= self.keys_per_user {
             return Err(ApiError::new(
@@ -181,17 +185,17 @@ impl ApiFunction for ApiKeysApp {
         caller: &Caller,
         matched: &Matched<'_>,
     ) -> Result<Response<Body>, ApiError> {
-        let user = self.owner(caller, matched).await?;
-        let now = self.clock.now();
+        let owner = self.owner(caller, matched).await?;
+        let (now, user) = (self.clock.now(), owner.user.as_str());
         match matched.route.endpoint {
-            Endpoint::ListApiKeys => Ok(listing(&self.keys.list(&user).await.map_err(stored)?, now)),
-            Endpoint::CreateApiKey => self.create(request, caller, &user).await,
+            Endpoint::ListApiKeys => Ok(listing(&self.keys.list(user).await.map_err(stored)?, now)),
+            Endpoint::CreateApiKey => self.create(request, caller, &owner).await,
             Endpoint::GetApiKey => {
-                Ok(json_response(StatusCode::OK, &self.entry(&user, matched).await?.key.answer(now, None)))
+                Ok(json_response(StatusCode::OK, &self.entry(user, matched).await?.key.answer(now, None)))
             }
-            Endpoint::UpdateApiKey => self.update(request, caller, self.entry(&user, matched).await?).await,
+            Endpoint::UpdateApiKey => self.update(request, caller, self.entry(user, matched).await?).await,
             Endpoint::DeleteApiKey => {
-                let entry = self.entry(&user, matched).await?;
+                let entry = self.entry(user, matched).await?;
                 self.keys.delete(&entry).await.map_err(stored)?;
                 tracing::info!(user, key = entry.key.name, by = caller.user, "API key deleted");
                 Ok(Response::builder().status(StatusCode::NO_CONTENT).body(Body::Empty).expect("static parts"))

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use http::header::AUTHORIZATION;
 use http::HeaderMap;
-use inventory_api::auth::{Caller, Role, Verdict};
+use inventory_api::auth::{bearer_token, Caller, Role, Verdict};
 use inventory_api::http::ACCOUNT_HEADER;
 use inventory_core::api_keys::{value_hash, KeyStatus, StoredApiKey, API_KEY_USER, MAX_API_KEY_VALUE_BYTES};
 use inventory_core::clock::Clock;
@@ -246,12 +246,6 @@ impl Authorizer {
             }
         }
     }
-}
-
-/// The token of `Authorization: Bearer <token>` (the scheme in any case), if that is the scheme.
-fn bearer_token(header: &str) -> Option<&str> {
-    let (scheme, token) = header.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 fn refused(error: TokenError) -> Verdict {

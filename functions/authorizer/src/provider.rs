@@ -50,10 +50,9 @@ pub enum ProviderError {
     },
     #[error("the provider's {what} is not usable: {message}")]
     Invalid { what: &'static str, message: String },
-    #[error("reading the role mapping from SSM failed: {0}")]
-    Mapping(String),
+    /// The role mapping or the audience could not be read.
     #[error(transparent)]
-    Audience(#[from] inventory_runtime::parameter::ParameterError),
+    Parameter(#[from] inventory_runtime::parameter::ParameterError),
 }
 
 type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>;
@@ -211,14 +210,7 @@ impl OidcProvider {
                 return Ok(Arc::clone(mapping));
             }
         }
-        let output = self
-            .ssm
-            .get_parameter()
-            .name(&self.settings.mapping_parameter)
-            .send()
-            .await
-            .map_err(|error| ProviderError::Mapping(aws_sdk_ssm::error::DisplayErrorContext(error).to_string()))?;
-        let json = output.parameter.and_then(|parameter| parameter.value).unwrap_or_default();
+        let json = inventory_runtime::parameter::read(&self.ssm, &self.settings.mapping_parameter).await?;
         let mapping = Arc::new(
             RoleMapping::parse(&json).map_err(|message| ProviderError::Invalid { what: "OidcRoleMapping", message })?,
         );
