@@ -21,13 +21,30 @@ pub fn admin_event(
 
 /// A request `method path` as API Gateway passes it after the authorizer let `caller` through.
 pub fn caller_event(caller: &Caller, method: &str, path: &str, body: Option<&str>, query: &[(&str, &str)]) -> Value {
-    let mut event = api_event("get-inventories.json", Some(path), body, Some(&caller.account), query);
+    let mut event = request_event(method, path, body, Some(&caller.account), query);
+    event["requestContext"]["authorizer"] =
+        serde_json::json!({ "lambda": Verdict::Allowed(caller.clone()).to_context() });
+    event
+}
+
+/// A request `method path` (a JSON body, acting on `account`) before any authorizer ran, with
+/// the route key of the route table's route for it.
+pub fn request_event(
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    account: Option<&str>,
+    query: &[(&str, &str)],
+) -> Value {
+    let mut event = api_event("get-inventories.json", Some(path), body, account, query);
     if body.is_some() {
         event["headers"]["content-type"] = "application/json".into();
     }
+    if let Some(matched) = inventory_store::routes::find(method, path) {
+        event["routeKey"] = matched.route.key().into();
+        event["requestContext"]["routeKey"] = matched.route.key().into();
+    }
     event["requestContext"]["http"]["method"] = method.into();
-    event["requestContext"]["authorizer"] =
-        serde_json::json!({ "lambda": Verdict::Allowed(caller.clone()).to_context() });
     event
 }
 

@@ -328,6 +328,22 @@ pub fn loopback_lookup(key: &str) -> Option<String> {
         .then(|| local_stack::kubernetes::LOCAL_ALLOWED_NETWORKS.to_owned())
 }
 
+/// One HTTP/1.1 GET of `url` (`http://127.0.0.1:port/path`) on a fresh connection, with
+/// `authorization` if given: its status code (0 for no status line) and body.
+pub async fn http_get(url: &str, authorization: Option<&str>) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (address, path) = url.trim_start_matches("http://").split_once('/').expect("http://host:port/path");
+    let mut stream = tokio::net::TcpStream::connect(address).await.expect("the server listens");
+    let credentials = authorization.map(|value| format!("Authorization: {value}\r\n")).unwrap_or_default();
+    let request = format!("GET /{path} HTTP/1.1\r\nHost: {address}\r\n{credentials}Connection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("the request sent");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.expect("the answer read");
+    let answer = String::from_utf8_lossy(&answer);
+    let status = answer.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
+    (status, answer.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default())
+}
+
 pub fn response_of(response: lambda_http::Response<lambda_http::Body>) -> Response {
     let status = response.status();
     let headers = response.headers().clone();

@@ -18,9 +18,9 @@ pub mod template;
 pub mod write_keys;
 
 pub use cost::{item_size, read_units};
-pub use events::{admin_event, api_event, caller_event, load_event, sample_report};
+pub use events::{admin_event, api_event, caller_event, load_event, request_event, sample_report};
 pub use fixtures::{day, digest, k8s_report, listed};
-pub use harness::{loopback_lookup, users_path, Harness, Response};
+pub use harness::{http_get, loopback_lookup, users_path, Harness, Response};
 pub use interceptors::{FailNth, PauseFirst, RequestCounter, WRITE_OPERATIONS};
 pub use logs::LogCapture;
 pub use moto::{moto_config, moto_ec2_instance, moto_static_result};

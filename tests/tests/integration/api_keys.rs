@@ -11,16 +11,7 @@ use serde_json::{json, Value};
 
 /// `method path` with `body`, acting on `account`, before the authorizer ran.
 fn request(method: &str, path: &str, body: Option<&Value>, account: Option<&str>) -> Value {
-    let body = body.map(Value::to_string);
-    let mut event = api_event("get-inventories.json", Some(path), body.as_deref(), account, &[]);
-    if body.is_some() {
-        event["headers"]["content-type"] = "application/json".into();
-    }
-    let route = inventory_store::routes::find(method, path).expect("a route of the table").route.key();
-    event["routeKey"] = route.clone().into();
-    event["requestContext"]["routeKey"] = route.into();
-    event["requestContext"]["http"]["method"] = method.into();
-    event
+    integration_tests::request_event(method, path, body.map(Value::to_string).as_deref(), account, &[])
 }
 
 impl Api {

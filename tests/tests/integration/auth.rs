@@ -341,18 +341,7 @@ async fn state_changes_sent_by_another_web_site_are_refused_and_store_nothing() 
 
 /// One HTTP/1.1 request to the local stack at `base`; its status code.
 async fn http_status(base: &str, path: &str, user: &str, password: &str) -> u16 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let address = base.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(address).await.expect("the local stack listens");
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: {}\r\nConnection: close\r\n\r\n",
-        basic(user, password)
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await.unwrap();
-    let answer = String::from_utf8_lossy(&answer);
-    answer.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0)
+    integration_tests::http_get(&format!("{base}{path}"), Some(&basic(user, password))).await.0
 }
 
 /// Random user names at `FLOOD_RATE` a second for `FLOOD_SECONDS` (100 and 2 unless set; the

@@ -92,7 +92,7 @@ async fn a_token_acts_with_the_role_its_groups_map_to_and_every_bad_token_is_ref
     );
     let hs256 = {
         use hmac::Mac;
-        let jwks = reqwest_free_get(&format!("{}/jwks", provider.issuer())).await;
+        let (_, jwks) = integration_tests::http_get(&format!("{}/jwks", provider.issuer()), None).await;
         let signed = format!(
             "{}.{payload}",
             URL_SAFE_NO_PAD.encode(json!({"alg": "HS256", "typ": "JWT", "kid": "local-1"}).to_string())
@@ -138,17 +138,4 @@ async fn a_token_acts_with_the_role_its_groups_map_to_and_every_bad_token_is_ref
     for (what, token) in bad.iter().filter(|(_, token)| token.len() > 20).chain([&("good", token.clone())]) {
         assert!(!logged.contains(token.as_str()), "{what}: a token was logged");
     }
-}
-
-/// A GET on loopback without an HTTP client crate: the body.
-async fn reqwest_free_get(url: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url.trim_start_matches("http://");
-    let (address, path) = rest.split_once('/').unwrap();
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    let request = format!("GET /{path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.unwrap();
-    answer.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()
 }
