@@ -86,6 +86,10 @@ impl Role {
     }
 }
 
+/// The single sign-on provider's issuer, the variable both the authorizer (which verifies its
+/// tokens) and the console (which signs in through it) read; empty: no single sign-on.
+pub const OIDC_ISSUER: &str = "OIDC_ISSUER";
+
 /// The token of `Authorization: Bearer <token>` (the scheme in any case), if that is the scheme:
 /// what the authorizer verifies, and what exempts a request from the cross-site rules.
 pub fn bearer_token(authorization: &str) -> Option<&str> {

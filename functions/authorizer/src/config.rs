@@ -12,7 +12,7 @@ pub const CACHE_SECONDS: &str = "AUTH_CACHE_SECONDS";
 /// Single sign-on: the provider's issuer (empty: bearer tokens are refused), the audience its
 /// tokens must name, the SSM parameter holding `OidcRoleMapping`, and the claim that names the
 /// caller (`email` by default, else `sub`).
-pub const OIDC_ISSUER: &str = "OIDC_ISSUER";
+pub use inventory_api::auth::OIDC_ISSUER;
 pub const OIDC_AUDIENCE: &str = "OIDC_AUDIENCE";
 pub const OIDC_ROLE_MAPPING_PARAMETER: &str = "OIDC_ROLE_MAPPING_PARAMETER";
 pub const OIDC_USERNAME_CLAIM: &str = "OIDC_USERNAME_CLAIM";

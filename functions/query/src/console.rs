@@ -34,13 +34,12 @@ pub struct ConsoleSettings {
 
 pub const CONSOLE_CLIENT_ID: &str = "OIDC_CONSOLE_CLIENT_ID";
 pub const CONSOLE_BASIC_AUTH: &str = "CONSOLE_BASIC_AUTH";
-/// The issuer, as the authorizer reads it.
-const OIDC_ISSUER: &str = "OIDC_ISSUER";
 
 impl ConsoleSettings {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, inventory_runtime::ConfigError> {
         use inventory_runtime::config::value;
-        let (issuer, client) = (value(&lookup, OIDC_ISSUER), value(&lookup, CONSOLE_CLIENT_ID));
+        let issuer = value(&lookup, inventory_store::auth::OIDC_ISSUER);
+        let client = value(&lookup, CONSOLE_CLIENT_ID);
         let basic_auth = match value(&lookup, CONSOLE_BASIC_AUTH) {
             None => true,
             Some(_) => inventory_runtime::config::flag(&lookup, CONSOLE_BASIC_AUTH)?,
